@@ -1,0 +1,113 @@
+// Package backend defines what a compute backend is (Backend, Buffer,
+// Program), the optional interfaces a backend may also implement, and the
+// registry through which backends are found: drivers register themselves in
+// init, and callers Probe and Open them by device string ("cpu", "cuda:0",
+// "vulkan:1", "auto"), as database/sql does with its drivers.
+//
+// No package imports a concrete backend except cmd/ and tests, which use
+// blank imports.
+package backend
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/golem-llm/golem/graph"
+)
+
+// Backend is one opened device.
+type Backend interface {
+	// Name returns the device string that opens this backend again ("cpu", "cuda:0").
+	Name() string
+	// Device describes the device.
+	Device() DeviceInfo
+	// Supports reports whether the backend can compute node n (its op, dtypes and shapes).
+	Supports(n *graph.Node) bool
+	// Alloc returns a device buffer of size bytes.
+	Alloc(size int64) (Buffer, error)
+	// Compile prepares g to run: kernels, launch plans, the intermediate arena.
+	// An unsupported node is an error that names it.
+	Compile(g *graph.Graph) (Program, error)
+	// Close releases the device. Buffers and programs must be closed first.
+	Close() error
+}
+
+// Buffer is a range of device memory.
+type Buffer interface {
+	// Size returns the buffer's length in bytes.
+	Size() int64
+	// Write copies src into the buffer at byte offset off.
+	Write(off int64, src []byte) error
+	// Read copies len(dst) bytes from byte offset off into dst.
+	Read(off int64, dst []byte) error
+	// Free releases the buffer; it must not be used afterwards.
+	Free() error
+}
+
+// Program is a compiled graph. Every leaf (weight, input, state) and every
+// output must be bound to a buffer before Run; bindings persist across runs,
+// so a decode loop binds once and then only writes inputs and runs.
+type Program interface {
+	// Bind places node n (a leaf or an output of the compiled graph) at byte
+	// offset off of buf. The range must hold n's contiguous bytes.
+	Bind(n *graph.Node, buf Buffer, off int64) error
+	// Run computes the outputs. It returns when the results can be read.
+	Run(ctx context.Context) error
+	// Close releases the program's resources (not the bound buffers).
+	Close() error
+}
+
+// HostWrapper is implemented by backends that compute on host memory and can
+// use a caller's bytes as a Buffer without copying them (for example weights
+// mapped from a GGUF file). The bytes must stay valid and unchanged while
+// the buffer is in use; writes through the buffer modify them.
+type HostWrapper interface {
+	WrapHost(data []byte) (Buffer, error)
+}
+
+// OpTiming is the time one node took in the last run.
+type OpTiming struct {
+	Node    *graph.Node
+	Seconds float64
+}
+
+// Profiler is implemented by programs that can report per-node timings of
+// their last run (for example from device timestamps).
+type Profiler interface {
+	Timings() []OpTiming
+}
+
+// Options configure a backend when it is opened.
+type Options struct {
+	// Threads bounds the host threads a backend uses (0: the backend's choice).
+	Threads int
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// logger returns o.Logger, or a logger that discards everything.
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// DeviceInfo describes a device.
+type DeviceInfo struct {
+	Backend     string // driver name: "cpu", "cuda", "vulkan"
+	Index       int    // index among the driver's devices
+	ID          string // stable identifier (UUID where the device has one)
+	Name        string // marketing or model name
+	Driver      string // driver or runtime version
+	MemoryBytes int64  // total device memory (0 when unknown)
+	Caps        string // one-line capability summary
+	Peaks       Peaks  // known or measured ceilings (zero when unknown)
+}
+
+// Peaks are a device's throughput ceilings.
+type Peaks struct {
+	MemoryBandwidth float64 // bytes per second
+	FLOPS           float64 // floating-point operations per second (fp32 unless stated)
+	Source          string  // where the numbers come from ("measured", "spec", "")
+}

@@ -1,0 +1,43 @@
+// Package testutil holds helpers shared by golem's tests.
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// RepoRoot returns the directory holding go.mod, walking up from the working
+// directory of the test.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("testutil: getwd: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("testutil: no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// SharedPath returns the path of rel inside ../shared beside the repository.
+// When the file is absent the test is skipped with a message naming the
+// path, except under CI=true, where a missing file fails the test.
+func SharedPath(t testing.TB, rel ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{RepoRoot(t), "..", "shared"}, rel...)...)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("testutil: required shared file missing: %s", p)
+		}
+		t.Skipf("testutil: shared file missing: %s", p)
+	}
+	return p
+}
