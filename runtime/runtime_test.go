@@ -1,0 +1,55 @@
+package runtime_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/golem-llm/golem/backend"
+	_ "github.com/golem-llm/golem/backend/cpu"
+	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/runtime"
+)
+
+// llama2cStories260K is what llama2.c's run prints for stories260K.bin with
+// tok512.bin at temperature 0 for 200 steps (see ../shared/models/SOURCES.md).
+const llama2cStories260K = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\n" +
+	"Lily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't find it.\"\n" +
+	"Lily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\n" +
+	"Lily didn't want to help her mom, so she"
+
+func loadStories(t *testing.T, device string) *runtime.Model {
+	t.Helper()
+	path := testutil.SharedPath(t, "models", "stories260K.gguf")
+	src, err := runtime.OpenGGUF(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { src.Close() })
+	be, err := backend.Open(device, backend.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { be.Close() })
+	m, err := runtime.Load(context.Background(), src, be, runtime.LoadOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestStories260KGreedyMatchesLlama2c(t *testing.T) {
+	for _, device := range []string{"cpu", "cpu:ref"} {
+		t.Run(device, func(t *testing.T) {
+			m := loadStories(t, device)
+			s, err := m.NewSession(runtime.SessionOptions{Context: 256})
+			require.NoError(t, err)
+			defer s.Close()
+			prompt := "Once upon a time"
+			ids := m.Tokenizer.Encode(prompt, true, false)
+			// llama2.c -n 200 prints 200 tokens after BOS: the prompt's, then generated ones.
+			text, st, err := runtime.Generate(context.Background(), s, ids, runtime.GenerateOptions{MaxTokens: 201 - len(ids)})
+			require.NoError(t, err)
+			got := prompt + text
+			require.Equal(t, llama2cStories260K, got, "stop reason %s after %d tokens", st.StopReason, st.GenTokens)
+			require.True(t, strings.HasPrefix(got, "Once upon a time, there was a little girl named Lily."))
+		})
+	}
+}
