@@ -105,7 +105,15 @@ func (b *Builder) addNamed(name string, op Op, shape Shape, dt DType, p Params, 
 
 // SetName gives n a name (unique within the graph; checked by Build) and returns n.
 func (b *Builder) SetName(n *Node, name string) *Node {
-	if n == nil || n == b.bad || b.err != nil {
+	if n == b.bad || b.err != nil {
+		return n
+	}
+	if n == nil {
+		b.fail(OpInvalid, name, "cannot name a nil node")
+		return n
+	}
+	if n.owner != b {
+		b.fail(n.Op, n.Name, "cannot name %s: it belongs to another builder", n)
 		return n
 	}
 	if name == "" {
@@ -493,16 +501,27 @@ func (b *Builder) View(x *Node, shape Shape, strides []int64, offset int64) *Nod
 	if err := shape.check(); err != nil {
 		return b.fail(op, "", "%v", err)
 	}
+	// Bound offset and every stride's reach by x's element count before
+	// summing, so that no product or sum can overflow and wrap back inside.
+	numel := x.Shape.NumElements()
+	outside := offset < 0 || offset >= numel
 	lo, hi := offset, offset
 	for i, d := range shape {
-		ext := int64(d-1) * strides[i]
-		if ext < 0 {
+		if outside || d == 1 {
+			continue
+		}
+		st := strides[i]
+		if st < -(numel-1)/int64(d-1) || st > (numel-1)/int64(d-1) {
+			outside = true
+			continue
+		}
+		if ext := int64(d-1) * st; ext < 0 {
 			lo += ext
 		} else {
 			hi += ext
 		}
 	}
-	if lo < 0 || hi >= x.Shape.NumElements() {
+	if outside || lo < 0 || hi >= numel {
 		return b.fail(op, "", "view %s strides %v offset %d reaches outside %s", shape, strides, offset, x)
 	}
 	n := b.add(op, shape, x.DType, Params{}, x)
@@ -628,6 +647,9 @@ func (b *Builder) Argmax(x *Node) *Node {
 	const op = OpArgmax
 	if !b.usable(op, x) || !b.requireContiguous(op, x) || !b.requireDType(op, x, 0, F32) {
 		return b.bad
+	}
+	if x.Shape.Rank() == 0 {
+		return b.fail(op, "", "x %s must have rank ≥ 1", x)
 	}
 	shape := x.Shape[:x.Shape.Rank()-1].Clone()
 	if len(shape) == 0 {

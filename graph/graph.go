@@ -29,6 +29,11 @@ func (b *Builder) Build(outputs ...*Node) (*Graph, error) {
 		if o == nil || o.owner != b || o == b.bad {
 			return nil, fmt.Errorf("graph: build: output %d is not a node of this builder", i)
 		}
+		// Check for repeats before a view is wrapped: each wrap is a new node.
+		if seenOut[o] {
+			return nil, fmt.Errorf("graph: build: output %s is listed twice", o)
+		}
+		seenOut[o] = true
 		switch {
 		case o.Op.IsLeaf():
 			return nil, fmt.Errorf("graph: build: output %d (%s) is a leaf; leaves are bound, not computed", i, o)
@@ -40,10 +45,6 @@ func (b *Builder) Build(outputs ...*Node) (*Graph, error) {
 				return nil, b.err
 			}
 		}
-		if seenOut[o] {
-			return nil, fmt.Errorf("graph: build: output %s is listed twice", o)
-		}
-		seenOut[o] = true
 		outs[i] = o
 	}
 	// Mark what the outputs depend on; creation order is already topological
@@ -94,20 +95,30 @@ func (g *Graph) IsOutput(n *Node) bool {
 	return false
 }
 
-// Topological reports whether every node of g comes after its inputs and
-// every input is part of g. Build always returns such a graph; backends may
-// call it to check graphs from elsewhere.
+// Topological reports whether every node of g comes after its inputs, every
+// input is part of g, no node is nil or listed twice, and every output is part
+// of g. Build always returns such a graph; backends may call it to check
+// graphs from elsewhere.
 func (g *Graph) Topological() error {
 	pos := make(map[*Node]int, len(g.Nodes))
 	for i, n := range g.Nodes {
+		if n == nil {
+			return fmt.Errorf("graph: node %d is nil", i)
+		}
+		if _, dup := pos[n]; dup {
+			return fmt.Errorf("graph: %s appears twice in the graph", n)
+		}
 		for _, in := range n.Inputs {
-			j, ok := pos[in]
-			if !ok {
+			if _, ok := pos[in]; !ok {
 				return fmt.Errorf("graph: %s reads %s, which is not before it in the graph", n, in)
 			}
-			_ = j
 		}
 		pos[n] = i
+	}
+	for i, o := range g.Outputs {
+		if _, ok := pos[o]; !ok {
+			return fmt.Errorf("graph: output %d (%s) is not in the graph", i, o)
+		}
 	}
 	return nil
 }

@@ -48,12 +48,13 @@ func (s Shape) Last() int {
 	return s[len(s)-1]
 }
 
-// Rows returns the number of innermost rows: NumElements / Last.
+// Rows returns the number of innermost rows: the product of every dimension
+// but the last (NumElements / Last for a valid shape; 1 for a scalar).
 func (s Shape) Rows() int64 {
 	if len(s) == 0 {
 		return 1
 	}
-	return s.NumElements() / int64(s.Last())
+	return s[:len(s)-1].NumElements()
 }
 
 // Strides returns the row-major element strides of a contiguous tensor of shape s.
