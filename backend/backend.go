@@ -111,3 +111,15 @@ type Peaks struct {
 	FLOPS           float64 // floating-point operations per second (fp32 unless stated)
 	Source          string  // where the numbers come from ("measured", "spec", "")
 }
+
+// VariantCompiler is implemented by backends that have more than one
+// implementation of an op (attention: a reference, a fused flash kernel, a
+// split-KV decode kernel, ...). Benchmarks time each; parity checks each.
+type VariantCompiler interface {
+	// Variants lists the implementations of op, the default first; nil when
+	// the backend has one.
+	Variants(op graph.Op) []string
+	// CompileVariant compiles g using implementation variant for every node
+	// of op (the default for all other ops).
+	CompileVariant(g *graph.Graph, op graph.Op, variant string) (Program, error)
+}
