@@ -1,0 +1,292 @@
+// Package cpu is golem's pure-Go CPU backend. It registers the driver "cpu"
+// with two kernel tiers behind one executor:
+//
+//   - "cpu" (also "cpu:0", "cpu:fast"): the fast tier, multi-threaded over
+//     rows and heads with a fixed partition, float32 accumulation, fused
+//     dequantize-dot GEMV, blocked GEMM and online-softmax attention.
+//   - "cpu:ref": the reference tier, plain single-threaded loops with float64
+//     accumulation everywhere. It is the oracle every other backend is
+//     compared against.
+//
+// Buffers are host memory; the backend implements backend.HostWrapper so
+// weights mapped from a file are used without copying, and its programs
+// implement backend.Profiler.
+package cpu
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/backend/quant"
+	"github.com/golem-llm/golem/graph"
+)
+
+// DriverName is the device-string prefix of this backend.
+const DriverName = "cpu"
+
+// RefSelector is the selector that opens the reference tier ("cpu:ref").
+const RefSelector = "ref"
+
+const refCaps = "reference: float64 accumulation, single thread"
+
+func init() { backend.Register(driver{}) }
+
+// driver is the registered backend.Driver.
+type driver struct{}
+
+// Name implements backend.Driver.
+func (driver) Name() string { return DriverName }
+
+// Probe implements backend.Driver: the fast CPU device and the reference tier.
+func (driver) Probe() []backend.Status {
+	fast := hostInfo(runtime.NumCPU(), false)
+	ref := hostInfo(1, true)
+	return []backend.Status{
+		{Device: DriverName, Info: fast, Available: true},
+		{Device: DriverName + ":" + RefSelector, Info: ref, Available: true},
+	}
+}
+
+// Open implements backend.Driver. The selector is "", "0" or "fast" for the
+// fast tier and "ref" for the reference tier.
+func (driver) Open(selector string, opts backend.Options) (backend.Backend, error) {
+	switch strings.ToLower(strings.TrimSpace(selector)) {
+	case "", "0", "fast":
+		threads := opts.Threads
+		if threads <= 0 {
+			threads = runtime.NumCPU()
+		}
+		return newBackend(false, threads, opts.Logger), nil
+	case RefSelector:
+		return newBackend(true, 1, opts.Logger), nil
+	}
+	return nil, fmt.Errorf("cpu: unknown device selector %q (want cpu, cpu:0, cpu:fast or cpu:ref)", selector)
+}
+
+// cpuBackend is one opened CPU device (fast or reference tier).
+type cpuBackend struct {
+	ref     bool
+	threads int
+	info    backend.DeviceInfo
+	pool    *pool
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+
+	f16Once sync.Once
+	f16Tab  *[1 << 16]float32 // every f16 value as float32, built on first use
+}
+
+// f16Table returns the backend's f16 → float32 lookup table.
+func (b *cpuBackend) f16Table() *[1 << 16]float32 {
+	b.f16Once.Do(func() {
+		t := new([1 << 16]float32)
+		for i := range t {
+			t[i] = quant.F16ToF32(uint16(i))
+		}
+		b.f16Tab = t
+	})
+	return b.f16Tab
+}
+
+func newBackend(ref bool, threads int, log *slog.Logger) *cpuBackend {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &cpuBackend{
+		ref:     ref,
+		threads: threads,
+		info:    hostInfo(threads, ref),
+		pool:    newPool(threads),
+		log:     log,
+	}
+}
+
+// Name implements backend.Backend: "cpu" or "cpu:ref".
+func (b *cpuBackend) Name() string {
+	if b.ref {
+		return DriverName + ":" + RefSelector
+	}
+	return DriverName
+}
+
+// Device implements backend.Backend.
+func (b *cpuBackend) Device() backend.DeviceInfo { return b.info }
+
+// Supports implements backend.Backend: every op of the op set with the dtypes
+// and shapes the graph builder allows.
+func (b *cpuBackend) Supports(n *graph.Node) bool { return validateNode(n) == nil }
+
+// Alloc implements backend.Backend: a zero-filled host buffer.
+func (b *cpuBackend) Alloc(size int64) (backend.Buffer, error) {
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("cpu: alloc: negative size %d", size)
+	}
+	if err := b.fits(size); err != nil {
+		return nil, fmt.Errorf("cpu: alloc: %w", err)
+	}
+	return &hostBuffer{owner: b, data: make([]byte, size)}, nil
+}
+
+// WrapHost implements backend.HostWrapper: data is used in place.
+func (b *cpuBackend) WrapHost(data []byte) (backend.Buffer, error) {
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	return &hostBuffer{owner: b, data: data, wrapped: true}, nil
+}
+
+// Compile implements backend.Backend.
+func (b *cpuBackend) Compile(g *graph.Graph) (backend.Program, error) {
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	p, err := compile(b, g)
+	if err != nil {
+		return nil, err
+	}
+	b.log.Debug("cpu: compiled graph", "backend", b.Name(), "nodes", len(g.Nodes),
+		"arena_bytes", len(p.arena), "threads", b.threads)
+	return p, nil
+}
+
+// Close implements backend.Backend. It stops the worker threads.
+func (b *cpuBackend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.pool.close()
+	return nil
+}
+
+func (b *cpuBackend) usable() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("cpu: backend is closed")
+	}
+	return nil
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// fits reports an allocation of size bytes that the host cannot hold, so
+// that it fails with an error instead of crashing the process.
+func (b *cpuBackend) fits(size int64) error {
+	if uint64(size) > uint64(maxInt-arenaAlign) {
+		return fmt.Errorf("%d bytes do not fit in the address space", size)
+	}
+	if total := b.info.MemoryBytes; total > 0 && size > total {
+		return fmt.Errorf("%d bytes exceed the host's %d bytes of memory", size, total)
+	}
+	return nil
+}
+
+// hostInfo describes the host CPU.
+func hostInfo(threads int, ref bool) backend.DeviceInfo {
+	info := backend.DeviceInfo{
+		Backend:     DriverName,
+		ID:          DriverName,
+		Name:        cpuModelName(),
+		Driver:      runtime.Version(),
+		MemoryBytes: memTotal(),
+	}
+	if ref {
+		info.Caps = refCaps
+	} else {
+		info.Caps = fmt.Sprintf("%s, %d threads", runtime.GOARCH, threads)
+		if f := cpuFeatures(); f != "" {
+			info.Caps += ", " + f
+		}
+	}
+	return info
+}
+
+// cpuModelName returns the "model name" line of /proc/cpuinfo, or GOARCH.
+func cpuModelName() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(key) == "model name" {
+			if v := strings.TrimSpace(val); v != "" {
+				return v
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+// memTotal returns MemTotal of /proc/meminfo in bytes, or 0.
+func memTotal() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(key) != "MemTotal" {
+			continue
+		}
+		fields := strings.Fields(val)
+		if len(fields) == 0 {
+			return 0
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil || kb < 0 {
+			return 0
+		}
+		return kb * 1024
+	}
+	return 0
+}
+
+// cpuFeatures lists the SIMD features relevant to the kernels.
+func cpuFeatures() string {
+	var fs []string
+	add := func(ok bool, name string) {
+		if ok {
+			fs = append(fs, name)
+		}
+	}
+	switch runtime.GOARCH {
+	case "amd64", "386":
+		add(cpu.X86.HasAVX, "avx")
+		add(cpu.X86.HasAVX2, "avx2")
+		add(cpu.X86.HasFMA, "fma")
+		add(cpu.X86.HasF16C, "f16c")
+		add(cpu.X86.HasAVX512F, "avx512f")
+		add(cpu.X86.HasAVX512BF16, "avx512bf16")
+		add(cpu.X86.HasAVX512VNNI, "avx512vnni")
+	case "arm64":
+		add(cpu.ARM64.HasASIMD, "asimd")
+		add(cpu.ARM64.HasFPHP, "fp16")
+		add(cpu.ARM64.HasASIMDHP, "asimdhp")
+		add(cpu.ARM64.HasASIMDDP, "dotprod")
+		add(cpu.ARM64.HasSVE, "sve")
+	}
+	return strings.Join(fs, " ")
+}
