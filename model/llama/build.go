@@ -117,7 +117,7 @@ func Build(cfg *Config, weights WeightInfo, o BuildOptions) (*Built, error) {
 	for l := 0; l < cfg.Layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
 		b.SetScope(fmt.Sprintf("blk.%d", l))
-		h := b.Mul(b.RMSNorm(x, cfg.NormEps), m.vec(p+"attn_norm.weight", d))
+		h := b.SetName(b.Mul(b.RMSNorm(x, cfg.NormEps), m.vec(p+"attn_norm.weight", d)), p+"attn_norm")
 		q := b.MatMul(h, m.weight(p+"attn_q.weight", nq, d))
 		k := b.MatMul(h, m.weight(p+"attn_k.weight", nkv, d))
 		v := b.MatMul(h, m.weight(p+"attn_v.weight", nkv, d))
@@ -152,9 +152,9 @@ func Build(cfg *Config, weights WeightInfo, o BuildOptions) (*Built, error) {
 		a = b.Reshape(a, s, nq)
 		x = b.Add(x, b.SetName(b.MatMul(a, m.weight(p+"attn_output.weight", d, nq)), p+"attn_out"))
 		b.SetName(x, p+"ffn_inp")
-		h = b.Mul(b.RMSNorm(x, cfg.NormEps), m.vec(p+"ffn_norm.weight", d))
-		g := b.MatMul(h, m.weight(p+"ffn_gate.weight", cfg.FFN, d))
-		u := b.MatMul(h, m.weight(p+"ffn_up.weight", cfg.FFN, d))
+		h = b.SetName(b.Mul(b.RMSNorm(x, cfg.NormEps), m.vec(p+"ffn_norm.weight", d)), p+"ffn_norm")
+		g := b.SetName(b.MatMul(h, m.weight(p+"ffn_gate.weight", cfg.FFN, d)), p+"ffn_gate")
+		u := b.SetName(b.MatMul(h, m.weight(p+"ffn_up.weight", cfg.FFN, d)), p+"ffn_up")
 		f := b.SetName(b.SwiGLU(g, u), p+"ffn_swiglu")
 		x = b.Add(x, b.SetName(b.MatMul(f, m.weight(p+"ffn_down.weight", d, cfg.FFN)), p+"ffn_out"))
 		b.SetName(x, p+"l_out")
@@ -169,7 +169,7 @@ func Build(cfg *Config, weights WeightInfo, o BuildOptions) (*Built, error) {
 	if !o.AllLogits && s > 1 {
 		x = b.View(x, graph.Shape{1, d}, []int64{int64(d), 1}, int64((s-1)*d))
 	}
-	x = b.Mul(b.RMSNorm(x, cfg.NormEps), m.vec("output_norm.weight", d))
+	x = b.SetName(b.Mul(b.RMSNorm(x, cfg.NormEps), m.vec("output_norm.weight", d)), "result_norm")
 	outW := embd
 	if !cfg.Tied && m.has("output.weight") {
 		outW = m.weight("output.weight", cfg.VocabSize, d)
