@@ -145,7 +145,7 @@ func openAuto(opts Options) (Backend, error) {
 		}
 		for _, st := range d.Probe() {
 			if !st.Available {
-				reasons = append(reasons, st.Device+": "+st.Reason)
+				reasons = append(reasons, st.Reason)
 				continue
 			}
 			_, sel, _ := ParseDevice(st.Device)

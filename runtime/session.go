@@ -12,12 +12,15 @@ import (
 	"github.com/golem-llm/golem/model/llama"
 )
 
+// DefaultContext is the KV cache length of a session that asks for none.
+const DefaultContext = 4096
+
 // ErrContextFull is returned when tokens would not fit in a session's context.
 var ErrContextFull = errors.New("context full")
 
 // SessionOptions configure a session.
 type SessionOptions struct {
-	Context   int         // KV cache rows (0: the model's trained context, at most 4096)
+	Context   int         // KV cache rows (0: 4096, as llama.cpp's default)
 	KVType    graph.DType // F32 (default) or F16
 	Chunk     int         // prefill tokens per run (0: 512)
 	AllLogits bool        // keep logits of every position of the last Feed (parity)
@@ -48,10 +51,7 @@ type program struct {
 // NewSession allocates a KV cache on the model's backend.
 func (m *Model) NewSession(o SessionOptions) (*Session, error) {
 	if o.Context <= 0 {
-		o.Context = min(max(m.Config.ContextLen, 1), 4096)
-		if m.Config.ContextLen == 0 {
-			o.Context = 2048
-		}
+		o.Context = DefaultContext
 	}
 	if o.Chunk <= 0 {
 		o.Chunk = 512

@@ -1,0 +1,91 @@
+# golem's build. `make run` builds golem and lists this machine's devices;
+# `make test` is what CI runs (.ci/run). GNU make; recipes use bash.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# Go from /usr/local/go when it is not already on PATH.
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+
+VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+# Debian packages the build and the tests use: the C compiler for cgo, clang-19
+# and glslc for the GPU kernels, the Vulkan headers, loader and Mesa drivers
+# (lavapipe, a CPU Vulkan device, so the Vulkan backend runs without a GPU).
+DEPS ?= gcc clang-19 glslc libvulkan-dev mesa-vulkan-drivers
+SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
+
+TEST_TIMEOUT ?= 10m
+# Packages also tested under the race detector (with -short): those with
+# goroutines or shared state, as long as make test stays under ~12 minutes on
+# 2 cores. Measured when added: 5-7 s each. Missing directories are skipped.
+RACE_DIRS := graph backend backend/cpu backend/quant parity runtime server
+RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/*.go),./$(d)))
+# Packages whose !cgo stubs are tested with CGO_ENABLED=0.
+NOCGO_PKGS := ./backend/cuda ./backend/vulkan
+FUZZTIME ?= 20s
+
+.PHONY: deps build vet test run kernels fuzz clean
+
+## deps: install the missing Debian packages (apt-get update only when needed)
+deps:
+	@if ! command -v dpkg >/dev/null; then echo "deps: no dpkg (not Debian): install $(DEPS) yourself"; exit 0; fi; \
+	missing=""; \
+	for p in $(DEPS); do \
+		case "$$(dpkg -s "$$p" 2>/dev/null)" in \
+			*"Status: install ok installed"*) ;; \
+			*) missing="$$missing $$p" ;; \
+		esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+## build: bin/golem with version and commit
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/golem ./cmd/golem
+
+## vet: gofmt must have nothing to change; go vet
+vet:
+	@files=$$(find . -path './.*' -prune -o -path ./bin -prune -o -name '*.go' -type f -print); \
+	unformatted=$$(gofmt -l $$files); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (gofmt -w):"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## test: everything CI checks
+test: deps vet
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(if $(RACE_PKGS),$(GO) test -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS))
+	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=0 $(GO) vet ./...
+	CGO_ENABLED=0 $(GO) test -timeout $(TEST_TIMEOUT) $(NOCGO_PKGS)
+
+## run: build golem and list this machine's devices
+run: deps build
+	bin/golem devices
+
+## kernels: regenerate the committed GPU kernels
+kernels:
+	@# Nothing yet. Later GPU changes compile kernels/cuda/*.cu to PTX with
+	@# clang-19 (-x cuda --cuda-device-only -nocudainc -nocudalib) and
+	@# kernels/vulkan/*.comp to SPIR-V with glslc (--target-env=vulkan1.2).
+	@true
+
+## fuzz: run every Fuzz target of the module for FUZZTIME each
+fuzz:
+	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do \
+		for f in $$(cat "$$dir"/*_test.go 2>/dev/null | sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p'); do \
+			echo "fuzz: $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+## clean: remove build outputs
+clean:
+	rm -rf bin .gpu gpu-results

@@ -1,0 +1,16 @@
+//go:build !cgo
+
+package cuda
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestProbeWithoutCgo(t *testing.T) {
+	sts := probe()
+	require.Len(t, sts, 1)
+	require.Equal(t, "cuda", sts[0].Device)
+	require.Equal(t, "cuda: built without cgo", sts[0].Reason)
+}

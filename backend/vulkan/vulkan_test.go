@@ -1,0 +1,115 @@
+package vulkan
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/golem-llm/golem/backend"
+)
+
+func TestFormatUUID(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"missing", nil, ""},
+		{"zero", make([]byte, 16), ""},
+		{"wrong length", []byte{1, 2, 3}, ""},
+		{"bytes in order", []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe},
+			"01234567-89ab-cdef-1032-547698badcfe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, formatUUID(tt.in))
+		})
+	}
+}
+
+func TestDeviceStatus(t *testing.T) {
+	uuid := []byte{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}
+	tests := []struct {
+		name string
+		in   deviceInfo
+		want backend.Status
+	}{
+		{"lavapipe", deviceInfo{Name: "llvmpipe (LLVM 15.0.6, 256 bits)", APIVersion: 1<<22 | 3<<12 | 230,
+			DriverVersion: 1, DeviceType: 4, UUID: uuid, DriverName: "llvmpipe", DriverInfo: "Mesa 22.3.6 (LLVM 15.0.6)",
+			LocalBytes: 2 << 30},
+			backend.Status{Device: "vulkan:0", Reason: reasonNotImplemented, Info: backend.DeviceInfo{
+				Backend: "vulkan", ID: "deadbeef-0000-0000-0000-000000000001", Name: "llvmpipe (LLVM 15.0.6, 256 bits)",
+				Driver: "llvmpipe Mesa 22.3.6 (LLVM 15.0.6)", MemoryBytes: 2 << 30, Caps: "Vulkan 1.3.230, CPU"}}},
+		{"nvidia without driver properties", deviceInfo{Name: "H100", APIVersion: 1<<22 | 4<<12 | 312,
+			DriverVersion: 580<<22 | 95<<14 | 5<<6, VendorID: 0x10de, DeviceType: 2},
+			backend.Status{Device: "vulkan:0", Reason: reasonNotImplemented, Info: backend.DeviceInfo{
+				Backend: "vulkan", Name: "H100", Driver: "580.95.5.0", Caps: "Vulkan 1.4.312, discrete GPU"}}},
+		{"too old", deviceInfo{Name: "old", APIVersion: 1<<22 | 1<<12, DriverVersion: 1<<22 | 5, DeviceType: 1},
+			backend.Status{Device: "vulkan:0", Reason: "vulkan: device supports Vulkan 1.1.0, golem needs 1.2",
+				Info: backend.DeviceInfo{Backend: "vulkan", Name: "old", Driver: "1.0.5", Caps: "Vulkan 1.1.0, integrated GPU"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.in.status(0))
+		})
+	}
+}
+
+func TestPick(t *testing.T) {
+	devs := []backend.Status{
+		deviceInfo{Name: "a", UUID: []byte{0xaa, 15: 1}, APIVersion: minAPI}.status(0),
+		deviceInfo{Name: "b", UUID: []byte{0xbb, 15: 1}, APIVersion: minAPI}.status(1),
+	}
+	tests := []struct {
+		name     string
+		sts      []backend.Status
+		selector string
+		want     string
+		errText  string
+	}{
+		{"empty selector is the first", devs, "", "a", ""},
+		{"by index", devs, "1", "b", ""},
+		{"by uuid", devs, "BB000000-0000-0000-0000-000000000001", "b", ""},
+		{"by nvidia-style uuid", devs, "GPU-aa000000-0000-0000-0000-000000000001", "a", ""},
+		{"unknown", devs, "2", "", `vulkan: no device "2" (have vulkan:0, vulkan:1)`},
+		{"driver line answers any selector", unavailable("vulkan: no Vulkan devices"), "3", "", ""},
+		{"nothing", nil, "", "", "vulkan: no devices"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := pick(tt.sts, tt.selector)
+			if tt.errText != "" {
+				require.ErrorContains(t, err, tt.errText)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, st.Info.Name)
+		})
+	}
+}
+
+func TestResultName(t *testing.T) {
+	require.Equal(t, "VK_ERROR_INCOMPATIBLE_DRIVER", resultName(errIncompatibleDriver))
+	require.Equal(t, "VkResult -1000001004", resultName(-1000001004))
+}
+
+func TestRegisteredAndProbe(t *testing.T) {
+	require.True(t, slices.Contains(backend.Drivers(), "vulkan"))
+	sts := probe()
+	require.NotEmpty(t, sts)
+	for _, st := range sts {
+		t.Logf("%s: %q %+v", st.Device, st.Reason, st.Info)
+		require.False(t, st.Available, st.Device)
+		require.True(t, strings.HasPrefix(st.Reason, "vulkan: "), "reason %q", st.Reason)
+		require.Equal(t, "vulkan", st.Info.Backend)
+		if st.Device != "vulkan" {
+			// A listed device has at least a name.
+			require.True(t, strings.HasPrefix(st.Device, "vulkan:"), st.Device)
+			require.NotEmpty(t, st.Info.Name, st.Device)
+		}
+	}
+	_, err := backend.Open("vulkan", backend.Options{})
+	require.ErrorContains(t, err, sts[0].Reason)
+}
