@@ -7,7 +7,14 @@ import (
 
 const benchN = 4096
 
-func BenchmarkDot(b *testing.B) {
+// BenchmarkDot measures Dot on one row of benchN elements per type with the
+// default implementation (assembly where the CPU has it).
+func BenchmarkDot(b *testing.B) { benchDot(b) }
+
+// BenchmarkDotGeneric is BenchmarkDot with the portable Go code.
+func BenchmarkDotGeneric(b *testing.B) { withImpl(false, func() { benchDot(b) }) }
+
+func benchDot(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, dt := range floatTypes {
 		row := randRow(b, rng, dt, benchN, false)
@@ -42,7 +49,14 @@ func BenchmarkDotF64(b *testing.B) {
 	}
 }
 
-func BenchmarkDequantize(b *testing.B) {
+// BenchmarkDequantize measures Dequantize of one row of benchN elements per
+// type with the default implementation.
+func BenchmarkDequantize(b *testing.B) { benchDequantize(b) }
+
+// BenchmarkDequantizeGeneric is BenchmarkDequantize with the portable Go code.
+func BenchmarkDequantizeGeneric(b *testing.B) { withImpl(false, func() { benchDequantize(b) }) }
+
+func benchDequantize(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, dt := range floatTypes {
 		row := randRow(b, rng, dt, benchN, false)
@@ -73,6 +87,77 @@ func BenchmarkQuantize(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkVec measures the float32 vector kernels on benchN elements, with
+// SetBytes counting the bytes of the weight operand(s) read.
+func BenchmarkVec(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randFloats(rng, benchN)
+	var w [4][]float32
+	for r := range w {
+		w[r] = randFloats(rng, benchN)
+	}
+	h := make([]uint16, benchN)
+	for i := range h {
+		h[i] = F32ToF16(w[0][i])
+	}
+	y := make([]float32, benchN)
+	kernels := []struct {
+		name  string
+		bytes int
+		f     func()
+	}{
+		{"DotF32", 4 * benchN, func() { _ = DotF32(w[0], x) }},
+		{"Dot4F32", 16 * benchN, func() { _, _, _, _ = Dot4F32(x, w[0], w[1], w[2], w[3]) }},
+		{"DotF16", 2 * benchN, func() { _ = DotF16(h, x) }},
+		{"DecodeF16", 2 * benchN, func() { DecodeF16(y, h) }},
+		{"AXPY", 4 * benchN, func() { AXPY(0.5, x, y) }},
+		{"Scale", 4 * benchN, func() { Scale(y, 0.5, x) }},
+	}
+	for _, p := range implPaths() {
+		for _, k := range kernels {
+			b.Run(p.name+"/"+k.name, func(b *testing.B) {
+				withImpl(p.asm, func() {
+					b.SetBytes(int64(k.bytes))
+					for b.Loop() {
+						k.f()
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkGemmF32 multiplies 16 rows of x by a 16-row tile of w with
+// k = benchN (the CPU backend's GEMM tile shape), against the same work done
+// with Dot4F32 per x row. SetBytes counts the tile bytes per x row.
+func BenchmarkGemmF32(b *testing.B) {
+	const m, rows, k = 16, 16, benchN
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := randFloats(rng, m*k)
+	w := randFloats(rng, rows*k)
+	out := make([]float32, m*rows)
+	for _, p := range implPaths() {
+		b.Run(p.name+"/GemmF32", func(b *testing.B) {
+			withImpl(p.asm, func() {
+				b.SetBytes(m * rows * k * 4)
+				for b.Loop() {
+					GemmF32(out, rows, x, m, w, rows, k)
+				}
+			})
+		})
+		b.Run(p.name+"/Dot4F32", func(b *testing.B) {
+			withImpl(p.asm, func() {
+				b.SetBytes(m * rows * k * 4)
+				for b.Loop() {
+					for i := 0; i < m; i++ {
+						gemmRowF32(out[i*rows:(i+1)*rows], x[i*k:(i+1)*k], w, rows, k)
+					}
+				}
+			})
 		})
 	}
 }

@@ -7,6 +7,15 @@
 // Dot and DotF64 compute the dot product of one encoded row with a float32
 // vector while decoding on the fly, without allocating; they are the inner
 // loops of CPU matrix multiplication and of the float64 reference oracle.
+// DotF32, Dot4F32, GemmF32, DotF16, DecodeF16, AXPY and Scale are the
+// float32 vector kernels of the CPU backend.
+//
+// On amd64 CPUs with AVX2, FMA and F16C (detected at run time) the hot loops
+// run in assembly (*_amd64.s), beside portable Go code that every other
+// platform, and the purego build tag, uses. Decoding (Dequantize, DecodeF16)
+// and AXPY and Scale give bit-identical results on both paths; the dot
+// products accumulate in more float32 lanes and fuse multiplies with adds in
+// assembly, so they differ from the Go code by float32 rounding only.
 package quant
 
 import (
@@ -45,7 +54,9 @@ func checkType(op string, t graph.DType) error {
 // Dequantize decodes len(dst) elements of type t from src. len(dst) must be a
 // multiple of t.BlockSize() and src must hold at least t.RowBytes(len(dst))
 // bytes (extra bytes are ignored). Supported types are F32, F16, BF16, Q8_0,
-// Q4_0, Q4_K and Q6_K; any other type is an error.
+// Q4_0, Q4_K and Q6_K; any other type is an error. The result is bit-exact
+// on every platform (the amd64 assembly uses the same float32 operations as
+// the portable code).
 func Dequantize(t graph.DType, src []byte, dst []float32) error {
 	if err := checkType("dequantize", t); err != nil {
 		return err
@@ -58,6 +69,9 @@ func Dequantize(t graph.DType, src []byte, dst []float32) error {
 		return fmt.Errorf("quant: dequantize %s: %d elements need %d bytes, have %d", t, len(dst), need, len(src))
 	}
 	src = src[:need]
+	if archDequantize(t, src, dst) {
+		return nil
+	}
 	switch t {
 	case graph.F32:
 		for i := range dst {

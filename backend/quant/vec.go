@@ -1,0 +1,181 @@
+package quant
+
+import "fmt"
+
+// Float32 vector kernels for the CPU backend's inner loops. Each has a
+// portable Go version and, on amd64 with AVX2, FMA and F16C, an assembly
+// version chosen at run time (see arch_amd64.go).
+//
+// The dot products accumulate in float32 in several lanes (32 on amd64) and
+// fuse multiplies with adds in assembly, so their results differ from the
+// portable code by float32 rounding only. DecodeF16, AXPY and Scale are bit-exact on every path: they round
+// each product separately and never fuse a multiply with an add.
+
+// DotF32 returns the dot product of a and b over len(a) elements with
+// float32 accumulation. It panics if len(b) < len(a).
+func DotF32(a, b []float32) float32 {
+	b = b[:len(a)]
+	n := len(a)
+	if n == 0 {
+		return 0
+	}
+	if s, ok := archDotF32(a, b); ok {
+		return s
+	}
+	return dotF32Go(a, b)
+}
+
+// dotF32Go is the portable DotF32 (len(b) == len(a)).
+func dotF32Go(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		x, y := a[i:i+4:i+4], b[i:i+4:i+4]
+		s0 += x[0] * y[0]
+		s1 += x[1] * y[1]
+		s2 += x[2] * y[2]
+		s3 += x[3] * y[3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// Dot4F32 returns x·w0, x·w1, x·w2 and x·w3 over len(x) elements, sharing
+// the loads of x (four rows of a matrix against one vector). It panics if
+// any w is shorter than x.
+func Dot4F32(x, w0, w1, w2, w3 []float32) (s0, s1, s2, s3 float32) {
+	n := len(x)
+	w0, w1, w2, w3 = w0[:n], w1[:n], w2[:n], w3[:n]
+	if n == 0 {
+		return 0, 0, 0, 0
+	}
+	if s, ok := archDot4F32(x, w0, w1, w2, w3); ok {
+		return s[0], s[1], s[2], s[3]
+	}
+	return dot4F32Go(x, w0, w1, w2, w3)
+}
+
+// dot4F32Go is the portable Dot4F32 (all slices of len(x)).
+func dot4F32Go(x, w0, w1, w2, w3 []float32) (s0, s1, s2, s3 float32) {
+	n := len(x)
+	w0, w1, w2, w3 = w0[:n], w1[:n], w2[:n], w3[:n]
+	for i, v := range x {
+		s0 += v * w0[i]
+		s1 += v * w1[i]
+		s2 += v * w2[i]
+		s3 += v * w3[i]
+	}
+	return s0, s1, s2, s3
+}
+
+// DotF16 returns sum_i F16ToF32(row[i])*x[i] over len(x) elements: Dot for
+// an F16 row already viewed as uint16 values. It panics if len(row) < len(x).
+func DotF16(row []uint16, x []float32) float32 {
+	row = row[:len(x)]
+	if len(x) == 0 {
+		return 0
+	}
+	if s, ok := archDotF16(row, x); ok {
+		return s
+	}
+	return dotF16Go(row, x)
+}
+
+// dotF16Go is the portable DotF16 (len(row) == len(x)).
+func dotF16Go(row []uint16, x []float32) float32 {
+	row = row[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		r, xs := row[i:i+4:i+4], x[i:i+4:i+4]
+		s0 += F16ToF32(r[0]) * xs[0]
+		s1 += F16ToF32(r[1]) * xs[1]
+		s2 += F16ToF32(r[2]) * xs[2]
+		s3 += F16ToF32(r[3]) * xs[3]
+	}
+	for ; i < len(x); i++ {
+		s0 += F16ToF32(row[i]) * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// DecodeF16 converts the len(src) f16 values of src to float32 in dst,
+// exactly as F16ToF32 does (NaN payloads included). It panics if
+// len(dst) < len(src).
+func DecodeF16(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	done := archDecodeF16(dst, src)
+	for i := done; i < len(src); i++ {
+		dst[i] = F16ToF32(src[i])
+	}
+}
+
+// AXPY adds a*x[i] to y[i] for every i < len(x); the product is rounded to
+// float32 before the addition (no fused multiply-add). It panics if
+// len(y) < len(x).
+func AXPY(a float32, x, y []float32) {
+	y = y[:len(x)]
+	done := archAXPY(a, x, y)
+	for i := done; i < len(x); i++ {
+		y[i] += float32(a * x[i])
+	}
+}
+
+// Scale sets dst[i] = a*src[i] for every i < len(src). dst may be src
+// itself but must not otherwise overlap it. It panics if len(dst) < len(src).
+func Scale(dst []float32, a float32, src []float32) {
+	dst = dst[:len(src)]
+	done := archScale(dst, a, src)
+	for i := done; i < len(src); i++ {
+		dst[i] = a * src[i]
+	}
+}
+
+// GemmF32 sets out[i*ldo+r] = x[i*k:(i+1)*k]·w[r*k:(r+1)*k] for every i < m
+// and r < rows: m rows of x times the transpose of rows rows of w (both
+// row-major with k columns), written as an m×rows block of out with row
+// stride ldo. On amd64 it works on 2 rows of x and 4 rows of w at a time so
+// that the FMA units, not the loads, bound it; its sums may differ from the
+// portable code by float32 rounding.
+//
+// GemmF32 panics if a size is negative, ldo < rows, or a slice is too short.
+func GemmF32(out []float32, ldo int, x []float32, m int, w []float32, rows, k int) {
+	if m < 0 || rows < 0 || k < 0 || ldo < rows {
+		panic(fmt.Sprintf("quant: GemmF32: bad sizes m=%d rows=%d k=%d ldo=%d", m, rows, k, ldo))
+	}
+	if m == 0 || rows == 0 {
+		return
+	}
+	if len(x) < m*k || len(w) < rows*k || len(out) < (m-1)*ldo+rows {
+		panic(fmt.Sprintf("quant: GemmF32: m=%d rows=%d k=%d ldo=%d need len(x) >= %d, len(w) >= %d, len(out) >= %d; have %d, %d, %d",
+			m, rows, k, ldo, m*k, rows*k, (m-1)*ldo+rows, len(x), len(w), len(out)))
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			clear(out[i*ldo : i*ldo+rows])
+		}
+		return
+	}
+	if archGemmF32(out, ldo, x, m, w, rows, k) {
+		return
+	}
+	for i := 0; i < m; i++ {
+		gemmRowF32(out[i*ldo:i*ldo+rows], x[i*k:(i+1)*k], w, rows, k)
+	}
+}
+
+// gemmRowF32 sets out[r] = x·w[r*k:(r+1)*k] for r < len(out), four rows of
+// w at a time.
+func gemmRowF32(out, x, w []float32, rows, k int) {
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		out[r], out[r+1], out[r+2], out[r+3] = Dot4F32(x,
+			w[r*k:(r+1)*k], w[(r+1)*k:(r+2)*k], w[(r+2)*k:(r+3)*k], w[(r+3)*k:(r+4)*k])
+	}
+	for ; r < rows; r++ {
+		out[r] = DotF32(x, w[r*k:(r+1)*k])
+	}
+}
