@@ -1,0 +1,207 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/runtime"
+)
+
+// ModelOptions configure RunModel.
+type ModelOptions struct {
+	// Prompt is the tokens of each prefill run (pp); 0 means 512, a
+	// negative value skips the prefill test.
+	Prompt int
+	// Gen is the tokens of each decode run (tg); 0 means 128, a negative
+	// value skips the decode test.
+	Gen int
+	// KVType is the KV cache dtype (F32 or F16; the zero value is F32).
+	KVType graph.DType
+	// Name labels the model in rows (a file name or a synthetic preset).
+	Name string
+	// WeightType labels the rows' dtype column (e.g. "q4_0"); "" leaves it empty.
+	WeightType string
+}
+
+// modelTest is pp (prefill) or tg (decode).
+type modelTest struct {
+	kind   string // "pp" or "tg"
+	tokens int
+}
+
+func (t modelTest) String() string { return fmt.Sprintf("%s%d", t.kind, t.tokens) }
+
+// RunModel measures end-to-end throughput of the model in src on every
+// chosen device, as llama-bench does: pp = a prompt of Prompt tokens fed
+// in one batch into an empty KV cache; tg = Gen tokens fed one at a time
+// from an empty cache. Each test runs once untimed (a whole prompt for pp,
+// one token for tg; it compiles the graphs), then o.Reps times (0: 3);
+// rows report mean ± standard deviation of the tokens per second of the
+// repetitions and the order statistics of their seconds. FLOPs count 2 per
+// weight of the matmuls per token (an estimate that leaves out attention);
+// bytes count every weight byte once per run for pp and once per token for
+// tg (an upper bound for models with an untied embedding table, of which one
+// row per token is read). The compute roof is the measured peak of
+// mo.WeightType, or the best of every dtype when it is not one. Input
+// tokens are seeded random ids.
+func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Options) ([]Result, error) {
+	cfg := src.Config()
+	if cfg == nil || cfg.VocabSize < 1 {
+		return nil, fmt.Errorf("bench: model %s: no vocabulary", src.Name())
+	}
+	var tests []modelTest
+	switch {
+	case mo.Prompt == 0:
+		tests = append(tests, modelTest{"pp", 512})
+	case mo.Prompt > 0:
+		tests = append(tests, modelTest{"pp", mo.Prompt})
+	}
+	switch {
+	case mo.Gen == 0:
+		tests = append(tests, modelTest{"tg", 128})
+	case mo.Gen > 0:
+		tests = append(tests, modelTest{"tg", mo.Gen})
+	}
+	if len(tests) == 0 {
+		return nil, fmt.Errorf("bench: model %s: neither a prefill nor a decode test", src.Name())
+	}
+	name := mo.Name
+	if name == "" {
+		name = src.Name()
+	}
+	log := o.logger()
+	devs, err := openDevices(&o)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDevices(devs)
+	reps := o.Reps
+	if reps <= 0 {
+		reps = 3
+	}
+	warm := o.timing().warmup > 0
+	matmulWeights := cfg.Params()
+	if !cfg.Tied {
+		matmulWeights -= int64(cfg.VocabSize) * int64(cfg.Dim) // the embedding is looked up, not multiplied
+	}
+	rng := rand.New(rand.NewPCG(uint64(o.seed()), 7))
+	total, done := len(devs)*len(tests), 0
+	var rows []Result
+	for _, d := range devs {
+		if err := ctx.Err(); err != nil {
+			return rows, err
+		}
+		ceil, err := d.ceilings(ctx, &o)
+		if err != nil {
+			if ctx.Err() != nil {
+				return rows, ctx.Err()
+			}
+			log.Warn("no device ceilings; rows have no roofline", "device", d.name, "err", err)
+		}
+		o.progress(Progress{Done: done, Total: total, Device: d.name, Variant: DefaultVariant, Case: "load " + name, Phase: "load"})
+		m, err := runtime.Load(ctx, src, d.be, runtime.LoadOptions{})
+		if err != nil {
+			if ctx.Err() != nil {
+				return rows, ctx.Err()
+			}
+			return rows, fmt.Errorf("bench: load %s on %s: %w", name, d.name, err)
+		}
+		for _, t := range tests {
+			o.progress(Progress{Done: done, Total: total, Device: d.name, Variant: DefaultVariant, Case: t.String(), Phase: "time"})
+			r := newResult(o.Env, SuiteModel, t.String(), d.name, d.be.Device(), DefaultVariant)
+			r.Kind, r.Model, r.Tokens, r.DType = t.kind, name, t.tokens, mo.WeightType
+			r.FLOPs = 2 * float64(matmulWeights) * float64(t.tokens)
+			r.Bytes = float64(m.WeightBytes())
+			if t.kind == "tg" {
+				r.Bytes *= float64(t.tokens)
+			}
+			if warm {
+				r.Warmup = 1
+			}
+			times, err := runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize)
+			if err != nil {
+				if ctx.Err() != nil {
+					m.Close()
+					return rows, ctx.Err()
+				}
+				r.Error = err.Error()
+				log.Warn("model test failed", "device", d.name, "test", t.String(), "err", err)
+			} else {
+				peak := ceil.MaxPeak()
+				if dt, err := graph.ParseDType(mo.WeightType); err == nil {
+					peak = ceil.Peak(dt)
+				}
+				r.setTimes(times, peak, ceil.Bandwidth, ceil.Source)
+				rates := make([]float64, len(times))
+				for i, s := range times {
+					rates[i] = float64(t.tokens) / s
+				}
+				st := summarize(rates)
+				r.TokensPerS, r.TokensPerSStd = st.mean, st.std
+			}
+			r.Check = CheckSkipped
+			r.NMSE = -1
+			rows = append(rows, r)
+			done++
+		}
+		if err := m.Close(); err != nil {
+			log.Warn("closing the model", "device", d.name, "err", err)
+		}
+	}
+	o.progress(Progress{Done: done, Total: total, Phase: "done"})
+	return rows, nil
+}
+
+// runModelTest runs test t reps times in a fresh session and returns the
+// seconds of each repetition.
+func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand, vocab int) ([]float64, error) {
+	s, err := m.NewSession(runtime.SessionOptions{Context: t.tokens, KVType: kv, Chunk: t.tokens})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	tokens := make([]int32, t.tokens)
+	for i := range tokens {
+		tokens[i] = int32(rng.IntN(vocab))
+	}
+	once := func(n int) (float64, error) {
+		s.Rewind(0)
+		start := time.Now()
+		if t.kind == "pp" {
+			if err := s.Feed(ctx, tokens[:n]); err != nil {
+				return 0, err
+			}
+		} else {
+			for i := 0; i < n; i++ {
+				if err := s.Feed(ctx, tokens[i:i+1]); err != nil {
+					return 0, err
+				}
+			}
+		}
+		return time.Since(start).Seconds(), nil
+	}
+	if warm {
+		n := t.tokens
+		if t.kind == "tg" {
+			n = 1
+		}
+		if _, err := once(n); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	var times []float64
+	for range reps {
+		if err := ctx.Err(); err != nil {
+			return times, err
+		}
+		sec, err := once(t.tokens)
+		if err != nil {
+			return times, err
+		}
+		times = append(times, sec)
+	}
+	return times, nil
+}

@@ -1,0 +1,544 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/bench"
+	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/model/synth"
+	"github.com/golem-llm/golem/runtime"
+)
+
+// newBenchCmd builds `golem bench` and its subcommands.
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark attention, matmul and whole models against each device's roofline",
+		Long: `bench times golem's kernels and models on every available device (or those
+given with --device) and reports each case's median time, spread, TFLOP/s,
+GB/s and percent of the device's roofline. The roofline is measured by golem
+itself on first use (copy bandwidth and peak matmul rate per dtype) and
+cached in the user cache directory (~/.cache/golem/ceilings.json on Linux,
+keyed by device and golem version); --peak overrides it, --remeasure measures
+again.
+
+Every implementation ("variant") of an op that a backend has is checked against
+the float64 CPU reference before it is timed.
+
+Results go to stdout (table, csv, json, jsonl or md); logs and the progress
+line go to stderr. Ctrl-C stops after the running case and prints what finished.`,
+	}
+	cmd.AddCommand(newBenchAttentionCmd(), newBenchMatMulCmd(), newBenchModelCmd(), newBenchCompareCmd(), newBenchCeilingsCmd())
+	return cmd
+}
+
+// quickMinTime is --min-time's default under --quick.
+const quickMinTime = 300 * time.Millisecond
+
+// benchFlags are the flags shared by the suites.
+type benchFlags struct {
+	devices   []string
+	format    string
+	output    string
+	plot      string
+	peak      string
+	reps      int
+	warmup    int
+	minTime   time.Duration
+	remeasure bool
+	threads   int
+	seed      int64
+}
+
+func (f *benchFlags) register(cmd *cobra.Command, plot bool, reps int) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.devices, "device", nil, "device to run on, repeatable or comma-separated (default: every available device but cpu:ref)")
+	fl.StringVar(&f.format, "format", bench.FormatTable, "output format: "+strings.Join(bench.Formats(), ", "))
+	fl.StringVarP(&f.output, "output", "o", "", "also write the results to FILE (format from --format, else from the extension: .json .jsonl .csv .md)")
+	if plot {
+		fl.StringVar(&f.plot, "plot", "", "draw a roofline chart to FILE.png or FILE.svg")
+	}
+	fl.StringVar(&f.peak, "peak", "", `override the device ceilings: "flops=VALUE,bw=VALUE" (FLOP/s, bytes/s; suffixes k M G T P)`)
+	fl.IntVarP(&f.reps, "reps", "r", reps, "timed repetitions per case (0: at least 3, until one second has passed)")
+	fl.IntVar(&f.warmup, "warmup", 1, "untimed runs before timing")
+	fl.DurationVar(&f.minTime, "min-time", time.Second, "with --reps 0, time each case for at least this long (--quick: 300ms)")
+	fl.BoolVar(&f.remeasure, "remeasure", false, "measure the device ceilings again instead of using the cache")
+	fl.IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
+	fl.Int64Var(&f.seed, "seed", 0, "input seed (0: the parity suite's default)")
+}
+
+// options turns the flags into bench.Options with a progress line on a
+// terminal.
+func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
+	log, err := logger(cmd)
+	if err != nil {
+		return bench.Options{}, err
+	}
+	if _, err := bench.ParseFormat(f.format); err != nil {
+		return bench.Options{}, err
+	}
+	ov, err := bench.ParseOverride(f.peak)
+	if err != nil {
+		return bench.Options{}, err
+	}
+	if f.reps < 0 {
+		return bench.Options{}, fmt.Errorf("--reps %d: want 0 or more", f.reps)
+	}
+	if f.warmup < 0 {
+		return bench.Options{}, fmt.Errorf("--warmup %d: want 0 or more", f.warmup)
+	}
+	warm := f.warmup
+	if warm == 0 {
+		warm = -1 // bench.Options: negative means none
+	}
+	return bench.Options{
+		Devices: f.devices, Reps: f.reps, Warmup: warm, MinTime: f.minTime, Threads: f.threads, Seed: f.seed,
+		Env:      bench.DetectEnv(version, buildCommit()),
+		Ceilings: bench.CeilingOptions{Version: version, Remeasure: f.remeasure, Override: ov, Logger: log},
+		Logger:   log,
+		Progress: benchProgress(cmd.ErrOrStderr()),
+	}, nil
+}
+
+// benchContext is cmd's context, cancelled by Ctrl-C or SIGTERM.
+func benchContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	parent := cmd.Context()
+	if parent == nil {
+		parent = context.Background()
+	}
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+// benchProgress returns a callback that redraws one status line on a
+// terminal, or nil when w is not one.
+func benchProgress(w io.Writer) func(bench.Progress) {
+	if !isTerminal(w) {
+		return nil
+	}
+	return func(p bench.Progress) {
+		switch p.Phase {
+		case "done":
+			fmt.Fprint(w, "\r\033[K")
+		case "ceilings":
+			fmt.Fprintf(w, "\r\033[Kmeasuring the ceilings of %s ...", p.Device)
+		default:
+			fmt.Fprintf(w, "\r\033[K[%d/%d] %s %s %s (%s)", p.Done+1, p.Total, p.Device, p.Variant, p.Case, p.Phase)
+		}
+	}
+}
+
+// finish writes rows (stdout, -o, --plot) and turns an interrupted or
+// failed run into the command's error after what finished is printed.
+func (f *benchFlags) finish(cmd *cobra.Command, title string, rows []bench.Result, runErr error) error {
+	if isTerminal(cmd.ErrOrStderr()) {
+		fmt.Fprint(cmd.ErrOrStderr(), "\r\033[K") // clear an interrupted progress line
+	}
+	if len(rows) == 0 && runErr != nil {
+		return runErr
+	}
+	if err := bench.Write(cmd.OutOrStdout(), f.format, rows); err != nil {
+		return err
+	}
+	if f.output != "" {
+		if err := writeResultsFile(cmd, f.output, f.format, rows); err != nil {
+			return err
+		}
+	}
+	if f.plot != "" {
+		if err := bench.WritePlot(f.plot, title, rows); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "roofline plot: %s\n", f.plot)
+	}
+	if errors.Is(runErr, context.Canceled) {
+		return fmt.Errorf("bench: interrupted; %d finished cases shown", len(rows))
+	}
+	return runErr
+}
+
+// writeResultsFile writes rows to path: in --format when it was given,
+// else in the format the extension names (table for others).
+func writeResultsFile(cmd *cobra.Command, path, format string, rows []bench.Result) error {
+	if !cmd.Flags().Changed("format") {
+		format = formatFromExt(path)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	werr := bench.Write(f, format, rows)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return fmt.Errorf("bench: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func formatFromExt(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return bench.FormatJSON
+	case ".jsonl", ".ndjson":
+		return bench.FormatJSONL
+	case ".csv":
+		return bench.FormatCSV
+	case ".md":
+		return bench.FormatMarkdown
+	}
+	return bench.FormatTable
+}
+
+func newBenchAttentionCmd() *cobra.Command {
+	var (
+		f        benchFlags
+		shapes   string
+		variants []string
+		quick    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "attention",
+		Short: "Time every attention variant of every device over prefill and decode shapes",
+		Long: `attention runs every attention implementation each device has (on the CPU:
+the fused fast path and the float64 reference) over a grid of shapes, checks
+each against the CPU reference, then times it.
+
+--shapes takes a preset (quick, default, full) or a ';'-separated list of
+specs such as
+  prefill:b1,h32,kv8,d128,s2048,causal      batch, query heads, kv heads, head dim, sequence
+  decode:b4,h32,kv8,d128,kv4096             ... and the KV length (the second kv)
+Other tokens: skvN (keys of a prefill), f32 / f16 (KV dtype, default f16),
+noncausal. FLOPs are 4·B·Hq·D·pairs, where pairs counts the (query, key)
+pairs scored (a causal S×S prefill scores S(S+1)/2); bytes are Q, K, V read
+and O written once.`,
+		Example: `  golem bench attention --quick --plot roofline.png
+  golem bench attention --device cuda:0 --shapes "decode:b1,h32,kv8,d128,kv32768" --format csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if quick {
+				if cmd.Flags().Changed("shapes") {
+					return errors.New("--quick and --shapes cannot be combined")
+				}
+				shapes = "quick"
+				if !cmd.Flags().Changed("min-time") {
+					f.minTime = quickMinTime
+				}
+			}
+			list, err := bench.ParseAttnShapes(shapes)
+			if err != nil {
+				return err
+			}
+			o, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
+			o.Variants = variants
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			rows, err := bench.RunAttention(ctx, list, o)
+			return f.finish(cmd, "golem bench attention", rows, err)
+		},
+	}
+	f.register(cmd, true, 0)
+	cmd.Flags().StringVar(&shapes, "shapes", "default", "preset (quick, default, full) or ';'-separated shape specs")
+	cmd.Flags().StringSliceVar(&variants, "variants", nil, "only these variants (default: all; e.g. fused,ref)")
+	cmd.Flags().BoolVar(&quick, "quick", false, "the quick preset: a few small shapes that run in seconds on a laptop CPU")
+	return cmd
+}
+
+func newBenchMatMulCmd() *cobra.Command {
+	var (
+		f     benchFlags
+		quick bool
+		size  int
+		types []string
+	)
+	cmd := &cobra.Command{
+		Use:   "matmul",
+		Short: "Time GEMV (m=1) and GEMM (m=512) per weight dtype",
+		Long: `matmul times x·Wᵀ with a square weight W of each dtype (f32 f16 bf16 q8_0 q4_0
+q4_k q6_k) for one row of x (GEMV, decode-like, memory-bound) and 512 rows
+(GEMM, prefill-like, compute-bound), after checking each against the CPU
+reference. FLOPs are 2·m·n·k; bytes are x, W (at its dtype) and the output.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if size == 0 {
+				size = 4096
+				if quick {
+					size = 1024
+				}
+			}
+			if quick && !cmd.Flags().Changed("min-time") {
+				f.minTime = quickMinTime
+			}
+			var dts []graph.DType
+			for _, t := range types {
+				dt, err := graph.ParseDType(strings.TrimSpace(t))
+				if err != nil {
+					return fmt.Errorf("--types: %w", err)
+				}
+				dts = append(dts, dt)
+			}
+			if len(dts) == 0 {
+				dts = bench.MatMulTypes()
+			}
+			o, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			rows, err := bench.RunMatMul(ctx, bench.MatMulGrid(size, dts), o)
+			return f.finish(cmd, "golem bench matmul", rows, err)
+		},
+	}
+	f.register(cmd, true, 0)
+	cmd.Flags().BoolVar(&quick, "quick", false, "1024×1024 weights instead of 4096×4096")
+	cmd.Flags().IntVar(&size, "size", 0, "weight rows and columns (default 4096, 1024 with --quick; a multiple of 256 for k-quants)")
+	cmd.Flags().StringSliceVar(&types, "types", nil, "weight dtypes (default: f32,f16,bf16,q8_0,q4_0,q4_k,q6_k)")
+	return cmd
+}
+
+func newBenchModelCmd() *cobra.Command {
+	var (
+		f             benchFlags
+		path, shape   string
+		types         []string
+		prompt, gen   int
+		kvType, vocab string
+		seed          uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "model (-m FILE | --shape NAME)",
+		Short: "Prefill and decode tokens per second of a whole model (llama-bench's pp512 / tg128)",
+		Long: `model measures end-to-end throughput like llama-bench: pp = a prompt of -p
+tokens fed in one batch into an empty KV cache, tg = -n tokens decoded one at a
+time from an empty cache, each repeated -r times after one warm-up; the table
+shows mean ± standard deviation tokens per second.
+
+The model is a file (-m: GGUF or a Hugging Face folder), or a synthetic model
+of a real shape with seeded random weights (--shape: ` + strings.Join(synth.PresetNames(), ", ") + `,
+or a custom spec), written to a temporary file in each --type.`,
+		Example: `  golem bench model --shape tinyllama-1.1b --type q4_0,q8_0 -p 512 -n 128 -r 3
+  golem bench model -m ../shared/models/stories260K.gguf --format md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (path == "") == (shape == "") {
+				return errors.New("give exactly one of -m FILE and --shape NAME")
+			}
+			if path != "" && len(types) > 0 {
+				return errors.New("--type applies to --shape models (a file has its own types)")
+			}
+			if prompt < 0 || gen < 0 || prompt+gen == 0 {
+				return fmt.Errorf("-p %d -n %d: want sizes ≥ 0, not both 0", prompt, gen)
+			}
+			kv, err := graph.ParseDType(kvType)
+			if err != nil || (kv != graph.F32 && kv != graph.F16) {
+				return fmt.Errorf("--kv-type %q: want f32 or f16", kvType)
+			}
+			o, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
+			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv}
+			if prompt == 0 {
+				mo.Prompt = -1
+			}
+			if gen == 0 {
+				mo.Gen = -1
+			}
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			if path != "" {
+				src, err := runtime.OpenSource(path)
+				if err != nil {
+					return err
+				}
+				defer src.Close()
+				mo.Name = filepath.Base(path)
+				rows, err := bench.RunModel(ctx, src, mo, o)
+				return f.finish(cmd, "golem bench model", rows, err)
+			}
+			s, err := synth.Lookup(shape)
+			if err != nil {
+				return err
+			}
+			if len(types) == 0 {
+				types = []string{"f32"}
+			}
+			dir, err := os.MkdirTemp("", "golem-bench-*")
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			var rows []bench.Result
+			for _, t := range types {
+				dt, err := graph.ParseDType(strings.TrimSpace(t))
+				if err != nil {
+					return fmt.Errorf("--type: %w", err)
+				}
+				file := filepath.Join(dir, fmt.Sprintf("%s-%s.gguf", s.Name, dt))
+				o.Logger.Info("writing synthetic model", "shape", s.Name, "type", dt, "path", file)
+				err = synth.Write(file, s, synth.Options{Type: dt, Seed: seed, Vocab: vocab,
+					Progress: progressBar(cmd.ErrOrStderr(), "writing "+s.Name+" "+dt.String())})
+				if err != nil {
+					return err
+				}
+				src, err := runtime.OpenGGUF(file)
+				if err != nil {
+					return err
+				}
+				mo.Name, mo.WeightType = s.Name, dt.String()
+				got, err := bench.RunModel(ctx, src, mo, o)
+				src.Close()
+				os.Remove(file)
+				rows = append(rows, got...)
+				if err != nil {
+					return f.finish(cmd, "golem bench model", rows, err)
+				}
+			}
+			return f.finish(cmd, "golem bench model", rows, nil)
+		},
+	}
+	f.register(cmd, true, 3)
+	cmd.Flags().StringVarP(&path, "model", "m", "", "model file (GGUF) or Hugging Face folder")
+	cmd.Flags().StringVar(&shape, "shape", "", "synthetic model preset or custom spec instead of -m")
+	cmd.Flags().StringSliceVar(&types, "type", nil, "weight types of the synthetic model (default f32; e.g. q4_0,q8_0)")
+	cmd.Flags().StringVar(&vocab, "vocab", "", "GGUF whose tokenizer the synthetic model copies (default: a synthetic vocabulary)")
+	cmd.Flags().Uint64Var(&seed, "model-seed", 1, "seed of the synthetic weights")
+	cmd.Flags().IntVarP(&prompt, "n-prompt", "p", 512, "prompt tokens of the prefill test (0: skip it)")
+	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
+	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32 or f16")
+	return cmd
+}
+
+func newBenchCompareCmd() *cobra.Command {
+	var (
+		format string
+		key    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "compare BASE.json OTHER.json [MORE.json ...]",
+		Short: "Merge saved runs (-o x.json) and show each case's time and speedup over the first",
+		Long: `compare reads results saved with --format json or jsonl (or -o FILE.json),
+matches rows by --key (default: suite, case, variant, device, model) and
+prints each case's median time in every run and the speedup of each run
+over the first (>1: faster). Use --key case,variant to compare different
+devices or machines.`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var runs [][]bench.Result
+			for _, a := range args {
+				rows, err := bench.ReadResultsFile(a)
+				if err != nil {
+					return err
+				}
+				runs = append(runs, rows)
+			}
+			cmps, err := bench.Compare(runs, key)
+			if err != nil {
+				return err
+			}
+			return bench.WriteComparison(cmd.OutOrStdout(), format, args, cmps)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", bench.FormatTable, "output format: "+strings.Join(bench.Formats(), ", "))
+	cmd.Flags().StringSliceVar(&key, "key", nil, "fields rows are matched on (default suite,case,variant,device,model)")
+	return cmd
+}
+
+func newBenchCeilingsCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "ceilings",
+		Short: "Show (measuring on first use) each device's bandwidth and peak matmul rates",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
+			if f.format != bench.FormatTable && f.format != bench.FormatJSON {
+				return fmt.Errorf("--format %q: want table or json", f.format)
+			}
+			devs := o.Devices
+			if len(devs) == 0 {
+				devs = bench.DefaultDevices()
+			}
+			ctx, stop := benchContext(cmd)
+			defer stop()
+			var all []bench.Ceilings
+			for _, d := range devs {
+				be, err := backend.Open(strings.TrimSpace(d), backend.Options{Threads: o.Threads, Logger: o.Logger})
+				if err != nil {
+					return err
+				}
+				if o.Progress != nil {
+					o.Progress(bench.Progress{Device: be.Name(), Phase: "ceilings"})
+				}
+				c, err := bench.DeviceCeilings(ctx, be, o.Ceilings)
+				be.Close()
+				if o.Progress != nil {
+					o.Progress(bench.Progress{Phase: "done"})
+				}
+				if err != nil {
+					return err
+				}
+				all = append(all, c)
+			}
+			if f.format == bench.FormatJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(all)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			head := []string{"DEVICE", "NAME", "BANDWIDTH"}
+			for _, dt := range bench.CeilingDTypes() {
+				head = append(head, "PEAK "+strings.ToUpper(dt.String()))
+			}
+			fmt.Fprintln(tw, strings.Join(append(head, "SOURCE"), "\t"))
+			for _, c := range all {
+				row := []string{c.Device, dash(c.Name), rateCell(c.Bandwidth, "B/s")}
+				for _, dt := range bench.CeilingDTypes() {
+					row = append(row, rateCell(c.FLOPS[dt.String()], "FLOP/s"))
+				}
+				fmt.Fprintln(tw, strings.Join(append(row, c.Source), "\t"))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if path, err := bench.CeilingCachePath(""); err == nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "cache: %s\n", path)
+			}
+			return nil
+		},
+	}
+	f.register(cmd, false, 0)
+	return cmd
+}
+
+// rateCell writes a rate with an SI prefix ("45.3 GFLOP/s"), or "-".
+func rateCell(v float64, unit string) string {
+	if v <= 0 {
+		return "-"
+	}
+	prefixes := "kMGTPE"
+	p := ""
+	for i := 0; v >= 1000 && i < len(prefixes); i++ {
+		v /= 1000
+		p = prefixes[i : i+1]
+	}
+	return fmt.Sprintf("%.3g %s%s", v, p, unit)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/runtime"
+)
+
+// modelFlags are the flags of every command that loads a model.
+type modelFlags struct {
+	path    string
+	device  string
+	threads int
+	ctx     int
+	kvType  string
+}
+
+func (f *modelFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.path, "model", "m", "", "model: a GGUF file or a Hugging Face folder (config.json + safetensors)")
+	cmd.Flags().StringVar(&f.device, "device", "auto", "device: auto, cpu, cpu:ref, cuda:N, vulkan:N (see golem devices)")
+	cmd.Flags().IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
+	cmd.Flags().IntVarP(&f.ctx, "ctx-size", "c", 0, "context length in tokens (0: 4096)")
+	cmd.Flags().StringVar(&f.kvType, "kv-type", "f32", "KV cache element type: f32 or f16")
+	_ = cmd.MarkFlagRequired("model")
+}
+
+// loaded is a model on a backend and what must be closed after it.
+type loaded struct {
+	src   runtime.Source
+	be    backend.Backend
+	model *runtime.Model
+}
+
+func (l *loaded) Close() {
+	if l.model != nil {
+		l.model.Close()
+	}
+	if l.be != nil {
+		l.be.Close()
+	}
+	if l.src != nil {
+		l.src.Close()
+	}
+}
+
+// load opens the model and uploads it, drawing a progress bar on a terminal.
+func (f *modelFlags) load(ctx context.Context, cmd *cobra.Command) (*loaded, error) {
+	log, err := logger(cmd)
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{}
+	if l.src, err = runtime.OpenSource(f.path); err != nil {
+		return nil, err
+	}
+	if l.be, err = backend.Open(f.device, backend.Options{Threads: f.threads, Logger: log}); err != nil {
+		l.Close()
+		return nil, err
+	}
+	log.Info("device", "name", l.be.Name(), "device", l.be.Device().Name)
+	ctxLen := f.ctx
+	if ctxLen == 0 {
+		ctxLen = runtime.DefaultContext
+	}
+	if trained := l.src.Config().ContextLen; trained > 0 && ctxLen > trained {
+		log.Info("context exceeds the model's trained context", "context", ctxLen, "trained", trained)
+	}
+	progress := progressBar(cmd.ErrOrStderr(), "loading "+f.path)
+	l.model, err = runtime.Load(ctx, l.src, l.be, runtime.LoadOptions{Progress: progress})
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar returns a progress callback that redraws one line on a
+// terminal at most ten times a second, or nil when w is not a terminal.
+func progressBar(w io.Writer, label string) func(done, total int64) {
+	if !isTerminal(w) {
+		return nil
+	}
+	var last time.Time
+	return func(done, total int64) {
+		if done < total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		const width = 30
+		filled := 0
+		if total > 0 {
+			filled = int(int64(width) * done / total)
+		}
+		bar := make([]byte, width)
+		for i := range bar {
+			bar[i] = ' '
+			if i < filled {
+				bar[i] = '='
+			}
+		}
+		fmt.Fprintf(w, "\r%s [%s] %s / %s", label, bar, humanBytes(done), humanBytes(total))
+		if done >= total {
+			fmt.Fprintln(w)
+		}
+	}
+}
