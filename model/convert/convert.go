@@ -1,0 +1,417 @@
+// Package convert turns a Hugging Face checkpoint folder into a GGUF file
+// that llama.cpp and golem load: the tensor names, metadata keys, tokenizer
+// keys and Q/K row permutation of llama.cpp's convert_hf_to_gguf.py, with
+// the weights stored as F32, F16, BF16, Q8_0 or Q4_0.
+//
+// Tensor types follow llama.cpp: 1-D tensors (norms, biases, rope_freqs)
+// stay F32; every 2-D weight, token_embd and output included, gets the
+// requested type, falling back to F16 when its rows are not a whole number
+// of blocks (as convert_hf_to_gguf.py does). For Q4_0 the output projection
+// (token_embd when the output is tied to it) gets Q6_K, or Q8_0 when its rows
+// are not a multiple of 256, as llama-quantize does for its Q4_0 preset.
+//
+// Converted tensors are written to a scratch file next to the output
+// (memory-mapped, removed afterwards) so that models larger than memory
+// convert; tensors stored in the checkpoint in their final form are copied
+// straight from the mapped checkpoint.
+package convert
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/golem-llm/golem/backend/quant"
+	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/model/gguf"
+	"github.com/golem-llm/golem/model/safetensors"
+	"github.com/golem-llm/golem/model/tokenizer"
+)
+
+// Options configure Convert.
+type Options struct {
+	// Name is general.name (default: the folder's base name).
+	Name string
+	// Threads is the number of goroutines that convert a tensor (0: GOMAXPROCS).
+	Threads int
+	// Progress, if set, is called after each tensor is converted with the
+	// bytes of tensor data done and the total; the file is written after
+	// the last tensor.
+	Progress func(done, total int64)
+}
+
+// QuantizationVersion is general.quantization_version (ggml's GGML_QNT_VERSION).
+const QuantizationVersion = 2
+
+// FileType returns general.file_type, llama.cpp's llama_ftype, of a file
+// whose weights are mostly of type t.
+func FileType(t graph.DType) (uint32, error) {
+	switch t {
+	case graph.F32:
+		return 0, nil // LLAMA_FTYPE_ALL_F32
+	case graph.F16:
+		return 1, nil // LLAMA_FTYPE_MOSTLY_F16
+	case graph.Q4_0:
+		return 2, nil // LLAMA_FTYPE_MOSTLY_Q4_0
+	case graph.Q8_0:
+		return 7, nil // LLAMA_FTYPE_MOSTLY_Q8_0
+	case graph.BF16:
+		return 32, nil // LLAMA_FTYPE_MOSTLY_BF16
+	}
+	return 0, fmt.Errorf("convert: output type %s is not supported (supported: f32, f16, bf16, q8_0, q4_0)", t)
+}
+
+// tensorType chooses the stored type of a tensor of a file of type typ.
+func tensorType(name string, shape []int, typ graph.DType, tied bool) graph.DType {
+	if len(shape) < 2 || strings.HasSuffix(name, "_norm.weight") || !strings.HasSuffix(name, ".weight") {
+		return graph.F32
+	}
+	inner := shape[len(shape)-1]
+	t := typ
+	if typ == graph.Q4_0 && (name == "output.weight" || (tied && name == "token_embd.weight")) {
+		t = graph.Q6_K
+		if inner%t.BlockSize() != 0 {
+			t = graph.Q8_0
+		}
+	}
+	if inner%t.BlockSize() != 0 {
+		t = graph.F16
+	}
+	return t
+}
+
+// job is one tensor to write.
+type job struct {
+	info    safetensors.TensorInfo
+	out     graph.DType
+	heads   int // permute rows for this many heads (0: no permutation)
+	size    int64
+	dst     []byte // scratch space, or nil when the source bytes are used as they are
+	passRaw bool
+}
+
+// Convert writes the model of the Hugging Face folder hfDir to outPath as a
+// GGUF file whose weights are of type typ (F32, F16, BF16, Q8_0 or Q4_0).
+func Convert(hfDir, outPath string, typ graph.DType, opts Options) (err error) {
+	ftype, err := FileType(typ)
+	if err != nil {
+		return err
+	}
+	m, err := safetensors.OpenModel(hfDir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	cfg := m.Config()
+	arch, err := m.HF.GGUFArch()
+	if err != nil {
+		return err
+	}
+	vocab, err := m.Vocab()
+	if err != nil {
+		return err
+	}
+	if vocab, err = ggufVocab(vocab, cfg.VocabSize); err != nil {
+		return fmt.Errorf("convert: %s: %w", hfDir, err)
+	}
+
+	// Plan the tensors.
+	_, hasOutput := m.Info("output.weight")
+	var jobs []*job
+	var scratchSize, total int64
+	for _, name := range m.Names() {
+		info, _ := m.Info(name)
+		j := &job{info: info, out: tensorType(name, info.Shape, typ, !hasOutput)}
+		if m.HF.Permuted() {
+			switch {
+			case strings.HasSuffix(name, ".attn_q.weight"), strings.HasSuffix(name, ".attn_q.bias"):
+				j.heads = cfg.Heads
+			case strings.HasSuffix(name, ".attn_k.weight"), strings.HasSuffix(name, ".attn_k.bias"):
+				j.heads = cfg.KVHeads
+			}
+		}
+		n := int64(1)
+		for _, d := range info.Shape {
+			n *= int64(d)
+		}
+		if j.size, err = j.out.RowBytes(n); err != nil {
+			return fmt.Errorf("convert: tensor %q: %w", name, err)
+		}
+		j.passRaw = j.out == info.DType && j.heads == 0
+		if !j.passRaw {
+			scratchSize += j.size
+		}
+		total += j.size
+		jobs = append(jobs, j)
+	}
+
+	sc, err := newScratch(outPath, scratchSize)
+	if err != nil {
+		return fmt.Errorf("convert: scratch space for %s: %w", outPath, err)
+	}
+	defer func() {
+		if cerr := sc.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("convert: scratch space: %w", cerr)
+		}
+	}()
+
+	w := gguf.NewWriter()
+	name := opts.Name
+	if name == "" {
+		name = m.Name()
+	}
+	writeHeader(w, m, arch, name, ftype)
+	writeVocab(w, vocab, m.ChatTemplate())
+
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	var done, off int64
+	for _, j := range jobs {
+		src, err := m.TensorData(j.info.Name)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		data := src
+		if !j.passRaw {
+			data = sc.data[off : off+j.size : off+j.size]
+			off += j.size
+			if err := convertTensor(j, src, data, threads); err != nil {
+				return fmt.Errorf("convert: tensor %q (%s): %w", j.info.Name, j.info.HFName, err)
+			}
+		}
+		if err := w.AddTensor(j.info.Name, j.info.Shape, j.out, data); err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		done += j.size
+		if opts.Progress != nil {
+			opts.Progress(done, total)
+		}
+	}
+	if err := w.WriteFile(outPath); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	return nil
+}
+
+// writeHeader adds the general and architecture keys of llama.cpp's converter.
+func writeHeader(w *gguf.Writer, m *safetensors.Model, arch, name string, ftype uint32) {
+	cfg, hf := m.Config(), m.HF
+	k := func(s string) string { return arch + "." + s }
+	w.AddString("general.architecture", arch)
+	w.AddString("general.type", "model")
+	w.AddString("general.name", name)
+	w.AddUint32(k("block_count"), uint32(cfg.Layers))
+	w.AddUint32(k("context_length"), uint32(cfg.ContextLen))
+	w.AddUint32(k("embedding_length"), uint32(cfg.Dim))
+	w.AddUint32(k("feed_forward_length"), uint32(cfg.FFN))
+	w.AddUint32(k("attention.head_count"), uint32(cfg.Heads))
+	w.AddUint32(k("attention.head_count_kv"), uint32(cfg.KVHeads))
+	w.AddFloat32(k("rope.freq_base"), cfg.RopeTheta)
+	w.AddFloat32(k("attention.layer_norm_rms_epsilon"), cfg.NormEps)
+	if hf.HeadDim != nil || cfg.HeadDim != cfg.Dim/cfg.Heads {
+		w.AddUint32(k("attention.key_length"), uint32(cfg.HeadDim))
+		w.AddUint32(k("attention.value_length"), uint32(cfg.HeadDim))
+	}
+	w.AddUint32("general.file_type", ftype)
+	w.AddUint32(k("vocab_size"), uint32(cfg.VocabSize))
+	dims := cfg.RopeDims
+	if dims == 0 {
+		dims = cfg.HeadDim
+	}
+	w.AddUint32(k("rope.dimension_count"), uint32(dims))
+	if f := hf.LinearScale(); f > 0 {
+		w.AddString(k("rope.scaling.type"), "linear")
+		w.AddFloat32(k("rope.scaling.factor"), float32(f))
+	}
+	w.AddUint32("general.quantization_version", QuantizationVersion)
+}
+
+// ggufVocab pads the vocabulary to the model's n tokens and, for a
+// SentencePiece-style vocabulary given by merges (tokenizer.json), derives
+// the scores llama.cpp's tokenizer merges by.
+func ggufVocab(v *tokenizer.Vocab, n int) (*tokenizer.Vocab, error) {
+	if len(v.Tokens) > n {
+		return nil, fmt.Errorf("the tokenizer has %d tokens, the model's embeddings only %d", len(v.Tokens), n)
+	}
+	out := *v
+	out.Tokens = append([]string(nil), v.Tokens...)
+	out.Types = append([]int32(nil), v.Types...)
+	if len(out.Types) == 0 {
+		out.Types = make([]int32, len(out.Tokens))
+		for i := range out.Types {
+			out.Types[i] = tokenizer.TypeNormal
+		}
+	}
+	out.Scores = append([]float32(nil), v.Scores...)
+	if v.Model == "llama" && len(out.Scores) == 0 {
+		out.Scores = mergeScores(out.Tokens, v.Merges)
+		out.Merges = nil
+	}
+	for i := len(out.Tokens); i < n; i++ {
+		out.Tokens = append(out.Tokens, fmt.Sprintf("[PAD%d]", i))
+		out.Types = append(out.Types, tokenizer.TypeUnused)
+		if len(out.Scores) > 0 {
+			out.Scores = append(out.Scores, -1000)
+		}
+	}
+	return &out, nil
+}
+
+// mergeScores gives each token made by a merge the score -rank of the first
+// merge that makes it, so that merging the highest-scoring pair first (as
+// SentencePiece and llama.cpp do) applies the merges in their order. Other
+// tokens score 0.
+func mergeScores(tokens, merges []string) []float32 {
+	id := make(map[string]int, len(tokens))
+	for i, t := range tokens {
+		if _, dup := id[t]; !dup {
+			id[t] = i
+		}
+	}
+	scores := make([]float32, len(tokens))
+	set := make([]bool, len(tokens))
+	for r, mg := range merges {
+		a, b, ok := strings.Cut(mg, " ")
+		if !ok {
+			continue
+		}
+		if i, ok := id[a+b]; ok && !set[i] {
+			scores[i], set[i] = -float32(r+1), true
+		}
+	}
+	return scores
+}
+
+// writeVocab adds the tokenizer keys.
+func writeVocab(w *gguf.Writer, v *tokenizer.Vocab, chatTemplate string) {
+	w.AddString("tokenizer.ggml.model", v.Model)
+	pre := v.Pre
+	if pre == "" {
+		pre = "default"
+	}
+	w.AddString("tokenizer.ggml.pre", pre)
+	w.AddStrings("tokenizer.ggml.tokens", v.Tokens)
+	if len(v.Scores) > 0 {
+		w.AddFloat32s("tokenizer.ggml.scores", v.Scores)
+	}
+	w.AddInt32s("tokenizer.ggml.token_type", v.Types)
+	if v.Model == "gpt2" {
+		w.AddStrings("tokenizer.ggml.merges", v.Merges)
+	}
+	for _, s := range []struct {
+		key string
+		id  int32
+	}{
+		{"tokenizer.ggml.bos_token_id", v.BOS},
+		{"tokenizer.ggml.eos_token_id", v.EOS},
+		{"tokenizer.ggml.eot_token_id", v.EOT},
+		{"tokenizer.ggml.eom_token_id", v.EOM},
+		{"tokenizer.ggml.unknown_token_id", v.UNK},
+		{"tokenizer.ggml.seperator_token_id", v.SEP}, // llama.cpp's spelling
+		{"tokenizer.ggml.padding_token_id", v.PAD},
+		{"tokenizer.ggml.mask_token_id", v.Mask},
+	} {
+		if s.id >= 0 {
+			w.AddUint32(s.key, uint32(s.id))
+		}
+	}
+	w.AddBool("tokenizer.ggml.add_bos_token", v.AddBOS)
+	w.AddBool("tokenizer.ggml.add_eos_token", v.AddEOS)
+	if v.Model == "llama" {
+		w.AddBool("tokenizer.ggml.add_space_prefix", v.AddSpacePrefix)
+	}
+	if chatTemplate != "" {
+		w.AddString("tokenizer.chat_template", chatTemplate)
+	}
+}
+
+// convertTensor decodes the rows of src (permuting them when j.heads > 0)
+// and encodes them as j.out into dst, with up to threads goroutines.
+func convertTensor(j *job, src, dst []byte, threads int) error {
+	shape := j.info.Shape
+	rows := shape[0]
+	cols := 1
+	for _, d := range shape[1:] {
+		cols *= d
+	}
+	inRow, err := j.info.DType.RowBytes(int64(cols))
+	if err != nil {
+		return err
+	}
+	outRow, err := j.out.RowBytes(int64(cols))
+	if err != nil {
+		return err
+	}
+	if int64(len(src)) != inRow*int64(rows) || int64(len(dst)) != outRow*int64(rows) {
+		return fmt.Errorf("%d source bytes or %d destination bytes do not fit %d rows", len(src), len(dst), rows)
+	}
+	perm := func(r int) int { return r }
+	if j.heads > 0 {
+		if rows%(2*j.heads) != 0 {
+			return fmt.Errorf("%d rows cannot be permuted for %d heads", rows, j.heads)
+		}
+		half := rows / j.heads / 2
+		// GGUF row h*hd + 2i + s holds HF row h*hd + s*hd/2 + i (llama.cpp's LlamaModel.permute).
+		perm = func(r int) int {
+			h, rem := r/(2*half), r%(2*half)
+			return h*2*half + (rem%2)*half + rem/2
+		}
+	}
+	// Split the rows in chunks of at least ~64K elements.
+	per := max(1, 65536/max(cols, 1))
+	chunks := (rows + per - 1) / per
+	workers := min(threads, chunks)
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	next := make(chan int, chunks)
+	for c := range chunks {
+		next <- c
+	}
+	close(next)
+	for wk := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]float32, cols)
+			for c := range next {
+				if errs[wk] != nil {
+					continue
+				}
+				for r := c * per; r < min(rows, (c+1)*per); r++ {
+					s := int64(perm(r))
+					if err := quant.Dequantize(j.info.DType, src[s*inRow:(s+1)*inRow], buf); err != nil {
+						errs[wk] = err
+						break
+					}
+					if err := quant.Quantize(j.out, buf, dst[int64(r)*outRow:int64(r+1)*outRow]); err != nil {
+						errs[wk] = fmt.Errorf("row %d: %w", r, err)
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scratchDir returns the folder for the scratch file: the output's.
+func scratchDir(outPath string) string { return filepath.Dir(outPath) }
+
+// removeFile removes a scratch file, ignoring a file already gone.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
