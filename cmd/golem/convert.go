@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/model/convert"
+)
+
+func newConvertCmd() *cobra.Command {
+	var (
+		typ, name string
+		threads   int
+	)
+	cmd := &cobra.Command{
+		Use:   "convert HF_DIR OUT.gguf",
+		Short: "Convert a Hugging Face checkpoint folder to GGUF",
+		Long: `convert reads a Hugging Face folder (config.json, model.safetensors or a sharded
+model.safetensors.index.json, tokenizer.json) and writes a GGUF that llama.cpp
+accepts: llama.cpp's tensor names and metadata keys, Q and K permuted for its
+RoPE layout (Llama, Mistral), and 2-D weights stored as --type.`,
+		Example: `  golem convert ./Llama-3.2-1B out.gguf --type q8_0`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dt, err := graph.ParseDType(typ)
+			if err != nil {
+				return fmt.Errorf("convert: --type: %w", err)
+			}
+			err = convert.Convert(args[0], args[1], dt, convert.Options{
+				Name: name, Threads: threads,
+				Progress: progressBar(cmd.ErrOrStderr(), "converting "+args[0]),
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s)\n", args[1], dt)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&typ, "type", "f16", "weight type: f32, f16, bf16, q8_0 or q4_0")
+	cmd.Flags().StringVar(&name, "name", "", "general.name (default: the folder's name)")
+	cmd.Flags().IntVarP(&threads, "threads", "t", 0, "conversion threads (0: all cores)")
+	return cmd
+}
