@@ -1,15 +1,13 @@
 package bench
 
 import (
-	"bufio"
 	"math"
-	"os"
 	goruntime "runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/internal/sysinfo"
 )
 
 // Suites a Result belongs to.
@@ -104,23 +102,7 @@ func DetectEnv(version, commit string) Env {
 
 // CPUModel returns the host CPU's model name from /proc/cpuinfo, or the
 // architecture when it cannot be read.
-func CPUModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return goruntime.GOARCH
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(key) == "model name" {
-			if v := strings.TrimSpace(val); v != "" {
-				return v
-			}
-		}
-	}
-	return goruntime.GOARCH
-}
+func CPUModel() string { return sysinfo.CPUModel() }
 
 // newResult starts a row for device be.
 func newResult(env Env, suite, name, device string, info backend.DeviceInfo, variant string) Result {

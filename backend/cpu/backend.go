@@ -14,13 +14,10 @@
 package cpu
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -29,6 +26,7 @@ import (
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/sysinfo"
 )
 
 // DriverName is the device-string prefix of this backend.
@@ -204,9 +202,9 @@ func hostInfo(threads int, ref bool) backend.DeviceInfo {
 	info := backend.DeviceInfo{
 		Backend:     DriverName,
 		ID:          DriverName,
-		Name:        cpuModelName(),
+		Name:        sysinfo.CPUModel(),
 		Driver:      runtime.Version(),
-		MemoryBytes: memTotal(),
+		MemoryBytes: sysinfo.MemTotal(),
 	}
 	if ref {
 		info.Caps = refCaps
@@ -217,51 +215,6 @@ func hostInfo(threads int, ref bool) backend.DeviceInfo {
 		}
 	}
 	return info
-}
-
-// cpuModelName returns the "model name" line of /proc/cpuinfo, or GOARCH.
-func cpuModelName() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(key) == "model name" {
-			if v := strings.TrimSpace(val); v != "" {
-				return v
-			}
-		}
-	}
-	return runtime.GOARCH
-}
-
-// memTotal returns MemTotal of /proc/meminfo in bytes, or 0.
-func memTotal() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || strings.TrimSpace(key) != "MemTotal" {
-			continue
-		}
-		fields := strings.Fields(val)
-		if len(fields) == 0 {
-			return 0
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil || kb < 0 {
-			return 0
-		}
-		return kb * 1024
-	}
-	return 0
 }
 
 // cpuFeatures lists the SIMD features relevant to the kernels.

@@ -14,6 +14,7 @@ import (
 	"math"
 
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/mmap"
 )
 
 // DefaultAlignment is the alignment of tensor data when a file has no
@@ -37,7 +38,7 @@ type File struct {
 	DataOffset int64         // absolute offset of the tensor data section
 
 	data    []byte
-	unmap   func() error
+	mapping *mmap.File // nil for a File from Parse
 	closed  bool
 	kvIndex map[string]int
 	tensors map[string]*TensorInfo
@@ -60,11 +61,7 @@ type TensorInfo struct {
 
 // NumElements returns the number of elements of t.
 func (t *TensorInfo) NumElements() int64 {
-	n := int64(1)
-	for _, d := range t.Shape {
-		n *= int64(d)
-	}
-	return n
+	return graph.Shape(t.Shape).NumElements()
 }
 
 // DType returns golem's element type for t, or an error naming the tensor
@@ -82,15 +79,9 @@ func (t *TensorInfo) DType() (graph.DType, error) {
 // must not be used afterwards; metadata values stay valid. Close is
 // idempotent.
 func (f *File) Close() error {
-	f.data = nil
-	f.closed = true
-	if f.unmap == nil {
-		return nil
-	}
-	unmap := f.unmap
-	f.unmap = nil
-	if err := unmap(); err != nil {
-		return fmt.Errorf("gguf: %s: unmap: %w", f.Path, err)
+	f.data, f.closed = nil, true
+	if err := f.mapping.Close(); err != nil {
+		return fmt.Errorf("gguf: %w", err)
 	}
 	return nil
 }

@@ -125,6 +125,17 @@ func allTypesValues(t testing.TB) []KV {
 // trailing padding: every proper prefix is then malformed.
 func sampleWriter(t testing.TB) *Writer {
 	t.Helper()
+	return sampleWriterWith(t, func(w *Writer, _ int, name string, shape []int, dt graph.DType, data []byte) error {
+		return w.AddTensor(name, shape, dt, data)
+	})
+}
+
+// addFunc adds the i-th tensor of a sample writer.
+type addFunc func(w *Writer, i int, name string, shape []int, dt graph.DType, data []byte) error
+
+// sampleWriterWith is sampleWriter with its tensors added by add.
+func sampleWriterWith(t testing.TB, add addFunc) *Writer {
+	t.Helper()
 	w := NewWriter()
 	w.AddString("general.architecture", "llama")
 	w.AddUint32("llama.block_count", 2)
@@ -135,9 +146,9 @@ func sampleWriter(t testing.TB) *Writer {
 	w.AddInt32s("tokenizer.ggml.token_type", []int32{2, 3, 3, 1})
 	w.AddUint64("general.big", 1<<40)
 	w.AddInt32("general.neg", -5)
-	require.NoError(t, w.AddTensor("norm", []int{3}, graph.F32, f32Bytes(1, 2, 3)))
-	require.NoError(t, w.AddTensor("q", []int{2, 32}, graph.Q8_0, seqBytes(2*34)))
-	require.NoError(t, w.AddTensor("emb", []int{2, 4}, graph.F32, f32Bytes(1, 2, 3, 4, 5, 6, 7, 8)))
+	require.NoError(t, add(w, 0, "norm", []int{3}, graph.F32, f32Bytes(1, 2, 3)))
+	require.NoError(t, add(w, 1, "q", []int{2, 32}, graph.Q8_0, seqBytes(2*34)))
+	require.NoError(t, add(w, 2, "emb", []int{2, 4}, graph.F32, f32Bytes(1, 2, 3, 4, 5, 6, 7, 8)))
 	return w
 }
 

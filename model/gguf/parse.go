@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/bits"
 	"sort"
+
+	"github.com/golem-llm/golem/internal/mmap"
 )
 
 // magic is "GGUF" read as a little-endian uint32.
@@ -18,18 +20,11 @@ const prealloc = 1 << 16
 // Open maps the file at path read-only and parses it. The File must be
 // closed to release the mapping.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapFile(path)
+	f, m, err := mmap.OpenWith("gguf", path, Parse)
 	if err != nil {
-		return nil, fmt.Errorf("gguf: %s: %w", path, err)
-	}
-	f, err := Parse(path, data)
-	if err != nil {
-		if unmap != nil {
-			_ = unmap()
-		}
 		return nil, err
 	}
-	f.unmap = unmap
+	f.mapping = m
 	return f, nil
 }
 

@@ -20,6 +20,12 @@ const maxNameBytes = 63
 // Writer builds a GGUF version 3 file: metadata in the order added, tensor
 // infos and data in the order added, each tensor's data padded with zeros
 // to the alignment, the layout llama.cpp writes and reads.
+//
+// A tensor's data is either given when it is added (AddTensor,
+// AddRawTensor) or produced while the file is written (AddTensorFunc,
+// AddTensorStream), one tensor after another, so that a file larger than
+// memory can be built. The two kinds may be mixed; how a tensor's data is
+// supplied does not change the bytes written.
 type Writer struct {
 	alignment int64 // 0: not set
 	kvs       []KV
@@ -31,7 +37,9 @@ type writerTensor struct {
 	name     string
 	dims     []uint64 // innermost-first, as in the file
 	ggmlType uint32
-	data     []byte
+	size     int64                   // bytes of data
+	data     []byte                  // the data, when write is nil
+	write    func(w io.Writer) error // produces the data while the file is written
 }
 
 // NewWriter returns an empty Writer.
@@ -89,49 +97,93 @@ func (w *Writer) AddTensor(name string, shape []int, dtype graph.DType, data []b
 // AddRawTensor is AddTensor for any ggml type id known to this package,
 // including types golem cannot compute with (for copying tensors through).
 func (w *Writer) AddRawTensor(name string, shape []int, ggmlType uint32, data []byte) error {
-	if err := w.checkTensor(name, shape, ggmlType, data); err != nil {
+	return w.add(writerTensor{name: name, ggmlType: ggmlType, data: data}, shape)
+}
+
+// AddTensorStream appends a tensor of golem's element type dtype with an
+// outermost-first shape whose bytes are produced, when the file is written,
+// by write: it must write exactly the tensor's bytes to the io.Writer it is
+// given (in as many calls as it likes), or return an error, which stops the
+// file. write is called once each time the file is written.
+func (w *Writer) AddTensorStream(name string, shape []int, dtype graph.DType, write func(w io.Writer) error) error {
+	id, err := GGMLTypeOf(dtype)
+	if err != nil {
 		return fmt.Errorf("gguf: writer: tensor %q: %w", name, err)
+	}
+	if write == nil {
+		return fmt.Errorf("gguf: writer: tensor %q: nil write function", name)
+	}
+	return w.add(writerTensor{name: name, ggmlType: id, write: write}, shape)
+}
+
+// AddTensorFunc appends a tensor whose bytes are produced, when the file is
+// written, by fill, which is given a zeroed buffer of exactly the tensor's
+// size. Only one such buffer exists at a time.
+func (w *Writer) AddTensorFunc(name string, shape []int, dtype graph.DType, fill func(dst []byte) error) error {
+	if fill == nil {
+		return fmt.Errorf("gguf: writer: tensor %q: nil fill function", name)
+	}
+	var size int64
+	err := w.AddTensorStream(name, shape, dtype, func(out io.Writer) error {
+		buf := make([]byte, size)
+		if err := fill(buf); err != nil {
+			return err
+		}
+		_, err := out.Write(buf)
+		return err
+	})
+	if err == nil {
+		size = w.tensors[len(w.tensors)-1].size
+	}
+	return err
+}
+
+// add checks t against shape (and its data, when t has no write function),
+// fills in its dims and size and appends it.
+func (w *Writer) add(t writerTensor, shape []int) error {
+	size, err := w.checkTensor(t.name, shape, t.ggmlType)
+	if err == nil && t.write == nil && int64(len(t.data)) != size {
+		err = fmt.Errorf("shape %v of %s needs %d bytes, got %d", shape, ggmlTypes[t.ggmlType].name, size, len(t.data))
+	}
+	if err != nil {
+		return fmt.Errorf("gguf: writer: tensor %q: %w", t.name, err)
 	}
 	if w.names == nil {
 		w.names = make(map[string]bool)
 	}
-	w.names[name] = true
-	dims := make([]uint64, len(shape))
+	w.names[t.name] = true
+	t.size = size
+	t.dims = make([]uint64, len(shape))
 	for i, d := range shape {
-		dims[len(shape)-1-i] = uint64(d)
+		t.dims[len(shape)-1-i] = uint64(d)
 	}
-	w.tensors = append(w.tensors, writerTensor{name: name, dims: dims, ggmlType: ggmlType, data: data})
+	w.tensors = append(w.tensors, t)
 	return nil
 }
 
-func (w *Writer) checkTensor(name string, shape []int, ggmlType uint32, data []byte) error {
+// checkTensor validates a tensor's name, shape and type and returns its
+// byte size.
+func (w *Writer) checkTensor(name string, shape []int, ggmlType uint32) (int64, error) {
 	switch {
 	case name == "":
-		return errors.New("empty name")
+		return 0, errors.New("empty name")
 	case len(name) > maxNameBytes:
-		return fmt.Errorf("name is %d bytes, the limit is %d", len(name), maxNameBytes)
+		return 0, fmt.Errorf("name is %d bytes, the limit is %d", len(name), maxNameBytes)
 	case w.names[name]:
-		return errors.New("duplicate tensor name")
+		return 0, errors.New("duplicate tensor name")
 	case len(shape) == 0 || len(shape) > MaxDims:
-		return fmt.Errorf("shape %v: must have 1..%d dimensions", shape, MaxDims)
+		return 0, fmt.Errorf("shape %v: must have 1..%d dimensions", shape, MaxDims)
 	}
 	for _, d := range shape {
 		if d <= 0 {
-			return fmt.Errorf("shape %v: dimensions must be positive", shape)
+			return 0, fmt.Errorf("shape %v: dimensions must be positive", shape)
 		}
 	}
 	gt, err := checkGGMLType(ggmlType)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	size, err := tensorBytes(shape, gt)
-	if err != nil {
-		return err
-	}
-	if int64(len(data)) != size {
-		return fmt.Errorf("shape %v of %s needs %d bytes, got %d", shape, gt.name, size, len(data))
-	}
-	return nil
+	return tensorBytes(shape, gt)
 }
 
 // header returns the entries to write, general.alignment included when
@@ -182,6 +234,22 @@ type countingWriter struct {
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// limitWriter passes at most limit bytes on and counts what it is given.
+type limitWriter struct {
+	w     io.Writer
+	n     int64
+	limit int64
+}
+
+func (c *limitWriter) Write(b []byte) (int, error) {
+	if c.n+int64(len(b)) > c.limit {
+		return 0, fmt.Errorf("more than the tensor's %d bytes written", c.limit)
+	}
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	return n, err
@@ -334,7 +402,7 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		}
 		e.u32(t.ggmlType)
 		e.u64(uint64(offset))
-		offset = alignUp(offset+int64(len(t.data)), align)
+		offset = alignUp(offset+t.size, align)
 	}
 	if e.err == nil {
 		e.err = e.bw.Flush()
@@ -343,8 +411,8 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		e.zeros(alignUp(cw.n, align) - cw.n)
 	}
 	for _, t := range w.tensors {
-		e.write(t.data)
-		e.zeros(alignUp(int64(len(t.data)), align) - int64(len(t.data)))
+		e.tensorData(t)
+		e.zeros(alignUp(t.size, align) - t.size)
 	}
 	if e.err == nil {
 		e.err = e.bw.Flush()
@@ -353,6 +421,23 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		return cw.n, fmt.Errorf("gguf: writer: %w", e.err)
 	}
 	return cw.n, nil
+}
+
+// tensorData writes t's data, produced by t.write when t has it.
+func (e *encoder) tensorData(t writerTensor) {
+	if e.err != nil {
+		return
+	}
+	if t.write == nil {
+		e.write(t.data)
+		return
+	}
+	lw := &limitWriter{w: e.bw, limit: t.size}
+	if err := t.write(lw); err != nil {
+		e.err = fmt.Errorf("tensor %q: %w", t.name, err)
+	} else if lw.n != t.size {
+		e.err = fmt.Errorf("tensor %q: %d bytes written, want %d", t.name, lw.n, t.size)
+	}
 }
 
 // WriteFile writes the file to path, through a temporary file in the same

@@ -20,6 +20,7 @@ import (
 	"strconv"
 
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/mmap"
 )
 
 // MaxHeaderBytes is the largest JSON header accepted, as in the reference
@@ -53,11 +54,7 @@ type Tensor struct {
 
 // NumElements returns the number of elements of t.
 func (t *Tensor) NumElements() int64 {
-	n := int64(1)
-	for _, d := range t.Shape {
-		n *= int64(d)
-	}
-	return n
+	return graph.Shape(t.Shape).NumElements()
 }
 
 // DType returns golem's element type for t, or an error naming the tensor
@@ -77,26 +74,19 @@ type File struct {
 	Tensors    []*Tensor         // sorted by offset
 	DataOffset int64             // absolute offset of the data section
 
-	data   []byte
-	unmap  func() error
-	closed bool
-	index  map[string]*Tensor
+	data    []byte
+	mapping *mmap.File // nil for a File from Parse
+	closed  bool
+	index   map[string]*Tensor
 }
 
 // Open maps the file at path read-only and parses its header.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapFile(path)
+	f, m, err := mmap.OpenWith("safetensors", path, Parse)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	f, err := Parse(path, data)
-	if err != nil {
-		if unmap != nil {
-			_ = unmap()
-		}
 		return nil, err
 	}
-	f.unmap = unmap
+	f.mapping = m
 	return f, nil
 }
 
@@ -301,15 +291,9 @@ func (f *File) TensorData(t *Tensor) ([]byte, error) {
 // Close releases the file mapping. Tensor data slices must not be used
 // afterwards. Close is idempotent.
 func (f *File) Close() error {
-	f.data = nil
-	f.closed = true
-	if f.unmap == nil {
-		return nil
-	}
-	unmap := f.unmap
-	f.unmap = nil
-	if err := unmap(); err != nil {
-		return fmt.Errorf("safetensors: %s: unmap: %w", f.Path, err)
+	f.data, f.closed = nil, true
+	if err := f.mapping.Close(); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil
 }

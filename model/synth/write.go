@@ -168,7 +168,7 @@ func Write(out string, s Shape, o Options) error {
 		return err
 	}
 
-	w := gguf.NewStreamWriter()
+	w := gguf.NewWriter()
 	w.AddString("general.architecture", "llama")
 	w.AddString("general.name", "golem synthetic "+s.Name)
 	w.AddUint32("general.file_type", ftype)
