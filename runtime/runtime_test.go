@@ -53,3 +53,62 @@ func TestStories260KGreedyMatchesLlama2c(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionErrorsAndRewind(t *testing.T) {
+	m := loadStories(t, "cpu")
+	ctx := context.Background()
+	s, err := m.NewSession(runtime.SessionOptions{Context: 8, Chunk: 3})
+	require.NoError(t, err)
+	defer s.Close()
+	require.ErrorContains(t, s.Feed(ctx, nil), "no tokens")
+	require.ErrorContains(t, s.Feed(ctx, []int32{1, 600}), "token 600 outside the vocabulary of 512")
+	// Chunked prefill (3+3+1 tokens) gives the same last logits as a
+	// one-token-at-a-time feed.
+	ids := []int32{1, 403, 407, 261, 378, 432, 408}
+	require.NoError(t, s.Feed(ctx, ids))
+	chunked := append([]float32(nil), s.Logits()...)
+	s.Rewind(0)
+	for _, id := range ids {
+		require.NoError(t, s.Feed(ctx, []int32{id}))
+	}
+	require.InDeltaSlice(t, chunked, s.Logits(), 1e-4)
+	err = s.Feed(ctx, []int32{1, 2})
+	require.ErrorIs(t, err, runtime.ErrContextFull)
+	require.ErrorContains(t, err, "7 tokens in the cache + 2 new exceed the context of 8")
+	// Rewind then feed again: the overwritten rows give the original logits.
+	s.Rewind(6)
+	require.NoError(t, s.Feed(ctx, ids[6:]))
+	require.InDeltaSlice(t, chunked, s.Logits(), 1e-4)
+}
+
+func TestGenerateStopsAndStreams(t *testing.T) {
+	m := loadStories(t, "cpu")
+	ctx := context.Background()
+	ids := m.Tokenizer.Encode("Once upon a time", true, false)
+	tests := []struct {
+		name   string
+		opts   runtime.GenerateOptions
+		ctxLen int
+		want   string
+		reason string
+	}{
+		{"length", runtime.GenerateOptions{MaxTokens: 5}, 64, ", there was a little", "length"},
+		{"stop string", runtime.GenerateOptions{MaxTokens: 50, Stop: []string{"girl"}}, 64, ", there was a little ", "stop"},
+		{"context", runtime.GenerateOptions{MaxTokens: 50}, 8, ", there was a", "context"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := m.NewSession(runtime.SessionOptions{Context: tc.ctxLen})
+			require.NoError(t, err)
+			defer s.Close()
+			var streamed strings.Builder
+			tc.opts.OnText = func(text string) error { streamed.WriteString(text); return nil }
+			text, st, err := runtime.Generate(ctx, s, ids, tc.opts)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, text)
+			require.Equal(t, tc.want, streamed.String(), "streamed text equals the result")
+			require.Equal(t, tc.reason, st.StopReason)
+			require.Equal(t, len(ids), st.PromptTokens)
+		})
+	}
+}
