@@ -17,7 +17,7 @@ func TestSamplerGreedyAndPenalties(t *testing.T) {
 	}{
 		{"greedy", SamplerConfig{}, nil, 1},
 		{"greedy ignores history without penalties", SamplerConfig{}, []int32{1, 1}, 1},
-		{"repeat penalty divides positive logits", SamplerConfig{RepeatPenalty: 2}, []int32{1}, 2},      // 5/2=2.5 < 3
+		{"repeat penalty divides positive logits", SamplerConfig{RepeatPenalty: 2}, []int32{1}, 2},        // 5/2=2.5 < 3
 		{"repeat penalty window", SamplerConfig{RepeatPenalty: 2, RepeatLastN: 1}, []int32{1, 2}, 1},      // only token 2 penalised
 		{"presence penalty", SamplerConfig{PresencePenalty: 2.5}, []int32{1}, 2},                          // 5-2.5=2.5 < 3
 		{"frequency penalty counts", SamplerConfig{FrequencyPenalty: 1}, []int32{1, 1, 1}, 2},             // 5-3=2 < 3
