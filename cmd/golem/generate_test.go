@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/golem-llm/golem/internal/testutil"
+)
+
+// llama2cText is what llama2.c prints for stories260K at temperature 0 with
+// -n 200: 200 positions after BOS, the 4 prompt tokens included.
+const llama2cText = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\n" +
+	"Lily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't find it.\"\n" +
+	"Lily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\n" +
+	"Lily didn't want to help her mom, so she"
+
+func TestRunStories260K(t *testing.T) {
+	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	tests := []struct {
+		name string
+		args []string
+		want string // exact stdout (minus the final newline) or prefix
+		full bool
+	}{
+		{"llama2c text", []string{"-n", "196", "--temp", "0"}, llama2cText, true},
+		{"n 200 continues it", []string{"-n", "200", "--temp", "0"}, llama2cText + " said", false},
+		{"cpu ref", []string{"-n", "20", "--temp", "0", "--device", "cpu:ref"}, "Once upon a time, there was a little girl named Lily.", false},
+		{"f16 kv cache", []string{"-n", "20", "--temp", "0", "--kv-type", "f16"}, "Once upon a time, there was a little girl named Lily.", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run", "-m", model, "-p", "Once upon a time", "--device", "cpu"}, tc.args...)
+			out, errOut, err := execute(t, args...)
+			require.NoError(t, err, errOut)
+			if tc.full {
+				require.Equal(t, tc.want+"\n", out)
+			} else {
+				require.True(t, strings.HasPrefix(out, tc.want), "stdout %q", out)
+			}
+			require.Regexp(t, `prompt: 5 tokens, [0-9.]+ tok/s \| generation: [0-9]+ tokens, [0-9.]+ tok/s`, errOut)
+		})
+	}
+}
+
+func TestRunSeedReproducible(t *testing.T) {
+	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	gen := func(seed string) string {
+		out, errOut, err := execute(t, "run", "-m", model, "-p", "Once upon a time", "-n", "40", "--temp", "1", "--seed", seed, "--device", "cpu")
+		require.NoError(t, err, errOut)
+		return out
+	}
+	a, b, c := gen("11"), gen("11"), gen("12")
+	require.Equal(t, a, b)
+	require.NotEqual(t, a, c)
+}
+
+func TestRunErrors(t *testing.T) {
+	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-p", "x"}, `required flag(s) "model" not set`},
+		{[]string{"run", "-m", filepath.Join(t.TempDir(), "missing.gguf"), "-p", "x"}, "missing.gguf"},
+		{[]string{"run", "-m", model, "-p", "x", "--device", "nope"}, `no driver "nope"`},
+		{[]string{"run", "-m", model, "-p", "x", "--kv-type", "q4_0"}, "--kv-type"},
+		{[]string{"run", "-m", model, "-p", "x", "-c", "4", "-n", "10", "--device", "cpu"}, ""},
+	}
+	for _, tc := range tests {
+		_, _, err := execute(t, tc.args...)
+		if tc.want == "" {
+			require.NoError(t, err, "a full context ends generation, it is not an error")
+			continue
+		}
+		require.ErrorContains(t, err, tc.want)
+	}
+}
+
+func TestChatKeepsHistory(t *testing.T) {
+	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetIn(strings.NewReader("Tell me a story\nAnd then?\n\n"))
+	root.SetArgs([]string{"chat", "-m", model, "--template", "chatml", "--temp", "0", "-n", "12", "--device", "cpu", "--system", "You tell stories."})
+	require.NoError(t, root.Execute(), errb.String())
+	require.Equal(t, 3, strings.Count(out.String(), "> "), out.String())
+	replies := strings.Split(out.String(), "> ")
+	require.NotEmpty(t, strings.TrimSpace(replies[1]))
+	require.NotEmpty(t, strings.TrimSpace(replies[2]))
+	_, _, err := execute(t, "chat", "-m", model)
+	require.ErrorContains(t, err, "pass --template")
+}
+
+func TestInfoStories260K(t *testing.T) {
+	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	out, _, err := execute(t, "info", "-m", model, "--metadata")
+	require.NoError(t, err)
+	for _, want := range []string{"architecture: llama", "parameters:   292.8K", "heads 8 (kv 4, head dim 8)", "tokenizer llama, bos 1, eos 2",
+		"48 tensors", "blk.4.ffn_down.weight", "llama.block_count = 5"} {
+		require.Contains(t, out, want)
+	}
+}
+
+func TestGenModelAndConvertCommands(t *testing.T) {
+	vocab := testutil.SharedPath(t, "models", "stories260K.gguf")
+	out := filepath.Join(t.TempDir(), "tiny.gguf")
+	stdout, _, err := execute(t, "gen-model", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab, "--seed", "3", "-o", out)
+	require.NoError(t, err)
+	require.Contains(t, stdout, "wrote "+out)
+	info, _, err := execute(t, "info", "-m", out)
+	require.NoError(t, err)
+	require.Contains(t, info, "q8_0")
+	gen, errOut, err := execute(t, "run", "-m", out, "-p", "Once", "-n", "4", "--temp", "0", "--device", "cpu")
+	require.NoError(t, err, errOut)
+	require.True(t, strings.HasPrefix(gen, "Once"))
+	_, _, err = execute(t, "gen-model", "--shape", "nope", "-o", out)
+	require.ErrorContains(t, err, "tiny")
+	_, _, err = execute(t, "convert", t.TempDir(), filepath.Join(t.TempDir(), "x.gguf"))
+	require.ErrorContains(t, err, "config.json")
+}
