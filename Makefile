@@ -29,7 +29,7 @@ RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/*.go),./$(d)))
 NOCGO_PKGS := ./backend/cuda ./backend/vulkan
 FUZZTIME ?= 20s
 
-.PHONY: deps build vet test run kernels fuzz clean
+.PHONY: deps build vet test run kernels fuzz clean gpu-bundle
 
 ## deps: install the missing Debian packages (apt-get update only when needed)
 deps:
@@ -66,9 +66,20 @@ test: deps vet
 	CGO_ENABLED=0 $(GO) vet ./...
 	CGO_ENABLED=0 $(GO) test -timeout $(TEST_TIMEOUT) $(NOCGO_PKGS)
 
-## run: build golem and list this machine's devices
+## run: build golem, list the devices, check every available device against
+## the CPU reference (short op suite) and benchmark attention on each, ending
+## with the attention table and the roofline plot (under 3 minutes on 2 cores)
+RUN_OUT ?= bin/run
 run: deps build
+	@mkdir -p $(RUN_OUT)
 	bin/golem devices
+	bin/golem parity ops --short
+	@if [ -f ../shared/models/stories260K.gguf ]; then \
+		echo 'bin/golem run -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 60 --temp 0'; \
+		bin/golem run -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 60 --temp 0; \
+	else echo "run: ../shared/models/stories260K.gguf not found: generation skipped"; fi
+	bin/golem bench attention --quick -o $(RUN_OUT)/attention.json --plot $(RUN_OUT)/roofline.png
+	@echo "attention results: $(RUN_OUT)/attention.json; roofline plot: $(RUN_OUT)/roofline.png"
 
 ## kernels: regenerate the committed GPU kernels
 kernels:
@@ -89,3 +100,16 @@ fuzz:
 ## clean: remove build outputs
 clean:
 	rm -rf bin .gpu gpu-results
+
+## gpu-bundle: .gpu/, a self-contained folder for a GPU machine without Go:
+## golem, the GPU packages' test binaries, the Vulkan loader .deb, the
+## stories260K model and run.sh (bash .gpu/run.sh; see ../shared/docs/GPU.md)
+GPU_TEST_PKGS := ./backend/vulkan ./backend/cuda ./parity ./bench
+gpu-bundle: deps
+	rm -rf .gpu && mkdir -p .gpu/shared/models
+	$(GO) build -ldflags '$(LDFLAGS)' -o .gpu/golem ./cmd/golem
+	for p in $(GPU_TEST_PKGS); do $(GO) test -c -o .gpu/$$(echo $${p#./} | tr / _).test $$p; done
+	cp ../shared/models/stories260K.gguf .gpu/shared/models/
+	cd .gpu && apt-get download libvulkan1 >/dev/null
+	cp scripts/gpu-run.sh .gpu/run.sh
+	@du -sh .gpu

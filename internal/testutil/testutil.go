@@ -27,12 +27,17 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// SharedPath returns the path of rel inside ../shared beside the repository.
+// SharedPath returns the path of rel inside ../shared beside the repository
+// (or inside $GOLEM_SHARED when set, as on a GPU machine running a bundle).
 // When the file is absent the test is skipped with a message naming the
 // path, except under CI=true, where a missing file fails the test.
 func SharedPath(t testing.TB, rel ...string) string {
 	t.Helper()
-	p := filepath.Join(append([]string{RepoRoot(t), "..", "shared"}, rel...)...)
+	root := os.Getenv("GOLEM_SHARED")
+	if root == "" {
+		root = filepath.Join(RepoRoot(t), "..", "shared")
+	}
+	p := filepath.Join(append([]string{root}, rel...)...)
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("testutil: required shared file missing: %s", p)
