@@ -29,7 +29,7 @@ RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/*.go),./$(d)))
 NOCGO_PKGS := ./backend/cuda ./backend/vulkan
 FUZZTIME ?= 20s
 
-.PHONY: deps build vet test run kernels fuzz clean gpu-bundle
+.PHONY: deps build vet test run kernels kernels-check fuzz clean gpu-bundle
 
 ## deps: install the missing Debian packages (apt-get update only when needed)
 deps:
@@ -59,7 +59,7 @@ vet:
 	$(GO) vet ./...
 
 ## test: everything CI checks
-test: deps vet
+test: deps vet kernels-check
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(if $(RACE_PKGS),$(GO) test -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS))
 	CGO_ENABLED=0 $(GO) build ./...
@@ -81,12 +81,34 @@ run: deps build
 	bin/golem bench attention --quick -o $(RUN_OUT)/attention.json --plot $(RUN_OUT)/roofline.png
 	@echo "attention results: $(RUN_OUT)/attention.json; roofline plot: $(RUN_OUT)/roofline.png"
 
-## kernels: regenerate the committed GPU kernels
+## kernels: regenerate the committed GPU kernels (kernels/vulkan/*.comp -> .spv)
+GLSLC ?= glslc
+GLSLC_FLAGS := --target-env=vulkan1.2 -O -Ikernels/vulkan/include
+VK_SRC := $(wildcard kernels/vulkan/*.comp)
 kernels:
-	@# Nothing yet. Later GPU changes compile kernels/cuda/*.cu to PTX with
-	@# clang-19 (-x cuda --cuda-device-only -nocudainc -nocudalib) and
-	@# kernels/vulkan/*.comp to SPIR-V with glslc (--target-env=vulkan1.2).
-	@true
+	@command -v $(GLSLC) >/dev/null || { echo "kernels: $(GLSLC) not found (Debian package glslc; make deps)"; exit 1; }
+	@for f in $(VK_SRC); do \
+		$(GLSLC) $(GLSLC_FLAGS) -o "$${f%.comp}.spv" "$$f"; \
+	done
+	@for s in kernels/vulkan/*.spv; do \
+		[ -e "$${s%.spv}.comp" ] || { echo "kernels: removing stale $$s"; rm -f "$$s"; }; \
+	done
+	@echo "kernels: $(words $(VK_SRC)) Vulkan kernels compiled"
+
+## kernels-check: fail when a committed kernel differs from its source's compilation
+kernels-check:
+	@command -v $(GLSLC) >/dev/null || { echo "kernels-check: $(GLSLC) not found (Debian package glslc; make deps)"; exit 1; }
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; stale=""; \
+	for f in $(VK_SRC); do \
+		b=$$(basename "$${f%.comp}"); \
+		$(GLSLC) $(GLSLC_FLAGS) -o "$$tmp/$$b.spv" "$$f"; \
+		cmp -s "$$tmp/$$b.spv" "kernels/vulkan/$$b.spv" || stale="$$stale kernels/vulkan/$$b.spv"; \
+	done; \
+	for s in kernels/vulkan/*.spv; do \
+		[ -e "$${s%.spv}.comp" ] || stale="$$stale $$s(no source)"; \
+	done; \
+	if [ -n "$$stale" ]; then echo "kernels-check: stale or missing (run make kernels):$$stale"; exit 1; fi; \
+	echo "kernels-check: $(words $(VK_SRC)) Vulkan kernels up to date"
 
 ## fuzz: run every Fuzz target of the module for FUZZTIME each
 fuzz:

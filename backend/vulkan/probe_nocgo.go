@@ -2,7 +2,16 @@
 
 package vulkan
 
-import "github.com/golem-llm/golem/backend"
+import (
+	"errors"
+
+	"github.com/golem-llm/golem/backend"
+)
 
 // probe reports that Vulkan needs cgo (to dlopen the loader).
 func probe() []backend.Status { return unavailable("vulkan: built without cgo") }
+
+// open is never reached without cgo: no device is ever available.
+func open(backend.Status, backend.Options) (backend.Backend, error) {
+	return nil, errors.New("vulkan: built without cgo")
+}

@@ -1,7 +1,7 @@
 //go:build cgo
 
-// shim.c: dlopen()s the Vulkan loader and lists physical devices. See shim.h
-// for why there is no vulkan.h here.
+// shim.c: dlopen()s the Vulkan loader, lists and opens devices, manages
+// buffers, pipelines and recorded programs. See shim.h.
 
 #include "shim.h"
 
@@ -10,22 +10,115 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Entry points, declared by their C signatures (VKAPI_CALL is the default
-// calling convention on the platforms golem builds for).
-typedef void (*gvk_void_fn)(void);
-typedef gvk_void_fn (*fn_vkGetInstanceProcAddr)(gvk_handle instance, const char *name);
-typedef gvk_result (*fn_vkEnumerateInstanceVersion)(uint32_t *version);
-typedef gvk_result (*fn_vkCreateInstance)(const gvk_instance_create_info *info, const void *allocator, gvk_handle *instance);
-typedef void (*fn_vkDestroyInstance)(gvk_handle instance, const void *allocator);
-typedef gvk_result (*fn_vkEnumeratePhysicalDevices)(gvk_handle instance, uint32_t *count, gvk_handle *devices);
-typedef void (*fn_vkGetPhysicalDeviceProperties)(gvk_handle device, gvk_physical_device_properties *props);
-typedef void (*fn_vkGetPhysicalDeviceProperties2)(gvk_handle device, gvk_physical_device_properties2 *props);
-typedef void (*fn_vkGetPhysicalDeviceMemoryProperties)(gvk_handle device, gvk_physical_device_memory_properties *props);
+// VK_KHR_cooperative_matrix is newer than some distributions' headers.
+#define GOLEM_STYPE_COOPMAT_FEATURES ((VkStructureType)1000506000)
+typedef struct {
+	VkStructureType sType;
+	void *pNext;
+	VkBool32 cooperativeMatrix;
+	VkBool32 cooperativeMatrixRobustBufferAccess;
+} golem_coopmat_features;
 
 struct golem_vk_lib {
 	void *handle;
-	fn_vkGetInstanceProcAddr getInstanceProcAddr;
+	PFN_vkGetInstanceProcAddr gipa;
 };
+
+// Instance-level entry points.
+typedef struct {
+	PFN_vkDestroyInstance DestroyInstance;
+	PFN_vkEnumeratePhysicalDevices EnumeratePhysicalDevices;
+	PFN_vkGetPhysicalDeviceProperties GetPhysicalDeviceProperties;
+	PFN_vkGetPhysicalDeviceProperties2 GetPhysicalDeviceProperties2;
+	PFN_vkGetPhysicalDeviceFeatures2 GetPhysicalDeviceFeatures2;
+	PFN_vkGetPhysicalDeviceMemoryProperties GetPhysicalDeviceMemoryProperties;
+	PFN_vkGetPhysicalDeviceQueueFamilyProperties GetPhysicalDeviceQueueFamilyProperties;
+	PFN_vkEnumerateDeviceExtensionProperties EnumerateDeviceExtensionProperties;
+	PFN_vkCreateDevice CreateDevice;
+	PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
+} inst_fns;
+
+// Device-level entry points.
+typedef struct {
+	PFN_vkDestroyDevice DestroyDevice;
+	PFN_vkGetDeviceQueue GetDeviceQueue;
+	PFN_vkDeviceWaitIdle DeviceWaitIdle;
+	PFN_vkCreateBuffer CreateBuffer;
+	PFN_vkDestroyBuffer DestroyBuffer;
+	PFN_vkGetBufferMemoryRequirements GetBufferMemoryRequirements;
+	PFN_vkAllocateMemory AllocateMemory;
+	PFN_vkFreeMemory FreeMemory;
+	PFN_vkBindBufferMemory BindBufferMemory;
+	PFN_vkMapMemory MapMemory;
+	PFN_vkUnmapMemory UnmapMemory;
+	PFN_vkCreateCommandPool CreateCommandPool;
+	PFN_vkDestroyCommandPool DestroyCommandPool;
+	PFN_vkAllocateCommandBuffers AllocateCommandBuffers;
+	PFN_vkFreeCommandBuffers FreeCommandBuffers;
+	PFN_vkBeginCommandBuffer BeginCommandBuffer;
+	PFN_vkEndCommandBuffer EndCommandBuffer;
+	PFN_vkResetCommandBuffer ResetCommandBuffer;
+	PFN_vkCmdCopyBuffer CmdCopyBuffer;
+	PFN_vkCmdFillBuffer CmdFillBuffer;
+	PFN_vkCmdPipelineBarrier CmdPipelineBarrier;
+	PFN_vkCmdBindPipeline CmdBindPipeline;
+	PFN_vkCmdBindDescriptorSets CmdBindDescriptorSets;
+	PFN_vkCmdPushConstants CmdPushConstants;
+	PFN_vkCmdDispatch CmdDispatch;
+	PFN_vkCmdWriteTimestamp CmdWriteTimestamp;
+	PFN_vkCmdResetQueryPool CmdResetQueryPool;
+	PFN_vkQueueSubmit QueueSubmit;
+	PFN_vkCreateFence CreateFence;
+	PFN_vkDestroyFence DestroyFence;
+	PFN_vkResetFences ResetFences;
+	PFN_vkWaitForFences WaitForFences;
+	PFN_vkCreateShaderModule CreateShaderModule;
+	PFN_vkDestroyShaderModule DestroyShaderModule;
+	PFN_vkCreateDescriptorSetLayout CreateDescriptorSetLayout;
+	PFN_vkDestroyDescriptorSetLayout DestroyDescriptorSetLayout;
+	PFN_vkCreatePipelineLayout CreatePipelineLayout;
+	PFN_vkDestroyPipelineLayout DestroyPipelineLayout;
+	PFN_vkCreateComputePipelines CreateComputePipelines;
+	PFN_vkDestroyPipeline DestroyPipeline;
+	PFN_vkCreateDescriptorPool CreateDescriptorPool;
+	PFN_vkDestroyDescriptorPool DestroyDescriptorPool;
+	PFN_vkAllocateDescriptorSets AllocateDescriptorSets;
+	PFN_vkUpdateDescriptorSets UpdateDescriptorSets;
+	PFN_vkCreateQueryPool CreateQueryPool;
+	PFN_vkDestroyQueryPool DestroyQueryPool;
+	PFN_vkGetQueryPoolResults GetQueryPoolResults;
+} dev_fns;
+
+struct golem_vk_dev {
+	golem_vk_lib *lib;
+	VkInstance instance;
+	inst_fns fi;
+	dev_fns f;
+	VkPhysicalDevice pd;
+	VkDevice device;
+	VkQueue queue;
+	uint32_t qfam;
+	VkPhysicalDeviceMemoryProperties mem;
+	int map_device_local; // device-local buffers are host-mapped (UMA, CPU devices)
+	int force_unmapped;   // never map device-local buffers (tests)
+	VkCommandPool pool;
+	VkCommandBuffer xfer;
+	VkFence xfer_fence;
+	golem_vk_buf staging;
+};
+
+struct golem_vk_prog {
+	VkDescriptorPool pool;
+	VkDescriptorSet *sets;
+	uint32_t nsets;
+	VkCommandBuffer cb;
+	VkFence fence;
+	VkQueryPool queries;
+	uint32_t nqueries;
+};
+
+#define STAGING_BYTES (16u << 20)
+#define SMALL_MAPPED_BYTES (64u << 10)
 
 golem_vk_lib *golem_vk_open(const char *path, char *err, size_t errlen) {
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -41,8 +134,8 @@ golem_vk_lib *golem_vk_open(const char *path, char *err, size_t errlen) {
 		return NULL;
 	}
 	lib->handle = h;
-	*(void **)(&lib->getInstanceProcAddr) = dlsym(h, "vkGetInstanceProcAddr");
-	if (lib->getInstanceProcAddr == NULL) {
+	*(void **)(&lib->gipa) = dlsym(h, "vkGetInstanceProcAddr");
+	if (lib->gipa == NULL) {
 		snprintf(err, errlen, "%s: symbol vkGetInstanceProcAddr not found", path);
 		golem_vk_close(lib);
 		return NULL;
@@ -60,13 +153,105 @@ void golem_vk_close(golem_vk_lib *lib) {
 	free(lib);
 }
 
+// make_instance creates an instance (Vulkan 1.3 when the loader has it, else
+// 1.2) and loads its entry points. On failure it sets why and returns NULL.
+static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_result *why) {
+	PFN_vkGetInstanceProcAddr gipa = lib->gipa;
+	PFN_vkEnumerateInstanceVersion enumVersion =
+		(PFN_vkEnumerateInstanceVersion)gipa(NULL, "vkEnumerateInstanceVersion");
+	if (enumVersion == NULL) {
+		why->stage = GOLEM_VK_LOADER_1_0;
+		why->loader_version = VK_API_VERSION_1_0;
+		return NULL;
+	}
+	enumVersion(&why->loader_version);
+	PFN_vkCreateInstance createInstance = (PFN_vkCreateInstance)gipa(NULL, "vkCreateInstance");
+	if (createInstance == NULL) {
+		why->stage = GOLEM_VK_MISSING_FUNCTION;
+		why->function = "vkCreateInstance";
+		return NULL;
+	}
+	VkApplicationInfo app = {
+		.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+		.pApplicationName = "golem",
+		.pEngineName = "golem",
+		.apiVersion = why->loader_version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : VK_API_VERSION_1_2,
+	};
+	VkInstanceCreateInfo info = {
+		.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+		.pApplicationInfo = &app,
+	};
+	VkInstance instance = NULL;
+	why->result = createInstance(&info, NULL, &instance);
+	if (why->result != VK_SUCCESS) {
+		why->stage = GOLEM_VK_CREATE_INSTANCE;
+		why->function = "vkCreateInstance";
+		return NULL;
+	}
+#define ILOAD(name, required)                                           \
+	fi->name = (PFN_vk##name)gipa(instance, "vk" #name);                 \
+	if (fi->name == NULL && (required)) {                                \
+		why->stage = GOLEM_VK_MISSING_FUNCTION;                          \
+		why->function = "vk" #name;                                      \
+		goto fail;                                                       \
+	}
+	ILOAD(DestroyInstance, 1);
+	ILOAD(EnumeratePhysicalDevices, 1);
+	ILOAD(GetPhysicalDeviceProperties, 1);
+	ILOAD(GetPhysicalDeviceMemoryProperties, 1);
+	ILOAD(GetPhysicalDeviceQueueFamilyProperties, 1);
+	ILOAD(EnumerateDeviceExtensionProperties, 1);
+	ILOAD(CreateDevice, 1);
+	ILOAD(GetDeviceProcAddr, 1);
+	// Optional: absent from instances that could not be made 1.1 or later.
+	ILOAD(GetPhysicalDeviceProperties2, 0);
+	ILOAD(GetPhysicalDeviceFeatures2, 0);
+#undef ILOAD
+	return instance;
+fail:;
+	PFN_vkDestroyInstance destroy = (PFN_vkDestroyInstance)gipa(instance, "vkDestroyInstance");
+	if (destroy != NULL) {
+		destroy(instance, NULL);
+	}
+	return NULL;
+}
+
+// has_ext reports whether name is among the device's extensions.
+static int has_ext(const VkExtensionProperties *exts, uint32_t n, const char *name) {
+	for (uint32_t i = 0; i < n; i++) {
+		if (strcmp(exts[i].extensionName, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+// device_exts returns the device's extensions (malloc'ed; *n set), or NULL.
+static VkExtensionProperties *device_exts(inst_fns *fi, VkPhysicalDevice pd, uint32_t *n) {
+	*n = 0;
+	if (fi->EnumerateDeviceExtensionProperties(pd, NULL, n, NULL) != VK_SUCCESS || *n == 0) {
+		*n = 0;
+		return NULL;
+	}
+	VkExtensionProperties *exts = calloc(*n, sizeof *exts);
+	if (exts == NULL) {
+		*n = 0;
+		return NULL;
+	}
+	if (fi->EnumerateDeviceExtensionProperties(pd, NULL, n, exts) < 0) {
+		free(exts);
+		*n = 0;
+		return NULL;
+	}
+	return exts;
+}
+
 // describe fills *d for one physical device.
-static void describe(gvk_handle pd, fn_vkGetPhysicalDeviceProperties getProps,
-                     fn_vkGetPhysicalDeviceProperties2 getProps2,
-                     fn_vkGetPhysicalDeviceMemoryProperties getMem, golem_vk_device *d) {
-	gvk_physical_device_properties props;
+static void describe(inst_fns *fi, VkPhysicalDevice pd, golem_vk_device *d) {
+	memset(d, 0, sizeof *d);
+	VkPhysicalDeviceProperties props;
 	memset(&props, 0, sizeof props);
-	getProps(pd, &props);
+	fi->GetPhysicalDeviceProperties(pd, &props);
 	memcpy(d->name, props.deviceName, sizeof d->name);
 	d->name[sizeof d->name - 1] = 0;
 	d->api_version = props.apiVersion;
@@ -74,127 +259,1011 @@ static void describe(gvk_handle pd, fn_vkGetPhysicalDeviceProperties getProps,
 	d->vendor_id = props.vendorID;
 	d->device_id = props.deviceID;
 	d->device_type = props.deviceType;
+	const VkPhysicalDeviceLimits *lim = &props.limits;
+	d->max_storage_buffer_range = lim->maxStorageBufferRange;
+	d->min_storage_buffer_offset_alignment = lim->minStorageBufferOffsetAlignment;
+	d->max_push_constants_size = lim->maxPushConstantsSize;
+	d->max_shared_memory = lim->maxComputeSharedMemorySize;
+	d->max_invocations = lim->maxComputeWorkGroupInvocations;
+	for (int i = 0; i < 3; i++) {
+		d->max_workgroup_size[i] = lim->maxComputeWorkGroupSize[i];
+		d->max_workgroup_count[i] = lim->maxComputeWorkGroupCount[i];
+	}
+	d->timestamp_period = lim->timestampPeriod;
 
-	// The device UUID (core 1.1) and driver name (core 1.2) come through
-	// vkGetPhysicalDeviceProperties2; chain only what the device supports.
-	if (getProps2 != NULL && props.apiVersion >= GVK_MAKE_VERSION(1, 1, 0)) {
-		gvk_physical_device_driver_properties drv;
-		gvk_physical_device_id_properties id;
-		gvk_physical_device_properties2 p2;
-		memset(&drv, 0, sizeof drv);
-		memset(&id, 0, sizeof id);
-		memset(&p2, 0, sizeof p2);
-		drv.sType = GVK_STYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
-		id.sType = GVK_STYPE_PHYSICAL_DEVICE_ID_PROPERTIES;
-		p2.sType = GVK_STYPE_PHYSICAL_DEVICE_PROPERTIES_2;
-		p2.pNext = &id;
-		int want_driver = props.apiVersion >= GVK_MAKE_VERSION(1, 2, 0);
-		if (want_driver) {
-			id.pNext = &drv;
+	uint32_t next = 0;
+	VkExtensionProperties *exts = device_exts(fi, pd, &next);
+	int v11 = props.apiVersion >= VK_API_VERSION_1_1 && fi->GetPhysicalDeviceProperties2 != NULL;
+	int v12 = v11 && props.apiVersion >= VK_API_VERSION_1_2;
+	int v13 = v12 && props.apiVersion >= VK_API_VERSION_1_3;
+	int ext_size = has_ext(exts, next, "VK_EXT_subgroup_size_control");
+	int ext_dot = has_ext(exts, next, "VK_KHR_shader_integer_dot_product");
+	d->f_coopmat = has_ext(exts, next, "VK_KHR_cooperative_matrix");
+	d->f_bf16 = has_ext(exts, next, "VK_KHR_shader_bfloat16");
+
+	// The device UUID (core 1.1), the driver name and 1.1 properties (core
+	// 1.2), subgroup size range and buffer size (1.3): chain only what the
+	// device supports.
+	if (v11) {
+		VkPhysicalDeviceIDProperties id = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
+		VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+		VkPhysicalDeviceVulkan11Properties p11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES};
+		VkPhysicalDeviceVulkan13Properties p13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_PROPERTIES};
+		VkPhysicalDeviceSubgroupSizeControlProperties psz = {
+			.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
+		VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+		void **tail = &p2.pNext;
+		*tail = &id;
+		tail = &id.pNext;
+		if (v12) {
+			*tail = &drv;
+			tail = &drv.pNext;
+			*tail = &p11;
+			tail = &p11.pNext;
 		}
-		getProps2(pd, &p2);
+		if (v13) {
+			*tail = &p13;
+			tail = &p13.pNext;
+		} else if (v12 && ext_size) {
+			*tail = &psz;
+			tail = &psz.pNext;
+		}
+		fi->GetPhysicalDeviceProperties2(pd, &p2);
 		d->has_uuid = 1;
 		memcpy(d->device_uuid, id.deviceUUID, sizeof d->device_uuid);
-		if (want_driver) {
+		if (v12) {
 			d->has_driver_props = 1;
 			memcpy(d->driver_name, drv.driverName, sizeof d->driver_name);
 			memcpy(d->driver_info, drv.driverInfo, sizeof d->driver_info);
 			d->driver_name[sizeof d->driver_name - 1] = 0;
 			d->driver_info[sizeof d->driver_info - 1] = 0;
+			d->subgroup_size = p11.subgroupSize;
+			d->min_subgroup_size = d->max_subgroup_size = p11.subgroupSize;
+			if (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) {
+				d->subgroup_ops = p11.subgroupSupportedOperations;
+			}
+			d->max_allocation = p11.maxMemoryAllocationSize;
+		}
+		if (v13) {
+			d->min_subgroup_size = p13.minSubgroupSize;
+			d->max_subgroup_size = p13.maxSubgroupSize;
+			d->max_buffer_size = p13.maxBufferSize;
+		} else if (v12 && ext_size) {
+			d->min_subgroup_size = psz.minSubgroupSize;
+			d->max_subgroup_size = psz.maxSubgroupSize;
 		}
 	}
 
-	gvk_physical_device_memory_properties mem;
+	if (v12 && fi->GetPhysicalDeviceFeatures2 != NULL) {
+		VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+		VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+		VkPhysicalDeviceVulkan13Features f13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+		VkPhysicalDeviceSubgroupSizeControlFeatures fsz = {
+			.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
+		VkPhysicalDeviceShaderIntegerDotProductFeatures fdot = {
+			.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+		golem_coopmat_features fcm = {.sType = GOLEM_STYPE_COOPMAT_FEATURES};
+		VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+		f2.pNext = &f11;
+		f11.pNext = &f12;
+		void **tail = &f12.pNext;
+		if (v13) {
+			*tail = &f13;
+			tail = &f13.pNext;
+		} else {
+			if (ext_size) {
+				*tail = &fsz;
+				tail = &fsz.pNext;
+			}
+			if (ext_dot) {
+				*tail = &fdot;
+				tail = &fdot.pNext;
+			}
+		}
+		if (d->f_coopmat) {
+			*tail = &fcm;
+			tail = &fcm.pNext;
+		}
+		fi->GetPhysicalDeviceFeatures2(pd, &f2);
+		d->f_int16 = f2.features.shaderInt16;
+		d->f_int64 = f2.features.shaderInt64;
+		d->f_float64 = f2.features.shaderFloat64;
+		d->f_storage16 = f11.storageBuffer16BitAccess;
+		d->f_storage8 = f12.storageBuffer8BitAccess;
+		d->f_float16 = f12.shaderFloat16;
+		d->f_int8 = f12.shaderInt8;
+		d->f_bda = f12.bufferDeviceAddress;
+		d->f_vmm = f12.vulkanMemoryModel && f12.vulkanMemoryModelDeviceScope;
+		if (v13) {
+			d->f_size_control = f13.subgroupSizeControl && f13.computeFullSubgroups;
+			d->f_int_dot = f13.shaderIntegerDotProduct;
+		} else {
+			d->f_size_control = ext_size && fsz.subgroupSizeControl && fsz.computeFullSubgroups;
+			d->f_int_dot = ext_dot && fdot.shaderIntegerDotProduct;
+		}
+		d->f_coopmat = d->f_coopmat && fcm.cooperativeMatrix;
+	}
+	free(exts);
+
+	VkPhysicalDeviceMemoryProperties mem;
 	memset(&mem, 0, sizeof mem);
-	getMem(pd, &mem);
-	for (uint32_t i = 0; i < mem.memoryHeapCount && i < 16; i++) {
-		if ((mem.memoryHeaps[i].flags & GVK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+	fi->GetPhysicalDeviceMemoryProperties(pd, &mem);
+	for (uint32_t i = 0; i < mem.memoryHeapCount && i < VK_MAX_MEMORY_HEAPS; i++) {
+		if ((mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
 		    mem.memoryHeaps[i].size > d->device_local_bytes) {
 			d->device_local_bytes = mem.memoryHeaps[i].size;
 		}
+	}
+	const VkMemoryPropertyFlags uma = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+	                                  VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+	for (uint32_t i = 0; i < mem.memoryTypeCount && i < VK_MAX_MEMORY_TYPES; i++) {
+		if ((mem.memoryTypes[i].propertyFlags & uma) == uma) {
+			d->uma = 1;
+		}
+	}
+
+	d->compute_queue_family = -1;
+	uint32_t nq = 0;
+	fi->GetPhysicalDeviceQueueFamilyProperties(pd, &nq, NULL);
+	VkQueueFamilyProperties *qs = nq ? calloc(nq, sizeof *qs) : NULL;
+	if (qs != NULL) {
+		fi->GetPhysicalDeviceQueueFamilyProperties(pd, &nq, qs);
+		// Prefer a compute queue without graphics (dedicated compute), else any.
+		for (int pass = 0; pass < 2 && d->compute_queue_family < 0; pass++) {
+			for (uint32_t i = 0; i < nq; i++) {
+				VkQueueFlags fl = qs[i].queueFlags;
+				if (!(fl & VK_QUEUE_COMPUTE_BIT) || qs[i].queueCount == 0) {
+					continue;
+				}
+				if (pass == 0 && (fl & VK_QUEUE_GRAPHICS_BIT)) {
+					continue;
+				}
+				d->compute_queue_family = (int)i;
+				d->timestamp_valid_bits = qs[i].timestampValidBits;
+				break;
+			}
+		}
+		free(qs);
 	}
 }
 
 void golem_vk_probe(golem_vk_lib *lib, golem_vk_probe_result *out) {
 	memset(out, 0, sizeof *out);
-	fn_vkGetInstanceProcAddr gipa = lib->getInstanceProcAddr;
-
-// LOAD fetches an entry point or stops the probe naming it.
-#define LOAD(type, var, instance, name)                      \
-	type var = (type)gipa(instance, name);                   \
-	if (var == NULL) {                                       \
-		out->stage = GOLEM_VK_MISSING_FUNCTION;              \
-		out->function = name;                                \
-		goto done;                                           \
-	}
-
-	gvk_handle instance = NULL;
-
-	// A loader without vkEnumerateInstanceVersion is a Vulkan 1.0 loader,
-	// which may refuse an apiVersion of 1.2.
-	fn_vkEnumerateInstanceVersion enumVersion =
-		(fn_vkEnumerateInstanceVersion)gipa(NULL, "vkEnumerateInstanceVersion");
-	if (enumVersion == NULL) {
-		out->stage = GOLEM_VK_LOADER_1_0;
-		out->loader_version = GVK_MAKE_VERSION(1, 0, 0);
+	inst_fns fi;
+	memset(&fi, 0, sizeof fi);
+	VkInstance instance = make_instance(lib, &fi, out);
+	if (instance == NULL) {
 		return;
 	}
-	enumVersion(&out->loader_version);
-
-	LOAD(fn_vkCreateInstance, createInstance, NULL, "vkCreateInstance");
-	gvk_application_info app = {
-		.sType = GVK_STYPE_APPLICATION_INFO,
-		.pApplicationName = "golem",
-		.pEngineName = "golem",
-		.apiVersion = GVK_MAKE_VERSION(1, 2, 0),
-	};
-	gvk_instance_create_info info = {
-		.sType = GVK_STYPE_INSTANCE_CREATE_INFO,
-		.pApplicationInfo = &app,
-	};
-	out->result = createInstance(&info, NULL, &instance);
-	if (out->result != 0) {
-		out->stage = GOLEM_VK_CREATE_INSTANCE;
-		out->function = "vkCreateInstance";
-		return;
+	uint32_t count = 0;
+	out->result = fi.EnumeratePhysicalDevices(instance, &count, NULL);
+	if (out->result != VK_SUCCESS) {
+		out->stage = GOLEM_VK_ENUMERATE;
+		out->function = "vkEnumeratePhysicalDevices";
+		goto done;
 	}
+	VkPhysicalDevice devices[GOLEM_VK_MAX_DEVICES];
+	uint32_t n = count < GOLEM_VK_MAX_DEVICES ? count : GOLEM_VK_MAX_DEVICES;
+	out->result = fi.EnumeratePhysicalDevices(instance, &n, devices);
+	if (out->result != VK_SUCCESS && out->result != VK_INCOMPLETE) {
+		out->stage = GOLEM_VK_ENUMERATE;
+		out->function = "vkEnumeratePhysicalDevices";
+		goto done;
+	}
+	out->result = VK_SUCCESS;
+	out->count = n;
+	for (uint32_t i = 0; i < n; i++) {
+		describe(&fi, devices[i], &out->devices[i]);
+	}
+done:
+	fi.DestroyInstance(instance, NULL);
+}
+
+// ---- devices --------------------------------------------------------------
+
+static int load_device_fns(golem_vk_dev *d, golem_vk_probe_result *why) {
+#define DLOAD(name)                                                              \
+	d->f.name = (PFN_vk##name)d->fi.GetDeviceProcAddr(d->device, "vk" #name);    \
+	if (d->f.name == NULL) {                                                     \
+		why->stage = GOLEM_VK_MISSING_FUNCTION;                                  \
+		why->function = "vk" #name;                                              \
+		return 0;                                                                \
+	}
+	DLOAD(DestroyDevice);
+	DLOAD(GetDeviceQueue);
+	DLOAD(DeviceWaitIdle);
+	DLOAD(CreateBuffer);
+	DLOAD(DestroyBuffer);
+	DLOAD(GetBufferMemoryRequirements);
+	DLOAD(AllocateMemory);
+	DLOAD(FreeMemory);
+	DLOAD(BindBufferMemory);
+	DLOAD(MapMemory);
+	DLOAD(UnmapMemory);
+	DLOAD(CreateCommandPool);
+	DLOAD(DestroyCommandPool);
+	DLOAD(AllocateCommandBuffers);
+	DLOAD(FreeCommandBuffers);
+	DLOAD(BeginCommandBuffer);
+	DLOAD(EndCommandBuffer);
+	DLOAD(ResetCommandBuffer);
+	DLOAD(CmdCopyBuffer);
+	DLOAD(CmdFillBuffer);
+	DLOAD(CmdPipelineBarrier);
+	DLOAD(CmdBindPipeline);
+	DLOAD(CmdBindDescriptorSets);
+	DLOAD(CmdPushConstants);
+	DLOAD(CmdDispatch);
+	DLOAD(CmdWriteTimestamp);
+	DLOAD(CmdResetQueryPool);
+	DLOAD(QueueSubmit);
+	DLOAD(CreateFence);
+	DLOAD(DestroyFence);
+	DLOAD(ResetFences);
+	DLOAD(WaitForFences);
+	DLOAD(CreateShaderModule);
+	DLOAD(DestroyShaderModule);
+	DLOAD(CreateDescriptorSetLayout);
+	DLOAD(DestroyDescriptorSetLayout);
+	DLOAD(CreatePipelineLayout);
+	DLOAD(DestroyPipelineLayout);
+	DLOAD(CreateComputePipelines);
+	DLOAD(DestroyPipeline);
+	DLOAD(CreateDescriptorPool);
+	DLOAD(DestroyDescriptorPool);
+	DLOAD(AllocateDescriptorSets);
+	DLOAD(UpdateDescriptorSets);
+	DLOAD(CreateQueryPool);
+	DLOAD(DestroyQueryPool);
+	DLOAD(GetQueryPoolResults);
+#undef DLOAD
+	return 1;
+}
+
+#define SETUP(call, name)                          \
+	do {                                           \
+		why->result = (call);                      \
+		if (why->result != VK_SUCCESS) {           \
+			why->stage = GOLEM_VK_SETUP;           \
+			why->function = name;                  \
+			goto fail;                             \
+		}                                          \
+	} while (0)
+
+golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_device *info,
+                                  golem_vk_probe_result *why) {
+	memset(why, 0, sizeof *why);
+	golem_vk_dev *d = calloc(1, sizeof *d);
+	if (d == NULL) {
+		why->stage = GOLEM_VK_SETUP;
+		why->result = VK_ERROR_OUT_OF_HOST_MEMORY;
+		why->function = "calloc";
+		return NULL;
+	}
+	d->lib = lib;
+	d->instance = make_instance(lib, &d->fi, why);
+	if (d->instance == NULL) {
+		free(d);
+		return NULL;
+	}
+	{
+		uint32_t count = 0;
+		why->result = d->fi.EnumeratePhysicalDevices(d->instance, &count, NULL);
+		if (why->result != VK_SUCCESS) {
+			why->stage = GOLEM_VK_ENUMERATE;
+			why->function = "vkEnumeratePhysicalDevices";
+			goto fail;
+		}
+		VkPhysicalDevice devices[GOLEM_VK_MAX_DEVICES];
+		uint32_t n = count < GOLEM_VK_MAX_DEVICES ? count : GOLEM_VK_MAX_DEVICES;
+		why->result = d->fi.EnumeratePhysicalDevices(d->instance, &n, devices);
+		if (why->result != VK_SUCCESS && why->result != VK_INCOMPLETE) {
+			why->stage = GOLEM_VK_ENUMERATE;
+			why->function = "vkEnumeratePhysicalDevices";
+			goto fail;
+		}
+		why->result = VK_SUCCESS;
+		if (index >= n) {
+			why->stage = GOLEM_VK_NO_DEVICE;
+			goto fail;
+		}
+		d->pd = devices[index];
+	}
+	describe(&d->fi, d->pd, info);
+	if (info->compute_queue_family < 0) {
+		why->stage = GOLEM_VK_NO_QUEUE;
+		goto fail;
+	}
+	d->qfam = (uint32_t)info->compute_queue_family;
+	d->fi.GetPhysicalDeviceMemoryProperties(d->pd, &d->mem);
+	d->map_device_local = info->uma && (info->device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ||
+	                                     info->device_type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU);
 
 	{
-		LOAD(fn_vkEnumeratePhysicalDevices, enumDevices, instance, "vkEnumeratePhysicalDevices");
-		LOAD(fn_vkGetPhysicalDeviceProperties, getProps, instance, "vkGetPhysicalDeviceProperties");
-		LOAD(fn_vkGetPhysicalDeviceMemoryProperties, getMem, instance, "vkGetPhysicalDeviceMemoryProperties");
-		// Optional: absent from instances that could not be made 1.1 or later.
-		fn_vkGetPhysicalDeviceProperties2 getProps2 =
-			(fn_vkGetPhysicalDeviceProperties2)gipa(instance, "vkGetPhysicalDeviceProperties2");
-
-		uint32_t count = 0;
-		out->result = enumDevices(instance, &count, NULL);
-		if (out->result != 0) {
-			out->stage = GOLEM_VK_ENUMERATE;
-			out->function = "vkEnumeratePhysicalDevices";
-			goto done;
+		int v13 = info->api_version >= VK_API_VERSION_1_3;
+		const char *exts[4];
+		uint32_t next = 0;
+		float prio = 1.0f;
+		VkDeviceQueueCreateInfo qi = {
+			.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+			.queueFamilyIndex = d->qfam,
+			.queueCount = 1,
+			.pQueuePriorities = &prio,
+		};
+		VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+		VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+		VkPhysicalDeviceVulkan13Features f13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+		VkPhysicalDeviceSubgroupSizeControlFeatures fsz = {
+			.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
+		VkPhysicalDeviceShaderIntegerDotProductFeatures fdot = {
+			.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+		golem_coopmat_features fcm = {.sType = GOLEM_STYPE_COOPMAT_FEATURES};
+		VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+		f2.features.shaderInt16 = info->f_int16;
+		f2.features.shaderInt64 = info->f_int64;
+		f2.features.shaderFloat64 = info->f_float64;
+		f11.storageBuffer16BitAccess = info->f_storage16;
+		f12.storageBuffer8BitAccess = info->f_storage8;
+		f12.shaderFloat16 = info->f_float16;
+		f12.shaderInt8 = info->f_int8;
+		f12.bufferDeviceAddress = info->f_bda;
+		f12.vulkanMemoryModel = info->f_vmm;
+		f12.vulkanMemoryModelDeviceScope = info->f_vmm;
+		f2.pNext = &f11;
+		f11.pNext = &f12;
+		void **tail = &f12.pNext;
+		if (v13) {
+			f13.subgroupSizeControl = info->f_size_control;
+			f13.computeFullSubgroups = info->f_size_control;
+			f13.shaderIntegerDotProduct = info->f_int_dot;
+			*tail = &f13;
+			tail = &f13.pNext;
+		} else {
+			if (info->f_size_control) {
+				fsz.subgroupSizeControl = VK_TRUE;
+				fsz.computeFullSubgroups = VK_TRUE;
+				exts[next++] = "VK_EXT_subgroup_size_control";
+				*tail = &fsz;
+				tail = &fsz.pNext;
+			}
+			if (info->f_int_dot) {
+				fdot.shaderIntegerDotProduct = VK_TRUE;
+				exts[next++] = "VK_KHR_shader_integer_dot_product";
+				*tail = &fdot;
+				tail = &fdot.pNext;
+			}
 		}
-		gvk_handle devices[GOLEM_VK_MAX_DEVICES];
-		uint32_t n = count < GOLEM_VK_MAX_DEVICES ? count : GOLEM_VK_MAX_DEVICES;
-		out->result = enumDevices(instance, &n, devices);
-		if (out->result != 0 && out->result != 5 /* VK_INCOMPLETE: more than we asked for */) {
-			out->stage = GOLEM_VK_ENUMERATE;
-			out->function = "vkEnumeratePhysicalDevices";
-			goto done;
+		if (info->f_coopmat) {
+			fcm.cooperativeMatrix = VK_TRUE;
+			exts[next++] = "VK_KHR_cooperative_matrix";
+			*tail = &fcm;
+			tail = &fcm.pNext;
 		}
-		out->result = 0;
-		out->count = n;
-		for (uint32_t i = 0; i < out->count; i++) {
-			describe(devices[i], getProps, getProps2, getMem, &out->devices[i]);
+		VkDeviceCreateInfo ci = {
+			.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+			.pNext = &f2,
+			.queueCreateInfoCount = 1,
+			.pQueueCreateInfos = &qi,
+			.enabledExtensionCount = next,
+			.ppEnabledExtensionNames = exts,
+		};
+		why->result = d->fi.CreateDevice(d->pd, &ci, NULL, &d->device);
+		if (why->result != VK_SUCCESS) {
+			d->device = NULL;
+			why->stage = GOLEM_VK_CREATE_DEVICE;
+			why->function = "vkCreateDevice";
+			goto fail;
 		}
 	}
-#undef LOAD
-
-done:
-	if (instance != NULL) {
-		fn_vkDestroyInstance destroy = (fn_vkDestroyInstance)gipa(instance, "vkDestroyInstance");
-		if (destroy != NULL) {
-			destroy(instance, NULL);
+	if (!load_device_fns(d, why)) {
+		goto fail;
+	}
+	d->f.GetDeviceQueue(d->device, d->qfam, 0, &d->queue);
+	{
+		VkCommandPoolCreateInfo pi = {
+			.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+			.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+			.queueFamilyIndex = d->qfam,
+		};
+		SETUP(d->f.CreateCommandPool(d->device, &pi, NULL, &d->pool), "vkCreateCommandPool");
+		VkCommandBufferAllocateInfo ai = {
+			.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+			.commandPool = d->pool,
+			.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+			.commandBufferCount = 1,
+		};
+		SETUP(d->f.AllocateCommandBuffers(d->device, &ai, &d->xfer), "vkAllocateCommandBuffers");
+		VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+		SETUP(d->f.CreateFence(d->device, &fi, NULL, &d->xfer_fence), "vkCreateFence");
+		if (!d->map_device_local) {
+			SETUP(golem_vk_buf_create(d, STAGING_BYTES, 2, &d->staging), "staging buffer");
 		}
 	}
+	return d;
+fail:
+	golem_vk_dev_destroy(d);
+	return NULL;
+}
+#undef SETUP
+
+void golem_vk_dev_destroy(golem_vk_dev *d) {
+	if (d == NULL) {
+		return;
+	}
+	if (d->device != NULL) {
+		if (d->f.DeviceWaitIdle != NULL) {
+			d->f.DeviceWaitIdle(d->device);
+		}
+		if (d->staging.buffer != VK_NULL_HANDLE) {
+			golem_vk_buf_destroy(d, &d->staging);
+		}
+		if (d->xfer_fence != VK_NULL_HANDLE) {
+			d->f.DestroyFence(d->device, d->xfer_fence, NULL);
+		}
+		if (d->pool != VK_NULL_HANDLE) {
+			d->f.DestroyCommandPool(d->device, d->pool, NULL);
+		}
+		if (d->f.DestroyDevice != NULL) {
+			d->f.DestroyDevice(d->device, NULL);
+		} else {
+			PFN_vkDestroyDevice destroy = (PFN_vkDestroyDevice)d->fi.GetDeviceProcAddr(d->device, "vkDestroyDevice");
+			if (destroy != NULL) {
+				destroy(d->device, NULL);
+			}
+		}
+	}
+	if (d->instance != NULL) {
+		d->fi.DestroyInstance(d->instance, NULL);
+	}
+	free(d);
+}
+
+VkResult golem_vk_dev_force_staging(golem_vk_dev *d) {
+	d->map_device_local = 0;
+	d->force_unmapped = 1;
+	if (d->staging.buffer == VK_NULL_HANDLE) {
+		return golem_vk_buf_create(d, STAGING_BYTES, 2, &d->staging);
+	}
+	return VK_SUCCESS;
+}
+
+// ---- buffers --------------------------------------------------------------
+
+// find_type returns a memory type allowed by bits with every required flag,
+// preferring one with every preferred flag; -1 when none.
+static int find_type(golem_vk_dev *d, uint32_t bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) {
+	int fallback = -1;
+	for (uint32_t i = 0; i < d->mem.memoryTypeCount; i++) {
+		if (!(bits & (1u << i))) {
+			continue;
+		}
+		VkMemoryPropertyFlags f = d->mem.memoryTypes[i].propertyFlags;
+		if ((f & required) != required) {
+			continue;
+		}
+		if ((f & preferred) == preferred) {
+			return (int)i;
+		}
+		if (fallback < 0) {
+			fallback = (int)i;
+		}
+	}
+	return fallback;
+}
+
+VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_buf *out) {
+	memset(out, 0, sizeof *out);
+	size = (size + 15) & ~(uint64_t)15;
+	if (size == 0) {
+		size = 16;
+	}
+	VkBufferCreateInfo bi = {
+		.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+		.size = size,
+		.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+		         VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+		.sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+	};
+	VkResult r = d->f.CreateBuffer(d->device, &bi, NULL, &out->buffer);
+	if (r != VK_SUCCESS) {
+		out->buffer = VK_NULL_HANDLE;
+		return r;
+	}
+	VkMemoryRequirements req;
+	d->f.GetBufferMemoryRequirements(d->device, out->buffer, &req);
+	const VkMemoryPropertyFlags DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+	                            HC = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, CA = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+	int type = -1;
+	switch (host) {
+	case 0:
+		// Mapped device-local memory: always on UMA devices; on discrete GPUs
+		// for small buffers (token ids, positions), which then need no
+		// staging round trip per write.
+		if (d->map_device_local || (!d->force_unmapped && size <= SMALL_MAPPED_BYTES)) {
+			type = find_type(d, req.memoryTypeBits, DL | HV | HC, DL | HV | HC | CA);
+		}
+		if (type < 0) {
+			type = find_type(d, req.memoryTypeBits, DL, DL);
+		}
+		break;
+	case 1:
+		type = find_type(d, req.memoryTypeBits, HV | HC, HV | HC | DL);
+		break;
+	default:
+		type = find_type(d, req.memoryTypeBits, HV | HC, HV | HC | CA);
+		break;
+	}
+	if (type < 0) {
+		type = find_type(d, req.memoryTypeBits, 0, 0);
+	}
+	if (type < 0) {
+		d->f.DestroyBuffer(d->device, out->buffer, NULL);
+		out->buffer = VK_NULL_HANDLE;
+		return VK_ERROR_FEATURE_NOT_PRESENT;
+	}
+	VkMemoryAllocateInfo ai = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+		.allocationSize = req.size,
+		.memoryTypeIndex = (uint32_t)type,
+	};
+	r = d->f.AllocateMemory(d->device, &ai, NULL, &out->memory);
+	if (r != VK_SUCCESS && host == 0 && !d->map_device_local) {
+		// The small host-visible device-local heap (a PCIe BAR) may be full.
+		int plain = find_type(d, req.memoryTypeBits, DL, DL);
+		if (plain >= 0 && plain != type) {
+			type = plain;
+			ai.memoryTypeIndex = (uint32_t)type;
+			r = d->f.AllocateMemory(d->device, &ai, NULL, &out->memory);
+		}
+	}
+	if (r != VK_SUCCESS) {
+		d->f.DestroyBuffer(d->device, out->buffer, NULL);
+		out->buffer = VK_NULL_HANDLE;
+		out->memory = VK_NULL_HANDLE;
+		return r;
+	}
+	r = d->f.BindBufferMemory(d->device, out->buffer, out->memory, 0);
+	VkMemoryPropertyFlags f = d->mem.memoryTypes[type].propertyFlags;
+	if (r == VK_SUCCESS && (f & (HV | HC)) == (HV | HC) && !(host == 0 && d->force_unmapped)) {
+		r = d->f.MapMemory(d->device, out->memory, 0, VK_WHOLE_SIZE, 0, &out->map);
+		out->coherent = 1;
+	}
+	if (r != VK_SUCCESS) {
+		golem_vk_buf_destroy(d, out);
+		return r;
+	}
+	out->size = size;
+	return VK_SUCCESS;
+}
+
+void golem_vk_buf_destroy(golem_vk_dev *d, golem_vk_buf *b) {
+	if (b->map != NULL) {
+		d->f.UnmapMemory(d->device, b->memory);
+		b->map = NULL;
+	}
+	if (b->buffer != VK_NULL_HANDLE) {
+		d->f.DestroyBuffer(d->device, b->buffer, NULL);
+		b->buffer = VK_NULL_HANDLE;
+	}
+	if (b->memory != VK_NULL_HANDLE) {
+		d->f.FreeMemory(d->device, b->memory, NULL);
+		b->memory = VK_NULL_HANDLE;
+	}
+}
+
+// barrier records a global memory barrier.
+static void barrier(golem_vk_dev *d, VkCommandBuffer cb, VkPipelineStageFlags src, VkAccessFlags srcAccess,
+                    VkPipelineStageFlags dst, VkAccessFlags dstAccess) {
+	VkMemoryBarrier mb = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = srcAccess,
+		.dstAccessMask = dstAccess,
+	};
+	d->f.CmdPipelineBarrier(cb, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+// copy_once copies n bytes between two buffers on the device and waits;
+// with src VK_NULL_HANDLE it fills the destination range with zeros.
+static VkResult copy_once(golem_vk_dev *d, VkBuffer src, uint64_t soff, VkBuffer dst, uint64_t doff, uint64_t n) {
+	VkResult r = d->f.ResetCommandBuffer(d->xfer, 0);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	VkCommandBufferBeginInfo bi = {
+		.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+		.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+	};
+	if ((r = d->f.BeginCommandBuffer(d->xfer, &bi)) != VK_SUCCESS) {
+		return r;
+	}
+	barrier(d, d->xfer, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+	        VK_ACCESS_HOST_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+	        VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+	if (src == VK_NULL_HANDLE) {
+		d->f.CmdFillBuffer(d->xfer, dst, doff, n, 0);
+	} else {
+		VkBufferCopy region = {.srcOffset = soff, .dstOffset = doff, .size = n};
+		d->f.CmdCopyBuffer(d->xfer, src, dst, 1, &region);
+	}
+	barrier(d, d->xfer, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+	        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+	        VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+	            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+	if ((r = d->f.EndCommandBuffer(d->xfer)) != VK_SUCCESS) {
+		return r;
+	}
+	VkSubmitInfo si = {
+		.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+		.commandBufferCount = 1,
+		.pCommandBuffers = &d->xfer,
+	};
+	if ((r = d->f.ResetFences(d->device, 1, &d->xfer_fence)) != VK_SUCCESS) {
+		return r;
+	}
+	if ((r = d->f.QueueSubmit(d->queue, 1, &si, d->xfer_fence)) != VK_SUCCESS) {
+		return r;
+	}
+	return d->f.WaitForFences(d->device, 1, &d->xfer_fence, VK_TRUE, UINT64_MAX);
+}
+
+VkResult golem_vk_buf_write(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, const void *src, uint64_t n) {
+	if (b->map != NULL) {
+		memcpy((char *)b->map + off, src, n);
+		return VK_SUCCESS;
+	}
+	const char *s = src;
+	while (n > 0) {
+		uint64_t c = n < STAGING_BYTES ? n : STAGING_BYTES;
+		memcpy(d->staging.map, s, c);
+		VkResult r = copy_once(d, d->staging.buffer, 0, b->buffer, off, c);
+		if (r != VK_SUCCESS) {
+			return r;
+		}
+		s += c;
+		off += c;
+		n -= c;
+	}
+	return VK_SUCCESS;
+}
+
+VkResult golem_vk_buf_read(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, void *dst, uint64_t n) {
+	if (b->map != NULL) {
+		memcpy(dst, (const char *)b->map + off, n);
+		return VK_SUCCESS;
+	}
+	char *o = dst;
+	while (n > 0) {
+		uint64_t c = n < STAGING_BYTES ? n : STAGING_BYTES;
+		VkResult r = copy_once(d, b->buffer, off, d->staging.buffer, 0, c);
+		if (r != VK_SUCCESS) {
+			return r;
+		}
+		memcpy(o, d->staging.map, c);
+		o += c;
+		off += c;
+		n -= c;
+	}
+	return VK_SUCCESS;
+}
+
+VkResult golem_vk_buf_zero(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, uint64_t n) {
+	if (b->map != NULL) {
+		memset((char *)b->map + off, 0, n);
+		return VK_SUCCESS;
+	}
+	return copy_once(d, VK_NULL_HANDLE, 0, b->buffer, off, n);
+}
+
+// ---- pipelines ------------------------------------------------------------
+
+VkResult golem_vk_pipe_create(golem_vk_dev *d, const uint32_t *code, size_t code_bytes, uint32_t nbind,
+                              uint32_t push_bytes, const uint32_t *spec_ids, const uint32_t *spec_vals,
+                              uint32_t nspec, golem_vk_pipe *out) {
+	memset(out, 0, sizeof *out);
+	out->bindings = nbind;
+	out->push_bytes = push_bytes;
+	VkShaderModuleCreateInfo mi = {
+		.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+		.codeSize = code_bytes,
+		.pCode = code,
+	};
+	VkResult r = d->f.CreateShaderModule(d->device, &mi, NULL, &out->module);
+	if (r != VK_SUCCESS) {
+		goto fail;
+	}
+	VkDescriptorSetLayoutBinding *bs = nbind ? calloc(nbind, sizeof *bs) : NULL;
+	if (nbind && bs == NULL) {
+		r = VK_ERROR_OUT_OF_HOST_MEMORY;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < nbind; i++) {
+		bs[i].binding = i;
+		bs[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+		bs[i].descriptorCount = 1;
+		bs[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+	}
+	VkDescriptorSetLayoutCreateInfo li = {
+		.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+		.bindingCount = nbind,
+		.pBindings = bs,
+	};
+	r = d->f.CreateDescriptorSetLayout(d->device, &li, NULL, &out->set_layout);
+	free(bs);
+	if (r != VK_SUCCESS) {
+		goto fail;
+	}
+	VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = push_bytes};
+	VkPipelineLayoutCreateInfo pli = {
+		.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+		.setLayoutCount = 1,
+		.pSetLayouts = &out->set_layout,
+		.pushConstantRangeCount = push_bytes ? 1 : 0,
+		.pPushConstantRanges = push_bytes ? &pr : NULL,
+	};
+	r = d->f.CreatePipelineLayout(d->device, &pli, NULL, &out->layout);
+	if (r != VK_SUCCESS) {
+		goto fail;
+	}
+	VkSpecializationMapEntry *entries = nspec ? calloc(nspec, sizeof *entries) : NULL;
+	if (nspec && entries == NULL) {
+		r = VK_ERROR_OUT_OF_HOST_MEMORY;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < nspec; i++) {
+		entries[i].constantID = spec_ids[i];
+		entries[i].offset = 4 * i;
+		entries[i].size = 4;
+	}
+	VkSpecializationInfo spec = {
+		.mapEntryCount = nspec,
+		.pMapEntries = entries,
+		.dataSize = 4 * (size_t)nspec,
+		.pData = spec_vals,
+	};
+	VkComputePipelineCreateInfo ci = {
+		.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+		.stage =
+			{
+				.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+				.stage = VK_SHADER_STAGE_COMPUTE_BIT,
+				.module = out->module,
+				.pName = "main",
+				.pSpecializationInfo = nspec ? &spec : NULL,
+			},
+		.layout = out->layout,
+	};
+	r = d->f.CreateComputePipelines(d->device, VK_NULL_HANDLE, 1, &ci, NULL, &out->pipeline);
+	free(entries);
+	if (r != VK_SUCCESS) {
+		out->pipeline = VK_NULL_HANDLE;
+		goto fail;
+	}
+	return VK_SUCCESS;
+fail:
+	golem_vk_pipe_destroy(d, out);
+	return r;
+}
+
+void golem_vk_pipe_destroy(golem_vk_dev *d, golem_vk_pipe *p) {
+	if (p->pipeline != VK_NULL_HANDLE) {
+		d->f.DestroyPipeline(d->device, p->pipeline, NULL);
+	}
+	if (p->layout != VK_NULL_HANDLE) {
+		d->f.DestroyPipelineLayout(d->device, p->layout, NULL);
+	}
+	if (p->set_layout != VK_NULL_HANDLE) {
+		d->f.DestroyDescriptorSetLayout(d->device, p->set_layout, NULL);
+	}
+	if (p->module != VK_NULL_HANDLE) {
+		d->f.DestroyShaderModule(d->device, p->module, NULL);
+	}
+	memset(p, 0, sizeof *p);
+}
+
+// ---- programs -------------------------------------------------------------
+
+golem_vk_prog *golem_vk_prog_create(golem_vk_dev *d, const golem_vk_dispatch *ds, uint32_t nd, uint32_t nqueries,
+                                    VkResult *res) {
+	golem_vk_prog *p = calloc(1, sizeof *p);
+	VkDescriptorSetLayout *layouts = NULL;
+	if (p == NULL) {
+		*res = VK_ERROR_OUT_OF_HOST_MEMORY;
+		return NULL;
+	}
+	uint32_t ndesc = 0;
+	for (uint32_t i = 0; i < nd; i++) {
+		ndesc += ds[i].pipe->bindings;
+	}
+	VkResult r = VK_SUCCESS;
+	if (nd > 0) {
+		VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = ndesc ? ndesc : 1};
+		VkDescriptorPoolCreateInfo pi = {
+			.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+			.maxSets = nd,
+			.poolSizeCount = 1,
+			.pPoolSizes = &ps,
+		};
+		if ((r = d->f.CreateDescriptorPool(d->device, &pi, NULL, &p->pool)) != VK_SUCCESS) {
+			goto fail;
+		}
+		p->sets = calloc(nd, sizeof *p->sets);
+		layouts = calloc(nd, sizeof *layouts);
+		if (p->sets == NULL || layouts == NULL) {
+			r = VK_ERROR_OUT_OF_HOST_MEMORY;
+			goto fail;
+		}
+		for (uint32_t i = 0; i < nd; i++) {
+			layouts[i] = ds[i].pipe->set_layout;
+		}
+		VkDescriptorSetAllocateInfo ai = {
+			.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+			.descriptorPool = p->pool,
+			.descriptorSetCount = nd,
+			.pSetLayouts = layouts,
+		};
+		if ((r = d->f.AllocateDescriptorSets(d->device, &ai, p->sets)) != VK_SUCCESS) {
+			goto fail;
+		}
+		p->nsets = nd;
+	}
+	{
+		VkCommandBufferAllocateInfo ai = {
+			.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+			.commandPool = d->pool,
+			.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+			.commandBufferCount = 1,
+		};
+		if ((r = d->f.AllocateCommandBuffers(d->device, &ai, &p->cb)) != VK_SUCCESS) {
+			p->cb = NULL;
+			goto fail;
+		}
+		VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+		if ((r = d->f.CreateFence(d->device, &fi, NULL, &p->fence)) != VK_SUCCESS) {
+			goto fail;
+		}
+	}
+	if (nqueries > 0) {
+		VkQueryPoolCreateInfo qi = {
+			.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+			.queryType = VK_QUERY_TYPE_TIMESTAMP,
+			.queryCount = nqueries,
+		};
+		if ((r = d->f.CreateQueryPool(d->device, &qi, NULL, &p->queries)) != VK_SUCCESS) {
+			goto fail;
+		}
+		p->nqueries = nqueries;
+	}
+	free(layouts);
+	*res = VK_SUCCESS;
+	return p;
+fail:
+	free(layouts);
+	golem_vk_prog_destroy(d, p);
+	*res = r;
+	return NULL;
+}
+
+void golem_vk_prog_destroy(golem_vk_dev *d, golem_vk_prog *p) {
+	if (p == NULL) {
+		return;
+	}
+	if (p->queries != VK_NULL_HANDLE) {
+		d->f.DestroyQueryPool(d->device, p->queries, NULL);
+	}
+	if (p->fence != VK_NULL_HANDLE) {
+		d->f.DestroyFence(d->device, p->fence, NULL);
+	}
+	if (p->cb != NULL) {
+		d->f.FreeCommandBuffers(d->device, d->pool, 1, &p->cb);
+	}
+	if (p->pool != VK_NULL_HANDLE) {
+		d->f.DestroyDescriptorPool(d->device, p->pool, NULL);
+	}
+	free(p->sets);
+	free(p);
+}
+
+VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_dispatch *ds, uint32_t nd,
+                              const golem_vk_binding *bs, const uint32_t *words) {
+	uint32_t ndesc = 0;
+	for (uint32_t i = 0; i < nd; i++) {
+		ndesc += ds[i].pipe->bindings;
+	}
+	if (ndesc > 0) {
+		VkDescriptorBufferInfo *infos = calloc(ndesc, sizeof *infos);
+		VkWriteDescriptorSet *writes = calloc(ndesc, sizeof *writes);
+		if (infos == NULL || writes == NULL) {
+			free(infos);
+			free(writes);
+			return VK_ERROR_OUT_OF_HOST_MEMORY;
+		}
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < nd; i++) {
+			for (uint32_t j = 0; j < ds[i].pipe->bindings; j++, k++) {
+				const golem_vk_binding *b = &bs[ds[i].first_binding + j];
+				infos[k].buffer = b->buffer;
+				infos[k].offset = b->offset;
+				infos[k].range = b->range;
+				writes[k].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+				writes[k].dstSet = p->sets[i];
+				writes[k].dstBinding = j;
+				writes[k].descriptorCount = 1;
+				writes[k].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+				writes[k].pBufferInfo = &infos[k];
+			}
+		}
+		d->f.UpdateDescriptorSets(d->device, ndesc, writes, 0, NULL);
+		free(infos);
+		free(writes);
+	}
+	VkResult r = d->f.ResetCommandBuffer(p->cb, 0);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+	if ((r = d->f.BeginCommandBuffer(p->cb, &bi)) != VK_SUCCESS) {
+		return r;
+	}
+	// Earlier uploads (transfers, host writes) before the first dispatch.
+	barrier(d, p->cb, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+	        VK_ACCESS_HOST_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+	        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+	if (p->nqueries > 0) {
+		d->f.CmdResetQueryPool(p->cb, p->queries, 0, p->nqueries);
+		d->f.CmdWriteTimestamp(p->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, p->queries, 0);
+	}
+	VkPipeline bound = VK_NULL_HANDLE;
+	for (uint32_t i = 0; i < nd; i++) {
+		const golem_vk_dispatch *x = &ds[i];
+		if (x->pipe->pipeline != bound) {
+			d->f.CmdBindPipeline(p->cb, VK_PIPELINE_BIND_POINT_COMPUTE, x->pipe->pipeline);
+			bound = x->pipe->pipeline;
+		}
+		d->f.CmdBindDescriptorSets(p->cb, VK_PIPELINE_BIND_POINT_COMPUTE, x->pipe->layout, 0, 1, &p->sets[i], 0, NULL);
+		if (x->pipe->push_bytes > 0) {
+			d->f.CmdPushConstants(p->cb, x->pipe->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, x->pipe->push_bytes,
+			                      words + x->first_word);
+		}
+		d->f.CmdDispatch(p->cb, x->groups[0], x->groups[1], x->groups[2]);
+		barrier(d, p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+		        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+		if (x->timestamp >= 0 && (uint32_t)x->timestamp < p->nqueries) {
+			d->f.CmdWriteTimestamp(p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, p->queries, (uint32_t)x->timestamp);
+		}
+	}
+	// Results visible to the host and to later transfers.
+	barrier(d, p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+	        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+	        VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+	return d->f.EndCommandBuffer(p->cb);
+}
+
+VkResult golem_vk_prog_run(golem_vk_dev *d, golem_vk_prog *p, void *status, uint64_t status_bytes,
+                           uint64_t timeout_ns, uint64_t *ticks) {
+	if (status != NULL && status_bytes > 0) {
+		memset(status, 0, status_bytes);
+	}
+	VkResult r = d->f.ResetFences(d->device, 1, &p->fence);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	VkSubmitInfo si = {
+		.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+		.commandBufferCount = 1,
+		.pCommandBuffers = &p->cb,
+	};
+	if ((r = d->f.QueueSubmit(d->queue, 1, &si, p->fence)) != VK_SUCCESS) {
+		return r;
+	}
+	if ((r = d->f.WaitForFences(d->device, 1, &p->fence, VK_TRUE, timeout_ns)) != VK_SUCCESS) {
+		return r;
+	}
+	if (p->nqueries > 0 && ticks != NULL) {
+		r = d->f.GetQueryPoolResults(d->device, p->queries, 0, p->nqueries, 8 * (size_t)p->nqueries, ticks, 8,
+		                             VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+		if (r == VK_NOT_READY) {
+			r = VK_SUCCESS;
+		}
+	}
+	return r;
 }

@@ -1,126 +1,36 @@
-// shim.h: the C side of golem's Vulkan driver probe.
+// shim.h: the C side of golem's Vulkan backend.
 //
-// The build needs no Vulkan headers: the loader libvulkan.so.1 is dlopen()ed
-// at run time, every entry point is fetched through vkGetInstanceProcAddr,
-// and the few structures used are declared below by their C layout (names
-// prefixed gvk_ so they cannot clash with vulkan.h). testdata/layout_check.c
-// checks every offset and size against the real vulkan_core.h when that
-// header is installed. The Vulkan backend proper will replace this with
-// vulkan.h and VK_NO_PROTOTYPES.
+// Built against <vulkan/vulkan.h> with VK_NO_PROTOTYPES: the loader
+// libvulkan.so.1 is dlopen()ed at run time and every entry point is fetched
+// through vkGetInstanceProcAddr / vkGetDeviceProcAddr into a table of
+// function pointers, so a binary built here runs (and reports why Vulkan is
+// unusable) on machines without Vulkan. Go calls the small functions below;
+// a program run is one call (golem_vk_prog_run).
 #ifndef GOLEM_VULKAN_SHIM_H
 #define GOLEM_VULKAN_SHIM_H
+
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
 
 #include <stddef.h>
 #include <stdint.h>
 
-// ---- Vulkan declarations (Vulkan 1.2 core), by ABI --------------------------
-
-typedef int32_t gvk_result;   // VkResult; 0 is VK_SUCCESS, 5 VK_INCOMPLETE
-typedef void *gvk_handle;     // VkInstance, VkPhysicalDevice: dispatchable, pointers
-
-enum {
-	GVK_STYPE_APPLICATION_INFO = 0,
-	GVK_STYPE_INSTANCE_CREATE_INFO = 1,
-	GVK_STYPE_PHYSICAL_DEVICE_PROPERTIES_2 = 1000059001,
-	GVK_STYPE_PHYSICAL_DEVICE_ID_PROPERTIES = 1000071004,
-	GVK_STYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES = 1000196000,
-	GVK_MEMORY_HEAP_DEVICE_LOCAL_BIT = 1,
-};
-
-// gvk_make_version is VK_MAKE_API_VERSION(0, major, minor, patch).
-#define GVK_MAKE_VERSION(major, minor, patch) \
-	((((uint32_t)(major)) << 22) | (((uint32_t)(minor)) << 12) | ((uint32_t)(patch)))
-
-// VkApplicationInfo
-typedef struct {
-	int32_t sType;
-	const void *pNext;
-	const char *pApplicationName;
-	uint32_t applicationVersion;
-	const char *pEngineName;
-	uint32_t engineVersion;
-	uint32_t apiVersion;
-} gvk_application_info;
-
-// VkInstanceCreateInfo
-typedef struct {
-	int32_t sType;
-	const void *pNext;
-	uint32_t flags;
-	const gvk_application_info *pApplicationInfo;
-	uint32_t enabledLayerCount;
-	const char *const *ppEnabledLayerNames;
-	uint32_t enabledExtensionCount;
-	const char *const *ppEnabledExtensionNames;
-} gvk_instance_create_info;
-
-// VkPhysicalDeviceProperties. The limits and sparse properties that follow
-// the UUID are not read; tail only reserves their 528 bytes.
-typedef struct {
-	uint32_t apiVersion;
-	uint32_t driverVersion;
-	uint32_t vendorID;
-	uint32_t deviceID;
-	int32_t deviceType;   // 0 other, 1 integrated GPU, 2 discrete GPU, 3 virtual GPU, 4 CPU
-	char deviceName[256];
-	uint8_t pipelineCacheUUID[16];
-	uint64_t tail[66];    // VkPhysicalDeviceLimits limits; VkPhysicalDeviceSparseProperties sparseProperties;
-} gvk_physical_device_properties;
-
-// VkPhysicalDeviceProperties2
-typedef struct {
-	int32_t sType;
-	void *pNext;
-	gvk_physical_device_properties properties;
-} gvk_physical_device_properties2;
-
-// VkPhysicalDeviceIDProperties (core in 1.1)
-typedef struct {
-	int32_t sType;
-	void *pNext;
-	uint8_t deviceUUID[16];
-	uint8_t driverUUID[16];
-	uint8_t deviceLUID[8];
-	uint32_t deviceNodeMask;
-	uint32_t deviceLUIDValid;
-} gvk_physical_device_id_properties;
-
-// VkPhysicalDeviceDriverProperties (core in 1.2)
-typedef struct {
-	int32_t sType;
-	void *pNext;
-	int32_t driverID;
-	char driverName[256];
-	char driverInfo[256];
-	uint8_t conformanceVersion[4];   // VkConformanceVersion: major, minor, subminor, patch
-} gvk_physical_device_driver_properties;
-
-// VkPhysicalDeviceMemoryProperties
-typedef struct {
-	uint32_t memoryTypeCount;
-	struct {
-		uint32_t propertyFlags;
-		uint32_t heapIndex;
-	} memoryTypes[32];
-	uint32_t memoryHeapCount;
-	struct {
-		uint64_t size;
-		uint32_t flags;
-	} memoryHeaps[16];
-} gvk_physical_device_memory_properties;
-
-// ---- the probe ------------------------------------------------------------
+// ---- the loader and the probe ---------------------------------------------
 
 // GOLEM_VK_MAX_DEVICES bounds the devices one probe reports.
 #define GOLEM_VK_MAX_DEVICES 16
 
-// Where a probe stopped (golem_vk_probe_result.stage).
+// Where a probe or a device creation stopped.
 enum {
 	GOLEM_VK_OK = 0,
-	GOLEM_VK_LOADER_1_0 = 1,     // no vkEnumerateInstanceVersion: a Vulkan 1.0 loader
-	GOLEM_VK_CREATE_INSTANCE = 2, // vkCreateInstance failed (result holds the VkResult)
-	GOLEM_VK_MISSING_FUNCTION = 3, // an instance function was not found (function names it)
-	GOLEM_VK_ENUMERATE = 4,      // vkEnumeratePhysicalDevices failed
+	GOLEM_VK_LOADER_1_0 = 1,       // no vkEnumerateInstanceVersion: a Vulkan 1.0 loader
+	GOLEM_VK_CREATE_INSTANCE = 2,  // vkCreateInstance failed (result holds the VkResult)
+	GOLEM_VK_MISSING_FUNCTION = 3, // an entry point was not found (function names it)
+	GOLEM_VK_ENUMERATE = 4,        // vkEnumeratePhysicalDevices failed
+	GOLEM_VK_NO_DEVICE = 5,        // the index names no device
+	GOLEM_VK_NO_QUEUE = 6,         // the device has no compute queue
+	GOLEM_VK_CREATE_DEVICE = 7,    // vkCreateDevice failed
+	GOLEM_VK_SETUP = 8,            // a setup call failed (function names it)
 };
 
 // golem_vk_device is what the probe learns about one physical device.
@@ -128,21 +38,48 @@ typedef struct {
 	char name[256];
 	uint32_t api_version, driver_version, vendor_id, device_id;
 	int32_t device_type;
-	int has_uuid;                // device_uuid is valid (Vulkan 1.1 device)
+	int has_uuid; // device_uuid is valid (Vulkan 1.1 device)
 	uint8_t device_uuid[16];
-	int has_driver_props;        // driver_name and driver_info are valid (Vulkan 1.2 device)
+	int has_driver_props; // driver_name and driver_info are valid (Vulkan 1.2 device)
 	char driver_name[256];
 	char driver_info[256];
 	uint64_t device_local_bytes; // largest device-local memory heap
+
+	// Limits.
+	uint64_t max_storage_buffer_range;
+	uint64_t min_storage_buffer_offset_alignment;
+	uint32_t max_push_constants_size;
+	uint32_t max_shared_memory;
+	uint32_t max_invocations;
+	uint32_t max_workgroup_size[3];
+	uint32_t max_workgroup_count[3];
+	float timestamp_period; // nanoseconds per tick
+	uint64_t max_allocation; // maxMemoryAllocationSize (0: unknown)
+	uint64_t max_buffer_size; // maxBufferSize (0: unknown)
+	uint32_t subgroup_size, min_subgroup_size, max_subgroup_size;
+	uint32_t subgroup_ops; // VkSubgroupFeatureFlags usable in compute shaders (0 if not in compute)
+	int compute_queue_family; // -1: none
+	uint32_t timestamp_valid_bits; // of that queue family
+	int uma; // a memory type is device-local, host-visible and host-coherent
+
+	// Optional features (1 when the device has them).
+	int f_float16, f_int8, f_int16, f_int64, f_float64;
+	int f_storage16, f_storage8;
+	int f_int_dot;       // shaderIntegerDotProduct (1.3 or VK_KHR_shader_integer_dot_product)
+	int f_size_control;  // subgroupSizeControl and computeFullSubgroups
+	int f_coopmat;       // VK_KHR_cooperative_matrix
+	int f_bf16;          // VK_KHR_shader_bfloat16 present
+	int f_bda;           // bufferDeviceAddress
+	int f_vmm;           // vulkanMemoryModel (and its device scope)
 } golem_vk_device;
 
 // golem_vk_probe_result is the whole answer of one probe.
 typedef struct {
 	int stage;
-	gvk_result result;
-	const char *function;        // a static string naming the failing call
+	VkResult result;
+	const char *function; // a static string naming the failing call
 	uint32_t loader_version;
-	uint32_t count;              // devices described (at most GOLEM_VK_MAX_DEVICES)
+	uint32_t count; // devices described (at most GOLEM_VK_MAX_DEVICES)
 	golem_vk_device devices[GOLEM_VK_MAX_DEVICES];
 } golem_vk_probe_result;
 
@@ -157,8 +94,109 @@ golem_vk_lib *golem_vk_open(const char *path, char *err, size_t errlen);
 // golem_vk_close unloads the loader and frees lib.
 void golem_vk_close(golem_vk_lib *lib);
 
-// golem_vk_probe creates a Vulkan 1.2 instance, describes every physical
-// device into *out and destroys the instance again.
+// golem_vk_probe creates an instance, describes every physical device into
+// *out and destroys the instance again.
 void golem_vk_probe(golem_vk_lib *lib, golem_vk_probe_result *out);
+
+// ---- devices --------------------------------------------------------------
+
+typedef struct golem_vk_dev golem_vk_dev;
+
+// golem_vk_dev_create opens physical device index: an instance, a logical
+// device with one compute queue and every optional feature it has enabled,
+// a command pool, a staging buffer. It fills *info as the probe would. On
+// failure it returns NULL with stage, result and function set in *why.
+golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_device *info,
+                                  golem_vk_probe_result *why);
+
+// golem_vk_dev_destroy waits for the device to be idle and destroys it.
+void golem_vk_dev_destroy(golem_vk_dev *d);
+
+// golem_vk_dev_force_staging makes buffers created from now on device-local
+// without a host mapping, so that transfers go through the staging buffer
+// (tests use it to exercise the discrete-GPU path on any device).
+VkResult golem_vk_dev_force_staging(golem_vk_dev *d);
+
+// ---- buffers --------------------------------------------------------------
+
+typedef struct {
+	VkBuffer buffer;
+	VkDeviceMemory memory;
+	void *map;         // persistently mapped (host-visible memory), or NULL
+	uint64_t size;     // bytes (rounded up)
+	int coherent;      // the mapping needs no flush / invalidate
+} golem_vk_buf;
+
+// golem_vk_buf_create makes a storage buffer of size bytes. host: 0 device
+// local (mapped when that memory is also host-visible and coherent), 1
+// host-visible coherent (status buffers), 2 host-visible, preferably cached
+// (staging for reads).
+VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_buf *out);
+void golem_vk_buf_destroy(golem_vk_dev *d, golem_vk_buf *b);
+
+// golem_vk_buf_write / _read copy between host memory and b at byte offset
+// off: a memcpy when b is mapped, else through the staging buffer in chunks.
+VkResult golem_vk_buf_write(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, const void *src, uint64_t n);
+VkResult golem_vk_buf_read(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, void *dst, uint64_t n);
+
+// golem_vk_buf_zero sets n bytes at offset off (multiples of 4) to zero.
+VkResult golem_vk_buf_zero(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, uint64_t n);
+
+// ---- pipelines ------------------------------------------------------------
+
+typedef struct {
+	VkShaderModule module;
+	VkDescriptorSetLayout set_layout;
+	VkPipelineLayout layout;
+	VkPipeline pipeline;
+	uint32_t bindings;
+	uint32_t push_bytes;
+} golem_vk_pipe;
+
+// golem_vk_pipe_create builds a compute pipeline from SPIR-V code with
+// nbind storage-buffer bindings in set 0, push_bytes of push constants and
+// nspec 32-bit specialization constants (spec_ids[i] = spec_vals[i]).
+VkResult golem_vk_pipe_create(golem_vk_dev *d, const uint32_t *code, size_t code_bytes, uint32_t nbind,
+                              uint32_t push_bytes, const uint32_t *spec_ids, const uint32_t *spec_vals,
+                              uint32_t nspec, golem_vk_pipe *out);
+void golem_vk_pipe_destroy(golem_vk_dev *d, golem_vk_pipe *p);
+
+// ---- programs -------------------------------------------------------------
+
+// golem_vk_dispatch is one dispatch of a program.
+typedef struct {
+	golem_vk_pipe *pipe;
+	uint32_t first_binding; // index into the bindings array; pipe->bindings of them
+	uint32_t first_word;    // index into the push-constant words; pipe->push_bytes/4 of them
+	uint32_t groups[3];
+	int32_t timestamp;      // >= 0: write timestamp query `timestamp` after this dispatch
+} golem_vk_dispatch;
+
+// golem_vk_binding is one descriptor: a range of a buffer.
+typedef struct {
+	VkBuffer buffer;
+	uint64_t offset;
+	uint64_t range;
+} golem_vk_binding;
+
+typedef struct golem_vk_prog golem_vk_prog;
+
+// golem_vk_prog_create allocates descriptor sets for the dispatches (whose
+// pipes are set), a command buffer, a fence and nqueries timestamp queries.
+golem_vk_prog *golem_vk_prog_create(golem_vk_dev *d, const golem_vk_dispatch *ds, uint32_t nd,
+                                    uint32_t nqueries, VkResult *res);
+void golem_vk_prog_destroy(golem_vk_dev *d, golem_vk_prog *p);
+
+// golem_vk_prog_record writes the descriptor sets and records the command
+// buffer: per dispatch bind, push, dispatch, barrier; timestamp query 0 at
+// the start when nqueries > 0.
+VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_dispatch *ds, uint32_t nd,
+                              const golem_vk_binding *bs, const uint32_t *words);
+
+// golem_vk_prog_run zeroes status (status_bytes at a mapped pointer, may be
+// NULL), submits the recorded command buffer and waits for it (at most
+// timeout_ns). With nqueries > 0 it reads the timestamps into ticks.
+VkResult golem_vk_prog_run(golem_vk_dev *d, golem_vk_prog *p, void *status, uint64_t status_bytes,
+                           uint64_t timeout_ns, uint64_t *ticks);
 
 #endif

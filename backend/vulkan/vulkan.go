@@ -1,12 +1,13 @@
-// Package vulkan is golem's Vulkan backend driver, registered as "vulkan".
+// Package vulkan is golem's Vulkan backend, registered as "vulkan".
 //
-// With cgo it dlopens the Vulkan loader libvulkan.so.1 at run time (no SDK
-// or headers at build time), creates a Vulkan 1.2 instance and lists the
-// physical devices: name, UUID, driver, API version, type and device-local
-// memory. It runs on any Vulkan device, Mesa's lavapipe CPU implementation
-// included. For now every device is reported as not yet usable: the compute
-// pipelines come with a later change. Built without cgo, the package compiles
-// to a stub whose Probe says so.
+// With cgo it dlopens the Vulkan loader libvulkan.so.1 at run time (the
+// build uses vulkan.h with VK_NO_PROTOTYPES; no library is linked), lists
+// the physical devices with stable ids (index and device UUID), and runs
+// graphs on any Vulkan 1.2+ device, Mesa's lavapipe CPU implementation
+// included, with GLSL compute shaders compiled to SPIR-V ahead of time
+// (kernels/vulkan, embedded). Built without cgo, the package compiles to a
+// stub whose Probe says so. docs/vulkan.md describes the design and the
+// kernel contract.
 package vulkan
 
 import (
@@ -21,9 +22,6 @@ import (
 
 // driverName is the device-string prefix of this driver.
 const driverName = "vulkan"
-
-// reasonNotImplemented is the reason a found device is not yet usable.
-const reasonNotImplemented = "vulkan: backend not yet implemented (device found)"
 
 // minAPI is the Vulkan version golem needs from a device.
 const minAPI = 1<<22 | 2<<12 // VK_MAKE_API_VERSION(0, 1, 2, 0)
@@ -40,15 +38,27 @@ func (vulkanDriver) Name() string { return driverName }
 // reason none can be listed.
 func (vulkanDriver) Probe() []backend.Status { return probe() }
 
-// Open opens the device chosen by selector ("" for the first device, an
-// index, or the device UUID). No Vulkan device can be opened yet; the error
-// gives the reason.
-func (vulkanDriver) Open(selector string, _ backend.Options) (backend.Backend, error) {
-	st, err := pick(probe(), selector)
+// Open opens the device chosen by selector ("" for the first available
+// device, an index, or the device UUID).
+func (vulkanDriver) Open(selector string, opts backend.Options) (backend.Backend, error) {
+	sts := probe()
+	st, err := pick(sts, selector)
 	if err != nil {
 		return nil, err
 	}
-	return nil, errors.New(st.Reason)
+	if selector == "" && !st.Available {
+		// The first device that works.
+		for _, s := range sts {
+			if s.Available {
+				st = s
+				break
+			}
+		}
+	}
+	if !st.Available {
+		return nil, errors.New(st.Reason)
+	}
+	return open(st, opts)
 }
 
 // pick returns the status matching selector: "" is the first line, a number
@@ -100,16 +110,66 @@ type deviceInfo struct {
 	DriverName    string // VkPhysicalDeviceDriverProperties; "" when unknown
 	DriverInfo    string
 	LocalBytes    int64 // largest device-local heap
+
+	Probed       bool     // limits, features and queue were read (a 1.2+ device through the cgo probe)
+	Limits       limits   // what kernels must respect
+	Features     features // optional features (enabled when present)
+	ComputeQueue int      // queue family used for compute, -1 when none
+	UMA          bool     // some memory is device-local, host-visible and coherent
+}
+
+// limits are the device limits kernels and the memory code must respect.
+type limits struct {
+	MaxStorageBufferRange uint64    // bytes one storage-buffer binding can address
+	MinOffsetAlignment    uint64    // minStorageBufferOffsetAlignment
+	MaxPushConstants      uint32    // bytes
+	MaxSharedMemory       uint32    // bytes of shared memory per workgroup
+	MaxInvocations        uint32    // invocations per workgroup
+	MaxWorkgroupSize      [3]uint32 // per dimension
+	MaxWorkgroupCount     [3]uint32 // per dimension
+	TimestampPeriod       float64   // nanoseconds per timestamp tick
+	TimestampBits         uint32    // valid timestamp bits of the compute queue (0: no timestamps)
+	MaxAllocation         uint64    // maxMemoryAllocationSize (0: unknown)
+	MaxBufferSize         uint64    // maxBufferSize (0: unknown)
+	SubgroupSize          uint32    // default subgroup size
+	MinSubgroupSize       uint32    // smallest subgroup size (= SubgroupSize without size control)
+	MaxSubgroupSize       uint32    // largest subgroup size
+	SubgroupOps           uint32    // VkSubgroupFeatureFlags usable in compute shaders
+}
+
+// Subgroup operation bits of limits.SubgroupOps (VkSubgroupFeatureFlagBits).
+const (
+	subgroupBasic      = 1 << 0
+	subgroupVote       = 1 << 1
+	subgroupArithmetic = 1 << 2
+	subgroupBallot     = 1 << 3
+	subgroupShuffle    = 1 << 4
+)
+
+// features are the optional device features golem can use; the backend
+// enables every one the device has.
+type features struct {
+	Float16       bool // shaderFloat16: fp16 arithmetic
+	Int8          bool // shaderInt8
+	Int16         bool // shaderInt16
+	Int64         bool // shaderInt64
+	Float64       bool // shaderFloat64
+	Storage16     bool // storageBuffer16BitAccess: float16_t / uint16_t in storage buffers
+	Storage8      bool // storageBuffer8BitAccess: int8_t / uint8_t in storage buffers
+	IntDot        bool // shaderIntegerDotProduct (int8 dot products)
+	SizeControl   bool // subgroupSizeControl and computeFullSubgroups
+	CoopMat       bool // VK_KHR_cooperative_matrix
+	BF16          bool // VK_KHR_shader_bfloat16 is present
+	DeviceAddress bool // bufferDeviceAddress
+	MemoryModel   bool // vulkanMemoryModel and its device scope
 }
 
 // status turns the probe's reading of device index into a Status line.
 func (d deviceInfo) status(index int) backend.Status {
-	reason := reasonNotImplemented
-	if d.APIVersion < minAPI {
-		reason = fmt.Sprintf("vulkan: device supports Vulkan %s, golem needs 1.2", formatAPIVersion(d.APIVersion))
-	}
+	reason := d.unusable()
 	return backend.Status{
-		Device: fmt.Sprintf("%s:%d", driverName, index),
+		Available: reason == "",
+		Device:    fmt.Sprintf("%s:%d", driverName, index),
 		Info: backend.DeviceInfo{
 			Backend:     driverName,
 			Index:       index,
@@ -117,10 +177,48 @@ func (d deviceInfo) status(index int) backend.Status {
 			Name:        d.Name,
 			Driver:      d.driver(),
 			MemoryBytes: d.LocalBytes,
-			Caps:        "Vulkan " + formatAPIVersion(d.APIVersion) + ", " + deviceType(d.DeviceType),
+			Caps:        d.caps(),
 		},
 		Reason: reason,
 	}
+}
+
+// unusable returns why golem cannot use the device, or "".
+func (d deviceInfo) unusable() string {
+	switch {
+	case d.APIVersion < minAPI:
+		return fmt.Sprintf("vulkan: device supports Vulkan %s, golem needs 1.2", formatAPIVersion(d.APIVersion))
+	case !d.Probed:
+		return "vulkan: device limits could not be read"
+	case d.ComputeQueue < 0:
+		return "vulkan: device has no compute queue"
+	case d.Limits.MaxPushConstants < 128:
+		return fmt.Sprintf("vulkan: device has %d bytes of push constants, golem needs 128", d.Limits.MaxPushConstants)
+	}
+	return ""
+}
+
+// caps is the one-line capability summary shown by golem devices:
+// "Vulkan 1.3.230, CPU, fp16, no bf16, no int8 dot, subgroup 8, shared 32 KiB, no coopmat".
+func (d deviceInfo) caps() string {
+	parts := []string{"Vulkan " + formatAPIVersion(d.APIVersion), deviceType(d.DeviceType)}
+	if !d.Probed {
+		return strings.Join(parts, ", ")
+	}
+	flag := func(ok bool, name string) string {
+		if ok {
+			return name
+		}
+		return "no " + name
+	}
+	f, l := d.Features, d.Limits
+	parts = append(parts, flag(f.Float16 && f.Storage16, "fp16"), flag(f.BF16, "bf16"), flag(f.IntDot, "int8 dot"))
+	sg := fmt.Sprintf("subgroup %d", l.SubgroupSize)
+	if l.MinSubgroupSize != 0 && l.MinSubgroupSize != l.MaxSubgroupSize {
+		sg = fmt.Sprintf("subgroup %d-%d", l.MinSubgroupSize, l.MaxSubgroupSize)
+	}
+	parts = append(parts, sg, fmt.Sprintf("shared %d KiB", l.MaxSharedMemory/1024), flag(f.CoopMat, "coopmat"))
+	return strings.Join(parts, ", ")
 }
 
 // driver describes the driver: its name and version string when the device
@@ -180,18 +278,26 @@ func unavailable(reason string) []backend.Status {
 // returns from vkCreateInstance when it finds no driver.
 const errIncompatibleDriver = -9
 
-// resultName names a VkResult returned by the calls the probe makes.
+// resultName names a VkResult.
 func resultName(r int32) string {
 	names := map[int32]string{
-		0:   "VK_SUCCESS",
-		5:   "VK_INCOMPLETE",
-		-1:  "VK_ERROR_OUT_OF_HOST_MEMORY",
-		-2:  "VK_ERROR_OUT_OF_DEVICE_MEMORY",
-		-3:  "VK_ERROR_INITIALIZATION_FAILED",
-		-6:  "VK_ERROR_LAYER_NOT_PRESENT",
-		-7:  "VK_ERROR_EXTENSION_NOT_PRESENT",
-		-9:  "VK_ERROR_INCOMPATIBLE_DRIVER",
-		-13: "VK_ERROR_UNKNOWN",
+		0:           "VK_SUCCESS",
+		1:           "VK_NOT_READY",
+		2:           "VK_TIMEOUT",
+		5:           "VK_INCOMPLETE",
+		-1:          "VK_ERROR_OUT_OF_HOST_MEMORY",
+		-2:          "VK_ERROR_OUT_OF_DEVICE_MEMORY",
+		-3:          "VK_ERROR_INITIALIZATION_FAILED",
+		-4:          "VK_ERROR_DEVICE_LOST",
+		-5:          "VK_ERROR_MEMORY_MAP_FAILED",
+		-6:          "VK_ERROR_LAYER_NOT_PRESENT",
+		-7:          "VK_ERROR_EXTENSION_NOT_PRESENT",
+		-8:          "VK_ERROR_FEATURE_NOT_PRESENT",
+		-9:          "VK_ERROR_INCOMPATIBLE_DRIVER",
+		-10:         "VK_ERROR_TOO_MANY_OBJECTS",
+		-12:         "VK_ERROR_FRAGMENTED_POOL",
+		-13:         "VK_ERROR_UNKNOWN",
+		-1000069000: "VK_ERROR_OUT_OF_POOL_MEMORY",
 	}
 	if n, ok := names[r]; ok {
 		return n

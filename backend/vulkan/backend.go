@@ -1,0 +1,341 @@
+//go:build cgo
+
+package vulkan
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/graph"
+	vulkankernels "github.com/golem-llm/golem/kernels/vulkan"
+)
+
+// vkBackend is one opened Vulkan device.
+type vkBackend struct {
+	name  string
+	info  deviceInfo
+	dinfo backend.DeviceInfo
+	log   *slog.Logger
+
+	// mu guards everything below and serialises every use of the device's
+	// queue (uploads, downloads, runs).
+	mu      sync.Mutex
+	dev     *cdev
+	closed  bool
+	lost    error // set when the device was lost or a run timed out
+	pipes   map[string]*pipeline
+	buffers map[*vkBuffer]struct{}
+	progs   map[*program]struct{}
+}
+
+// pipeline is a cached compute pipeline.
+type pipeline struct {
+	c         *cpipe
+	bindings  int
+	pushBytes int
+}
+
+// open opens the device of status line st.
+func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
+	dev, info, err := openDevice(st.Info.Index)
+	if err != nil {
+		return nil, err
+	}
+	if id := formatUUID(info.UUID); id != st.Info.ID {
+		dev.destroy()
+		return nil, fmt.Errorf("vulkan: device %d changed (uuid %s, probed %s)", st.Info.Index, id, st.Info.ID)
+	}
+	if why := info.unusable(); why != "" {
+		dev.destroy()
+		return nil, errors.New(why)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &vkBackend{
+		name:    st.Device,
+		info:    info,
+		dinfo:   info.status(st.Info.Index).Info,
+		log:     log,
+		dev:     dev,
+		pipes:   map[string]*pipeline{},
+		buffers: map[*vkBuffer]struct{}{},
+		progs:   map[*program]struct{}{},
+	}
+	log.Debug("vulkan: opened device", "device", b.name, "name", info.Name, "caps", b.dinfo.Caps,
+		"max_storage_buffer_range", info.Limits.MaxStorageBufferRange)
+	return b, nil
+}
+
+// Name implements backend.Backend: "vulkan:0".
+func (b *vkBackend) Name() string { return b.name }
+
+// Device implements backend.Backend.
+func (b *vkBackend) Device() backend.DeviceInfo { return b.dinfo }
+
+// Supports implements backend.Backend: the node is well formed and the
+// op's default variant can run it on this device.
+func (b *vkBackend) Supports(n *graph.Node) bool { return b.supportErr(n) == nil }
+
+// supportErr says why n cannot run, or nil.
+func (b *vkBackend) supportErr(n *graph.Node) error {
+	if err := validateNode(n); err != nil {
+		return err
+	}
+	if n.Op.IsLeaf() {
+		return nil
+	}
+	v, ok := findVariant(n.Op, "")
+	if !ok {
+		return fmt.Errorf("op %s is not supported by the vulkan backend", n.Op)
+	}
+	return v.check(&b.info, n)
+}
+
+// usable returns an error when the backend is closed or its device lost.
+// The caller holds b.mu.
+func (b *vkBackend) usable() error {
+	if b.closed {
+		return errors.New("vulkan: backend is closed")
+	}
+	if b.lost != nil {
+		return fmt.Errorf("vulkan: device unusable after an earlier failure: %w", b.lost)
+	}
+	return nil
+}
+
+// noteFailure marks the device lost after a device loss or a timeout.
+// The caller holds b.mu.
+func (b *vkBackend) noteFailure(err error) {
+	var ve *vkError
+	if errors.As(err, &ve) && (ve.result == resultDeviceLost || ve.result == resultTimeout) {
+		b.lost = err
+	}
+}
+
+// Alloc implements backend.Backend: a zero-filled device buffer.
+func (b *vkBackend) Alloc(size int64) (backend.Buffer, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.usable(); err != nil {
+		return nil, err
+	}
+	c, err := b.allocLocked(size, 0)
+	if err != nil {
+		return nil, fmt.Errorf("vulkan: alloc: %w", err)
+	}
+	buf := &vkBuffer{owner: b, size: size, c: c}
+	b.buffers[buf] = struct{}{}
+	return buf, nil
+}
+
+// allocLocked allocates and zeroes a device buffer of size bytes (host:
+// the memory kind, see golem_vk_buf_create). The caller holds b.mu.
+func (b *vkBackend) allocLocked(size int64, host int) (*cbuf, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("negative size %d", size)
+	}
+	lim := b.info.Limits
+	if lim.MaxBufferSize > 0 && uint64(size) > lim.MaxBufferSize {
+		return nil, fmt.Errorf("%d bytes exceed the device's maxBufferSize %d", size, lim.MaxBufferSize)
+	}
+	if lim.MaxAllocation > 0 && uint64(size) > lim.MaxAllocation {
+		return nil, fmt.Errorf("%d bytes exceed the device's maxMemoryAllocationSize %d", size, lim.MaxAllocation)
+	}
+	if size > b.info.LocalBytes && b.info.LocalBytes > 0 {
+		return nil, fmt.Errorf("%d bytes exceed the device's %d bytes of memory", size, b.info.LocalBytes)
+	}
+	c, err := b.dev.newBuffer(uint64(size), host)
+	if err != nil {
+		b.noteFailure(err)
+		return nil, fmt.Errorf("%d bytes: %w", size, err)
+	}
+	if err := b.dev.zero(c); err != nil {
+		b.dev.freeBuffer(c)
+		b.noteFailure(err)
+		return nil, fmt.Errorf("%d bytes: %w", size, err)
+	}
+	return c, nil
+}
+
+// pipeline returns the cached pipeline of shader with the given layout and
+// specialization constants, creating it on first use. The caller holds b.mu.
+func (b *vkBackend) pipeline(shader string, bindings, pushBytes int, specs []spec) (*pipeline, error) {
+	key := pipelineKey(shader, bindings, pushBytes, specs)
+	if p, ok := b.pipes[key]; ok {
+		return p, nil
+	}
+	code, err := fs.ReadFile(vulkankernels.FS, shader+".spv")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s.spv is not embedded (run make kernels)", errNoShader, shader)
+	}
+	s := append([]spec(nil), specs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].id < s[j].id })
+	ids := make([]uint32, len(s))
+	vals := make([]uint32, len(s))
+	for i, x := range s {
+		ids[i], vals[i] = x.id, x.v
+	}
+	c, err := b.dev.newPipeline(code, bindings, pushBytes, ids, vals)
+	if err != nil {
+		b.noteFailure(err)
+		return nil, fmt.Errorf("pipeline %s: %w", key, err)
+	}
+	p := &pipeline{c: c, bindings: bindings, pushBytes: pushBytes}
+	b.pipes[key] = p
+	return p, nil
+}
+
+// Compile implements backend.Backend.
+func (b *vkBackend) Compile(g *graph.Graph) (backend.Program, error) {
+	return b.compile(g, graph.OpInvalid, "")
+}
+
+// Variants implements backend.VariantCompiler: the names of op's variants
+// available on this device, the default first; nil when there is one.
+func (b *vkBackend) Variants(op graph.Op) []string {
+	var names []string
+	for _, v := range ops[op] {
+		if v.available == nil || v.available(&b.info) == nil {
+			names = append(names, v.name)
+		}
+	}
+	if len(names) < 2 {
+		return nil
+	}
+	return names
+}
+
+// CompileVariant implements backend.VariantCompiler.
+func (b *vkBackend) CompileVariant(g *graph.Graph, op graph.Op, name string) (backend.Program, error) {
+	if _, ok := findVariant(op, name); !ok || name == "" {
+		return nil, fmt.Errorf("vulkan: compile: op %s has no variant %q (have %v)", op, name, b.variantNames(op))
+	}
+	return b.compile(g, op, name)
+}
+
+func (b *vkBackend) variantNames(op graph.Op) []string {
+	var names []string
+	for _, v := range ops[op] {
+		names = append(names, v.name)
+	}
+	return names
+}
+
+// Close implements backend.Backend. Programs and buffers still open are
+// released and fail afterwards.
+func (b *vkBackend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	for p := range b.progs {
+		p.releaseLocked()
+	}
+	for buf := range b.buffers {
+		buf.releaseLocked()
+	}
+	for _, p := range b.pipes {
+		b.dev.freePipeline(p.c)
+	}
+	b.pipes = nil
+	b.dev.destroy()
+	return nil
+}
+
+// vkBuffer is a device buffer (backend.Buffer).
+type vkBuffer struct {
+	owner *vkBackend
+	size  int64
+	c     *cbuf // nil once freed
+}
+
+// Size implements backend.Buffer.
+func (buf *vkBuffer) Size() int64 { return buf.size }
+
+// access checks a transfer of n bytes at off. The caller holds owner.mu.
+func (buf *vkBuffer) access(op string, off int64, n int) error {
+	if err := buf.owner.usable(); err != nil {
+		return fmt.Errorf("vulkan: %s: %w", op, err)
+	}
+	if buf.c == nil {
+		return fmt.Errorf("vulkan: %s: buffer was freed", op)
+	}
+	if off < 0 || off > buf.size || int64(n) > buf.size-off {
+		return fmt.Errorf("vulkan: %s: %d bytes at offset %d do not fit the %d-byte buffer", op, n, off, buf.size)
+	}
+	return nil
+}
+
+// Write implements backend.Buffer.
+func (buf *vkBuffer) Write(off int64, src []byte) error {
+	b := buf.owner
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := buf.access("write", off, len(src)); err != nil {
+		return err
+	}
+	if err := b.dev.write(buf.c, off, src); err != nil {
+		b.noteFailure(err)
+		return fmt.Errorf("vulkan: write: %w", err)
+	}
+	return nil
+}
+
+// Read implements backend.Buffer.
+func (buf *vkBuffer) Read(off int64, dst []byte) error {
+	b := buf.owner
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := buf.access("read", off, len(dst)); err != nil {
+		return err
+	}
+	if err := b.dev.read(buf.c, off, dst); err != nil {
+		b.noteFailure(err)
+		return fmt.Errorf("vulkan: read: %w", err)
+	}
+	return nil
+}
+
+// Free implements backend.Buffer. Freeing twice is an error.
+func (buf *vkBuffer) Free() error {
+	b := buf.owner
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if buf.c == nil {
+		if b.closed {
+			return nil
+		}
+		return errors.New("vulkan: free: buffer was already freed")
+	}
+	buf.releaseLocked()
+	return nil
+}
+
+// releaseLocked frees the device memory. The caller holds owner.mu.
+func (buf *vkBuffer) releaseLocked() {
+	if buf.c == nil {
+		return
+	}
+	buf.owner.dev.freeBuffer(buf.c)
+	buf.c = nil
+	delete(buf.owner.buffers, buf)
+}
+
+// f32bits returns the bits of v.
+func f32bits(v float32) uint32 { return math.Float32bits(v) }
+
+// VkResult values the backend reacts to.
+const (
+	resultTimeout    = 2
+	resultDeviceLost = -4
+)

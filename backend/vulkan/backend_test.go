@@ -1,0 +1,105 @@
+//go:build cgo
+
+package vulkan
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/golem-llm/golem/backend"
+	_ "github.com/golem-llm/golem/backend/cpu" // the parity reference
+	"github.com/golem-llm/golem/graph"
+	vulkankernels "github.com/golem-llm/golem/kernels/vulkan"
+	"github.com/golem-llm/golem/parity"
+)
+
+// vkDevice opens the first usable Vulkan device, or skips the test (fails
+// it under CI=true, where lavapipe is installed) when there is none.
+func vkDevice(t testing.TB) *vkBackend {
+	t.Helper()
+	be, err := backend.Open("vulkan", backend.Options{})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no Vulkan device under CI: %v", err)
+		}
+		t.Skipf("no Vulkan device (install mesa-vulkan-drivers for lavapipe): %v", err)
+	}
+	t.Cleanup(func() { require.NoError(t, be.Close()) })
+	return be.(*vkBackend)
+}
+
+// TestOpSuite is the op conformance suite against the float64 CPU
+// reference: every case of every op the backend supports (the suite skips
+// the nodes Supports rejects).
+func TestOpSuite(t *testing.T) {
+	be := vkDevice(t)
+	t.Logf("device: %s %s (%s)", be.Name(), be.Device().Name, be.Device().Caps)
+	parity.RunOpSuite(t, be)
+}
+
+// TestOwnOps runs the suite's cases of every op but matmul and attention
+// (their kernels have their own tests), by name, with -run filters in mind.
+func TestOwnOps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("TestOpSuite covers these under -short")
+	}
+	be := vkDevice(t)
+	ref, err := backend.Open(parity.ReferenceDevice, backend.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, ref.Close()) })
+	skip := regexp.MustCompile(`^(matmul|attention)\(`)
+	for _, c := range parity.Cases() {
+		if skip.MatchString(c.Name) {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			r := parity.RunCase(context.Background(), be, ref, c, parity.DefaultSeed)
+			if unquantizable.MatchString(c.Name) {
+				// Documented: quantizing to the k-quants is not implemented.
+				require.True(t, r.Skipped, r.Message())
+				return
+			}
+			require.False(t, r.Skipped, r.Message())
+			require.True(t, r.Err == nil && r.Pass, r.Message())
+		})
+	}
+}
+
+// unquantizable matches the cases the backend does not implement: copies
+// to the k-quant formats.
+var unquantizable = regexp.MustCompile(`^copy\(src=(f32|f16|bf16),dst=q[46]_k,`)
+
+// TestSupportsEveryOwnOp checks that every op other than matmul and
+// attention has a registered kernel.
+func TestSupportsEveryOwnOp(t *testing.T) {
+	for _, op := range graph.ComputeOps() {
+		_, ok := findVariant(op, "")
+		require.True(t, ok, "op %s has no variant", op)
+	}
+}
+
+// TestKernelsEmbedded checks that every kernel source has its embedded
+// SPIR-V and every embedded SPIR-V its source.
+func TestKernelsEmbedded(t *testing.T) {
+	srcs, err := filepath.Glob(filepath.Join("..", "..", "kernels", "vulkan", "*.comp"))
+	require.NoError(t, err)
+	require.NotEmpty(t, srcs)
+	spvs, err := fs.Glob(vulkankernels.FS, "*.spv")
+	require.NoError(t, err)
+	want := map[string]bool{}
+	for _, s := range srcs {
+		want[strings.TrimSuffix(filepath.Base(s), ".comp")+".spv"] = true
+	}
+	for _, s := range spvs {
+		require.True(t, want[s], "%s has no .comp source", s)
+		delete(want, s)
+	}
+	require.Empty(t, want, "sources without embedded SPIR-V (run make kernels)")
+}

@@ -1,0 +1,388 @@
+//go:build cgo
+
+package vulkan
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/golem-llm/golem/graph"
+)
+
+// Attention variants (Variants(graph.OpAttention) lists them in this order):
+//
+//   - "auto", the default: "splitkv" for nodes with one query per batch
+//     (decode), "flash" for the others (prefill); "splitkv" also when the
+//     head dims are too large for flash's shared-memory tiles.
+//   - "flash": fused attention, tiled, with an online softmax; one
+//     workgroup per (batch, query tile, head).
+//   - "naive": three passes through a scratch score matrix (scores,
+//     softmax, weighted sum); simple and obviously right, for checking.
+//   - "splitkv": the visible keys of each row are split over workgroups
+//     that write partial maxima, sums and rows; a second pass combines them.
+const (
+	attnAuto    = "auto"
+	attnFlash   = "flash"
+	attnNaive   = "naive"
+	attnSplitKV = "splitkv"
+)
+
+const (
+	// attnLocal is the workgroup size of every attention kernel.
+	attnLocal = 128
+	// splitKVMaxSplits is the most splits of one row, unless a split would
+	// then hold more than splitKVMaxTiles tiles of attnLocal keys (which
+	// also keeps each invocation well inside lavapipe's loop budget).
+	splitKVMaxSplits = 32
+	splitKVMaxTiles  = 16
+)
+
+// Flag bits of the attention kernels' pc.flags (attention_common.glsl).
+const (
+	attnFlagCausal = 1 << iota
+	attnFlagMask
+	attnFlagPos
+	attnFlagKF16
+	attnFlagVF16
+)
+
+func init() {
+	registerOp(graph.OpAttention,
+		variant{name: attnAuto, supports: supportsAttnAuto, launch: launchAttnAuto},
+		variant{name: attnFlash, supports: supportsFlash, launch: launchFlash},
+		variant{name: attnNaive, supports: supportsNaive, launch: launchNaive},
+		variant{name: attnSplitKV, supports: supportsSplitKV, launch: launchSplitKV},
+	)
+}
+
+// attnDims describes an attention node (see graph.Builder.Attention).
+type attnDims struct {
+	b, sq, sk, hq, hkv, d, dv int64
+}
+
+func attentionShape(n *graph.Node) attnDims {
+	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	r := q.Shape.Rank()
+	a := attnDims{b: 1}
+	if r == 4 {
+		a.b = int64(q.Shape[0])
+	}
+	a.sq, a.hq, a.d = int64(q.Shape[r-3]), int64(q.Shape[r-2]), int64(q.Shape[r-1])
+	a.sk, a.hkv, a.dv = int64(k.Shape[r-3]), int64(k.Shape[r-2]), int64(v.Shape[r-1])
+	return a
+}
+
+// supportsAttn checks what every attention kernel needs: 32-bit indices.
+func supportsAttn(n *graph.Node) error {
+	const lim = 1<<32 - 1
+	for _, in := range n.Inputs[:3] {
+		if in.Shape.NumElements() > lim {
+			return fmt.Errorf("%s has more than 2³²−1 elements", in)
+		}
+	}
+	if n.Shape.NumElements() > lim {
+		return errors.New("the result has more than 2³²−1 elements")
+	}
+	if n.Params.HasMask && n.Mask().Shape.NumElements() > lim {
+		return errors.New("the mask has more than 2³²−1 elements")
+	}
+	return nil
+}
+
+// flashTiles returns the query and key tile sizes of the flash kernel:
+// the largest that fit the device's shared memory, with a query tile no
+// larger than the queries rounded up to a power of two, and within
+// lavapipe's loop budget. ok is false when none fits.
+func flashTiles(dev *deviceInfo, a attnDims) (bq, bk int64, ok bool) {
+	maxQ := int64(1)
+	for maxQ < a.sq && maxQ < 16 {
+		maxQ *= 2
+	}
+	d4, dv4 := groups(a.d, 4), groups(a.dv, 4)
+	for bq = maxQ; bq >= 1; bq /= 2 {
+		for _, bk = range []int64{32, 16, 8, 4} {
+			bytes := 16 * (bq*d4 + bk*d4 + bk*dv4 + 2*bq*bk/4)
+			if bytes <= int64(dev.Limits.MaxSharedMemory) && withinLoopBudget(dev, flashIterations(a, bq, bk)) {
+				return bq, bk, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// flashIterations estimates the loop iterations one flash invocation runs
+// (see withinLoopBudget).
+func flashIterations(a attnDims, bq, bk int64) int64 {
+	tpq := attnLocal / bq
+	d4, dv4 := groups(a.d, 4), groups(a.dv, 4)
+	nc := groups(dv4, tpq)
+	perTile := 4*groups(bk*d4, attnLocal) + 4*groups(bk*dv4, attnLocal) + // staging (and partial vec4s)
+		groups(bk, tpq)*(d4+3) + // scores, probabilities
+		2*bk/4 + nc*(bk/4+1) + 4 // maximum, sum, weighted values
+	return bq + 4*groups(bq*d4, attnLocal) + nc*5 + groups(a.sk, bk)*perTile
+}
+
+// loopBudget is the number of loop iterations, all loops together, after
+// which lavapipe (llvmpipe) ends a shader invocation: its compiler's loop
+// limiter (LP_MAX_TGSI_LOOP_ITERATIONS = 65535) silently cuts every loop
+// short once the shared counter runs out, leaving wrong or unwritten
+// results. Kernels keep their estimated count below this bound there.
+const loopBudget = 60000
+
+// withinLoopBudget reports whether a kernel whose invocations run about
+// iterations loop iterations is safe on dev.
+func withinLoopBudget(dev *deviceInfo, iterations int64) bool {
+	return !loopLimited(dev) || iterations <= loopBudget
+}
+
+// loopLimited reports whether dev is Mesa's lavapipe, whose shaders end
+// after 65535 loop iterations.
+func loopLimited(dev *deviceInfo) bool {
+	return strings.Contains(dev.DriverName, "llvmpipe") || strings.Contains(dev.Name, "llvmpipe")
+}
+
+func supportsFlash(dev *deviceInfo, n *graph.Node) error {
+	if err := supportsAttn(n); err != nil {
+		return err
+	}
+	a := attentionShape(n)
+	if _, _, ok := flashTiles(dev, a); !ok {
+		if loopLimited(dev) {
+			return fmt.Errorf("%d keys of head dims %d and %d exceed what one flash workgroup can loop over on lavapipe (or its shared memory)", a.sk, a.d, a.dv)
+		}
+		return fmt.Errorf("head dims %d and %d need more shared memory than the device's %d bytes", a.d, a.dv, dev.Limits.MaxSharedMemory)
+	}
+	lim := dev.Limits.MaxWorkgroupCount
+	if a.sq > int64(lim[0]) || a.hq > int64(lim[1]) || a.b > int64(lim[2]) {
+		return fmt.Errorf("grid of %d×%d×%d query tiles, heads and batches exceeds the device's %v", a.sq, a.hq, a.b, lim)
+	}
+	return nil
+}
+
+// naiveScratch is the naive variant's score matrix in bytes.
+func naiveScratch(a attnDims) int64 { return 4 * a.b * a.hq * a.sq * a.sk }
+
+func supportsNaive(dev *deviceInfo, n *graph.Node) error {
+	if err := supportsAttn(n); err != nil {
+		return err
+	}
+	a := attentionShape(n)
+	lim := int64(dev.Limits.MaxStorageBufferRange)
+	if lim > 1<<31 {
+		lim = 1 << 31
+	}
+	if s := naiveScratch(a); s > lim {
+		return fmt.Errorf("the naive variant's %d-byte score matrix exceeds one binding (%d bytes)", s, lim)
+	}
+	if a.b*a.hq*a.sq > int64(math.MaxUint32) {
+		return errors.New("too many rows for the naive variant")
+	}
+	// The weighted sum loops over every visible key in one invocation.
+	if !withinLoopBudget(dev, a.sk+3*groups(a.sk, attnLocal)+a.d) {
+		return fmt.Errorf("%d keys exceed what the naive variant can loop over on lavapipe", a.sk)
+	}
+	return nil
+}
+
+// splitPlan returns the split-KV split count and keys per split: up to
+// splitKVMaxSplits splits, more when a split would hold more than
+// splitKVMaxTiles workgroup-size tiles of keys.
+func splitPlan(a attnDims) (nsplit, chunk int64) {
+	tiles := groups(a.sk, attnLocal)
+	nsplit = max(min(tiles, splitKVMaxSplits), groups(tiles, splitKVMaxTiles))
+	chunk = groups(tiles, nsplit) * attnLocal
+	return groups(a.sk, chunk), chunk
+}
+
+// splitScratch is the split-KV partial results in bytes.
+func splitScratch(a attnDims, nsplit int64) int64 {
+	parts := a.b * a.sq * a.hq * nsplit
+	return 4 * parts * (2 + a.dv)
+}
+
+func supportsSplitKV(dev *deviceInfo, n *graph.Node) error {
+	if err := supportsAttn(n); err != nil {
+		return err
+	}
+	a := attentionShape(n)
+	if 4*(a.d+2*attnLocal) > int64(dev.Limits.MaxSharedMemory) {
+		return fmt.Errorf("head dim %d needs more shared memory than the device's %d bytes", a.d, dev.Limits.MaxSharedMemory)
+	}
+	nsplit, _ := splitPlan(a)
+	lim := dev.Limits.MaxWorkgroupCount
+	if nsplit > int64(lim[0]) || a.hq > int64(lim[1]) || a.b*a.sq > int64(lim[2]) {
+		return fmt.Errorf("grid of %d×%d×%d splits, heads and rows exceeds the device's %v", nsplit, a.hq, a.b*a.sq, lim)
+	}
+	wlim := int64(dev.Limits.MaxStorageBufferRange)
+	if s := splitScratch(a, nsplit); s > wlim {
+		return fmt.Errorf("the split-KV partial results (%d bytes) exceed one binding (%d bytes)", s, wlim)
+	}
+	return nil
+}
+
+// autoAttnVariant is the variant "auto" uses for n.
+func autoAttnVariant(dev *deviceInfo, n *graph.Node) string {
+	a := attentionShape(n)
+	if a.sq > 1 && supportsFlash(dev, n) == nil {
+		return attnFlash
+	}
+	return attnSplitKV
+}
+
+func supportsAttnAuto(dev *deviceInfo, n *graph.Node) error {
+	if autoAttnVariant(dev, n) == attnFlash {
+		return nil
+	}
+	return supportsSplitKV(dev, n)
+}
+
+func launchAttnAuto(c *compiler, n *graph.Node) error {
+	if autoAttnVariant(c.dev, n) == attnFlash {
+		return launchFlash(c, n)
+	}
+	return launchSplitKV(c, n)
+}
+
+// kvUnit is the unit of a K or V offset: one element (4 bytes) or one half.
+func kvUnit(dt graph.DType) int64 {
+	if dt == graph.F16 {
+		return 2
+	}
+	return 4
+}
+
+// attnArgs binds q, k, v, mask (or q again), positions (or q again), the
+// output and, when scratch ≥ 0, that scratch region, and pushes the
+// constants of attention_common.glsl.
+func attnArgs(l *launch, n *graph.Node, a attnDims, scratch int, nsplit, chunk int64) {
+	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	aq, ak, av := l.In(q), l.In(k), l.In(v)
+	var am, ap int
+	if m := n.Mask(); m != nil {
+		am = l.In(m)
+	} else {
+		am = l.In(q) // never read (no mask flag)
+	}
+	if p := n.Positions(); p != nil {
+		ap = l.In(p)
+	} else {
+		ap = l.In(q) // never read (no positions flag)
+	}
+	ao := l.Out(n)
+	as := -1
+	if scratch >= 0 {
+		as = l.Scratch(scratch)
+	}
+	flags := uint32(0)
+	if n.Params.Causal {
+		flags |= attnFlagCausal
+	}
+	if n.Params.HasMask {
+		flags |= attnFlagMask
+	}
+	if n.Params.HasPos {
+		flags |= attnFlagPos
+	}
+	if k.DType == graph.F16 {
+		flags |= attnFlagKF16
+	}
+	if v.DType == graph.F16 {
+		flags |= attnFlagVF16
+	}
+	l.Int(a.b)
+	l.Int(a.sq)
+	l.Int(a.sk)
+	l.Int(a.hq)
+	l.Int(a.hkv)
+	l.Int(a.d)
+	l.Int(a.dv)
+	l.F32(n.Params.Scale)
+	l.U32(flags)
+	l.Offset(aq, 4)
+	l.Offset(ak, kvUnit(k.DType))
+	l.Offset(av, kvUnit(v.DType))
+	l.Offset(am, 4)
+	l.Offset(ap, 4)
+	l.Offset(ao, 4)
+	if as >= 0 {
+		l.Offset(as, 4)
+	} else {
+		l.U32(0)
+	}
+	l.Int(nsplit)
+	l.Int(chunk)
+}
+
+// launchFlash records the fused kernel: one dispatch.
+func launchFlash(c *compiler, n *graph.Node) error {
+	a := attentionShape(n)
+	bq, bk, ok := flashTiles(c.dev, a)
+	if !ok {
+		return fmt.Errorf("head dims %d and %d do not fit the flash kernel's shared memory", a.d, a.dv)
+	}
+	tpq := attnLocal / bq
+	dv4 := groups(a.dv, 4)
+	l := c.dispatch(n, "attention_flash")
+	attnArgs(l, n, a, -1, 0, 0)
+	l.Local(attnLocal, 1, 1)
+	l.Spec(3, uint32(bq))
+	l.Spec(4, uint32(bk))
+	l.Spec(5, uint32(groups(a.d, 4)))
+	l.Spec(6, uint32(dv4))
+	l.Spec(7, uint32(groups(dv4, tpq)))
+	l.Grid(uint32(groups(a.sq, bq)), uint32(a.hq), uint32(a.b))
+	return nil
+}
+
+// launchNaive records the three passes over a scratch score matrix.
+func launchNaive(c *compiler, n *graph.Node) error {
+	a := attentionShape(n)
+	s := c.scratch(naiveScratch(a))
+	rows := a.b * a.hq * a.sq
+
+	l := c.dispatch(n, "attention_naive_scores")
+	attnArgs(l, n, a, s, 0, 0)
+	l.Local(attnLocal, 1, 1)
+	l.Grid1D(groups(rows*a.sk, attnLocal))
+
+	l = c.dispatch(n, "attention_naive_softmax")
+	attnArgs(l, n, a, s, 0, 0)
+	local := uint32(1)
+	for local < attnLocal && int64(local) < a.sk {
+		local *= 2
+	}
+	l.Local(local, 1, 1)
+	l.Grid1D(rows)
+
+	l = c.dispatch(n, "attention_naive_out")
+	attnArgs(l, n, a, s, 0, 0)
+	l.Local(attnLocal, 1, 1)
+	l.Grid1D(groups(a.b*a.sq*a.hq*a.dv, attnLocal))
+	return nil
+}
+
+// launchSplitKV records the split pass and the combining pass.
+func launchSplitKV(c *compiler, n *graph.Node) error {
+	a := attentionShape(n)
+	nsplit, chunk := splitPlan(a)
+	s := c.scratch(splitScratch(a, nsplit))
+
+	l := c.dispatch(n, "attention_splitkv")
+	attnArgs(l, n, a, s, nsplit, chunk)
+	l.Local(attnLocal, 1, 1)
+	l.Spec(3, uint32(a.d))
+	l.Spec(4, uint32(groups(a.dv, attnLocal)))
+	l.Grid(uint32(nsplit), uint32(a.hq), uint32(a.b*a.sq))
+
+	l = c.dispatch(n, "attention_splitkv_reduce")
+	attnArgs(l, n, a, s, nsplit, chunk)
+	local := uint32(32)
+	for local < attnLocal && int64(local) < a.dv {
+		local *= 2
+	}
+	l.Local(local, 1, 1)
+	l.Grid1D(a.b * a.sq * a.hq)
+	return nil
+}

@@ -1,0 +1,287 @@
+//go:build cgo
+
+package vulkan
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/golem-llm/golem/graph"
+)
+
+// Matmul variants. "auto" (the default) runs the GEMV kernel when x has at
+// most gemvMaxRows rows per batch and the tiled GEMM kernel otherwise;
+// "gemv" and "gemm" force one kernel for every matmul node.
+const (
+	matmulAuto = "auto"
+	matmulGEMV = "gemv"
+	matmulGEMM = "gemm"
+)
+
+const (
+	// gemvMaxRows is the largest row count of x (per batch) that "auto"
+	// computes with the GEMV kernel.
+	gemvMaxRows = 8
+	// gemvRowsPerGroup is NR of matmul_gemv.glsl: output columns per workgroup.
+	gemvRowsPerGroup = 2
+	// gemvMaxMR bounds MR of matmul_gemv.glsl: rows of x per pass.
+	gemvMaxMR = 8
+	// gemvMaxLocal is the GEMV workgroup size for long rows.
+	gemvMaxLocal = 128
+	// gemmLocal is the GEMM workgroup size (16×16, fixed by the shader).
+	gemmLocal = 256
+	// gemmTile is the GEMM output tile edge (BM = BN).
+	gemmTile = 64
+	// gemmShared is the GEMM kernel's shared memory in bytes.
+	gemmShared = 2 * 32 * gemmTile * 4
+)
+
+func init() {
+	registerOp(graph.OpMatMul,
+		variant{name: matmulAuto, supports: supportsMatMulAuto, launch: launchMatMulAuto},
+		variant{name: matmulGEMV, supports: supportsMatMulGEMV, launch: launchMatMulGEMV},
+		variant{name: matmulGEMM, available: gemmAvailable, supports: supportsMatMulGEMM, launch: launchMatMulGEMM},
+	)
+}
+
+// matmulDims describes a matmul node: batches independent products of
+// [m, k] by [n, k]ᵀ; batchedW when w has one [n, k] matrix per batch.
+type matmulDims struct {
+	batches, m, n, k int64
+	batchedW         bool
+	rowBytes         int64 // bytes of one row of w
+}
+
+func matmulShape(n *graph.Node) (matmulDims, error) {
+	x, w := n.Inputs[0], n.Inputs[1]
+	k := int64(x.Shape.Last())
+	wr := w.Shape.Rank()
+	d := matmulDims{batches: 1, m: x.Shape.Rows(), n: int64(w.Shape[wr-2]), k: k}
+	if wr > 2 {
+		d.batchedW = true
+		d.m = int64(x.Shape[wr-2])
+		for _, s := range x.Shape[:wr-2] {
+			d.batches *= int64(s)
+		}
+	}
+	rb, err := w.DType.RowBytes(k)
+	if err != nil {
+		return d, fmt.Errorf("weight rows: %w", err)
+	}
+	d.rowBytes = rb
+	return d, nil
+}
+
+// gemmAvailable: the GEMM kernel needs 256 invocations in x and 16 KiB of
+// shared memory (the latter every Vulkan device has).
+func gemmAvailable(d *deviceInfo) error {
+	lim := d.Limits
+	if lim.MaxInvocations < gemmLocal || lim.MaxWorkgroupSize[0] < gemmLocal {
+		return fmt.Errorf("the GEMM kernel needs workgroups of %d invocations (device: %d)", gemmLocal, lim.MaxInvocations)
+	}
+	if lim.MaxSharedMemory < gemmShared {
+		return fmt.Errorf("the GEMM kernel needs %d bytes of shared memory (device: %d)", gemmShared, lim.MaxSharedMemory)
+	}
+	return nil
+}
+
+// supportsMatMul checks what every matmul kernel needs: 32-bit sizes, a
+// batch count the grid can hold, and for quantized weights an inner size
+// of whole blocks.
+func supportsMatMul(dev *deviceInfo, n *graph.Node) error {
+	d, err := matmulShape(n)
+	if err != nil {
+		return err
+	}
+	if d.batches > int64(dev.Limits.MaxWorkgroupCount[2]) {
+		return fmt.Errorf("%d batches exceed the device's grid limit %d", d.batches, dev.Limits.MaxWorkgroupCount[2])
+	}
+	const lim = 1<<32 - 1
+	if n.Shape.NumElements() > lim || n.Inputs[0].Shape.NumElements() > lim || n.Inputs[1].Shape.NumElements() > lim {
+		return errors.New("tensors of more than 2³²−1 elements")
+	}
+	if w := n.Inputs[1]; w.DType.IsQuantized() && d.k%int64(w.DType.BlockSize()) != 0 {
+		return fmt.Errorf("inner size %d is not a multiple of the %s block size %d", d.k, w.DType, w.DType.BlockSize())
+	}
+	return nil
+}
+
+// supportsMatMulGEMM adds the GEMM grid limits to supportsMatMul.
+func supportsMatMulGEMM(dev *deviceInfo, n *graph.Node) error {
+	if err := supportsMatMul(dev, n); err != nil {
+		return err
+	}
+	d, _ := matmulShape(n)
+	if t := groups(d.m, gemmTile); t > int64(dev.Limits.MaxWorkgroupCount[1]) {
+		return fmt.Errorf("%d rows of x need %d row tiles, more than the device's grid limit %d", d.m, t, dev.Limits.MaxWorkgroupCount[1])
+	}
+	if t := groups(d.n, gemmTile); t > int64(dev.Limits.MaxWorkgroupCount[0]) {
+		return fmt.Errorf("%d output columns need %d column tiles, more than the device's grid limit %d", d.n, t, dev.Limits.MaxWorkgroupCount[0])
+	}
+	return nil
+}
+
+// supportsMatMulGEMV adds lavapipe's loop budget to supportsMatMul: the
+// GEMV kernel loops over the rows of x in passes of MR.
+func supportsMatMulGEMV(dev *deviceInfo, n *graph.Node) error {
+	if err := supportsMatMul(dev, n); err != nil {
+		return err
+	}
+	d, _ := matmulShape(n)
+	local, mr := gemvConfig(d, n.Inputs[1].DType)
+	if it := gemvIterations(d, local, mr); !withinLoopBudget(dev, it) {
+		return fmt.Errorf("the GEMV kernel would run about %d loop iterations per invocation, more than lavapipe's limit", it)
+	}
+	return nil
+}
+
+// supportsMatMulAuto accepts what the kernel "auto" picks accepts.
+func supportsMatMulAuto(dev *deviceInfo, n *graph.Node) error {
+	if autoMatMulKind(dev, n) == matmulGEMM {
+		return supportsMatMulGEMM(dev, n)
+	}
+	return supportsMatMulGEMV(dev, n)
+}
+
+// autoMatMulKind is the kernel "auto" runs n with: GEMV for few rows of x
+// (or when the device cannot run GEMM on n), GEMM otherwise.
+func autoMatMulKind(dev *deviceInfo, n *graph.Node) string {
+	d, err := matmulShape(n)
+	if err != nil || d.m <= gemvMaxRows || gemmAvailable(dev) != nil || supportsMatMulGEMM(dev, n) != nil {
+		return matmulGEMV
+	}
+	return matmulGEMM
+}
+
+// gemvConfig returns the GEMV workgroup size (a power of two from 32 to
+// gemvMaxLocal, no larger than the row's work items) and MR.
+func gemvConfig(d matmulDims, wt graph.DType) (local uint32, mr int64) {
+	units := d.k // per row: elements, or groups of 8 for quantized weights
+	if wt.IsQuantized() {
+		units = d.k / 8
+	}
+	local = 32
+	for local < gemvMaxLocal && int64(local) < units {
+		local *= 2
+	}
+	mr = min(d.m, gemvMaxMR)
+	if d.m > gemvMaxMR {
+		mr = 4 // many rows (a forced GEMV): passes of 4
+	}
+	return local, mr
+}
+
+// gemvIterations estimates the loop iterations of one GEMV invocation.
+func gemvIterations(d matmulDims, local uint32, mr int64) int64 {
+	units := d.k
+	if d.k%8 == 0 {
+		units = d.k / 8
+	}
+	steps := int64(0)
+	for s := local; s > 1; s /= 2 {
+		steps++
+	}
+	const nr = gemvRowsPerGroup
+	perPass := groups(units, int64(local))*(mr+nr*(1+mr)+1) + 3*nr*mr + steps*(1+nr*mr) + 2
+	return groups(d.m, mr) * perPass
+}
+
+// launchMatMulAuto runs the kernel autoMatMulKind picks.
+func launchMatMulAuto(c *compiler, n *graph.Node) error {
+	return launchMatMul(c, n, autoMatMulKind(c.dev, n))
+}
+
+func launchMatMulGEMV(c *compiler, n *graph.Node) error { return launchMatMul(c, n, matmulGEMV) }
+
+func launchMatMulGEMM(c *compiler, n *graph.Node) error { return launchMatMul(c, n, matmulGEMM) }
+
+// weightUnit is the unit of w's offset and strides in the shader: bytes of
+// one float32 element, of one half, or 1 (bytes) for quantized weights.
+func weightUnit(dt graph.DType) int64 {
+	switch dt {
+	case graph.F32:
+		return 4
+	case graph.F16, graph.BF16:
+		return 2
+	}
+	return 1
+}
+
+// launchMatMul records the dispatches of matmul node n with kernel kind
+// (matmulGEMV or matmulGEMM): one per chunk of w rows whose bytes fit in one
+// binding (a single one unless w exceeds maxStorageBufferRange).
+func launchMatMul(c *compiler, n *graph.Node, kind string) error {
+	x, w := n.Inputs[0], n.Inputs[1]
+	d, err := matmulShape(n)
+	if err != nil {
+		return err
+	}
+	shader := "matmul_" + w.DType.String() + "_" + kind
+	unit := weightUnit(w.DType)
+	// The shader's row stride of w: elements (halves) for float weights,
+	// bytes for quantized ones.
+	wRow := d.k
+	if w.DType.IsQuantized() {
+		wRow = d.rowBytes
+	}
+	chunks := [][2]int{{0, int(d.n)}}
+	if d.batchedW {
+		// A batched weight is bound whole (one [n, k] matrix per batch).
+		if d.batches*d.n*d.rowBytes > c.maxWindow() {
+			return fmt.Errorf("batched weight %s of %d bytes exceeds one binding (maxStorageBufferRange %d)",
+				w, d.batches*d.n*d.rowBytes, c.dev.Limits.MaxStorageBufferRange)
+		}
+	} else if d.n*d.rowBytes > c.maxWindow() {
+		if chunks, err = c.rowChunks(int(d.n), d.rowBytes); err != nil {
+			return fmt.Errorf("weight %s: %w", w, err)
+		}
+	}
+	var wbs int64
+	if d.batchedW {
+		wbs = d.n * d.rowBytes / unit
+	}
+	for _, ch := range chunks {
+		l := c.dispatch(n, shader)
+		ax := l.In(x)
+		var aw int
+		if len(chunks) == 1 {
+			aw = l.In(w)
+		} else {
+			aw = l.InRange(w, int64(ch[0])*d.rowBytes, int64(ch[1])*d.rowBytes)
+		}
+		ad := l.Out(n)
+		l.Int(d.m)
+		l.Int(d.n)
+		l.Int(d.k)
+		l.Int(int64(ch[0]))
+		l.Int(int64(ch[1] - ch[0]))
+		l.Offset(ax, 4)
+		l.Offset(aw, unit)
+		l.Offset(ad, 4)
+		l.Int(d.m * d.k)
+		l.Int(wbs)
+		l.Int(d.m * d.n)
+		l.Int(wRow)
+		cols := int64(ch[1] - ch[0])
+		if kind == matmulGEMM {
+			l.Local(gemmLocal, 1, 1)
+			l.Grid(uint32(groups(cols, gemmTile)), uint32(groups(d.m, gemmTile)), uint32(d.batches))
+			continue
+		}
+		local, mr := gemvConfig(d, w.DType)
+		l.Local(local, 1, 1)
+		l.Spec(3, gemvRowsPerGroup)
+		l.Spec(4, uint32(mr))
+		gx, gy := fold(groups(cols, gemvRowsPerGroup))
+		l.Grid(gx, gy, uint32(d.batches))
+	}
+	return nil
+}
+
+// fold splits a 1-D count of workgroups into x·y with x ≤ 65535 (the
+// shader bounds-checks the rounded-up product).
+func fold(g int64) (uint32, uint32) {
+	const maxX = 65535
+	x := min(g, maxX)
+	return uint32(x), uint32(groups(g, x))
+}

@@ -1,0 +1,171 @@
+//go:build cgo
+
+package vulkan
+
+import (
+	"fmt"
+
+	"github.com/golem-llm/golem/graph"
+)
+
+// Data movement: views (no kernel), kv_write, contiguous, copy, concat.
+
+func init() {
+	noKernel := func(*compiler, *graph.Node) error { return nil }
+	registerOp(graph.OpView, variant{name: "default", launch: noKernel})
+	registerOp(graph.OpReshape, variant{name: "default", launch: noKernel})
+	registerOp(graph.OpPermute, variant{name: "default", launch: noKernel})
+	registerOp(graph.OpKVWrite, variant{name: "default", launch: launchKVWrite})
+	registerOp(graph.OpContiguous, variant{name: "default", supports: supportsCopy, launch: launchCopy})
+	registerOp(graph.OpCopy, variant{name: "default", supports: supportsCopy, launch: launchCopy})
+	registerOp(graph.OpConcat, variant{name: "default", launch: launchConcat})
+}
+
+// unit16 reports whether dt has 16-bit elements.
+func unit16(dt graph.DType) bool { return dt == graph.F16 || dt == graph.BF16 }
+
+// elemUnit is the push-constant offset unit of a non-quantized dtype.
+func elemUnit(dt graph.DType) int64 {
+	if unit16(dt) {
+		return 2
+	}
+	return 4
+}
+
+func launchKVWrite(c *compiler, n *graph.Node) error {
+	cache, src, pos := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	rows := src.Shape[0]
+	rowLen := src.Shape.NumElements() / int64(rows)
+	shader := "kv_write_f32"
+	if cache.DType == graph.F16 {
+		shader = "kv_write_f16"
+	}
+	l := c.dispatch(n, shader)
+	ac, as, ap := l.Out(cache), l.In(src), l.In(pos)
+	l.Offset(ac, elemUnit(cache.DType))
+	l.Offset(as, 4)
+	l.Offset(ap, 4)
+	l.Int(rowLen)
+	l.Int(int64(rows))
+	l.Int(int64(cache.Shape[0]))
+	l.Status()
+	l.Local(pow2Local(c.dev, 64), 1, 1)
+	l.Grid1D(int64(rows))
+	return nil
+}
+
+// copyShader returns the kernel converting src to dst, or an error for the
+// conversions the backend does not implement.
+func copyShader(src, dst graph.DType) (string, error) {
+	switch {
+	case src == dst && src.IsQuantized():
+		return "cpy_bytes", nil
+	case src == dst && unit16(src):
+		return "cpy_16", nil
+	case src == dst:
+		return "cpy_32", nil
+	case src.IsQuantized() && (dst == graph.F32 || unit16(dst)):
+		return "dq_" + src.String() + "_" + dst.String(), nil
+	case src.IsQuantized():
+		return "", fmt.Errorf("converting %s to %s is not implemented (dequantize to f32 first)", src, dst)
+	case dst == graph.Q8_0 || dst == graph.Q4_0:
+		return "q_" + src.String() + "_" + dst.String(), nil
+	case dst.IsQuantized():
+		return "", fmt.Errorf("quantizing to %s is not implemented on vulkan (only q8_0 and q4_0)", dst)
+	}
+	return "cpy_" + src.String() + "_" + dst.String(), nil
+}
+
+func supportsCopy(_ *deviceInfo, n *graph.Node) error {
+	_, err := copyShader(n.Inputs[0].DType, n.DType)
+	return err
+}
+
+func launchCopy(c *compiler, n *graph.Node) error {
+	x := n.Inputs[0]
+	shader, err := copyShader(x.DType, n.DType)
+	if err != nil {
+		return err
+	}
+	count := n.Shape.NumElements()
+	l := c.dispatch(n, shader)
+	ax, ad := l.In(x), l.Out(n)
+	switch {
+	case shader == "cpy_bytes":
+		l.Offset(ax, 1)
+		l.Offset(ad, 1)
+		l.Int(n.Bytes())
+		elementGrid(c, l, n.Bytes()/4+2)
+		return nil
+	case n.DType.IsQuantized(): // quantize
+		l.Offset(ax, elemUnit(x.DType))
+		l.Offset(ad, 1)
+		blocks := count / int64(n.DType.BlockSize())
+		l.Int(blocks)
+		pushStrided(l, x)
+		elementGrid(c, l, blocks)
+		return nil
+	case x.DType.IsQuantized(): // dequantize
+		l.Offset(ax, 1)
+	default:
+		l.Offset(ax, elemUnit(x.DType))
+	}
+	l.Offset(ad, elemUnit(n.DType))
+	l.Int(count)
+	pushStrided(l, x)
+	cols := int64(x.Shape.Last())
+	rb, _ := x.DType.RowBytes(cols)
+	l.Int(cols)
+	l.Int(rb)
+	if unit16(n.DType) {
+		elementGrid(c, l, count/2+1)
+	} else {
+		elementGrid(c, l, count)
+	}
+	return nil
+}
+
+// pushStrided pushes the source layout of copy.glsl and quantize.glsl:
+// dims 1..3 of the padded shape, then the four padded strides.
+func pushStrided(l *launch, x *graph.Node) {
+	sh := pad4(x.Shape)
+	l.Int(sh[1])
+	l.Int(sh[2])
+	l.Int(sh[3])
+	st := pad4Strides(x.Strides)
+	if x.DType.IsQuantized() {
+		st = pad4Strides(x.Shape.Strides())
+	}
+	for _, s := range st {
+		l.Stride(s)
+	}
+}
+
+func launchConcat(c *compiler, n *graph.Node) error {
+	x, y := n.Inputs[0], n.Inputs[1]
+	axis := n.Params.Axis
+	inner := int64(1)
+	for _, d := range n.Shape[axis+1:] {
+		inner *= int64(d)
+	}
+	shader := "concat_32"
+	if unit16(n.DType) {
+		shader = "concat_16"
+	}
+	u := elemUnit(n.DType)
+	count := n.Shape.NumElements()
+	l := c.dispatch(n, shader)
+	ax, ay, ad := l.In(x), l.In(y), l.Out(n)
+	l.Offset(ax, u)
+	l.Offset(ay, u)
+	l.Offset(ad, u)
+	l.Int(count)
+	l.Int(int64(x.Shape[axis]) * inner)
+	l.Int(int64(y.Shape[axis]) * inner)
+	if u == 2 {
+		elementGrid(c, l, count/2+1)
+	} else {
+		elementGrid(c, l, count)
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+//go:build cgo
+
+package vulkan
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/golem-llm/golem/graph"
+)
+
+// Row-wise ops: rms_norm, layer_norm, softmax, argmax (one workgroup per
+// row, shared-memory reductions), rope, get_rows.
+
+func init() {
+	registerOp(graph.OpRMSNorm, variant{name: "default", launch: launchNorm("rms_norm")})
+	registerOp(graph.OpLayerNorm, variant{name: "default", launch: launchNorm("layer_norm")})
+	registerOp(graph.OpSoftmax, variant{name: "default", launch: launchSoftmax})
+	registerOp(graph.OpArgmax, variant{name: "default", launch: launchArgmax})
+	registerOp(graph.OpRoPE, variant{name: "default", launch: launchRoPE})
+	registerOp(graph.OpGetRows, variant{name: "default", launch: launchGetRows})
+}
+
+// rowLocal is the workgroup size of a row reduction over cols elements: a
+// power of two, at most 256.
+func rowLocal(d *deviceInfo, cols int) uint32 {
+	want := uint32(1)
+	for want < uint32(min(cols, 256)) {
+		want *= 2
+	}
+	return pow2Local(d, max(want, 32))
+}
+
+func launchNorm(shader string) func(c *compiler, n *graph.Node) error {
+	return func(c *compiler, n *graph.Node) error {
+		cols := n.Shape.Last()
+		rows := n.Shape.Rows()
+		l := c.dispatch(n, shader)
+		ax, ad := l.In(n.Inputs[0]), l.Out(n)
+		l.Offset(ax, 4)
+		l.Offset(ad, 4)
+		l.Int(int64(cols))
+		l.Int(rows)
+		l.F32(n.Params.Eps)
+		l.Local(rowLocal(c.dev, cols), 1, 1)
+		l.Grid1D(rows)
+		return nil
+	}
+}
+
+func launchSoftmax(c *compiler, n *graph.Node) error {
+	x := n.Inputs[0]
+	cols := x.Shape.Last()
+	sq := 1
+	if r := x.Shape.Rank(); r >= 2 {
+		sq = x.Shape[r-2]
+	}
+	mask := x // a placeholder binding when there is no mask
+	flags := uint32(0)
+	if n.Params.Causal {
+		flags |= 1
+	}
+	if m := n.Mask(); m != nil {
+		mask = m
+		flags |= 2
+	}
+	rows := x.Shape.Rows()
+	l := c.dispatch(n, "softmax")
+	ax, am, ad := l.In(x), l.In(mask), l.Out(n)
+	l.Offset(ax, 4)
+	l.Offset(am, 4)
+	l.Offset(ad, 4)
+	l.Int(int64(cols))
+	l.Int(int64(sq))
+	l.Int(rows)
+	l.F32(n.Params.Scale)
+	l.U32(flags)
+	l.Local(rowLocal(c.dev, cols), 1, 1)
+	l.Grid1D(rows)
+	return nil
+}
+
+func launchArgmax(c *compiler, n *graph.Node) error {
+	x := n.Inputs[0]
+	cols := x.Shape.Last()
+	rows := x.Shape.Rows()
+	l := c.dispatch(n, "argmax")
+	ax, ad := l.In(x), l.Out(n)
+	l.Offset(ax, 4)
+	l.Offset(ad, 4)
+	l.Int(int64(cols))
+	l.Int(rows)
+	l.Local(rowLocal(c.dev, cols), 1, 1)
+	l.Grid1D(rows)
+	return nil
+}
+
+// ropeFreqs returns FreqScale·Theta^(−2i/Dims) for every pair i, computed in
+// float64 and stored as little-endian float32.
+func ropeFreqs(p graph.RoPEParams) []byte {
+	out := make([]byte, 4*(p.Dims/2))
+	for i := 0; i < p.Dims/2; i++ {
+		f := float64(p.FreqScale) * math.Pow(float64(p.Theta), -2*float64(i)/float64(p.Dims))
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(float32(f)))
+	}
+	return out
+}
+
+func launchRoPE(c *compiler, n *graph.Node) error {
+	x, pos := n.Inputs[0], n.Inputs[1]
+	r := x.Shape.Rank()
+	p := n.Params.RoPE
+	ff, hasFF := x, uint32(0)
+	if f := n.FreqFactors(); f != nil {
+		ff, hasFF = f, 1
+	}
+	neox := uint32(0)
+	if p.Mode == graph.RoPENeoX {
+		neox = 1
+	}
+	k := c.constants(ropeFreqs(p))
+	count := n.Shape.NumElements()
+	l := c.dispatch(n, "rope")
+	ax, ap, af, ad := l.In(x), l.In(pos), l.In(ff), l.Out(n)
+	l.Const(k)
+	l.Offset(ax, 4)
+	l.Offset(ap, 4)
+	l.Offset(af, 4)
+	l.Offset(ad, 4)
+	l.Int(count)
+	l.Int(int64(x.Shape[r-1]))
+	l.Int(int64(x.Shape[r-2]))
+	l.Int(int64(x.Shape[r-3]))
+	l.Int(int64(p.Dims))
+	l.U32(neox)
+	l.U32(hasFF)
+	elementGrid(c, l, count)
+	return nil
+}
+
+func launchGetRows(c *compiler, n *graph.Node) error {
+	table, ids := n.Inputs[0], n.Inputs[1]
+	rows, cols := table.Shape[0], table.Shape[1]
+	rb, err := table.DType.RowBytes(int64(cols))
+	if err != nil {
+		return err
+	}
+	chunks, err := c.rowChunks(rows, rb)
+	if err != nil {
+		return err
+	}
+	count := n.Shape.NumElements()
+	for i, ch := range chunks {
+		l := c.dispatch(n, "get_rows_"+table.DType.String())
+		at := l.InRange(table, int64(ch[0])*rb, int64(ch[1])*rb)
+		ai, ad := l.In(ids), l.Out(n)
+		l.Offset(at, 1)
+		l.Offset(ai, 4)
+		l.Offset(ad, 4)
+		l.Int(int64(cols))
+		l.Int(rb)
+		l.Int(count)
+		l.Int(int64(rows))
+		l.Int(int64(ch[0]))
+		l.Int(int64(ch[1]))
+		first := uint32(0)
+		if i == 0 {
+			first = 1
+		}
+		l.U32(first)
+		l.Status()
+		elementGrid(c, l, count)
+	}
+	return nil
+}

@@ -1,0 +1,3 @@
+#version 450
+// concat of 32-bit elements.
+#include "concat.glsl"

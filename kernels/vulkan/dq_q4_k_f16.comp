@@ -1,0 +1,6 @@
+#version 450
+// dequantize q4_k -> f16.
+#define SRC_Q dq_q4_k
+#define DST_16 1
+#define LOAD(e) f32_to_f16(SQ(e))
+#include "copy.glsl"

@@ -1,0 +1,4 @@
+#version 450
+// gelu: tanh approximation.
+#define OP(v) gelu(v)
+#include "unary.glsl"

@@ -1,0 +1,135 @@
+// matmul_gemm.glsl: d = x·wᵀ for many rows of x (prefill), one body for
+// every weight dtype (see matmul_w.glsl for the W_* macro the .comp defines).
+//
+// A workgroup of 16×16 invocations computes a BM×BN = 64×64 tile of d: per
+// step of BK = 32 along the inner dimension it stages the x tile and the
+// dequantized w tile in shared memory (16 KiB, the Vulkan minimum), and each
+// invocation accumulates a 4×4 block (rows ty+16i, columns tx+16j) in F32.
+//
+// Grid: x = ceil(nc / 64) column tiles, y = ceil(m / 64) row tiles,
+// z = batches; the workgroup size (constant id 0) must be 256.
+
+layout(set = 0, binding = 0, std430) readonly buffer X { float x[]; };
+#ifdef W_F32
+layout(set = 0, binding = 1, std430) readonly buffer W { float wt[]; };
+#else
+layout(set = 0, binding = 1, std430) readonly buffer W { uint wt[]; };
+#endif
+#ifdef W_S16
+// The same binding as 16-bit floats (feature kernels).
+layout(set = 0, binding = 1, std430) readonly buffer W16 { float16_t wh[]; };
+#endif
+layout(set = 0, binding = 2, std430) writeonly buffer D { float d[]; };
+
+layout(push_constant) uniform PC {
+	uint m;       // rows of x per batch
+	uint n;       // columns of d (rows of the whole w)
+	uint k;       // inner dimension
+	uint n0;      // first output column of this dispatch (w window's first row)
+	uint nc;      // output columns of this dispatch
+	uint x_off;   // element offset of x
+	uint w_off;   // offset of w's window: elements (f32), halves (f16, bf16), bytes (quantized)
+	uint d_off;   // element offset of d
+	uint x_bs;    // batch stride of x (elements)
+	uint w_bs;    // batch stride of w (same unit as w_off; 0: shared weight)
+	uint d_bs;    // batch stride of d (elements)
+	uint w_row;   // row stride of w: elements (float types) or bytes (quantized)
+} pc;
+
+#include "matmul_w.glsl"
+
+// The loops over constants are unrolled: besides speed, lavapipe ends a
+// shader invocation after 65535 loop iterations in all, and unrolled loops
+// do not count, so only the k loop (k / 32 iterations) does.
+
+const uint BM = 64u;
+const uint BN = 64u;
+const uint BK = 32u;
+
+shared float xs[BK * BM]; // [kk][row]
+shared float ws[BK * BN]; // [kk][col]
+
+void main() {
+	uint tid = gl_LocalInvocationIndex;
+	uint tx = tid & 15u, ty = tid >> 4;
+	uint c0 = gl_WorkGroupID.x * BN; // first column of the tile (inside the window)
+	uint r0 = gl_WorkGroupID.y * BM; // first row of x of the tile
+	if (c0 >= pc.nc || r0 >= pc.m) {
+		return; // uniform over the workgroup
+	}
+	uint b = gl_WorkGroupID.z;
+	uint xb = pc.x_off + b * pc.x_bs;
+	uint wb = pc.w_off + b * pc.w_bs;
+	uint db = pc.d_off + b * pc.d_bs;
+
+	float acc[4][4];
+	for (uint i = 0u; i < 4u; i++) {
+		for (uint j = 0u; j < 4u; j++) {
+			acc[i][j] = 0.0;
+		}
+	}
+
+	for (uint k0 = 0u; k0 < pc.k; k0 += BK) {
+		// x tile: 64 rows × 32, consecutive invocations on consecutive k.
+		[[unroll]] for (uint u = 0u; u < BM * BK / 256u; u++) {
+			uint e = tid + 256u * u;
+			uint r = e / BK, kk = e % BK;
+			uint row = r0 + r, kq = k0 + kk;
+			xs[kk * BM + r] = (row < pc.m && kq < pc.k) ? x[xb + row * pc.k + kq] : 0.0;
+		}
+#ifdef W_FLOAT
+		[[unroll]] for (uint u = 0u; u < BN * BK / 256u; u++) {
+			uint e = tid + 256u * u;
+			uint c = e / BK, kk = e % BK;
+			uint col = c0 + c, kq = k0 + kk;
+			ws[kk * BN + c] = (col < pc.nc && kq < pc.k) ? w_at(wb + col * pc.w_row + kq) : 0.0;
+		}
+#else
+		{
+			// 64 rows × 4 groups of 8: one group per invocation. k is a
+			// multiple of the block size (≥ 32), so the group is inside the row.
+			uint c = tid >> 2, g = (tid & 3u) << 3;
+			uint col = c0 + c;
+			vec4 lo = vec4(0.0), hi = vec4(0.0);
+			if (col < pc.nc) {
+				w_dequant8(wb + col * pc.w_row, k0 + g, lo, hi);
+			}
+			ws[(g + 0u) * BN + c] = lo.x;
+			ws[(g + 1u) * BN + c] = lo.y;
+			ws[(g + 2u) * BN + c] = lo.z;
+			ws[(g + 3u) * BN + c] = lo.w;
+			ws[(g + 4u) * BN + c] = hi.x;
+			ws[(g + 5u) * BN + c] = hi.y;
+			ws[(g + 6u) * BN + c] = hi.z;
+			ws[(g + 7u) * BN + c] = hi.w;
+		}
+#endif
+		barrier();
+		[[unroll]] for (uint kk = 0u; kk < BK; kk++) {
+			float a[4], bv[4];
+			[[unroll]] for (uint i = 0u; i < 4u; i++) {
+				a[i] = xs[kk * BM + ty + 16u * i];
+				bv[i] = ws[kk * BN + tx + 16u * i];
+			}
+			[[unroll]] for (uint i = 0u; i < 4u; i++) {
+				[[unroll]] for (uint j = 0u; j < 4u; j++) {
+					acc[i][j] += a[i] * bv[j];
+				}
+			}
+		}
+		barrier();
+	}
+
+	for (uint i = 0u; i < 4u; i++) {
+		uint row = r0 + ty + 16u * i;
+		if (row >= pc.m) {
+			continue;
+		}
+		for (uint j = 0u; j < 4u; j++) {
+			uint col = c0 + tx + 16u * j;
+			if (col < pc.nc) {
+				d[db + row * pc.n + pc.n0 + col] = acc[i][j];
+			}
+		}
+	}
+}
