@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/internal/testutil"
 )
 
@@ -123,4 +125,20 @@ func TestGenModelAndConvertCommands(t *testing.T) {
 	require.ErrorContains(t, err, "tiny")
 	_, _, err = execute(t, "convert", t.TempDir(), filepath.Join(t.TempDir(), "x.gguf"))
 	require.ErrorContains(t, err, "config.json")
+}
+
+func TestRunVulkan(t *testing.T) {
+	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	be, err := backend.Open("vulkan", backend.Options{})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no Vulkan device under CI (lavapipe is installed by make deps): %v", err)
+		}
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	be.Close()
+	out, errOut, err := execute(t, "run", "-m", model, "-p", "Once upon a time", "-n", "196", "--temp", "0", "--device", "vulkan")
+	require.NoError(t, err, errOut)
+	require.Equal(t, llama2cText+"\n", out)
+	require.Contains(t, errOut, "device: vulkan:0")
 }
