@@ -14,19 +14,26 @@ import (
 // Attention variants (Variants(graph.OpAttention) lists them in this order):
 //
 //   - "auto", the default: "splitkv" for nodes with one query per batch
-//     (decode), "flash" for the others (prefill); "splitkv" also when the
-//     head dims are too large for flash's shared-memory tiles.
+//     (decode), "flash" for the others (prefill); "splitkv" also when flash
+//     cannot take the node (head dims too large for its shared-memory
+//     tiles, or more keys than lavapipe's loop limit lets it walk).
 //   - "flash": fused attention, tiled, with an online softmax; one
 //     workgroup per (batch, query tile, head).
 //   - "naive": three passes through a scratch score matrix (scores,
 //     softmax, weighted sum); simple and obviously right, for checking.
 //   - "splitkv": the visible keys of each row are split over workgroups
 //     that write partial maxima, sums and rows; a second pass combines them.
+//   - "flash_s16", "splitkv_s16" (devices with storageBuffer16BitAccess):
+//     flash and splitkv reading F16 keys and values as float16_t, converted
+//     by the hardware rather than decoded bit by bit. "auto" uses them for
+//     F16 caches when the device has the feature.
 const (
-	attnAuto    = "auto"
-	attnFlash   = "flash"
-	attnNaive   = "naive"
-	attnSplitKV = "splitkv"
+	attnAuto       = "auto"
+	attnFlash      = "flash"
+	attnNaive      = "naive"
+	attnSplitKV    = "splitkv"
+	attnFlashS16   = "flash_s16"
+	attnSplitKVS16 = "splitkv_s16"
 )
 
 const (
@@ -54,6 +61,10 @@ func init() {
 		variant{name: attnFlash, supports: supportsFlash, launch: launchFlash},
 		variant{name: attnNaive, supports: supportsNaive, launch: launchNaive},
 		variant{name: attnSplitKV, supports: supportsSplitKV, launch: launchSplitKV},
+		variant{name: attnFlashS16, available: storage16Available, supports: supportsFlash,
+			launch: func(c *compiler, n *graph.Node) error { return launchFlashKind(c, n, true) }},
+		variant{name: attnSplitKVS16, available: storage16Available, supports: supportsSplitKV,
+			launch: func(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, true) }},
 	)
 }
 
@@ -62,6 +73,7 @@ type attnDims struct {
 	b, sq, sk, hq, hkv, d, dv int64
 }
 
+// attentionShape reads the dimensions of attention node n.
 func attentionShape(n *graph.Node) attnDims {
 	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	r := q.Shape.Rank()
@@ -238,12 +250,19 @@ func supportsAttnAuto(dev *deviceInfo, n *graph.Node) error {
 	return supportsSplitKV(dev, n)
 }
 
+// launchAttnAuto runs the variant autoAttnVariant picks, reading F16 keys
+// or values through 16-bit storage when the device has it.
 func launchAttnAuto(c *compiler, n *graph.Node) error {
+	s16 := storage16Available(c.dev) == nil && (n.Inputs[1].DType == graph.F16 || n.Inputs[2].DType == graph.F16)
 	if autoAttnVariant(c.dev, n) == attnFlash {
-		return launchFlash(c, n)
+		return launchFlashKind(c, n, s16)
 	}
-	return launchSplitKV(c, n)
+	return launchSplitKVKind(c, n, s16)
 }
+
+func launchFlash(c *compiler, n *graph.Node) error { return launchFlashKind(c, n, false) }
+
+func launchSplitKV(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, false) }
 
 // kvUnit is the unit of a K or V offset: one element (4 bytes) or one half.
 func kvUnit(dt graph.DType) int64 {
@@ -315,8 +334,9 @@ func attnArgs(l *launch, n *graph.Node, a attnDims, scratch int, nsplit, chunk i
 	l.Int(chunk)
 }
 
-// launchFlash records the fused kernel: one dispatch.
-func launchFlash(c *compiler, n *graph.Node) error {
+// launchFlashKind records the fused kernel: one dispatch (the 16-bit
+// storage kernel with s16).
+func launchFlashKind(c *compiler, n *graph.Node, s16 bool) error {
 	a := attentionShape(n)
 	bq, bk, ok := flashTiles(c.dev, a)
 	if !ok {
@@ -324,7 +344,11 @@ func launchFlash(c *compiler, n *graph.Node) error {
 	}
 	tpq := attnLocal / bq
 	dv4 := groups(a.dv, 4)
-	l := c.dispatch(n, "attention_flash")
+	shader := "attention_flash"
+	if s16 {
+		shader += "_s16"
+	}
+	l := c.dispatch(n, shader)
 	attnArgs(l, n, a, -1, 0, 0)
 	l.Local(attnLocal, 1, 1)
 	l.Spec(3, uint32(bq))
@@ -363,13 +387,18 @@ func launchNaive(c *compiler, n *graph.Node) error {
 	return nil
 }
 
-// launchSplitKV records the split pass and the combining pass.
-func launchSplitKV(c *compiler, n *graph.Node) error {
+// launchSplitKVKind records the split pass (the 16-bit storage kernel with
+// s16) and the combining pass.
+func launchSplitKVKind(c *compiler, n *graph.Node, s16 bool) error {
 	a := attentionShape(n)
 	nsplit, chunk := splitPlan(a)
 	s := c.scratch(splitScratch(a, nsplit))
 
-	l := c.dispatch(n, "attention_splitkv")
+	shader := "attention_splitkv"
+	if s16 {
+		shader += "_s16"
+	}
+	l := c.dispatch(n, shader)
 	attnArgs(l, n, a, s, nsplit, chunk)
 	l.Local(attnLocal, 1, 1)
 	l.Spec(3, uint32(a.d))

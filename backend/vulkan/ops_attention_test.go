@@ -62,14 +62,14 @@ func attnCase(s attnCaseSpec) parity.Case {
 					vals[i] = float32(p)
 					last = max(last, p)
 				}
-				p, err := leafData(b, data, graph.OpInput, "pos", graph.I32, vals, s.sq)
+				p, err := encodeLeaf(b, data, graph.OpInput, "pos", graph.I32, vals, s.sq)
 				if err != nil {
 					return parity.Fixture{}, err
 				}
 				o.Pos = p
 			}
 			kv := func(name string, dt graph.DType, dim int) (*graph.Node, error) {
-				vals := normals(rng, s.b*s.sk*s.hkv*dim)
+				vals := randNormals(rng, s.b*s.sk*s.hkv*dim)
 				if s.stale {
 					row := s.hkv * dim
 					for bi := 0; bi < s.b; bi++ {
@@ -80,9 +80,9 @@ func attnCase(s attnCaseSpec) parity.Case {
 						}
 					}
 				}
-				return leafData(b, data, graph.OpInput, name, dt, vals, dims(s.sk, s.hkv, dim)...)
+				return encodeLeaf(b, data, graph.OpInput, name, dt, vals, dims(s.sk, s.hkv, dim)...)
 			}
-			q, err := leafData(b, data, graph.OpInput, "q", graph.F32, normals(rng, s.b*s.sq*s.hq*s.d), dims(s.sq, s.hq, s.d)...)
+			q, err := encodeLeaf(b, data, graph.OpInput, "q", graph.F32, randNormals(rng, s.b*s.sq*s.hq*s.d), dims(s.sq, s.hq, s.d)...)
 			if err != nil {
 				return parity.Fixture{}, err
 			}
@@ -103,7 +103,7 @@ func attnCase(s attnCaseSpec) parity.Case {
 						m[i] = float32(-2 * rng.Float64())
 					}
 				}
-				if o.Mask, err = leafData(b, data, graph.OpInput, "mask", graph.F32, m, s.sq, s.sk); err != nil {
+				if o.Mask, err = encodeLeaf(b, data, graph.OpInput, "mask", graph.F32, m, s.sq, s.sk); err != nil {
 					return parity.Fixture{}, err
 				}
 			}
@@ -112,8 +112,8 @@ func attnCase(s attnCaseSpec) parity.Case {
 	}
 }
 
-// seq returns start, start+1, ..., start+n-1.
-func seq(start, n int) []int {
+// seqInts returns start, start+1, ..., start+n-1.
+func seqInts(start, n int) []int {
 	out := make([]int, n)
 	for i := range out {
 		out[i] = start + i
@@ -121,17 +121,26 @@ func seq(start, n int) []int {
 	return out
 }
 
+// attnVariants lists the attention variants other than "auto" that be has.
+func attnVariants(be *vkBackend) []string {
+	vs := []string{attnFlash, attnNaive, attnSplitKV}
+	if storage16Available(&be.info) == nil {
+		vs = append(vs, attnFlashS16, attnSplitKVS16)
+	}
+	return vs
+}
+
 // TestAttentionSuite runs every attention case of the parity suite on the
 // default variant and on each named variant (ShortCases under -short).
 func TestAttentionSuite(t *testing.T) {
-	be := opsDevice(t)
+	be := vkDevice(t)
 	ref := opsReference(t)
-	vc, ok := be.(backend.VariantCompiler)
-	require.True(t, ok)
-	require.Equal(t, []string{attnAuto, attnFlash, attnNaive, attnSplitKV}, vc.Variants(graph.OpAttention))
+	var vc backend.VariantCompiler = be
+	variants := attnVariants(be)
+	require.Equal(t, append([]string{attnAuto}, variants...), vc.Variants(graph.OpAttention))
 	op := regexp.QuoteMeta(graph.OpAttention.String())
 	t.Run("default", func(t *testing.T) { runSuiteCases(t, be, ref, op) })
-	for _, v := range []string{attnFlash, attnNaive, attnSplitKV} {
+	for _, v := range variants {
 		t.Run(v, func(t *testing.T) { runSuiteCases(t, variantTarget{be, graph.OpAttention, v}, ref, op) })
 	}
 }
@@ -141,14 +150,14 @@ func TestAttentionSuite(t *testing.T) {
 // dims 8/80/128, F16 and mixed K/V, NaN rows past the last position, rows
 // that see no key.
 func TestAttentionVariants(t *testing.T) {
-	be := opsDevice(t)
+	be := vkDevice(t)
 	ref := opsReference(t)
 	specs := []attnCaseSpec{
 		{name: "prefill,sq=sk=45,gqa=2,d=64", sq: 45, sk: 45, hq: 4, hkv: 2, d: 64, causal: true},
 		{name: "prefill,gqa=8,d=128,f16", sq: 20, sk: 20, hq: 8, hkv: 1, d: 128, kdt: graph.F16, causal: true},
 		{name: "prefill,d=80,dv=48,mask,batch=2", b: 2, sq: 9, sk: 33, hq: 2, hkv: 2, d: 80, dv: 48, causal: true, mask: true},
 		{name: "prefill,stories-like,d=8,gqa=2", sq: 13, sk: 13, hq: 8, hkv: 4, d: 8, causal: true},
-		{name: "prefill,cache,stale_nan,f16", sq: 6, sk: 96, hq: 4, hkv: 2, d: 64, kdt: graph.F16, causal: true, pos: seq(30, 6), stale: true},
+		{name: "prefill,cache,stale_nan,f16", sq: 6, sk: 96, hq: 4, hkv: 2, d: 64, kdt: graph.F16, causal: true, pos: seqInts(30, 6), stale: true},
 		{name: "decode,sk=300,gqa=8,d=128", sq: 1, sk: 300, hq: 8, hkv: 1, d: 128, causal: true},
 		{name: "decode,sk=1100,f16,stale_nan", sq: 1, sk: 1100, hq: 2, hkv: 1, d: 64, kdt: graph.F16, causal: true, pos: []int{700}, stale: true},
 		{name: "decode,sk=5000,multi-tile splits", sq: 1, sk: 5000, hq: 2, hkv: 2, d: 80, causal: true},
@@ -156,7 +165,7 @@ func TestAttentionVariants(t *testing.T) {
 		{name: "no visible key", sq: 3, sk: 8, hq: 2, hkv: 1, d: 16, causal: true, pos: []int{-1, 0, 2}},
 		{name: "non-causal,mask,scale", sq: 4, sk: 70, hq: 4, hkv: 2, d: 32, mask: true, scale: 0.3},
 	}
-	for _, v := range []string{attnAuto, attnFlash, attnNaive, attnSplitKV} {
+	for _, v := range append([]string{attnAuto}, attnVariants(be)...) {
 		target := variantTarget{be, graph.OpAttention, v}
 		for _, s := range specs {
 			c := attnCase(s)
@@ -170,10 +179,8 @@ func TestAttentionVariants(t *testing.T) {
 // every invocation inside lavapipe's loop limiter), and a split-KV decode
 // over more keys than one invocation could loop over.
 func TestAttentionLoopBudget(t *testing.T) {
-	be := opsDevice(t)
-	vk, ok := be.(*vkBackend)
-	require.True(t, ok)
-	if !loopLimited(&vk.info) {
+	be := vkDevice(t)
+	if !loopLimited(&be.info) {
 		t.Skip("the device has no loop limiter (not lavapipe)")
 	}
 	if testing.Short() {
@@ -190,7 +197,7 @@ func TestAttentionLoopBudget(t *testing.T) {
 		for hi-lo > 1 {
 			mid := (lo + hi) / 2
 			a := attnDims{b: 1, sq: int64(s.sq), sk: mid, hq: 1, hkv: 1, d: int64(s.d), dv: int64(max(s.dv, s.d))}
-			if _, _, ok := flashTiles(&vk.info, a); ok {
+			if _, _, ok := flashTiles(&be.info, a); ok {
 				lo = mid
 			} else {
 				hi = mid

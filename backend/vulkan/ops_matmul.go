@@ -10,12 +10,18 @@ import (
 )
 
 // Matmul variants. "auto" (the default) runs the GEMV kernel when x has at
-// most gemvMaxRows rows per batch and the tiled GEMM kernel otherwise;
-// "gemv" and "gemm" force one kernel for every matmul node.
+// most gemvMaxRows rows per batch and the tiled GEMM kernel otherwise,
+// reading F16 weights through 16-bit storage when the device has it; "gemv"
+// and "gemm" force one baseline kernel for every matmul node; "gemv_s16" and
+// "gemm_s16" (devices with storageBuffer16BitAccess) are gemv and gemm with
+// F16 weights read as float16_t, converted by the hardware (the other
+// dtypes run the baseline kernels).
 const (
-	matmulAuto = "auto"
-	matmulGEMV = "gemv"
-	matmulGEMM = "gemm"
+	matmulAuto    = "auto"
+	matmulGEMV    = "gemv"
+	matmulGEMM    = "gemm"
+	matmulGEMVS16 = "gemv_s16"
+	matmulGEMMS16 = "gemm_s16"
 )
 
 const (
@@ -41,6 +47,13 @@ func init() {
 		variant{name: matmulAuto, supports: supportsMatMulAuto, launch: launchMatMulAuto},
 		variant{name: matmulGEMV, supports: supportsMatMulGEMV, launch: launchMatMulGEMV},
 		variant{name: matmulGEMM, available: gemmAvailable, supports: supportsMatMulGEMM, launch: launchMatMulGEMM},
+		variant{name: matmulGEMVS16, available: storage16Available, supports: supportsMatMulGEMV, launch: launchMatMulGEMVS16},
+		variant{name: matmulGEMMS16, available: func(d *deviceInfo) error {
+			if err := storage16Available(d); err != nil {
+				return err
+			}
+			return gemmAvailable(d)
+		}, supports: supportsMatMulGEMM, launch: launchMatMulGEMMS16},
 	)
 }
 
@@ -52,6 +65,7 @@ type matmulDims struct {
 	rowBytes         int64 // bytes of one row of w
 }
 
+// matmulShape reads the dimensions of matmul node n.
 func matmulShape(n *graph.Node) (matmulDims, error) {
 	x, w := n.Inputs[0], n.Inputs[1]
 	k := int64(x.Shape.Last())
@@ -81,6 +95,15 @@ func gemmAvailable(d *deviceInfo) error {
 	}
 	if lim.MaxSharedMemory < gemmShared {
 		return fmt.Errorf("the GEMM kernel needs %d bytes of shared memory (device: %d)", gemmShared, lim.MaxSharedMemory)
+	}
+	return nil
+}
+
+// storage16Available: feature kernels that read 16-bit data as float16_t
+// need storageBuffer16BitAccess.
+func storage16Available(d *deviceInfo) error {
+	if !d.Features.Storage16 {
+		return errors.New("the device has no 16-bit storage (storageBuffer16BitAccess)")
 	}
 	return nil
 }
@@ -186,14 +209,23 @@ func gemvIterations(d matmulDims, local uint32, mr int64) int64 {
 	return groups(d.m, mr) * perPass
 }
 
-// launchMatMulAuto runs the kernel autoMatMulKind picks.
+// launchMatMulAuto runs the kernel autoMatMulKind picks, the 16-bit
+// storage one for F16 weights when the device has it.
 func launchMatMulAuto(c *compiler, n *graph.Node) error {
-	return launchMatMul(c, n, autoMatMulKind(c.dev, n))
+	return launchMatMul(c, n, autoMatMulKind(c.dev, n), storage16Available(c.dev) == nil)
 }
 
-func launchMatMulGEMV(c *compiler, n *graph.Node) error { return launchMatMul(c, n, matmulGEMV) }
+func launchMatMulGEMV(c *compiler, n *graph.Node) error { return launchMatMul(c, n, matmulGEMV, false) }
 
-func launchMatMulGEMM(c *compiler, n *graph.Node) error { return launchMatMul(c, n, matmulGEMM) }
+func launchMatMulGEMM(c *compiler, n *graph.Node) error { return launchMatMul(c, n, matmulGEMM, false) }
+
+func launchMatMulGEMVS16(c *compiler, n *graph.Node) error {
+	return launchMatMul(c, n, matmulGEMV, true)
+}
+
+func launchMatMulGEMMS16(c *compiler, n *graph.Node) error {
+	return launchMatMul(c, n, matmulGEMM, true)
+}
 
 // weightUnit is the unit of w's offset and strides in the shader: bytes of
 // one float32 element, of one half, or 1 (bytes) for quantized weights.
@@ -209,14 +241,18 @@ func weightUnit(dt graph.DType) int64 {
 
 // launchMatMul records the dispatches of matmul node n with kernel kind
 // (matmulGEMV or matmulGEMM): one per chunk of w rows whose bytes fit in one
-// binding (a single one unless w exceeds maxStorageBufferRange).
-func launchMatMul(c *compiler, n *graph.Node, kind string) error {
+// binding (a single one unless w exceeds maxStorageBufferRange). With s16,
+// F16 weights use the kernel that reads them through 16-bit storage.
+func launchMatMul(c *compiler, n *graph.Node, kind string, s16 bool) error {
 	x, w := n.Inputs[0], n.Inputs[1]
 	d, err := matmulShape(n)
 	if err != nil {
 		return err
 	}
 	shader := "matmul_" + w.DType.String() + "_" + kind
+	if s16 && w.DType == graph.F16 {
+		shader += "_s16"
+	}
 	unit := weightUnit(w.DType)
 	// The shader's row stride of w: elements (halves) for float weights,
 	// bytes for quantized ones.

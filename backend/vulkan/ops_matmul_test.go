@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"regexp"
 	"testing"
 
@@ -18,22 +17,6 @@ import (
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/parity"
 )
-
-// opsDevice opens the first usable Vulkan device for the matmul and
-// attention tests, or skips the test (fails it under CI=true) when there is
-// none.
-func opsDevice(t *testing.T) backend.Backend {
-	t.Helper()
-	be, err := backend.Open("vulkan", backend.Options{})
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no Vulkan device under CI: %v", err)
-		}
-		t.Skipf("no Vulkan device: %v", err)
-	}
-	t.Cleanup(func() { require.NoError(t, be.Close()) })
-	return be
-}
 
 // opsReference opens the float64 CPU reference.
 func opsReference(t *testing.T) backend.Backend {
@@ -91,8 +74,8 @@ func runOwnCase(t *testing.T, target, ref backend.Backend, c parity.Case) {
 	require.True(t, r.Pass && r.Err == nil, r.Message())
 }
 
-// leafData declares a leaf on b and encodes vals as dt into data.
-func leafData(b *graph.Builder, data map[string][]byte, op graph.Op, name string, dt graph.DType, vals []float32, dims ...int) (*graph.Node, error) {
+// encodeLeaf declares a leaf on b and encodes vals as dt into data.
+func encodeLeaf(b *graph.Builder, data map[string][]byte, op graph.Op, name string, dt graph.DType, vals []float32, dims ...int) (*graph.Node, error) {
 	var n *graph.Node
 	switch op {
 	case graph.OpWeight:
@@ -118,8 +101,8 @@ func leafData(b *graph.Builder, data map[string][]byte, op graph.Op, name string
 	return n, nil
 }
 
-// normals returns n draws of N(0, 1).
-func normals(rng *rand.Rand, n int) []float32 {
+// randNormals returns n draws of N(0, 1).
+func randNormals(rng *rand.Rand, n int) []float32 {
 	out := make([]float32, n)
 	for i := range out {
 		out[i] = float32(rng.NormFloat64())
@@ -141,11 +124,11 @@ func matmulCase(dt graph.DType, batch []int, m, n, k int, batchedW bool) parity.
 			if batchedW {
 				wd = append(append([]int{}, batch...), n, k)
 			}
-			x, err := leafData(b, data, graph.OpInput, "x", graph.F32, normals(rng, numel(xd)), xd...)
+			x, err := encodeLeaf(b, data, graph.OpInput, "x", graph.F32, randNormals(rng, dimsNumel(xd)), xd...)
 			if err != nil {
 				return parity.Fixture{}, err
 			}
-			w, err := leafData(b, data, graph.OpWeight, "w", dt, normals(rng, numel(wd)), wd...)
+			w, err := encodeLeaf(b, data, graph.OpWeight, "w", dt, randNormals(rng, dimsNumel(wd)), wd...)
 			if err != nil {
 				return parity.Fixture{}, err
 			}
@@ -154,7 +137,7 @@ func matmulCase(dt graph.DType, batch []int, m, n, k int, batchedW bool) parity.
 	}
 }
 
-func numel(dims []int) int {
+func dimsNumel(dims []int) int {
 	n := 1
 	for _, d := range dims {
 		n *= d
@@ -165,18 +148,21 @@ func numel(dims []int) int {
 // TestMatMulSuite runs every matmul case of the parity suite on the default
 // variant (ShortCases under -short).
 func TestMatMulSuite(t *testing.T) {
-	be := opsDevice(t)
+	be := vkDevice(t)
 	runSuiteCases(t, be, opsReference(t), regexp.QuoteMeta(graph.OpMatMul.String()))
 }
 
 // TestMatMulKernels checks the GEMV and GEMM kernels of every weight dtype
 // on odd shapes (partial tiles, rows and columns not multiples of anything).
 func TestMatMulKernels(t *testing.T) {
-	be := opsDevice(t)
+	be := vkDevice(t)
 	ref := opsReference(t)
-	vc, ok := be.(backend.VariantCompiler)
-	require.True(t, ok)
-	require.Equal(t, []string{matmulAuto, matmulGEMV, matmulGEMM}, vc.Variants(graph.OpMatMul))
+	var vc backend.VariantCompiler = be
+	variants := []string{matmulGEMV, matmulGEMM}
+	if storage16Available(&be.info) == nil {
+		variants = append(variants, matmulGEMVS16, matmulGEMMS16)
+	}
+	require.Equal(t, append([]string{matmulAuto}, variants...), vc.Variants(graph.OpMatMul))
 	dtypes := []graph.DType{graph.F32, graph.F16, graph.BF16, graph.Q8_0, graph.Q4_0, graph.Q4_K, graph.Q6_K}
 	type shape struct {
 		batch    []int
@@ -201,7 +187,7 @@ func TestMatMulKernels(t *testing.T) {
 			shapes = append(shapes, shape{batch: []int{3}, m: 66, n: 7, k: k, batchedW: true},
 				shape{batch: []int{2}, m: 2, n: 9, k: k, batchedW: true})
 		}
-		for _, v := range []string{matmulGEMV, matmulGEMM} {
+		for _, v := range variants {
 			target := variantTarget{be, graph.OpMatMul, v}
 			for _, s := range shapes {
 				c := matmulCase(dt, s.batch, s.m, s.n, s.k, s.batchedW)
@@ -216,13 +202,11 @@ func TestMatMulKernels(t *testing.T) {
 // windows, one dispatch each (docs/vulkan.md §8), for every dtype and both
 // kernels.
 func TestMatMulWeightChunks(t *testing.T) {
-	be := opsDevice(t)
+	be := vkDevice(t)
 	ref := opsReference(t)
-	vk, ok := be.(*vkBackend)
-	require.True(t, ok)
-	saved := vk.info.Limits.MaxStorageBufferRange
-	vk.info.Limits.MaxStorageBufferRange = 16384
-	t.Cleanup(func() { vk.info.Limits.MaxStorageBufferRange = saved })
+	saved := be.info.Limits.MaxStorageBufferRange
+	be.info.Limits.MaxStorageBufferRange = 16384
+	t.Cleanup(func() { be.info.Limits.MaxStorageBufferRange = saved })
 	for _, dt := range []graph.DType{graph.F32, graph.F16, graph.BF16, graph.Q8_0, graph.Q4_0, graph.Q4_K, graph.Q6_K} {
 		k := 67
 		if dt.IsQuantized() {

@@ -1,5 +1,5 @@
 // matmul_w.glsl: reading matmul weights of every dtype (baseline: 32-bit
-// words only, no 8/16-bit storage).
+// words only; W_S16 below is the one feature path).
 //
 // The includer includes common.glsl, defines exactly one of W_F32, W_F16,
 // W_BF16, W_Q8_0, W_Q4_0, W_Q4_K, W_Q6_K and then declares the weight
@@ -16,8 +16,7 @@
 // start. Quantized weights (W_QUANT) are read eight elements at a time with
 // w_dequant8(rb, k0, lo, hi): rb is the byte offset of the row from the
 // binding's start, k0 a multiple of 8 inside the row. Every block of the
-// four formats starts at an even byte, so every 16- and 32-bit read below
-// starts at an even byte too.
+// four formats starts at an even byte, so every 16-bit read below does too.
 
 #if defined(W_F32) || defined(W_F16) || defined(W_BF16)
 #define W_FLOAT 1
@@ -37,19 +36,7 @@ float w_at(uint i) { return bf16_to_f32(half_of(wt, i)); }
 
 #ifdef W_QUANT
 
-#if defined(W_Q8_0)
-const uint W_BLOCK_ELEMS = 32u;
-const uint W_BLOCK_BYTES = 34u;
-#elif defined(W_Q4_0)
-const uint W_BLOCK_ELEMS = 32u;
-const uint W_BLOCK_BYTES = 18u;
-#elif defined(W_Q4_K)
-const uint W_BLOCK_ELEMS = 256u;
-const uint W_BLOCK_BYTES = 144u;
-#elif defined(W_Q6_K)
-const uint W_BLOCK_ELEMS = 256u;
-const uint W_BLOCK_BYTES = 210u;
-#else
+#if !defined(W_Q8_0) && !defined(W_Q4_0) && !defined(W_Q4_K) && !defined(W_Q6_K)
 #error "matmul_w.glsl: no weight dtype defined"
 #endif
 
