@@ -108,7 +108,7 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	return bench.Options{
 		Devices: f.devices, Reps: f.reps, Warmup: warm, MinTime: f.minTime, Threads: f.threads, Seed: f.seed,
 		Env:      bench.DetectEnv(version, buildCommit()),
-		Ceilings: bench.CeilingOptions{Version: version, Remeasure: f.remeasure, Override: ov, Logger: log},
+		Ceilings: bench.CeilingOptions{Version: buildKey(), Remeasure: f.remeasure, Override: ov, Logger: log},
 		Logger:   log,
 		Progress: benchProgress(cmd.ErrOrStderr()),
 	}, nil

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 
@@ -41,4 +44,25 @@ func newVersionCmd() *cobra.Command {
 			return err
 		},
 	}
+}
+
+// buildKey identifies this exact binary: version, commit and a hash of the
+// executable, so results cached per build (device ceilings) are measured
+// again after any rebuild, even of an uncommitted tree.
+func buildKey() string {
+	key := version + "+" + buildCommit()
+	exe, err := os.Executable()
+	if err != nil {
+		return key
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return key
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return key
+	}
+	return fmt.Sprintf("%s+%x", key, h.Sum(nil)[:6])
 }
