@@ -24,7 +24,6 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/golem-llm/golem/backend"
-	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/internal/sysinfo"
 )
@@ -81,21 +80,6 @@ type cpuBackend struct {
 
 	mu     sync.Mutex
 	closed bool
-
-	f16Once sync.Once
-	f16Tab  *[1 << 16]float32 // every f16 value as float32, built on first use
-}
-
-// f16Table returns the backend's f16 → float32 lookup table.
-func (b *cpuBackend) f16Table() *[1 << 16]float32 {
-	b.f16Once.Do(func() {
-		t := new([1 << 16]float32)
-		for i := range t {
-			t[i] = quant.F16ToF32(uint16(i))
-		}
-		b.f16Tab = t
-	})
-	return b.f16Tab
 }
 
 func newBackend(ref bool, threads int, log *slog.Logger) *cpuBackend {

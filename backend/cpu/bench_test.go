@@ -3,17 +3,25 @@ package cpu_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 )
 
 // benchProgram compiles outs on the fast tier with every leaf filled: one
 // quantized row replicated for weights (fast to make), random floats else.
 func benchProgram(b *testing.B, build func(*graph.Builder) []*graph.Node, fixed map[string][]byte) *prepared {
+	return benchProgramT(b, 0, build, fixed)
+}
+
+// benchProgramT is benchProgram on a given number of threads (0: all).
+func benchProgramT(b *testing.B, threads int, build func(*graph.Builder) []*graph.Node, fixed map[string][]byte) *prepared {
 	bld := graph.NewBuilder()
 	g, err := bld.Build(build(bld)...)
 	require.NoError(b, err)
@@ -30,7 +38,7 @@ func benchProgram(b *testing.B, build func(*graph.Builder) []*graph.Node, fixed 
 		row := encode(b, n.DType, randF32(r, n.Shape.Last(), 1))
 		data[n.Name] = bytes.Repeat(row, int(n.Shape.Rows()))
 	}
-	return prepare(b, open(b, "cpu", 0), g, data)
+	return prepare(b, open(b, "cpu", threads), g, data)
 }
 
 func runBench(b *testing.B, p *prepared) {
@@ -106,5 +114,49 @@ func BenchmarkAttention(b *testing.B) {
 			runBench(b, p)
 			b.ReportMetric(4*d*hq*pairs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+	}
+}
+
+// BenchmarkMemoryBandwidth measures the host's memory bandwidth on buffers
+// far larger than the caches, on one and two goroutines: "copy" moves
+// bytes from one buffer to another (the rate counts bytes read plus bytes
+// written, as STREAM does), "read" streams one buffer through the AVX2 dot
+// product (what a decode step's GEMVs do with the weights).
+func BenchmarkMemoryBandwidth(b *testing.B) {
+	const size = 1 << 30 // twice the L3 the host reports
+	src := make([]float32, size/4)
+	dst := make([]float32, size/4)
+	for i := range src {
+		src[i] = float32(i & 1023)
+	}
+	copy(dst, src)
+	for _, threads := range []int{1, 2} {
+		for _, kind := range []string{"copy", "read"} {
+			b.Run(fmt.Sprintf("%s/threads%d", kind, threads), func(b *testing.B) {
+				if kind == "copy" {
+					b.SetBytes(2 * size)
+				} else {
+					b.SetBytes(size)
+				}
+				part := len(src) / threads
+				var wg sync.WaitGroup
+				sums := make([]float32, threads)
+				for range b.N {
+					for t := range threads {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							s, d := src[t*part:(t+1)*part], dst[t*part:(t+1)*part]
+							if kind == "copy" {
+								copy(d, s)
+							} else {
+								sums[t] += quant.DotF32(s[:part/2], s[part/2:])
+							}
+						}()
+					}
+					wg.Wait()
+				}
+			})
+		}
 	}
 }

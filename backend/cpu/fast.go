@@ -3,12 +3,15 @@ package cpu
 import (
 	"math"
 
+	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 )
 
 // The fast tier: multi-threaded over rows and heads with a fixed partition
 // of independent items (no reduction is ever split across threads, so
-// results do not depend on the thread count), float32 accumulation.
+// results do not depend on the thread count), float32 accumulation, the
+// AVX2 vector kernels of package quant, and no allocation per run: every
+// parallel loop is a task struct kept per node (taskFor).
 
 var fastTier = &tier{
 	name:    "fast",
@@ -49,148 +52,205 @@ func fastScratch(n *graph.Node) (int, int) {
 // not worth splitting.
 const elemGrain = 1 << 14
 
-// fastElementwise applies f to chunks of x and the matching chunks of n.
-func fastElementwise(p *program, n *graph.Node, f func(x, out []float32)) error {
-	xv, out := p.f32(n.Inputs[0]), p.f32(n)
-	return p.parallel(len(xv), elemGrain, func(lo, hi, _ int) error {
-		f(xv[lo:hi], out[lo:hi])
-		return nil
-	})
+// unaryTask is an element-wise op over x (scale, silu, gelu).
+type unaryTask struct {
+	op     graph.Op
+	s      float32
+	x, out []float32
 }
 
-func fastScale(p *program, n *graph.Node) error {
-	s := n.Params.Scale
-	return fastElementwise(p, n, func(x, out []float32) {
-		out = out[:len(x)]
-		for i, v := range x {
-			out[i] = s * v
-		}
-	})
-}
-
-func silu32(v float32) float32 { return v / (1 + float32(math.Exp(float64(-v)))) }
-
-func fastSiLU(p *program, n *graph.Node) error {
-	return fastElementwise(p, n, func(x, out []float32) {
-		out = out[:len(x)]
+func (t *unaryTask) run(lo, hi, _ int) error {
+	x, out := t.x[lo:hi], t.out[lo:hi]
+	switch t.op {
+	case graph.OpScale:
+		quant.Scale(out, t.s, x)
+	case graph.OpSiLU:
 		for i, v := range x {
 			out[i] = silu32(v)
 		}
-	})
-}
-
-func fastGELU(p *program, n *graph.Node) error {
-	const c = 0.7978845608028654 // sqrt(2/pi)
-	return fastElementwise(p, n, func(x, out []float32) {
-		out = out[:len(x)]
+	case graph.OpGELU:
 		for i, v := range x {
-			t := float32(math.Tanh(float64(c * (v + 0.044715*v*v*v))))
-			out[i] = 0.5 * v * (1 + t)
+			out[i] = gelu32(v)
 		}
-	})
+	}
+	return nil
 }
 
-// fastBinary computes out = f(x, y) with y broadcast to x, row by row.
-func fastBinary(p *program, n *graph.Node, f func(x, y, out []float32), fs func(x []float32, y float32, out []float32)) error {
+func fastUnary(p *program, n *graph.Node, s float32) error {
+	t := taskFor[unaryTask](p, n)
+	t.op, t.s, t.x, t.out = n.Op, s, p.f32(n.Inputs[0]), p.f32(n)
+	err := p.parallel(len(t.x), elemGrain, t)
+	t.x, t.out = nil, nil
+	return err
+}
+
+func fastScale(p *program, n *graph.Node) error { return fastUnary(p, n, n.Params.Scale) }
+func fastSiLU(p *program, n *graph.Node) error  { return fastUnary(p, n, 0) }
+func fastGELU(p *program, n *graph.Node) error  { return fastUnary(p, n, 0) }
+
+// binaryTask is out = x op y with y broadcast to x (add, mul), or
+// out = silu(x)·y for swiglu (same shapes). Items are elements when y has
+// x's shape, rows of x otherwise.
+type binaryTask struct {
+	op        graph.Op
+	x, y, out []float32
+	last      int
+	shape     graph.Shape // x's shape, for broadcast rows
+	ys        []int64     // y's strides broadcast to x (nil when same shape)
+	yLast     int64
+}
+
+func (t *binaryTask) run(lo, hi, _ int) error {
+	if t.ys == nil {
+		binaryRow(t.op, t.x[lo:hi], t.y[lo:hi], t.out[lo:hi])
+		return nil
+	}
+	last := t.last
+	for r := lo; r < hi; r++ {
+		yo := rowOffset(t.shape, t.ys, 0, r)
+		xr, or := t.x[r*last:(r+1)*last], t.out[r*last:(r+1)*last]
+		if t.yLast == 0 {
+			binaryScalar(t.op, xr, t.y[yo], or)
+		} else {
+			binaryRow(t.op, xr, t.y[yo:yo+int64(last)], or)
+		}
+	}
+	return nil
+}
+
+func binaryRow(op graph.Op, x, y, out []float32) {
+	y, out = y[:len(x)], out[:len(x)]
+	switch op {
+	case graph.OpAdd:
+		// out = x + 1·y: AXPY rounds the (exact) product and adds, so
+		// this is bit for bit x[i]+y[i], in AVX2. out never overlaps x or
+		// y (the memory plan reuses a buffer only after its readers ran).
+		copy(out, x)
+		quant.AXPY(1, y, out)
+	case graph.OpMul:
+		for i, v := range x {
+			out[i] = v * y[i]
+		}
+	case graph.OpSwiGLU:
+		for i, v := range x {
+			out[i] = silu32(v) * y[i]
+		}
+	}
+}
+
+func binaryScalar(op graph.Op, x []float32, y float32, out []float32) {
+	out = out[:len(x)]
+	switch op {
+	case graph.OpAdd:
+		for i, v := range x {
+			out[i] = v + y
+		}
+	case graph.OpMul:
+		quant.Scale(out, y, x)
+	}
+}
+
+// fastBinary computes out = x op y with y broadcast to x, row by row.
+func fastBinary(p *program, n *graph.Node) error {
 	x, y := n.Inputs[0], n.Inputs[1]
-	xv, yv, out := p.f32(x), p.f32(y), p.f32(n)
-	if len(yv) == len(xv) {
-		return p.parallel(len(xv), elemGrain, func(lo, hi, _ int) error {
-			f(xv[lo:hi], yv[lo:hi], out[lo:hi])
-			return nil
-		})
-	}
-	last := x.Shape.Last()
-	rows := len(xv) / last
-	ys := broadcastStrides(x.Shape, y.Shape)
-	yLast := int64(0)
-	if len(ys) > 0 {
-		yLast = ys[len(ys)-1]
-	}
-	return p.parallel(rows, max(1, elemGrain/last), func(lo, hi, _ int) error {
-		for r := lo; r < hi; r++ {
-			yo := rowOffset(x.Shape, ys, 0, r)
-			xr, or := xv[r*last:(r+1)*last], out[r*last:(r+1)*last]
-			if yLast == 0 {
-				fs(xr, yv[yo], or)
-			} else {
-				f(xr, yv[yo:yo+int64(last)], or)
+	t := taskFor[binaryTask](p, n)
+	t.op, t.x, t.y, t.out = n.Op, p.f32(x), p.f32(y), p.f32(n)
+	var err error
+	if len(t.y) == len(t.x) {
+		t.ys = nil
+		err = p.parallel(len(t.x), elemGrain, t)
+	} else {
+		if t.shape == nil {
+			t.last, t.shape = x.Shape.Last(), x.Shape
+			t.ys = broadcastStrides(x.Shape, y.Shape)
+			if len(t.ys) > 0 {
+				t.yLast = t.ys[len(t.ys)-1]
 			}
 		}
-		return nil
-	})
-}
-
-func fastAdd(p *program, n *graph.Node) error {
-	return fastBinary(p, n,
-		func(x, y, out []float32) {
-			y, out = y[:len(x)], out[:len(x)]
-			for i, v := range x {
-				out[i] = v + y[i]
-			}
-		},
-		func(x []float32, y float32, out []float32) {
-			out = out[:len(x)]
-			for i, v := range x {
-				out[i] = v + y
-			}
-		})
-}
-
-func fastMul(p *program, n *graph.Node) error {
-	return fastBinary(p, n,
-		func(x, y, out []float32) {
-			y, out = y[:len(x)], out[:len(x)]
-			for i, v := range x {
-				out[i] = v * y[i]
-			}
-		},
-		func(x []float32, y float32, out []float32) {
-			out = out[:len(x)]
-			for i, v := range x {
-				out[i] = v * y
-			}
-		})
-}
-
-func fastSwiGLU(p *program, n *graph.Node) error {
-	gv, uv, out := p.f32(n.Inputs[0]), p.f32(n.Inputs[1]), p.f32(n)
-	return p.parallel(len(gv), elemGrain, func(lo, hi, _ int) error {
-		g, u, o := gv[lo:hi], uv[lo:hi], out[lo:hi]
-		for i, v := range g {
-			o[i] = silu32(v) * u[i]
-		}
-		return nil
-	})
-}
-
-// fastRows calls f on rows [lo, hi) of x (last dimension) in parallel.
-func fastRows(p *program, n *graph.Node, f func(r int, x, out []float32)) error {
-	xv, out := p.f32(n.Inputs[0]), p.f32(n)
-	last := n.Shape.Last()
-	return p.parallel(len(xv)/last, max(1, elemGrain/last), func(lo, hi, _ int) error {
-		for r := lo; r < hi; r++ {
-			f(r, xv[r*last:(r+1)*last], out[r*last:(r+1)*last])
-		}
-		return nil
-	})
-}
-
-// sumSq returns Σx² with four float32 accumulators.
-func sumSq(x []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		v := x[i : i+4 : i+4]
-		s0 += v[0] * v[0]
-		s1 += v[1] * v[1]
-		s2 += v[2] * v[2]
-		s3 += v[3] * v[3]
+		err = p.parallel(len(t.x)/t.last, max(1, elemGrain/t.last), t)
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * x[i]
+	t.x, t.y, t.out = nil, nil, nil
+	return err
+}
+
+func fastAdd(p *program, n *graph.Node) error    { return fastBinary(p, n) }
+func fastMul(p *program, n *graph.Node) error    { return fastBinary(p, n) }
+func fastSwiGLU(p *program, n *graph.Node) error { return fastBinary(p, n) }
+
+// rowsTask applies a row op (rms_norm, layer_norm, softmax) to each row of
+// x (the last dimension).
+type rowsTask struct {
+	op     graph.Op
+	x, out []float32
+	last   int
+	eps    float32
+	// softmax
+	mask   []float32
+	scale  float32
+	sq     int
+	causal bool
+}
+
+func (t *rowsTask) run(lo, hi, _ int) error {
+	last := t.last
+	for r := lo; r < hi; r++ {
+		x, out := t.x[r*last:(r+1)*last], t.out[r*last:(r+1)*last]
+		switch t.op {
+		case graph.OpRMSNorm:
+			inv := float32(1 / math.Sqrt(float64(quant.DotF32(x, x)/float32(last)+t.eps)))
+			quant.Scale(out, inv, x)
+		case graph.OpLayerNorm:
+			mean := sum32(x) / float32(last)
+			for i, v := range x {
+				out[i] = v - mean
+			}
+			inv := float32(1 / math.Sqrt(float64(quant.DotF32(out, out)/float32(last)+t.eps)))
+			quant.Scale(out, inv, out)
+		case graph.OpSoftmax:
+			t.softmaxRow(r, x, out)
+		}
 	}
-	return (s0 + s1) + (s2 + s3)
+	return nil
+}
+
+func (t *rowsTask) softmaxRow(r int, xr, out []float32) {
+	sk := t.last
+	i := r % t.sq
+	nv := sk
+	if t.causal {
+		nv = min(max(i+sk-t.sq+1, 0), sk)
+	}
+	negInf := float32(math.Inf(-1))
+	mx := negInf
+	for j := 0; j < nv; j++ {
+		l := t.scale * xr[j]
+		if t.mask != nil {
+			l += t.mask[i*sk+j]
+		}
+		out[j] = l
+		mx = max(mx, l)
+	}
+	if mx == negInf {
+		clear(out)
+		return
+	}
+	var sum float32
+	for j := 0; j < nv; j++ {
+		e := expf(out[j] - mx)
+		out[j] = e
+		sum += e
+	}
+	quant.Scale(out[:nv], 1/sum, out[:nv])
+	clear(out[nv:])
+}
+
+// fastRows runs t (with op and the softmax fields set) over the rows of n.
+func fastRows(p *program, n *graph.Node, t *rowsTask) error {
+	t.op, t.x, t.out = n.Op, p.f32(n.Inputs[0]), p.f32(n)
+	t.last = n.Shape.Last()
+	err := p.parallel(len(t.x)/t.last, max(1, elemGrain/t.last), t)
+	t.x, t.out, t.mask = nil, nil, nil
+	return err
 }
 
 func sum32(x []float32) float32 {
@@ -210,125 +270,120 @@ func sum32(x []float32) float32 {
 }
 
 func fastRMSNorm(p *program, n *graph.Node) error {
-	eps := n.Params.Eps
-	return fastRows(p, n, func(_ int, x, out []float32) {
-		inv := float32(1 / math.Sqrt(float64(sumSq(x)/float32(len(x))+eps)))
-		out = out[:len(x)]
-		for i, v := range x {
-			out[i] = v * inv
-		}
-	})
+	t := taskFor[rowsTask](p, n)
+	t.eps = n.Params.Eps
+	return fastRows(p, n, t)
 }
 
 func fastLayerNorm(p *program, n *graph.Node) error {
-	eps := n.Params.Eps
-	return fastRows(p, n, func(_ int, x, out []float32) {
-		mean := sum32(x) / float32(len(x))
-		out = out[:len(x)]
-		for i, v := range x {
-			out[i] = v - mean
-		}
-		inv := float32(1 / math.Sqrt(float64(sumSq(out)/float32(len(x))+eps)))
-		for i := range out {
-			out[i] *= inv
-		}
-	})
+	t := taskFor[rowsTask](p, n)
+	t.eps = n.Params.Eps
+	return fastRows(p, n, t)
 }
 
 func fastSoftmax(p *program, n *graph.Node) error {
 	x := n.Inputs[0]
-	sk := x.Shape.Last()
-	sq := 1
+	t := taskFor[rowsTask](p, n)
+	t.sq = 1
 	if r := x.Shape.Rank(); r >= 2 {
-		sq = x.Shape[r-2]
+		t.sq = x.Shape[r-2]
 	}
-	var mask []float32
+	t.mask = nil
 	if m := n.Mask(); m != nil {
-		mask = p.f32(m)
+		t.mask = p.f32(m)
 	}
-	scale := n.Params.Scale
-	causal := n.Params.Causal
-	negInf := float32(math.Inf(-1))
-	return fastRows(p, n, func(r int, xr, out []float32) {
-		i := r % sq
-		nv := sk
-		if causal {
-			nv = min(max(i+sk-sq+1, 0), sk)
+	t.scale, t.causal = n.Params.Scale, n.Params.Causal
+	return fastRows(p, n, t)
+}
+
+// ropeTask rotates the heads of each (batch, position) row. freq holds the
+// angle per position of each pair, computed once per run (it depends only
+// on the parameters and the frequency factors).
+type ropeTask struct {
+	p        *program
+	d        ropeDims
+	mode     graph.RoPEMode
+	pos      []int32
+	x, out   []float32
+	freq     []float64
+	lastFF   []float32 // the frequency factors freq was computed from
+	computed bool
+}
+
+func (t *ropeTask) run(lo, hi, slot int) error {
+	d := t.d
+	half := d.dims / 2
+	rowLen := d.heads * d.headDim
+	tab := t.p.scratchFor(slot)[:2*half]
+	cosT, sinT := tab[:half], tab[half:]
+	for bs := lo; bs < hi; bs++ {
+		ps := float64(t.pos[bs%d.seq])
+		for i, f := range t.freq {
+			sn, cs := math.Sincos(ps * f)
+			cosT[i], sinT[i] = float32(cs), float32(sn)
 		}
-		out = out[:sk]
-		mx := negInf
-		for j := 0; j < nv; j++ {
-			l := scale * xr[j]
-			if mask != nil {
-				l += mask[i*sk+j]
+		xr, or := t.x[bs*rowLen:(bs+1)*rowLen], t.out[bs*rowLen:(bs+1)*rowLen]
+		copy(or, xr)
+		for h := 0; h < d.heads; h++ {
+			xh, oh := xr[h*d.headDim:(h+1)*d.headDim], or[h*d.headDim:(h+1)*d.headDim]
+			if t.mode == graph.RoPENeoX {
+				x0, x1 := xh[:half], xh[half:d.dims]
+				o0, o1 := oh[:half], oh[half:d.dims]
+				for i := range half {
+					a, b := x0[i], x1[i]
+					o0[i] = a*cosT[i] - b*sinT[i]
+					o1[i] = a*sinT[i] + b*cosT[i]
+				}
+			} else {
+				for i := range half {
+					a, b := xh[2*i], xh[2*i+1]
+					oh[2*i] = a*cosT[i] - b*sinT[i]
+					oh[2*i+1] = a*sinT[i] + b*cosT[i]
+				}
 			}
-			out[j] = l
-			mx = max(mx, l)
 		}
-		if mx == negInf {
-			clear(out)
-			return
-		}
-		var sum float32
-		for j := 0; j < nv; j++ {
-			e := float32(math.Exp(float64(out[j] - mx)))
-			out[j] = e
-			sum += e
-		}
-		inv := 1 / sum
-		for j := 0; j < nv; j++ {
-			out[j] *= inv
-		}
-		clear(out[nv:])
-	})
+	}
+	return nil
 }
 
 func fastRoPE(p *program, n *graph.Node) error {
-	x := n.Inputs[0]
-	pos := p.i32(n.Inputs[1])
+	t := taskFor[ropeTask](p, n)
+	rp := n.Params.RoPE
+	t.p, t.d, t.mode = p, ropeShape(n), rp.Mode
 	var ff []float32
 	if f := n.FreqFactors(); f != nil {
 		ff = p.f32(f)
 	}
-	rp := n.Params.RoPE
-	d := ropeShape(n)
-	half := d.dims / 2
-	xv, out := p.f32(x), p.f32(n)
-	rowLen := d.heads * d.headDim
-	return p.parallel(d.batch*d.seq, 1, func(lo, hi, slot int) error {
-		tab := p.scratchFor(slot)[:d.dims]
-		cosT, sinT := tab[:half], tab[half:]
-		for bs := lo; bs < hi; bs++ {
-			s := bs % d.seq
-			for i := range half {
-				factor := 1.0
-				if ff != nil {
-					factor = float64(ff[i])
-				}
-				sn, cs := math.Sincos(float64(pos[s]) * ropeFreq(rp, i, factor))
-				cosT[i], sinT[i] = float32(cs), float32(sn)
-			}
-			xr, or := xv[bs*rowLen:(bs+1)*rowLen], out[bs*rowLen:(bs+1)*rowLen]
-			copy(or, xr)
-			for h := 0; h < d.heads; h++ {
-				xh, oh := xr[h*d.headDim:(h+1)*d.headDim], or[h*d.headDim:(h+1)*d.headDim]
-				if rp.Mode == graph.RoPENeoX {
-					x0, x1 := xh[:half], xh[half:d.dims]
-					o0, o1 := oh[:half], oh[half:d.dims]
-					for i := range half {
-						a, b := x0[i], x1[i]
-						o0[i] = a*cosT[i] - b*sinT[i]
-						o1[i] = a*sinT[i] + b*cosT[i]
-					}
-				} else {
-					for i := range half {
-						a, b := xh[2*i], xh[2*i+1]
-						oh[2*i] = a*cosT[i] - b*sinT[i]
-						oh[2*i+1] = a*sinT[i] + b*cosT[i]
-					}
-				}
-			}
+	if !t.computed || !sameF32(ff, t.lastFF) {
+		half := t.d.dims / 2
+		if len(t.freq) != half {
+			t.freq = make([]float64, half)
 		}
-		return nil
-	})
+		for i := range half {
+			factor := 1.0
+			if ff != nil {
+				factor = float64(ff[i])
+			}
+			t.freq[i] = ropeFreq(rp, i, factor)
+		}
+		t.lastFF = append(t.lastFF[:0], ff...)
+		t.computed = true
+	}
+	t.pos, t.x, t.out = p.i32(n.Inputs[1]), p.f32(n.Inputs[0]), p.f32(n)
+	err := p.parallel(t.d.batch*t.d.seq, max(1, elemGrain/(t.d.heads*t.d.headDim)), t)
+	t.pos, t.x, t.out = nil, nil, nil
+	return err
+}
+
+// sameF32 reports whether a and b hold the same values bit for bit.
+func sameF32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }

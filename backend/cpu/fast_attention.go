@@ -3,153 +3,585 @@ package cpu
 import (
 	"math"
 
+	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 )
 
-// attentionScratch is the per-thread scratch of fastAttention: for the
-// query heads of one kv group, the output accumulators, running maxima and
-// running sums, then one key and one value row converted from f16.
+// attnBlock is the number of keys whose scores fastAttention computes
+// before it updates the running maxima, rescales the accumulators and adds
+// the values: one rescale per block instead of one per new maximum.
+const attnBlock = 128
+
+// attnRows is the number of query rows (queries × heads of one kv group)
+// the blocked attention path multiplies by each block of keys at once.
+const attnRows = 32
+
+// attnKeys is the number of keys per block of the blocked path.
+const attnKeys = 64
+
+// attentionScratch is the per-thread scratch of fastAttention, the largest
+// of its paths' needs. Per-query path: for the query heads of one kv
+// group, the output accumulators, running maxima, running sums and the
+// scores of one block of keys, then one key and one value row converted
+// from f16. Blocked path: see runBlocked. Split path: see runSplit.
 func attentionScratch(n *graph.Node) int {
 	a := attentionShape(n)
-	return a.group*a.dv + 2*a.group + a.d + a.dv
+	perQuery := a.group*(a.dv+2+attnBlock) + a.d + a.dv
+	r := blockRows(&a)
+	blocked := r*a.d + attnKeys*a.d + r*attnKeys + a.dv*attnKeys + 2*r*a.dv + 2*r + a.dv
+	split := a.hq*(splitMaxKeys+a.dv) + a.hkv*(a.d+a.dv)
+	return max(perQuery, blocked, split)
 }
 
-// fastAttention is fused attention with an online softmax. One item is one
-// (batch, query, kv head): the key and value rows of the kv head are read
-// (and converted from f16) once for all query heads that share them, and
-// only keys up to the causal limit are read.
-func fastAttention(p *program, n *graph.Node) error {
-	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
-	a := attentionShape(n)
-	var mask []float32
-	if m := n.Mask(); m != nil {
-		mask = p.f32(m)
+// blockRows returns the query rows of one item of the blocked path: whole
+// groups of heads for attnRows/group queries (at least one query).
+func blockRows(a *attnDims) int { return blockQueries(a) * a.group }
+
+// blockQueries returns the number of queries of one item of the blocked
+// path.
+func blockQueries(a *attnDims) int { return min(max(1, attnRows/a.group), a.sq) }
+
+// useBlocked reports whether attention with several queries takes the
+// blocked path: when the queries of an item make enough rows for the
+// matrix products to pay off.
+func useBlocked(a *attnDims) bool { return a.sq > 1 && blockRows(a) >= 4 }
+
+// attnTask is fused attention with an online softmax, reading only keys up
+// to the causal limit and each key and value row (converted from f16) once
+// for all the query heads that share it. It has three paths, chosen from
+// the shapes only (so results never depend on the thread count):
+//
+//   - one query (a decode step): split over blocks of keys, every head at
+//     once (split, runSplit, combine);
+//   - several queries (prefill): blocks of queries × blocks of keys as
+//     matrix products (runBlocked);
+//   - 2 or 3 queries without grouped heads: one item per (batch, query,
+//     kv head), scores a block of keys at a time (run).
+type attnTask struct {
+	p      *program
+	a      attnDims
+	mask   []float32
+	pos    []int32
+	q, out []float32
+	kf, vf []float32
+	kh, vh []uint16
+	// mode says what the items are: (batch, query, kv head) for the
+	// per-query path, (batch, kv head, block of queries) for runBlocked,
+	// (batch, block of keys) for runSplit, (batch, query head) for
+	// combine.
+	mode attnMode
+	// split path: keys per block, blocks, and each block's partial result
+	// per query head (max, sum, dv accumulators), kept across runs.
+	splitKeys, splitBlocks int
+	partials               []float32
+}
+
+// attnMode is the kind of item an attnTask is running.
+type attnMode int
+
+const (
+	attnPerQuery attnMode = iota
+	attnBlocked
+	attnSplit
+	attnCombine
+)
+
+func (t *attnTask) run(lo, hi, slot int) error {
+	switch t.mode {
+	case attnBlocked:
+		return t.runBlocked(lo, hi, slot)
+	case attnSplit:
+		return t.runSplit(lo, hi, slot)
+	case attnCombine:
+		return t.combine(lo, hi)
 	}
-	var pos []int32
-	if ps := n.Positions(); ps != nil {
-		pos = p.i32(ps)
-	}
-	qv, out := p.f32(q), p.f32(n)
-	var kf, vf []float32
-	var kh, vh []uint16
-	if k.DType == graph.F16 {
-		kh = p.u16(k)
-	} else {
-		kf = p.f32(k)
-	}
-	if v.DType == graph.F16 {
-		vh = p.u16(v)
-	} else {
-		vf = p.f32(v)
-	}
-	var tab *[1 << 16]float32
-	if kh != nil || vh != nil {
-		tab = p.b.f16Table()
-	}
+	a := &t.a
+	G := a.group
+	sc := t.p.scratchFor(slot)
+	acc, sc := sc[:G*a.dv], sc[G*a.dv:]
+	mx, sc := sc[:G], sc[G:]
+	sum, sc := sc[:G], sc[G:]
+	scores, sc := sc[:G*attnBlock], sc[G*attnBlock:]
+	kbuf, vbuf := sc[:a.d], sc[a.d:a.d+a.dv]
 	scale := float32(a.scale)
 	negInf := float32(math.Inf(-1))
-	items := a.batch * a.sq * a.hkv
-	return p.parallel(items, 1, func(lo, hi, slot int) error {
-		sc := p.scratchFor(slot)
-		acc := sc[:a.group*a.dv]
-		mx := sc[a.group*a.dv : a.group*a.dv+a.group]
-		sum := sc[a.group*a.dv+a.group : a.group*(a.dv+2)]
-		kbuf := sc[a.group*(a.dv+2) : a.group*(a.dv+2)+a.d]
-		vbuf := sc[a.group*(a.dv+2)+a.d : a.group*(a.dv+2)+a.d+a.dv]
-		for it := lo; it < hi; it++ {
-			g := it % a.hkv
-			bi := it / a.hkv // batch*sq + query
-			b, i := bi/a.sq, bi%a.sq
-			nk := a.visible(i, pos)
-			clear(acc)
-			clear(sum)
-			for h := range mx {
-				mx[h] = negInf
-			}
-			qBase := (bi*a.hq + g*a.group) * a.d
-			for j := 0; j < nk; j++ {
-				kvRow := (b*a.sk+j)*a.hkv + g
-				var kr, vr []float32
-				if kh != nil {
-					f16Row(tab, kh[kvRow*a.d:(kvRow+1)*a.d], kbuf)
+	for it := lo; it < hi; it++ {
+		g := it % a.hkv
+		bi := it / a.hkv // batch*sq + query
+		b, i := bi/a.sq, bi%a.sq
+		nk := a.visible(i, t.pos)
+		clear(acc)
+		clear(sum)
+		for h := range mx {
+			mx[h] = negInf
+		}
+		qBase := (bi*a.hq + g*G) * a.d
+		for j0 := 0; j0 < nk; j0 += attnBlock {
+			nb := min(attnBlock, nk-j0)
+			// Scores of the block: scores[h*attnBlock+jj].
+			for jj := range nb {
+				kvRow := (b*a.sk+j0+jj)*a.hkv + g
+				var kr []float32
+				if t.kh != nil {
+					quant.DecodeF16(kbuf, t.kh[kvRow*a.d:(kvRow+1)*a.d])
 					kr = kbuf
 				} else {
-					kr = kf[kvRow*a.d : (kvRow+1)*a.d]
+					kr = t.kf[kvRow*a.d : (kvRow+1)*a.d]
 				}
-				vLoaded := false
-				for h := 0; h < a.group; h++ {
-					s := scale * dot32(qv[qBase+h*a.d:qBase+(h+1)*a.d], kr)
-					if mask != nil {
-						s += mask[i*a.sk+j]
-					}
-					if s == negInf {
-						continue
-					}
-					if !vLoaded {
-						if vh != nil {
-							f16Row(tab, vh[kvRow*a.dv:(kvRow+1)*a.dv], vbuf)
-							vr = vbuf
-						} else {
-							vr = vf[kvRow*a.dv : (kvRow+1)*a.dv]
-						}
-						vLoaded = true
-					}
-					ah := acc[h*a.dv : (h+1)*a.dv]
-					if s > mx[h] {
-						corr := float32(math.Exp(float64(mx[h] - s)))
-						mx[h] = s
-						sum[h] *= corr
-						for t := range ah {
-							ah[t] *= corr
-						}
-					}
-					e := float32(math.Exp(float64(s - mx[h])))
-					sum[h] += e
-					vr = vr[:len(ah)]
-					for t := range ah {
-						ah[t] += e * vr[t]
-					}
+				var m float32
+				if t.mask != nil {
+					m = t.mask[i*a.sk+j0+jj]
+				}
+				for h := range G {
+					s := scale * dotF32(t.q[qBase+h*a.d:qBase+(h+1)*a.d], kr)
+					scores[h*attnBlock+jj] = s + m
 				}
 			}
-			for h := 0; h < a.group; h++ {
-				o := out[(bi*a.hq+g*a.group+h)*a.dv : (bi*a.hq+g*a.group+h+1)*a.dv]
-				if sum[h] == 0 {
-					clear(o)
+			// New maxima, rescaled accumulators, weights e^(s−max).
+			for h := range G {
+				sh := scores[h*attnBlock : h*attnBlock+nb]
+				bm := negInf
+				for _, s := range sh {
+					bm = max(bm, s)
+				}
+				if bm == negInf {
+					clear(sh)
 					continue
 				}
-				inv := 1 / sum[h]
-				ah := acc[h*a.dv : (h+1)*a.dv]
-				for t := range o {
-					o[t] = ah[t] * inv
+				if bm > mx[h] {
+					if mx[h] != negInf {
+						corr := expf(mx[h] - bm)
+						sum[h] *= corr
+						ah := acc[h*a.dv : (h+1)*a.dv]
+						quant.Scale(ah, corr, ah)
+					}
+					mx[h] = bm
+				}
+				m := mx[h]
+				var s float32
+				for jj, v := range sh {
+					e := expf(v - m)
+					sh[jj] = e
+					s += e
+				}
+				sum[h] += s
+			}
+			// Weighted values.
+			for jj := range nb {
+				used := false
+				for h := range G {
+					if scores[h*attnBlock+jj] != 0 {
+						used = true
+						break
+					}
+				}
+				if !used {
+					continue
+				}
+				kvRow := (b*a.sk+j0+jj)*a.hkv + g
+				var vr []float32
+				if t.vh != nil {
+					quant.DecodeF16(vbuf, t.vh[kvRow*a.dv:(kvRow+1)*a.dv])
+					vr = vbuf
+				} else {
+					vr = t.vf[kvRow*a.dv : (kvRow+1)*a.dv]
+				}
+				for h := range G {
+					if e := scores[h*attnBlock+jj]; e != 0 {
+						axpyF32(e, vr, acc[h*a.dv:(h+1)*a.dv])
+					}
 				}
 			}
 		}
+		for h := range G {
+			o := t.out[(bi*a.hq+g*G+h)*a.dv : (bi*a.hq+g*G+h+1)*a.dv]
+			if sum[h] == 0 {
+				clear(o)
+				continue
+			}
+			quant.Scale(o, 1/sum[h], acc[h*a.dv:(h+1)*a.dv])
+		}
+	}
+	return nil
+}
+
+// fastAttention runs attnTask over every (batch, query, kv head).
+func fastAttention(p *program, n *graph.Node) error {
+	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	t := taskFor[attnTask](p, n)
+	t.p, t.a, t.q, t.out = p, attentionShape(n), p.f32(q), p.f32(n)
+	t.mask, t.pos = nil, nil
+	if m := n.Mask(); m != nil {
+		t.mask = p.f32(m)
+	}
+	if ps := n.Positions(); ps != nil {
+		t.pos = p.i32(ps)
+	}
+	t.kf, t.kh, t.vf, t.vh = nil, nil, nil, nil
+	if k.DType == graph.F16 {
+		t.kh = p.u16(k)
+	} else {
+		t.kf = p.f32(k)
+	}
+	if v.DType == graph.F16 {
+		t.vh = p.u16(v)
+	} else {
+		t.vf = p.f32(v)
+	}
+	a := &t.a
+	var err error
+	switch {
+	case a.sq == 1:
+		err = t.split(p)
+	case useBlocked(a):
+		t.mode = attnBlocked
+		items := a.batch * a.hkv * ((a.sq + blockQueries(a) - 1) / blockQueries(a))
+		err = p.parallel(items, attentionGrain(a, t.pos, items), t)
+	default:
+		t.mode = attnPerQuery
+		items := a.batch * a.sq * a.hkv
+		err = p.parallel(items, attentionGrain(a, t.pos, items), t)
+	}
+	t.q, t.out, t.mask, t.pos, t.kf, t.kh, t.vf, t.vh = nil, nil, nil, nil, nil, nil, nil, nil
+	return err
+}
+
+// attnGrainWork is the least work (multiply-adds) worth one chunk of an
+// attention loop: splitting less costs more in thread hand-off than it
+// saves (stories260K's 8-wide heads are the case in point).
+const attnGrainWork = 1 << 15
+
+// attentionGrain returns the number of items per chunk that gives each
+// chunk about attnGrainWork multiply-adds.
+func attentionGrain(a *attnDims, pos []int32, items int) int {
+	var keys int64 // keys read by one kv head over every query
+	for i := 0; i < a.sq; i++ {
+		keys += int64(a.visible(i, pos))
+	}
+	work := keys * int64(a.batch*a.hkv*a.group*(a.d+a.dv))
+	if work <= 0 {
+		return items
+	}
+	return int(max(1, int64(items)*attnGrainWork/work))
+}
+
+// smallVec is the length under which the attention inner loops run in Go
+// rather than calling the assembly kernels (whose call and reduction
+// overhead dominates for tiny heads).
+const smallVec = 32
+
+// dotF32 returns a·b over len(a) elements.
+func dotF32(a, b []float32) float32 {
+	if len(a) >= smallVec {
+		return quant.DotF32(a, b)
+	}
+	b = b[:len(a)]
+	var s float32
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+// axpyF32 adds e·x to y (len(x) elements), rounding each product.
+func axpyF32(e float32, x, y []float32) {
+	if len(x) >= smallVec {
+		quant.AXPY(e, x, y)
+		return
+	}
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += float32(e * v)
+	}
+}
+
+// runBlocked is attention as blocked matrix products (the flash-attention
+// scheme): one item is a block of queries of one kv head, whose rows (the
+// queries × the group's query heads, gathered into Q) are multiplied by
+// blocks of attnKeys keys at a time with quant.GemmF32 (S = Q·Kᵀ), the
+// online softmax updates each row's maximum and sum once per block, and
+// the weights times the block's values (P·V, with V transposed into
+// scratch) are added to the row accumulators, again with GemmF32.
+func (t *attnTask) runBlocked(lo, hi, slot int) error {
+	a := &t.a
+	G, d, dv := a.group, a.d, a.dv
+	QB := blockQueries(a)
+	R := QB * G
+	nqb := (a.sq + QB - 1) / QB
+	sc := t.p.scratchFor(slot)
+	qs, sc := sc[:R*d], sc[R*d:]
+	ks, sc := sc[:attnKeys*d], sc[attnKeys*d:]
+	sm, sc := sc[:R*attnKeys], sc[R*attnKeys:]
+	vt, sc := sc[:dv*attnKeys], sc[dv*attnKeys:]
+	tmp, sc := sc[:R*dv], sc[R*dv:]
+	acc, sc := sc[:R*dv], sc[R*dv:]
+	mx, sc := sc[:R], sc[R:]
+	sum, sc := sc[:R], sc[R:]
+	vbuf := sc[:dv]
+	scale := float32(a.scale)
+	negInf := float32(math.Inf(-1))
+	for it := lo; it < hi; it++ {
+		qb := it % nqb
+		g := (it / nqb) % a.hkv
+		b := it / nqb / a.hkv
+		i0 := qb * QB
+		nq := min(QB, a.sq-i0)
+		rows := nq * G
+		nk := 0
+		for ii := range nq {
+			q := ((b*a.sq+i0+ii)*a.hq + g*G) * d
+			copy(qs[ii*G*d:(ii+1)*G*d], t.q[q:q+G*d])
+			nk = max(nk, a.visible(i0+ii, t.pos))
+		}
+		clear(acc[:rows*dv])
+		clear(sum[:rows])
+		for r := range rows {
+			mx[r] = negInf
+		}
+		for j0 := 0; j0 < nk; j0 += attnKeys {
+			nb := min(attnKeys, nk-j0)
+			for jj := range nb {
+				kvRow := (b*a.sk+j0+jj)*a.hkv + g
+				if t.kh != nil {
+					quant.DecodeF16(ks[jj*d:(jj+1)*d], t.kh[kvRow*d:(kvRow+1)*d])
+				} else {
+					copy(ks[jj*d:(jj+1)*d], t.kf[kvRow*d:(kvRow+1)*d])
+				}
+			}
+			s := sm[:rows*nb]
+			quant.GemmF32(s, nb, qs, rows, ks, nb, d)
+			live := false
+			for r := range rows {
+				i := i0 + r/G
+				sr := s[r*nb : (r+1)*nb]
+				vis := min(max(a.visible(i, t.pos)-j0, 0), nb)
+				bm := negInf
+				for jj := range sr {
+					if jj >= vis {
+						sr[jj] = negInf
+						continue
+					}
+					v := scale * sr[jj]
+					if t.mask != nil {
+						v += t.mask[i*a.sk+j0+jj]
+					}
+					sr[jj] = v
+					bm = max(bm, v)
+				}
+				if bm == negInf {
+					clear(sr)
+					continue
+				}
+				live = true
+				if bm > mx[r] {
+					if mx[r] != negInf {
+						corr := expf(mx[r] - bm)
+						sum[r] *= corr
+						ar := acc[r*dv : (r+1)*dv]
+						quant.Scale(ar, corr, ar)
+					}
+					mx[r] = bm
+				}
+				m := mx[r]
+				var total float32
+				for jj, v := range sr {
+					e := expf(v - m)
+					sr[jj] = e
+					total += e
+				}
+				sum[r] += total
+			}
+			if !live {
+				continue
+			}
+			// vt[c*nb+jj] = V[j0+jj][c]
+			w := vt[:dv*nb]
+			for jj := range nb {
+				kvRow := (b*a.sk+j0+jj)*a.hkv + g
+				var vr []float32
+				if t.vh != nil {
+					quant.DecodeF16(vbuf, t.vh[kvRow*dv:(kvRow+1)*dv])
+					vr = vbuf
+				} else {
+					vr = t.vf[kvRow*dv : (kvRow+1)*dv]
+				}
+				for c, v := range vr {
+					w[c*nb+jj] = v
+				}
+			}
+			quant.GemmF32(tmp[:rows*dv], dv, s, rows, w, dv, nb)
+			quant.AXPY(1, tmp[:rows*dv], acc[:rows*dv])
+		}
+		for r := range rows {
+			i, h := i0+r/G, r%G
+			o := t.out[((b*a.sq+i)*a.hq+g*G+h)*dv : ((b*a.sq+i)*a.hq+g*G+h+1)*dv]
+			if sum[r] == 0 {
+				clear(o)
+				continue
+			}
+			quant.Scale(o, 1/sum[r], acc[r*dv:(r+1)*dv])
+		}
+	}
+	return nil
+}
+
+// splitMaxKeys is the most keys per block of the split path.
+const splitMaxKeys = 256
+
+// splitKeys returns the keys per block of the split path for nk visible
+// keys: about nk/16 (16 blocks to share among threads), at least 16 and at
+// most splitMaxKeys. It depends only on nk, so results do not depend on
+// the thread count.
+func splitKeys(nk int) int { return min(max((nk+15)/16, 16), splitMaxKeys) }
+
+// split runs a decode step's attention (one query per batch) split over
+// the keys (flash-decoding): each item is one block of keys for every head,
+// read as contiguous rows of all kv heads, giving a partial softmax per
+// query head; combine then merges the blocks' partials in block order.
+func (t *attnTask) split(p *program) error {
+	a := &t.a
+	nk := a.visible(0, t.pos)
+	t.splitKeys = splitKeys(max(nk, 1))
+	t.splitBlocks = (nk + t.splitKeys - 1) / t.splitKeys
+	need := a.batch * t.splitBlocks * a.hq * (a.dv + 2)
+	if len(t.partials) < need {
+		// Sized for the whole cache, so that later (longer) steps reuse
+		// it: at most 16 blocks up to 16·splitMaxKeys keys, then blocks
+		// of splitMaxKeys.
+		most := max(16, (a.sk+splitMaxKeys-1)/splitMaxKeys)
+		t.partials = make([]float32, max(need, a.batch*most*a.hq*(a.dv+2)))
+	}
+	if t.splitBlocks == 0 {
+		for i := range t.out {
+			t.out[i] = 0
+		}
 		return nil
-	})
+	}
+	t.mode = attnSplit
+	items := a.batch * t.splitBlocks
+	work := int64(t.splitKeys) * int64(a.hq*(a.d+a.dv))
+	if err := p.parallel(items, int(max(1, attnGrainWork/max(work, 1))), t); err != nil {
+		return err
+	}
+	t.mode = attnCombine
+	items = a.batch * a.hq
+	return p.parallel(items, max(1, attnGrainWork/(t.splitBlocks*a.dv)), t)
 }
 
-// f16Row converts a row of f16 values to float32 through table tab.
-func f16Row(tab *[1 << 16]float32, src []uint16, dst []float32) {
-	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = tab[h]
+// runSplit computes blocks [lo, hi) of the split path: for each query head,
+// the block's maximum score, the sum of e^(s−max) and the weighted sum of
+// the values, into partials.
+func (t *attnTask) runSplit(lo, hi, slot int) error {
+	a := &t.a
+	G, d, dv, hkv := a.group, a.d, a.dv, a.hkv
+	KB := t.splitKeys
+	nk := a.visible(0, t.pos)
+	sc := t.p.scratchFor(slot)
+	scores, sc := sc[:a.hq*KB], sc[a.hq*KB:]
+	acc, sc := sc[:a.hq*dv], sc[a.hq*dv:]
+	kbuf, vbuf := sc[:hkv*d], sc[hkv*d:hkv*(d+dv)]
+	scale := float32(a.scale)
+	negInf := float32(math.Inf(-1))
+	for it := lo; it < hi; it++ {
+		b, blk := it/t.splitBlocks, it%t.splitBlocks
+		j0 := blk * KB
+		nb := min(KB, nk-j0)
+		q := t.q[b*a.hq*d : (b+1)*a.hq*d]
+		for jj := range nb {
+			row := b*a.sk + j0 + jj // all kv heads of one position
+			var kr []float32
+			if t.kh != nil {
+				quant.DecodeF16(kbuf, t.kh[row*hkv*d:(row+1)*hkv*d])
+				kr = kbuf
+			} else {
+				kr = t.kf[row*hkv*d : (row+1)*hkv*d]
+			}
+			var m float32
+			if t.mask != nil {
+				m = t.mask[j0+jj]
+			}
+			for h := range a.hq {
+				g := h / G
+				scores[h*KB+jj] = scale*dotF32(q[h*d:(h+1)*d], kr[g*d:(g+1)*d]) + m
+			}
+		}
+		part := t.partials[(b*t.splitBlocks+blk)*a.hq*(dv+2):]
+		for h := range a.hq {
+			sh := scores[h*KB : h*KB+nb]
+			bm := negInf
+			for _, s := range sh {
+				bm = max(bm, s)
+			}
+			var total float32
+			if bm == negInf {
+				clear(sh)
+			} else {
+				for jj, v := range sh {
+					e := expf(v - bm)
+					sh[jj] = e
+					total += e
+				}
+			}
+			part[h*(dv+2)] = bm
+			part[h*(dv+2)+1] = total
+		}
+		clear(acc)
+		for jj := range nb {
+			row := b*a.sk + j0 + jj
+			var vr []float32
+			if t.vh != nil {
+				quant.DecodeF16(vbuf, t.vh[row*hkv*dv:(row+1)*hkv*dv])
+				vr = vbuf
+			} else {
+				vr = t.vf[row*hkv*dv : (row+1)*hkv*dv]
+			}
+			for h := range a.hq {
+				if e := scores[h*KB+jj]; e != 0 {
+					g := h / G
+					axpyF32(e, vr[g*dv:(g+1)*dv], acc[h*dv:(h+1)*dv])
+				}
+			}
+		}
+		for h := range a.hq {
+			copy(part[h*(dv+2)+2:(h+1)*(dv+2)], acc[h*dv:(h+1)*dv])
+		}
 	}
+	return nil
 }
 
-// dotF16 returns x·w for an f16 row w, converting through table tab.
-func dotF16(tab *[1 << 16]float32, x []float32, w []uint16) float32 {
-	w = w[:len(x)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		a, b := x[i:i+4:i+4], w[i:i+4:i+4]
-		s0 += a[0] * tab[b[0]]
-		s1 += a[1] * tab[b[1]]
-		s2 += a[2] * tab[b[2]]
-		s3 += a[3] * tab[b[3]]
+// combine merges the split path's partials of items [lo, hi) (batch, query
+// head) in block order: with M the largest block maximum, the output is
+// Σ acc·e^(max−M) / Σ sum·e^(max−M); zeros when no key is visible.
+func (t *attnTask) combine(lo, hi int) error {
+	a := &t.a
+	dv := a.dv
+	negInf := float32(math.Inf(-1))
+	for it := lo; it < hi; it++ {
+		b, h := it/a.hq, it%a.hq
+		o := t.out[(b*a.hq+h)*dv : (b*a.hq+h+1)*dv]
+		M := negInf
+		for blk := range t.splitBlocks {
+			M = max(M, t.partials[((b*t.splitBlocks+blk)*a.hq+h)*(dv+2)])
+		}
+		clear(o)
+		if M == negInf {
+			continue
+		}
+		var total float32
+		for blk := range t.splitBlocks {
+			part := t.partials[((b*t.splitBlocks+blk)*a.hq+h)*(dv+2):][:dv+2]
+			if part[0] == negInf {
+				continue
+			}
+			c := expf(part[0] - M)
+			total += c * part[1]
+			axpyF32(c, part[2:], o)
+		}
+		if total == 0 {
+			clear(o)
+			continue
+		}
+		quant.Scale(o, 1/total, o)
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * tab[w[i]]
-	}
-	return (s0 + s1) + (s2 + s3)
+	return nil
 }

@@ -125,6 +125,34 @@ func TestFastMatchesRef(t *testing.T) {
 					b.Attention(q, k, v, graph.AttentionOpts{}),
 				}
 			}, fixed: map[string][]byte{"pos": seqPos(9, 20)}, tol: 1e-11},
+			tierCase{name: "attention/long/" + kvt.String(), build: func(b *graph.Builder) []*graph.Node {
+				// One head per kv head, keys across several blocks, a
+				// query block that straddles the causal diagonal.
+				q := b.Input("q", graph.F32, 70, 3, 32)
+				k := b.Input("k", kvt, 150, 3, 32)
+				v := b.Input("v", kvt, 150, 3, 16)
+				m := b.Input("m", graph.F32, 70, 150)
+				pos := b.Input("pos", graph.I32, 70)
+				return []*graph.Node{
+					b.Attention(q, k, v, graph.AttentionOpts{Causal: true, Pos: pos}),
+					b.Attention(q, k, v, graph.AttentionOpts{Causal: true, Mask: m}),
+					b.Attention(q, k, v, graph.AttentionOpts{}),
+				}
+			}, fixed: map[string][]byte{"pos": seqPos(70, 45)}, tol: 1e-11},
+			tierCase{name: "attention/decode/" + kvt.String(), build: func(b *graph.Builder) []*graph.Node {
+				// One query over a long cache: the split path, with a
+				// position (590 keys visible), a mask and none.
+				q := b.Input("q", graph.F32, 1, 8, 64)
+				k := b.Input("k", kvt, 700, 2, 64)
+				v := b.Input("v", kvt, 700, 2, 32)
+				m := b.Input("m", graph.F32, 1, 700)
+				pos := b.Input("pos", graph.I32, 1)
+				return []*graph.Node{
+					b.Attention(q, k, v, graph.AttentionOpts{Causal: true, Pos: pos}),
+					b.Attention(q, k, v, graph.AttentionOpts{Causal: true, Pos: pos, Mask: m}),
+					b.Attention(q, k, v, graph.AttentionOpts{}),
+				}
+			}, fixed: map[string][]byte{"pos": i32s(589)}, tol: 1e-11},
 			tierCase{name: "attention/batch/" + kvt.String(), build: func(b *graph.Builder) []*graph.Node {
 				q := b.Input("q", graph.F32, 2, 1, 4, 32)
 				k := b.Input("k", kvt, 2, 17, 4, 32)
@@ -184,5 +212,31 @@ func TestFastDeterministic(t *testing.T) {
 		b := graph.NewBuilder()
 		got := runGraph(t, "cpu", threads, b, data, build(b)...)
 		require.Equal(t, fromF32(first), got[0], "threads %d", threads)
+	}
+}
+
+// TestFastAttentionDecodeDeterministic checks that the split decode path
+// (blocks of keys, then a merge) gives the same bits on any thread count.
+func TestFastAttentionDecodeDeterministic(t *testing.T) {
+	build := func(b *graph.Builder) []*graph.Node {
+		q := b.Input("q", graph.F32, 1, 8, 64)
+		k := b.Input("k", graph.F16, 400, 4, 64)
+		v := b.Input("v", graph.F16, 400, 4, 64)
+		pos := b.Input("pos", graph.I32, 1)
+		return []*graph.Node{b.Attention(q, k, v, graph.AttentionOpts{Causal: true, Pos: pos})}
+	}
+	b := graph.NewBuilder()
+	g, err := b.Build(build(b)...)
+	require.NoError(t, err)
+	data := fillLeaves(t, rand.New(rand.NewPCG(3, 4)), g, map[string][]byte{"pos": i32s(377)})
+	var first []float32
+	for _, threads := range []int{1, 2, 3, 5} {
+		b := graph.NewBuilder()
+		got := runGraph(t, "cpu", threads, b, data, build(b)...)
+		if first == nil {
+			first = got[0]
+			continue
+		}
+		require.Equal(t, first, got[0], "threads %d", threads)
 	}
 }

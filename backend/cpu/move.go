@@ -49,17 +49,31 @@ func kGetRows(p *program, n *graph.Node) error {
 	if err != nil {
 		return err
 	}
-	tb := p.bytesOf(table)
-	out := p.f32(n)
-	return p.parallel(len(idv), 4, func(lo, hi, _ int) error {
-		for i := lo; i < hi; i++ {
-			row := tb[int64(idv[i])*rb : int64(idv[i]+1)*rb]
-			if err := quant.Dequantize(table.DType, row, out[i*d:(i+1)*d]); err != nil {
-				return fmt.Errorf("row %d: %w", idv[i], err)
-			}
+	t := taskFor[getRowsTask](p, n)
+	*t = getRowsTask{dt: table.DType, d: d, rb: rb, ids: idv, table: p.bytesOf(table), out: p.f32(n)}
+	err = p.parallel(len(idv), 4, t)
+	*t = getRowsTask{}
+	return err
+}
+
+// getRowsTask decodes rows ids[i] of table into row i of out.
+type getRowsTask struct {
+	dt    graph.DType
+	d     int
+	rb    int64
+	ids   []int32
+	table []byte
+	out   []float32
+}
+
+func (t *getRowsTask) run(lo, hi, _ int) error {
+	for i := lo; i < hi; i++ {
+		id := int64(t.ids[i])
+		if err := quant.Dequantize(t.dt, t.table[id*t.rb:(id+1)*t.rb], t.out[i*t.d:(i+1)*t.d]); err != nil {
+			return fmt.Errorf("row %d: %w", id, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func kKVWrite(p *program, n *graph.Node) error {
@@ -106,38 +120,49 @@ func copySame(p *program, n, x *graph.Node) error {
 		copy(dst, p.bytesOf(x)[:n.Bytes()])
 		return nil
 	}
-	last := n.Shape.Last()
-	rows := int(n.Shape.Rows())
-	ls := lastStride(x)
-	switch elemSize(x.DType) {
+	t := taskFor[gatherTask](p, n)
+	*t = gatherTask{x: x, last: n.Shape.Last(), ls: lastStride(x), size: elemSize(x.DType)}
+	switch t.size {
 	case 4:
-		sv := asU32(p.storage(x))
-		dv := asU32(dst)
-		return p.parallel(rows, 16, func(lo, hi, _ int) error {
-			for r := lo; r < hi; r++ {
-				off := rowOffset(x.Shape, x.Strides, x.Offset, r)
-				d := dv[r*last : (r+1)*last]
-				for j := range d {
-					d[j] = sv[off+int64(j)*ls]
-				}
-			}
-			return nil
-		})
+		t.s32, t.d32 = asU32(p.storage(x)), asU32(dst)
 	case 2:
-		sv := asU16(p.storage(x), len(p.storage(x))/2)
-		dv := asU16(dst, len(dst)/2)
-		return p.parallel(rows, 16, func(lo, hi, _ int) error {
-			for r := lo; r < hi; r++ {
-				off := rowOffset(x.Shape, x.Strides, x.Offset, r)
-				d := dv[r*last : (r+1)*last]
-				for j := range d {
-					d[j] = sv[off+int64(j)*ls]
-				}
-			}
-			return nil
-		})
+		t.s16, t.d16 = asU16(p.storage(x), len(p.storage(x))/2), asU16(dst, len(dst)/2)
+	default:
+		return fmt.Errorf("cannot copy strided %s", x)
 	}
-	return fmt.Errorf("cannot copy strided %s", x)
+	err := p.parallel(int(n.Shape.Rows()), 16, t)
+	*t = gatherTask{}
+	return err
+}
+
+// gatherTask copies the rows of strided x (4- or 2-byte elements) into
+// contiguous rows.
+type gatherTask struct {
+	x        *graph.Node
+	last     int
+	ls       int64
+	size     int64
+	s32, d32 []uint32
+	s16, d16 []uint16
+}
+
+func (t *gatherTask) run(lo, hi, _ int) error {
+	x := t.x
+	for r := lo; r < hi; r++ {
+		off := rowOffset(x.Shape, x.Strides, x.Offset, r)
+		if t.size == 4 {
+			d := t.d32[r*t.last : (r+1)*t.last]
+			for j := range d {
+				d[j] = t.s32[off+int64(j)*t.ls]
+			}
+		} else {
+			d := t.d16[r*t.last : (r+1)*t.last]
+			for j := range d {
+				d[j] = t.s16[off+int64(j)*t.ls]
+			}
+		}
+	}
+	return nil
 }
 
 func asU32(b []byte) []uint32 {
@@ -163,36 +188,50 @@ func kCopy(p *program, n *graph.Node) error {
 	if err != nil {
 		return err
 	}
-	out := p.bytesOf(n)
-	var src []byte
+	t := taskFor[convertTask](p, n)
+	*t = convertTask{p: p, n: n, x: x, last: last, inRow: inRow, outRow: outRow, out: p.bytesOf(n)}
 	if x.IsContiguous() {
-		src = p.bytesOf(x)
+		t.src = p.bytesOf(x)
 	} else {
-		src = p.storage(x)
+		t.src = p.storage(x)
 	}
+	err = p.parallel(rows, 4, t)
+	*t = convertTask{}
+	return err
+}
+
+// convertTask converts the rows of x to n's dtype through float32.
+type convertTask struct {
+	p             *program
+	n, x          *graph.Node
+	last          int
+	inRow, outRow int64
+	src, out      []byte
+}
+
+func (t *convertTask) run(lo, hi, slot int) error {
+	n, x, last := t.n, t.x, t.last
 	ls := lastStride(x)
-	return p.parallel(rows, 4, func(lo, hi, slot int) error {
-		tmp := p.scratchFor(slot)[:last]
-		for r := lo; r < hi; r++ {
-			row := tmp
-			if n.DType == graph.F32 {
-				row = asF32(out[int64(r)*outRow:], last)
+	tmp := t.p.scratchFor(slot)[:last]
+	for r := lo; r < hi; r++ {
+		row := tmp
+		if n.DType == graph.F32 {
+			row = asF32(t.out[int64(r)*t.outRow:], last)
+		}
+		if x.IsContiguous() {
+			if err := quant.Dequantize(x.DType, t.src[int64(r)*t.inRow:], row); err != nil {
+				return fmt.Errorf("row %d: %w", r, err)
 			}
-			if x.IsContiguous() {
-				if err := quant.Dequantize(x.DType, src[int64(r)*inRow:], row); err != nil {
-					return fmt.Errorf("row %d: %w", r, err)
-				}
-			} else {
-				gatherFloat(x.DType, src, rowOffset(x.Shape, x.Strides, x.Offset, r), ls, row)
-			}
-			if n.DType != graph.F32 {
-				if err := quant.Quantize(n.DType, row, out[int64(r)*outRow:(int64(r)+1)*outRow]); err != nil {
-					return fmt.Errorf("row %d: %w", r, err)
-				}
+		} else {
+			gatherFloat(x.DType, t.src, rowOffset(x.Shape, x.Strides, x.Offset, r), ls, row)
+		}
+		if n.DType != graph.F32 {
+			if err := quant.Quantize(n.DType, row, t.out[int64(r)*t.outRow:(int64(r)+1)*t.outRow]); err != nil {
+				return fmt.Errorf("row %d: %w", r, err)
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // gatherFloat reads len(dst) elements of a non-quantized float dtype from
@@ -245,21 +284,32 @@ func kConcat(p *program, n *graph.Node) error {
 func kArgmax(p *program, n *graph.Node) error {
 	x := n.Inputs[0]
 	last := x.Shape.Last()
-	xv := p.f32(x)
-	out := p.i32(n)
-	return p.parallel(len(out), 16, func(lo, hi, _ int) error {
-		for r := lo; r < hi; r++ {
-			row := xv[r*last : (r+1)*last]
-			best, at := row[0], 0
-			for j, v := range row[1:] {
-				if v > best {
-					best, at = v, j+1
-				}
+	t := taskFor[argmaxTask](p, n)
+	*t = argmaxTask{last: last, x: p.f32(x), out: p.i32(n)}
+	err := p.parallel(len(t.out), 16, t)
+	*t = argmaxTask{}
+	return err
+}
+
+// argmaxTask writes the index of the largest element of each row.
+type argmaxTask struct {
+	last int
+	x    []float32
+	out  []int32
+}
+
+func (t *argmaxTask) run(lo, hi, _ int) error {
+	for r := lo; r < hi; r++ {
+		row := t.x[r*t.last : (r+1)*t.last]
+		best, at := row[0], 0
+		for j, v := range row[1:] {
+			if v > best {
+				best, at = v, j+1
 			}
-			out[r] = int32(at)
 		}
-		return nil
-	})
+		t.out[r] = int32(at)
+	}
+	return nil
 }
 
 // moveKernels are the kernels both tiers share.

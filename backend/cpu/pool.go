@@ -4,31 +4,81 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// pool runs the chunks of parallel loops on a fixed set of worker goroutines
-// owned by a backend. A loop over n items is cut into chunks whose bounds
-// depend only on n and the chunk count, and every item is computed the same
-// way whichever worker runs it, so results never depend on scheduling.
+// task is the body of a parallel loop: run computes items [lo, hi) as
+// participant slot (distinct among concurrent calls, in [0, threads)).
+// Kernels implement it with a struct kept per node (see taskFor), so that a
+// loop allocates nothing.
+type task interface {
+	run(lo, hi, slot int) error
+}
+
+// pool runs the chunks of parallel loops on a fixed set of worker
+// goroutines owned by a backend. A loop over n items is cut into chunks
+// whose bounds depend only on n and the chunk count, and every item is
+// computed the same way whichever worker runs it, so results never depend
+// on scheduling.
+//
+// Workers spin for a short while (spinFor) after each loop before parking,
+// so that the back-to-back loops of a graph run (one per node, a few
+// microseconds apart in a decode step) do not each pay a goroutine wake-up.
+// One loop runs at a time; programs sharing the backend take turns per loop.
 type pool struct {
 	threads int
-	work    chan poolMsg
+	mu      sync.Mutex // held by the caller of the loop in flight
+	gen     atomic.Uint64
+	closed  atomic.Bool
 	once    sync.Once
+	job     job
+	workers []*worker
 }
 
-// poolMsg asks a worker to join job as participant slot.
-type poolMsg struct {
-	job  *job
-	slot int
+// spinFor is how long an idle worker polls for the next loop before it
+// parks. Chosen to cover the gaps between the nodes of a run and between
+// the decode steps of a generation loop, not to burn a core while idle.
+// Parking at once (spinFor 0) halved the 110M model's q4_0 decode rate
+// on a 2-core host: every node paid a goroutine wake-up.
+const spinFor = 200 * time.Microsecond
+
+// waitSpin is how long the caller of a loop polls (yielding to the OS
+// every spinBatch polls, in case a worker lost its core mid-chunk on an
+// oversubscribed host) for the workers still inside it before it parks
+// until the last one leaves. A parked caller pays a wake-up, which costs
+// more than a typical chunk.
+const waitSpin = 200 * time.Microsecond
+
+// spinBatch is the number of polls between clock reads and yields.
+const spinBatch = 64
+
+// worker is one helper goroutine's parking place.
+type worker struct {
+	parked atomic.Bool
+	wake   chan struct{} // capacity 1
+	_      [48]byte      // keep workers' flags on separate cache lines
 }
 
-// job is one parallel loop in flight.
+// The job state word: the low 32 bits of the loop's generation, a closed
+// bit set when the caller has finished its chunks (no worker may join
+// after it), a waiting bit set when the caller parks until the workers
+// inside leave, and the count of workers inside the loop.
+const (
+	jobGenShift = 32
+	jobClosed   = 1 << 31
+	jobWaiting  = 1 << 30
+	jobRefs     = jobWaiting - 1
+)
+
+// job is the loop in flight.
 type job struct {
-	fn     func(lo, hi, slot int) error
+	t      task
 	n      int
 	chunks int
 	next   atomic.Int64
-	wg     sync.WaitGroup
+	slots  atomic.Int32
+	state  atomic.Uint64
+	done   chan struct{} // capacity 1: the last worker out wakes a parked caller
 	mu     sync.Mutex
 	err    error
 	errAt  int
@@ -36,28 +86,128 @@ type job struct {
 
 func newPool(threads int) *pool {
 	p := &pool{threads: max(threads, 1)}
-	if p.threads > 1 {
-		p.work = make(chan poolMsg, 4*p.threads)
-		for i := 1; i < p.threads; i++ {
-			go p.worker()
-		}
+	p.job.done = make(chan struct{}, 1)
+	for i := 1; i < p.threads; i++ {
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		go p.work(w)
 	}
 	return p
 }
 
-func (p *pool) worker() {
-	for m := range p.work {
-		m.job.participate(m.slot)
-		m.job.wg.Done()
+// work is a worker goroutine: it joins every loop it sees until the pool
+// closes.
+func (p *pool) work(w *worker) {
+	var seen uint64
+	for {
+		g := p.await(w, seen)
+		if p.closed.Load() {
+			return
+		}
+		seen = g
+		j := &p.job
+		if !j.join(g) {
+			continue
+		}
+		j.participate(int(j.slots.Add(1)))
+		j.leave()
+	}
+}
+
+// await returns the generation of the next loop after seen (or any value
+// once the pool is closed): it polls for spinFor, then parks.
+func (p *pool) await(w *worker, seen uint64) uint64 {
+	var start time.Time
+	for i := 1; ; i++ {
+		if g := p.gen.Load(); g != seen || p.closed.Load() {
+			return g
+		}
+		if i%spinBatch == 0 {
+			if i == spinBatch {
+				start = time.Now()
+			} else if time.Since(start) > spinFor {
+				break
+			}
+			osYield()
+		}
+	}
+	w.parked.Store(true)
+	if g := p.gen.Load(); g != seen || p.closed.Load() {
+		if !w.parked.CompareAndSwap(true, false) {
+			<-w.wake // a poster unparked us and sent a token: take it
+		}
+		return g
+	}
+	<-w.wake
+	return p.gen.Load()
+}
+
+// wakeAll unparks every parked worker.
+func (p *pool) wakeAll() {
+	for _, w := range p.workers {
+		if w.parked.Load() && w.parked.CompareAndSwap(true, false) {
+			w.wake <- struct{}{}
+		}
 	}
 }
 
 func (p *pool) close() {
 	p.once.Do(func() {
-		if p.work != nil {
-			close(p.work)
-		}
+		p.closed.Store(true)
+		p.gen.Add(1)
+		p.wakeAll()
 	})
+}
+
+// join enters loop generation g unless it has finished or another loop
+// has started.
+func (j *job) join(g uint64) bool {
+	for {
+		s := j.state.Load()
+		if s>>jobGenShift != g&(1<<32-1) || s&jobClosed != 0 {
+			return false
+		}
+		if j.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// leave exits the loop; the last worker out wakes a caller parked in wait.
+func (j *job) leave() {
+	s := j.state.Add(^uint64(0))
+	if s&jobRefs == 0 && s&jobWaiting != 0 {
+		j.done <- struct{}{}
+	}
+}
+
+// wait closes the loop to late workers and returns once every worker
+// inside has left: it polls for waitSpin, then parks.
+func (j *job) wait() {
+	for {
+		s := j.state.Load()
+		if j.state.CompareAndSwap(s, s|jobClosed) {
+			break
+		}
+	}
+	var start time.Time
+	for i := 1; ; i++ {
+		s := j.state.Load()
+		if s&jobRefs == 0 {
+			return
+		}
+		if i%spinBatch == 0 {
+			if i == spinBatch {
+				start = time.Now()
+			} else if time.Since(start) > waitSpin {
+				if j.state.CompareAndSwap(s, s|jobWaiting) {
+					<-j.done
+					return
+				}
+			}
+			osYield()
+		}
+	}
 }
 
 // participate runs chunks of the job until none is left.
@@ -69,7 +219,7 @@ func (j *job) participate(slot int) {
 		}
 		lo := c * j.n / j.chunks
 		hi := (c + 1) * j.n / j.chunks
-		if err := j.run(lo, hi, slot); err != nil {
+		if err := runChunk(j.t, lo, hi, slot); err != nil {
 			j.mu.Lock()
 			if j.err == nil || c < j.errAt {
 				j.err, j.errAt = err, c
@@ -79,47 +229,47 @@ func (j *job) participate(slot int) {
 	}
 }
 
-// run calls fn and turns a panic into an error.
-func (j *job) run(lo, hi, slot int) (err error) {
+// runChunk calls t.run and turns a panic into an error.
+func runChunk(t task, lo, hi, slot int) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error in items [%d, %d): %v", lo, hi, r)
 		}
 	}()
-	return j.fn(lo, hi, slot)
+	return t.run(lo, hi, slot)
 }
 
-// parallel runs fn over [0, n) in chunks of at least grain items on up to
-// the pool's threads. Each concurrent call of fn gets a distinct slot in
+// parallel runs t over [0, n) in chunks of at least grain items on up to
+// the pool's threads. Each concurrent call of t.run gets a distinct slot in
 // [0, threads) for indexing per-thread scratch. It returns the error of the
-// lowest failing chunk. j is the caller's reusable job record; one job must
-// not be used by two loops at once.
-func (p *pool) parallel(j *job, n, grain int, fn func(lo, hi, slot int) error) error {
+// lowest failing chunk. It allocates nothing.
+func (p *pool) parallel(n, grain int, t task) error {
 	if n <= 0 {
 		return nil
 	}
 	grain = max(grain, 1)
 	chunks := min((n+grain-1)/grain, 4*p.threads)
-	if p.threads == 1 || chunks <= 1 {
-		return j.runSerial(fn, n)
+	if chunks > 1 {
+		// A whole number of chunks per thread: 3 chunks on 2 threads
+		// would leave one thread twice the work of the other.
+		chunks = min(n, (chunks+p.threads-1)/p.threads*p.threads)
 	}
-	helpers := min(p.threads, chunks) - 1
-	j.fn, j.n, j.chunks, j.err, j.errAt = fn, n, chunks, nil, 0
+	if p.threads == 1 || chunks <= 1 || p.closed.Load() {
+		return runChunk(t, 0, n, 0)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	j := &p.job
+	j.t, j.n, j.chunks, j.err, j.errAt = t, n, chunks, nil, 0
 	j.next.Store(0)
-	j.wg.Add(helpers)
-	for s := 1; s <= helpers; s++ {
-		p.work <- poolMsg{job: j, slot: s}
-	}
+	j.slots.Store(0)
+	g := p.gen.Load() + 1
+	j.state.Store(g << jobGenShift)
+	p.gen.Store(g)
+	p.wakeAll()
 	j.participate(0)
-	j.wg.Wait()
+	j.wait()
 	err := j.err
-	j.fn, j.err = nil, nil
-	return err
-}
-
-func (j *job) runSerial(fn func(lo, hi, slot int) error, n int) error {
-	j.fn = fn
-	err := j.run(0, n, 0)
-	j.fn = nil
+	j.t, j.err = nil, nil
 	return err
 }

@@ -50,7 +50,7 @@ type program struct {
 	mem       [][]byte // storage bytes of each storage node during a run
 	scratch   [][]float32
 	scratch64 [][]float64
-	job       job
+	tasks     []any // per node: the kernel's reusable loop state (see taskFor)
 	timings   []backend.OpTiming
 	hasTimes  bool
 }
@@ -163,6 +163,7 @@ func compile(b *cpuBackend, g *graph.Graph) (*program, error) {
 		p.scratch64[i] = make([]float64, need64)
 	}
 	p.binds = make([]binding, len(g.Nodes))
+	p.tasks = make([]any, len(g.Nodes))
 	for _, n := range g.Nodes {
 		if !n.Op.IsLeaf() {
 			p.timings = append(p.timings, backend.OpTiming{Node: n})
@@ -305,7 +306,7 @@ func (p *program) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	p.arena, p.mem, p.scratch, p.scratch64, p.binds = nil, nil, nil, nil, nil
+	p.arena, p.mem, p.scratch, p.scratch64, p.binds, p.tasks = nil, nil, nil, nil, nil, nil
 	return nil
 }
 
@@ -320,9 +321,23 @@ func (p *program) Timings() []backend.OpTiming {
 	return append([]backend.OpTiming(nil), p.timings...)
 }
 
-// parallel runs fn over [0, n) on the backend's threads (see pool.parallel).
-func (p *program) parallel(n, grain int, fn func(lo, hi, slot int) error) error {
-	return p.b.pool.parallel(&p.job, n, grain, fn)
+// parallel runs t over [0, n) on the backend's threads (see pool.parallel).
+func (p *program) parallel(n, grain int, t task) error {
+	return p.b.pool.parallel(n, grain, t)
+}
+
+// taskFor returns node n's loop state of type T, made on the node's first
+// run and reused by every later one, so that running a compiled program
+// allocates nothing. Kernels fill it, run it with parallel and then clear
+// it, so that it holds no reference to bound buffers between runs.
+func taskFor[T any](p *program, n *graph.Node) *T {
+	i := p.idx[n]
+	if t, ok := p.tasks[i].(*T); ok {
+		return t
+	}
+	t := new(T)
+	p.tasks[i] = t
+	return t
 }
 
 // bytesOf returns the bytes of n's storage from n's first element to the
