@@ -12,8 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/golem-llm/golem/backend"
 )
@@ -37,47 +35,14 @@ func (cudaDriver) Name() string { return driverName }
 func (cudaDriver) Probe() []backend.Status { return probe() }
 
 // Open opens the device chosen by selector ("" for the first device, an
-// index, or a UUID such as GPU-xxxxxxxx-...). No CUDA device can be opened
-// yet; the error gives the reason.
+// index, or a UUID with or without its GPU- prefix; see backend.SelectStatus).
+// No CUDA device can be opened yet; the error gives the reason.
 func (cudaDriver) Open(selector string, _ backend.Options) (backend.Backend, error) {
-	st, err := pick(probe(), selector)
+	st, err := backend.SelectStatus(driverName, probe(), selector)
 	if err != nil {
 		return nil, err
 	}
 	return nil, errors.New(st.Reason)
-}
-
-// pick returns the status matching selector: "" is the first line, a number
-// is an index, anything else is compared with the device ID.
-func pick(sts []backend.Status, selector string) (backend.Status, error) {
-	if len(sts) == 0 {
-		return backend.Status{}, errors.New("cuda: no devices")
-	}
-	if len(sts) == 1 && sts[0].Device == driverName {
-		// The driver could not list devices: its reason answers any selector.
-		return sts[0], nil
-	}
-	if selector == "" {
-		return sts[0], nil
-	}
-	if i, err := strconv.Atoi(selector); err == nil {
-		for _, st := range sts {
-			if st.Info.Index == i {
-				return st, nil
-			}
-		}
-	} else {
-		for _, st := range sts {
-			if st.Info.ID != "" && strings.EqualFold(st.Info.ID, selector) {
-				return st, nil
-			}
-		}
-	}
-	have := make([]string, len(sts))
-	for i, st := range sts {
-		have[i] = st.Device
-	}
-	return backend.Status{}, fmt.Errorf("cuda: no device %q (have %s)", selector, strings.Join(have, ", "))
 }
 
 // deviceInfo is what the probe reads from one device.
@@ -127,10 +92,4 @@ func formatDriverVersion(v int) string {
 }
 
 // unavailable is the single Status of a driver that cannot list devices.
-func unavailable(reason string) []backend.Status {
-	return []backend.Status{{
-		Device: driverName,
-		Info:   backend.DeviceInfo{Backend: driverName},
-		Reason: reason,
-	}}
-}
+func unavailable(reason string) []backend.Status { return backend.Unavailable(driverName, reason) }

@@ -27,18 +27,10 @@ type library struct {
 	lib *C.golem_vk_lib
 }
 
-// system is libvulkan.so.1, loaded once and never unloaded.
-var system struct {
-	once sync.Once
-	lib  *library
-	err  string // dlopen's message when the loader is missing
-}
-
-// loadSystem loads libvulkan.so.1 the first time it is called.
-func loadSystem() (*library, string) {
-	system.once.Do(func() { system.lib, system.err = openLibrary(libName) })
-	return system.lib, system.err
-}
+// loadSystem loads libvulkan.so.1 the first time it is called and returns the
+// same library (never unloaded), or dlopen's message when the loader is
+// missing, on every call.
+var loadSystem = sync.OnceValues(func() (*library, string) { return openLibrary(libName) })
 
 // openLibrary dlopens path; on failure it returns the loader's message.
 func openLibrary(path string) (*library, string) {

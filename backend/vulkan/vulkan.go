@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/golem-llm/golem/backend"
@@ -39,64 +38,17 @@ func (vulkanDriver) Name() string { return driverName }
 func (vulkanDriver) Probe() []backend.Status { return probe() }
 
 // Open opens the device chosen by selector ("" for the first available
-// device, an index, or the device UUID).
+// device, an index, or the device UUID, with or without an NVIDIA-style GPU-
+// prefix; see backend.SelectStatus).
 func (vulkanDriver) Open(selector string, opts backend.Options) (backend.Backend, error) {
-	sts := probe()
-	st, err := pick(sts, selector)
+	st, err := backend.SelectStatus(driverName, probe(), selector)
 	if err != nil {
 		return nil, err
-	}
-	if selector == "" && !st.Available {
-		// The first device that works.
-		for _, s := range sts {
-			if s.Available {
-				st = s
-				break
-			}
-		}
 	}
 	if !st.Available {
 		return nil, errors.New(st.Reason)
 	}
 	return open(st, opts)
-}
-
-// pick returns the status matching selector: "" is the first line, a number
-// is an index, anything else is compared with the device UUID (an NVIDIA
-// style "GPU-" prefix is accepted).
-func pick(sts []backend.Status, selector string) (backend.Status, error) {
-	if len(sts) == 0 {
-		return backend.Status{}, errors.New("vulkan: no devices")
-	}
-	if len(sts) == 1 && sts[0].Device == driverName {
-		// The driver could not list devices: its reason answers any selector.
-		return sts[0], nil
-	}
-	if selector == "" {
-		return sts[0], nil
-	}
-	if i, err := strconv.Atoi(selector); err == nil {
-		for _, st := range sts {
-			if st.Info.Index == i {
-				return st, nil
-			}
-		}
-	} else {
-		id := selector
-		if len(id) > 4 && strings.EqualFold(id[:4], "GPU-") {
-			id = id[4:]
-		}
-		for _, st := range sts {
-			if st.Info.ID != "" && strings.EqualFold(st.Info.ID, id) {
-				return st, nil
-			}
-		}
-	}
-	have := make([]string, len(sts))
-	for i, st := range sts {
-		have[i] = st.Device
-	}
-	return backend.Status{}, fmt.Errorf("vulkan: no device %q (have %s)", selector, strings.Join(have, ", "))
 }
 
 // deviceInfo is what the probe reads from one physical device.
@@ -266,13 +218,7 @@ func formatUUID(u []byte) string {
 }
 
 // unavailable is the single Status of a driver that cannot list devices.
-func unavailable(reason string) []backend.Status {
-	return []backend.Status{{
-		Device: driverName,
-		Info:   backend.DeviceInfo{Backend: driverName},
-		Reason: reason,
-	}}
-}
+func unavailable(reason string) []backend.Status { return backend.Unavailable(driverName, reason) }
 
 // errIncompatibleDriver is VK_ERROR_INCOMPATIBLE_DRIVER, which the loader
 // returns from vkCreateInstance when it finds no driver.

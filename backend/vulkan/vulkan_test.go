@@ -71,37 +71,15 @@ func TestDeviceStatus(t *testing.T) {
 	}
 }
 
-func TestPick(t *testing.T) {
-	devs := []backend.Status{
-		deviceInfo{Name: "a", UUID: []byte{0xaa, 15: 1}, APIVersion: minAPI}.status(0),
-		deviceInfo{Name: "b", UUID: []byte{0xbb, 15: 1}, APIVersion: minAPI}.status(1),
-	}
-	tests := []struct {
-		name     string
-		sts      []backend.Status
-		selector string
-		want     string
-		errText  string
-	}{
-		{"empty selector is the first", devs, "", "a", ""},
-		{"by index", devs, "1", "b", ""},
-		{"by uuid", devs, "BB000000-0000-0000-0000-000000000001", "b", ""},
-		{"by nvidia-style uuid", devs, "GPU-aa000000-0000-0000-0000-000000000001", "a", ""},
-		{"unknown", devs, "2", "", `vulkan: no device "2" (have vulkan:0, vulkan:1)`},
-		{"driver line answers any selector", unavailable("vulkan: no Vulkan devices"), "3", "", ""},
-		{"nothing", nil, "", "", "vulkan: no devices"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st, err := pick(tt.sts, tt.selector)
-			if tt.errText != "" {
-				require.ErrorContains(t, err, tt.errText)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, st.Info.Name)
-		})
-	}
+// TestSelectByUUID checks that the UUID the probe writes selects its device
+// through backend.SelectStatus, also in NVIDIA's GPU- form.
+func TestSelectByUUID(t *testing.T) {
+	sts := []backend.Status{deviceInfo{Name: "a", APIVersion: minAPI}.status(0),
+		deviceInfo{Name: "b", UUID: []byte{0xbb, 15: 1}, APIVersion: minAPI}.status(1)}
+	require.Equal(t, "bb000000-0000-0000-0000-000000000001", sts[1].Info.ID)
+	st, err := backend.SelectStatus(driverName, sts, "GPU-BB000000-0000-0000-0000-000000000001")
+	require.NoError(t, err)
+	require.Equal(t, "b", st.Info.Name)
 }
 
 func TestResultName(t *testing.T) {
