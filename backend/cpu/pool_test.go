@@ -161,8 +161,10 @@ type parkTask struct {
 
 func (t *parkTask) run(lo, hi, slot int) error {
 	if slot == 0 {
-		// Hold chunk 0 until a worker has joined (it takes chunk 1).
-		for t.j.state.Load()&jobRefs == 0 {
+		// Hold chunk 0 until chunk 1 is claimed: by a worker, since the
+		// caller is here (waiting only for the worker to join is not
+		// enough: the caller could then take chunk 1 itself).
+		for t.j.next.Load() < 2 {
 			osYield()
 		}
 		return nil
