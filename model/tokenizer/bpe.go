@@ -85,52 +85,13 @@ type bpeBigram struct {
 
 // bpeQueue is a binary min-heap of bigrams: lowest rank first, leftmost
 // first among equal ranks (the order of llama.cpp and Hugging Face).
-type bpeQueue []bpeBigram
+type bpeQueue = minHeap[bpeBigram, *bpeBigram]
 
 func (a *bpeBigram) before(b *bpeBigram) bool {
 	if a.rank != b.rank {
 		return a.rank < b.rank
 	}
 	return a.left < b.left
-}
-
-func (q *bpeQueue) push(x bpeBigram) {
-	h := append(*q, x)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h[i].before(&h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-	*q = h
-}
-
-func (q *bpeQueue) pop() bpeBigram {
-	h := *q
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && h[r].before(&h[l]) {
-			m = r
-		}
-		if !h[m].before(&h[i]) {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	*q = h
-	return top
 }
 
 // bpeState is the scratch space of one Encode call.
