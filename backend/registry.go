@@ -23,6 +23,37 @@ type Driver interface {
 	Open(selector string, opts Options) (Backend, error)
 }
 
+// Describer is an optional interface of a Driver, found by type assertion:
+// it says what the driver computes with, for help text that describes what
+// the binary can do.
+type Describer interface {
+	// Describe returns one line on what the driver runs on and the forms of
+	// device string it opens ("vulkan:N"); no forms when this build of the
+	// driver can open no device at all (say, built without cgo).
+	Describe() (summary string, forms []string)
+}
+
+// Description is what Descriptions reports of one driver.
+type Description struct {
+	Name    string   // the driver's name ("vulkan")
+	Summary string   // what it runs on ("" when the driver does not say)
+	Forms   []string // the device strings it opens ("vulkan:N")
+}
+
+// Descriptions describes every registered driver, in Drivers order.
+func Descriptions() []Description {
+	var out []Description
+	for _, name := range Drivers() {
+		d, _ := driver(name)
+		desc := Description{Name: name, Forms: []string{name}}
+		if ds, ok := d.(Describer); ok {
+			desc.Summary, desc.Forms = ds.Describe()
+		}
+		out = append(out, desc)
+	}
+	return out
+}
+
 // Status is one line of Probe: a device and whether it can be used.
 type Status struct {
 	Device    string     // device string ("cuda:0"), or the driver name when no device could be listed

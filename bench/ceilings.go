@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/safefile"
 )
 
 // Ceilings are a device's throughput ceilings, measured by MeasureCeilings.
@@ -199,7 +201,7 @@ func LoadCachedCeilings(path, key string) (Ceilings, bool, error) {
 
 func readCeilingFile(path string) (ceilingFile, error) {
 	f := ceilingFile{Entries: map[string]Ceilings{}}
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, 64<<20)
 	if errors.Is(err, os.ErrNotExist) {
 		return f, nil
 	}
@@ -230,18 +232,11 @@ func SaveCachedCeilings(path, key string, c Ceilings) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("bench: ceilings cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ceilings-*.json")
+	err = safefile.Write(context.Background(), path, safefile.Options{Force: true}, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("bench: ceilings cache: %w", err)
-	}
-	_, werr := tmp.Write(append(data, '\n'))
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("bench: ceilings cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
 		return fmt.Errorf("bench: ceilings cache: %w", err)
 	}
 	return nil

@@ -2,16 +2,17 @@ package bench
 
 import (
 	"cmp"
-	"errors"
+	"context"
 	"fmt"
 	"image/color"
+	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/golem-llm/golem/internal/safefile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -32,41 +33,57 @@ type plotGroup struct {
 	hasRoof bool
 }
 
-// WritePlot draws a roofline chart of rows to path (.png, .svg or .pdf):
-// x is arithmetic intensity (FLOP/byte) and y the achieved FLOP/s, both
+// WritePlot draws a roofline chart of rows to path (.png, .svg or .pdf;
+// see Plot), through a temporary file (see internal/safefile): an existing
+// file is replaced only with force, and nothing but a regular file ever.
+func WritePlot(ctx context.Context, path, title string, rows []Result, force bool) error {
+	format, err := PlotFormat(path)
+	if err != nil {
+		return err
+	}
+	err = safefile.Write(ctx, path, safefile.Options{Force: force}, func(w io.Writer) error {
+		return Plot(w, format, title, rows)
+	})
+	if err != nil {
+		return fmt.Errorf("bench: plot: %w", err)
+	}
+	return nil
+}
+
+// PlotFormat returns the chart format ("png", "svg" or "pdf") of path's
+// extension, or an error naming the accepted ones.
+func PlotFormat(path string) (string, error) {
+	ext := strings.ToLower(filepath.Ext(path))
+	if !slices.Contains(plotFormats, ext) {
+		return "", fmt.Errorf("bench: plot %s: unknown format %q (want %s)", path, ext, strings.Join(plotFormats, ", "))
+	}
+	return ext[1:], nil
+}
+
+// Plot draws a roofline chart of rows in format ("png", "svg" or "pdf") to
+// w: x is arithmetic intensity (FLOP/byte) and y the achieved FLOP/s, both
 // logarithmic; each device has one colour, its measured roofline
 // (min(peak, AI·bandwidth)) as a dashed line and one point per timed case,
 // the point's shape telling the variant; the legend is under the chart.
 // Rows without FLOPs, bytes or a time are left out; a chart with no point
 // is an error.
-func WritePlot(path, title string, rows []Result) error {
-	ext := strings.ToLower(filepath.Ext(path))
-	if !slices.Contains(plotFormats, ext) {
-		return fmt.Errorf("bench: plot %s: unknown format %q (want %s)", path, ext, strings.Join(plotFormats, ", "))
-	}
+func Plot(w io.Writer, format, title string, rows []Result) error {
 	p, legend, err := rooflinePlot(title, rows)
 	if err != nil {
 		return err
 	}
 	_, lh := legendSize(legend)
 	width, height := 9*vg.Inch, 5.5*vg.Inch+lh
-	c, err := draw.NewFormattedCanvas(width, height, ext[1:])
+	c, err := draw.NewFormattedCanvas(width, height, format)
 	if err != nil {
-		return fmt.Errorf("bench: plot %s: %w", path, err)
+		return err
 	}
 	dc := draw.New(c)
 	pad := vg.Points(8)
 	p.Draw(draw.Crop(dc, 0, 0, lh, 0))
 	legend.Draw(draw.Crop(dc, pad, 0, pad, -(height - lh)))
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("bench: plot: %w", err)
-	}
-	_, werr := c.WriteTo(f)
-	if err := errors.Join(werr, f.Close()); err != nil {
-		return fmt.Errorf("bench: plot %s: %w", path, err)
-	}
-	return nil
+	_, err = c.WriteTo(w)
+	return err
 }
 
 // legendSize returns the width and height the legend needs, padding

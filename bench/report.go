@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/golem-llm/golem/internal/safefile"
 )
 
 // Formats of Write.
@@ -203,7 +204,7 @@ func ReadResults(r io.Reader) ([]Result, error) {
 
 // ReadResultsFile reads a JSON or JSONL results file.
 func ReadResultsFile(path string) ([]Result, error) {
-	f, err := os.Open(path)
+	f, err := safefile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}

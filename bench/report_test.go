@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"image/png"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golem-llm/golem/internal/safefile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -166,7 +168,7 @@ func TestWritePlot(t *testing.T) {
 	dir := t.TempDir()
 
 	pngPath := filepath.Join(dir, "roof.png")
-	require.NoError(t, WritePlot(pngPath, "test", rows))
+	require.NoError(t, WritePlot(context.Background(), pngPath, "test", rows, false))
 	f, err := os.Open(pngPath)
 	require.NoError(t, err)
 	defer f.Close()
@@ -175,15 +177,19 @@ func TestWritePlot(t *testing.T) {
 	require.Greater(t, img.Bounds().Dx(), 100)
 
 	svgPath := filepath.Join(dir, "roof.svg")
-	require.NoError(t, WritePlot(svgPath, "test", rows))
+	require.NoError(t, WritePlot(context.Background(), svgPath, "test", rows, false))
 	data, err := os.ReadFile(svgPath)
 	require.NoError(t, err)
 	head := strings.TrimSpace(string(data[:min(len(data), 200)]))
 	require.True(t, strings.HasPrefix(head, "<?xml") || strings.HasPrefix(head, "<svg"), head)
 	require.Contains(t, string(data), "</svg>")
 
-	require.Error(t, WritePlot(filepath.Join(dir, "roof.gif"), "", rows))
-	require.Error(t, WritePlot(filepath.Join(dir, "none.png"), "", rows[2:3]), "no timed point")
+	// An existing chart is replaced only with force.
+	require.ErrorIs(t, WritePlot(context.Background(), svgPath, "test", rows, false), safefile.ErrExists)
+	require.NoError(t, WritePlot(context.Background(), svgPath, "again", rows, true))
+
+	require.Error(t, WritePlot(context.Background(), filepath.Join(dir, "roof.gif"), "", rows, false))
+	require.Error(t, WritePlot(context.Background(), filepath.Join(dir, "none.png"), "", rows[2:3], false), "no timed point")
 }
 
 func TestCompareFiles(t *testing.T) {

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/resource"
 )
 
 // Kinds of attention case.
@@ -68,7 +70,24 @@ func (s AttnShape) Validate() error {
 	case s.KVType != graph.F16 && s.KVType != graph.F32:
 		return fmt.Errorf("bench: shape %s: KV dtype must be f16 or f32", s)
 	}
+	if _, err := s.tensorBytes(); err != nil {
+		return fmt.Errorf("bench: shape %s: %w", s, err)
+	}
 	return nil
+}
+
+// tensorBytes returns the bytes of the case's tensors (Q and O as F32, K
+// and V at the KV dtype), computed with overflow checks.
+func (s AttnShape) tensorBytes() (int64, error) {
+	qo, err := resource.Mul(2*4, int64(s.Batch), int64(s.SeqQ), int64(s.Heads), int64(s.HeadDim))
+	if err != nil {
+		return 0, err
+	}
+	kv, err := resource.Mul(2, int64(s.KVType.BlockBytes()), int64(s.Batch), int64(s.SeqKV), int64(s.KVHeads), int64(s.HeadDim))
+	if err != nil {
+		return 0, err
+	}
+	return resource.Add(qo, kv)
 }
 
 // Pairs returns P, the (query, key) pairs each query head scores (see the
@@ -94,8 +113,15 @@ func (s AttnShape) Bytes() float64 {
 	return qo + kv
 }
 
-// memBytes is the device memory the case's tensors occupy.
-func (s AttnShape) memBytes() int64 { return int64(s.Bytes()) }
+// memBytes is the device memory the case's tensors occupy (MaxInt64 for a
+// shape whose size overflows, which Validate refuses).
+func (s AttnShape) memBytes() int64 {
+	n, err := s.tensorBytes()
+	if err != nil {
+		return math.MaxInt64
+	}
+	return n
+}
 
 // ParseAttnShape reads one spec: "KIND:TOKEN,TOKEN,...", where KIND is
 // prefill or decode and the tokens are bN (batch), hN (query heads), kvN

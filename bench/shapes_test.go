@@ -106,6 +106,10 @@ func TestParseAttnShape(t *testing.T) {
 		_, err := ParseAttnShape(bad)
 		require.Error(t, err, bad)
 	}
+	// Sizes whose byte count overflows int64 are refused when parsed (they
+	// used to pass the memory check with a wrapped-around size and crash).
+	_, err := ParseAttnShape("decode:b99999999,h99999,kv1,d999999,kv1")
+	require.ErrorContains(t, err, "overflows 64 bits")
 }
 
 func TestParseAttnShapesAndPresets(t *testing.T) {

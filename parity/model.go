@@ -48,7 +48,30 @@ type ModelOptions struct {
 	NodeThreshold func(n *graph.Node) float64
 	// KVType is the KV cache element type, F32 (default) or F16.
 	KVType graph.DType
+	// Progress, if set, is told of each step of a long comparison: the
+	// load, every prefill chunk and every generated token on each device,
+	// and the activation comparison.
+	Progress func(ModelProgress)
 }
+
+// ModelProgress is one step of CompareModel.
+type ModelProgress struct {
+	Device string // the device working ("" for the activation comparison)
+	Stage  string // "load", "prefill", "generate" or "layers"
+	Done   int    // tokens done in the stage
+	Total  int    // tokens of the stage
+}
+
+// report tells o.Progress of a step, when set.
+func (o ModelOptions) report(device, stage string, done, total int) {
+	if o.Progress != nil {
+		o.Progress(ModelProgress{Device: device, Stage: stage, Done: done, Total: total})
+	}
+}
+
+// prefillChunk is how many prompt tokens runPrompt feeds between progress
+// reports.
+const prefillChunk = 512
 
 func (o ModelOptions) withDefaults() ModelOptions {
 	if o.MaxMeanKL == 0 {
@@ -331,6 +354,7 @@ func nanMax(a, b float64) float64 {
 // logits, and generates the greedy continuation in a second session.
 func runPrompt(ctx context.Context, src runtime.Source, be backend.Backend, tokens []int32, o ModelOptions) (logits []float32, gen Generation, err error) {
 	gen.Device = be.Name()
+	o.report(be.Name(), "load", 0, len(tokens))
 	m, err := runtime.Load(ctx, src, be, runtime.LoadOptions{})
 	if err != nil {
 		return nil, gen, fmt.Errorf("parity: model: load on %s: %w", be.Name(), err)
@@ -344,8 +368,11 @@ func runPrompt(ctx context.Context, src runtime.Source, be backend.Backend, toke
 	if err != nil {
 		return nil, gen, fmt.Errorf("parity: model: %s: %w", be.Name(), err)
 	}
-	err = s.Feed(ctx, tokens)
-	logits = append([]float32(nil), s.Logits()...)
+	for start := 0; start < len(tokens) && err == nil; start += prefillChunk {
+		o.report(be.Name(), "prefill", start, len(tokens))
+		err = s.Feed(ctx, tokens[start:min(start+prefillChunk, len(tokens))])
+		logits = append(logits, s.Logits()...)
+	}
 	if cerr := s.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -360,7 +387,14 @@ func runPrompt(ctx context.Context, src runtime.Source, be backend.Backend, toke
 		return nil, gen, fmt.Errorf("parity: model: %s: %w", be.Name(), err)
 	}
 	defer s.Close()
-	text, st, err := runtime.Generate(ctx, s, tokens, runtime.GenerateOptions{MaxTokens: o.Generate})
+	o.report(be.Name(), "generate", 0, o.Generate)
+	made := 0
+	text, st, err := runtime.Generate(ctx, s, tokens, runtime.GenerateOptions{MaxTokens: o.Generate,
+		OnText: func(string) error {
+			made++
+			o.report(be.Name(), "generate", made, o.Generate)
+			return nil
+		}})
 	if err != nil {
 		return nil, gen, fmt.Errorf("parity: model: generate on %s: %w", be.Name(), err)
 	}
@@ -436,11 +470,13 @@ func CompareNodes(ctx context.Context, src runtime.Source, a, b backend.Backend,
 	if err != nil {
 		return nil, err
 	}
+	o.report(a.Name(), "layers", 0, n)
 	ra, err := runExposed(ctx, src, a, built, g, tokens)
 	if err != nil {
 		return nil, err
 	}
 	defer ra.close()
+	o.report(b.Name(), "layers", 0, n)
 	rb, err := runExposed(ctx, src, b, built, g, tokens)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,11 @@ type driver struct{}
 // Name implements backend.Driver.
 func (driver) Name() string { return DriverName }
 
+// Describe says what the CPU driver runs on (backend.Describer).
+func (driver) Describe() (string, []string) {
+	return "pure-Go kernels on this machine's CPU (cpu) and the float64 reference (cpu:ref)", []string{"cpu", "cpu:ref"}
+}
+
 // Probe implements backend.Driver: the fast CPU device and the reference tier.
 func (driver) Probe() []backend.Status {
 	fast := hostInfo(runtime.NumCPU(), false)

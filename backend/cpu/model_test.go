@@ -118,7 +118,7 @@ func synthModel(t testing.TB, preset string, typ graph.DType) string {
 		return path
 	}
 	tmp := path + fmt.Sprintf(".%d.tmp", os.Getpid())
-	require.NoError(t, synth.Write(tmp, s, synth.Options{Type: typ, Seed: 1, Vocab: vocab}))
+	require.NoError(t, synth.Write(context.Background(), tmp, s, synth.Options{Type: typ, Seed: 1, Vocab: vocab}))
 	require.NoError(t, os.Rename(tmp, path))
 	return path
 }
@@ -218,7 +218,7 @@ func TestModelRunAllocs(t *testing.T) {
 	dir := t.TempDir()
 	for _, typ := range []graph.DType{graph.F32, graph.Q8_0, graph.F16} {
 		path := filepath.Join(dir, typ.String()+".gguf")
-		require.NoError(t, synth.Write(path, s, synth.Options{Type: typ, Seed: 3}))
+		require.NoError(t, synth.Write(context.Background(), path, s, synth.Options{Type: typ, Seed: 3}))
 		for _, threads := range []int{1, 4} {
 			t.Run(fmt.Sprintf("%s/threads%d", typ, threads), func(t *testing.T) {
 				be := open(t, "cpu", threads)

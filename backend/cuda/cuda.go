@@ -30,6 +30,12 @@ type cudaDriver struct{}
 // Name returns "cuda".
 func (cudaDriver) Name() string { return driverName }
 
+// Describe says what the CUDA driver runs on (backend.Describer): for now
+// it lists devices but opens none.
+func (cudaDriver) Describe() (string, []string) {
+	return "NVIDIA GPUs through libcuda.so.1: devices are listed, but no kernels exist yet, so none can be used", nil
+}
+
 // Probe lists the CUDA devices, or one "cuda" line with the reason none can
 // be listed.
 func (cudaDriver) Probe() []backend.Status { return probe() }

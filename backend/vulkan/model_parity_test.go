@@ -29,7 +29,7 @@ func TestModelParity(t *testing.T) {
 	tiny := filepath.Join(t.TempDir(), "tiny-q8_0.gguf")
 	shape, err := synth.Lookup("tiny")
 	require.NoError(t, err)
-	require.NoError(t, synth.Write(tiny, shape, synth.Options{Type: graph.Q8_0, Seed: 5, Vocab: stories}))
+	require.NoError(t, synth.Write(context.Background(), tiny, shape, synth.Options{Type: graph.Q8_0, Seed: 5, Vocab: stories}))
 	for _, path := range []string{stories, tiny} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			src, err := runtime.OpenSource(path)

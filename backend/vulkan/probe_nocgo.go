@@ -8,6 +8,9 @@ import (
 	"github.com/golem-llm/golem/backend"
 )
 
+// built reports whether this build can open Vulkan devices.
+const built = false
+
 // probe reports that Vulkan needs cgo (to dlopen the loader).
 func probe() []backend.Status { return unavailable("vulkan: built without cgo") }
 

@@ -33,6 +33,14 @@ type vulkanDriver struct{}
 // Name returns "vulkan".
 func (vulkanDriver) Name() string { return driverName }
 
+// Describe says what the Vulkan driver runs on (backend.Describer).
+func (vulkanDriver) Describe() (string, []string) {
+	if !built {
+		return "Vulkan devices: not in this build (built without cgo)", nil
+	}
+	return "Vulkan 1.2 devices through the system's loader libvulkan.so.1 (a GPU driver is all it needs)", []string{"vulkan:N"}
+}
+
 // Probe lists the Vulkan physical devices, or one "vulkan" line with the
 // reason none can be listed.
 func (vulkanDriver) Probe() []backend.Status { return probe() }

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -19,6 +17,8 @@ import (
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/bench"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/resource"
+	"github.com/golem-llm/golem/internal/safefile"
 	"github.com/golem-llm/golem/model/synth"
 	"github.com/golem-llm/golem/runtime"
 )
@@ -62,13 +62,15 @@ type benchFlags struct {
 	remeasure bool
 	threads   int
 	seed      int64
+	force     bool
+	status    *statusLine // the progress line on stderr
 }
 
 func (f *benchFlags) register(cmd *cobra.Command, plot bool, reps int) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.devices, "device", nil, "device to run on, repeatable or comma-separated (default: every available device but cpu:ref)")
 	fl.StringVar(&f.format, "format", bench.FormatTable, "output format: "+strings.Join(bench.Formats(), ", "))
-	fl.StringVarP(&f.output, "output", "o", "", "also write the results to FILE (format from --format, else from the extension: .json .jsonl .csv .md)")
+	fl.StringVarP(&f.output, "output", "o", "", "also write the results to FILE, in the format its extension names (.json .jsonl .csv .md; others: --format)")
 	if plot {
 		fl.StringVar(&f.plot, "plot", "", "draw a roofline chart to FILE.png or FILE.svg")
 	}
@@ -79,6 +81,7 @@ func (f *benchFlags) register(cmd *cobra.Command, plot bool, reps int) {
 	fl.BoolVar(&f.remeasure, "remeasure", false, "measure the device ceilings again instead of using the cache")
 	fl.IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
 	fl.Int64Var(&f.seed, "seed", 0, "input seed (0: the parity suite's default)")
+	fl.BoolVarP(&f.force, "force", "f", false, "replace the -o and --plot files if they exist")
 }
 
 // options turns the flags into bench.Options with a progress line on a
@@ -101,6 +104,22 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	if f.warmup < 0 {
 		return bench.Options{}, fmt.Errorf("--warmup %d: want 0 or more", f.warmup)
 	}
+	// Output files are checked before any work, so a bad path fails at once
+	// instead of after the benchmarks.
+	for _, out := range []struct{ flag, path string }{{"-o", f.output}, {"--plot", f.plot}} {
+		if out.path == "" {
+			continue
+		}
+		if err := safefile.CheckTarget(out.path, f.force); err != nil {
+			return bench.Options{}, fmt.Errorf("%s: %w", out.flag, err)
+		}
+	}
+	if f.plot != "" {
+		if _, err := bench.PlotFormat(f.plot); err != nil {
+			return bench.Options{}, err
+		}
+	}
+	f.status = newStatusLine(cmd.ErrOrStderr(), time.Now)
 	warm := f.warmup
 	if warm == 0 {
 		warm = -1 // bench.Options: negative means none
@@ -110,42 +129,27 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 		Env:      bench.DetectEnv(version, buildCommit()),
 		Ceilings: bench.CeilingOptions{Version: buildKey(), Remeasure: f.remeasure, Override: ov, Logger: log},
 		Logger:   log,
-		Progress: benchProgress(cmd.ErrOrStderr()),
+		Progress: f.progress,
 	}, nil
 }
 
-// benchContext is cmd's context, cancelled by Ctrl-C or SIGTERM.
-func benchContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	parent := cmd.Context()
-	if parent == nil {
-		parent = context.Background()
-	}
-	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
-}
-
-// benchProgress returns a callback that redraws one status line on a
-// terminal, or nil when w is not one.
-func benchProgress(w io.Writer) func(bench.Progress) {
-	if !isTerminal(w) {
-		return nil
-	}
-	return func(p bench.Progress) {
-		switch p.Phase {
-		case "done":
-			fmt.Fprint(w, "\r\033[K")
-		case "ceilings":
-			fmt.Fprintf(w, "\r\033[Kmeasuring the ceilings of %s ...", p.Device)
-		default:
-			fmt.Fprintf(w, "\r\033[K[%d/%d] %s %s %s (%s)", p.Done+1, p.Total, p.Device, p.Variant, p.Case, p.Phase)
-		}
+// progress shows the suite's advance on the status line.
+func (f *benchFlags) progress(p bench.Progress) {
+	switch p.Phase {
+	case "done":
+		f.status.clear()
+	case "ceilings":
+		f.status.update(fmt.Sprintf("measuring the ceilings of %s ...", p.Device), false)
+	default:
+		f.status.update(fmt.Sprintf("[%d/%d] %s %s %s (%s)", p.Done+1, p.Total, p.Device, p.Variant, p.Case, p.Phase), false)
 	}
 }
 
 // finish writes rows (stdout, -o, --plot) and turns an interrupted or
 // failed run into the command's error after what finished is printed.
 func (f *benchFlags) finish(cmd *cobra.Command, title string, rows []bench.Result, runErr error) error {
-	if isTerminal(cmd.ErrOrStderr()) {
-		fmt.Fprint(cmd.ErrOrStderr(), "\r\033[K") // clear an interrupted progress line
+	if f.status != nil {
+		f.status.clear() // an interrupted progress line
 	}
 	if len(rows) == 0 && runErr != nil {
 		return runErr
@@ -154,12 +158,12 @@ func (f *benchFlags) finish(cmd *cobra.Command, title string, rows []bench.Resul
 		return err
 	}
 	if f.output != "" {
-		if err := writeResultsFile(cmd, f.output, f.format, rows); err != nil {
+		if err := f.writeResultsFile(cmd, rows); err != nil {
 			return err
 		}
 	}
 	if f.plot != "" {
-		if err := bench.WritePlot(f.plot, title, rows); err != nil {
+		if err := bench.WritePlot(cmd.Context(), f.plot, title, rows, f.force); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "roofline plot: %s\n", f.plot)
@@ -170,24 +174,22 @@ func (f *benchFlags) finish(cmd *cobra.Command, title string, rows []bench.Resul
 	return runErr
 }
 
-// writeResultsFile writes rows to path: in --format when it was given,
-// else in the format the extension names (table for others).
-func writeResultsFile(cmd *cobra.Command, path, format string, rows []bench.Result) error {
-	if !cmd.Flags().Changed("format") {
-		format = formatFromExt(path)
-	}
-	f, err := os.Create(path)
+// writeResultsFile writes rows to -o in the format its extension names
+// (so "--format md -o x.json" prints Markdown and saves JSON), or in
+// --format for other extensions.
+func (f *benchFlags) writeResultsFile(cmd *cobra.Command, rows []bench.Result) error {
+	format := formatFromExt(f.output, f.format)
+	err := safefile.Write(cmd.Context(), f.output, safefile.Options{Force: f.force}, func(w io.Writer) error {
+		return bench.Write(w, format, rows)
+	})
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	werr := bench.Write(f, format, rows)
-	if err := errors.Join(werr, f.Close()); err != nil {
-		return fmt.Errorf("bench: write %s: %w", path, err)
+		return fmt.Errorf("bench: -o: %w", err)
 	}
 	return nil
 }
 
-func formatFromExt(path string) string {
+// formatFromExt returns the results format path's extension names, or def.
+func formatFromExt(path, def string) string {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
 		return bench.FormatJSON
@@ -198,7 +200,7 @@ func formatFromExt(path string) string {
 	case ".md":
 		return bench.FormatMarkdown
 	}
-	return bench.FormatTable
+	return def
 }
 
 func newBenchAttentionCmd() *cobra.Command {
@@ -224,7 +226,7 @@ noncausal. FLOPs are 4·B·Hq·D·pairs, where pairs counts the (query, key)
 pairs scored (a causal S×S prefill scores S(S+1)/2); bytes are Q, K, V read
 and O written once.`,
 		Example: `  golem bench attention --quick --plot roofline.png
-  golem bench attention --device cuda:0 --shapes "decode:b1,h32,kv8,d128,kv32768" --format csv`,
+  golem bench attention --device vulkan:0 --shapes "decode:b1,h32,kv8,d128,kv32768" --format csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if quick {
@@ -245,8 +247,7 @@ and O written once.`,
 				return err
 			}
 			o.Variants = variants
-			ctx, stop := benchContext(cmd)
-			defer stop()
+			ctx := cmd.Context()
 			rows, err := bench.RunAttention(ctx, list, o)
 			return f.finish(cmd, "golem bench attention", rows, err)
 		},
@@ -298,8 +299,7 @@ reference. FLOPs are 2·m·n·k; bytes are x, W (at its dtype) and the output.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := benchContext(cmd)
-			defer stop()
+			ctx := cmd.Context()
 			rows, err := bench.RunMatMul(ctx, bench.MatMulGrid(size, dts), o)
 			return f.finish(cmd, "golem bench matmul", rows, err)
 		},
@@ -359,8 +359,7 @@ or a custom spec), written to a temporary file in each --type.`,
 			if gen == 0 {
 				mo.Gen = -1
 			}
-			ctx, stop := benchContext(cmd)
-			defer stop()
+			ctx := cmd.Context()
 			if path != "" {
 				src, err := runtime.OpenSource(path)
 				if err != nil {
@@ -378,20 +377,33 @@ or a custom spec), written to a temporary file in each --type.`,
 			if len(types) == 0 {
 				types = []string{"f32"}
 			}
-			dir, err := os.MkdirTemp("", "golem-bench-*")
-			if err != nil {
-				return fmt.Errorf("bench: %w", err)
-			}
-			defer os.RemoveAll(dir)
-			var rows []bench.Result
+			// Every type is checked, and the weights' size compared with the
+			// free memory, before any file is written.
+			var dts []graph.DType
 			for _, t := range types {
 				dt, err := graph.ParseDType(strings.TrimSpace(t))
 				if err != nil {
 					return fmt.Errorf("--type: %w", err)
 				}
-				file := filepath.Join(dir, fmt.Sprintf("%s-%s.gguf", s.Name, dt))
+				size, err := synth.FileBytes(&s.Config, dt)
+				if err != nil {
+					return fmt.Errorf("bench model: shape %s: %w", s.Name, err)
+				}
+				if err := resource.CheckMemory(fmt.Sprintf("bench model: the %s model of shape %s", dt, s.Name), size); err != nil {
+					return err
+				}
+				dts = append(dts, dt)
+			}
+			dir, err := safefile.MkdirTemp("", "golem-bench-*")
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			defer dir.Remove()
+			var rows []bench.Result
+			for _, dt := range dts {
+				file := filepath.Join(dir.Path, fmt.Sprintf("%s-%s.gguf", s.Name, dt))
 				o.Logger.Info("writing synthetic model", "shape", s.Name, "type", dt, "path", file)
-				err = synth.Write(file, s, synth.Options{Type: dt, Seed: seed, Vocab: vocab,
+				err = synth.Write(ctx, file, s, synth.Options{Type: dt, Seed: seed, Vocab: vocab,
 					Progress: progressBar(cmd.ErrOrStderr(), "writing "+s.Name+" "+dt.String())})
 				if err != nil {
 					return err
@@ -477,8 +489,7 @@ func newBenchCeilingsCmd() *cobra.Command {
 			if len(devs) == 0 {
 				devs = bench.DefaultDevices()
 			}
-			ctx, stop := benchContext(cmd)
-			defer stop()
+			ctx := cmd.Context()
 			var all []bench.Ceilings
 			for _, d := range devs {
 				be, err := backend.Open(strings.TrimSpace(d), backend.Options{Threads: o.Threads, Logger: o.Logger})

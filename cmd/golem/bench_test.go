@@ -166,9 +166,9 @@ func TestBenchErrors(t *testing.T) {
 
 func TestFormatFromExt(t *testing.T) {
 	for path, want := range map[string]string{
-		"a.json": "json", "a.JSONL": "jsonl", "a.csv": "csv", "a.md": "md", "a.txt": "table", "a": "table",
+		"a.json": "json", "a.JSONL": "jsonl", "a.csv": "csv", "a.md": "md", "a.txt": "csv", "a": "csv",
 	} {
-		require.Equal(t, want, formatFromExt(path), path)
+		require.Equal(t, want, formatFromExt(path, "csv"), path)
 	}
 }
 

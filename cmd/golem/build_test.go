@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,6 +28,45 @@ func buildGolem(t *testing.T, env ...string) string {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin
+}
+
+// sharedBinary is the golem binary built once for the tests of this package
+// that run it as a user does (signals, exit codes, files); TestMain removes
+// it.
+var sharedBinary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// golemBinary returns the shared golem binary, building it on first use.
+func golemBinary(t *testing.T) string {
+	t.Helper()
+	gocmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not on PATH: binary not built")
+	}
+	sharedBinary.once.Do(func() {
+		if sharedBinary.dir, sharedBinary.err = os.MkdirTemp("", "golem-test-bin-*"); sharedBinary.err != nil {
+			return
+		}
+		sharedBinary.path = filepath.Join(sharedBinary.dir, "golem")
+		out, err := exec.Command(gocmd, "build", "-o", sharedBinary.path, ".").CombinedOutput()
+		if err != nil {
+			sharedBinary.err = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	require.NoError(t, sharedBinary.err)
+	return sharedBinary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedBinary.dir != "" {
+		os.RemoveAll(sharedBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // runGolem runs the binary and returns its stdout; stderr goes to the log.

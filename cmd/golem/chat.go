@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
-	"os"
-	"os/signal"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,7 +29,9 @@ func newChatCmd() *cobra.Command {
 replies. The conversation stays in the KV cache: each turn feeds only the new
 tokens. The prompt format comes from the model's tokenizer.chat_template
 (llama-2, llama-3, chatml, mistral, phi-3 and gemma are recognised) or --template.
-An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
+An empty line or end of input ends the chat. Ctrl-C during a reply stops the
+reply; at the prompt it ends the chat (exit status 130). Lines of up to 16 MiB
+are accepted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			so, err := sessionOptions(&mf)
@@ -52,21 +56,32 @@ An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
 			if system != "" {
 				msgs = append(msgs, runtime.Message{Role: "system", Content: system})
 			}
-			in := bufio.NewScanner(cmd.InOrStdin())
-			in.Buffer(make([]byte, 1<<20), 1<<20)
+			readCtx, stopReading := context.WithCancel(cmd.Context())
+			defer stopReading()
+			lines := readLines(readCtx, cmd.InOrStdin(), maxChatLine)
 			out := cmd.OutOrStdout()
 			sampler := sf.config(cmd)
 			for {
 				fmt.Fprint(out, "> ")
-				if !in.Scan() {
+				var in line
+				select {
+				case <-cmd.Context().Done():
 					fmt.Fprintln(out)
-					return in.Err()
+					return cmd.Context().Err()
+				case in = <-lines:
 				}
-				line := strings.TrimSpace(in.Text())
-				if line == "" {
+				if in.err != nil {
+					fmt.Fprintln(out)
+					if errors.Is(in.err, io.EOF) {
+						return nil
+					}
+					return fmt.Errorf("chat: %w", in.err)
+				}
+				text := strings.TrimSpace(in.text)
+				if text == "" {
 					return nil
 				}
-				msgs = append(msgs, runtime.Message{Role: "user", Content: line})
+				msgs = append(msgs, runtime.Message{Role: "user", Content: text})
 				reply, err := chatTurn(cmd, l.model, s, tmpl, msgs, sampler, n)
 				if err != nil {
 					return err
@@ -86,8 +101,8 @@ An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
 // chatTurn renders the conversation, feeds only the tokens the cache does
 // not already hold, and streams the reply.
 func chatTurn(cmd *cobra.Command, m *runtime.Model, s *runtime.Session, t *runtime.ChatTemplate, msgs []runtime.Message, sc runtime.SamplerConfig, n int) (string, error) {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-	defer stop()
+	ctx, done := interruptScope(cmd.Context())
+	defer done()
 	ids := m.Tokenizer.Encode(t.Render(msgs, true), false, true)
 	have := s.Tokens()
 	common := 0
@@ -107,5 +122,64 @@ func chatTurn(cmd *cobra.Command, m *runtime.Model, s *runtime.Session, t *runti
 	if err != nil && ctx.Err() == nil {
 		return "", err
 	}
+	if err := cmd.Context().Err(); err != nil {
+		return "", err // SIGTERM: the whole chat ends
+	}
 	return strings.TrimSpace(reply), nil
+}
+
+// maxChatLine is the longest line of input chat accepts.
+const maxChatLine = 16 << 20
+
+// line is one line of input, or the error that ended the input.
+type line struct {
+	text string
+	err  error
+}
+
+// readLines reads lines of at most limit bytes from r on a goroutine, so
+// that the reader can stop waiting for input when ctx is done. The channel
+// yields each line, then one line with the error that ended the input
+// (io.EOF at its end).
+func readLines(ctx context.Context, r io.Reader, limit int) <-chan line {
+	ch := make(chan line)
+	go func() {
+		br := bufio.NewReader(r)
+		for {
+			text, err := readLine(br, limit)
+			select {
+			case ch <- line{text: text, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// readLine returns the next line of br without its line ending (a last
+// line without one too), or io.EOF when the input is done. A line longer
+// than limit bytes is an error naming the limit.
+func readLine(br *bufio.Reader, limit int) (string, error) {
+	var b []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		b = append(b, frag...)
+		if n := len(bytes.TrimSuffix(b, []byte("\n"))); n > limit {
+			return "", fmt.Errorf("an input line is longer than the limit of %d MiB", limit>>20)
+		}
+		switch {
+		case err == nil:
+			return strings.TrimSuffix(string(b[:len(b)-1]), "\r"), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(b) > 0:
+			return string(b), nil
+		default:
+			return "", err
+		}
+	}
 }

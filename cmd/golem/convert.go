@@ -13,6 +13,7 @@ func newConvertCmd() *cobra.Command {
 	var (
 		typ, name string
 		threads   int
+		force     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "convert HF_DIR OUT.gguf",
@@ -20,7 +21,13 @@ func newConvertCmd() *cobra.Command {
 		Long: `convert reads a Hugging Face folder (config.json, model.safetensors or a sharded
 model.safetensors.index.json, tokenizer.json) and writes a GGUF that llama.cpp
 accepts: llama.cpp's tensor names and metadata keys, Q and K permuted for its
-RoPE layout (Llama, Mistral), and 2-D weights stored as --type.`,
+RoPE layout (Llama, Mistral), and 2-D weights stored as --type.
+
+OUT.gguf is written through a temporary file in its directory and renamed
+into place when complete; an existing OUT.gguf is replaced only with --force,
+and never when it is not a regular file (a directory, device, FIFO or
+symbolic link). The free disk space is checked first; Ctrl-C stops the
+conversion and removes the temporary files.`,
 		Example: `  golem convert ./Llama-3.2-1B out.gguf --type q8_0`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -28,8 +35,8 @@ RoPE layout (Llama, Mistral), and 2-D weights stored as --type.`,
 			if err != nil {
 				return fmt.Errorf("convert: --type: %w", err)
 			}
-			err = convert.Convert(args[0], args[1], dt, convert.Options{
-				Name: name, Threads: threads,
+			err = convert.Convert(cmd.Context(), args[0], args[1], dt, convert.Options{
+				Name: name, Threads: threads, Force: force,
 				Progress: progressBar(cmd.ErrOrStderr(), "converting "+args[0]),
 			})
 			if err != nil {
@@ -42,5 +49,6 @@ RoPE layout (Llama, Mistral), and 2-D weights stored as --type.`,
 	cmd.Flags().StringVar(&typ, "type", "f16", "weight type: f32, f16, bf16, q8_0 or q4_0")
 	cmd.Flags().StringVar(&name, "name", "", "general.name (default: the folder's name)")
 	cmd.Flags().IntVarP(&threads, "threads", "t", 0, "conversion threads (0: all cores)")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "replace OUT.gguf if it exists")
 	return cmd
 }

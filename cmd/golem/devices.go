@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/internal/resource"
 )
 
 func newDevicesCmd() *cobra.Command {
@@ -89,16 +90,7 @@ func humanBytes(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n)/unit, 0
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
+	return resource.FormatBytes(n)
 }
 
 // dash stands in for an empty table cell.

@@ -14,6 +14,7 @@ func newGenModelCmd() *cobra.Command {
 	var (
 		arch, shape, typ, vocab, out string
 		seed                         uint64
+		force                        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "gen-model --shape NAME -o out.gguf",
@@ -24,7 +25,12 @@ from --vocab (any GGUF with tokenizer.* keys, e.g. a file of
 ../shared/testdata/vocab); without it a synthetic vocabulary is made.
 
 Shapes: ` + strings.Join(synth.PresetNames(), ", ") + `, or a custom spec such as
-"dim=512,layers=4,heads=8,kv=4,ffn=1376,ctx=1024,theta=10000".`,
+"dim=512,layers=4,heads=8,kv=4,ffn=1376,ctx=1024,theta=10000".
+
+The file's size is computed first and refused when it exceeds the free disk
+space. -o is written through a temporary file renamed into place; an
+existing file is replaced only with --force, and never when it is not a
+regular file.`,
 		Example: `  golem gen-model --shape 110m --type q8_0 --vocab ../shared/testdata/vocab/ggml-vocab-llama-spm.gguf -o 110m.gguf`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,8 +45,8 @@ Shapes: ` + strings.Join(synth.PresetNames(), ", ") + `, or a custom spec such a
 			if err != nil {
 				return fmt.Errorf("gen-model: --type: %w", err)
 			}
-			err = synth.Write(out, s, synth.Options{
-				Type: dt, Seed: seed, Vocab: vocab,
+			err = synth.Write(cmd.Context(), out, s, synth.Options{
+				Type: dt, Seed: seed, Vocab: vocab, Force: force,
 				Progress: progressBar(cmd.ErrOrStderr(), "writing "+out),
 			})
 			if err != nil {
@@ -56,6 +62,7 @@ Shapes: ` + strings.Join(synth.PresetNames(), ", ") + `, or a custom spec such a
 	cmd.Flags().StringVar(&vocab, "vocab", "", "GGUF whose tokenizer is copied")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same file")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output GGUF path")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "replace the output file if it exists")
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }

@@ -33,7 +33,14 @@ func TestVersion(t *testing.T) {
 func TestRootHelp(t *testing.T) {
 	out, _, err := execute(t, "--help")
 	require.NoError(t, err)
-	require.Contains(t, out, "golem runs transformer language models on CUDA, Vulkan or pure-Go CPU kernels")
+	// The help describes the linked backends as they are, and promises no
+	// server golem does not have.
+	require.Contains(t, out, "golem runs transformer language models with the backends linked into this")
+	for _, d := range backend.Descriptions() {
+		require.Contains(t, out, "  "+d.Name+" ", "a line for driver %s", d.Name)
+	}
+	require.NotContains(t, out, "OpenAI")
+	require.NotContains(t, out, "HTTP")
 	require.Contains(t, out, "devices")
 	require.Contains(t, out, "version")
 }

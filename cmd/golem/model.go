@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +20,7 @@ type modelFlags struct {
 
 func (f *modelFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.path, "model", "m", "", "model: a GGUF file or a Hugging Face folder (config.json + safetensors)")
-	cmd.Flags().StringVar(&f.device, "device", "auto", "device: auto, cpu, cpu:ref, cuda:N, vulkan:N (see golem devices)")
+	cmd.Flags().StringVar(&f.device, "device", "auto", "device: "+deviceForms()+" (see golem devices)")
 	cmd.Flags().IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
 	cmd.Flags().IntVarP(&f.ctx, "ctx-size", "c", 0, "context length in tokens (0: 4096)")
 	cmd.Flags().StringVar(&f.kvType, "kv-type", "f32", "KV cache element type: f32 or f16")
@@ -79,45 +75,4 @@ func (f *modelFlags) load(ctx context.Context, cmd *cobra.Command) (*loaded, err
 		return nil, err
 	}
 	return l, nil
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// progressBar returns a progress callback that redraws one line on a
-// terminal at most ten times a second, or nil when w is not a terminal.
-func progressBar(w io.Writer, label string) func(done, total int64) {
-	if !isTerminal(w) {
-		return nil
-	}
-	var last time.Time
-	return func(done, total int64) {
-		if done < total && time.Since(last) < 100*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		const width = 30
-		filled := 0
-		if total > 0 {
-			filled = int(int64(width) * done / total)
-		}
-		bar := make([]byte, width)
-		for i := range bar {
-			bar[i] = ' '
-			if i < filled {
-				bar[i] = '='
-			}
-		}
-		fmt.Fprintf(w, "\r%s [%s] %s / %s", label, bar, humanBytes(done), humanBytes(total))
-		if done >= total {
-			fmt.Fprintln(w)
-		}
-	}
 }

@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -94,8 +93,7 @@ when not measured). The exit status is 1 when any case fails.`,
 					return errors.New("parity ops: no device available besides the reference (see golem devices)")
 				}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
+			ctx := cmd.Context()
 			ref, err := backend.Open(parity.ReferenceDevice, backend.Options{Logger: log})
 			if err != nil {
 				return fmt.Errorf("parity ops: reference: %w", err)
@@ -222,7 +220,7 @@ short prompt on large models.
 
 The exit status is 1 when a gate fails.`,
 		Example: `  golem parity model -m ../shared/models/stories260K.gguf --device cpu --device cpu:ref --layers
-  golem parity model -m model.gguf --device cuda:0 --device cpu:ref --tokens 64 --format json`,
+  golem parity model -m model.gguf --device vulkan:0 --device cpu:ref --tokens 64 --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -262,8 +260,12 @@ The exit status is 1 when a gate fails.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
+			ctx := cmd.Context()
+			status := newStatusLine(cmd.ErrOrStderr(), time.Now)
+			mo.Progress = func(p parity.ModelProgress) {
+				status.update(fmt.Sprintf("parity model: %s: %s %d/%d tokens", p.Device, p.Stage, p.Done, p.Total), false)
+			}
+			defer status.clear()
 
 			src, err := runtime.OpenSource(path)
 			if err != nil {
@@ -292,6 +294,7 @@ The exit status is 1 when a gate fails.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "prompt tokens: %v\n", tokens)
 			}
 			r, err := parity.CompareModel(ctx, src, bes[0], bes[1], tokens, mo)
+			status.clear()
 			if err != nil {
 				return err
 			}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,12 +69,14 @@ func newRunCmd() *cobra.Command {
 When it ends, prompt and generation speeds are printed on stderr.
 
 -n counts generated tokens, as llama.cpp's -n does (llama2.c's -n counts
-positions, prompt included).`,
+positions, prompt included).
+
+Ctrl-C (or SIGTERM) stops the generation: the text so far and the summary
+are printed, and golem exits with status 130 (143 for SIGTERM).`,
 		Example: `  golem run -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 200 --temp 0`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
+			ctx := cmd.Context()
 			so, err := sessionOptions(&mf)
 			if err != nil {
 				return err
@@ -126,7 +126,12 @@ func runPrompt(ctx context.Context, cmd *cobra.Command, m *runtime.Model, so run
 	return nil
 }
 
+// stopReason is the summary's stop word: the signal's ("interrupted",
+// "terminated") when one stopped the generation.
 func stopReason(st runtime.Stats, ctx context.Context) string {
+	if se, ok := interrupted(ctx); ok {
+		return se.Error()
+	}
 	if ctx.Err() != nil {
 		return "interrupted"
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+
+	"github.com/golem-llm/golem/internal/safefile"
 )
 
 // File is a read-only view of a whole file.
@@ -19,10 +21,11 @@ type File struct {
 	mapped bool // Data is a mapping to release with munmap
 }
 
-// Open maps the regular file at path read-only. An empty file gives an
+// Open maps the regular file at path read-only. Anything else (a FIFO, a
+// device, a directory) is refused without blocking. An empty file gives an
 // empty Data and holds no mapping. Errors name the file.
 func Open(path string) (*File, error) {
-	fd, err := os.Open(path)
+	fd, err := safefile.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -30,9 +33,6 @@ func Open(path string) (*File, error) {
 	st, err := fd.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &os.PathError{Op: "mmap", Path: path, Err: fmt.Errorf("not a regular file (mode %s)", st.Mode())}
 	}
 	size := st.Size()
 	if size == 0 {

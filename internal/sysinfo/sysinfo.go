@@ -1,5 +1,5 @@
 // Package sysinfo reads facts about the host from Linux's /proc files: the
-// CPU model name and the total memory. Elsewhere, or when a file cannot be
+// CPU model name, the total and the available memory. Elsewhere, or when a file cannot be
 // read, it falls back to the architecture name and zero.
 package sysinfo
 
@@ -25,6 +25,16 @@ func CPUModel() string {
 // be read.
 func MemTotal() int64 {
 	v, ok := field("/proc/meminfo", "MemTotal")
+	if !ok {
+		return 0
+	}
+	return parseKB(v)
+}
+
+// MemAvailable returns MemAvailable of /proc/meminfo in bytes (memory
+// that can be allocated without swapping), or 0 when it cannot be read.
+func MemAvailable() int64 {
+	v, ok := field("/proc/meminfo", "MemAvailable")
 	if !ok {
 		return 0
 	}

@@ -52,10 +52,12 @@ func TestParseKB(t *testing.T) {
 
 func TestHost(t *testing.T) {
 	require.NotEmpty(t, CPUModel())
-	mem := MemTotal()
+	mem, avail := MemTotal(), MemAvailable()
 	require.GreaterOrEqual(t, mem, int64(0))
 	if runtime.GOOS == "linux" {
 		require.Positive(t, mem, "/proc/meminfo is readable on Linux")
+		require.Positive(t, avail, "/proc/meminfo has MemAvailable on Linux")
+		require.LessOrEqual(t, avail, mem)
 	}
 	_, ok := field("/nonexistent/cpuinfo", "model name")
 	require.False(t, ok)

@@ -1,6 +1,7 @@
 package convert_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -24,7 +25,7 @@ func BenchmarkConvert(b *testing.B) {
 		b.Run(typ.String(), func(b *testing.B) {
 			out := filepath.Join(b.TempDir(), "out.gguf")
 			for b.Loop() {
-				if err := convert.Convert(dir, out, typ, convert.Options{}); err != nil {
+				if err := convert.Convert(context.Background(), dir, out, typ, convert.Options{}); err != nil {
 					b.Fatal(err)
 				}
 			}

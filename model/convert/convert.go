@@ -17,6 +17,7 @@
 package convert
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,8 @@ import (
 
 	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/resource"
+	"github.com/golem-llm/golem/internal/safefile"
 	"github.com/golem-llm/golem/model/gguf"
 	"github.com/golem-llm/golem/model/safetensors"
 	"github.com/golem-llm/golem/model/tokenizer"
@@ -41,6 +44,8 @@ type Options struct {
 	// bytes of tensor data done and the total; the file is written after
 	// the last tensor.
 	Progress func(done, total int64)
+	// Force allows replacing an existing regular file at the output path.
+	Force bool
 }
 
 // QuantizationVersion is general.quantization_version (ggml's GGML_QNT_VERSION).
@@ -95,10 +100,17 @@ type job struct {
 
 // Convert writes the model of the Hugging Face folder hfDir to outPath as a
 // GGUF file whose weights are of type typ (F32, F16, BF16, Q8_0 or Q4_0).
-func Convert(hfDir, outPath string, typ graph.DType, opts Options) (err error) {
+// An existing outPath is refused unless opts.Force, before any work; the
+// space the scratch file and the output need is compared with the free disk
+// space before anything is written. Cancelling ctx stops the conversion and
+// removes every temporary file.
+func Convert(ctx context.Context, hfDir, outPath string, typ graph.DType, opts Options) (err error) {
 	ftype, err := FileType(typ)
 	if err != nil {
 		return err
+	}
+	if err := safefile.CheckTarget(outPath, opts.Force); err != nil {
+		return fmt.Errorf("convert: %w", err)
 	}
 	m, err := safetensors.OpenModel(hfDir)
 	if err != nil {
@@ -133,19 +145,34 @@ func Convert(hfDir, outPath string, typ graph.DType, opts Options) (err error) {
 				j.heads = cfg.KVHeads
 			}
 		}
-		n := int64(1)
-		for _, d := range info.Shape {
-			n *= int64(d)
+		dims := make([]int64, len(info.Shape))
+		for i, d := range info.Shape {
+			dims[i] = int64(d)
+		}
+		n, err := resource.Mul(dims...)
+		if err != nil {
+			return fmt.Errorf("convert: tensor %q: %w", name, err)
 		}
 		if j.size, err = j.out.RowBytes(n); err != nil {
 			return fmt.Errorf("convert: tensor %q: %w", name, err)
 		}
 		j.passRaw = j.out == info.DType && j.heads == 0
 		if !j.passRaw {
-			scratchSize += j.size
+			if scratchSize, err = resource.Add(scratchSize, j.size); err != nil {
+				return fmt.Errorf("convert: %w", err)
+			}
 		}
-		total += j.size
+		if total, err = resource.Add(total, j.size); err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
 		jobs = append(jobs, j)
+	}
+	need, err := resource.Add(scratchSize, total)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if err := resource.CheckDisk("convert: writing "+outPath, scratchDir(outPath), need); err != nil {
+		return err
 	}
 
 	sc, err := newScratch(outPath, scratchSize)
@@ -172,6 +199,9 @@ func Convert(hfDir, outPath string, typ graph.DType, opts Options) (err error) {
 	}
 	var done, off int64
 	for _, j := range jobs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		src, err := m.TensorData(j.info.Name)
 		if err != nil {
 			return fmt.Errorf("convert: %w", err)
@@ -192,7 +222,7 @@ func Convert(hfDir, outPath string, typ graph.DType, opts Options) (err error) {
 			opts.Progress(done, total)
 		}
 	}
-	if err := w.WriteFile(outPath); err != nil {
+	if err := w.Save(ctx, outPath, opts.Force); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	return nil

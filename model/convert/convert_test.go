@@ -1,6 +1,7 @@
 package convert_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -46,7 +47,7 @@ func TestHFMatchesConverted(t *testing.T) {
 			_, err := hftest.Write(dir, c.spec, nil)
 			require.NoError(t, err)
 			out := tempPath(t, "model-f32.gguf")
-			require.NoError(t, convert.Convert(dir, out, graph.F32, convert.Options{}))
+			require.NoError(t, convert.Convert(context.Background(), dir, out, graph.F32, convert.Options{}))
 
 			hf, err := runtime.OpenSource(dir)
 			require.NoError(t, err)
@@ -104,7 +105,7 @@ func TestQuantizedRoundTrip(t *testing.T) {
 	be := cpuBackend(t)
 
 	ref := tempPath(t, "ref-f32.gguf")
-	require.NoError(t, convert.Convert(dir, ref, graph.F32, convert.Options{}))
+	require.NoError(t, convert.Convert(context.Background(), dir, ref, graph.F32, convert.Options{}))
 	refLogits := openLogits(t, be, ref, testTokens)
 	hfLogits := openLogits(t, be, dir, testTokens)
 	require.Less(t, maxAbsDiff(refLogits, hfLogits), 1e-4)
@@ -130,7 +131,7 @@ func TestQuantizedRoundTrip(t *testing.T) {
 			out := tempPath(t, "tiny-"+c.typ.String()+".gguf")
 			var calls int
 			var last, total int64
-			require.NoError(t, convert.Convert(dir, out, c.typ, convert.Options{Threads: 3, Progress: func(done, tot int64) {
+			require.NoError(t, convert.Convert(context.Background(), dir, out, c.typ, convert.Options{Threads: 3, Progress: func(done, tot int64) {
 				calls++
 				require.GreaterOrEqual(t, done, last)
 				last, total = done, tot
@@ -248,7 +249,7 @@ func TestByteLevelVocab(t *testing.T) {
 	_, err := hftest.Write(dir, spec, nil)
 	require.NoError(t, err)
 	out := tempPath(t, "qwen.gguf")
-	require.NoError(t, convert.Convert(dir, out, graph.Q8_0, convert.Options{Name: "Tiny Qwen"}))
+	require.NoError(t, convert.Convert(context.Background(), dir, out, graph.Q8_0, convert.Options{Name: "Tiny Qwen"}))
 	f, err := gguf.Open(out)
 	require.NoError(t, err)
 	defer f.Close()
@@ -339,7 +340,7 @@ func TestConvertErrors(t *testing.T) {
 			_, err := hftest.Write(dir, s, w)
 			require.NoError(t, err)
 			out := filepath.Join(t.TempDir(), "out.gguf")
-			err = convert.Convert(dir, out, c.typ, convert.Options{})
+			err = convert.Convert(context.Background(), dir, out, c.typ, convert.Options{})
 			require.ErrorContains(t, err, c.want)
 			matches, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "*"))
 			require.Empty(t, matches, "no output or scratch file left behind")

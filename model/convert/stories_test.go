@@ -78,7 +78,7 @@ func unpermute(vals []float32, shape []int, heads int) []float32 {
 func TestStories260K(t *testing.T) {
 	dir, ref := storiesHF(t)
 	out := tempPath(t, "stories260K-f32.gguf")
-	require.NoError(t, convert.Convert(dir, out, graph.F32, convert.Options{}))
+	require.NoError(t, convert.Convert(context.Background(), dir, out, graph.F32, convert.Options{}))
 
 	rf, err := gguf.Open(ref)
 	require.NoError(t, err)

@@ -2,15 +2,15 @@ package gguf
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/safefile"
 )
 
 // maxNameBytes bounds tensor names: ggml keeps names in a 64-byte buffer
@@ -441,28 +441,22 @@ func (e *encoder) tensorData(t writerTensor) {
 }
 
 // WriteFile writes the file to path, through a temporary file in the same
-// directory that is renamed into place once complete.
-func (w *Writer) WriteFile(path string) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+// directory that is renamed into place once complete. An existing path is
+// refused (see internal/safefile; commands that replace files on --force
+// write through safefile.Create and WriteTo).
+func (w *Writer) WriteFile(path string) error {
+	return w.Save(context.Background(), path, false)
+}
+
+// Save writes the file to path like WriteFile, replacing an existing
+// regular file when force is set; cancelling ctx stops the write and
+// removes the temporary file.
+func (w *Writer) Save(ctx context.Context, path string, force bool) error {
+	err := safefile.Write(ctx, path, safefile.Options{Force: force}, func(f io.Writer) error {
+		_, err := w.WriteTo(f)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("gguf: writer: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("gguf: writer: %w", err)
-	}
-	if _, err = w.WriteTo(tmp); err != nil {
-		return fmt.Errorf("%w (writing %s)", err, path)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("gguf: writer: %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("gguf: writer: %w", err)
 	}
 	return nil

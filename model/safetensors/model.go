@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/safefile"
 	"github.com/golem-llm/golem/model/llama"
 )
 
@@ -27,6 +28,10 @@ const (
 	TokenizerConfigFile  = "tokenizer_config.json"
 	ChatTemplateFile     = "chat_template.jinja"
 )
+
+// maxJSONBytes bounds the JSON and template files of a folder that are read
+// whole (tokenizer.json of a 256k vocabulary is about 20 MB).
+const maxJSONBytes = 1 << 30
 
 // RopeFreqsName is the synthetic tensor holding Llama 3 RoPE frequency
 // factors, as llama.cpp's converter writes it.
@@ -72,7 +77,7 @@ func OpenModel(dir string) (*Model, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("safetensors: %s is not a directory", dir)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	raw, err := safefile.ReadFile(filepath.Join(dir, ConfigFile), maxJSONBytes)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %s: %w", dir, err)
 	}
@@ -108,7 +113,7 @@ func OpenModel(dir string) (*Model, error) {
 // checkpoint, the index's weight map.
 func shardFiles(dir string) ([]string, map[string]string, error) {
 	idx := filepath.Join(dir, IndexFile)
-	raw, err := os.ReadFile(idx)
+	raw, err := safefile.ReadFile(idx, maxJSONBytes)
 	switch {
 	case err == nil:
 		var index struct {

@@ -274,6 +274,7 @@ func TestOpenModelErrors(t *testing.T) {
 				ts = append(ts, wt)
 			}
 			f.Close()
+			require.NoError(t, os.Remove(p))
 			require.NoError(t, safetensors.WriteFile(p, ts, nil))
 		}, []string{`tensor "model.norm.weight": dtype I32 is not supported`}},
 		{"index lists absent tensor", func(t *testing.T, dir string) {
@@ -349,6 +350,7 @@ func TestMisalignedData(t *testing.T) {
 		ts = append(ts, safetensors.WriteTensor{Name: tt.Name, DType: tt.DTypeName, Shape: tt.Shape, Data: append([]byte(nil), d...)})
 	}
 	f.Close()
+	require.NoError(t, os.Remove(p))
 	require.NoError(t, safetensors.WriteFile(p, ts, nil))
 	m, err := safetensors.OpenModel(dir)
 	require.NoError(t, err)

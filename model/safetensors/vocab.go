@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/golem-llm/golem/internal/safefile"
 	"github.com/golem-llm/golem/model/tokenizer"
 )
 
@@ -44,7 +45,7 @@ func tokenText(raw json.RawMessage) (string, bool) {
 // readOptional returns the contents of a file of the folder, nil when it
 // does not exist.
 func (m *Model) readOptional(name string) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(m.Dir, name))
+	data, err := safefile.ReadFile(filepath.Join(m.Dir, name), maxJSONBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -72,7 +73,7 @@ func (m *Model) tokenizerConfig() (*tokenizerConfig, error) {
 // (the precedence of llama.cpp's converter).
 func (m *Model) Vocab() (*tokenizer.Vocab, error) {
 	path := filepath.Join(m.Dir, TokenizerFile)
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, maxJSONBytes)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}

@@ -2,12 +2,13 @@ package safetensors
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+
+	"github.com/golem-llm/golem/internal/safefile"
 )
 
 // WriteTensor is a tensor to write: its name, safetensors dtype ("F32",
@@ -77,28 +78,12 @@ func Encode(out io.Writer, tensors []WriteTensor, metadata map[string]string) er
 }
 
 // WriteFile writes a safetensors file to path (see Encode), through a
-// temporary file renamed into place.
-func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+// temporary file renamed into place. An existing path is refused.
+func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) error {
+	err := safefile.Write(context.Background(), path, safefile.Options{}, func(w io.Writer) error {
+		return Encode(w, tensors, metadata)
+	})
 	if err != nil {
-		return fmt.Errorf("safetensors: write: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: write: %w", err)
-	}
-	if err = Encode(tmp, tensors, metadata); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: write: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("safetensors: write: %w", err)
 	}
 	return nil

@@ -39,7 +39,7 @@ func cachedModel(b *testing.B, preset string, typ graph.DType, seed uint64) stri
 		return path
 	}
 	t0 := time.Now()
-	if err := synth.Write(path, s, synth.Options{Type: typ, Seed: seed, Vocab: vocab}); err != nil {
+	if err := synth.Write(context.Background(), path, s, synth.Options{Type: typ, Seed: seed, Vocab: vocab}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("wrote %s in %v", path, time.Since(t0).Round(time.Millisecond))

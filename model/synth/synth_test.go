@@ -125,7 +125,7 @@ func tinyShape(t *testing.T, llama3 bool) synth.Shape {
 func write(t *testing.T, s synth.Shape, o synth.Options) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "model.gguf")
-	require.NoError(t, synth.Write(path, s, o))
+	require.NoError(t, synth.Write(context.Background(), path, s, o))
 	return path
 }
 
@@ -365,7 +365,11 @@ func TestWriteErrors(t *testing.T) {
 	qwen.Config.Arch = "qwen2"
 	bad := tiny
 	bad.Config.KVHeads = 3
+	huge, err := synth.ParseCustom("dim=65536,layers=100000,heads=512,ffn=262144")
+	require.NoError(t, err)
 	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing.gguf")
+	require.NoError(t, os.WriteFile(existing, []byte("mine"), 0o644))
 	tests := []struct {
 		name    string
 		shape   synth.Shape
@@ -379,7 +383,10 @@ func TestWriteErrors(t *testing.T) {
 		{"arch", qwen, synth.Options{}, "", `architecture "qwen2"`},
 		{"config", bad, synth.Options{}, "", "kv heads"},
 		{"donor missing", tiny, synth.Options{Vocab: filepath.Join(dir, "nope.gguf")}, "", "vocabulary donor"},
-		{"out dir missing", tiny, synth.Options{}, filepath.Join(dir, "no", "such", "dir", "m.gguf"), "gguf: writer"},
+		{"out dir missing", tiny, synth.Options{}, filepath.Join(dir, "no", "such", "dir", "m.gguf"), "no such file or directory"},
+		{"out exists", tiny, synth.Options{}, existing, "already exists (pass --force"},
+		{"out is a device", tiny, synth.Options{Force: true}, "/dev/null", "a character device"},
+		{"too large for the disk", huge, synth.Options{}, "", "on " + os.TempDir()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -387,10 +394,20 @@ func TestWriteErrors(t *testing.T) {
 			if out == "" {
 				out = filepath.Join(t.TempDir(), "m.gguf")
 			}
-			err := synth.Write(out, tc.shape, tc.o)
+			before, _ := os.ReadFile(out)
+			err := synth.Write(context.Background(), out, tc.shape, tc.o)
 			require.ErrorContains(t, err, tc.wantErr)
-			_, statErr := os.Stat(out)
-			require.True(t, os.IsNotExist(statErr), "no file is left behind")
+			if before != nil {
+				after, _ := os.ReadFile(out)
+				require.Equal(t, before, after, "an existing target is left as it was")
+			} else {
+				_, statErr := os.Stat(out)
+				require.True(t, os.IsNotExist(statErr), "no file is left behind")
+			}
+			es, _ := os.ReadDir(filepath.Dir(out))
+			for _, e := range es {
+				require.NotContains(t, e.Name(), ".tmp", "no temporary file is left behind")
+			}
 		})
 	}
 }
@@ -411,5 +428,50 @@ func TestSyntheticVocabSizes(t *testing.T) {
 			seen[tok] = true
 		}
 		require.NoError(t, f.Close())
+	}
+}
+
+// TestWriteCancelled checks that an interrupted write (Ctrl-C cancels the
+// command's context) stops and leaves neither the target nor a temporary
+// file behind.
+func TestWriteCancelled(t *testing.T) {
+	s, err := synth.Lookup("stories15m")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "m.gguf")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	err = synth.Write(ctx, out, s, synth.Options{Progress: func(done, total int64) {
+		calls++
+		if calls == 2 {
+			cancel()
+		}
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	es, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, es, "nothing is left in the output directory")
+}
+
+func TestFileBytes(t *testing.T) {
+	for _, s := range synth.Presets() {
+		for _, typ := range []graph.DType{graph.F32, graph.Q4_0} {
+			n, err := synth.FileBytes(&s.Config, typ)
+			require.NoError(t, err, s.Name)
+			// An upper bound, within a few percent of the weights' bytes.
+			weights := s.Config.Params() * 4
+			if typ == graph.Q4_0 {
+				weights = s.Config.Params() * 18 / 32
+			}
+			require.Greater(t, n, weights*9/10, "%s %s", s.Name, typ)
+			require.Less(t, n, weights*12/10+1<<24, "%s %s", s.Name, typ)
+		}
+	}
+	huge, err := synth.ParseCustom("dim=8,layers=999999999,heads=1,ffn=8")
+	if err == nil {
+		n, err := synth.FileBytes(&huge.Config, graph.F32)
+		require.NoError(t, err)
+		require.Greater(t, n, int64(999999999)*8*8*7*4)
 	}
 }

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/resource"
+	"github.com/golem-llm/golem/internal/safefile"
 	"github.com/golem-llm/golem/model/gguf"
 	"github.com/golem-llm/golem/model/llama"
 )
@@ -36,6 +39,8 @@ type Options struct {
 	// Progress, if set, is called after each chunk of tensor data with the
 	// bytes written so far and the total.
 	Progress func(done, total int64)
+	// Force allows replacing an existing regular file at the output path.
+	Force bool
 }
 
 // fileTypes maps matrix types to llama.cpp's general.file_type values.
@@ -111,9 +116,12 @@ func plan(cfg *llama.Config, mat graph.DType) ([]*tensorSpec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("synth: tensor %q %v: %w", t.name, t.shape, err)
 		}
-		t.size = rb
+		rows := make([]int64, 0, len(t.shape))
 		for _, n := range t.shape[:len(t.shape)-1] {
-			t.size *= int64(n)
+			rows = append(rows, int64(n))
+		}
+		if t.size, err = resource.Mul(append(rows, rb)...); err != nil {
+			return nil, fmt.Errorf("synth: tensor %q %v: %w", t.name, t.shape, err)
 		}
 		h := fnv.New64a()
 		h.Write([]byte(t.name))
@@ -123,10 +131,16 @@ func plan(cfg *llama.Config, mat graph.DType) ([]*tensorSpec, error) {
 }
 
 // Write generates the model of shape s with random weights and writes it as
-// a GGUF file at out (through a temporary file renamed into place). The
-// tensors are streamed one after another; only a few chunks of rows are in
-// memory at a time.
-func Write(out string, s Shape, o Options) error {
+// a GGUF file at out (through a temporary file renamed into place, removed
+// when ctx is cancelled or anything fails). The tensors are streamed one
+// after another; only a few chunks of rows are in memory at a time. An
+// existing out is refused unless o.Force; before anything is generated the
+// file's size is computed and compared with the free disk space, and the
+// vocabulary's and tensor table's size with the free memory.
+func Write(ctx context.Context, out string, s Shape, o Options) error {
+	if err := safefile.CheckTarget(out, o.Force); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
 	ftype, ok := fileTypes[o.Type]
 	if !ok {
 		return fmt.Errorf("synth: weight type %s is not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)", o.Type)
@@ -155,6 +169,16 @@ func Write(out string, s Shape, o Options) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("synth: shape %q: %w", s.Name, err)
+	}
+	size, err := FileBytes(&cfg, o.Type)
+	if err != nil {
+		return fmt.Errorf("synth: shape %q: %w", s.Name, err)
+	}
+	if err := resource.CheckDisk(fmt.Sprintf("synth: the %s model of shape %s", o.Type, s.Name), filepath.Dir(out), size); err != nil {
+		return err
+	}
+	if err := resource.CheckMemory(fmt.Sprintf("synth: the tokenizer and tensor table of shape %s", s.Name), metadataMemory(&cfg)); err != nil {
+		return err
 	}
 	if o.Vocab == "" {
 		kvs, err := syntheticVocab(cfg.VocabSize)
@@ -212,10 +236,75 @@ func Write(out string, s Shape, o Options) error {
 			return fmt.Errorf("synth: %w", err)
 		}
 	}
-	if err := w.WriteFile(out); err != nil {
+	if err := w.Save(ctx, out, o.Force); err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
 	return nil
+}
+
+// Per-tensor overheads of a GGUF file and of the writer's tensor table:
+// a tensor-info entry (name, dims, type, offset) plus alignment padding,
+// and the in-memory bytes of one planned tensor and one vocabulary token.
+const (
+	tensorFileOverhead   = 128
+	tensorMemoryOverhead = 512
+	tokenMemoryOverhead  = 96
+)
+
+// FileBytes returns an upper bound of the size of the GGUF file Write
+// makes for cfg with matrices of type mat, computed with overflow checks
+// and without planning every layer (a layer count in the billions is
+// refused by its size, not by running out of memory while planning it).
+func FileBytes(cfg *llama.Config, mat graph.DType) (int64, error) {
+	sizeOf := func(layers int) (int64, error) {
+		c := *cfg
+		c.Layers = layers
+		ts, err := plan(&c, mat)
+		if err != nil {
+			return 0, err
+		}
+		var total int64
+		for _, t := range ts {
+			if total, err = resource.Add(total, t.size, tensorFileOverhead); err != nil {
+				return 0, err
+			}
+		}
+		return total, nil
+	}
+	base, err := sizeOf(0)
+	if err != nil {
+		return 0, err
+	}
+	one, err := sizeOf(1)
+	if err != nil {
+		return 0, err
+	}
+	layers, err := resource.Mul(one-base, int64(cfg.Layers))
+	if err != nil {
+		return 0, err
+	}
+	vocab, err := resource.Mul(int64(cfg.VocabSize), tokenMemoryOverhead)
+	if err != nil {
+		return 0, err
+	}
+	return resource.Add(base, layers, vocab)
+}
+
+// metadataMemory is an upper bound of the memory Write holds besides the
+// rows it streams: the vocabulary and the planned tensor table.
+func metadataMemory(cfg *llama.Config) int64 {
+	n, err := resource.Mul(int64(cfg.Layers), 9*tensorMemoryOverhead)
+	if err != nil {
+		return math.MaxInt64
+	}
+	v, err := resource.Mul(int64(cfg.VocabSize), tokenMemoryOverhead)
+	if err != nil {
+		return math.MaxInt64
+	}
+	if s, err := resource.Add(n, v); err == nil {
+		return s
+	}
+	return math.MaxInt64
 }
 
 // chunkElems is about how many elements one goroutine generates at a time.
