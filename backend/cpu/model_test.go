@@ -14,7 +14,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/model/synth"
 	"github.com/golem-llm/golem/runtime"
@@ -107,7 +107,7 @@ func synthModel(t testing.TB, preset string, typ graph.DType) string {
 	t.Helper()
 	s, err := synth.Lookup(preset)
 	require.NoError(t, err)
-	vocab, tag := filepath.Join(testutil.RepoRoot(t), "..", "shared", "testdata", "vocab", "ggml-vocab-llama-spm.gguf"), "spm"
+	vocab, tag := filepath.Join(sharedtest.RepoRoot(t), "..", "shared", "testdata", "vocab", "ggml-vocab-llama-spm.gguf"), "spm"
 	if _, err := os.Stat(vocab); err != nil {
 		vocab, tag = "", "synthvocab"
 	}
@@ -138,7 +138,7 @@ func BenchmarkModel(b *testing.B) {
 		path     func(b *testing.B) string
 		optional bool // only when GOLEM_BENCH_MODELS names it
 	}{
-		{"stories260K", func(b *testing.B) string { return testutil.SharedPath(b, "models", "stories260K.gguf") }, false},
+		{"stories260K", func(b *testing.B) string { return sharedtest.SharedPath(b, "models", "stories260K.gguf") }, false},
 		{"110m-f32", func(b *testing.B) string { return synthModel(b, "110m", graph.F32) }, false},
 		{"110m-q8_0", func(b *testing.B) string { return synthModel(b, "110m", graph.Q8_0) }, false},
 		{"110m-q4_0", func(b *testing.B) string { return synthModel(b, "110m", graph.Q4_0) }, false},

@@ -11,7 +11,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/synth"
 	"github.com/golem-llm/golem/parity"
 	"github.com/golem-llm/golem/runtime"
@@ -25,7 +25,7 @@ func TestModelParity(t *testing.T) {
 	cpu, err := backend.Open("cpu", backend.Options{})
 	require.NoError(t, err)
 	defer cpu.Close()
-	stories := testutil.SharedPath(t, "models", "stories260K.gguf")
+	stories := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	tiny := filepath.Join(t.TempDir(), "tiny-q8_0.gguf")
 	shape, err := synth.Lookup("tiny")
 	require.NoError(t, err)
