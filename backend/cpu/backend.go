@@ -67,7 +67,7 @@ func (driver) Open(selector string, opts backend.Options) (backend.Backend, erro
 	case RefSelector:
 		return newBackend(true, 1, opts.Logger), nil
 	}
-	return nil, fmt.Errorf("cpu: unknown device selector %q (want cpu, cpu:0, cpu:fast or cpu:ref)", selector)
+	return nil, fmt.Errorf("cpu: %w %q (want cpu, cpu:0, cpu:fast or cpu:ref)", backend.ErrNoDevice, selector)
 }
 
 // cpuBackend is one opened CPU device (fast or reference tier).
@@ -185,12 +185,14 @@ func (b *cpuBackend) fits(size int64) error {
 func hostInfo(threads int, ref bool) backend.DeviceInfo {
 	info := backend.DeviceInfo{
 		Backend:     DriverName,
+		Type:        backend.DeviceCPU,
 		ID:          DriverName,
 		Name:        sysinfo.CPUModel(),
 		Driver:      runtime.Version(),
 		MemoryBytes: sysinfo.MemTotal(),
 	}
 	if ref {
+		info.Type = backend.DeviceReference
 		info.Caps = refCaps
 	} else {
 		info.Caps = fmt.Sprintf("%s, %d threads", runtime.GOARCH, threads)

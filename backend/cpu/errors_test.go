@@ -31,7 +31,23 @@ func TestProbeAndOpen(t *testing.T) {
 	require.Contains(t, open(t, "cpu", 2).Device().Caps, "2 threads")
 	require.Contains(t, open(t, "cpu:ref", 0).Device().Caps, "float64")
 	_, err := backend.Open("cpu:gpu", backend.Options{})
-	require.ErrorContains(t, err, "gpu")
+	require.ErrorIs(t, err, backend.ErrNoDevice)
+	require.ErrorContains(t, err, `cpu: no such device "gpu"`)
+}
+
+func TestDeviceTypes(t *testing.T) {
+	types := map[string]backend.DeviceType{}
+	var cpuOnly []backend.Status
+	for _, st := range backend.Probe() {
+		if st.Info.Backend == "cpu" {
+			types[st.Device] = st.Info.Type
+			cpuOnly = append(cpuOnly, st)
+		}
+	}
+	require.Equal(t, map[string]backend.DeviceType{"cpu": backend.DeviceCPU, "cpu:ref": backend.DeviceReference}, types)
+	require.Equal(t, []int{1, 0}, backend.Rank(cpuOnly), "auto never takes the reference")
+	require.Equal(t, backend.DeviceCPU, open(t, "cpu", 1).Device().Type)
+	require.Equal(t, backend.DeviceReference, open(t, "cpu:ref", 1).Device().Type)
 }
 
 func TestBuffers(t *testing.T) {

@@ -45,15 +45,15 @@ type pipeline struct {
 func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 	dev, info, err := openDevice(st.Info.Index)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
 	}
 	if id := formatUUID(info.UUID); id != st.Info.ID {
 		dev.destroy()
-		return nil, fmt.Errorf("vulkan: device %d changed (uuid %s, probed %s)", st.Info.Index, id, st.Info.ID)
+		return nil, fmt.Errorf("vulkan: %w: device %d changed (uuid %s, probed %s)", backend.ErrNoDevice, st.Info.Index, id, st.Info.ID)
 	}
 	if why := info.unusable(); why != "" {
 		dev.destroy()
-		return nil, errors.New(why)
+		return nil, fmt.Errorf("%w: %s", backend.ErrUnavailable, why)
 	}
 	log := opts.Logger
 	if log == nil {
