@@ -47,7 +47,7 @@ func modelPrograms(t testing.TB, be backend.Backend, path string, ctx int, sizes
 		require.NoError(t, err)
 		prog, err := be.Compile(built.Graph)
 		require.NoError(t, err)
-		t.Cleanup(func() { prog.Close() })
+		t.Cleanup(func() { require.NoError(t, prog.Close()) })
 		bind := func(n *graph.Node, buf backend.Buffer) {
 			require.NoError(t, prog.Bind(n, buf, 0), "bind %s", n.Name)
 		}
@@ -58,6 +58,7 @@ func modelPrograms(t testing.TB, be backend.Backend, path string, ctx int, sizes
 				require.NoError(t, err)
 				buf, err = be.(backend.HostWrapper).WrapHost(data)
 				require.NoError(t, err)
+				freeAtEnd(t, buf)
 				weights[w.Name] = buf
 			}
 			bind(w, buf)
@@ -67,6 +68,7 @@ func modelPrograms(t testing.TB, be backend.Backend, path string, ctx int, sizes
 			if !ok {
 				buf, err = be.Alloc(c.Bytes())
 				require.NoError(t, err)
+				freeAtEnd(t, buf)
 				caches[c.Name] = buf
 			}
 			bind(c, buf)
@@ -78,6 +80,9 @@ func modelPrograms(t testing.TB, be backend.Backend, path string, ctx int, sizes
 		require.NoError(t, err)
 		out, err := be.Alloc(built.Logits.Bytes())
 		require.NoError(t, err)
+		freeAtEnd(t, r.tok)
+		freeAtEnd(t, r.pos)
+		freeAtEnd(t, out)
 		bind(built.Tokens, r.tok)
 		bind(built.Pos, r.pos)
 		bind(built.Logits, out)
@@ -151,9 +156,7 @@ func BenchmarkModel(b *testing.B) {
 				b.Skip("not in GOLEM_BENCH_MODELS")
 			}
 			threads, _ := strconv.Atoi(os.Getenv("GOLEM_BENCH_THREADS"))
-			be, err := backend.Open("cpu", backend.Options{Threads: threads})
-			require.NoError(b, err)
-			defer be.Close()
+			be := open(b, "cpu", threads)
 			runs := modelPrograms(b, be, m.path(b), 1024, 128, 1)
 			pp, tg := runs[0], runs[1]
 			pp.at(b, 0)

@@ -47,3 +47,27 @@ func TestModelParity(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeCloseOrder closes the Vulkan backend before a runtime session
+// and model that use it (issue 8): the backend reports them and releases
+// their device memory; closing them afterwards is an error wrapping
+// backend.ErrClosed, not a use-after-free.
+func TestRuntimeCloseOrder(t *testing.T) {
+	vkDevice(t) // skips without a device
+	src, err := runtime.OpenSource(sharedtest.SharedPath(t, "models", "stories260K.gguf"))
+	require.NoError(t, err)
+	defer src.Close()
+	be, err := backend.Open("vulkan", backend.Options{})
+	require.NoError(t, err)
+	m, err := runtime.Load(context.Background(), src, be, runtime.LoadOptions{})
+	require.NoError(t, err)
+	s, err := m.NewSession(runtime.SessionOptions{Context: 16})
+	require.NoError(t, err)
+	require.NoError(t, s.Feed(context.Background(), []int32{1, 403}))
+
+	err = be.Close()
+	require.ErrorIs(t, err, backend.ErrInUse)
+	require.ErrorIs(t, s.Feed(context.Background(), []int32{407}), backend.ErrClosed)
+	require.ErrorIs(t, s.Close(), backend.ErrClosed)
+	require.ErrorIs(t, m.Close(), backend.ErrClosed)
+}
