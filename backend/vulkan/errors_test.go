@@ -270,8 +270,9 @@ func TestOutOfRangeIDsAndPositions(t *testing.T) {
 	require.NoError(t, ib.Write(0, i32Bytes(1, 7, 2)))
 	require.NoError(t, pb.Write(0, i32Bytes(-3, 9)))
 	err = prog.Run(context.Background())
-	require.ErrorContains(t, err, "position -3 at index 0 is outside the cache's rows [0, 4) (2 bad elements in all)")
-	require.ErrorContains(t, err, "kv_write")
+	// Both positions are bad; the shader records whichever invocation
+	// reports first (common.glsl report_error), so either may be named.
+	require.Regexp(t, `kv_write.*: position (-3 at index 0|9 at index 1) is outside the cache's rows \[0, 4\) \(2 bad elements in all\)`, err.Error())
 
 	require.NoError(t, pb.Write(0, i32Bytes(3, 3))) // a repeated position keeps the last row
 	require.NoError(t, prog.Run(context.Background()))
