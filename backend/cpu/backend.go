@@ -125,20 +125,20 @@ func (b *cpuBackend) Alloc(size int64) (backend.Buffer, error) {
 	if err := b.fits(size); err != nil {
 		return nil, fmt.Errorf("cpu: alloc: %w", err)
 	}
-	return b.track(&hostBuffer{owner: b, data: make([]byte, size)})
+	return b.track("alloc", &hostBuffer{owner: b, data: make([]byte, size)})
 }
 
 // WrapHost implements backend.HostWrapper: data is used in place.
 func (b *cpuBackend) WrapHost(data []byte) (backend.Buffer, error) {
-	return b.track(&hostBuffer{owner: b, data: data, wrapped: true})
+	return b.track("wrap host", &hostBuffer{owner: b, data: data, wrapped: true})
 }
 
-// track counts h as open, unless the backend was closed meanwhile.
-func (b *cpuBackend) track(h *hostBuffer) (backend.Buffer, error) {
+// track counts h, made by op, as open, unless the backend is closed.
+func (b *cpuBackend) track(op string, h *hostBuffer) (backend.Buffer, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, fmt.Errorf("cpu: alloc: backend %s is %w", b.Name(), backend.ErrClosed)
+		return nil, fmt.Errorf("cpu: %s: backend %s is %w", op, b.Name(), backend.ErrClosed)
 	}
 	h.size = int64(len(h.data))
 	b.liveBufs++
