@@ -28,7 +28,12 @@ type Backend interface {
 	// Compile prepares g to run: kernels, launch plans, the intermediate arena.
 	// An unsupported node is an error that names it.
 	Compile(g *graph.Graph) (Program, error)
-	// Close releases the device. Buffers and programs must be closed first.
+	// Close releases the device and everything allocated on it. Buffers
+	// and programs should be freed and closed first: any still open are
+	// released all the same (each later use of them returns ErrClosed,
+	// never touches freed memory) and Close reports them with an error
+	// wrapping ErrInUse (see InUseError). After Close, Alloc, Compile and
+	// a second Close return errors wrapping ErrClosed.
 	Close() error
 }
 
@@ -40,7 +45,9 @@ type Buffer interface {
 	Write(off int64, src []byte) error
 	// Read copies len(dst) bytes from byte offset off into dst.
 	Read(off int64, dst []byte) error
-	// Free releases the buffer; it must not be used afterwards.
+	// Free releases the buffer. Afterwards Write, Read, binding it and a
+	// second Free return errors wrapping ErrClosed, as they do once the
+	// buffer's backend is closed; Size keeps its value.
 	Free() error
 }
 
@@ -54,6 +61,8 @@ type Program interface {
 	// Run computes the outputs. It returns when the results can be read.
 	Run(ctx context.Context) error
 	// Close releases the program's resources (not the bound buffers).
+	// Afterwards Bind, Run and a second Close return errors wrapping
+	// ErrClosed, as they do once the program's backend is closed.
 	Close() error
 }
 
@@ -95,14 +104,15 @@ func (o Options) logger() *slog.Logger {
 
 // DeviceInfo describes a device.
 type DeviceInfo struct {
-	Backend     string // driver name: "cpu", "cuda", "vulkan"
-	Index       int    // index among the driver's devices
-	ID          string // stable identifier (UUID where the device has one)
-	Name        string // marketing or model name
-	Driver      string // driver or runtime version
-	MemoryBytes int64  // total device memory (0 when unknown)
-	Caps        string // one-line capability summary
-	Peaks       Peaks  // known or measured ceilings (zero when unknown)
+	Backend     string     // driver name: "cpu", "cuda", "vulkan"
+	Index       int        // index among the driver's devices
+	Type        DeviceType // what kind of hardware it is (auto ranks by it)
+	ID          string     // stable identifier (UUID where the device has one)
+	Name        string     // marketing or model name
+	Driver      string     // driver or runtime version
+	MemoryBytes int64      // total device memory (0 when unknown)
+	Caps        string     // one-line capability summary
+	Peaks       Peaks      // known or measured ceilings (zero when unknown)
 }
 
 // Peaks are a device's throughput ceilings.

@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -67,8 +66,11 @@ var (
 	drivers = map[string]Driver{}
 )
 
-// autoOrder is the preference of the "auto" device string.
-var autoOrder = []string{"cuda", "vulkan", "cpu"}
+// driverOrder is the order in which Drivers and Probe list the drivers it
+// names (the others follow alphabetically). It is also how auto breaks a
+// tie between devices of one type: a GPU seen by both CUDA and Vulkan is
+// opened through CUDA.
+var driverOrder = []string{"cuda", "vulkan", "cpu"}
 
 // Register makes a driver available by its name. It panics when called
 // twice for the same name or with a nil driver, as database/sql.Register does.
@@ -84,8 +86,8 @@ func Register(d Driver) {
 	drivers[d.Name()] = d
 }
 
-// Drivers returns the names of the registered drivers, in auto-preference
-// order, then alphabetically.
+// Drivers returns the names of the registered drivers: cuda, vulkan and
+// cpu first, the others alphabetically.
 func Drivers() []string {
 	mu.RLock()
 	defer mu.RUnlock()
@@ -94,12 +96,12 @@ func Drivers() []string {
 		names = append(names, n)
 	}
 	rank := func(n string) int {
-		for i, a := range autoOrder {
+		for i, a := range driverOrder {
 			if a == n {
 				return i
 			}
 		}
-		return len(autoOrder)
+		return len(driverOrder)
 	}
 	sort.Slice(names, func(i, j int) bool {
 		ri, rj := rank(names[i]), rank(names[j])
@@ -133,18 +135,20 @@ func Probe() []Status {
 func ParseDevice(device string) (name, selector string, err error) {
 	device = strings.TrimSpace(device)
 	if device == "" {
-		return "", "", errors.New("backend: empty device string")
+		return "", "", fmt.Errorf("backend: %w: empty device string", ErrNoDevice)
 	}
 	name, selector, _ = strings.Cut(device, ":")
 	if name == "" {
-		return "", "", fmt.Errorf("backend: device %q has no driver name", device)
+		return "", "", fmt.Errorf("backend: device %q: %w: no driver name", device, ErrNoDevice)
 	}
 	return strings.ToLower(name), selector, nil
 }
 
 // Open opens a device by its string: "cpu", "cpu:ref", "cuda:0",
-// "vulkan:1", "vulkan:<uuid>", or "auto" (the first available of CUDA,
-// Vulkan and CPU; the logger in opts is told which).
+// "vulkan:1", "vulkan:<uuid>", or "auto" (the best available device by
+// type, see Rank; the logger in opts is told which). A device string that
+// names no device gives an error wrapping ErrNoDevice; a device that
+// exists but cannot be used, one wrapping ErrUnavailable.
 func Open(device string, opts Options) (Backend, error) {
 	name, sel, err := ParseDevice(device)
 	if err != nil {
@@ -152,13 +156,13 @@ func Open(device string, opts Options) (Backend, error) {
 	}
 	if name == "auto" {
 		if sel != "" {
-			return nil, fmt.Errorf("backend: device %q: auto takes no selector", device)
+			return nil, fmt.Errorf("backend: device %q: %w: auto takes no selector", device, ErrNoDevice)
 		}
 		return openAuto(opts)
 	}
 	d, ok := driver(name)
 	if !ok {
-		return nil, fmt.Errorf("backend: device %q: no driver %q (registered: %s)", device, name, strings.Join(Drivers(), ", "))
+		return nil, fmt.Errorf("backend: device %q: %w: no driver %q (registered: %s)", device, ErrNoDevice, name, strings.Join(Drivers(), ", "))
 	}
 	b, err := d.Open(sel, opts)
 	if err != nil {
@@ -167,27 +171,42 @@ func Open(device string, opts Options) (Backend, error) {
 	return b, nil
 }
 
+// openAuto opens the first device of Rank's order that opens, and logs
+// which it took and why.
 func openAuto(opts Options) (Backend, error) {
+	log := opts.logger()
+	sts := Probe()
+	if len(sts) == 0 {
+		return nil, fmt.Errorf("backend: auto: %w: no driver is registered", ErrNoDevice)
+	}
+	rank := Rank(sts)
+	var order []int // indices of sts in rank order
 	var reasons []string
-	for _, name := range autoOrder {
+	for i, st := range sts {
+		switch {
+		case rank[i] > 0:
+			order = append(order, i)
+		case !st.Available:
+			reasons = append(reasons, st.Reason)
+		}
+	}
+	sort.Slice(order, func(a, b int) bool { return rank[order[a]] < rank[order[b]] })
+	for _, i := range order {
+		st := sts[i]
+		name, sel, _ := ParseDevice(st.Device)
 		d, ok := driver(name)
 		if !ok {
 			continue
 		}
-		for _, st := range d.Probe() {
-			if !st.Available {
-				reasons = append(reasons, st.Reason)
-				continue
-			}
-			_, sel, _ := ParseDevice(st.Device)
-			b, err := d.Open(sel, opts)
-			if err != nil {
-				reasons = append(reasons, fmt.Sprintf("%s: %v", st.Device, err))
-				continue
-			}
-			opts.logger().Info("auto device", "picked", b.Name(), "name", b.Device().Name)
-			return b, nil
+		b, err := d.Open(sel, opts)
+		if err != nil {
+			log.Warn("auto: device did not open, trying the next", "device", st.Device, "err", err)
+			reasons = append(reasons, fmt.Sprintf("%s: %v", st.Device, err))
+			continue
 		}
+		log.Info("auto device", "picked", b.Name(), "type", st.Info.Type.String(), "rank", rank[i],
+			"name", b.Device().Name)
+		return b, nil
 	}
-	return nil, fmt.Errorf("backend: auto: no device available (%s)", strings.Join(reasons, "; "))
+	return nil, fmt.Errorf("backend: auto: %w: no device can be used (%s)", ErrUnavailable, strings.Join(reasons, "; "))
 }

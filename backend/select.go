@@ -19,10 +19,11 @@ import (
 // When sts is the single line of a driver that could not list devices (its
 // Device is the driver name, see Unavailable), that line answers any
 // selector. The chosen line may be unavailable: callers check Available.
-// The error for an unmatched selector lists the driver's devices.
+// The error for an unmatched selector wraps ErrNoDevice and lists the
+// driver's devices.
 func SelectStatus(driver string, sts []Status, selector string) (Status, error) {
 	if len(sts) == 0 {
-		return Status{}, fmt.Errorf("%s: no devices", driver)
+		return Status{}, fmt.Errorf("%s: %w: the driver lists none", driver, ErrNoDevice)
 	}
 	if len(sts) == 1 && sts[0].Device == driver {
 		return sts[0], nil
@@ -52,7 +53,7 @@ func SelectStatus(driver string, sts []Status, selector string) (Status, error) 
 	for i, st := range sts {
 		have[i] = st.Device
 	}
-	return Status{}, fmt.Errorf("%s: no device %q (have %s)", driver, selector, strings.Join(have, ", "))
+	return Status{}, fmt.Errorf("%s: %w %q (have %s)", driver, ErrNoDevice, selector, strings.Join(have, ", "))
 }
 
 // trimGPUPrefix removes a leading "GPU-" (any case) from id.

@@ -46,17 +46,18 @@ func TestSelectStatus(t *testing.T) {
 		{"uuid any case", nvidia, "gpu-BB000000-0000-0000-0000-000000000001", "gpu:1", ""},
 		{"plain uuid with prefix", plain, "GPU-cc000000-0000-0000-0000-000000000001", "gpu:2", ""},
 		{"plain uuid", plain, "CC000000-0000-0000-0000-000000000001", "gpu:2", ""},
-		{"index out of range", nvidia, "7", "", `gpu: no device "7" (have gpu:0, gpu:1)`},
-		{"negative index", plain, "-1", "", `gpu: no device "-1" (have gpu:0, gpu:1, gpu:2)`},
-		{"unknown uuid", nvidia, "GPU-x", "", `gpu: no device "GPU-x"`},
-		{"bare prefix matches no empty id", plain, "GPU-", "", `gpu: no device "GPU-"`},
+		{"index out of range", nvidia, "7", "", `gpu: no such device "7" (have gpu:0, gpu:1)`},
+		{"negative index", plain, "-1", "", `gpu: no such device "-1" (have gpu:0, gpu:1, gpu:2)`},
+		{"unknown uuid", nvidia, "GPU-x", "", `gpu: no such device "GPU-x"`},
+		{"bare prefix matches no empty id", plain, "GPU-", "", `gpu: no such device "GPU-"`},
 		{"driver line answers any selector", Unavailable("gpu", "gpu: no driver"), "3", "gpu", ""},
-		{"nothing at all", nil, "", "", "gpu: no devices"},
+		{"nothing at all", nil, "", "", "gpu: no such device: the driver lists none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st, err := SelectStatus("gpu", tt.sts, tt.selector)
 			if tt.errText != "" {
+				require.ErrorIs(t, err, ErrNoDevice)
 				require.ErrorContains(t, err, tt.errText)
 				return
 			}

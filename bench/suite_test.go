@@ -12,7 +12,7 @@ import (
 	"github.com/golem-llm/golem/backend"
 	_ "github.com/golem-llm/golem/backend/cpu"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/parity"
 	"github.com/golem-llm/golem/runtime"
 )
@@ -281,7 +281,7 @@ func TestParseOverride(t *testing.T) {
 }
 
 func TestModelBench(t *testing.T) {
-	path := testutil.SharedPath(t, "models", "stories260K.gguf")
+	path := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	src, err := runtime.OpenGGUF(path)
 	require.NoError(t, err)
 	defer src.Close()

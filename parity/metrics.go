@@ -5,7 +5,8 @@
 // suite: a catalogue of tiny seeded graphs, one per op, dtype and shape
 // class, each run on a target backend and on the reference and compared.
 //
-// Tests use RunOpSuite; the CLI (`golem parity ops`) uses Cases, Filter and
+// Tests use paritytest.RunOpSuite (package parity/paritytest, which
+// keeps package testing out of the golem binary); the CLI (`golem parity ops`) uses Cases, Filter and
 // RunCase directly.
 package parity
 

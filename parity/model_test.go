@@ -10,7 +10,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/parity"
 	"github.com/golem-llm/golem/runtime"
@@ -23,7 +23,7 @@ const storiesPrompt = "Once upon a time, there was a little girl named Lily."
 // encodes the prompt.
 func openStories(t *testing.T) (runtime.Source, backend.Backend, backend.Backend, []int32) {
 	t.Helper()
-	src, err := runtime.OpenGGUF(testutil.SharedPath(t, "models", "stories260K.gguf"))
+	src, err := runtime.OpenGGUF(sharedtest.SharedPath(t, "models", "stories260K.gguf"))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, src.Close()) })
 	fast, err := backend.Open("cpu", backend.Options{})

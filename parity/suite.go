@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/backend/quant"
@@ -21,9 +20,11 @@ import (
 
 // Seeds and the bytes the runner writes around and into outputs.
 const (
-	// DefaultSeed is the suite seed RunOpSuite uses when SeedEnv is not set.
+	// DefaultSeed is the suite seed used when SeedEnv is not set
+	// (paritytest.RunOpSuite, golem parity ops).
 	DefaultSeed int64 = 20240917
-	// SeedEnv names the environment variable that sets RunOpSuite's seed.
+	// SeedEnv names the environment variable that sets the suite seed
+	// (see SeedFromEnv).
 	SeedEnv = "GOLEM_PARITY_SEED"
 	// ReferenceDevice is the device string of the float64 CPU reference.
 	ReferenceDevice = "cpu:ref"
@@ -591,45 +592,4 @@ func SeedFromEnv() (int64, error) {
 		return 0, fmt.Errorf("parity: %s=%q is not an integer: %w", SeedEnv, s, err)
 	}
 	return v, nil
-}
-
-// RunOpSuite runs the op conformance suite on target against the float64
-// CPU reference ("cpu:ref"), one subtest per case named by the case, and
-// ShortCases only under -short. The test binary must register the CPU
-// backend with a blank import of github.com/golem-llm/golem/backend/cpu.
-// The seed comes from GOLEM_PARITY_SEED (default DefaultSeed) and is logged.
-func RunOpSuite(t *testing.T, target backend.Backend) {
-	t.Helper()
-	if !slices.Contains(backend.Drivers(), "cpu") {
-		t.Fatalf("parity: the reference backend %q is not registered; add `import _ \"github.com/golem-llm/golem/backend/cpu\"` to the test", ReferenceDevice)
-	}
-	ref, err := backend.Open(ReferenceDevice, backend.Options{})
-	if err != nil {
-		t.Fatalf("parity: open the reference backend: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := ref.Close(); err != nil {
-			t.Errorf("parity: close %s: %v", ReferenceDevice, err)
-		}
-	})
-	seed, err := SeedFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("parity: seed %d (set %s to rerun)", seed, SeedEnv)
-	cases := Cases()
-	if testing.Short() {
-		cases = ShortCases()
-	}
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			r := RunCase(t.Context(), target, ref, c, seed)
-			switch {
-			case r.Skipped:
-				t.Skip(r.Message())
-			case r.Err != nil || !r.Pass:
-				t.Fatal(r.Message())
-			}
-		})
-	}
 }

@@ -15,6 +15,7 @@ import (
 	_ "github.com/golem-llm/golem/backend/cpu"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/parity"
+	"github.com/golem-llm/golem/parity/paritytest"
 )
 
 // The cases the fault-injection tests run.
@@ -28,7 +29,7 @@ func TestOps(t *testing.T) {
 	be, err := backend.Open("cpu", backend.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, be.Close()) })
-	parity.RunOpSuite(t, be)
+	paritytest.RunOpSuite(t, be)
 }
 
 func TestCatalogueCoversEveryOp(t *testing.T) {

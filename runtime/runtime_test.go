@@ -9,7 +9,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	_ "github.com/golem-llm/golem/backend/cpu"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/runtime"
 )
 
@@ -22,7 +22,7 @@ const llama2cStories260K = "Once upon a time, there was a little girl named Lily
 
 func loadStories(t *testing.T, device string) *runtime.Model {
 	t.Helper()
-	path := testutil.SharedPath(t, "models", "stories260K.gguf")
+	path := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	src, err := runtime.OpenGGUF(path)
 	require.NoError(t, err)
 	t.Cleanup(func() { src.Close() })

@@ -240,7 +240,8 @@ func (s *Session) readLogits(p *program) error {
 	return nil
 }
 
-// Close frees the session's programs and KV cache.
+// Close frees the session's programs and KV cache. After the backend was
+// closed it returns the backend's error (wrapping backend.ErrClosed).
 func (s *Session) Close() error {
 	for _, p := range s.progs {
 		p.close()
@@ -249,7 +250,7 @@ func (s *Session) Close() error {
 	var first error
 	for _, b := range s.caches {
 		if err := b.Free(); err != nil && first == nil {
-			first = err
+			first = fmt.Errorf("runtime: close session: %w", err)
 		}
 	}
 	s.caches = nil

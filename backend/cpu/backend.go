@@ -14,7 +14,6 @@
 package cpu
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -72,7 +71,7 @@ func (driver) Open(selector string, opts backend.Options) (backend.Backend, erro
 	case RefSelector:
 		return newBackend(true, 1, opts.Logger), nil
 	}
-	return nil, fmt.Errorf("cpu: unknown device selector %q (want cpu, cpu:0, cpu:fast or cpu:ref)", selector)
+	return nil, fmt.Errorf("cpu: %w %q (want cpu, cpu:0, cpu:fast or cpu:ref)", backend.ErrNoDevice, selector)
 }
 
 // cpuBackend is one opened CPU device (fast or reference tier).
@@ -83,8 +82,13 @@ type cpuBackend struct {
 	pool    *pool
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	closed bool
+	// mu guards the fields below: whether the backend is closed and what
+	// is still open on it (reported by Close).
+	mu        sync.Mutex
+	closed    bool
+	liveBufs  int   // buffers allocated or wrapped and not freed
+	liveBytes int64 // their bytes
+	liveProgs int   // programs compiled and not closed
 }
 
 func newBackend(ref bool, threads int, log *slog.Logger) *cpuBackend {
@@ -118,7 +122,7 @@ func (b *cpuBackend) Supports(n *graph.Node) bool { return validateNode(n) == ni
 // Alloc implements backend.Backend: a zero-filled host buffer.
 func (b *cpuBackend) Alloc(size int64) (backend.Buffer, error) {
 	if err := b.usable(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cpu: alloc: %w", err)
 	}
 	if size < 0 {
 		return nil, fmt.Errorf("cpu: alloc: negative size %d", size)
@@ -126,49 +130,97 @@ func (b *cpuBackend) Alloc(size int64) (backend.Buffer, error) {
 	if err := b.fits(size); err != nil {
 		return nil, fmt.Errorf("cpu: alloc: %w", err)
 	}
-	return &hostBuffer{owner: b, data: make([]byte, size)}, nil
+	return b.track("alloc", &hostBuffer{owner: b, data: make([]byte, size)})
 }
 
 // WrapHost implements backend.HostWrapper: data is used in place.
 func (b *cpuBackend) WrapHost(data []byte) (backend.Buffer, error) {
-	if err := b.usable(); err != nil {
-		return nil, err
+	return b.track("wrap host", &hostBuffer{owner: b, data: data, wrapped: true})
+}
+
+// track counts h, made by op, as open, unless the backend is closed.
+func (b *cpuBackend) track(op string, h *hostBuffer) (backend.Buffer, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("cpu: %s: backend %s is %w", op, b.Name(), backend.ErrClosed)
 	}
-	return &hostBuffer{owner: b, data: data, wrapped: true}, nil
+	h.size = int64(len(h.data))
+	b.liveBufs++
+	b.liveBytes += h.size
+	return h, nil
+}
+
+// untrack counts a buffer of size bytes as freed. It returns an error
+// wrapping backend.ErrClosed when the backend was closed (and released the
+// buffer) before.
+func (b *cpuBackend) untrack(size int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("cpu: free: backend %s is %w (it released the buffer)", b.Name(), backend.ErrClosed)
+	}
+	b.liveBufs--
+	b.liveBytes -= size
+	return nil
 }
 
 // Compile implements backend.Backend.
 func (b *cpuBackend) Compile(g *graph.Graph) (backend.Program, error) {
 	if err := b.usable(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cpu: compile: %w", err)
 	}
 	p, err := compile(b, g)
 	if err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("cpu: compile: backend %s is %w", b.Name(), backend.ErrClosed)
+	}
+	b.liveProgs++
+	b.mu.Unlock()
 	b.log.Debug("cpu: compiled graph", "backend", b.Name(), "nodes", len(g.Nodes),
 		"arena_bytes", len(p.arena), "threads", b.threads)
 	return p, nil
 }
 
-// Close implements backend.Backend. It stops the worker threads.
+// Close implements backend.Backend. It stops the worker threads. Buffers
+// and programs still open fail from now on (host memory is left to the
+// garbage collector); Close reports them with backend.InUseError.
 func (b *cpuBackend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil
+		return fmt.Errorf("cpu: close: backend %s is already %w", b.Name(), backend.ErrClosed)
 	}
 	b.closed = true
 	b.pool.close()
-	return nil
+	return backend.InUseError(b.Name(), b.liveBufs, b.liveBytes, b.liveProgs)
 }
 
+// usable returns an error wrapping backend.ErrClosed once the backend is
+// closed: "backend cpu is closed", for the caller to prefix.
 func (b *cpuBackend) usable() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return errors.New("cpu: backend is closed")
+		return fmt.Errorf("backend %s is %w", b.Name(), backend.ErrClosed)
 	}
+	return nil
+}
+
+// programClosed counts a program as closed. It returns an error wrapping
+// backend.ErrClosed when the backend was closed (and released the program)
+// before.
+func (b *cpuBackend) programClosed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("cpu: close program: backend %s is %w (it released the program)", b.Name(), backend.ErrClosed)
+	}
+	b.liveProgs--
 	return nil
 }
 
@@ -190,12 +242,14 @@ func (b *cpuBackend) fits(size int64) error {
 func hostInfo(threads int, ref bool) backend.DeviceInfo {
 	info := backend.DeviceInfo{
 		Backend:     DriverName,
+		Type:        backend.DeviceCPU,
 		ID:          DriverName,
 		Name:        sysinfo.CPUModel(),
 		Driver:      runtime.Version(),
 		MemoryBytes: sysinfo.MemTotal(),
 	}
 	if ref {
+		info.Type = backend.DeviceReference
 		info.Caps = refCaps
 	} else {
 		info.Caps = fmt.Sprintf("%s, %d threads", runtime.GOARCH, threads)

@@ -1,9 +1,10 @@
 package cpu
 
 import (
-	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/golem-llm/golem/backend"
 )
 
 // hostBuffer is a range of host memory: allocated by the backend (zero
@@ -11,6 +12,7 @@ import (
 type hostBuffer struct {
 	owner   *cpuBackend
 	wrapped bool
+	size    int64 // len(data) until freed, and after
 
 	mu    sync.RWMutex
 	data  []byte
@@ -18,16 +20,15 @@ type hostBuffer struct {
 }
 
 // Size implements backend.Buffer.
-func (h *hostBuffer) Size() int64 {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return int64(len(h.data))
-}
+func (h *hostBuffer) Size() int64 { return h.size }
 
 // checkRange validates [off, off+n) against the buffer; callers hold mu.
 func (h *hostBuffer) checkRange(what string, off int64, n int) error {
 	if h.freed {
-		return fmt.Errorf("cpu: buffer %s: buffer was freed", what)
+		return fmt.Errorf("cpu: buffer %s: buffer is %w (freed)", what, backend.ErrClosed)
+	}
+	if err := h.owner.usable(); err != nil {
+		return fmt.Errorf("cpu: buffer %s: %w", what, err)
 	}
 	if off < 0 || off > int64(len(h.data)) || int64(n) > int64(len(h.data))-off {
 		return fmt.Errorf("cpu: buffer %s: range [%d, %d) is outside the %d-byte buffer", what, off, off+int64(n), len(h.data))
@@ -58,18 +59,22 @@ func (h *hostBuffer) Read(off int64, dst []byte) error {
 }
 
 // Free implements backend.Buffer. Wrapped bytes are left to their owner.
+// Freeing twice, or after the backend was closed, is an error wrapping
+// backend.ErrClosed.
 func (h *hostBuffer) Free() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.freed {
-		return errors.New("cpu: buffer freed twice")
+		return fmt.Errorf("cpu: free: buffer is already %w (freed twice)", backend.ErrClosed)
 	}
+	err := h.owner.untrack(h.size)
 	h.freed = true
 	h.data = nil
-	return nil
+	return err
 }
 
-// bytes returns the buffer's memory and whether it is still live.
+// bytes returns the buffer's memory and whether it is still live (not
+// freed; the caller checks whether the backend is closed).
 func (h *hostBuffer) bytes() ([]byte, bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

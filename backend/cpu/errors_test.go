@@ -3,7 +3,6 @@ package cpu_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,7 +30,23 @@ func TestProbeAndOpen(t *testing.T) {
 	require.Contains(t, open(t, "cpu", 2).Device().Caps, "2 threads")
 	require.Contains(t, open(t, "cpu:ref", 0).Device().Caps, "float64")
 	_, err := backend.Open("cpu:gpu", backend.Options{})
-	require.ErrorContains(t, err, "gpu")
+	require.ErrorIs(t, err, backend.ErrNoDevice)
+	require.ErrorContains(t, err, `cpu: no such device "gpu"`)
+}
+
+func TestDeviceTypes(t *testing.T) {
+	types := map[string]backend.DeviceType{}
+	var cpuOnly []backend.Status
+	for _, st := range backend.Probe() {
+		if st.Info.Backend == "cpu" {
+			types[st.Device] = st.Info.Type
+			cpuOnly = append(cpuOnly, st)
+		}
+	}
+	require.Equal(t, map[string]backend.DeviceType{"cpu": backend.DeviceCPU, "cpu:ref": backend.DeviceReference}, types)
+	require.Equal(t, []int{1, 0}, backend.Rank(cpuOnly), "auto never takes the reference")
+	require.Equal(t, backend.DeviceCPU, open(t, "cpu", 1).Device().Type)
+	require.Equal(t, backend.DeviceReference, open(t, "cpu:ref", 1).Device().Type)
 }
 
 func TestBuffers(t *testing.T) {
@@ -47,7 +62,10 @@ func TestBuffers(t *testing.T) {
 	require.Error(t, buf.Read(-1, got[:1]))
 	require.Error(t, buf.Read(1, got))
 	require.NoError(t, buf.Free())
-	require.Error(t, buf.Read(0, got[:1]))
+	require.ErrorIs(t, buf.Read(0, got[:1]), backend.ErrClosed)
+	require.ErrorIs(t, buf.Write(0, got[:1]), backend.ErrClosed)
+	require.ErrorIs(t, buf.Free(), backend.ErrClosed, "a second Free")
+	require.Equal(t, int64(8), buf.Size(), "Size keeps its value")
 	_, err = be.Alloc(-1)
 	require.Error(t, err)
 
@@ -61,6 +79,8 @@ func TestBuffers(t *testing.T) {
 	host[3] = 7
 	require.NoError(t, wb.Read(0, got[:4]))
 	require.Equal(t, []byte{1, 9, 3, 7}, got[:4], "reads see the wrapped bytes")
+	require.NoError(t, wb.Free())
+	require.Equal(t, []byte{1, 9, 3, 7}, host, "freeing leaves the wrapped bytes to their owner")
 }
 
 // smallGraph is x [2 4] → get_rows-free pipeline used by the error tests.
@@ -83,6 +103,7 @@ func TestRunErrors(t *testing.T) {
 		defer prog.Close()
 		buf, err := be.Alloc(x.Bytes())
 		require.NoError(t, err)
+		defer buf.Free()
 		require.NoError(t, prog.Bind(x, buf, 0))
 		err = prog.Run(context.Background())
 		require.ErrorContains(t, err, `"w"`)
@@ -97,12 +118,15 @@ func TestRunErrors(t *testing.T) {
 		defer prog.Close()
 		foreign, err := other.Alloc(64)
 		require.NoError(t, err)
+		defer foreign.Free()
 		require.ErrorContains(t, prog.Bind(x, foreign, 0), "another backend")
 		small, err := be.Alloc(x.Bytes() - 1)
 		require.NoError(t, err)
+		defer small.Free()
 		require.ErrorContains(t, prog.Bind(x, small, 0), `"x"`)
 		big, err := be.Alloc(64)
 		require.NoError(t, err)
+		defer big.Free()
 		require.Error(t, prog.Bind(x, big, 40), "range past the end")
 		require.Error(t, prog.Bind(x, big, -4))
 		require.ErrorContains(t, prog.Bind(x, big, 2), "aligned")
@@ -216,18 +240,67 @@ func TestTimings(t *testing.T) {
 	}
 }
 
-func TestCloseBackend(t *testing.T) {
-	be, err := backend.Open("cpu", backend.Options{Threads: 2})
+// TestCloseLifecycle checks the Backend.Close contract (issue 8): Close
+// with buffers and programs still open reports them and releases them;
+// every later use of them, Free and Close included, and a second Close of
+// the backend return ErrClosed; nothing crashes.
+func TestCloseLifecycle(t *testing.T) {
+	for _, dev := range []string{"cpu", "cpu:ref"} {
+		t.Run(dev, func(t *testing.T) {
+			be, err := backend.Open(dev, backend.Options{Threads: 2})
+			require.NoError(t, err)
+			g, x, w := smallGraph(t)
+			p := prepare(t, open(t, dev, 1), g, nil) // a program on another backend stays usable
+			prog, err := be.Compile(g)
+			require.NoError(t, err)
+			xb, err := be.Alloc(x.Bytes())
+			require.NoError(t, err)
+			wb, err := be.(backend.HostWrapper).WrapHost(make([]byte, w.Bytes()))
+			require.NoError(t, err)
+			freed, err := be.Alloc(16)
+			require.NoError(t, err)
+			require.NoError(t, freed.Free())
+			require.NoError(t, prog.Bind(x, xb, 0))
+
+			err = be.Close()
+			require.ErrorIs(t, err, backend.ErrInUse)
+			require.EqualError(t, err, dev+": close: still in use: 2 buffers (80 B) and 1 program (released)")
+
+			for name, err := range map[string]error{
+				"second close":     be.Close(),
+				"alloc":            func() error { _, err := be.Alloc(1); return err }(),
+				"wrap":             func() error { _, err := be.(backend.HostWrapper).WrapHost(nil); return err }(),
+				"compile":          func() error { _, err := be.Compile(g); return err }(),
+				"run":              prog.Run(context.Background()),
+				"bind":             prog.Bind(w, wb, 0),
+				"read":             xb.Read(0, make([]byte, 4)),
+				"write":            xb.Write(0, make([]byte, 4)),
+				"free":             xb.Free(),
+				"free wrapped":     wb.Free(),
+				"close program":    prog.Close(),
+				"free after close": freed.Free(),
+			} {
+				require.ErrorIs(t, err, backend.ErrClosed, name)
+			}
+			require.ErrorIs(t, prog.Close(), backend.ErrClosed, "program closed twice")
+			p.run()
+		})
+	}
+}
+
+func TestCloseCounts(t *testing.T) {
+	be, err := backend.Open("cpu", backend.Options{Threads: 1})
 	require.NoError(t, err)
 	g, _, _ := smallGraph(t)
 	prog, err := be.Compile(g)
 	require.NoError(t, err)
-	require.NoError(t, be.Close())
-	err = prog.Run(context.Background())
-	require.Error(t, err)
-	require.True(t, strings.Contains(err.Error(), "closed"), err.Error())
-	_, err = be.Alloc(1)
-	require.Error(t, err)
+	buf, err := be.Alloc(1536)
+	require.NoError(t, err)
+	require.NoError(t, prog.Close())
+	require.ErrorIs(t, prog.Close(), backend.ErrClosed)
+	require.NoError(t, buf.Free())
+	require.NoError(t, be.Close(), "everything was closed first")
+	require.ErrorIs(t, be.Close(), backend.ErrClosed)
 }
 
 func TestAllocTooLarge(t *testing.T) {

@@ -24,6 +24,12 @@ func open(t testing.TB, device string, threads int) backend.Backend {
 	return be
 }
 
+// freeAtEnd frees buf when the test ends (before its backend, opened
+// earlier, is closed and would report it).
+func freeAtEnd(t testing.TB, buf backend.Buffer) {
+	t.Cleanup(func() { require.NoError(t, buf.Free()) })
+}
+
 // prepared is a compiled graph with every leaf and output bound.
 type prepared struct {
 	t    testing.TB
@@ -33,7 +39,9 @@ type prepared struct {
 }
 
 // prepare compiles g on be and binds each leaf to a buffer holding data[name]
-// (zeros when absent) and each output to a fresh buffer.
+// (zeros when absent) and each output to a fresh buffer. The program and
+// buffers are closed and freed when the test ends, before be (which reports
+// any left open).
 func prepare(t testing.TB, be backend.Backend, g *graph.Graph, data map[string][]byte) *prepared {
 	t.Helper()
 	prog, err := be.Compile(g)
@@ -46,6 +54,7 @@ func prepare(t testing.TB, be backend.Backend, g *graph.Graph, data map[string][
 		}
 		buf, err := be.Alloc(n.Bytes())
 		require.NoError(t, err)
+		freeAtEnd(t, buf)
 		if d, ok := data[n.Name]; ok {
 			require.Len(t, d, int(n.Bytes()), "data for %s", n.Name)
 			require.NoError(t, buf.Write(0, d))

@@ -14,7 +14,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/model/synth"
 	"github.com/golem-llm/golem/runtime"
@@ -47,7 +47,7 @@ func modelPrograms(t testing.TB, be backend.Backend, path string, ctx int, sizes
 		require.NoError(t, err)
 		prog, err := be.Compile(built.Graph)
 		require.NoError(t, err)
-		t.Cleanup(func() { prog.Close() })
+		t.Cleanup(func() { require.NoError(t, prog.Close()) })
 		bind := func(n *graph.Node, buf backend.Buffer) {
 			require.NoError(t, prog.Bind(n, buf, 0), "bind %s", n.Name)
 		}
@@ -58,6 +58,7 @@ func modelPrograms(t testing.TB, be backend.Backend, path string, ctx int, sizes
 				require.NoError(t, err)
 				buf, err = be.(backend.HostWrapper).WrapHost(data)
 				require.NoError(t, err)
+				freeAtEnd(t, buf)
 				weights[w.Name] = buf
 			}
 			bind(w, buf)
@@ -67,6 +68,7 @@ func modelPrograms(t testing.TB, be backend.Backend, path string, ctx int, sizes
 			if !ok {
 				buf, err = be.Alloc(c.Bytes())
 				require.NoError(t, err)
+				freeAtEnd(t, buf)
 				caches[c.Name] = buf
 			}
 			bind(c, buf)
@@ -78,6 +80,9 @@ func modelPrograms(t testing.TB, be backend.Backend, path string, ctx int, sizes
 		require.NoError(t, err)
 		out, err := be.Alloc(built.Logits.Bytes())
 		require.NoError(t, err)
+		freeAtEnd(t, r.tok)
+		freeAtEnd(t, r.pos)
+		freeAtEnd(t, out)
 		bind(built.Tokens, r.tok)
 		bind(built.Pos, r.pos)
 		bind(built.Logits, out)
@@ -107,7 +112,7 @@ func synthModel(t testing.TB, preset string, typ graph.DType) string {
 	t.Helper()
 	s, err := synth.Lookup(preset)
 	require.NoError(t, err)
-	vocab, tag := filepath.Join(testutil.RepoRoot(t), "..", "shared", "testdata", "vocab", "ggml-vocab-llama-spm.gguf"), "spm"
+	vocab, tag := filepath.Join(sharedtest.RepoRoot(t), "..", "shared", "testdata", "vocab", "ggml-vocab-llama-spm.gguf"), "spm"
 	if _, err := os.Stat(vocab); err != nil {
 		vocab, tag = "", "synthvocab"
 	}
@@ -138,7 +143,7 @@ func BenchmarkModel(b *testing.B) {
 		path     func(b *testing.B) string
 		optional bool // only when GOLEM_BENCH_MODELS names it
 	}{
-		{"stories260K", func(b *testing.B) string { return testutil.SharedPath(b, "models", "stories260K.gguf") }, false},
+		{"stories260K", func(b *testing.B) string { return sharedtest.SharedPath(b, "models", "stories260K.gguf") }, false},
 		{"110m-f32", func(b *testing.B) string { return synthModel(b, "110m", graph.F32) }, false},
 		{"110m-q8_0", func(b *testing.B) string { return synthModel(b, "110m", graph.Q8_0) }, false},
 		{"110m-q4_0", func(b *testing.B) string { return synthModel(b, "110m", graph.Q4_0) }, false},
@@ -151,9 +156,7 @@ func BenchmarkModel(b *testing.B) {
 				b.Skip("not in GOLEM_BENCH_MODELS")
 			}
 			threads, _ := strconv.Atoi(os.Getenv("GOLEM_BENCH_THREADS"))
-			be, err := backend.Open("cpu", backend.Options{Threads: threads})
-			require.NoError(b, err)
-			defer be.Close()
+			be := open(b, "cpu", threads)
 			runs := modelPrograms(b, be, m.path(b), 1024, 128, 1)
 			pp, tg := runs[0], runs[1]
 			pp.at(b, 0)

@@ -195,7 +195,10 @@ func (p *program) Bind(n *graph.Node, buf backend.Buffer, off int64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return errors.New("cpu: bind: program is closed")
+		return fmt.Errorf("cpu: bind %s: program is %w", n, backend.ErrClosed)
+	}
+	if err := p.b.usable(); err != nil {
+		return fmt.Errorf("cpu: bind %s: %w", n, err)
 	}
 	i, ok := p.idx[n]
 	if !ok {
@@ -210,7 +213,7 @@ func (p *program) Bind(n *graph.Node, buf backend.Buffer, off int64) error {
 	}
 	data, live := h.bytes()
 	if !live {
-		return fmt.Errorf("cpu: bind %s: buffer was freed", n)
+		return fmt.Errorf("cpu: bind %s: buffer is %w (freed)", n, backend.ErrClosed)
 	}
 	size := n.Bytes()
 	if off < 0 || off > int64(len(data)) || size > int64(len(data))-off {
@@ -230,7 +233,7 @@ func (p *program) Run(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return errors.New("cpu: run: program is closed")
+		return fmt.Errorf("cpu: run: program is %w", backend.ErrClosed)
 	}
 	if err := p.b.usable(); err != nil {
 		return fmt.Errorf("cpu: run: %w", err)
@@ -285,7 +288,7 @@ func (p *program) resolve() error {
 		data, live := bd.buf.bytes()
 		size := n.Bytes()
 		if !live || bd.off+size > int64(len(data)) {
-			return fmt.Errorf("cpu: run: the buffer bound to %s was freed", n)
+			return fmt.Errorf("cpu: run: the buffer bound to %s is %w (freed)", n, backend.ErrClosed)
 		}
 		p.mem[i] = data[bd.off : bd.off+size : bd.off+size]
 	}
@@ -301,13 +304,17 @@ func (p *program) release() {
 	}
 }
 
-// Close implements backend.Program.
+// Close implements backend.Program. Closing twice, or after the backend
+// was closed, is an error wrapping backend.ErrClosed.
 func (p *program) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("cpu: close program: program is already %w", backend.ErrClosed)
+	}
 	p.closed = true
 	p.arena, p.mem, p.scratch, p.scratch64, p.binds, p.tasks = nil, nil, nil, nil, nil, nil
-	return nil
+	return p.b.programClosed()
 }
 
 // Timings implements backend.Profiler: the seconds each compute node took

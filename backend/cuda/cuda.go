@@ -10,7 +10,6 @@ package cuda
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/golem-llm/golem/backend"
@@ -42,13 +41,17 @@ func (cudaDriver) Probe() []backend.Status { return probe() }
 
 // Open opens the device chosen by selector ("" for the first device, an
 // index, or a UUID with or without its GPU- prefix; see backend.SelectStatus).
-// No CUDA device can be opened yet; the error gives the reason.
+// No CUDA device can be opened yet; the error wraps backend.ErrUnavailable
+// and gives the reason.
 func (cudaDriver) Open(selector string, _ backend.Options) (backend.Backend, error) {
 	st, err := backend.SelectStatus(driverName, probe(), selector)
 	if err != nil {
 		return nil, err
 	}
-	return nil, errors.New(st.Reason)
+	if err := st.Err(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: %s", backend.ErrUnavailable, reasonNoKernels)
 }
 
 // deviceInfo is what the probe reads from one device.
@@ -59,7 +62,17 @@ type deviceInfo struct {
 	CCMajor       int
 	CCMinor       int
 	SMCount       int
-	DriverVersion int // as cuDriverGetVersion returns it: 1000*major + 10*minor
+	Integrated    bool // CU_DEVICE_ATTRIBUTE_INTEGRATED: the GPU shares the host's memory
+	DriverVersion int  // as cuDriverGetVersion returns it: 1000*major + 10*minor
+}
+
+// deviceType is the backend.DeviceType the driver reports for d: a
+// discrete GPU unless the driver says it is integrated.
+func (d deviceInfo) deviceType() backend.DeviceType {
+	if d.Integrated {
+		return backend.DeviceIntegratedGPU
+	}
+	return backend.DeviceDiscreteGPU
 }
 
 // status turns the probe's reading of device index into a Status line.
@@ -69,6 +82,7 @@ func (d deviceInfo) status(index int) backend.Status {
 		Info: backend.DeviceInfo{
 			Backend:     driverName,
 			Index:       index,
+			Type:        d.deviceType(),
 			ID:          formatUUID(d.UUID),
 			Name:        d.Name,
 			Driver:      formatDriverVersion(d.DriverVersion),

@@ -50,7 +50,7 @@ func TestDeviceStatus(t *testing.T) {
 	require.False(t, st.Available)
 	require.Equal(t, reasonNoKernels, st.Reason)
 	require.Equal(t, backend.DeviceInfo{
-		Backend: "cuda", Index: 3, ID: "GPU-01000000-0000-0000-0000-000000000000",
+		Backend: "cuda", Index: 3, Type: backend.DeviceDiscreteGPU, ID: "GPU-01000000-0000-0000-0000-000000000000",
 		Name: "NVIDIA H100 80GB HBM3", Driver: "13.0", MemoryBytes: 85520809984, Caps: "sm_90, 132 SMs",
 	}, st.Info)
 }
@@ -85,8 +85,22 @@ func TestRegisteredAndProbe(t *testing.T) {
 		require.True(t, st.Device == "cuda" || strings.HasPrefix(st.Device, "cuda:"), st.Device)
 		require.Equal(t, "cuda", st.Info.Backend)
 	}
-	// Through the registry, Open fails with the same reason.
+	// Through the registry, Open fails with the same reason, as unavailable.
 	_, err := backend.Open("cuda:0", backend.Options{})
-	require.Error(t, err)
+	require.ErrorIs(t, err, backend.ErrUnavailable)
 	require.ErrorContains(t, err, sts[0].Reason)
+}
+
+func TestDeviceType(t *testing.T) {
+	tests := []struct {
+		integrated bool
+		want       backend.DeviceType
+	}{
+		{false, backend.DeviceDiscreteGPU},
+		{true, backend.DeviceIntegratedGPU},
+	}
+	for _, tt := range tests {
+		st := deviceInfo{Name: "x", Integrated: tt.integrated}.status(0)
+		require.Equal(t, tt.want, st.Info.Type, "integrated=%v", tt.integrated)
+	}
 }

@@ -94,6 +94,7 @@ func (l *library) probe() []backend.Status {
 			CCMajor:       int(d.cc_major),
 			CCMinor:       int(d.cc_minor),
 			SMCount:       int(d.sm_count),
+			Integrated:    d.integrated != 0,
 			DriverVersion: int(version),
 		}
 		for j := range info.UUID {

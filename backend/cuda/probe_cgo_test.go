@@ -56,7 +56,7 @@ func TestFakeDriver(t *testing.T) {
 			require.Len(t, sts, 2)
 			require.Equal(t, backend.Status{
 				Device: "cuda:0",
-				Info: backend.DeviceInfo{Backend: "cuda", Index: 0, ID: "GPU-00010203-0405-0607-0809-0a0b0c0d0e0f",
+				Info: backend.DeviceInfo{Backend: "cuda", Index: 0, Type: backend.DeviceDiscreteGPU, ID: "GPU-00010203-0405-0607-0809-0a0b0c0d0e0f",
 					Name: "Fake H100 80GB HBM3", Driver: "13.0", MemoryBytes: 85520809984, Caps: "sm_90, 132 SMs"},
 				Reason: "cuda: kernels not yet implemented (device found)",
 			}, sts[0])
@@ -64,6 +64,12 @@ func TestFakeDriver(t *testing.T) {
 			require.Equal(t, "Fake L4", sts[1].Info.Name)
 			require.Equal(t, "sm_89, 58 SMs", sts[1].Info.Caps)
 			require.Equal(t, "GPU-10111213-1415-1617-1819-1a1b1c1d1e1f", sts[1].Info.ID)
+			require.Equal(t, backend.DeviceDiscreteGPU, sts[1].Info.Type)
+		}},
+		{"integrated device", []string{"-DINTEGRATED=1"}, func(t *testing.T, sts []backend.Status) {
+			require.Len(t, sts, 2)
+			require.Equal(t, backend.DeviceDiscreteGPU, sts[0].Info.Type)
+			require.Equal(t, backend.DeviceIntegratedGPU, sts[1].Info.Type)
 		}},
 		{"pre-11.4 uuid entry point", []string{"-DNO_UUID_V2"}, func(t *testing.T, sts []backend.Status) {
 			require.Len(t, sts, 2)

@@ -137,6 +137,7 @@ void golem_cuda_device_info(golem_cuda_lib *lib, int ordinal, golem_cuda_device 
 	CHECK(lib->cuDeviceGetAttribute(&out->cc_major, GOLEM_CU_ATTR_COMPUTE_CAPABILITY_MAJOR, dev), "cuDeviceGetAttribute");
 	CHECK(lib->cuDeviceGetAttribute(&out->cc_minor, GOLEM_CU_ATTR_COMPUTE_CAPABILITY_MINOR, dev), "cuDeviceGetAttribute");
 	CHECK(lib->cuDeviceGetAttribute(&out->sm_count, GOLEM_CU_ATTR_MULTIPROCESSOR_COUNT, dev), "cuDeviceGetAttribute");
+	CHECK(lib->cuDeviceGetAttribute(&out->integrated, GOLEM_CU_ATTR_INTEGRATED, dev), "cuDeviceGetAttribute");
 #undef CHECK
 }
 

@@ -20,6 +20,7 @@ typedef struct {
 // Device attributes read by the probe (values of enum CUdevice_attribute).
 enum {
 	GOLEM_CU_ATTR_MULTIPROCESSOR_COUNT = 16,
+	GOLEM_CU_ATTR_INTEGRATED = 18,
 	GOLEM_CU_ATTR_COMPUTE_CAPABILITY_MAJOR = 75,
 	GOLEM_CU_ATTR_COMPUTE_CAPABILITY_MINOR = 76,
 };
@@ -35,6 +36,7 @@ typedef struct {
 	unsigned char uuid[16];
 	size_t total_mem;
 	int cc_major, cc_minor, sm_count;
+	int integrated;       // 1: the GPU shares the host's memory
 } golem_cuda_device;
 
 // golem_cuda_open dlopens path (RTLD_NOW|RTLD_LOCAL) and resolves every

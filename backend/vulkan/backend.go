@@ -45,15 +45,15 @@ type pipeline struct {
 func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 	dev, info, err := openDevice(st.Info.Index)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
 	}
 	if id := formatUUID(info.UUID); id != st.Info.ID {
 		dev.destroy()
-		return nil, fmt.Errorf("vulkan: device %d changed (uuid %s, probed %s)", st.Info.Index, id, st.Info.ID)
+		return nil, fmt.Errorf("vulkan: %w: device %d changed (uuid %s, probed %s)", backend.ErrNoDevice, st.Info.Index, id, st.Info.ID)
 	}
 	if why := info.unusable(); why != "" {
 		dev.destroy()
-		return nil, errors.New(why)
+		return nil, fmt.Errorf("%w: %s", backend.ErrUnavailable, why)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -99,14 +99,15 @@ func (b *vkBackend) supportErr(n *graph.Node) error {
 	return v.check(&b.info, n)
 }
 
-// usable returns an error when the backend is closed or its device lost.
-// The caller holds b.mu.
+// usable returns an error, for the caller to prefix, when the backend is
+// closed (wrapping backend.ErrClosed) or its device lost (wrapping
+// backend.ErrUnavailable). The caller holds b.mu.
 func (b *vkBackend) usable() error {
 	if b.closed {
-		return errors.New("vulkan: backend is closed")
+		return fmt.Errorf("backend %s is %w", b.name, backend.ErrClosed)
 	}
 	if b.lost != nil {
-		return fmt.Errorf("vulkan: device unusable after an earlier failure: %w", b.lost)
+		return fmt.Errorf("%w after an earlier failure: %w", backend.ErrUnavailable, b.lost)
 	}
 	return nil
 }
@@ -125,7 +126,7 @@ func (b *vkBackend) Alloc(size int64) (backend.Buffer, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.usable(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vulkan: alloc: %w", err)
 	}
 	c, err := b.allocLocked(size, 0)
 	if err != nil {
@@ -230,18 +231,22 @@ func (b *vkBackend) variantNames(op graph.Op) []string {
 }
 
 // Close implements backend.Backend. Programs and buffers still open are
-// released and fail afterwards.
+// released (their later use returns backend.ErrClosed) and reported with
+// backend.InUseError; a second Close returns backend.ErrClosed.
 func (b *vkBackend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil
+		return fmt.Errorf("vulkan: close: backend %s is already %w", b.name, backend.ErrClosed)
 	}
 	b.closed = true
+	var liveBytes int64
+	liveBufs, liveProgs := len(b.buffers), len(b.progs)
 	for p := range b.progs {
 		p.releaseLocked()
 	}
 	for buf := range b.buffers {
+		liveBytes += buf.size
 		buf.releaseLocked()
 	}
 	for _, p := range b.pipes {
@@ -249,7 +254,7 @@ func (b *vkBackend) Close() error {
 	}
 	b.pipes = nil
 	b.dev.destroy()
-	return nil
+	return backend.InUseError(b.name, liveBufs, liveBytes, liveProgs)
 }
 
 // vkBuffer is a device buffer (backend.Buffer).
@@ -268,7 +273,7 @@ func (buf *vkBuffer) access(op string, off int64, n int) error {
 		return fmt.Errorf("vulkan: %s: %w", op, err)
 	}
 	if buf.c == nil {
-		return fmt.Errorf("vulkan: %s: buffer was freed", op)
+		return fmt.Errorf("vulkan: %s: buffer is %w (freed)", op, backend.ErrClosed)
 	}
 	if off < 0 || off > buf.size || int64(n) > buf.size-off {
 		return fmt.Errorf("vulkan: %s: %d bytes at offset %d do not fit the %d-byte buffer", op, n, off, buf.size)
@@ -306,16 +311,18 @@ func (buf *vkBuffer) Read(off int64, dst []byte) error {
 	return nil
 }
 
-// Free implements backend.Buffer. Freeing twice is an error.
+// Free implements backend.Buffer. Freeing twice, or after the backend was
+// closed (which released the buffer), is an error wrapping
+// backend.ErrClosed.
 func (buf *vkBuffer) Free() error {
 	b := buf.owner
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if buf.c == nil {
 		if b.closed {
-			return nil
+			return fmt.Errorf("vulkan: free: backend %s is %w (it released the buffer)", b.name, backend.ErrClosed)
 		}
-		return errors.New("vulkan: free: buffer was already freed")
+		return fmt.Errorf("vulkan: free: buffer is already %w (freed twice)", backend.ErrClosed)
 	}
 	buf.releaseLocked()
 	return nil

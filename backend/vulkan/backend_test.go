@@ -18,6 +18,7 @@ import (
 	"github.com/golem-llm/golem/graph"
 	vulkankernels "github.com/golem-llm/golem/kernels/vulkan"
 	"github.com/golem-llm/golem/parity"
+	"github.com/golem-llm/golem/parity/paritytest"
 )
 
 // vkDevice opens the first usable Vulkan device, or skips the test (fails
@@ -41,7 +42,7 @@ func vkDevice(t testing.TB) *vkBackend {
 func TestOpSuite(t *testing.T) {
 	be := vkDevice(t)
 	t.Logf("device: %s %s (%s)", be.Name(), be.Device().Name, be.Device().Caps)
-	parity.RunOpSuite(t, be)
+	paritytest.RunOpSuite(t, be)
 }
 
 // TestOwnOps runs the suite's cases of every op but matmul and attention

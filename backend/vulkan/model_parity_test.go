@@ -11,7 +11,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/synth"
 	"github.com/golem-llm/golem/parity"
 	"github.com/golem-llm/golem/runtime"
@@ -25,7 +25,7 @@ func TestModelParity(t *testing.T) {
 	cpu, err := backend.Open("cpu", backend.Options{})
 	require.NoError(t, err)
 	defer cpu.Close()
-	stories := testutil.SharedPath(t, "models", "stories260K.gguf")
+	stories := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	tiny := filepath.Join(t.TempDir(), "tiny-q8_0.gguf")
 	shape, err := synth.Lookup("tiny")
 	require.NoError(t, err)
@@ -46,4 +46,28 @@ func TestModelParity(t *testing.T) {
 			t.Logf("%s: mean KL %.2e, max |Δlogit| %.2e, top-1 %.1f%%, greedy %q", filepath.Base(path), float64(r.MeanKL), float64(r.MaxAbs), 100*r.Top1, r.GenA.Text)
 		})
 	}
+}
+
+// TestRuntimeCloseOrder closes the Vulkan backend before a runtime session
+// and model that use it (issue 8): the backend reports them and releases
+// their device memory; closing them afterwards is an error wrapping
+// backend.ErrClosed, not a use-after-free.
+func TestRuntimeCloseOrder(t *testing.T) {
+	vkDevice(t) // skips without a device
+	src, err := runtime.OpenSource(sharedtest.SharedPath(t, "models", "stories260K.gguf"))
+	require.NoError(t, err)
+	defer src.Close()
+	be, err := backend.Open("vulkan", backend.Options{})
+	require.NoError(t, err)
+	m, err := runtime.Load(context.Background(), src, be, runtime.LoadOptions{})
+	require.NoError(t, err)
+	s, err := m.NewSession(runtime.SessionOptions{Context: 16})
+	require.NoError(t, err)
+	require.NoError(t, s.Feed(context.Background(), []int32{1, 403}))
+
+	err = be.Close()
+	require.ErrorIs(t, err, backend.ErrInUse)
+	require.ErrorIs(t, s.Feed(context.Background(), []int32{407}), backend.ErrClosed)
+	require.ErrorIs(t, s.Close(), backend.ErrClosed)
+	require.ErrorIs(t, m.Close(), backend.ErrClosed)
 }

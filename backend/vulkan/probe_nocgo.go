@@ -3,7 +3,7 @@
 package vulkan
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/golem-llm/golem/backend"
 )
@@ -16,5 +16,5 @@ func probe() []backend.Status { return unavailable("vulkan: built without cgo") 
 
 // open is never reached without cgo: no device is ever available.
 func open(backend.Status, backend.Options) (backend.Backend, error) {
-	return nil, errors.New("vulkan: built without cgo")
+	return nil, fmt.Errorf("%w: vulkan: built without cgo", backend.ErrUnavailable)
 }

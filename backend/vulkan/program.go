@@ -62,7 +62,7 @@ func (b *vkBackend) compile(g *graph.Graph, op graph.Op, variant string) (backen
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.usable(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vulkan: compile: %w", err)
 	}
 	if g == nil || len(g.Nodes) == 0 {
 		return nil, errors.New("vulkan: compile: empty graph")
@@ -247,8 +247,8 @@ func (p *program) allocate(c *compiler) error {
 func (p *program) Bind(n *graph.Node, buf backend.Buffer, off int64) error {
 	p.b.mu.Lock()
 	defer p.b.mu.Unlock()
-	if p.closed {
-		return errors.New("vulkan: bind: program is closed")
+	if err := p.usable(); err != nil {
+		return fmt.Errorf("vulkan: bind %s: %w", n, err)
 	}
 	i, ok := p.idx[n]
 	if !ok {
@@ -262,7 +262,7 @@ func (p *program) Bind(n *graph.Node, buf backend.Buffer, off int64) error {
 		return fmt.Errorf("vulkan: bind %s: buffer belongs to another backend", n)
 	}
 	if vb.c == nil {
-		return fmt.Errorf("vulkan: bind %s: buffer was freed", n)
+		return fmt.Errorf("vulkan: bind %s: buffer is %w (freed)", n, backend.ErrClosed)
 	}
 	size := n.Bytes()
 	if off < 0 || off > vb.size || size > vb.size-off {
@@ -398,10 +398,7 @@ func (p *program) Run(ctx context.Context) error {
 	b := p.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if p.closed {
-		return errors.New("vulkan: run: program is closed")
-	}
-	if err := b.usable(); err != nil {
+	if err := p.usable(); err != nil {
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
 	if ctx == nil {
@@ -419,7 +416,7 @@ func (p *program) Run(ctx context.Context) error {
 			return fmt.Errorf("vulkan: run: %s is not bound", n)
 		}
 		if bd.buf.c == nil {
-			return fmt.Errorf("vulkan: run: the buffer bound to %s was freed", n)
+			return fmt.Errorf("vulkan: run: the buffer bound to %s is %w (freed)", n, backend.ErrClosed)
 		}
 	}
 	if p.dirty {
@@ -507,10 +504,30 @@ func (p *program) Timings() []backend.OpTiming {
 	return append([]backend.OpTiming(nil), p.timings...)
 }
 
-// Close implements backend.Program.
+// usable returns an error, for the caller to prefix, when the backend is
+// closed or lost, or the program closed. The caller holds b.mu.
+func (p *program) usable() error {
+	if err := p.b.usable(); err != nil {
+		return err
+	}
+	if p.closed {
+		return fmt.Errorf("program is %w", backend.ErrClosed)
+	}
+	return nil
+}
+
+// Close implements backend.Program. Closing twice, or after the backend
+// was closed (which released the program), is an error wrapping
+// backend.ErrClosed.
 func (p *program) Close() error {
 	p.b.mu.Lock()
 	defer p.b.mu.Unlock()
+	if p.closed {
+		if p.b.closed {
+			return fmt.Errorf("vulkan: close program: backend %s is %w (it released the program)", p.b.name, backend.ErrClosed)
+		}
+		return fmt.Errorf("vulkan: close program: program is already %w", backend.ErrClosed)
+	}
 	p.releaseLocked()
 	return nil
 }

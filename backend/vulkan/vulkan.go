@@ -12,7 +12,6 @@ package vulkan
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -53,8 +52,8 @@ func (vulkanDriver) Open(selector string, opts backend.Options) (backend.Backend
 	if err != nil {
 		return nil, err
 	}
-	if !st.Available {
-		return nil, errors.New(st.Reason)
+	if err := st.Err(); err != nil {
+		return nil, err
 	}
 	return open(st, opts)
 }
@@ -133,6 +132,7 @@ func (d deviceInfo) status(index int) backend.Status {
 		Info: backend.DeviceInfo{
 			Backend:     driverName,
 			Index:       index,
+			Type:        backendType(d.DeviceType),
 			ID:          formatUUID(d.UUID),
 			Name:        d.Name,
 			Driver:      d.driver(),
@@ -213,6 +213,23 @@ func deviceType(t int32) string {
 	default:
 		return "other"
 	}
+}
+
+// backendType maps a VkPhysicalDeviceType to the backend.DeviceType auto
+// ranks by: a CPU-type device (lavapipe, SwiftShader) is Vulkan implemented
+// in software on the host, slower than golem's own CPU backend.
+func backendType(t int32) backend.DeviceType {
+	switch t {
+	case 1:
+		return backend.DeviceIntegratedGPU
+	case 2:
+		return backend.DeviceDiscreteGPU
+	case 3:
+		return backend.DeviceVirtualGPU
+	case 4:
+		return backend.DeviceSoftware
+	}
+	return backend.DeviceUnknown
 }
 
 // formatUUID writes a 16-byte UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx;

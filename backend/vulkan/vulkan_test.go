@@ -42,7 +42,7 @@ func TestDeviceStatus(t *testing.T) {
 			Limits:   limits{MaxPushConstants: 128, MaxSharedMemory: 32768, SubgroupSize: 8, MinSubgroupSize: 8, MaxSubgroupSize: 8},
 			Features: features{Float16: true, Storage16: true}},
 			backend.Status{Device: "vulkan:0", Available: true, Info: backend.DeviceInfo{
-				Backend: "vulkan", ID: "deadbeef-0000-0000-0000-000000000001", Name: "llvmpipe (LLVM 15.0.6, 256 bits)",
+				Backend: "vulkan", Type: backend.DeviceSoftware, ID: "deadbeef-0000-0000-0000-000000000001", Name: "llvmpipe (LLVM 15.0.6, 256 bits)",
 				Driver: "llvmpipe Mesa 22.3.6 (LLVM 15.0.6)", MemoryBytes: 2 << 30,
 				Caps: "Vulkan 1.3.230, CPU, fp16, no bf16, no int8 dot, subgroup 8, shared 32 KiB, no coopmat"}}},
 		{"nvidia", deviceInfo{Name: "H100", APIVersion: 1<<22 | 4<<12 | 312,
@@ -50,19 +50,19 @@ func TestDeviceStatus(t *testing.T) {
 			Limits:   limits{MaxPushConstants: 256, MaxSharedMemory: 49152, SubgroupSize: 32, MinSubgroupSize: 32, MaxSubgroupSize: 32},
 			Features: features{Float16: true, Storage16: true, IntDot: true, CoopMat: true, BF16: true}},
 			backend.Status{Device: "vulkan:0", Available: true, Info: backend.DeviceInfo{
-				Backend: "vulkan", Name: "H100", Driver: "580.95.5.0",
+				Backend: "vulkan", Type: backend.DeviceDiscreteGPU, Name: "H100", Driver: "580.95.5.0",
 				Caps: "Vulkan 1.4.312, discrete GPU, fp16, bf16, int8 dot, subgroup 32, shared 48 KiB, coopmat"}}},
 		{"amd subgroup range, no queue", deviceInfo{Name: "RX", APIVersion: 1<<22 | 3<<12, DeviceType: 2, Probed: true,
 			ComputeQueue: -1, Limits: limits{MaxPushConstants: 128, MaxSharedMemory: 65536, SubgroupSize: 64, MinSubgroupSize: 32, MaxSubgroupSize: 64}},
 			backend.Status{Device: "vulkan:0", Reason: "vulkan: device has no compute queue", Info: backend.DeviceInfo{
-				Backend: "vulkan", Name: "RX", Driver: "0.0.0",
+				Backend: "vulkan", Type: backend.DeviceDiscreteGPU, Name: "RX", Driver: "0.0.0",
 				Caps: "Vulkan 1.3.0, discrete GPU, no fp16, no bf16, no int8 dot, subgroup 32-64, shared 64 KiB, no coopmat"}}},
 		{"not probed", deviceInfo{Name: "x", APIVersion: 1<<22 | 2<<12, DeviceType: 1},
 			backend.Status{Device: "vulkan:0", Reason: "vulkan: device limits could not be read", Info: backend.DeviceInfo{
-				Backend: "vulkan", Name: "x", Driver: "0.0.0", Caps: "Vulkan 1.2.0, integrated GPU"}}},
+				Backend: "vulkan", Type: backend.DeviceIntegratedGPU, Name: "x", Driver: "0.0.0", Caps: "Vulkan 1.2.0, integrated GPU"}}},
 		{"too old", deviceInfo{Name: "old", APIVersion: 1<<22 | 1<<12, DriverVersion: 1<<22 | 5, DeviceType: 1},
 			backend.Status{Device: "vulkan:0", Reason: "vulkan: device supports Vulkan 1.1.0, golem needs 1.2",
-				Info: backend.DeviceInfo{Backend: "vulkan", Name: "old", Driver: "1.0.5", Caps: "Vulkan 1.1.0, integrated GPU"}}},
+				Info: backend.DeviceInfo{Backend: "vulkan", Type: backend.DeviceIntegratedGPU, Name: "old", Driver: "1.0.5", Caps: "Vulkan 1.1.0, integrated GPU"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +105,24 @@ func TestRegisteredAndProbe(t *testing.T) {
 	}
 	if !sts[0].Available {
 		_, err := backend.Open("vulkan", backend.Options{})
+		require.ErrorIs(t, err, backend.ErrUnavailable)
 		require.ErrorContains(t, err, sts[0].Reason)
+	}
+}
+
+func TestBackendType(t *testing.T) {
+	tests := []struct {
+		vk   int32 // VkPhysicalDeviceType
+		want backend.DeviceType
+	}{
+		{0, backend.DeviceUnknown},
+		{1, backend.DeviceIntegratedGPU},
+		{2, backend.DeviceDiscreteGPU},
+		{3, backend.DeviceVirtualGPU},
+		{4, backend.DeviceSoftware}, // lavapipe, SwiftShader
+		{99, backend.DeviceUnknown},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, backendType(tt.vk), "VkPhysicalDeviceType %d", tt.vk)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golem-llm/golem/bench"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 )
 
 // runBench runs `golem bench ARGS` in-process (registering the bench
@@ -116,7 +116,7 @@ func TestBenchMatMul(t *testing.T) {
 }
 
 func TestBenchModel(t *testing.T) {
-	path := testutil.SharedPath(t, "models", "stories260K.gguf")
+	path := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	out, errOut, err := runBench(t, append([]string{"model", "-m", path, "-p", "16", "-n", "4"}, fast...)...)
 	require.NoError(t, err, errOut)
 	require.Contains(t, out, "pp16")

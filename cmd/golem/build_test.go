@@ -93,6 +93,7 @@ func TestBinary(t *testing.T) {
 	out = runGolem(t, bin, nil, "devices")
 	t.Logf("golem devices:\n%s", out)
 	checkDeviceRows(t, deviceRows(t, out))
+	checkDeviceRanks(t, out)
 
 	// With no Vulkan driver to find, the vulkan line says why instead of crashing.
 	out = runGolem(t, bin, []string{"VK_ICD_FILENAMES=/nonexistent/icd.json", "VK_DRIVER_FILES=/nonexistent/icd.json"}, "devices")

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -19,7 +21,14 @@ func newDevicesCmd() *cobra.Command {
 		Short: "List every device of every backend, available or with the reason it is not",
 		Long: `devices probes every backend linked into golem and lists each device it finds:
 whether it can be used, and if not, exactly why (no driver, no device, built
-without cgo, ...). The DEVICE column is what --device accepts.`,
+without cgo, ...). The DEVICE column is what --device accepts.
+
+TYPE is the kind of device its driver reports. RANK is the order in which
+--device auto tries the available devices, by type alone:
+  ` + autoOrderText() + `
+(software: a GPU API implemented on the CPU, such as Mesa's lavapipe). The
+reference CPU (cpu:ref) is never taken. The last line names the device auto
+takes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -41,19 +50,48 @@ without cgo, ...). The DEVICE column is what --device accepts.`,
 	return cmd
 }
 
-// writeDevicesTable writes one aligned line per status.
+// autoOrderText lists auto's preference of device types: "discrete-gpu >
+// integrated-gpu > ...".
+func autoOrderText() string {
+	var names []string
+	for _, t := range backend.AutoPreference() {
+		names = append(names, t.String())
+	}
+	return strings.Join(names, " > ")
+}
+
+// writeDevicesTable writes one aligned line per status, then the line
+// "auto: DEVICE (NAME)" naming the device --device auto takes.
 func writeDevicesTable(w io.Writer, sts []backend.Status) error {
+	rank := backend.Rank(sts)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tSTATUS\tNAME\tMEMORY\tCAPS")
-	for _, st := range sts {
+	fmt.Fprintln(tw, "DEVICE\tRANK\tTYPE\tSTATUS\tNAME\tMEMORY\tCAPS")
+	for i, st := range sts {
 		status := "available"
 		if !st.Available {
 			status = st.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Device, status, dash(st.Info.Name),
+		r := "-"
+		if rank[i] > 0 {
+			r = strconv.Itoa(rank[i])
+		}
+		typ := st.Info.Type.String()
+		if st.Info.Type == backend.DeviceUnknown {
+			typ = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Device, r, typ, status, dash(st.Info.Name),
 			humanBytes(st.Info.MemoryBytes), dash(st.Info.Caps))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	auto, ok := backend.AutoChoice(sts)
+	if !ok {
+		_, err := fmt.Fprintln(w, "auto: no device can be used")
+		return err
+	}
+	_, err := fmt.Fprintf(w, "auto: %s (%s)\n", auto.Device, dash(auto.Info.Name))
+	return err
 }
 
 // deviceJSON is one element of `golem devices --format json`.
@@ -63,6 +101,9 @@ type deviceJSON struct {
 	Reason      string `json:"reason,omitempty"`
 	Backend     string `json:"backend"`
 	Index       int    `json:"index"`
+	Type        string `json:"type"`           // backend.DeviceType: "discrete-gpu", "cpu", "software", ...
+	Rank        int    `json:"rank,omitempty"` // order in which auto tries it (1 first); absent: never
+	Auto        bool   `json:"auto,omitempty"` // the device --device auto takes
 	ID          string `json:"id,omitempty"`
 	Name        string `json:"name,omitempty"`
 	Driver      string `json:"driver,omitempty"`
@@ -73,10 +114,12 @@ type deviceJSON struct {
 // writeDevicesJSON writes the statuses as an indented JSON array.
 func writeDevicesJSON(w io.Writer, sts []backend.Status) error {
 	out := make([]deviceJSON, len(sts))
+	rank := backend.Rank(sts)
 	for i, st := range sts {
 		out[i] = deviceJSON{
 			Device: st.Device, Available: st.Available, Reason: st.Reason,
-			Backend: st.Info.Backend, Index: st.Info.Index, ID: st.Info.ID, Name: st.Info.Name,
+			Backend: st.Info.Backend, Index: st.Info.Index, Type: st.Info.Type.String(),
+			Rank: rank[i], Auto: rank[i] == 1, ID: st.Info.ID, Name: st.Info.Name,
 			Driver: st.Info.Driver, MemoryBytes: st.Info.MemoryBytes, Caps: st.Info.Caps,
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golem-llm/golem/backend"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 )
 
 // llama2cText is what llama2.c prints for stories260K at temperature 0 with
@@ -21,7 +21,7 @@ const llama2cText = "Once upon a time, there was a little girl named Lily. She l
 	"Lily didn't want to help her mom, so she"
 
 func TestRunStories260K(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	tests := []struct {
 		name string
 		args []string
@@ -49,7 +49,7 @@ func TestRunStories260K(t *testing.T) {
 }
 
 func TestRunSeedReproducible(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	gen := func(seed string) string {
 		out, errOut, err := execute(t, "run", "-m", model, "-p", "Once upon a time", "-n", "40", "--temp", "1", "--seed", seed, "--device", "cpu")
 		require.NoError(t, err, errOut)
@@ -61,7 +61,7 @@ func TestRunSeedReproducible(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	tests := []struct {
 		args []string
 		want string
@@ -83,7 +83,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestChatKeepsHistory(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	var out, errb bytes.Buffer
 	root := newRootCmd()
 	root.SetOut(&out)
@@ -100,7 +100,7 @@ func TestChatKeepsHistory(t *testing.T) {
 }
 
 func TestInfoStories260K(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	out, _, err := execute(t, "info", "-m", model, "--metadata")
 	require.NoError(t, err)
 	for _, want := range []string{"architecture: llama", "parameters:   292.8K", "heads 8 (kv 4, head dim 8)", "tokenizer llama, bos 1, eos 2",
@@ -110,7 +110,7 @@ func TestInfoStories260K(t *testing.T) {
 }
 
 func TestGenModelAndConvertCommands(t *testing.T) {
-	vocab := testutil.SharedPath(t, "models", "stories260K.gguf")
+	vocab := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	out := filepath.Join(t.TempDir(), "tiny.gguf")
 	stdout, _, err := execute(t, "gen-model", "--shape", "tiny", "--type", "q8_0", "--vocab", vocab, "--seed", "3", "-o", out)
 	require.NoError(t, err)
@@ -128,7 +128,7 @@ func TestGenModelAndConvertCommands(t *testing.T) {
 }
 
 func TestRunVulkan(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	be, err := backend.Open("vulkan", backend.Options{})
 	if err != nil {
 		if os.Getenv("CI") == "true" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,17 +46,38 @@ func TestRootHelp(t *testing.T) {
 	require.Contains(t, out, "version")
 }
 
-// deviceRows splits table output into rows of the DEVICE column and the rest.
+// deviceRows splits table output into rows of the DEVICE column and the
+// columns from STATUS on (RANK and TYPE are checked by deviceRanks).
 func deviceRows(t *testing.T, table string) map[string]string {
 	t.Helper()
 	rows := map[string]string{}
 	lines := strings.Split(strings.TrimRight(table, "\n"), "\n")
 	require.True(t, strings.HasPrefix(lines[0], "DEVICE "), "header: %q", lines[0])
-	for _, l := range lines[1:] {
-		dev, rest, _ := strings.Cut(l, " ")
-		rows[dev] = strings.TrimSpace(rest)
+	status := strings.Index(lines[0], "STATUS")
+	require.Positive(t, status, "header: %q", lines[0])
+	for _, l := range lines[1 : len(lines)-1] {
+		dev, _, _ := strings.Cut(l, " ")
+		rows[dev] = strings.TrimSpace(l[status:])
 	}
+	require.True(t, strings.HasPrefix(lines[len(lines)-1], "auto: "), "last line: %q", lines[len(lines)-1])
 	return rows
+}
+
+// deviceRanks returns the RANK and TYPE columns of each row of a devices
+// table, and the device of its last line ("auto: cpu (...)").
+func deviceRanks(t *testing.T, table string) (ranks, types map[string]string, auto string) {
+	t.Helper()
+	ranks, types = map[string]string{}, map[string]string{}
+	lines := strings.Split(strings.TrimRight(table, "\n"), "\n")
+	require.True(t, strings.HasPrefix(lines[0], "DEVICE    RANK  TYPE "), "header: %q", lines[0])
+	for _, l := range lines[1 : len(lines)-1] {
+		f := strings.Fields(l)
+		require.GreaterOrEqual(t, len(f), 4, l)
+		ranks[f[0]], types[f[0]] = f[1], f[2]
+	}
+	last := strings.Fields(lines[len(lines)-1])
+	require.Equal(t, "auto:", last[0], lines[len(lines)-1])
+	return ranks, types, last[1]
 }
 
 // checkDeviceRows asserts what every machine shows: the CPU is available,
@@ -83,6 +105,30 @@ func TestDevicesTable(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("golem devices:\n%s", out)
 	checkDeviceRows(t, deviceRows(t, out))
+	checkDeviceRanks(t, out)
+}
+
+// checkDeviceRanks asserts the ranking every machine shows: the reference
+// is never ranked, the CPU is ranked, a software Vulkan device (lavapipe)
+// ranks after the CPU, and auto takes the device ranked 1.
+func checkDeviceRanks(t *testing.T, table string) {
+	t.Helper()
+	ranks, types, auto := deviceRanks(t, table)
+	require.Equal(t, "-", ranks["cpu:ref"])
+	require.Equal(t, "reference", types["cpu:ref"])
+	require.Equal(t, "cpu", types["cpu"])
+	cpuRank, err := strconv.Atoi(ranks["cpu"])
+	require.NoError(t, err, "cpu rank %q", ranks["cpu"])
+	for dev, typ := range types {
+		if typ == "software" && ranks[dev] != "-" {
+			r, err := strconv.Atoi(ranks[dev])
+			require.NoError(t, err)
+			require.Greater(t, r, cpuRank, "software device %s ranks before the CPU", dev)
+		}
+		if ranks[dev] == "1" {
+			require.Equal(t, dev, auto)
+		}
+	}
 }
 
 func TestDevicesJSON(t *testing.T) {
@@ -99,6 +145,21 @@ func TestDevicesJSON(t *testing.T) {
 	}
 	require.True(t, byDevice["cpu"].Available)
 	require.Equal(t, "cpu", byDevice["cpu"].Backend)
+	require.Equal(t, "cpu", byDevice["cpu"].Type)
+	require.Positive(t, byDevice["cpu"].Rank)
+	require.Equal(t, "reference", byDevice["cpu:ref"].Type)
+	require.Zero(t, byDevice["cpu:ref"].Rank)
+	autos := 0
+	for _, d := range got {
+		if d.Auto {
+			autos++
+			require.Equal(t, 1, d.Rank, d.Device)
+		}
+		if d.Type == "software" && d.Rank > 0 {
+			require.Greater(t, d.Rank, byDevice["cpu"].Rank, "software device %s ranks before the CPU", d.Device)
+		}
+	}
+	require.Equal(t, 1, autos, "exactly one device is auto's")
 }
 
 func TestDevicesErrors(t *testing.T) {
@@ -129,17 +190,27 @@ func TestDevicesLogsGoToStderr(t *testing.T) {
 func TestWriteDevicesTable(t *testing.T) {
 	sts := []backend.Status{
 		{Device: "cuda", Reason: "cuda: libcuda.so.1 not found (x)", Info: backend.DeviceInfo{Backend: "cuda"}},
-		{Device: "vulkan:0", Reason: "vulkan: backend not yet implemented (device found)",
-			Info: backend.DeviceInfo{Name: "llvmpipe", MemoryBytes: 2 << 30, Caps: "Vulkan 1.3.230, CPU"}},
-		{Device: "cpu", Available: true, Info: backend.DeviceInfo{Name: "AMD EPYC", MemoryBytes: 8 << 30, Caps: "amd64"}},
+		{Device: "vulkan:0", Available: true,
+			Info: backend.DeviceInfo{Type: backend.DeviceSoftware, Name: "llvmpipe", MemoryBytes: 2 << 30, Caps: "Vulkan 1.3.230, CPU"}},
+		{Device: "vulkan:1", Reason: "vulkan: device has no compute queue",
+			Info: backend.DeviceInfo{Type: backend.DeviceDiscreteGPU, Name: "RX"}},
+		{Device: "cpu", Available: true, Info: backend.DeviceInfo{Type: backend.DeviceCPU, Name: "AMD EPYC", MemoryBytes: 8 << 30, Caps: "amd64"}},
+		{Device: "cpu:ref", Available: true, Info: backend.DeviceInfo{Type: backend.DeviceReference, Name: "AMD EPYC", Caps: "reference"}},
 	}
 	var b bytes.Buffer
 	require.NoError(t, writeDevicesTable(&b, sts))
 	require.Equal(t, ""+
-		"DEVICE    STATUS                                              NAME      MEMORY   CAPS\n"+
-		"cuda      cuda: libcuda.so.1 not found (x)                    -         -        -\n"+
-		"vulkan:0  vulkan: backend not yet implemented (device found)  llvmpipe  2.0 GiB  Vulkan 1.3.230, CPU\n"+
-		"cpu       available                                           AMD EPYC  8.0 GiB  amd64\n", b.String())
+		"DEVICE    RANK  TYPE          STATUS                               NAME      MEMORY   CAPS\n"+
+		"cuda      -     -             cuda: libcuda.so.1 not found (x)     -         -        -\n"+
+		"vulkan:0  2     software      available                            llvmpipe  2.0 GiB  Vulkan 1.3.230, CPU\n"+
+		"vulkan:1  -     discrete-gpu  vulkan: device has no compute queue  RX        -        -\n"+
+		"cpu       1     cpu           available                            AMD EPYC  8.0 GiB  amd64\n"+
+		"cpu:ref   -     reference     available                            AMD EPYC  -        reference\n"+
+		"auto: cpu (AMD EPYC)\n", b.String())
+
+	b.Reset()
+	require.NoError(t, writeDevicesTable(&b, sts[:1]))
+	require.True(t, strings.HasSuffix(b.String(), "\nauto: no device can be used\n"), b.String())
 }
 
 func TestHumanBytes(t *testing.T) {

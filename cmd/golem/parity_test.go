@@ -16,7 +16,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/parity"
 )
 
@@ -193,7 +193,7 @@ func TestParityOpsBadFlags(t *testing.T) {
 }
 
 func TestParityModelStories(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	out, _, err := runParity(t, "model", "-m", model, "--device", "cpu", "--device", "cpu:ref", "--layers", "--positions", "4")
 	require.NoError(t, err, out)
 	t.Logf("golem parity model --layers:\n%s", out)
@@ -217,7 +217,7 @@ func TestParityModelStories(t *testing.T) {
 
 func TestParityModelGateFailureExitsNonZero(t *testing.T) {
 	registerFaulty()
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	// Every matmul output of the faulty device is 10% off: with --layers
 	// the first one, blk.0's query projection, is named.
 	out, _, err := runParity(t, "model", "-m", model, "--device", "faulty-test", "--device", "cpu:ref", "--layers", "-n", "0")
@@ -227,7 +227,7 @@ func TestParityModelGateFailureExitsNonZero(t *testing.T) {
 }
 
 func TestParityModelBadFlags(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -10,7 +10,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	_ "github.com/golem-llm/golem/backend/cpu"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/gguf"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/model/safetensors/hftest"
@@ -22,7 +22,7 @@ import (
 // ../shared/models/stories260K.gguf.
 func storiesVocab(t *testing.T) *tokenizer.Vocab {
 	t.Helper()
-	f, err := gguf.Open(testutil.SharedPath(t, "models", "stories260K.gguf"))
+	f, err := gguf.Open(sharedtest.SharedPath(t, "models", "stories260K.gguf"))
 	require.NoError(t, err)
 	defer f.Close()
 	v, err := tokenizer.VocabFromGGUF(f)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/convert"
 	"github.com/golem-llm/golem/model/gguf"
 	"github.com/golem-llm/golem/model/safetensors"
@@ -24,7 +24,7 @@ import (
 // un-permuted to Hugging Face's layout, as transformers' conversion script
 // lays out Meta's weights.
 func storiesHF(t *testing.T) (dir, ggufPath string) {
-	ggufPath = testutil.SharedPath(t, "models", "stories260K.gguf")
+	ggufPath = sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	f, err := gguf.Open(ggufPath)
 	require.NoError(t, err)
 	defer f.Close()

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 )
 
 func TestOpenStories(t *testing.T) {
@@ -25,7 +25,7 @@ func TestOpenStories(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			path := testutil.SharedPath(t, "models", tc.file)
+			path := sharedtest.SharedPath(t, "models", tc.file)
 			f, err := Open(path)
 			require.NoError(t, err)
 			defer func() { require.NoError(t, f.Close()) }()
@@ -123,10 +123,10 @@ func TestOpenStories(t *testing.T) {
 // Both shared model files hold the same weights; their token embeddings
 // must be byte-identical.
 func TestStoriesFilesAgree(t *testing.T) {
-	v3, err := Open(testutil.SharedPath(t, "models", "stories260K.gguf"))
+	v3, err := Open(sharedtest.SharedPath(t, "models", "stories260K.gguf"))
 	require.NoError(t, err)
 	defer v3.Close()
-	v1, err := Open(testutil.SharedPath(t, "models", "tinyllamas-stories-260k-f32.gguf"))
+	v1, err := Open(sharedtest.SharedPath(t, "models", "tinyllamas-stories-260k-f32.gguf"))
 	require.NoError(t, err)
 	defer v1.Close()
 	for _, name := range []string{"token_embd.weight", "blk.0.attn_norm.weight", "blk.4.ffn_down.weight"} {
@@ -150,7 +150,7 @@ func TestStoriesFilesAgree(t *testing.T) {
 // Rewriting stories260K.gguf with the Writer reproduces it byte for byte:
 // the Writer lays files out as llama.cpp does.
 func TestWriterReproducesLlamaCppFile(t *testing.T) {
-	path := testutil.SharedPath(t, "models", "stories260K.gguf")
+	path := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	orig, err := os.ReadFile(path)
 	require.NoError(t, err)
 	f, err := Parse(path, orig)
@@ -190,7 +190,7 @@ func TestVocabFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			f, err := Open(testutil.SharedPath(t, "testdata", "vocab", tc.file))
+			f, err := Open(sharedtest.SharedPath(t, "testdata", "vocab", tc.file))
 			require.NoError(t, err)
 			defer f.Close()
 			require.Equal(t, uint32(3), f.Version)
@@ -224,7 +224,7 @@ func TestVocabFiles(t *testing.T) {
 }
 
 func TestVocabLlamaSPM(t *testing.T) {
-	f, err := Open(testutil.SharedPath(t, "testdata", "vocab", "ggml-vocab-llama-spm.gguf"))
+	f, err := Open(sharedtest.SharedPath(t, "testdata", "vocab", "ggml-vocab-llama-spm.gguf"))
 	require.NoError(t, err)
 	defer f.Close()
 	tokens, err := f.GetStrings("tokenizer.ggml.tokens")
@@ -404,7 +404,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func BenchmarkParse(b *testing.B) {
-	data, err := os.ReadFile(testutil.SharedPath(b, "models", "stories260K.gguf"))
+	data, err := os.ReadFile(sharedtest.SharedPath(b, "models", "stories260K.gguf"))
 	require.NoError(b, err)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))

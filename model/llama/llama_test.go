@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/gguf"
 	"github.com/golem-llm/golem/model/llama"
 )
@@ -158,7 +158,7 @@ func TestLlama3FreqFactors(t *testing.T) {
 }
 
 func TestConfigFromGGUFStories(t *testing.T) {
-	f, err := gguf.Open(testutil.SharedPath(t, "models", "stories260K.gguf"))
+	f, err := gguf.Open(sharedtest.SharedPath(t, "models", "stories260K.gguf"))
 	require.NoError(t, err)
 	defer f.Close()
 	c, err := llama.ConfigFromGGUF(f)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/synth"
 	"github.com/golem-llm/golem/runtime"
 )
@@ -25,7 +25,7 @@ func cachedModel(b *testing.B, preset string, typ graph.DType, seed uint64) stri
 	if err != nil {
 		b.Fatal(err)
 	}
-	vocab, tag := filepath.Join(testutil.RepoRoot(b), "..", "shared", "testdata", "vocab", "ggml-vocab-llama-spm.gguf"), "spm"
+	vocab, tag := filepath.Join(sharedtest.RepoRoot(b), "..", "shared", "testdata", "vocab", "ggml-vocab-llama-spm.gguf"), "spm"
 	if _, err := os.Stat(vocab); err != nil {
 		vocab, tag = "", "synthvocab"
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/golem-llm/golem/backend"
 	_ "github.com/golem-llm/golem/backend/cpu"
 	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/gguf"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/model/synth"
@@ -233,7 +233,7 @@ func TestWriteWithDonorVocab(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.donor[len(tc.donor)-1], func(t *testing.T) {
-			donorPath := testutil.SharedPath(t, tc.donor...)
+			donorPath := sharedtest.SharedPath(t, tc.donor...)
 			path := write(t, tinyShape(t, false), synth.Options{Type: graph.Q8_0, Seed: 3, Vocab: donorPath})
 			donor, err := gguf.Open(donorPath)
 			require.NoError(t, err)

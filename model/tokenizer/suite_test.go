@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/gguf"
 )
 
@@ -72,7 +72,7 @@ func loadGGUF(t testing.TB, path string) *Tokenizer {
 }
 
 func vocabDir(t testing.TB) string {
-	return testutil.SharedPath(t, "testdata", "vocab")
+	return sharedtest.SharedPath(t, "testdata", "vocab")
 }
 
 // TestVocabSuites runs every case of every suite in testdata/vocab.

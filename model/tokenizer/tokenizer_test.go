@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 )
 
 func suiteTokenizer(t testing.TB, name string) *Tokenizer {
@@ -21,7 +21,7 @@ func suiteTokenizer(t testing.TB, name string) *Tokenizer {
 
 // TestStories260K checks the vocabulary of the TinyStories 260K model.
 func TestStories260K(t *testing.T) {
-	tok := loadGGUF(t, testutil.SharedPath(t, "models", "stories260K.gguf"))
+	tok := loadGGUF(t, sharedtest.SharedPath(t, "models", "stories260K.gguf"))
 	require.Equal(t, "llama", tok.Model())
 	require.Equal(t, 512, tok.VocabSize())
 
@@ -104,8 +104,8 @@ func (v *llama2cVocab) encode(text string, bos bool) []int32 {
 // TestStories260KMatchesLlama2c compares the SentencePiece encoder on the
 // GGUF vocabulary with llama2.c's own encoder on tok512.bin.
 func TestStories260KMatchesLlama2c(t *testing.T) {
-	tok := loadGGUF(t, testutil.SharedPath(t, "models", "stories260K.gguf"))
-	ref := readLlama2cVocab(t, testutil.SharedPath(t, "models", "tok512.bin"), tok.VocabSize())
+	tok := loadGGUF(t, sharedtest.SharedPath(t, "models", "stories260K.gguf"))
+	ref := readLlama2cVocab(t, sharedtest.SharedPath(t, "models", "tok512.bin"), tok.VocabSize())
 	texts := []string{
 		"Once upon a time",
 		"Once upon a time, there was a little girl named Lily. She loved to play outside in the park.",

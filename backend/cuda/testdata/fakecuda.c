@@ -6,6 +6,7 @@
 //   NAME_ERR=n   cuDeviceGetName of device 1 returns n
 //   NO_UUID_V2   export only cuDeviceGetUuid (the pre-11.4 name)
 //   NO_TOTALMEM  omit cuDeviceTotalMem_v2
+//   INTEGRATED=1 device 1 reports CU_DEVICE_ATTRIBUTE_INTEGRATED
 #include <stddef.h>
 #include <string.h>
 
@@ -17,6 +18,9 @@
 #endif
 #ifndef NAME_ERR
 #define NAME_ERR 0
+#endif
+#ifndef INTEGRATED
+#define INTEGRATED 0
 #endif
 
 int cuInit(unsigned int flags) { return flags == 0 ? INIT_ERR : 1; }
@@ -51,6 +55,7 @@ int cuDeviceGetAttribute(int *v, int attr, int dev) {
 	case 75: *v = dev == 0 ? 9 : 8; return 0;
 	case 76: *v = dev == 0 ? 0 : 9; return 0;
 	case 16: *v = dev == 0 ? 132 : 58; return 0;
+	case 18: *v = dev == 1 ? INTEGRATED : 0; return 0;
 	}
 	return 1; // CUDA_ERROR_INVALID_VALUE
 }

@@ -1,5 +1,6 @@
-// Package testutil holds helpers shared by golem's tests.
-package testutil
+// Package sharedtest holds helpers shared by golem's tests (its name ends in
+// "test" because it imports package testing).
+package sharedtest
 
 import (
 	"os"
@@ -13,7 +14,7 @@ func RepoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatalf("testutil: getwd: %v", err)
+		t.Fatalf("sharedtest: getwd: %v", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -21,7 +22,7 @@ func RepoRoot(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatalf("testutil: no go.mod above the test's directory")
+			t.Fatalf("sharedtest: no go.mod above the test's directory")
 		}
 		dir = parent
 	}
@@ -40,9 +41,9 @@ func SharedPath(t testing.TB, rel ...string) string {
 	p := filepath.Join(append([]string{root}, rel...)...)
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("testutil: required shared file missing: %s", p)
+			t.Fatalf("sharedtest: required shared file missing: %s", p)
 		}
-		t.Skipf("testutil: shared file missing: %s", p)
+		t.Skipf("sharedtest: shared file missing: %s", p)
 	}
 	return p
 }
