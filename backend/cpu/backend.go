@@ -24,6 +24,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/resource"
 	"github.com/golem-llm/golem/internal/sysinfo"
 )
 
@@ -232,10 +233,7 @@ func (b *cpuBackend) fits(size int64) error {
 	if uint64(size) > uint64(maxInt-arenaAlign) {
 		return fmt.Errorf("%d bytes do not fit in the address space", size)
 	}
-	if total := b.info.MemoryBytes; total > 0 && size > total {
-		return fmt.Errorf("%d bytes exceed the host's %d bytes of memory", size, total)
-	}
-	return nil
+	return resource.CheckMemory("a buffer of "+resource.FormatBytes(size), size)
 }
 
 // hostInfo describes the host CPU.

@@ -33,7 +33,7 @@ An empty line or end of input ends the chat. Ctrl-C during a reply stops the
 reply; at the prompt it ends the chat (exit status 130). Lines of up to 16 MiB
 are accepted.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			so, err := sessionOptions(&mf)
 			if err != nil {
 				return err
@@ -42,7 +42,7 @@ are accepted.`,
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer func() { err = errors.Join(err, l.Close()) }()
 			tmpl, err := runtime.DetectChatTemplate(l.src.ChatTemplate(), template)
 			if err != nil {
 				return fmt.Errorf("chat: %s: %w; pass --template", mf.path, err)

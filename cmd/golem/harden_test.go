@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/golem-llm/golem/internal/testutil"
+	"github.com/golem-llm/golem/internal/sharedtest"
 )
 
 // result is what one run of the golem binary did.
@@ -196,7 +196,7 @@ func startGolem(t *testing.T, dir string, args ...string) (*exec.Cmd, *bufio.Rea
 // TestRunSignals interrupts a long generation with SIGINT and SIGTERM: both
 // print the text so far and the summary, and exit with the shell's codes.
 func TestRunSignals(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	tests := []struct {
 		sig  syscall.Signal
 		code int
@@ -247,7 +247,7 @@ func TestInterruptRemovesTemporaryFiles(t *testing.T) {
 // TestChatLongLine checks that a line over the input limit gets a message
 // naming the limit instead of bufio's "token too long".
 func TestChatLongLine(t *testing.T) {
-	model := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	cmd := exec.Command(golemBinary(t), "chat", "-m", model, "--template", "chatml", "--device", "cpu")
 	cmd.Stdin = strings.NewReader(strings.Repeat("a", maxChatLine+10) + "\n")
 	out, err := cmd.CombinedOutput()

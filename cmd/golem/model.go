@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/spf13/cobra"
 
@@ -34,16 +35,21 @@ type loaded struct {
 	model *runtime.Model
 }
 
-func (l *loaded) Close() {
+// Close releases the model, the backend and the source, in that order, and
+// returns what went wrong (a backend reporting buffers still in use is a
+// bug worth an exit status).
+func (l *loaded) Close() error {
+	var errs []error
 	if l.model != nil {
-		l.model.Close()
+		errs = append(errs, l.model.Close())
 	}
 	if l.be != nil {
-		l.be.Close()
+		errs = append(errs, l.be.Close())
 	}
 	if l.src != nil {
-		l.src.Close()
+		errs = append(errs, l.src.Close())
 	}
+	return errors.Join(errs...)
 }
 
 // load opens the model and uploads it, drawing a progress bar on a terminal.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -75,7 +76,7 @@ Ctrl-C (or SIGTERM) stops the generation: the text so far and the summary
 are printed, and golem exits with status 130 (143 for SIGTERM).`,
 		Example: `  golem run -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 200 --temp 0`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			ctx := cmd.Context()
 			so, err := sessionOptions(&mf)
 			if err != nil {
@@ -85,7 +86,7 @@ are printed, and golem exits with status 130 (143 for SIGTERM).`,
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer func() { err = errors.Join(err, l.Close()) }()
 			return runPrompt(ctx, cmd, l.model, so, prompt, !noBOS, runtime.GenerateOptions{
 				MaxTokens: n, Sampler: sf.config(cmd), Stop: stops,
 			})
