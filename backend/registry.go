@@ -115,6 +115,9 @@ func ParseDevice(device string) (name, selector string, err error) {
 // "vulkan:1", "vulkan:<uuid>", or "auto" (the first available of CUDA,
 // Vulkan and CPU; the logger in opts is told which).
 func Open(device string, opts Options) (Backend, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	name, sel, err := ParseDevice(device)
 	if err != nil {
 		return nil, err

@@ -27,10 +27,16 @@ func newChatCmd() *cobra.Command {
 replies. The conversation stays in the KV cache: each turn feeds only the new
 tokens. The prompt format comes from the model's tokenizer.chat_template
 (llama-2, llama-3, chatml, mistral, phi-3 and gemma are recognised) or --template.
+Only the template's own markers become control tokens: "<|im_start|>" typed in
+a message (or in --system) stays text.
 An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			so, err := sessionOptions(&mf)
+			if err != nil {
+				return err
+			}
+			gen, err := sf.generateOptions(cmd, n)
 			if err != nil {
 				return err
 			}
@@ -55,7 +61,6 @@ An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
 			in := bufio.NewScanner(cmd.InOrStdin())
 			in.Buffer(make([]byte, 1<<20), 1<<20)
 			out := cmd.OutOrStdout()
-			sampler := sf.config(cmd)
 			for {
 				fmt.Fprint(out, "> ")
 				if !in.Scan() {
@@ -67,7 +72,7 @@ An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
 					return nil
 				}
 				msgs = append(msgs, runtime.Message{Role: "user", Content: line})
-				reply, err := chatTurn(cmd, l.model, s, tmpl, msgs, sampler, n)
+				reply, err := chatTurn(cmd, l, s, tmpl, msgs, gen, sf.verbosePrompt)
 				if err != nil {
 					return err
 				}
@@ -85,10 +90,16 @@ An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
 
 // chatTurn renders the conversation, feeds only the tokens the cache does
 // not already hold, and streams the reply.
-func chatTurn(cmd *cobra.Command, m *runtime.Model, s *runtime.Session, t *runtime.ChatTemplate, msgs []runtime.Message, sc runtime.SamplerConfig, n int) (string, error) {
+func chatTurn(cmd *cobra.Command, l *loaded, s *runtime.Session, t *runtime.ChatTemplate, msgs []runtime.Message, o runtime.GenerateOptions, verbose bool) (string, error) {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
-	ids := m.Tokenizer.Encode(t.Render(msgs, true), false, true)
+	ids := t.Encode(l.model.Tokenizer, msgs, true)
+	if len(ids) == 0 {
+		return "", fmt.Errorf("chat: template %s gave no tokens", t.Name)
+	}
+	if verbose {
+		fmt.Fprintf(cmd.ErrOrStderr(), "prompt tokens: %v\n", ids)
+	}
 	have := s.Tokens()
 	common := 0
 	for common < len(have) && common < len(ids) && have[common] == ids[common] {
@@ -99,13 +110,12 @@ func chatTurn(cmd *cobra.Command, m *runtime.Model, s *runtime.Session, t *runti
 	}
 	s.Rewind(common)
 	out := cmd.OutOrStdout()
-	reply, _, err := runtime.Generate(ctx, s, ids[common:], runtime.GenerateOptions{
-		MaxTokens: n, Sampler: sc, Stop: t.Stop,
-		OnText: func(text string) error { _, err := fmt.Fprint(out, text); return err },
-	})
+	o.Stop = t.Stop
+	o.OnText = func(text string) error { _, err := fmt.Fprint(out, text); return err }
+	reply, _, err := runtime.Generate(ctx, s, ids[common:], o)
 	fmt.Fprintln(out)
 	if err != nil && ctx.Err() == nil {
-		return "", err
+		return "", generationError(ctx, l, s, err)
 	}
 	return strings.TrimSpace(reply), nil
 }

@@ -35,6 +35,7 @@ what this machine offers and why a backend is unavailable.`,
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.PersistentFlags().String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
 	root.AddCommand(newVersionCmd(), newDevicesCmd(), newRunCmd(), newChatCmd(), newInfoCmd(), newGenModelCmd(), newParityCmd(), newBenchCmd(), newConvertCmd())
+	nameFlagsInErrors(root)
 	return root
 }
 
