@@ -19,6 +19,7 @@ func newChatCmd() *cobra.Command {
 		system   string
 		template string
 		n        int
+		verbose  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "chat -m MODEL",
@@ -72,7 +73,7 @@ An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
 					return nil
 				}
 				msgs = append(msgs, runtime.Message{Role: "user", Content: line})
-				reply, err := chatTurn(cmd, l, s, tmpl, msgs, gen, sf.verbosePrompt)
+				reply, err := chatTurn(cmd, l, s, tmpl, msgs, gen, verbose)
 				if err != nil {
 					return err
 				}
@@ -85,6 +86,7 @@ An empty line or end of input ends the chat; Ctrl-C stops a reply.`,
 	cmd.Flags().StringVar(&system, "system", "", "system message")
 	cmd.Flags().StringVar(&template, "template", "", "chat template when the model has none: "+strings.Join(runtime.ChatTemplateNames(), ", "))
 	cmd.Flags().IntVarP(&n, "n-predict", "n", 512, "most tokens per reply")
+	registerVerbosePrompt(cmd, &verbose)
 	return cmd
 }
 

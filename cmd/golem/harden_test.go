@@ -185,3 +185,19 @@ func TestRunNonFiniteWeights(t *testing.T) {
 		})
 	}
 }
+
+// TestChatNonFiniteWeights: chat reports NaN/Inf logits the same way.
+func TestChatNonFiniteWeights(t *testing.T) {
+	stories := testutil.SharedPath(t, "models", "stories260K.gguf")
+	model := gguftest.Copy(t, stories, gguftest.Edit{Tensors: map[string]func([]byte){
+		"blk.1.attn_q.weight": gguftest.SetF32(7, float32(math.Inf(1)))}})
+	root := newRootCmd()
+	var out, errb strings.Builder
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetIn(strings.NewReader("hello\n\n"))
+	root.SetArgs([]string{"chat", "-m", model, "--template", "chatml", "-c", "512", "--temp", "0", "--device", "cpu"})
+	err := root.Execute()
+	require.Error(t, err)
+	require.Regexp(t, `^non-finite logits at position [0-9]+ \(logit [0-9]+ = NaN\); first non-finite activation: blk.1 matmul "blk.1.attn_q" \([0-9]+ of [0-9]+ values non-finite, first \+Inf\); weight "blk.1.attn_q.weight" holds 1 NaN/Inf value$`, err.Error())
+}

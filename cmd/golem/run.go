@@ -18,7 +18,6 @@ type samplingFlags struct {
 	temp, topP, minP, repeat, presence, frequency float32
 	topK, repeatLastN                             int
 	seed                                          int64
-	verbosePrompt                                 bool
 }
 
 func (f *samplingFlags) register(cmd *cobra.Command) {
@@ -31,7 +30,11 @@ func (f *samplingFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Float32Var(&f.presence, "presence-penalty", 0, "subtracted from logits of tokens already seen")
 	cmd.Flags().Float32Var(&f.frequency, "frequency-penalty", 0, "subtracted per occurrence of a token already seen")
 	cmd.Flags().Int64Var(&f.seed, "seed", -1, "random seed (-1: pick one and print it); the same seed gives the same text")
-	cmd.Flags().BoolVar(&f.verbosePrompt, "verbose-prompt", false, "print the prompt's token ids on stderr")
+}
+
+// registerVerbosePrompt adds --verbose-prompt to cmd.
+func registerVerbosePrompt(cmd *cobra.Command, v *bool) {
+	cmd.Flags().BoolVar(v, "verbose-prompt", false, "print the prompt's token ids on stderr")
 }
 
 // generateOptions returns the options of a generation of up to n tokens,
@@ -78,6 +81,7 @@ func newRunCmd() *cobra.Command {
 		stops     []string
 		noBOS     bool
 		noSpecial bool
+		verbose   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run -m MODEL -p PROMPT",
@@ -90,7 +94,7 @@ positions, prompt included).
 
 The texts of the model's control tokens in the prompt ("<s>", "<|im_start|>")
 become those tokens, as in llama.cpp; --no-special keeps them text.`,
-		Example: `  golem run -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 200 --temp 0`,
+		Example: `  golem run -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 100 --temp 0`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -109,7 +113,7 @@ become those tokens, as in llama.cpp; --no-special keeps them text.`,
 				return err
 			}
 			defer l.Close()
-			return runPrompt(ctx, cmd, l, so, prompt, !noBOS, !noSpecial, sf.verbosePrompt, o)
+			return runPrompt(ctx, cmd, l, so, prompt, !noBOS, !noSpecial, verbose, o)
 		},
 	}
 	mf.register(cmd)
@@ -119,6 +123,7 @@ become those tokens, as in llama.cpp; --no-special keeps them text.`,
 	cmd.Flags().StringArrayVar(&stops, "stop", nil, "stop when this text is generated (repeatable)")
 	cmd.Flags().BoolVar(&noBOS, "no-bos", false, "do not add the BOS token the model asks for")
 	cmd.Flags().BoolVar(&noSpecial, "no-special", false, "keep the texts of control tokens in the prompt as text")
+	registerVerbosePrompt(cmd, &verbose)
 	return cmd
 }
 
