@@ -101,3 +101,63 @@ func count(ids []int32, id int32) int {
 	}
 	return n
 }
+
+// FuzzEncodeSegments cuts arbitrary text at two arbitrary points: with no
+// segment parsing control tokens the result is Encode's without parsing
+// (whatever the cuts), and with every segment parsing them it is Encode's
+// with parsing whenever Encode's control tokens lie inside segments.
+func FuzzEncodeSegments(f *testing.F) {
+	dir := vocabDir(f)
+	toks := []*Tokenizer{
+		loadGGUF(f, filepath.Join(dir, "ggml-vocab-llama-spm.gguf")),
+		loadGGUF(f, filepath.Join(dir, "ggml-vocab-phi-3.gguf")),
+		loadGGUF(f, filepath.Join(dir, "ggml-vocab-mpt.gguf")),
+	}
+	f.Add("<s>[INST] hi </s>  x", uint16(3), uint16(9))
+	f.Add("<|user|>\n  hello<|end|>\n", uint16(8), uint16(10))
+	f.Fuzz(func(t *testing.T, text string, a, b uint16) {
+		i, j := int(a)%(len(text)+1), int(b)%(len(text)+1)
+		if i > j {
+			i, j = j, i
+		}
+		for _, tok := range toks {
+			plain := []Segment{{text[:i], false}, {text[i:j], false}, {text[j:], false}}
+			if got, want := tok.EncodeSegments(plain, true), tok.Encode(text, true, false); !slicesEqual(got, want) {
+				t.Fatalf("%q cut at %d, %d: %v, want %v", text, i, j, got, want)
+			}
+			parsed := []Segment{{text[:i], true}, {text[i:j], true}, {text[j:], true}}
+			want := tok.Encode(text, false, true)
+			got := tok.EncodeSegments(parsed, false)
+			whole := tok.Encode(text[:i], false, true)
+			// Compare only when no control token straddles a cut: then the
+			// parts' control tokens add up to the whole text's.
+			if controls(tok, whole)+controls(tok, tok.Encode(text[i:j], false, true))+controls(tok, tok.Encode(text[j:], false, true)) == controls(tok, want) &&
+				!slicesEqual(got, want) {
+				t.Fatalf("%q cut at %d, %d (parsed): %v, want %v", text, i, j, got, want)
+			}
+		}
+	})
+}
+
+func slicesEqual(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// controls counts the control and unknown tokens of ids.
+func controls(tok *Tokenizer, ids []int32) int {
+	n := 0
+	for _, id := range ids {
+		if tok.attrs[id]&(attrControl|attrUnknown) != 0 {
+			n++
+		}
+	}
+	return n
+}
