@@ -13,6 +13,7 @@ import (
 	"log/slog"
 
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/optcheck"
 )
 
 // Backend is one opened device.
@@ -92,6 +93,12 @@ type Options struct {
 	Threads int
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+}
+
+// Validate reports a field out of its range as an *optcheck.FieldError
+// ("backend: Options.Threads -3: want 0 or more"). Open calls it.
+func (o Options) Validate() error {
+	return optcheck.Struct{Pkg: "backend", Name: "Options"}.NonNegative("Threads", o.Threads)
 }
 
 // logger returns o.Logger, or a logger that discards everything.

@@ -150,6 +150,9 @@ func ParseDevice(device string) (name, selector string, err error) {
 // names no device gives an error wrapping ErrNoDevice; a device that
 // exists but cannot be used, one wrapping ErrUnavailable.
 func Open(device string, opts Options) (Backend, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	name, sel, err := ParseDevice(device)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/optcheck"
 	"github.com/golem-llm/golem/runtime"
 )
 
@@ -24,6 +25,14 @@ type ModelOptions struct {
 	Name string
 	// WeightType labels the rows' dtype column (e.g. "q4_0"); "" leaves it empty.
 	WeightType string
+}
+
+// Validate reports a field out of its range as an *optcheck.FieldError.
+func (mo ModelOptions) Validate() error {
+	if mo.KVType != graph.F32 && mo.KVType != graph.F16 {
+		return optcheck.Struct{Pkg: "bench", Name: "ModelOptions"}.Fail("KVType", mo.KVType, "f32 or f16")
+	}
+	return nil
 }
 
 // modelTest is pp (prefill) or tg (decode).
@@ -48,6 +57,9 @@ func (t modelTest) String() string { return fmt.Sprintf("%s%d", t.kind, t.tokens
 // mo.WeightType, or the best of every dtype when it is not one. Input
 // tokens are seeded random ids.
 func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Options) ([]Result, error) {
+	if err := optcheck.First(o.Validate(), mo.Validate()); err != nil {
+		return nil, err
+	}
 	cfg := src.Config()
 	if cfg == nil || cfg.VocabSize < 1 {
 		return nil, fmt.Errorf("bench: model %s: no vocabulary", src.Name())

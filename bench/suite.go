@@ -12,6 +12,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/optcheck"
 	"github.com/golem-llm/golem/parity"
 )
 
@@ -33,17 +34,17 @@ type Options struct {
 	// Variants restricts the implementations run (by name; "default" for
 	// backends with one); empty runs all.
 	Variants []string
-	// Reps is the number of timed runs per case; 0 runs at least 3 and
-	// until MinTime has passed (at most 100).
+	// Reps is the number of timed runs per case, ≥ 0; 0 runs at least 3
+	// and until MinTime has passed (at most 100).
 	Reps int
 	// Warmup is the number of untimed runs before timing; 0 means 1, a
 	// negative value none.
 	Warmup int
-	// MinTime is how long automatic repetitions run (0: one second).
+	// MinTime is how long automatic repetitions run, ≥ 0 (0: one second).
 	MinTime time.Duration
 	// Seed seeds the inputs (0: parity.DefaultSeed).
 	Seed int64
-	// Threads bounds the host threads of each backend (0: its choice).
+	// Threads bounds the host threads of each backend, ≥ 0 (0: its choice).
 	Threads int
 	// Env is stamped on every Result.
 	Env Env
@@ -62,6 +63,18 @@ type Progress struct {
 	Variant     string // variant
 	Case        string // case name
 	Phase       string // "ceilings", "load" (model), "check", "time" or "done"
+}
+
+// Validate reports the first field out of its range as an
+// *optcheck.FieldError ("bench: Options.MinTime -1s: want 0 or more").
+// Every suite calls it before opening a device.
+func (o *Options) Validate() error {
+	s := optcheck.Struct{Pkg: "bench", Name: "Options"}
+	return optcheck.First(
+		s.NonNegative("Reps", o.Reps),
+		s.Duration("MinTime", o.MinTime),
+		s.NonNegative("Threads", o.Threads),
+	)
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -236,6 +249,9 @@ type checkResult struct {
 // device. It returns the rows finished so far with ctx's error when
 // cancelled.
 func runKernelCases(ctx context.Context, cases []kernelCase, o Options) ([]Result, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	log := o.logger()
 	devs, err := openDevices(&o)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/optcheck"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/runtime"
 )
@@ -30,7 +31,8 @@ const (
 
 // ModelOptions configure CompareModel. Zero values mean the defaults.
 type ModelOptions struct {
-	// MaxMeanKL is the gate on the mean KL divergence (0: DefaultMaxMeanKL).
+	// MaxMeanKL is the gate on the mean KL divergence, finite and > 0
+	// (0: DefaultMaxMeanKL).
 	MaxMeanKL float64
 	// MinTop1 is the gate on top-1 agreement, a fraction in (0, 1]
 	// (0: DefaultMinTop1).
@@ -72,6 +74,23 @@ func (o ModelOptions) report(device, stage string, done, total int) {
 // prefillChunk is how many prompt tokens runPrompt feeds between progress
 // reports.
 const prefillChunk = 512
+
+// Validate reports the first field out of its range as an
+// *optcheck.FieldError ("parity: ModelOptions.MaxMeanKL NaN: want ...").
+func (o ModelOptions) Validate() error {
+	s := optcheck.Struct{Pkg: "parity", Name: "ModelOptions"}
+	var kl, top1, kv error
+	if f := o.MaxMeanKL; !(f >= 0) || math.IsInf(f, 1) {
+		kl = s.Fail("MaxMeanKL", f, "a finite number > 0")
+	}
+	if f := o.MinTop1; !(f >= 0 && f <= 1) {
+		top1 = s.Fail("MinTop1", f, "a fraction in (0, 1]")
+	}
+	if o.KVType != graph.F32 && o.KVType != graph.F16 {
+		kv = s.Fail("KVType", o.KVType, "f32 or f16")
+	}
+	return optcheck.First(kl, top1, kv)
+}
 
 func (o ModelOptions) withDefaults() ModelOptions {
 	if o.MaxMeanKL == 0 {
@@ -195,8 +214,11 @@ type Generation struct {
 	Tokens []int32 `json:"tokens"`
 	// Text is their decoded text.
 	Text string `json:"text"`
-	// StopReason is why generation ended: "length", "eos" or "context".
+	// StopReason is why generation ended: "length", "eos", "context" or
+	// "non-finite" (the logits held NaN or ±Inf; Error says where).
 	StopReason string `json:"stop_reason"`
+	// Error is the message of a non-finite stop, else "".
+	Error string `json:"error,omitempty"`
 }
 
 // ModelReport is the outcome of CompareModel. Backend B is the reference
@@ -254,15 +276,12 @@ func (r *ModelReport) Divergence() string {
 // report (Pass, Failures), not as an error; errors are reserved for runs
 // that could not be made.
 func CompareModel(ctx context.Context, src runtime.Source, a, b backend.Backend, tokens []int32, o ModelOptions) (*ModelReport, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	o = o.withDefaults()
 	if len(tokens) == 0 {
 		return nil, errors.New("parity: model: no prompt tokens")
-	}
-	if o.KVType != graph.F32 && o.KVType != graph.F16 {
-		return nil, fmt.Errorf("parity: model: KV cache type %s (want f32 or f16)", o.KVType)
-	}
-	if o.MinTop1 < 0 || o.MinTop1 > 1 {
-		return nil, fmt.Errorf("parity: model: top-1 gate %g is not a fraction in [0, 1]", o.MinTop1)
 	}
 	r := &ModelReport{
 		Model: src.Name(), A: a.Name(), B: b.Name(),
@@ -311,6 +330,11 @@ func CompareModel(ctx context.Context, src runtime.Source, a, b backend.Backend,
 	}
 	if r.FirstDivergence != nil {
 		r.Failures = append(r.Failures, r.Divergence())
+	}
+	for _, g := range []Generation{r.GenA, r.GenB} {
+		if g.Error != "" {
+			r.Failures = append(r.Failures, fmt.Sprintf("%s: greedy generation: %s", g.Device, g.Error))
+		}
 	}
 	r.Pass = len(r.Failures) == 0
 	return r, nil
@@ -395,10 +419,14 @@ func runPrompt(ctx context.Context, src runtime.Source, be backend.Backend, toke
 			o.report(be.Name(), "generate", made, o.Generate)
 			return nil
 		}})
-	if err != nil {
+	switch {
+	case errors.Is(err, runtime.ErrNonFinite): // a result to report, not a failure to run
+		gen.Text, gen.StopReason, gen.Error = text, "non-finite", err.Error()
+	case err != nil:
 		return nil, gen, fmt.Errorf("parity: model: generate on %s: %w", be.Name(), err)
+	default:
+		gen.Text, gen.StopReason = text, st.StopReason
 	}
-	gen.Text, gen.StopReason = text, st.StopReason
 	if fed := s.Tokens(); len(fed) > len(tokens) {
 		gen.Tokens = append([]int32(nil), fed[len(tokens):]...)
 	}
@@ -455,6 +483,9 @@ func nodeLayers(g *graph.Graph) []string {
 // on a and on b from an empty KV cache, and compares each activation in
 // graph order against o.NodeThreshold (B is the reference side).
 func CompareNodes(ctx context.Context, src runtime.Source, a, b backend.Backend, tokens []int32, o ModelOptions) ([]NodeMetrics, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	o = o.withDefaults()
 	n := len(tokens)
 	if n == 0 {

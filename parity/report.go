@@ -13,6 +13,8 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
+
+	"github.com/golem-llm/golem/internal/optcheck"
 )
 
 // Status values of an OpRow.
@@ -272,11 +274,19 @@ type ModelTableOptions struct {
 	Positions int
 }
 
+// Validate reports a field out of its range as an *optcheck.FieldError.
+func (o ModelTableOptions) Validate() error {
+	return optcheck.Struct{Pkg: "parity", Name: "ModelTableOptions"}.NonNegative("Positions", o.Positions)
+}
+
 // WriteTable writes the model report as text: one line per position
 // (trimmed by o), the overall metrics, with Layers every activation in
 // graph order and the first divergence, the two greedy continuations and
 // the gate verdict.
 func (r *ModelReport) WriteTable(w io.Writer, o ModelTableOptions) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
 	ew := &errWriter{w: w}
 	ew.printf("parity model: %s\n", r.Model)
 	ew.printf("a = %s, b = %s (reference side), %d prompt tokens\n\n", r.A, r.B, len(r.Tokens))

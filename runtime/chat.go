@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/golem-llm/golem/model/tokenizer"
 )
 
 // Message is one turn of a conversation.
@@ -17,58 +19,104 @@ type ChatTemplate struct {
 	Name string
 	// render formats msgs and, when addAssistant is set, opens the
 	// assistant's turn.
-	render func(msgs []Message, addAssistant bool) string
+	render func(b *segments, msgs []Message, addAssistant bool)
 	// Stop lists strings that end an assistant turn besides end-of-generation tokens.
 	Stop []string
 }
 
+// segments collects a rendered conversation: the template's own text, in
+// which special-token texts are parsed, and message text, in which they
+// are not.
+type segments struct{ out []tokenizer.Segment }
+
+func (b *segments) add(s string, special bool) {
+	if s == "" {
+		return
+	}
+	if n := len(b.out); n > 0 && b.out[n-1].ParseSpecial == special {
+		b.out[n-1].Text += s
+		return
+	}
+	b.out = append(b.out, tokenizer.Segment{Text: s, ParseSpecial: special})
+}
+
+// mark adds template text (its special-token texts become those tokens).
+func (b *segments) mark(format string, args ...any) { b.add(fmt.Sprintf(format, args...), true) }
+
+// text adds text from a message (roles, contents): always plain text.
+func (b *segments) text(s string) { b.add(s, false) }
+
+// Segments renders msgs as Render does, split into the template's text
+// (ParseSpecial set) and the messages' roles and contents (ParseSpecial
+// unset), so that a user typing "<|im_start|>" cannot open a turn.
+func (t *ChatTemplate) Segments(msgs []Message, addAssistant bool) []tokenizer.Segment {
+	var b segments
+	t.render(&b, msgs, addAssistant)
+	return b.out
+}
+
 // Render formats msgs; with addAssistant the text ends where the assistant's
-// reply begins. Special tokens appear as text; encode with parseSpecial.
+// reply begins. Special tokens appear as text: encode with Encode (or
+// Segments), not by parsing special tokens in the whole text.
 func (t *ChatTemplate) Render(msgs []Message, addAssistant bool) string {
-	return t.render(msgs, addAssistant)
+	var s strings.Builder
+	for _, sg := range t.Segments(msgs, addAssistant) {
+		s.WriteString(sg.Text)
+	}
+	return s.String()
+}
+
+// Encode renders msgs and encodes them with tok: the template's markers
+// become special tokens, the messages' text never does.
+func (t *ChatTemplate) Encode(tok *tokenizer.Tokenizer, msgs []Message, addAssistant bool) []int32 {
+	return tok.EncodeSegments(t.Segments(msgs, addAssistant), false)
 }
 
 var chatTemplates = map[string]*ChatTemplate{
-	"chatml": {Name: "chatml", Stop: []string{"<|im_end|>"}, render: func(msgs []Message, add bool) string {
-		var b strings.Builder
+	"chatml": {Name: "chatml", Stop: []string{"<|im_end|>"}, render: func(b *segments, msgs []Message, add bool) {
 		for _, m := range msgs {
-			fmt.Fprintf(&b, "<|im_start|>%s\n%s<|im_end|>\n", m.Role, m.Content)
+			b.mark("<|im_start|>")
+			b.text(m.Role)
+			b.mark("\n")
+			b.text(m.Content)
+			b.mark("<|im_end|>\n")
 		}
 		if add {
-			b.WriteString("<|im_start|>assistant\n")
+			b.mark("<|im_start|>assistant\n")
 		}
-		return b.String()
 	}},
-	"llama3": {Name: "llama3", Stop: []string{"<|eot_id|>"}, render: func(msgs []Message, add bool) string {
-		var b strings.Builder
-		b.WriteString("<|begin_of_text|>")
+	"llama3": {Name: "llama3", Stop: []string{"<|eot_id|>"}, render: func(b *segments, msgs []Message, add bool) {
+		b.mark("<|begin_of_text|>")
 		for _, m := range msgs {
-			fmt.Fprintf(&b, "<|start_header_id|>%s<|end_header_id|>\n\n%s<|eot_id|>", m.Role, strings.TrimSpace(m.Content))
+			b.mark("<|start_header_id|>")
+			b.text(m.Role)
+			b.mark("<|end_header_id|>\n\n")
+			b.text(strings.TrimSpace(m.Content))
+			b.mark("<|eot_id|>")
 		}
 		if add {
-			b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
+			b.mark("<|start_header_id|>assistant<|end_header_id|>\n\n")
 		}
-		return b.String()
 	}},
-	"llama2": {Name: "llama2", Stop: []string{"</s>"}, render: func(msgs []Message, _ bool) string {
-		return renderInst(msgs, true)
+	"llama2": {Name: "llama2", Stop: []string{"</s>"}, render: func(b *segments, msgs []Message, _ bool) {
+		renderInst(b, msgs, true)
 	}},
-	"mistral": {Name: "mistral", Stop: []string{"</s>"}, render: func(msgs []Message, _ bool) string {
-		return renderInst(msgs, false)
+	"mistral": {Name: "mistral", Stop: []string{"</s>"}, render: func(b *segments, msgs []Message, _ bool) {
+		renderInst(b, msgs, false)
 	}},
-	"phi3": {Name: "phi3", Stop: []string{"<|end|>"}, render: func(msgs []Message, add bool) string {
-		var b strings.Builder
+	"phi3": {Name: "phi3", Stop: []string{"<|end|>"}, render: func(b *segments, msgs []Message, add bool) {
 		for _, m := range msgs {
-			fmt.Fprintf(&b, "<|%s|>\n%s<|end|>\n", m.Role, m.Content)
+			// The role is part of the marker: <|user|> is one special token.
+			b.mark("<|%s|>\n", m.Role)
+			b.text(m.Content)
+			b.mark("<|end|>\n")
 		}
 		if add {
-			b.WriteString("<|assistant|>\n")
+			b.mark("<|assistant|>\n")
 		}
-		return b.String()
 	}},
-	"gemma": {Name: "gemma", Stop: []string{"<end_of_turn>"}, render: func(msgs []Message, add bool) string {
-		var b strings.Builder
-		b.WriteString("<bos>")
+	"gemma": {Name: "gemma", Stop: []string{"<end_of_turn>"}, render: func(b *segments, msgs []Message, add bool) {
+		b.mark("<bos>")
 		system := ""
 		for _, m := range msgs {
 			role := m.Role
@@ -83,36 +131,47 @@ var chatTemplates = map[string]*ChatTemplate{
 			if role == "user" && system != "" {
 				content, system = system+content, ""
 			}
-			fmt.Fprintf(&b, "<start_of_turn>%s\n%s<end_of_turn>\n", role, strings.TrimSpace(content))
+			b.mark("<start_of_turn>")
+			b.text(role)
+			b.mark("\n")
+			b.text(strings.TrimSpace(content))
+			b.mark("<end_of_turn>\n")
 		}
 		if add {
-			b.WriteString("<start_of_turn>model\n")
+			b.mark("<start_of_turn>model\n")
 		}
-		return b.String()
 	}},
 }
 
 // renderInst is the [INST] format of Llama 2 (with a <<SYS>> block) and
 // Mistral (system text prepended to the first user turn).
-func renderInst(msgs []Message, sysBlock bool) string {
-	var b strings.Builder
-	system := ""
+func renderInst(b *segments, msgs []Message, sysBlock bool) {
+	system, sysSet := "", false
 	for _, m := range msgs {
 		switch m.Role {
 		case "system":
-			if sysBlock {
-				system = "<<SYS>>\n" + m.Content + "\n<</SYS>>\n\n"
-			} else {
-				system = m.Content + "\n\n"
-			}
+			system, sysSet = m.Content, true
 		case "user":
-			fmt.Fprintf(&b, "<s>[INST] %s%s [/INST]", system, strings.TrimSpace(m.Content))
-			system = ""
+			b.mark("<s>[INST] ")
+			if sysSet {
+				if sysBlock {
+					b.mark("<<SYS>>\n")
+					b.text(system)
+					b.mark("\n<</SYS>>\n\n")
+				} else {
+					b.text(system)
+					b.mark("\n\n")
+				}
+				system, sysSet = "", false
+			}
+			b.text(strings.TrimSpace(m.Content))
+			b.mark(" [/INST]")
 		case "assistant":
-			fmt.Fprintf(&b, " %s</s>", strings.TrimSpace(m.Content))
+			b.mark(" ")
+			b.text(strings.TrimSpace(m.Content))
+			b.mark("</s>")
 		}
 	}
-	return b.String()
 }
 
 // ChatTemplateNames lists the built-in templates.

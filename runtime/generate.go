@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/golem-llm/golem/internal/optcheck"
 )
 
 // GenerateOptions configure Generate.
 type GenerateOptions struct {
-	MaxTokens int           // stop after this many new tokens (0: until the context is full)
+	MaxTokens int           // stop after this many new tokens, ≥ 0 (0: until the context is full)
 	Sampler   SamplerConfig // how tokens are picked
 	Stop      []string      // stop when the text generated so far ends with one of these
 	// OnText receives text as soon as it is complete (UTF-8 held back across
@@ -18,6 +20,13 @@ type GenerateOptions struct {
 	OnText func(text string) error
 	// Now is the clock used for the timings (nil: time.Now).
 	Now func() time.Time
+}
+
+// Validate reports the first field out of its range (the sampler's
+// included) as an *optcheck.FieldError.
+func (o GenerateOptions) Validate() error {
+	s := optcheck.Struct{Pkg: "runtime", Name: "GenerateOptions"}
+	return optcheck.First(s.NonNegative("MaxTokens", o.MaxTokens), o.Sampler.Validate())
 }
 
 // Stats are the counts and timings of one Generate call.
@@ -47,7 +56,19 @@ func rate(n int, d time.Duration) float64 {
 // returns the generated text and stats. Generation stops at an
 // end-of-generation token (not printed), a stop string (not printed), the
 // token limit, or a full context.
+//
+// An empty prompt continues from the session's last logits; a session
+// with none (fresh or rewound) is an error. Logits holding NaN or ±Inf end
+// generation with a *NonFiniteError (errors.Is ErrNonFinite) naming the
+// position. An error of OnText is returned as it is.
 func Generate(ctx context.Context, s *Session, prompt []int32, o GenerateOptions) (text string, st Stats, err error) {
+	if err := o.Validate(); err != nil {
+		return "", st, err
+	}
+	sampler, err := NewSampler(o.Sampler)
+	if err != nil {
+		return "", st, err
+	}
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -58,11 +79,12 @@ func Generate(ctx context.Context, s *Session, prompt []int32, o GenerateOptions
 		if err := s.Feed(ctx, prompt); err != nil {
 			return "", st, err
 		}
+	} else if len(s.logits) == 0 {
+		return "", st, errors.New("runtime: generate: no prompt, and the session holds no logits to continue from")
 	}
 	st.PromptTime = now().Sub(t0)
 	tok := s.m.Tokenizer
 	dec := tok.NewDecoder()
-	sampler := NewSampler(o.Sampler)
 	var out strings.Builder
 	emitted := 0 // bytes of out already passed to OnText
 	holdBack := 0
@@ -86,7 +108,16 @@ func Generate(ctx context.Context, s *Session, prompt []int32, o GenerateOptions
 	t1 := now()
 	defer func() { st.GenTime = now().Sub(t1) }()
 	for o.MaxTokens <= 0 || st.GenTokens < o.MaxTokens {
-		next := sampler.Sample(s.Logits(), s.Tokens())
+		// The logits buffer is read in place: Sample does not keep it.
+		next, err := sampler.Sample(s.lastLogits(), s.tokens)
+		if err != nil {
+			var nf *NonFiniteError
+			if errors.As(err, &nf) {
+				nf.Pos = s.Len() - 1
+				return out.String(), st, nf
+			}
+			return out.String(), st, fmt.Errorf("runtime: generate: %w", err)
+		}
 		if tok.IsEOG(next) {
 			st.StopReason = "eos"
 			out.WriteString(dec.Flush())
@@ -114,7 +145,7 @@ func Generate(ctx context.Context, s *Session, prompt []int32, o GenerateOptions
 				st.StopReason = "context"
 				return out.String(), st, flush(true)
 			}
-			return out.String(), st, fmt.Errorf("runtime: generate: %w", err)
+			return out.String(), st, err // Feed's error says "runtime: " already
 		}
 	}
 	st.StopReason = "length"

@@ -16,6 +16,8 @@ import (
 )
 
 // Source is where a model comes from: a GGUF file or a Hugging Face folder.
+// Its errors name the source (the file or folder) and, for TensorData, the
+// tensor, so callers add only their own context.
 type Source interface {
 	// Name identifies the source in messages (a path).
 	Name() string
@@ -55,7 +57,7 @@ func Load(ctx context.Context, src Source, be backend.Backend, o LoadOptions) (*
 	cfg := src.Config()
 	tok, err := src.Tokenizer()
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %s: %w", src.Name(), err)
+		return nil, fmt.Errorf("runtime: load: %w", err) // err names the source
 	}
 	// A one-token graph names every weight any graph of this model reads.
 	built, err := llama.Build(cfg, src.Weights(), llama.BuildOptions{Tokens: 1, Context: 1, KVType: graph.F32})
@@ -78,7 +80,7 @@ func Load(ctx context.Context, src Source, be backend.Backend, o LoadOptions) (*
 		data, err := src.TensorData(n.Name)
 		if err != nil {
 			m.Close()
-			return nil, fmt.Errorf("runtime: %s: tensor %q: %w", src.Name(), n.Name, err)
+			return nil, fmt.Errorf("runtime: load: %w", err) // err names the source and the tensor
 		}
 		if int64(len(data)) != n.Bytes() {
 			m.Close()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	_ "github.com/golem-llm/golem/backend/cpu"
+	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/runtime"
 )
@@ -111,4 +112,114 @@ func TestGenerateStopsAndStreams(t *testing.T) {
 			require.Equal(t, len(ids), st.PromptTokens)
 		})
 	}
+}
+
+func TestGenerateWithoutLogitsIsAnError(t *testing.T) {
+	m := loadStories(t, "cpu")
+	ctx := context.Background()
+	s, err := m.NewSession(runtime.SessionOptions{Context: 16})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Nil(t, s.Logits())
+	_, _, err = runtime.Generate(ctx, s, nil, runtime.GenerateOptions{MaxTokens: 2})
+	require.EqualError(t, err, "runtime: generate: no prompt, and the session holds no logits to continue from")
+	// With logits, an empty prompt continues from them.
+	require.NoError(t, s.Feed(ctx, []int32{1, 403}))
+	_, st, err := runtime.Generate(ctx, s, nil, runtime.GenerateOptions{MaxTokens: 2})
+	require.NoError(t, err)
+	require.Equal(t, 2, st.GenTokens)
+	// Rewinding forgets the logits of the forgotten positions.
+	s.Rewind(1)
+	require.Nil(t, s.Logits())
+	_, _, err = runtime.Generate(ctx, s, []int32{}, runtime.GenerateOptions{MaxTokens: 2})
+	require.ErrorContains(t, err, "no logits")
+}
+
+func TestSessionLogitsAndTokensAreCopies(t *testing.T) {
+	m := loadStories(t, "cpu")
+	ctx := context.Background()
+	s, err := m.NewSession(runtime.SessionOptions{Context: 16})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Feed(ctx, []int32{1, 403}))
+	held, toks := s.Logits(), s.Tokens()
+	want := append([]float32(nil), held...)
+	require.Len(t, held, 512)
+	held[0], toks[0] = 1e9, 77 // writing to the copies changes nothing
+	require.Equal(t, want, s.Logits())
+	require.Equal(t, []int32{1, 403}, s.Tokens())
+	s.Rewind(1)
+	require.NoError(t, s.Feed(ctx, []int32{407}))
+	require.Equal(t, float32(1e9), held[0], "a later Feed does not write into a slice Logits returned")
+	require.Equal(t, want[1:], held[1:])
+	require.NotEqual(t, want, s.Logits())
+}
+
+func TestSessionDefaultContextIsTheTrainedOne(t *testing.T) {
+	m := loadStories(t, "cpu")
+	require.Equal(t, 128, m.Config.ContextLen)
+	require.Equal(t, 128, m.DefaultContext())
+	s, err := m.NewSession(runtime.SessionOptions{})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Equal(t, 128, s.Context())
+	big, err := m.NewSession(runtime.SessionOptions{Context: 300})
+	require.NoError(t, err, "a larger context is the caller's choice")
+	defer big.Close()
+	require.Equal(t, 300, big.Context())
+}
+
+func TestOptionsValidate(t *testing.T) {
+	m := loadStories(t, "cpu")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		o    runtime.SessionOptions
+		want string
+	}{
+		{runtime.SessionOptions{Context: -5}, "runtime: SessionOptions.Context -5: want a value in [0, 2147483647]"},
+		{runtime.SessionOptions{Chunk: -1}, "runtime: SessionOptions.Chunk -1: want 0 or more"},
+		{runtime.SessionOptions{KVType: graph.Q4_0}, "runtime: SessionOptions.KVType q4_0: want f32 or f16"},
+	} {
+		_, err := m.NewSession(tc.o)
+		require.EqualError(t, err, tc.want)
+		require.EqualError(t, tc.o.Validate(), tc.want)
+	}
+	s, err := m.NewSession(runtime.SessionOptions{Context: 32})
+	require.NoError(t, err)
+	defer s.Close()
+	ids := []int32{1, 403, 407}
+	for _, tc := range []struct {
+		o    runtime.GenerateOptions
+		want string
+	}{
+		{runtime.GenerateOptions{MaxTokens: -1}, "runtime: GenerateOptions.MaxTokens -1: want 0 or more"},
+		{runtime.GenerateOptions{MaxTokens: 3, Sampler: runtime.SamplerConfig{TopP: 2}}, "runtime: SamplerConfig.TopP 2: want a value in [0, 1]"},
+		{runtime.GenerateOptions{MaxTokens: 3, Sampler: runtime.SamplerConfig{RepeatPenalty: 1.1, RepeatLastN: -3}}, "RepeatLastN -3"},
+	} {
+		_, _, err := runtime.Generate(ctx, s, ids, tc.o)
+		require.ErrorContains(t, err, tc.want)
+		require.Zero(t, s.Len(), "nothing is fed when the options are bad")
+	}
+	// -1 (the whole history) with a penalty runs (it used to panic).
+	_, st, err := runtime.Generate(ctx, s, ids, runtime.GenerateOptions{MaxTokens: 10,
+		Sampler: runtime.SamplerConfig{Temperature: 0.7, RepeatPenalty: 1.3, RepeatLastN: -1, Seed: 1}})
+	require.NoError(t, err)
+	require.Equal(t, 10, st.GenTokens)
+}
+
+func TestRuntimeErrorsSayRuntimeOnce(t *testing.T) {
+	m := loadStories(t, "cpu")
+	s, err := m.NewSession(runtime.SessionOptions{Context: 32})
+	require.NoError(t, err)
+	defer s.Close()
+	_, _, err = runtime.Generate(context.Background(), s, []int32{1, 600}, runtime.GenerateOptions{MaxTokens: 3})
+	require.EqualError(t, err, "runtime: feed: token 600 outside the vocabulary of 512")
+	// A run that fails during decoding (cancelled after the first token).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, _, err = runtime.Generate(ctx, s, []int32{1, 403}, runtime.GenerateOptions{MaxTokens: 10,
+		OnText: func(string) error { cancel(); return nil }})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 1, strings.Count(err.Error(), "runtime:"), err.Error())
+	require.Regexp(t, `^runtime: run at position 2: cpu: run: before .*: context canceled$`, err.Error())
 }

@@ -1,24 +1,90 @@
 package runtime
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"github.com/golem-llm/golem/internal/optcheck"
 )
+
+// DefaultRepeatLastN is the penalty window of a SamplerConfig that sets none.
+const DefaultRepeatLastN = 64
 
 // SamplerConfig chooses how the next token is picked from the logits. The
 // zero value is greedy decoding. Filters apply in llama.cpp's order:
 // penalties, top-k, top-p, min-p, temperature, then a seeded draw.
+// Validate gives the accepted range of each field.
 type SamplerConfig struct {
-	Temperature      float32 // ≤ 0: greedy (argmax)
+	Temperature      float32 // 0: greedy (argmax); a finite number ≥ 0
 	TopK             int     // keep the k most likely tokens (0: all)
-	TopP             float32 // keep the smallest set whose probability reaches p (0 or 1: all)
-	MinP             float32 // drop tokens below min_p × the top probability (0: none)
-	RepeatPenalty    float32 // divide positive / multiply negative logits of recent tokens (1 or 0: none)
-	RepeatLastN      int     // how many recent tokens the penalties look at (0: 64)
-	PresencePenalty  float32 // subtract from logits of tokens seen recently
-	FrequencyPenalty float32 // subtract per occurrence in the recent window
+	TopP             float32 // keep the smallest set whose probability reaches p, in [0, 1] (0 or 1: all)
+	MinP             float32 // drop tokens below min_p × the top probability, in [0, 1] (0: none)
+	RepeatPenalty    float32 // divide positive / multiply negative logits of recent tokens, ≥ 0 (1 or 0: none)
+	RepeatLastN      int     // how many recent tokens the penalties look at (0: DefaultRepeatLastN; -1: every token so far)
+	PresencePenalty  float32 // subtract from logits of tokens seen recently (finite)
+	FrequencyPenalty float32 // subtract per occurrence in the recent window (finite)
 	Seed             uint64  // same seed, same choices
+}
+
+// Validate reports the first field out of its range as an
+// *optcheck.FieldError ("runtime: SamplerConfig.TopP 2: want a value in
+// [0, 1]").
+func (c SamplerConfig) Validate() error {
+	s := optcheck.Struct{Pkg: "runtime", Name: "SamplerConfig"}
+	return optcheck.First(
+		optcheck.FiniteNonNegative(s, "Temperature", c.Temperature),
+		s.NonNegative("TopK", c.TopK),
+		optcheck.FiniteRange(s, "TopP", c.TopP, 0, 1),
+		optcheck.FiniteRange(s, "MinP", c.MinP, 0, 1),
+		optcheck.FiniteNonNegative(s, "RepeatPenalty", c.RepeatPenalty),
+		repeatLastN(s, c.RepeatLastN),
+		optcheck.Finite(s, "PresencePenalty", c.PresencePenalty),
+		optcheck.Finite(s, "FrequencyPenalty", c.FrequencyPenalty),
+	)
+}
+
+func repeatLastN(s optcheck.Struct, n int) error {
+	if n < -1 {
+		return s.Fail("RepeatLastN", n, "-1 (every token so far) or a count ≥ 0")
+	}
+	return nil
+}
+
+// ErrNonFinite is matched (errors.Is) by a *NonFiniteError.
+var ErrNonFinite = errors.New("non-finite logits")
+
+// NonFiniteError reports logits holding NaN or ±Inf: a model whose weights
+// or hyper-parameters are broken, or a kernel that overflowed. Sampling
+// such logits would pick garbage silently.
+type NonFiniteError struct {
+	Pos   int     // position whose logits these are (-1: not known, as in Sampler.Sample)
+	Index int     // the first non-finite logit (a token id)
+	Value float32 // its value: NaN, +Inf or -Inf
+}
+
+// Error formats the error as "non-finite logits at position 4 (logit 17 = NaN)".
+func (e *NonFiniteError) Error() string {
+	if e.Pos < 0 {
+		return fmt.Sprintf("%v (logit %d = %v)", ErrNonFinite, e.Index, e.Value)
+	}
+	return fmt.Sprintf("%v at position %d (logit %d = %v)", ErrNonFinite, e.Pos, e.Index, e.Value)
+}
+
+// Is makes errors.Is(err, ErrNonFinite) true.
+func (e *NonFiniteError) Is(target error) bool { return target == ErrNonFinite }
+
+// checkFinite returns a *NonFiniteError naming the first NaN or ±Inf of
+// logits, or nil.
+func checkFinite(logits []float32) error {
+	for i, l := range logits {
+		if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+			return &NonFiniteError{Pos: -1, Index: i, Value: l}
+		}
+	}
+	return nil
 }
 
 // Sampler picks tokens; it is not safe for concurrent use.
@@ -34,17 +100,28 @@ type candidate struct {
 	l  float32 // logit, then probability
 }
 
-// NewSampler returns a sampler for cfg.
-func NewSampler(cfg SamplerConfig) *Sampler {
-	if cfg.RepeatLastN == 0 {
-		cfg.RepeatLastN = 64
+// NewSampler returns a sampler for cfg, or cfg's Validate error.
+func NewSampler(cfg SamplerConfig) (*Sampler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	return &Sampler{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), count: map[int32]int{}}
+	if cfg.RepeatLastN == 0 {
+		cfg.RepeatLastN = DefaultRepeatLastN
+	}
+	return &Sampler{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), count: map[int32]int{}}, nil
 }
 
 // Sample returns the next token given the logits of the last position and
-// the tokens so far (used by the penalties). logits is not modified.
-func (s *Sampler) Sample(logits []float32, history []int32) int32 {
+// the tokens so far (used by the penalties). logits is not modified. Empty
+// logits are an error, and logits holding NaN or ±Inf give a
+// *NonFiniteError (Pos -1).
+func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
+	if len(logits) == 0 {
+		return -1, errors.New("runtime: sample: no logits")
+	}
+	if err := checkFinite(logits); err != nil {
+		return -1, err
+	}
 	c := s.cfg
 	s.cands = s.cands[:0]
 	for i, l := range logits {
@@ -58,7 +135,7 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 				best = i
 			}
 		}
-		return s.cands[best].id
+		return s.cands[best].id, nil
 	}
 	cands := s.cands
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].l > cands[j].l })
@@ -95,12 +172,14 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 	for _, cd := range cands {
 		r -= float64(cd.l)
 		if r <= 0 {
-			return cd.id
+			return cd.id, nil
 		}
 	}
-	return cands[len(cands)-1].id
+	return cands[len(cands)-1].id, nil
 }
 
+// penalize applies the repetition penalties to the last RepeatLastN tokens
+// of history (all of them when RepeatLastN is negative or exceeds it).
 func (s *Sampler) penalize(history []int32) {
 	c := s.cfg
 	rep := c.RepeatPenalty != 0 && c.RepeatPenalty != 1
@@ -108,7 +187,10 @@ func (s *Sampler) penalize(history []int32) {
 		return
 	}
 	clear(s.count)
-	start := max(0, len(history)-c.RepeatLastN)
+	start := 0
+	if c.RepeatLastN >= 0 {
+		start = max(0, len(history)-c.RepeatLastN)
+	}
 	for _, t := range history[start:] {
 		s.count[t]++
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/golem-llm/golem/internal/optcheck"
 )
 
 func TestSamplerGreedyAndPenalties(t *testing.T) {
@@ -28,9 +30,12 @@ func TestSamplerGreedyAndPenalties(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewSampler(tc.cfg)
+			s, err := NewSampler(tc.cfg)
+			require.NoError(t, err)
 			for i := 0; i < 20; i++ {
-				require.Equal(t, tc.want, s.Sample(logits, tc.history))
+				got, err := s.Sample(logits, tc.history)
+				require.NoError(t, err)
+				require.Equal(t, tc.want, got)
 			}
 		})
 	}
@@ -39,10 +44,12 @@ func TestSamplerGreedyAndPenalties(t *testing.T) {
 func TestSamplerSeedAndDistribution(t *testing.T) {
 	logits := []float32{0, float32(math.Log(3)), -100}
 	draw := func(seed uint64) []int32 {
-		s := NewSampler(SamplerConfig{Temperature: 1, Seed: seed})
+		s, err := NewSampler(SamplerConfig{Temperature: 1, Seed: seed})
+		require.NoError(t, err)
 		out := make([]int32, 4000)
 		for i := range out {
-			out[i] = s.Sample(logits, nil)
+			out[i], err = s.Sample(logits, nil)
+			require.NoError(t, err)
 		}
 		return out
 	}
@@ -57,10 +64,11 @@ func TestSamplerSeedAndDistribution(t *testing.T) {
 	require.InDelta(t, 0.75, float64(counts[1])/float64(len(a)), 0.03)
 	require.Zero(t, counts[2])
 	// Temperature sharpens: at T=0.25 the ratio 3:1 becomes 81:1.
-	s := NewSampler(SamplerConfig{Temperature: 0.25, Seed: 1})
+	s, err := NewSampler(SamplerConfig{Temperature: 0.25, Seed: 1})
+	require.NoError(t, err)
 	n1 := 0
 	for i := 0; i < 4000; i++ {
-		if s.Sample(logits, nil) == 1 {
+		if id, err := s.Sample(logits, nil); err == nil && id == 1 {
 			n1++
 		}
 	}
@@ -84,5 +92,77 @@ func TestCutStop(t *testing.T) {
 		got, found := cutStop(tc.text, tc.stops)
 		require.Equal(t, tc.want, got, tc.text)
 		require.Equal(t, tc.found, found, tc.text)
+	}
+}
+
+func TestSamplerConfigValidate(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	tests := []struct {
+		cfg  SamplerConfig
+		want string // "" for valid
+	}{
+		{SamplerConfig{}, ""},
+		{SamplerConfig{Temperature: 0.8, TopK: 40, TopP: 1, MinP: 0, RepeatPenalty: 1.1, RepeatLastN: -1, PresencePenalty: -0.5}, ""},
+		{SamplerConfig{Temperature: -1}, "runtime: SamplerConfig.Temperature -1: want a finite number ≥ 0"},
+		{SamplerConfig{Temperature: nan}, "runtime: SamplerConfig.Temperature NaN: want a finite number ≥ 0"},
+		{SamplerConfig{Temperature: inf}, "runtime: SamplerConfig.Temperature +Inf: want a finite number ≥ 0"},
+		{SamplerConfig{TopK: -5}, "runtime: SamplerConfig.TopK -5: want 0 or more"},
+		{SamplerConfig{TopP: 2}, "runtime: SamplerConfig.TopP 2: want a value in [0, 1]"},
+		{SamplerConfig{TopP: nan}, "runtime: SamplerConfig.TopP NaN: want a value in [0, 1]"},
+		{SamplerConfig{MinP: 2}, "runtime: SamplerConfig.MinP 2: want a value in [0, 1]"},
+		{SamplerConfig{MinP: -0.1}, "runtime: SamplerConfig.MinP -0.1: want a value in [0, 1]"},
+		{SamplerConfig{RepeatPenalty: -1}, "runtime: SamplerConfig.RepeatPenalty -1: want a finite number ≥ 0"},
+		{SamplerConfig{RepeatLastN: -2}, "runtime: SamplerConfig.RepeatLastN -2: want -1 (every token so far) or a count ≥ 0"},
+		{SamplerConfig{PresencePenalty: nan}, "runtime: SamplerConfig.PresencePenalty NaN: want a finite number"},
+		{SamplerConfig{FrequencyPenalty: -inf}, "runtime: SamplerConfig.FrequencyPenalty -Inf: want a finite number"},
+	}
+	for _, tc := range tests {
+		err := tc.cfg.Validate()
+		_, nerr := NewSampler(tc.cfg)
+		if tc.want == "" {
+			require.NoError(t, err, "%+v", tc.cfg)
+			require.NoError(t, nerr)
+			continue
+		}
+		require.EqualError(t, err, tc.want)
+		require.EqualError(t, nerr, tc.want, "NewSampler validates")
+		var fe *optcheck.FieldError
+		require.ErrorAs(t, err, &fe)
+	}
+}
+
+func TestSamplerRepeatLastNWholeHistory(t *testing.T) {
+	logits := []float32{1, 5, 3, -2}
+	// Token 1 is far back: a window of 2 misses it, -1 (everything) does not.
+	history := []int32{1, 0, 0, 3, 3}
+	for _, tc := range []struct {
+		lastN int
+		want  int32
+	}{{2, 1}, {-1, 2}, {100, 2}} {
+		s, err := NewSampler(SamplerConfig{RepeatPenalty: 4, RepeatLastN: tc.lastN})
+		require.NoError(t, err)
+		got, err := s.Sample(logits, history)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got, "repeat-last-n %d", tc.lastN)
+	}
+}
+
+func TestSamplerRefusesEmptyAndNonFiniteLogits(t *testing.T) {
+	for _, temp := range []float32{0, 1} {
+		s, err := NewSampler(SamplerConfig{Temperature: temp, TopK: 2, TopP: 0.5, MinP: 0.1, RepeatPenalty: 1.5, RepeatLastN: -1})
+		require.NoError(t, err)
+		_, err = s.Sample(nil, []int32{1, 2})
+		require.EqualError(t, err, "runtime: sample: no logits")
+		_, err = s.Sample([]float32{}, nil)
+		require.Error(t, err)
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+			_, err = s.Sample([]float32{0, 1, bad, bad}, []int32{0})
+			require.ErrorIs(t, err, ErrNonFinite)
+			var nf *NonFiniteError
+			require.ErrorAs(t, err, &nf)
+			require.Equal(t, 2, nf.Index)
+			require.Equal(t, -1, nf.Pos)
+			require.Contains(t, err.Error(), "non-finite logits (logit 2 = ")
+		}
 	}
 }

@@ -9,21 +9,47 @@ import (
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/optcheck"
 	"github.com/golem-llm/golem/model/llama"
 )
 
-// DefaultContext is the KV cache length of a session that asks for none.
+// DefaultContext is the KV cache length of a session that asks for none
+// (llama.cpp's default), unless the model was trained on a shorter context.
 const DefaultContext = 4096
+
+// DefaultChunk is how many prompt tokens one prefill run takes by default.
+const DefaultChunk = 512
+
+// MaxContext is the largest context a session accepts: positions are
+// 32-bit integers.
+const MaxContext = math.MaxInt32
 
 // ErrContextFull is returned when tokens would not fit in a session's context.
 var ErrContextFull = errors.New("context full")
 
 // SessionOptions configure a session.
 type SessionOptions struct {
-	Context   int         // KV cache rows (0: 4096, as llama.cpp's default)
+	// Context is the KV cache rows (0: Model.DefaultContext, the smaller
+	// of DefaultContext and the model's trained context).
+	Context   int
 	KVType    graph.DType // F32 (default) or F16
-	Chunk     int         // prefill tokens per run (0: 512)
+	Chunk     int         // prefill tokens per run (0: DefaultChunk)
 	AllLogits bool        // keep logits of every position of the last Feed (parity)
+}
+
+// Validate reports the first field out of its range as an
+// *optcheck.FieldError.
+func (o SessionOptions) Validate() error {
+	s := optcheck.Struct{Pkg: "runtime", Name: "SessionOptions"}
+	var kv error
+	if o.KVType != graph.F32 && o.KVType != graph.F16 {
+		kv = s.Fail("KVType", o.KVType, "f32 or f16")
+	}
+	return optcheck.First(
+		s.IntRange("Context", o.Context, 0, MaxContext),
+		s.NonNegative("Chunk", o.Chunk),
+		kv,
+	)
 }
 
 // Session is one conversation: a KV cache and the position reached in it.
@@ -48,13 +74,26 @@ type program struct {
 	rows           int // logits rows produced
 }
 
+// DefaultContext returns the context of a session that asks for none:
+// DefaultContext, or the model's trained context when that is shorter
+// (running past it gives text the model was never trained to produce).
+func (m *Model) DefaultContext() int {
+	if trained := m.Config.ContextLen; trained > 0 && trained < DefaultContext {
+		return trained
+	}
+	return DefaultContext
+}
+
 // NewSession allocates a KV cache on the model's backend.
 func (m *Model) NewSession(o SessionOptions) (*Session, error) {
-	if o.Context <= 0 {
-		o.Context = DefaultContext
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
-	if o.Chunk <= 0 {
-		o.Chunk = 512
+	if o.Context == 0 {
+		o.Context = m.DefaultContext()
+	}
+	if o.Chunk == 0 {
+		o.Chunk = DefaultChunk
 	}
 	o.Chunk = min(o.Chunk, o.Context)
 	s := &Session{m: m, opts: o, caches: map[string]backend.Buffer{}, progs: map[int]*program{}}
@@ -82,18 +121,29 @@ func (s *Session) Context() int { return s.opts.Context }
 // Len returns how many tokens are in the KV cache.
 func (s *Session) Len() int { return len(s.tokens) }
 
-// Tokens returns the tokens fed so far.
-func (s *Session) Tokens() []int32 { return s.tokens }
+// Tokens returns a copy of the tokens fed so far.
+func (s *Session) Tokens() []int32 { return append([]int32(nil), s.tokens...) }
 
-// Logits returns the logits of the last position fed (every position of the
-// last Feed when AllLogits is set: rows of VocabSize).
-func (s *Session) Logits() []float32 { return s.logits }
+// Logits returns a copy of the logits of the last position fed (every
+// position of the last Feed when AllLogits is set: rows of VocabSize), or
+// nil when there are none (nothing fed since the session began or was
+// rewound). It is a copy because the session reuses its buffer: a slice
+// into it would change under the caller at the next Feed. Generate reads
+// the buffer in place.
+func (s *Session) Logits() []float32 {
+	if len(s.logits) == 0 {
+		return nil
+	}
+	return append([]float32(nil), s.logits...)
+}
 
 // Rewind forgets everything after the first n tokens (a later Feed
-// overwrites their cache rows).
+// overwrites their cache rows). When it forgets any, the logits go too:
+// they belonged to a position no longer in the cache.
 func (s *Session) Rewind(n int) {
 	if n < len(s.tokens) {
 		s.tokens = s.tokens[:max(n, 0)]
+		s.logits = s.logits[:0]
 	}
 }
 
@@ -106,11 +156,11 @@ func (s *Session) program(n int) (*program, error) {
 		Tokens: n, Context: s.opts.Context, KVType: s.opts.KVType, AllLogits: s.opts.AllLogits,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, err
 	}
 	prog, err := m.Backend.Compile(built.Graph)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: compile %d-token graph on %s: %w", n, m.Backend.Name(), err)
+		return nil, fmt.Errorf("compile %d-token graph on %s: %w", n, m.Backend.Name(), err)
 	}
 	p := &program{built: built, prog: prog, rows: built.Logits.Shape[0]}
 	fail := func(err error) (*program, error) {
@@ -120,7 +170,7 @@ func (s *Session) program(n int) (*program, error) {
 	for _, w := range built.Graph.Leaves(graph.OpWeight) {
 		buf, ok := m.weights[w.Name]
 		if !ok {
-			return fail(fmt.Errorf("runtime: weight %q not loaded", w.Name))
+			return fail(fmt.Errorf("weight %q not loaded", w.Name))
 		}
 		if err := prog.Bind(w, buf, 0); err != nil {
 			return fail(err)
@@ -165,23 +215,30 @@ func (p *program) close() {
 
 // Feed runs tokens through the model after what the cache already holds
 // and leaves the logits of the last one in Logits. Long inputs run in
-// chunks of SessionOptions.Chunk tokens.
+// chunks of SessionOptions.Chunk tokens. Errors start with "runtime: "
+// (ErrContextFull is matched by errors.Is).
 func (s *Session) Feed(ctx context.Context, tokens []int32) error {
+	if err := s.feed(ctx, tokens); err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	return nil
+}
+
+// feed is Feed without the package prefix on its errors.
+func (s *Session) feed(ctx context.Context, tokens []int32) error {
 	if len(tokens) == 0 {
-		return errors.New("runtime: feed: no tokens")
+		return errors.New("feed: no tokens")
 	}
 	if len(s.tokens)+len(tokens) > s.opts.Context {
-		return fmt.Errorf("runtime: %w: %d tokens in the cache + %d new exceed the context of %d", ErrContextFull, len(s.tokens), len(tokens), s.opts.Context)
+		return fmt.Errorf("%w: %d tokens in the cache + %d new exceed the context of %d", ErrContextFull, len(s.tokens), len(tokens), s.opts.Context)
 	}
 	vocab := s.m.Config.VocabSize
 	for _, t := range tokens {
 		if t < 0 || int(t) >= vocab {
-			return fmt.Errorf("runtime: feed: token %d outside the vocabulary of %d", t, vocab)
+			return fmt.Errorf("feed: token %d outside the vocabulary of %d", t, vocab)
 		}
 	}
-	if s.opts.AllLogits {
-		s.logits = s.logits[:0]
-	}
+	s.logits = s.logits[:0]
 	for start := 0; start < len(tokens); start += s.opts.Chunk {
 		chunk := tokens[start:min(start+s.opts.Chunk, len(tokens))]
 		if err := s.run(ctx, chunk); err != nil {
@@ -205,17 +262,17 @@ func (s *Session) run(ctx context.Context, chunk []int32) error {
 		binary.LittleEndian.PutUint32(buf[4*i:], uint32(t))
 	}
 	if err := p.tokBuf.Write(0, buf); err != nil {
-		return fmt.Errorf("runtime: write tokens: %w", err)
+		return fmt.Errorf("write tokens: %w", err)
 	}
 	base := len(s.tokens)
 	for i := range chunk {
 		binary.LittleEndian.PutUint32(buf[4*i:], uint32(base+i))
 	}
 	if err := p.posBuf.Write(0, buf); err != nil {
-		return fmt.Errorf("runtime: write positions: %w", err)
+		return fmt.Errorf("write positions: %w", err)
 	}
 	if err := p.prog.Run(ctx); err != nil {
-		return fmt.Errorf("runtime: run at position %d: %w", base, err)
+		return fmt.Errorf("run at position %d: %w", base, err)
 	}
 	s.tokens = append(s.tokens, chunk...)
 	return s.readLogits(p)
@@ -228,7 +285,7 @@ func (s *Session) readLogits(p *program) error {
 	}
 	raw := s.scratch[:size]
 	if err := p.outBuf.Read(0, raw); err != nil {
-		return fmt.Errorf("runtime: read logits: %w", err)
+		return fmt.Errorf("read logits: %w", err)
 	}
 	count := int(size / 4)
 	if !s.opts.AllLogits {
@@ -255,4 +312,14 @@ func (s *Session) Close() error {
 	}
 	s.caches = nil
 	return first
+}
+
+// lastLogits returns the logits row of the last position fed, in place (no
+// copy; the next Feed overwrites it).
+func (s *Session) lastLogits() []float32 {
+	v := s.m.Config.VocabSize
+	if len(s.logits) < v {
+		return s.logits
+	}
+	return s.logits[len(s.logits)-v:]
 }

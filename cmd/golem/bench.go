@@ -98,9 +98,7 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	if err != nil {
 		return bench.Options{}, err
 	}
-	if f.reps < 0 {
-		return bench.Options{}, fmt.Errorf("--reps %d: want 0 or more", f.reps)
-	}
+	// --warmup 0 is bench.Options' -1 (none): the flag's range is checked here.
 	if f.warmup < 0 {
 		return bench.Options{}, fmt.Errorf("--warmup %d: want 0 or more", f.warmup)
 	}
@@ -124,13 +122,14 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 	if warm == 0 {
 		warm = -1 // bench.Options: negative means none
 	}
-	return bench.Options{
+	o := bench.Options{
 		Devices: f.devices, Reps: f.reps, Warmup: warm, MinTime: f.minTime, Threads: f.threads, Seed: f.seed,
 		Env:      bench.DetectEnv(version, buildCommit()),
 		Ceilings: bench.CeilingOptions{Version: buildKey(), Remeasure: f.remeasure, Override: ov, Logger: log},
 		Logger:   log,
 		Progress: f.progress,
-	}, nil
+	}
+	return o, o.Validate()
 }
 
 // progress shows the suite's advance on the status line.
@@ -275,6 +274,9 @@ q4_k q6_k) for one row of x (GEMV, decode-like, memory-bound) and 512 rows
 reference. FLOPs are 2·m·n·k; bytes are x, W (at its dtype) and the output.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if size < 0 {
+				return fmt.Errorf("--size %d: want a positive size (0: the default)", size)
+			}
 			if size == 0 {
 				size = 4096
 				if quick {
@@ -345,7 +347,7 @@ or a custom spec), written to a temporary file in each --type.`,
 				return fmt.Errorf("-p %d -n %d: want sizes ≥ 0, not both 0", prompt, gen)
 			}
 			kv, err := graph.ParseDType(kvType)
-			if err != nil || (kv != graph.F32 && kv != graph.F16) {
+			if err != nil {
 				return fmt.Errorf("--kv-type %q: want f32 or f16", kvType)
 			}
 			o, err := f.options(cmd)
@@ -353,6 +355,9 @@ or a custom spec), written to a temporary file in each --type.`,
 				return err
 			}
 			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv}
+			if err := mo.Validate(); err != nil {
+				return err
+			}
 			if prompt == 0 {
 				mo.Prompt = -1
 			}

@@ -21,6 +21,7 @@ func newChatCmd() *cobra.Command {
 		system   string
 		template string
 		n        int
+		verbose  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "chat -m MODEL",
@@ -29,12 +30,18 @@ func newChatCmd() *cobra.Command {
 replies. The conversation stays in the KV cache: each turn feeds only the new
 tokens. The prompt format comes from the model's tokenizer.chat_template
 (llama-2, llama-3, chatml, mistral, phi-3 and gemma are recognised) or --template.
+Only the template's own markers become control tokens: "<|im_start|>" typed in
+a message (or in --system) stays text.
 An empty line or end of input ends the chat. Ctrl-C during a reply stops the
 reply; at the prompt it ends the chat (exit status 130). Lines of up to 16 MiB
 are accepted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			so, err := sessionOptions(&mf)
+			if err != nil {
+				return err
+			}
+			gen, err := sf.generateOptions(cmd, n)
 			if err != nil {
 				return err
 			}
@@ -60,7 +67,6 @@ are accepted.`,
 			defer stopReading()
 			lines := readLines(readCtx, cmd.InOrStdin(), maxChatLine)
 			out := cmd.OutOrStdout()
-			sampler := sf.config(cmd)
 			for {
 				fmt.Fprint(out, "> ")
 				var in line
@@ -82,7 +88,7 @@ are accepted.`,
 					return nil
 				}
 				msgs = append(msgs, runtime.Message{Role: "user", Content: text})
-				reply, err := chatTurn(cmd, l.model, s, tmpl, msgs, sampler, n)
+				reply, err := chatTurn(cmd, l, s, tmpl, msgs, gen, verbose)
 				if err != nil {
 					return err
 				}
@@ -95,15 +101,22 @@ are accepted.`,
 	cmd.Flags().StringVar(&system, "system", "", "system message")
 	cmd.Flags().StringVar(&template, "template", "", "chat template when the model has none: "+strings.Join(runtime.ChatTemplateNames(), ", "))
 	cmd.Flags().IntVarP(&n, "n-predict", "n", 512, "most tokens per reply")
+	registerVerbosePrompt(cmd, &verbose)
 	return cmd
 }
 
 // chatTurn renders the conversation, feeds only the tokens the cache does
 // not already hold, and streams the reply.
-func chatTurn(cmd *cobra.Command, m *runtime.Model, s *runtime.Session, t *runtime.ChatTemplate, msgs []runtime.Message, sc runtime.SamplerConfig, n int) (string, error) {
+func chatTurn(cmd *cobra.Command, l *loaded, s *runtime.Session, t *runtime.ChatTemplate, msgs []runtime.Message, o runtime.GenerateOptions, verbose bool) (string, error) {
 	ctx, done := interruptScope(cmd.Context())
 	defer done()
-	ids := m.Tokenizer.Encode(t.Render(msgs, true), false, true)
+	ids := t.Encode(l.model.Tokenizer, msgs, true)
+	if len(ids) == 0 {
+		return "", fmt.Errorf("chat: template %s gave no tokens", t.Name)
+	}
+	if verbose {
+		fmt.Fprintf(cmd.ErrOrStderr(), "prompt tokens: %v\n", ids)
+	}
 	have := s.Tokens()
 	common := 0
 	for common < len(have) && common < len(ids) && have[common] == ids[common] {
@@ -114,13 +127,12 @@ func chatTurn(cmd *cobra.Command, m *runtime.Model, s *runtime.Session, t *runti
 	}
 	s.Rewind(common)
 	out := cmd.OutOrStdout()
-	reply, _, err := runtime.Generate(ctx, s, ids[common:], runtime.GenerateOptions{
-		MaxTokens: n, Sampler: sc, Stop: t.Stop,
-		OnText: func(text string) error { _, err := fmt.Fprint(out, text); return err },
-	})
+	o.Stop = t.Stop
+	o.OnText = func(text string) error { _, err := fmt.Fprint(out, text); return err }
+	reply, _, err := runtime.Generate(ctx, s, ids[common:], o)
 	fmt.Fprintln(out)
 	if err != nil && ctx.Err() == nil {
-		return "", err
+		return "", generationError(ctx, l, s, err)
 	}
 	if err := cmd.Context().Err(); err != nil {
 		return "", err // SIGTERM: the whole chat ends

@@ -28,8 +28,10 @@ func TestRunStories260K(t *testing.T) {
 		want string // exact stdout (minus the final newline) or prefix
 		full bool
 	}{
-		{"llama2c text", []string{"-n", "196", "--temp", "0"}, llama2cText, true},
-		{"n 200 continues it", []string{"-n", "200", "--temp", "0"}, llama2cText + " said", false},
+		// 201 positions: past the 128 the model was trained on (llama2.c runs
+		// the same checkpoint with a context of 512).
+		{"llama2c text", []string{"-n", "196", "--temp", "0", "-c", "256"}, llama2cText, true},
+		{"n 200 continues it", []string{"-n", "200", "--temp", "0", "-c", "256"}, llama2cText + " said", false},
 		{"cpu ref", []string{"-n", "20", "--temp", "0", "--device", "cpu:ref"}, "Once upon a time, there was a little girl named Lily.", false},
 		{"f16 kv cache", []string{"-n", "20", "--temp", "0", "--kv-type", "f16"}, "Once upon a time, there was a little girl named Lily.", false},
 	}
@@ -89,7 +91,8 @@ func TestChatKeepsHistory(t *testing.T) {
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	root.SetIn(strings.NewReader("Tell me a story\nAnd then?\n\n"))
-	root.SetArgs([]string{"chat", "-m", model, "--template", "chatml", "--temp", "0", "-n", "12", "--device", "cpu", "--system", "You tell stories."})
+	// -c 512: chatml's markers are many tokens in this 512-token vocabulary.
+	root.SetArgs([]string{"chat", "-m", model, "--template", "chatml", "--temp", "0", "-n", "12", "-c", "512", "--device", "cpu", "--system", "You tell stories."})
 	require.NoError(t, root.Execute(), errb.String())
 	require.Equal(t, 3, strings.Count(out.String(), "> "), out.String())
 	replies := strings.Split(out.String(), "> ")
@@ -137,7 +140,7 @@ func TestRunVulkan(t *testing.T) {
 		t.Skipf("no Vulkan device: %v", err)
 	}
 	be.Close()
-	out, errOut, err := execute(t, "run", "-m", model, "-p", "Once upon a time", "-n", "196", "--temp", "0", "--device", "vulkan")
+	out, errOut, err := execute(t, "run", "-m", model, "-p", "Once upon a time", "-n", "196", "--temp", "0", "-c", "256", "--device", "vulkan")
 	require.NoError(t, err, errOut)
 	require.Equal(t, llama2cText+"\n", out)
 	require.Contains(t, errOut, "device: vulkan:0")

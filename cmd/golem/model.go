@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -23,9 +25,14 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.path, "model", "m", "", "model: a GGUF file or a Hugging Face folder (config.json + safetensors)")
 	cmd.Flags().StringVar(&f.device, "device", "auto", "device: "+deviceForms()+" (see golem devices)")
 	cmd.Flags().IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
-	cmd.Flags().IntVarP(&f.ctx, "ctx-size", "c", 0, "context length in tokens (0: 4096)")
+	cmd.Flags().IntVarP(&f.ctx, "ctx-size", "c", 0, fmt.Sprintf("context length in tokens (0: the model's trained context, at most %d)", runtime.DefaultContext))
 	cmd.Flags().StringVar(&f.kvType, "kv-type", "f32", "KV cache element type: f32 or f16")
 	_ = cmd.MarkFlagRequired("model")
+}
+
+// backendOptions returns the options of the backend the flags choose.
+func (f *modelFlags) backendOptions(log *slog.Logger) backend.Options {
+	return backend.Options{Threads: f.threads, Logger: log}
 }
 
 // loaded is a model on a backend and what must be closed after it.
@@ -62,17 +69,16 @@ func (f *modelFlags) load(ctx context.Context, cmd *cobra.Command) (*loaded, err
 	if l.src, err = runtime.OpenSource(f.path); err != nil {
 		return nil, err
 	}
-	if l.be, err = backend.Open(f.device, backend.Options{Threads: f.threads, Logger: log}); err != nil {
+	if l.be, err = backend.Open(f.device, f.backendOptions(log)); err != nil {
 		l.Close()
 		return nil, err
 	}
 	log.Info("device", "name", l.be.Name(), "device", l.be.Device().Name)
-	ctxLen := f.ctx
-	if ctxLen == 0 {
-		ctxLen = runtime.DefaultContext
-	}
-	if trained := l.src.Config().ContextLen; trained > 0 && ctxLen > trained {
-		log.Info("context exceeds the model's trained context", "context", ctxLen, "trained", trained)
+	if trained := l.src.Config().ContextLen; trained > 0 && f.ctx > trained {
+		// On stderr whatever --log-level says: text past the trained
+		// context is often garbage, and nothing else would say why.
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: --ctx-size %d exceeds the %d tokens %s was trained on; text past them may be garbage\n",
+			f.ctx, trained, f.path)
 	}
 	progress := progressBar(cmd.ErrOrStderr(), "loading "+f.path)
 	l.model, err = runtime.Load(ctx, l.src, l.be, runtime.LoadOptions{Progress: progress})

@@ -235,14 +235,15 @@ The exit status is 1 when a gate fails.`,
 			if gen < 0 {
 				return fmt.Errorf("-n %d: want 0 or more", gen)
 			}
-			if minTop1 <= 0 || minTop1 > 100 {
+			// A percentage here, a fraction in ModelOptions: checked here.
+			if !(minTop1 > 0 && minTop1 <= 100) {
 				return fmt.Errorf("--min-top1 %g: want a percentage in (0, 100]", minTop1)
 			}
-			if maxKL <= 0 {
-				return fmt.Errorf("--max-kl %g: want a positive bound", maxKL)
+			if maxKL == 0 { // 0 is ModelOptions' "default", not a bound
+				return errors.New("--max-kl 0: want a finite number > 0")
 			}
 			kv, err := graph.ParseDType(kvType)
-			if err != nil || (kv != graph.F32 && kv != graph.F16) {
+			if err != nil {
 				return fmt.Errorf("--kv-type %q: want f32 or f16", kvType)
 			}
 			mo := parity.ModelOptions{MaxMeanKL: maxKL, MinTop1: minTop1 / 100, Generate: gen, Layers: layers, KVType: kv}
@@ -255,6 +256,13 @@ The exit status is 1 when a gate fails.`,
 				mo.NodeThreshold = parity.OpNodeThreshold
 			default:
 				return fmt.Errorf("--node-thresholds %q: want layer or op", nodeThr)
+			}
+			if err := mo.Validate(); err != nil {
+				return err
+			}
+			to := parity.ModelTableOptions{Positions: positions}
+			if err := to.Validate(); err != nil {
+				return err
 			}
 			log, err := logger(cmd)
 			if err != nil {
@@ -302,7 +310,7 @@ The exit status is 1 when a gate fails.`,
 			if format == "json" {
 				err = r.WriteJSON(out)
 			} else {
-				err = r.WriteTable(out, parity.ModelTableOptions{Positions: positions})
+				err = r.WriteTable(out, to)
 			}
 			if err != nil {
 				return err

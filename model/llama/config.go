@@ -108,11 +108,12 @@ func (c *Config) Validate() error {
 	if c.RopeDims < 0 || c.RopeDims > c.HeadDim || c.RopeDims%2 != 0 {
 		return fmt.Errorf("llama: rope dims %d invalid for head dim %d", c.RopeDims, c.HeadDim)
 	}
-	if c.RopeTheta <= 0 {
-		return fmt.Errorf("llama: rope theta %v must be positive", c.RopeTheta)
+	// !(x > 0) also refuses NaN, which every comparison fails.
+	if !(c.RopeTheta > 0) || math.IsInf(float64(c.RopeTheta), 0) {
+		return fmt.Errorf("llama: rope theta %v must be positive and finite", c.RopeTheta)
 	}
-	if c.NormEps <= 0 {
-		return fmt.Errorf("llama: norm epsilon %v must be positive", c.NormEps)
+	if !(c.NormEps > 0) || math.IsInf(float64(c.NormEps), 0) {
+		return fmt.Errorf("llama: norm epsilon %v must be positive and finite", c.NormEps)
 	}
 	return nil
 }

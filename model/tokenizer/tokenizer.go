@@ -393,6 +393,7 @@ func (t *Tokenizer) TokenID(piece string) (int32, bool) {
 type fragment struct {
 	text  string
 	token int32 // -1 for text
+	off   int   // text: its byte offset in the whole input
 }
 
 // Encode converts text to token ids. With addSpecial it adds the tokens the
@@ -401,9 +402,47 @@ type fragment struct {
 // tokens; user-defined tokens are always matched, as in llama.cpp and
 // Hugging Face tokenizers.
 func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
+	return t.encode(text, addSpecial, func(int, int) bool { return parseSpecial })
+}
+
+// Segment is a piece of text to encode and whether the texts of control
+// tokens in it become those tokens.
+type Segment struct {
+	Text         string
+	ParseSpecial bool
+}
+
+// EncodeSegments encodes the concatenation of segs as Encode would, except
+// that the text of a control token becomes that token only when it lies
+// inside one segment with ParseSpecial set: a chat template's markers are
+// parsed, while the messages placed between them stay text even when they
+// contain "<|im_start|>". Everything else (user-defined tokens, whitespace
+// stripped beside a token, the pieces text is split into) is decided on the
+// whole text, so segments whose control-token texts are all in parsed
+// segments give exactly Encode's tokens for their concatenation.
+func (t *Tokenizer) EncodeSegments(segs []Segment, addSpecial bool) []int32 {
+	var all strings.Builder
+	starts := make([]int, len(segs)) // byte offset of each segment in all
+	for i, sg := range segs {
+		starts[i] = all.Len()
+		all.WriteString(sg.Text)
+	}
+	text := all.String()
+	control := func(lo, hi int) bool { // [lo, hi) inside one parsed segment
+		// The last segment starting at or before lo holds it (an empty
+		// segment never does: a later one starts at the same offset).
+		i := sort.Search(len(segs), func(i int) bool { return starts[i] > lo }) - 1
+		return i >= 0 && segs[i].ParseSpecial && hi <= starts[i]+len(segs[i].Text)
+	}
+	return t.encode(text, addSpecial, control)
+}
+
+// encode encodes text; control reports whether a control token's text at
+// bytes [lo, hi) of text becomes the token.
+func (t *Tokenizer) encode(text string, addSpecial bool, control func(lo, hi int) bool) []int32 {
 	var frags []fragment
 	if text != "" {
-		frags = t.partition(text, parseSpecial)
+		frags = t.partition(text, control)
 	}
 	out := make([]int32, 0, len(text)/3+4)
 	switch t.kind {
@@ -481,9 +520,10 @@ func (t *Tokenizer) encodeByteLevel(st *bpeState, text string, out []int32) []in
 }
 
 // partition splits text at the special tokens, longest token first, as
-// llama.cpp's tokenizer_st_partition does. Without parseSpecial only
-// user-defined tokens are matched.
-func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
+// llama.cpp's tokenizer_st_partition does. User-defined tokens are matched
+// everywhere; control and unknown tokens only where control(lo, hi) allows
+// an occurrence at bytes [lo, hi) of text.
+func (t *Tokenizer) partition(text string, control func(lo, hi int) bool) []fragment {
 	frags := []fragment{{text: text, token: -1}}
 	if len(t.specials) == 0 {
 		return frags
@@ -492,15 +532,14 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 	if len(present) == 0 {
 		return frags
 	}
+	const space = " \t\n\v\f\r"
 	for _, id := range t.specials {
 		tok := t.tokens[id]
 		if !present[t.toID[tok]] {
 			continue
 		}
 		a := t.attrs[id]
-		if !parseSpecial && a&(attrControl|attrUnknown) != 0 {
-			continue
-		}
+		isControl := a&(attrControl|attrUnknown) != 0
 		var next []fragment
 		changed := false
 		for _, f := range frags {
@@ -508,28 +547,38 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 				next = append(next, f)
 				continue
 			}
-			changed = true
-			s := f.text
+			s, off, from := f.text, f.off, 0 // what is left, its offset in text, where to look in it
 			for {
-				i := strings.Index(s, tok)
+				i := strings.Index(s[from:], tok)
+				if i >= 0 {
+					i += from
+					if isControl && !control(off+i, off+i+len(tok)) {
+						from = i + 1 // this occurrence stays text
+						continue
+					}
+				}
 				if i < 0 {
 					if s != "" {
-						next = append(next, fragment{text: s, token: -1})
+						next = append(next, fragment{text: s, token: -1, off: off})
 					}
 					break
 				}
+				changed = true
 				left := s[:i]
 				if a&attrLStrip != 0 {
-					left = strings.TrimRight(left, " \t\n\v\f\r")
+					left = strings.TrimRight(left, space)
 				}
 				if left != "" {
-					next = append(next, fragment{text: left, token: -1})
+					next = append(next, fragment{text: left, token: -1, off: off})
 				}
 				next = append(next, fragment{token: id})
-				s = s[i+len(tok):]
+				rest, restOff := s[i+len(tok):], off+i+len(tok)
 				if a&attrRStrip != 0 {
-					s = strings.TrimLeft(s, " \t\n\v\f\r")
+					trimmed := strings.TrimLeft(rest, space)
+					restOff += len(rest) - len(trimmed)
+					rest = trimmed
 				}
+				s, off, from = rest, restOff, 0
 			}
 		}
 		if changed {

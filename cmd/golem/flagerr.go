@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/golem-llm/golem/internal/optcheck"
+)
+
+// optionFlags maps the option-struct fields that flags set (the
+// optcheck.FieldError path) to those flags. The libraries validate their
+// options (each rule lives in their Validate methods); the command line
+// only renames the field in the message.
+var optionFlags = map[string]string{
+	"runtime.SamplerConfig.Temperature":      "temp",
+	"runtime.SamplerConfig.TopK":             "top-k",
+	"runtime.SamplerConfig.TopP":             "top-p",
+	"runtime.SamplerConfig.MinP":             "min-p",
+	"runtime.SamplerConfig.RepeatPenalty":    "repeat-penalty",
+	"runtime.SamplerConfig.RepeatLastN":      "repeat-last-n",
+	"runtime.SamplerConfig.PresencePenalty":  "presence-penalty",
+	"runtime.SamplerConfig.FrequencyPenalty": "frequency-penalty",
+	"runtime.SessionOptions.Context":         "ctx-size",
+	"runtime.SessionOptions.KVType":          "kv-type",
+	"runtime.GenerateOptions.MaxTokens":      "n-predict",
+	"backend.Options.Threads":                "threads",
+	"parity.ModelOptions.MaxMeanKL":          "max-kl",
+	"parity.ModelOptions.KVType":             "kv-type",
+	"parity.ModelTableOptions.Positions":     "positions",
+	"bench.Options.Reps":                     "reps",
+	"bench.Options.MinTime":                  "min-time",
+	"bench.Options.Threads":                  "threads",
+	"bench.ModelOptions.KVType":              "kv-type",
+}
+
+// flagError rewrites an option error whose field a flag of cmd sets as
+// "--top-p 2: want a value in [0, 1]": the flag, the value as given, and
+// the accepted range. Other errors are returned unchanged.
+func flagError(cmd *cobra.Command, err error) error {
+	var fe *optcheck.FieldError
+	if err == nil || !errors.As(err, &fe) {
+		return err
+	}
+	name, ok := optionFlags[fe.Path()]
+	if !ok {
+		return err
+	}
+	f := cmd.Flags().Lookup(name)
+	if f == nil || !f.Changed {
+		return err
+	}
+	return fmt.Errorf("--%s %s: want %s", name, f.Value.String(), fe.Want)
+}
+
+// nameFlagsInErrors makes every command of the tree report option errors
+// by flag (flagError).
+func nameFlagsInErrors(cmd *cobra.Command) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error { return flagError(c, run(c, args)) }
+	}
+	for _, sub := range cmd.Commands() {
+		nameFlagsInErrors(sub)
+	}
+}
