@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/golem-llm/golem/model/tokenizer"
 	"github.com/golem-llm/golem/runtime"
 )
 
@@ -88,6 +89,10 @@ are accepted.`,
 					return nil
 				}
 				msgs = append(msgs, runtime.Message{Role: "user", Content: text})
+				msgs, err = fitContext(cmd, l.model.Tokenizer, tmpl, msgs, s.Context()-replyRoom(gen.MaxTokens, s.Context()))
+				if err != nil {
+					return err
+				}
 				reply, err := chatTurn(cmd, l, s, tmpl, msgs, gen, verbose)
 				if err != nil {
 					return err
@@ -103,6 +108,46 @@ are accepted.`,
 	cmd.Flags().IntVarP(&n, "n-predict", "n", 512, "most tokens per reply")
 	registerVerbosePrompt(cmd, &verbose)
 	return cmd
+}
+
+// replyRoom is how many tokens of the context a turn keeps free for the
+// reply: -n, but at most half the context.
+func replyRoom(maxTokens, context int) int {
+	room := context / 2
+	if maxTokens > 0 {
+		room = min(room, maxTokens)
+	}
+	return max(room, 1)
+}
+
+// fitContext drops the oldest messages after the system message (a user
+// message with the reply that followed it) until the rendered conversation
+// takes at most limit tokens, and says so on stderr. A conversation whose
+// newest message alone does not fit is an error naming the sizes.
+func fitContext(cmd *cobra.Command, tok *tokenizer.Tokenizer, t *runtime.ChatTemplate, msgs []runtime.Message, limit int) ([]runtime.Message, error) {
+	first := 0
+	if len(msgs) > 0 && msgs[0].Role == "system" {
+		first = 1
+	}
+	dropped := 0
+	for {
+		n := len(t.Encode(tok, msgs, true))
+		if n <= limit {
+			if dropped > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "chat: dropped the %d oldest messages to fit the context of %d tokens (-c raises it)\n", dropped, limit)
+			}
+			return msgs, nil
+		}
+		if len(msgs)-first <= 1 {
+			return nil, fmt.Errorf("chat: the conversation takes %d tokens, more than the %d the context leaves for it (-c raises the context)", n, limit)
+		}
+		k := 1
+		if len(msgs)-first > 2 && msgs[first+1].Role == "assistant" {
+			k = 2
+		}
+		msgs = append(msgs[:first:first], msgs[first+k:]...)
+		dropped += k
+	}
 }
 
 // chatTurn renders the conversation, feeds only the tokens the cache does

@@ -102,6 +102,29 @@ func TestChatKeepsHistory(t *testing.T) {
 	require.ErrorContains(t, err, "pass --template")
 }
 
+// TestChatOutgrowsContext chats past a small context: the oldest turns are
+// dropped with a note instead of the chat ending with "context full".
+func TestChatOutgrowsContext(t *testing.T) {
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetIn(strings.NewReader(strings.Repeat("Tell me a story about a cat\n", 8)))
+	root.SetArgs([]string{"chat", "-m", model, "--template", "chatml", "--temp", "0", "-n", "24", "-c", "256", "--device", "cpu", "--system", "You tell stories."})
+	require.NoError(t, root.Execute(), errb.String())
+	require.Equal(t, 9, strings.Count(out.String(), "> "), out.String())
+	require.Contains(t, errb.String(), "oldest messages to fit the context")
+
+	// A single message longer than the context is refused with the sizes.
+	root = newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetIn(strings.NewReader(strings.Repeat("story ", 400) + "\n"))
+	root.SetArgs([]string{"chat", "-m", model, "--template", "chatml", "-c", "128", "--device", "cpu"})
+	require.ErrorContains(t, root.Execute(), "more than the")
+}
+
 func TestInfoStories260K(t *testing.T) {
 	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	out, _, err := execute(t, "info", "-m", model, "--metadata")
