@@ -23,9 +23,10 @@ type Source interface {
 	Config() *llama.Config
 	// Weights describes the tensors (dtype, outermost-first shape).
 	Weights() llama.WeightInfo
-	// TensorData returns the bytes of a tensor in its dtype's layout.
+	// TensorData returns the bytes of a tensor in its dtype's layout; its
+	// errors name the source and the tensor.
 	TensorData(name string) ([]byte, error)
-	// Tokenizer returns the model's tokenizer.
+	// Tokenizer returns the model's tokenizer; its errors name the source.
 	Tokenizer() (*tokenizer.Tokenizer, error)
 	// ChatTemplate returns the Jinja chat template, or "" when the model has none.
 	ChatTemplate() string
@@ -55,7 +56,7 @@ func Load(ctx context.Context, src Source, be backend.Backend, o LoadOptions) (*
 	cfg := src.Config()
 	tok, err := src.Tokenizer()
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %s: %w", src.Name(), err)
+		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	// A one-token graph names every weight any graph of this model reads.
 	built, err := llama.Build(cfg, src.Weights(), llama.BuildOptions{Tokens: 1, Context: 1, KVType: graph.F32})
@@ -78,7 +79,7 @@ func Load(ctx context.Context, src Source, be backend.Backend, o LoadOptions) (*
 		data, err := src.TensorData(n.Name)
 		if err != nil {
 			m.Close()
-			return nil, fmt.Errorf("runtime: %s: tensor %q: %w", src.Name(), n.Name, err)
+			return nil, fmt.Errorf("runtime: %w", err)
 		}
 		if int64(len(data)) != n.Bytes() {
 			m.Close()

@@ -87,7 +87,9 @@ func TestParseCustom(t *testing.T) {
 		{spec: "dim=64,layers=2,heads=4,ffn=128,tied=maybe", wantErr: "want true or false"},
 		{spec: "dim=64,layers=2,heads=4,ffn", wantErr: "is not key=value"},
 		{spec: "dim=64,layers=2,heads=5,ffn=128", wantErr: "not a multiple of 5 heads"},
-		{spec: "dim=64,layers=2,heads=4,kv=3,ffn=128", wantErr: "not a multiple of 3 kv heads"},
+		{spec: "dim=64,layers=2,heads=4,kv=3,ffn=128", wantErr: `custom shape "dim=64,layers=2,heads=4,kv=3,ffn=128": kv = 3: want a divisor of heads = 4`},
+		{spec: "dim=64,layers=5000,heads=4,ffn=128", wantErr: "layers = 5000: want 1..4096"},
+		{spec: "dim=64,layers=2,heads=4,headdim=3,ffn=128", wantErr: "headdim = 3: want an even number"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {
@@ -234,7 +236,8 @@ func TestWriteWithDonorVocab(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.donor[len(tc.donor)-1], func(t *testing.T) {
 			donorPath := testutil.SharedPath(t, tc.donor...)
-			path := write(t, tinyShape(t, false), synth.Options{Type: graph.Q8_0, Seed: 3, Vocab: donorPath})
+			o := synth.Options{Type: graph.Q8_0, Seed: 3, Vocab: donorPath}
+			path := write(t, tinyShape(t, false), o)
 			donor, err := gguf.Open(donorPath)
 			require.NoError(t, err)
 			defer donor.Close()
@@ -258,6 +261,12 @@ func TestWriteWithDonorVocab(t *testing.T) {
 			cfg, err := llama.ConfigFromGGUF(f)
 			require.NoError(t, err)
 			require.Equal(t, len(toks), cfg.VocabSize)
+			// Config describes the file written: the donor's vocabulary
+			// size, not the preset's, and so the parameter count.
+			want, err := synth.Config(tinyShape(t, false), o)
+			require.NoError(t, err)
+			require.Equal(t, len(toks), want.VocabSize)
+			require.Equal(t, cfg.Params(), want.Params())
 			emb, ok := f.Tensor("token_embd.weight")
 			require.True(t, ok)
 			require.Equal(t, []int{len(toks), 64}, emb.Shape)
