@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -11,8 +12,9 @@ import (
 
 func newConvertCmd() *cobra.Command {
 	var (
-		typ, name string
-		threads   int
+		typ, name      string
+		threads        int
+		allowNonFinite bool
 	)
 	cmd := &cobra.Command{
 		Use:   "convert HF_DIR OUT.gguf",
@@ -20,7 +22,12 @@ func newConvertCmd() *cobra.Command {
 		Long: `convert reads a Hugging Face folder (config.json, model.safetensors or a sharded
 model.safetensors.index.json, tokenizer.json) and writes a GGUF that llama.cpp
 accepts: llama.cpp's tensor names and metadata keys, Q and K permuted for its
-RoPE layout (Llama, Mistral), and 2-D weights stored as --type.`,
+RoPE layout (Llama, Mistral), and 2-D weights stored as --type.
+
+A NaN or infinite weight (or one f16 or bf16 would store as infinite) is an
+error naming the tensor and the element, for every --type. --allow-nonfinite
+writes such values to f32, f16 and bf16 tensors; q8_0 and q4_0 blocks cannot
+hold them, so those types still refuse them.`,
 		Example: `  golem convert ./Llama-3.2-1B out.gguf --type q8_0`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -29,9 +36,12 @@ RoPE layout (Llama, Mistral), and 2-D weights stored as --type.`,
 				return fmt.Errorf("convert: --type: %w", err)
 			}
 			err = convert.Convert(args[0], args[1], dt, convert.Options{
-				Name: name, Threads: threads,
+				Name: name, Threads: threads, AllowNonFinite: allowNonFinite,
 				Progress: progressBar(cmd.ErrOrStderr(), "converting "+args[0]),
 			})
+			if errors.Is(err, convert.ErrNonFinite) {
+				return fmt.Errorf("%w (--allow-nonfinite writes them to f32, f16 and bf16 tensors)", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -42,5 +52,6 @@ RoPE layout (Llama, Mistral), and 2-D weights stored as --type.`,
 	cmd.Flags().StringVar(&typ, "type", "f16", "weight type: f32, f16, bf16, q8_0 or q4_0")
 	cmd.Flags().StringVar(&name, "name", "", "general.name (default: the folder's name)")
 	cmd.Flags().IntVarP(&threads, "threads", "t", 0, "conversion threads (0: all cores)")
+	cmd.Flags().BoolVar(&allowNonFinite, "allow-nonfinite", false, "write NaN and infinite weights to f32, f16 and bf16 tensors instead of refusing them")
 	return cmd
 }
