@@ -39,14 +39,18 @@ Shapes: ` + strings.Join(synth.PresetNames(), ", ") + `, or a custom spec such a
 			if err != nil {
 				return fmt.Errorf("gen-model: --type: %w", err)
 			}
-			err = synth.Write(out, s, synth.Options{
+			o := synth.Options{
 				Type: dt, Seed: seed, Vocab: vocab,
 				Progress: progressBar(cmd.ErrOrStderr(), "writing "+out),
-			})
+			}
+			cfg, err := synth.Config(s, o)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %d parameters, %s weights, seed %d\n", out, s.Name, s.Config.Params(), dt, seed)
+			if err := synth.Write(out, s, o); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %d parameters, %s weights, seed %d\n", out, s.Name, cfg.Params(), dt, seed)
 			return nil
 		},
 	}
