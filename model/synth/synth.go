@@ -122,7 +122,7 @@ var customNames = map[string]string{
 // donor's size when one is used), eps=1e-5 and tied=false.
 func ParseCustom(spec string) (Shape, error) {
 	fail := func(format string, args ...any) (Shape, error) {
-		return Shape{}, fmt.Errorf("synth: custom shape %q: %s", spec, fmt.Sprintf(format, args...))
+		return Shape{}, fmt.Errorf("synth: custom shape %q: "+format, append([]any{spec}, args...)...)
 	}
 	ints := map[string]int{}
 	floats := map[string]float64{}
@@ -191,7 +191,7 @@ func ParseCustom(spec string) (Shape, error) {
 		c.NormEps = float32(x)
 	}
 	if err := c.ValidateNamed(func(field string) string { return customNames[field] }); err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	return Shape{Name: "custom:" + strings.Join(canon, ","), Config: c}, nil
 }

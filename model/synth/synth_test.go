@@ -17,6 +17,7 @@ import (
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/internal/testutil"
 	"github.com/golem-llm/golem/model/gguf"
+	"github.com/golem-llm/golem/model/gguf/gguftest"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/model/synth"
 	"github.com/golem-llm/golem/runtime"
@@ -375,6 +376,9 @@ func TestWriteErrors(t *testing.T) {
 	bad := tiny
 	bad.Config.KVHeads = 3
 	dir := t.TempDir()
+	// A donor whose tokenizer golem cannot build: empty token list.
+	emptyDonor := gguftest.Rewrite(t, testutil.SharedPath(t, "models", "stories260K.gguf"), gguftest.Edit{
+		Set: map[string]gguf.Value{"tokenizer.ggml.tokens": gguf.StringsValue(nil)}})
 	tests := []struct {
 		name    string
 		shape   synth.Shape
@@ -382,6 +386,7 @@ func TestWriteErrors(t *testing.T) {
 		out     string
 		wantErr string
 	}{
+		{"donor without tokens", tiny, synth.Options{Vocab: emptyDonor}, "", "synth: vocabulary donor: tokenizer: " + emptyDonor + ": tokenizer.ggml.tokens is empty"},
 		{"type", tiny, synth.Options{Type: graph.I32}, "", "weight type i32 is not supported"},
 		{"blocks", odd, synth.Options{Type: graph.Q4_0}, "", "not a whole number of 32-element blocks"},
 		{"small vocab", small, synth.Options{}, "", "at least 259 tokens"},
