@@ -46,7 +46,7 @@ func (b *Builder) fail(op Op, name string, format string, args ...any) *Node {
 		name = b.autoName(op)
 	}
 	if b.err == nil {
-		b.err = fmt.Errorf("graph: %s %q: %s", op, name, fmt.Sprintf(format, args...))
+		b.err = fmt.Errorf("graph: %s %q: "+format, append([]any{op, name}, args...)...)
 	}
 	return b.bad
 }
@@ -93,7 +93,7 @@ func (b *Builder) addNamed(name string, op Op, shape Shape, dt DType, p Params, 
 	}
 	n.Name = name
 	if err := shape.check(); err != nil {
-		return b.fail(op, n.Name, "%v", err)
+		return b.fail(op, n.Name, "%w", err)
 	}
 	if dt.IsQuantized() && shape.Last()%dt.BlockSize() != 0 {
 		return b.fail(op, n.Name, "last dimension %d is not a multiple of %s's block size %d", shape.Last(), dt, dt.BlockSize())
@@ -499,7 +499,7 @@ func (b *Builder) View(x *Node, shape Shape, strides []int64, offset int64) *Nod
 		return b.fail(op, "", "%d strides for shape %s", len(strides), shape)
 	}
 	if err := shape.check(); err != nil {
-		return b.fail(op, "", "%v", err)
+		return b.fail(op, "", "%w", err)
 	}
 	// Bound offset and every stride's reach by x's element count before
 	// summing, so that no product or sum can overflow and wrap back inside.
@@ -540,7 +540,7 @@ func (b *Builder) Reshape(x *Node, dims ...int) *Node {
 	}
 	shape := Shape(dims)
 	if err := shape.check(); err != nil {
-		return b.fail(op, "", "%v", err)
+		return b.fail(op, "", "%w", err)
 	}
 	if shape.NumElements() != x.Shape.NumElements() {
 		return b.fail(op, "", "cannot reshape %s to %s", x.Shape, shape)

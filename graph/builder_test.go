@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"errors"
 	"math"
 	"math/big"
 	"testing"
@@ -770,6 +771,17 @@ func TestBuilderFirstErrorSticks(t *testing.T) {
 	require.Equal(t, first, err)
 	require.Contains(t, first.Error(), "add")
 	require.Contains(t, first.Error(), "[4 3]")
+}
+
+// TestBuilderWrapsCauses checks that a builder error caused by another
+// error wraps it (%w) and names the op and node once.
+func TestBuilderWrapsCauses(t *testing.T) {
+	b := graph.NewBuilder()
+	x := b.Input("x", graph.F32, 2, 3)
+	b.Reshape(x, 0, 6)
+	err := b.Err()
+	require.EqualError(t, err, `graph: reshape "reshape#1": shape [0 6] has a non-positive dimension`)
+	require.NotNil(t, errors.Unwrap(err), "the shape's error is wrapped")
 }
 
 func TestBuilderSetScopeAndNames(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 // brokenStories is stories260K with one weight element replaced by v.
 func brokenStories(t *testing.T, tensor string, i int, v float32) runtime.Source {
 	t.Helper()
-	path := gguftest.Copy(t, sharedtest.SharedPath(t, "models", "stories260K.gguf"),
-		gguftest.Edit{Tensors: map[string]func([]byte){tensor: gguftest.SetF32(i, v)}})
+	path := gguftest.Rewrite(t, sharedtest.SharedPath(t, "models", "stories260K.gguf"),
+		gguftest.Edit{Tensor: gguftest.Tensors(map[string]func([]byte){tensor: gguftest.SetF32(i, v)})})
 	src, err := runtime.OpenGGUF(path)
 	require.NoError(t, err)
 	t.Cleanup(func() { src.Close() })

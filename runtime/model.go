@@ -25,9 +25,10 @@ type Source interface {
 	Config() *llama.Config
 	// Weights describes the tensors (dtype, outermost-first shape).
 	Weights() llama.WeightInfo
-	// TensorData returns the bytes of a tensor in its dtype's layout.
+	// TensorData returns the bytes of a tensor in its dtype's layout; its
+	// errors name the source and the tensor.
 	TensorData(name string) ([]byte, error)
-	// Tokenizer returns the model's tokenizer.
+	// Tokenizer returns the model's tokenizer; its errors name the source.
 	Tokenizer() (*tokenizer.Tokenizer, error)
 	// ChatTemplate returns the Jinja chat template, or "" when the model has none.
 	ChatTemplate() string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -11,9 +12,10 @@ import (
 
 func newConvertCmd() *cobra.Command {
 	var (
-		typ, name string
-		threads   int
-		force     bool
+		typ, name      string
+		threads        int
+		force          bool
+		allowNonFinite bool
 	)
 	cmd := &cobra.Command{
 		Use:   "convert HF_DIR OUT.gguf",
@@ -22,6 +24,11 @@ func newConvertCmd() *cobra.Command {
 model.safetensors.index.json, tokenizer.json) and writes a GGUF that llama.cpp
 accepts: llama.cpp's tensor names and metadata keys, Q and K permuted for its
 RoPE layout (Llama, Mistral), and 2-D weights stored as --type.
+
+A NaN or infinite weight (or one f16 or bf16 would store as infinite) is an
+error naming the tensor and the element, for every --type. --allow-nonfinite
+writes such values to f32, f16 and bf16 tensors; q8_0 and q4_0 blocks cannot
+hold them, so those types still refuse them.
 
 OUT.gguf is written through a temporary file in its directory and renamed
 into place when complete; an existing OUT.gguf is replaced only with --force,
@@ -36,9 +43,12 @@ conversion and removes the temporary files.`,
 				return fmt.Errorf("convert: --type: %w", err)
 			}
 			err = convert.Convert(cmd.Context(), args[0], args[1], dt, convert.Options{
-				Name: name, Threads: threads, Force: force,
+				Name: name, Threads: threads, Force: force, AllowNonFinite: allowNonFinite,
 				Progress: progressBar(cmd.ErrOrStderr(), "converting "+args[0]),
 			})
+			if errors.Is(err, convert.ErrNonFinite) {
+				return fmt.Errorf("%w (--allow-nonfinite writes them to f32, f16 and bf16 tensors)", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -50,5 +60,6 @@ conversion and removes the temporary files.`,
 	cmd.Flags().StringVar(&name, "name", "", "general.name (default: the folder's name)")
 	cmd.Flags().IntVarP(&threads, "threads", "t", 0, "conversion threads (0: all cores)")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "replace OUT.gguf if it exists")
+	cmd.Flags().BoolVar(&allowNonFinite, "allow-nonfinite", false, "write NaN and infinite weights to f32, f16 and bf16 tensors instead of refusing them")
 	return cmd
 }

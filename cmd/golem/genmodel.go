@@ -45,14 +45,18 @@ regular file.`,
 			if err != nil {
 				return fmt.Errorf("gen-model: --type: %w", err)
 			}
-			err = synth.Write(cmd.Context(), out, s, synth.Options{
+			o := synth.Options{
 				Type: dt, Seed: seed, Vocab: vocab, Force: force,
 				Progress: progressBar(cmd.ErrOrStderr(), "writing "+out),
-			})
+			}
+			cfg, err := synth.Config(s, o)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %d parameters, %s weights, seed %d\n", out, s.Name, s.Config.Params(), dt, seed)
+			if err := synth.Write(cmd.Context(), out, s, o); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, %d parameters, %s weights, seed %d\n", out, s.Name, cfg.Params(), dt, seed)
 			return nil
 		},
 	}

@@ -161,9 +161,9 @@ func TestResourceLimits(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"gen-model larger than the disk", []string{"gen-model", "--shape", "dim=65536,layers=100000,heads=512,ffn=262144", "-o", "m.gguf"},
+		{"gen-model larger than the disk", []string{"gen-model", "--shape", "dim=65536,layers=4096,heads=512,ffn=262144", "-o", "m.gguf"},
 			"needs "},
-		{"bench model larger than memory", []string{"bench", "model", "--device", "cpu", "--shape", "dim=4096,layers=4,heads=32,ffn=999999999999"},
+		{"bench model larger than memory", []string{"bench", "model", "--device", "cpu", "--shape", "dim=16384,layers=4096,heads=32,ffn=16777216"},
 			"of memory"},
 		{"bench attention size overflow", []string{"bench", "attention", "--device", "cpu", "--shapes", "decode:b99999999,h99999,kv1,d999999,kv1"},
 			"overflows 64 bits"},

@@ -168,16 +168,16 @@ func TestRunNonFiniteWeights(t *testing.T) {
 		edit gguftest.Edit
 		want string // regexp of the whole error
 	}{
-		{"inf in output.weight", gguftest.Edit{Tensors: map[string]func([]byte){"output.weight": gguftest.SetF32(17*64+3, inf)}},
+		{"inf in output.weight", gguftest.Edit{Tensor: gguftest.Tensors(map[string]func([]byte){"output.weight": gguftest.SetF32(17*64+3, inf)})},
 			`^non-finite logits at position 4 \(logit 17 = [+-]Inf\); first non-finite activation: output matmul "logits" \(5 of 2560 values non-finite, first [+-]Inf\); weight "output.weight" holds 1 NaN/Inf value$`},
-		{"nan in a block weight", gguftest.Edit{Tensors: map[string]func([]byte){"blk.3.ffn_up.weight": gguftest.SetF32(100, nan)}},
+		{"nan in a block weight", gguftest.Edit{Tensor: gguftest.Tensors(map[string]func([]byte){"blk.3.ffn_up.weight": gguftest.SetF32(100, nan)})},
 			`^non-finite logits at position 4 \(logit 0 = NaN\); first non-finite activation: blk.3 matmul "blk.3.ffn_up" \(5 of 860 values non-finite, first NaN\); weight "blk.3.ffn_up.weight" holds 1 NaN/Inf value$`},
-		{"nan epsilon", gguftest.Edit{KV: map[string]gguf.Value{"llama.attention.layer_norm_rms_epsilon": gguf.Float32Value(nan)}},
-			`: llama: norm epsilon NaN must be positive and finite$`},
+		{"nan epsilon", gguftest.Edit{Set: map[string]gguf.Value{"llama.attention.layer_norm_rms_epsilon": gguf.Float32Value(nan)}},
+			`: llama.attention.layer_norm_rms_epsilon = NaN: want a finite positive number$`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			model := gguftest.Copy(t, stories, tc.edit)
+			model := gguftest.Rewrite(t, stories, tc.edit)
 			out, errOut, err := execute(t, "run", "-m", model, "-p", "Once upon a time", "-n", "8", "--temp", "0", "--device", "cpu")
 			require.Error(t, err, "stdout %q", out)
 			require.Regexp(t, tc.want, err.Error())
@@ -189,8 +189,8 @@ func TestRunNonFiniteWeights(t *testing.T) {
 // TestChatNonFiniteWeights: chat reports NaN/Inf logits the same way.
 func TestChatNonFiniteWeights(t *testing.T) {
 	stories := sharedtest.SharedPath(t, "models", "stories260K.gguf")
-	model := gguftest.Copy(t, stories, gguftest.Edit{Tensors: map[string]func([]byte){
-		"blk.1.attn_q.weight": gguftest.SetF32(7, float32(math.Inf(1)))}})
+	model := gguftest.Rewrite(t, stories, gguftest.Edit{Tensor: gguftest.Tensors(map[string]func([]byte){
+		"blk.1.attn_q.weight": gguftest.SetF32(7, float32(math.Inf(1)))})})
 	root := newRootCmd()
 	var out, errb strings.Builder
 	root.SetOut(&out)

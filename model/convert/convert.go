@@ -10,6 +10,15 @@
 // (token_embd when the output is tied to it) gets Q6_K, or Q8_0 when its rows
 // are not a multiple of 256, as llama-quantize does for its Q4_0 preset.
 //
+// Every weight must be finite: a NaN or infinite value, or a value that an
+// f16 or bf16 tensor would store as infinite (beyond its range), is an error
+// naming the tensor and the index of the first such element (in the
+// checkpoint's row-major order), whatever the output type, tensors copied
+// unchanged included. Options.AllowNonFinite writes such values as they are
+// (overflowing ones as infinities) to f32, f16 and bf16 tensors; the block
+// types (q8_0, q4_0, and q6_k for q4_0's output projection) cannot hold
+// them, so for those the conversion still fails, with a message saying so.
+//
 // Converted tensors are written to a scratch file next to the output
 // (memory-mapped, removed afterwards) so that models larger than memory
 // convert; tensors stored in the checkpoint in their final form are copied
@@ -18,7 +27,9 @@ package convert
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,7 +57,16 @@ type Options struct {
 	Progress func(done, total int64)
 	// Force allows replacing an existing regular file at the output path.
 	Force bool
+	// AllowNonFinite writes NaN and infinite weights (and values beyond
+	// f16's range, as infinities) to f32, f16 and bf16 tensors instead of
+	// refusing them. Block-quantized tensors cannot hold them either way.
+	AllowNonFinite bool
 }
+
+// ErrNonFinite is wrapped by Convert's error for a weight that is NaN or
+// infinite, or that f16 would store as infinite, when Options.AllowNonFinite
+// is not set.
+var ErrNonFinite = errors.New("non-finite weights are refused")
 
 // QuantizationVersion is general.quantization_version (ggml's GGML_QNT_VERSION).
 const QuantizationVersion = 2
@@ -129,6 +149,9 @@ func Convert(ctx context.Context, hfDir, outPath string, typ graph.DType, opts O
 	if vocab, err = ggufVocab(vocab, cfg.VocabSize); err != nil {
 		return fmt.Errorf("convert: %s: %w", hfDir, err)
 	}
+	if _, err := tokenizer.New(vocab); err != nil {
+		return fmt.Errorf("convert: %s: %w", hfDir, err)
+	}
 
 	// Plan the tensors.
 	_, hasOutput := m.Info("output.weight")
@@ -190,7 +213,9 @@ func Convert(ctx context.Context, hfDir, outPath string, typ graph.DType, opts O
 	if name == "" {
 		name = m.Name()
 	}
-	writeHeader(w, m, arch, name, ftype)
+	if err := writeHeader(w, m, arch, name, ftype); err != nil {
+		return fmt.Errorf("convert: %s: %w", hfDir, err)
+	}
 	writeVocab(w, vocab, m.ChatTemplate())
 
 	threads := opts.Threads
@@ -207,10 +232,14 @@ func Convert(ctx context.Context, hfDir, outPath string, typ graph.DType, opts O
 			return fmt.Errorf("convert: %w", err)
 		}
 		data := src
+		var dst []byte
 		if !j.passRaw {
-			data = sc.data[off : off+j.size : off+j.size]
+			dst = sc.data[off : off+j.size : off+j.size]
 			off += j.size
-			if err := convertTensor(j, src, data, threads); err != nil {
+			data = dst
+		}
+		if dst != nil || !opts.AllowNonFinite {
+			if err := convertTensor(j, src, dst, threads, opts.AllowNonFinite); err != nil {
 				return fmt.Errorf("convert: tensor %q (%s): %w", j.info.Name, j.info.HFName, err)
 			}
 		}
@@ -229,36 +258,47 @@ func Convert(ctx context.Context, hfDir, outPath string, typ graph.DType, opts O
 }
 
 // writeHeader adds the general and architecture keys of llama.cpp's converter.
-func writeHeader(w *gguf.Writer, m *safetensors.Model, arch, name string, ftype uint32) {
+func writeHeader(w *gguf.Writer, m *safetensors.Model, arch, name string, ftype uint32) error {
 	cfg, hf := m.Config(), m.HF
 	k := func(s string) string { return arch + "." + s }
+	// u32 is the one conversion of a hyper-parameter to GGUF's uint32.
+	// llama.Config.Validate keeps every value in range; a value outside
+	// would be a defect, reported instead of truncated.
+	var err error
+	u32 := func(key string, v int) {
+		if err == nil && (v < 0 || int64(v) > math.MaxUint32) {
+			err = fmt.Errorf("%s = %d does not fit GGUF's uint32", key, v)
+		}
+		w.AddUint32(key, uint32(v))
+	}
 	w.AddString("general.architecture", arch)
 	w.AddString("general.type", "model")
 	w.AddString("general.name", name)
-	w.AddUint32(k("block_count"), uint32(cfg.Layers))
-	w.AddUint32(k("context_length"), uint32(cfg.ContextLen))
-	w.AddUint32(k("embedding_length"), uint32(cfg.Dim))
-	w.AddUint32(k("feed_forward_length"), uint32(cfg.FFN))
-	w.AddUint32(k("attention.head_count"), uint32(cfg.Heads))
-	w.AddUint32(k("attention.head_count_kv"), uint32(cfg.KVHeads))
+	u32(k("block_count"), cfg.Layers)
+	u32(k("context_length"), cfg.ContextLen)
+	u32(k("embedding_length"), cfg.Dim)
+	u32(k("feed_forward_length"), cfg.FFN)
+	u32(k("attention.head_count"), cfg.Heads)
+	u32(k("attention.head_count_kv"), cfg.KVHeads)
 	w.AddFloat32(k("rope.freq_base"), cfg.RopeTheta)
 	w.AddFloat32(k("attention.layer_norm_rms_epsilon"), cfg.NormEps)
 	if hf.HeadDim != nil || cfg.HeadDim != cfg.Dim/cfg.Heads {
-		w.AddUint32(k("attention.key_length"), uint32(cfg.HeadDim))
-		w.AddUint32(k("attention.value_length"), uint32(cfg.HeadDim))
+		u32(k("attention.key_length"), cfg.HeadDim)
+		u32(k("attention.value_length"), cfg.HeadDim)
 	}
 	w.AddUint32("general.file_type", ftype)
-	w.AddUint32(k("vocab_size"), uint32(cfg.VocabSize))
+	u32(k("vocab_size"), cfg.VocabSize)
 	dims := cfg.RopeDims
 	if dims == 0 {
 		dims = cfg.HeadDim
 	}
-	w.AddUint32(k("rope.dimension_count"), uint32(dims))
+	u32(k("rope.dimension_count"), dims)
 	if f := hf.LinearScale(); f > 0 {
 		w.AddString(k("rope.scaling.type"), "linear")
 		w.AddFloat32(k("rope.scaling.factor"), float32(f))
 	}
 	w.AddUint32("general.quantization_version", QuantizationVersion)
+	return err
 }
 
 // ggufVocab pads the vocabulary to the model's n tokens and, for a
@@ -361,8 +401,10 @@ func writeVocab(w *gguf.Writer, v *tokenizer.Vocab, chatTemplate string) {
 }
 
 // convertTensor decodes the rows of src (permuting them when j.heads > 0)
-// and encodes them as j.out into dst, with up to threads goroutines.
-func convertTensor(j *job, src, dst []byte, threads int) error {
+// and encodes them as j.out into dst, with up to threads goroutines; with a
+// nil dst (a tensor copied as it is) it only checks the values. Non-finite
+// values are refused unless allow is set and j.out can hold them.
+func convertTensor(j *job, src, dst []byte, threads int, allow bool) error {
 	shape := j.info.Shape
 	rows := shape[0]
 	cols := 1
@@ -377,7 +419,7 @@ func convertTensor(j *job, src, dst []byte, threads int) error {
 	if err != nil {
 		return err
 	}
-	if int64(len(src)) != inRow*int64(rows) || int64(len(dst)) != outRow*int64(rows) {
+	if int64(len(src)) != inRow*int64(rows) || (dst != nil && int64(len(dst)) != outRow*int64(rows)) {
 		return fmt.Errorf("%d source bytes or %d destination bytes do not fit %d rows", len(src), len(dst), rows)
 	}
 	perm := func(r int) int { return r }
@@ -392,12 +434,19 @@ func convertTensor(j *job, src, dst []byte, threads int) error {
 			return h*2*half + (rem%2)*half + rem/2
 		}
 	}
+	block := j.out.BlockSize() > 1
+	check := !allow || block
+	limit := overflowAt[j.out] // 0: the output type holds every finite float32
+	if allow {
+		limit = 0
+	}
 	// Split the rows in chunks of at least ~64K elements.
 	per := max(1, 65536/max(cols, 1))
 	chunks := (rows + per - 1) / per
 	workers := min(threads, chunks)
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
+	bad := make([]badValue, workers) // first refused value each worker saw, in source order
 	next := make(chan int, chunks)
 	for c := range chunks {
 		next <- c
@@ -408,6 +457,7 @@ func convertTensor(j *job, src, dst []byte, threads int) error {
 		go func() {
 			defer wg.Done()
 			buf := make([]float32, cols)
+			first := badValue{index: -1}
 			for c := range next {
 				if errs[wk] != nil {
 					continue
@@ -418,12 +468,31 @@ func convertTensor(j *job, src, dst []byte, threads int) error {
 						errs[wk] = err
 						break
 					}
-					if err := quant.Quantize(j.out, buf, dst[int64(r)*outRow:int64(r+1)*outRow]); err != nil {
+					for i, v := range buf {
+						if !check {
+							break
+						}
+						f := float64(v)
+						if math.IsNaN(f) || math.IsInf(f, 0) {
+							first.keep(s*int64(cols)+int64(i), v, false)
+							break
+						}
+						if limit > 0 && math.Abs(f) >= limit {
+							first.keep(s*int64(cols)+int64(i), v, true)
+							break
+						}
+					}
+					if dst == nil || first.index >= 0 {
+						continue // checking only, or failing: the rest is only searched
+					}
+					out := dst[int64(r)*outRow : int64(r+1)*outRow]
+					if err := quant.Quantize(j.out, buf, out); err != nil {
 						errs[wk] = fmt.Errorf("row %d: %w", r, err)
 						break
 					}
 				}
 			}
+			bad[wk] = first
 		}()
 	}
 	wg.Wait()
@@ -432,7 +501,43 @@ func convertTensor(j *job, src, dst []byte, threads int) error {
 			return err
 		}
 	}
-	return nil
+	first := badValue{index: -1}
+	for _, b := range bad {
+		if b.index >= 0 {
+			first.keep(b.index, b.value, b.overflow)
+		}
+	}
+	switch {
+	case first.index < 0:
+		return nil
+	case first.overflow:
+		return fmt.Errorf("element %d = %v lies beyond %s's range and would be stored as infinite: %w", first.index, first.value, j.out, ErrNonFinite)
+	case allow:
+		return fmt.Errorf("element %d is %v: %s cannot hold non-finite values (convert to f32, f16 or bf16 to keep them)", first.index, first.value, j.out)
+	}
+	return fmt.Errorf("element %d is %v: %w", first.index, first.value, ErrNonFinite)
+}
+
+// badValue is a refused element of a tensor: non-finite, or beyond f16's range.
+type badValue struct {
+	index    int64 // element index in the source tensor, -1 when none
+	value    float32
+	overflow bool
+}
+
+// keep records the element at index when it comes before the one held.
+func (b *badValue) keep(index int64, v float32, overflow bool) {
+	if b.index < 0 || index < b.index {
+		*b = badValue{index: index, value: v, overflow: overflow}
+	}
+}
+
+// overflowAt is, for the float types narrower than float32, the magnitude
+// from which a float32 rounds to infinity: halfway between the largest
+// finite value and the next power of two (ties go to the even infinity).
+var overflowAt = map[graph.DType]float64{
+	graph.F16:  65520,
+	graph.BF16: float64(math.Float32frombits(0x7f7f8000)),
 }
 
 // scratchDir returns the folder for the scratch file: the output's.

@@ -2,12 +2,15 @@ package convert_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/model/convert"
 	"github.com/golem-llm/golem/model/gguf"
@@ -327,11 +330,6 @@ func TestConvertErrors(t *testing.T) {
 			s.Tokenizer = nil
 			return s, nil
 		}, graph.F16, "tokenizer.json"},
-		{"non-finite weight", func() (hftest.Spec, map[string]hftest.Weight) {
-			w := good.Random()
-			w["model.layers.0.mlp.up_proj.weight"].Data[70] = float32(inf())
-			return good, w
-		}, graph.Q8_0, `tensor "blk.0.ffn_up.weight" (model.layers.0.mlp.up_proj.weight): row 1`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -348,7 +346,97 @@ func TestConvertErrors(t *testing.T) {
 	}
 }
 
-func inf() float64 { var z float64; return 1 / z }
+// TestConvertNonFinite checks that every output type refuses NaN and
+// infinite weights alike (tensors copied as they are included), naming the
+// tensor and the element, and that AllowNonFinite writes them to the float
+// types while the block types still refuse them.
+func TestConvertNonFinite(t *testing.T) {
+	tokJSON := storiesTokenizerJSON(t)
+	spec := hftest.Spec{Arch: "LlamaForCausalLM", Dim: 64, Layers: 1, Heads: 2, KVHeads: 2, FFN: 64, Vocab: 512, Tokenizer: tokJSON}
+	nan := float32(math.NaN())
+	type poke struct {
+		hf   string
+		i    int
+		v    float32
+		gguf string
+	}
+	cases := []struct {
+		name  string
+		poke  poke
+		typ   graph.DType
+		allow bool
+		want  string // "" when the conversion succeeds
+	}{
+		// Refused for every type: copied (f32), converted (f16, bf16) or quantized.
+		{"inf f32", poke{"model.layers.0.mlp.up_proj.weight", 70, float32(math.Inf(1)), "blk.0.ffn_up.weight"}, graph.F32, false,
+			`tensor "blk.0.ffn_up.weight" (model.layers.0.mlp.up_proj.weight): element 70 is +Inf: non-finite weights are refused`},
+		{"nan f16", poke{"model.layers.0.mlp.up_proj.weight", 70, nan, "blk.0.ffn_up.weight"}, graph.F16, false, "element 70 is NaN: non-finite weights are refused"},
+		{"nan bf16", poke{"model.layers.0.mlp.up_proj.weight", 70, nan, "blk.0.ffn_up.weight"}, graph.BF16, false, "element 70 is NaN: non-finite weights are refused"},
+		{"nan q8_0", poke{"model.layers.0.mlp.up_proj.weight", 70, nan, "blk.0.ffn_up.weight"}, graph.Q8_0, false, "element 70 is NaN: non-finite weights are refused"},
+		{"nan q4_0", poke{"model.layers.0.mlp.up_proj.weight", 70, nan, "blk.0.ffn_up.weight"}, graph.Q4_0, false, "element 70 is NaN: non-finite weights are refused"},
+		{"nan norm q8_0", poke{"model.norm.weight", 3, nan, "output_norm.weight"}, graph.Q8_0, false,
+			`tensor "output_norm.weight" (model.norm.weight): element 3 is NaN`},
+		// The index is the checkpoint's, before llama.cpp's Q/K row permutation.
+		{"nan permuted q", poke{"model.layers.0.self_attn.q_proj.weight", 130, nan, "blk.0.attn_q.weight"}, graph.F32, false,
+			`tensor "blk.0.attn_q.weight" (model.layers.0.self_attn.q_proj.weight): element 130 is NaN`},
+		{"f16 overflow", poke{"model.layers.0.mlp.up_proj.weight", 5, 70000, "blk.0.ffn_up.weight"}, graph.F16, false,
+			"element 5 = 70000 lies beyond f16's range and would be stored as infinite: non-finite weights are refused"},
+		{"f16 largest", poke{"model.layers.0.mlp.up_proj.weight", 5, 65519, "blk.0.ffn_up.weight"}, graph.F16, false, ""},
+		{"70000 in bf16", poke{"model.layers.0.mlp.up_proj.weight", 5, 70000, "blk.0.ffn_up.weight"}, graph.BF16, false, ""},
+		// Allowed: the float types keep them, the block types cannot.
+		{"allow f32", poke{"model.layers.0.mlp.up_proj.weight", 70, nan, "blk.0.ffn_up.weight"}, graph.F32, true, ""},
+		{"allow f16", poke{"model.layers.0.mlp.up_proj.weight", 70, float32(math.Inf(-1)), "blk.0.ffn_up.weight"}, graph.F16, true, ""},
+		{"allow f16 overflow", poke{"model.layers.0.mlp.up_proj.weight", 5, 70000, "blk.0.ffn_up.weight"}, graph.F16, true, ""},
+		{"allow bf16", poke{"model.layers.0.mlp.up_proj.weight", 70, nan, "blk.0.ffn_up.weight"}, graph.BF16, true, ""},
+		{"allow q8_0", poke{"model.layers.0.mlp.up_proj.weight", 70, nan, "blk.0.ffn_up.weight"}, graph.Q8_0, true,
+			"element 70 is NaN: q8_0 cannot hold non-finite values (convert to f32, f16 or bf16 to keep them)"},
+		{"allow q4_0", poke{"model.layers.0.mlp.up_proj.weight", 70, nan, "blk.0.ffn_up.weight"}, graph.Q4_0, true,
+			"element 70 is NaN: q4_0 cannot hold non-finite values"},
+		{"allow norm q4_0", poke{"model.norm.weight", 3, nan, "output_norm.weight"}, graph.Q4_0, true, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w := spec.Random()
+			w[c.poke.hf].Data[c.poke.i] = c.poke.v
+			_, err := hftest.Write(dir, spec, w)
+			require.NoError(t, err)
+			out := filepath.Join(t.TempDir(), "out.gguf")
+			err = convert.Convert(context.Background(), dir, out, c.typ, convert.Options{Threads: 2, AllowNonFinite: c.allow})
+			if c.want != "" {
+				require.ErrorContains(t, err, c.want)
+				require.Equal(t, !c.allow, errors.Is(err, convert.ErrNonFinite), "ErrNonFinite is wrapped when the flag would help")
+				matches, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "*"))
+				require.Empty(t, matches, "no output or scratch file left behind")
+				return
+			}
+			require.NoError(t, err)
+			// The value is where it was, as the tensor's type stores it.
+			f, err := gguf.Open(out)
+			require.NoError(t, err)
+			defer f.Close()
+			ti, ok := f.Tensor(c.poke.gguf)
+			require.True(t, ok)
+			dt, err := ti.DType()
+			require.NoError(t, err)
+			data, err := f.TensorData(ti)
+			require.NoError(t, err)
+			vals := make([]float32, ti.NumElements())
+			require.NoError(t, quant.Dequantize(dt, data, vals))
+			got, want := vals[c.poke.i], c.poke.v
+			switch {
+			case math.IsNaN(float64(want)):
+				require.True(t, math.IsNaN(float64(got)), "got %v", got)
+			case c.allow && c.poke.v == 70000:
+				require.True(t, math.IsInf(float64(got), 1), "got %v", got)
+			case dt == graph.F32 || math.IsInf(float64(want), 0):
+				require.Equal(t, want, got)
+			default:
+				require.InEpsilon(t, want, got, 0.01)
+			}
+		})
+	}
+}
 
 // llamaConfigOf reads the hyper-parameters of a GGUF file.
 func llamaConfigOf(t *testing.T, path string) *llama.Config {

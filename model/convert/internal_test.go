@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/model/safetensors"
 	"github.com/golem-llm/golem/model/tokenizer"
@@ -64,7 +65,7 @@ func TestPermute(t *testing.T) {
 			shape = []int{c.rows} // a bias
 		}
 		j := &job{info: safetensors.TensorInfo{Name: "blk.0.attn_q.weight", DType: graph.F32, Shape: shape}, out: graph.F32, heads: c.heads}
-		require.NoError(t, convertTensor(j, in, out, 3))
+		require.NoError(t, convertTensor(j, in, out, 3, false))
 		half := c.rows / c.heads / 2
 		for h := 0; h < c.heads; h++ {
 			for s := 0; s < 2; s++ {
@@ -99,4 +100,20 @@ func TestGGUFVocabPadding(t *testing.T) {
 	require.Equal(t, []string{"<unk>", "a", "b", "ab"}, v.Tokens, "input not modified")
 	_, err = ggufVocab(v, 3)
 	require.ErrorContains(t, err, "the tokenizer has 4 tokens, the model's embeddings only 3")
+}
+
+// TestOverflowAt checks the limits against the encoders: the float32 just
+// below each limit stays finite, the limit itself becomes infinite.
+func TestOverflowAt(t *testing.T) {
+	require.Len(t, overflowAt, 2)
+	for dt, limit := range overflowAt {
+		in := []float32{math.Nextafter32(float32(limit), 0), float32(limit), -float32(limit)}
+		buf := make([]byte, 2*len(in))
+		require.NoError(t, quant.Quantize(dt, in, buf))
+		out := make([]float32, len(in))
+		require.NoError(t, quant.Dequantize(dt, buf, out))
+		require.False(t, math.IsInf(float64(out[0]), 0), "%s: %v", dt, out[0])
+		require.True(t, math.IsInf(float64(out[1]), 1), "%s: %v", dt, out[1])
+		require.True(t, math.IsInf(float64(out[2]), -1), "%s: %v", dt, out[2])
+	}
 }

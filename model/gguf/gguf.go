@@ -67,7 +67,7 @@ func (t *TensorInfo) NumElements() int64 {
 // DType returns golem's element type for t, or an error naming the tensor
 // and its ggml type when golem cannot compute with that type.
 func (t *TensorInfo) DType() (graph.DType, error) {
-	d, ok := dtypeOfGGML(t.GGMLType)
+	d, ok := DTypeOf(t.GGMLType)
 	if !ok {
 		return 0, fmt.Errorf("gguf: tensor %q: ggml type %s (%d) is not supported by golem",
 			t.Name, GGMLTypeName(t.GGMLType), t.GGMLType)
@@ -155,6 +155,31 @@ func (f *File) GetInt(key string) (int64, error) {
 		return 0, f.typeErr(key, v, "an integer")
 	}
 	return x, nil
+}
+
+// GetIntIn returns an integer value of any width and signedness as an int,
+// or an error naming the file, the key, the value and the accepted range
+// when the value lies outside [lo, hi]. It is the one checked conversion of
+// a GGUF integer to int: no value is truncated or wraps around.
+func (f *File) GetIntIn(key string, lo, hi int) (int, error) {
+	v, err := f.lookup(key)
+	if err != nil {
+		return 0, err
+	}
+	var in bool
+	switch {
+	case v.Type.isSigned():
+		x := int64(v.num)
+		in = x >= int64(lo) && x <= int64(hi)
+	case v.Type.isUnsigned():
+		in = (lo <= 0 || v.num >= uint64(lo)) && hi >= 0 && v.num <= uint64(hi)
+	default:
+		return 0, f.typeErr(key, v, "an integer")
+	}
+	if !in {
+		return 0, fmt.Errorf("gguf: %s: %s = %v: want %d..%d", f.Path, key, v.Any(), lo, hi)
+	}
+	return int(int64(v.num)), nil
 }
 
 // GetFloat returns a float or integer value as float64.

@@ -273,6 +273,56 @@ func TestGetErrors(t *testing.T) {
 	require.Equal(t, uint64(1<<40), big)
 }
 
+// TestGetIntIn checks the one checked conversion of GGUF integers to int:
+// every width and signedness, both ends of the range, no wrap-around.
+func TestGetIntIn(t *testing.T) {
+	w := NewWriter()
+	vals := map[string]Value{
+		"u8": Uint8Value(200), "i8": Int8Value(-100), "u16": Uint16Value(60000), "i16": Int16Value(-30000),
+		"u32": Uint32Value(1 << 31), "i32": Int32Value(-1), "u64max": Uint64Value(1<<64 - 1), "u64top": Uint64Value(1 << 63),
+		"i64min": Int64Value(-1 << 63), "i64": Int64Value(4096), "f": Float32Value(2), "s": StringValue("3"),
+	}
+	for k, v := range vals {
+		w.AddKV(k, v)
+	}
+	f, err := Parse("ints.gguf", writeBytes(t, w))
+	require.NoError(t, err)
+	tests := []struct {
+		key    string
+		lo, hi int
+		want   int
+		err    string
+	}{
+		{"u8", 0, 255, 200, ""},
+		{"u8", 0, 199, 0, "gguf: ints.gguf: u8 = 200: want 0..199"},
+		{"i8", -100, 0, -100, ""},
+		{"i8", -99, 0, 0, "i8 = -100: want -99..0"},
+		{"u16", 1, 60000, 60000, ""},
+		{"i16", -30000, -30000, -30000, ""},
+		{"u32", 1, 1 << 31, 1 << 31, ""},
+		{"u32", 1, 1<<31 - 1, 0, "u32 = 2147483648: want 1..2147483647"},
+		{"i32", 0, 10, 0, "i32 = -1: want 0..10"},
+		{"i32", -1, -1, -1, ""},
+		{"u64max", 1, 4096, 0, "u64max = 18446744073709551615: want 1..4096"},
+		{"u64top", 1, 4096, 0, "u64top = 9223372036854775808: want 1..4096"},
+		{"u64top", -5, -1, 0, "u64top = 9223372036854775808: want -5..-1"},
+		{"i64min", 1, 4096, 0, "i64min = -9223372036854775808: want 1..4096"},
+		{"i64", 1, 4096, 4096, ""},
+		{"f", 0, 10, 0, `key "f": has type float32, want an integer`},
+		{"s", 0, 10, 0, `key "s": has type string, want an integer`},
+		{"absent", 0, 10, 0, `key "absent": missing`},
+	}
+	for _, tc := range tests {
+		got, err := f.GetIntIn(tc.key, tc.lo, tc.hi)
+		if tc.err != "" {
+			require.ErrorContains(t, err, tc.err, tc.key)
+			continue
+		}
+		require.NoError(t, err, tc.key)
+		require.Equal(t, tc.want, got, tc.key)
+	}
+}
+
 func TestTensorDTypes(t *testing.T) {
 	tests := []struct {
 		ggml    uint32

@@ -142,8 +142,10 @@ func GGMLTypeOf(d graph.DType) (uint32, error) {
 	return id, nil
 }
 
-// dtypeOfGGML is the inverse of GGMLTypeOf.
-func dtypeOfGGML(id uint32) (graph.DType, bool) {
+// DTypeOf returns golem's element type for a ggml tensor type id; ok is
+// false when golem cannot compute with that type. It is the inverse of
+// GGMLTypeOf.
+func DTypeOf(id uint32) (graph.DType, bool) {
 	for d, g := range ggmlOfDType {
 		if g == id {
 			return d, true

@@ -9,7 +9,9 @@ import (
 
 // WeightInfo reports the dtype and shape (outermost-first) of a named
 // weight. It returns an error wrapping ErrNotFound when the model has no such
-// tensor, and another error when the tensor cannot be used (an unsupported dtype).
+// tensor, and another error when the tensor cannot be used (an unsupported
+// dtype). Its errors name neither the tensor (Build adds it) nor the file
+// (Build's caller adds it).
 type WeightInfo func(name string) (graph.DType, graph.Shape, error)
 
 // ErrNotFound is wrapped by WeightInfo errors for absent tensors.

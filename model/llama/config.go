@@ -30,7 +30,7 @@ type Config struct {
 	RopeTheta     float32        // frequency base
 	RopeDims      int            // rotated dims per head (0: HeadDim)
 	RopeMode      graph.RoPEMode // RoPENormal for GGUF llama (Q/K permuted by the converter), RoPENeoX for Qwen and unpermuted Hugging Face weights
-	RopeFreqScale float32        // linear position scaling (1: none)
+	RopeFreqScale float32        // linear position scaling (1 or 0: none)
 	RopeScaling   *Llama3Scaling // Llama 3.1+ frequency scaling, when the model uses it
 
 	QKVBias bool // Qwen2: biases on q, k, v projections
@@ -85,35 +85,107 @@ func CheckArch(arch string) error {
 	return fmt.Errorf("llama: unsupported architecture %q (supported: %s)", arch, strings.Join(Architectures(), ", "))
 }
 
-// Validate checks that the configuration is complete and consistent.
+// Limits of the integer hyper-parameters, by Config field name: generous
+// bounds beyond any real model that keep every size golem derives from them
+// (weight shapes, parameter counts, file offsets) far from overflowing, and
+// every value within a GGUF uint32. Validate enforces them, and the readers
+// of model files check each value against them before converting it to int.
+var limits = map[string]struct{ lo, hi int }{
+	"VocabSize":  {1, math.MaxInt32},
+	"Dim":        {1, 1 << 20},
+	"Layers":     {1, 4096},
+	"Heads":      {1, 1 << 16},
+	"KVHeads":    {1, 1 << 16},
+	"HeadDim":    {2, 1 << 16},
+	"FFN":        {1, 1 << 24},
+	"ContextLen": {1, math.MaxInt32},
+	"RopeDims":   {0, 1 << 16},
+}
+
+// fieldNames describes the Config fields in Validate's messages.
+var fieldNames = map[string]string{
+	"VocabSize": "vocab size", "Dim": "embedding width", "Layers": "layers", "Heads": "heads",
+	"KVHeads": "kv heads", "HeadDim": "head dim", "FFN": "feed-forward width", "ContextLen": "context length",
+	"RopeDims": "rope dims", "NormEps": "norm epsilon", "RopeTheta": "rope theta",
+	"RopeFreqScale": "rope frequency scale", "RopeScaling": "llama3 rope scaling",
+}
+
+// Validate checks that the configuration is complete and consistent; its
+// messages name the fields in words ("llama: layers = 0: want 1..4096").
 func (c *Config) Validate() error {
+	return c.ValidateNamed(nil)
+}
+
+// ValidateNamed is Validate with messages that name each field as key
+// returns it: the name of the setting in the file the configuration was
+// read from ("llama.block_count", "num_hidden_layers"), so that the caller,
+// which adds the file's name, gives a message such as "m.gguf:
+// llama.block_count = 0: want 1..4096". key gets the Config field's name
+// ("Layers"); when it returns "", the field is named in words. With a nil
+// key the messages start with "llama: ".
+func (c *Config) ValidateNamed(key func(field string) string) error {
 	if err := CheckArch(c.Arch); err != nil {
 		return err
 	}
-	checks := []struct {
-		name string
-		v    int
-	}{
-		{"vocab size", c.VocabSize}, {"embedding width", c.Dim}, {"layers", c.Layers},
-		{"heads", c.Heads}, {"kv heads", c.KVHeads}, {"head dim", c.HeadDim}, {"feed-forward width", c.FFN},
+	if err := c.validate(key); err != nil {
+		if key == nil {
+			return fmt.Errorf("llama: %w", err)
+		}
+		return err
 	}
-	for _, ch := range checks {
-		if ch.v <= 0 {
-			return fmt.Errorf("llama: %s is %d", ch.name, ch.v)
+	return nil
+}
+
+func (c *Config) validate(key func(field string) string) error {
+	name := func(field string) string {
+		if key != nil {
+			if k := key(field); k != "" {
+				return k
+			}
+		}
+		return fieldNames[field]
+	}
+	for _, f := range []struct {
+		field string
+		v     int
+	}{
+		{"VocabSize", c.VocabSize}, {"Dim", c.Dim}, {"Layers", c.Layers}, {"Heads", c.Heads},
+		{"KVHeads", c.KVHeads}, {"HeadDim", c.HeadDim}, {"FFN", c.FFN}, {"ContextLen", c.ContextLen},
+		{"RopeDims", c.RopeDims},
+	} {
+		if l := limits[f.field]; f.v < l.lo || f.v > l.hi {
+			return fmt.Errorf("%s = %d: want %d..%d", name(f.field), f.v, l.lo, l.hi)
 		}
 	}
-	if c.Heads%c.KVHeads != 0 {
-		return fmt.Errorf("llama: %d heads are not a multiple of %d kv heads", c.Heads, c.KVHeads)
+	if c.KVHeads > c.Heads || c.Heads%c.KVHeads != 0 {
+		return fmt.Errorf("%s = %d: want a divisor of %s = %d", name("KVHeads"), c.KVHeads, name("Heads"), c.Heads)
 	}
-	if c.RopeDims < 0 || c.RopeDims > c.HeadDim || c.RopeDims%2 != 0 {
-		return fmt.Errorf("llama: rope dims %d invalid for head dim %d", c.RopeDims, c.HeadDim)
+	if c.HeadDim%2 != 0 {
+		return fmt.Errorf("%s = %d: want an even number (RoPE rotates pairs)", name("HeadDim"), c.HeadDim)
 	}
-	// !(x > 0) also refuses NaN, which every comparison fails.
-	if !(c.RopeTheta > 0) || math.IsInf(float64(c.RopeTheta), 0) {
-		return fmt.Errorf("llama: rope theta %v must be positive and finite", c.RopeTheta)
+	if c.RopeDims > c.HeadDim || c.RopeDims%2 != 0 {
+		return fmt.Errorf("%s = %d: want an even number up to %s = %d", name("RopeDims"), c.RopeDims, name("HeadDim"), c.HeadDim)
 	}
-	if !(c.NormEps > 0) || math.IsInf(float64(c.NormEps), 0) {
-		return fmt.Errorf("llama: norm epsilon %v must be positive and finite", c.NormEps)
+	for _, f := range []struct {
+		field string
+		v     float32
+	}{{"NormEps", c.NormEps}, {"RopeTheta", c.RopeTheta}, {"RopeFreqScale", c.RopeFreqScale}} {
+		if f.field == "RopeFreqScale" && f.v == 0 {
+			continue // 0 means no scaling, as in graph.RoPEParams
+		}
+		if !(f.v > 0) || math.IsInf(float64(f.v), 0) {
+			return fmt.Errorf("%s = %v: want a finite positive number", name(f.field), f.v)
+		}
+	}
+	if s := c.RopeScaling; s != nil {
+		ok := s.Factor > 0 && s.LowFreqFactor > 0 && s.HighFreqFactor > s.LowFreqFactor && s.OriginalContext > 0
+		for _, v := range []float64{s.Factor, s.LowFreqFactor, s.HighFreqFactor} {
+			ok = ok && !math.IsInf(v, 0)
+		}
+		if !ok {
+			return fmt.Errorf("%s %+v: want positive finite factors, high_freq_factor > low_freq_factor and a positive original context",
+				name("RopeScaling"), *s)
+		}
 	}
 	return nil
 }

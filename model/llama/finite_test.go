@@ -21,11 +21,11 @@ func TestConfigRefusesNonFiniteFloats(t *testing.T) {
 		edit func(c *llama.Config)
 		want string
 	}{
-		{"eps NaN", func(c *llama.Config) { c.NormEps = nan }, "llama: norm epsilon NaN must be positive and finite"},
-		{"eps +Inf", func(c *llama.Config) { c.NormEps = inf }, "llama: norm epsilon +Inf must be positive and finite"},
-		{"eps 0", func(c *llama.Config) { c.NormEps = 0 }, "llama: norm epsilon 0 must be positive and finite"},
-		{"theta NaN", func(c *llama.Config) { c.RopeTheta = nan }, "llama: rope theta NaN must be positive and finite"},
-		{"theta +Inf", func(c *llama.Config) { c.RopeTheta = inf }, "llama: rope theta +Inf must be positive and finite"},
+		{"eps NaN", func(c *llama.Config) { c.NormEps = nan }, "llama: norm epsilon = NaN: want a finite positive number"},
+		{"eps +Inf", func(c *llama.Config) { c.NormEps = inf }, "llama: norm epsilon = +Inf: want a finite positive number"},
+		{"eps 0", func(c *llama.Config) { c.NormEps = 0 }, "llama: norm epsilon = 0: want a finite positive number"},
+		{"theta NaN", func(c *llama.Config) { c.RopeTheta = nan }, "llama: rope theta = NaN: want a finite positive number"},
+		{"theta +Inf", func(c *llama.Config) { c.RopeTheta = inf }, "llama: rope theta = +Inf: want a finite positive number"},
 	} {
 		c := tinyConfig()
 		require.NoError(t, c.Validate())
@@ -39,15 +39,15 @@ func TestConfigRefusesNonFiniteFloats(t *testing.T) {
 		v    float32
 		want string
 	}{
-		{"llama.attention.layer_norm_rms_epsilon", nan, "norm epsilon NaN"},
-		{"llama.attention.layer_norm_rms_epsilon", -inf, "norm epsilon -Inf"},
-		{"llama.rope.freq_base", nan, "rope theta NaN"},
+		{"llama.attention.layer_norm_rms_epsilon", nan, "llama.attention.layer_norm_rms_epsilon = NaN: want a finite positive number"},
+		{"llama.attention.layer_norm_rms_epsilon", -inf, "llama.attention.layer_norm_rms_epsilon = -Inf: want a finite positive number"},
+		{"llama.rope.freq_base", nan, "llama.rope.freq_base = NaN: want a finite positive number"},
 	} {
-		path := gguftest.Copy(t, stories, gguftest.Edit{KV: map[string]gguf.Value{tc.key: gguf.Float32Value(tc.v)}})
+		path := gguftest.Rewrite(t, stories, gguftest.Edit{Set: map[string]gguf.Value{tc.key: gguf.Float32Value(tc.v)}})
 		f, err := gguf.Open(path)
 		require.NoError(t, err)
 		_, err = llama.ConfigFromGGUF(f)
 		f.Close()
-		require.ErrorContains(t, err, path+": llama: "+tc.want)
+		require.ErrorContains(t, err, path+": "+tc.want)
 	}
 }

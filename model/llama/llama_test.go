@@ -3,6 +3,7 @@ package llama_test
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,6 +11,7 @@ import (
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/gguf"
+	"github.com/golem-llm/golem/model/gguf/gguftest"
 	"github.com/golem-llm/golem/model/llama"
 )
 
@@ -118,10 +120,10 @@ func TestBuildErrors(t *testing.T) {
 		{"missing tensor", nil, "blk.1.ffn_up.weight", nil, llama.BuildOptions{Tokens: 1, Context: 4}, `"blk.1.ffn_up.weight"`},
 		{"wrong shape", nil, "", map[string]graph.Shape{"blk.0.attn_k.weight": {16, 16}}, llama.BuildOptions{Tokens: 1, Context: 4}, `"blk.0.attn_k.weight" has shape [16 16], want [8 16]`},
 		{"unknown arch", func(c *llama.Config) { c.Arch = "gpt-neox" }, "", nil, llama.BuildOptions{Tokens: 1, Context: 4}, "supported: llama, mistral, qwen2, qwen3"},
-		{"gqa", func(c *llama.Config) { c.KVHeads = 3 }, "", nil, llama.BuildOptions{Tokens: 1, Context: 4}, "not a multiple"},
+		{"gqa", func(c *llama.Config) { c.KVHeads = 3 }, "", nil, llama.BuildOptions{Tokens: 1, Context: 4}, "llama: kv heads = 3: want a divisor of heads = 4"},
 		{"tokens over context", nil, "", nil, llama.BuildOptions{Tokens: 5, Context: 4}, "5 tokens with a context of 4"},
 		{"kv type", nil, "", nil, llama.BuildOptions{Tokens: 1, Context: 4, KVType: graph.Q8_0}, "KV cache type q8_0"},
-		{"zero layers", func(c *llama.Config) { c.Layers = 0 }, "", nil, llama.BuildOptions{Tokens: 1, Context: 4}, "layers is 0"},
+		{"zero layers", func(c *llama.Config) { c.Layers = 0 }, "", nil, llama.BuildOptions{Tokens: 1, Context: 4}, "llama: layers = 0: want 1..4096"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,4 +199,82 @@ func TestConfigFromGGUFErrors(t *testing.T) {
 	require.ErrorContains(t, err, `unsupported architecture "bert"`)
 	_, err = llama.ConfigFromGGUF(build("llama", map[string]uint32{"embedding_length": 8}))
 	require.ErrorContains(t, err, "llama.block_count")
+}
+
+// TestConfigFromGGUFRefuses checks that every hyper-parameter of a GGUF
+// file is checked, whatever its integer type, and that the messages name
+// the file, the key and what is accepted.
+func TestConfigFromGGUFRefuses(t *testing.T) {
+	stories := sharedtest.SharedPath(t, "models", "stories260K.gguf")
+	blk4 := func(name string) bool { return strings.HasPrefix(name, "blk.4.") }
+	tests := []struct {
+		name string
+		edit gguftest.Edit
+		want string
+	}{
+		{"more blocks than block_count", gguftest.Edit{Set: map[string]gguf.Value{"llama.block_count": gguf.Uint32Value(4)}},
+			`llama.block_count = 4: tensor "blk.4.attn_q.weight" belongs to block 4, past the last block 3`},
+		{"fewer blocks than block_count", gguftest.Edit{DropTensor: blk4},
+			"llama.block_count = 5: no tensor of block 4 (blk.4.*)"},
+		{"block_count 2^63 as uint64", gguftest.Edit{Set: map[string]gguf.Value{"llama.block_count": gguf.Uint64Value(1 << 63)}},
+			"llama.block_count = 9223372036854775808: want 1..4096"},
+		{"block_count min int64", gguftest.Edit{Set: map[string]gguf.Value{"llama.block_count": gguf.Int64Value(math.MinInt64)}},
+			"llama.block_count = -9223372036854775808: want 1..4096"},
+		{"block_count 0", gguftest.Edit{Set: map[string]gguf.Value{"llama.block_count": gguf.Int8Value(0)}},
+			"llama.block_count = 0: want 1..4096"},
+		{"block_count a string", gguftest.Edit{Set: map[string]gguf.Value{"llama.block_count": gguf.StringValue("5")}},
+			`key "llama.block_count": has type string, want an integer`},
+		{"context 2^40", gguftest.Edit{Set: map[string]gguf.Value{"llama.context_length": gguf.Uint64Value(1 << 40)}},
+			"llama.context_length = 1099511627776: want 1..2147483647"},
+		{"context missing", gguftest.Edit{Drop: []string{"llama.context_length"}},
+			`key "llama.context_length": missing`},
+		{"key_length 0", gguftest.Edit{Set: map[string]gguf.Value{"llama.attention.key_length": gguf.Uint32Value(0)}},
+			"llama.attention.key_length = 0: want 2..65536"},
+		{"head dim 0 from the width", gguftest.Edit{Set: map[string]gguf.Value{"llama.embedding_length": gguf.Uint32Value(4)}},
+			"llama.embedding_length = 4 is not a multiple of llama.attention.head_count = 8 (and llama.attention.key_length is absent)"},
+		{"odd head dim", gguftest.Edit{Set: map[string]gguf.Value{"llama.attention.key_length": gguf.Uint32Value(7)}},
+			"llama.attention.key_length = 7: want an even number"},
+		{"kv heads not a divisor", gguftest.Edit{Set: map[string]gguf.Value{"llama.attention.head_count_kv": gguf.Uint32Value(3)}},
+			"llama.attention.head_count_kv = 3: want a divisor of llama.attention.head_count = 8"},
+		{"kv heads above heads", gguftest.Edit{Set: map[string]gguf.Value{"llama.attention.head_count_kv": gguf.Uint32Value(16)}},
+			"llama.attention.head_count_kv = 16: want a divisor of llama.attention.head_count = 8"},
+		{"epsilon NaN", gguftest.Edit{Set: map[string]gguf.Value{"llama.attention.layer_norm_rms_epsilon": gguf.Float32Value(float32(math.NaN()))}},
+			"llama.attention.layer_norm_rms_epsilon = NaN: want a finite positive number"},
+		{"epsilon 0", gguftest.Edit{Set: map[string]gguf.Value{"llama.attention.layer_norm_rms_epsilon": gguf.Float32Value(0)}},
+			"llama.attention.layer_norm_rms_epsilon = 0: want a finite positive number"},
+		{"theta infinite", gguftest.Edit{Set: map[string]gguf.Value{"llama.rope.freq_base": gguf.Float64Value(math.Inf(1))}},
+			"llama.rope.freq_base = +Inf: want a finite positive number"},
+		{"rope dims odd", gguftest.Edit{Set: map[string]gguf.Value{"llama.rope.dimension_count": gguf.Uint32Value(5)}},
+			"llama.rope.dimension_count = 5: want an even number up to head dim (llama.embedding_length / llama.attention.head_count) = 8"},
+		{"vocab size 0", gguftest.Edit{Set: map[string]gguf.Value{"llama.vocab_size": gguf.Uint32Value(0)}},
+			"llama.vocab_size = 0: want 1..2147483647"},
+		{"yarn scaling", gguftest.Edit{Set: map[string]gguf.Value{"llama.rope.scaling.type": gguf.StringValue("yarn")}},
+			"llama.rope.scaling.type = yarn: golem supports none and linear"},
+		{"linear scaling factor 0", gguftest.Edit{Set: map[string]gguf.Value{"llama.rope.scaling.type": gguf.StringValue("linear"), "llama.rope.scaling.factor": gguf.Float32Value(0)}},
+			"llama.rope.scaling.factor = 0: want a positive number"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := gguftest.Rewrite(t, stories, tc.edit)
+			f, err := gguf.Open(path)
+			require.NoError(t, err)
+			defer f.Close()
+			_, err = llama.ConfigFromGGUF(f)
+			require.ErrorContains(t, err, tc.want)
+			require.ErrorContains(t, err, path)
+			require.Equal(t, 1, strings.Count(err.Error(), path), "the path appears once: %v", err)
+		})
+	}
+}
+
+func TestBlockOf(t *testing.T) {
+	for name, want := range map[string]int{"blk.0.attn_q.weight": 0, "blk.31.ffn_up.weight": 31} {
+		got, ok := llama.BlockOf(name)
+		require.True(t, ok, name)
+		require.Equal(t, want, got)
+	}
+	for _, name := range []string{"token_embd.weight", "blk.01.x", "blk.-1.x", "blk.+1.x", "blk..x", "blk.1", "blk.99999999999999999999.x"} {
+		_, ok := llama.BlockOf(name)
+		require.False(t, ok, name)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -191,18 +192,6 @@ func (c *HFConfig) LlamaConfig() (*llama.Config, error) {
 	errf := func(format string, args ...any) error {
 		return fmt.Errorf("safetensors: config.json (%s): "+format, append([]any{a}, args...)...)
 	}
-	for _, r := range []struct {
-		key string
-		v   int
-	}{
-		{"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
-		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
-		{"vocab_size", c.VocabSize},
-	} {
-		if r.v <= 0 {
-			return nil, errf("%s is %d, want a positive number", r.key, r.v)
-		}
-	}
 	if c.HiddenAct != "" && c.HiddenAct != "silu" {
 		return nil, errf("hidden_act %q is not supported (want silu)", c.HiddenAct)
 	}
@@ -219,10 +208,8 @@ func (c *HFConfig) LlamaConfig() (*llama.Config, error) {
 		Layers:        c.NumHiddenLayers,
 		Heads:         c.NumAttentionHeads,
 		KVHeads:       c.NumAttentionHeads,
-		HeadDim:       c.HiddenSize / c.NumAttentionHeads,
 		FFN:           c.IntermediateSize,
 		ContextLen:    c.MaxPositionEmbeddings,
-		NormEps:       1e-6,
 		RopeMode:      graph.RoPENeoX,
 		RopeFreqScale: 1,
 		QKVBias:       info.qkvBias,
@@ -235,43 +222,81 @@ func (c *HFConfig) LlamaConfig() (*llama.Config, error) {
 	if c.NumKeyValueHeads != nil {
 		cfg.KVHeads = *c.NumKeyValueHeads
 	}
-	if c.HeadDim != nil {
+	switch {
+	case c.HeadDim != nil:
 		cfg.HeadDim = *c.HeadDim
-	} else if c.HiddenSize%c.NumAttentionHeads != 0 {
-		return nil, errf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
-	}
-	if c.RMSNormEps != nil {
-		cfg.NormEps = float32(*c.RMSNormEps)
+	case c.NumAttentionHeads > 0 && c.HiddenSize%c.NumAttentionHeads != 0:
+		return nil, errf("hidden_size = %d: want a multiple of num_attention_heads = %d (or a head_dim)", c.HiddenSize, c.NumAttentionHeads)
+	case c.NumAttentionHeads > 0:
+		cfg.HeadDim = c.HiddenSize / c.NumAttentionHeads
 	}
 	theta, rs := c.rope()
-	cfg.RopeTheta = float32(theta)
+	eps := 1e-6
+	if c.RMSNormEps != nil {
+		eps = *c.RMSNormEps
+	}
+	// float32 would turn a value beyond its range into ±Inf: name the value
+	// as config.json has it.
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"rms_norm_eps", eps}, {"rope_theta", theta}} {
+		if math.Abs(f.v) > math.MaxFloat32 {
+			return nil, errf("%s = %v: want a finite positive number", f.key, f.v)
+		}
+	}
+	cfg.NormEps, cfg.RopeTheta = float32(eps), float32(theta)
 	if rs != nil {
 		switch rs.Kind() {
 		case "default":
 		case "linear":
-			if rs.Factor == nil || *rs.Factor <= 0 {
-				return nil, errf("linear rope_scaling needs a positive factor")
+			if rs.Factor == nil {
+				return nil, errf("linear rope_scaling needs a factor")
 			}
 			cfg.RopeFreqScale = float32(1 / *rs.Factor)
+			if !(*rs.Factor > 0) || !(cfg.RopeFreqScale > 0) || math.IsInf(float64(cfg.RopeFreqScale), 0) {
+				return nil, errf("rope_scaling.factor = %v: want a positive number with a float32 inverse", *rs.Factor)
+			}
 		case "llama3":
 			if !info.permute {
 				return nil, errf("rope_scaling %q is only supported for Llama models", rs.Kind())
 			}
 			cfg.RopeScaling = c.Llama3()
-			if s := cfg.RopeScaling; s.Factor <= 0 || s.LowFreqFactor <= 0 || s.HighFreqFactor <= s.LowFreqFactor || s.OriginalContext <= 0 {
-				return nil, errf("llama3 rope_scaling %+v is invalid", *s)
-			}
 		default:
 			return nil, errf("rope_scaling type %q is not supported (supported: linear, llama3)", rs.Kind())
 		}
 	}
-	if cfg.HeadDim%2 != 0 {
-		return nil, errf("head_dim %d is odd", cfg.HeadDim)
+	key := func(field string) string {
+		switch field {
+		case "HeadDim":
+			if c.HeadDim == nil {
+				return "head dim (hidden_size / num_attention_heads)"
+			}
+		case "KVHeads":
+			if c.NumKeyValueHeads == nil {
+				return "num_attention_heads (as kv heads)"
+			}
+		case "ContextLen":
+			if c.MaxPositionEmbeddings <= 0 {
+				return "default context length"
+			}
+		case "RopeScaling":
+			return "rope_scaling"
+		}
+		return hfKeys[field]
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateNamed(key); err != nil {
 		return nil, errf("%w", err)
 	}
 	return cfg, nil
+}
+
+// hfKeys are the config.json keys of the llama.Config fields.
+var hfKeys = map[string]string{
+	"VocabSize": "vocab_size", "Dim": "hidden_size", "Layers": "num_hidden_layers",
+	"Heads": "num_attention_heads", "KVHeads": "num_key_value_heads", "HeadDim": "head_dim",
+	"FFN": "intermediate_size", "ContextLen": "max_position_embeddings", "NormEps": "rms_norm_eps",
+	"RopeTheta": "rope_theta", "RopeFreqScale": "1 / rope_scaling.factor",
 }
 
 // TokenIDs returns the ids of a config.json token id field, which may be a

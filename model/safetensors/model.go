@@ -195,7 +195,7 @@ func (m *Model) mapTensors() error {
 			if skip {
 				continue
 			}
-			if layer, ok := layerOf(name); ok && layer >= cfg.Layers {
+			if layer, ok := llama.BlockOf(name); ok && layer >= cfg.Layers {
 				return fmt.Errorf("safetensors: %s: tensor %q: layer %d, but the model has %d", f.Path, t.Name, layer, cfg.Layers)
 			}
 			if prev, dup := hfNames[name]; dup {
@@ -268,7 +268,7 @@ func (m *Model) Weights() llama.WeightInfo {
 	return func(name string) (graph.DType, graph.Shape, error) {
 		t, ok := m.tensors[name]
 		if !ok {
-			return 0, nil, fmt.Errorf("%s: %w", m.Dir, llama.ErrNotFound)
+			return 0, nil, llama.ErrNotFound
 		}
 		return t.DType, graph.Shape(append([]int(nil), t.Shape...)), nil
 	}
@@ -372,21 +372,10 @@ func GGUFName(hf string) (name string, skip bool, err error) {
 	return "", false, fmt.Errorf("tensor %q has no GGUF name (not part of a supported Llama/Mistral/Qwen2/Qwen3 checkpoint)", hf)
 }
 
-// layerOf returns the block number of a GGUF tensor name.
-func layerOf(name string) (int, bool) {
-	rest, ok := strings.CutPrefix(name, "blk.")
-	if !ok {
-		return 0, false
-	}
-	num, _, _ := strings.Cut(rest, ".")
-	n, err := strconv.Atoi(num)
-	return n, err == nil
-}
-
 // rank orders GGUF names: globals before and after the blocks, blocks by
 // number, tensors of a block in llama.cpp's order.
 func rank(name string) (group, layer, idx int) {
-	if l, ok := layerOf(name); ok {
+	if l, ok := llama.BlockOf(name); ok {
 		_, suffix, _ := strings.Cut(strings.TrimPrefix(name, "blk."), ".")
 		for i, s := range layerSuffixes {
 			if s.gguf == suffix {

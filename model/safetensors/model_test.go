@@ -311,7 +311,38 @@ func TestOpenModelErrors(t *testing.T) {
 			s := tinySpec("LlamaForCausalLM")
 			s.Config = map[string]any{"num_hidden_layers": 0}
 			write(t, dir, s, nil)
-		}, []string{"num_hidden_layers is 0"}},
+		}, []string{"num_hidden_layers = 0: want 1..4096"}},
+	}
+	// config.json values out of range, each named with its key and the
+	// accepted range before any conversion narrows it.
+	for _, c := range []struct {
+		key  string
+		val  any
+		want string
+	}{
+		{"max_position_embeddings", int64(1) << 40, "max_position_embeddings = 1099511627776: want 1..2147483647"},
+		{"vocab_size", int64(1) << 33, "vocab_size = 8589934592: want 1..2147483647"},
+		{"hidden_size", -64, "hidden_size = -64: want 1..1048576"},
+		{"num_attention_heads", 0, "num_attention_heads = 0: want 1..65536"},
+		{"intermediate_size", int64(1) << 40, "intermediate_size = 1099511627776: want 1..16777216"},
+		{"num_key_value_heads", 3, "num_key_value_heads = 3: want a divisor of num_attention_heads = 4"},
+		{"head_dim", 0, "head_dim = 0: want 2..65536"},
+		{"head_dim", 9, "head_dim = 9: want an even number"},
+		{"rms_norm_eps", 1e300, "rms_norm_eps = 1e+300: want a finite positive number"},
+		{"rms_norm_eps", 0, "rms_norm_eps = 0: want a finite positive number"},
+		{"rope_theta", -1, "rope_theta = -1: want a finite positive number"},
+		{"rope_scaling", map[string]any{"rope_type": "linear", "factor": 1e-300}, "rope_scaling.factor = 1e-300: want a positive number with a float32 inverse"},
+		{"rope_scaling", map[string]any{"rope_type": "llama3", "factor": 8, "low_freq_factor": 4, "high_freq_factor": 1}, "rope_scaling {Factor:8 LowFreqFactor:4 HighFreqFactor:1"},
+	} {
+		cases = append(cases, struct {
+			name  string
+			setup func(t *testing.T, dir string)
+			want  []string
+		}{c.key + " " + fmt.Sprint(c.val), func(t *testing.T, dir string) {
+			s := tinySpec("LlamaForCausalLM")
+			s.Config = map[string]any{c.key: c.val}
+			write(t, dir, s, nil)
+		}, []string{c.want, "(in "}})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -109,6 +109,12 @@ func Lookup(name string) (Shape, error) {
 // customKeys documents the keys ParseCustom accepts.
 const customKeys = "dim, layers, heads, ffn (required), kv, headdim, ctx, theta, vocab, eps, tied"
 
+// customNames are ParseCustom's keys of the llama.Config fields.
+var customNames = map[string]string{
+	"VocabSize": "vocab", "Dim": "dim", "Layers": "layers", "Heads": "heads", "KVHeads": "kv",
+	"HeadDim": "headdim", "FFN": "ffn", "ContextLen": "ctx", "NormEps": "eps", "RopeTheta": "theta",
+}
+
 // ParseCustom parses a comma-separated list of key=value settings, for
 // example "dim=512,layers=4,heads=8,kv=4,ffn=1376,ctx=1024,theta=10000".
 // dim, layers, heads and ffn are required. The others default to kv=heads,
@@ -116,7 +122,7 @@ const customKeys = "dim, layers, heads, ffn (required), kv, headdim, ctx, theta,
 // donor's size when one is used), eps=1e-5 and tied=false.
 func ParseCustom(spec string) (Shape, error) {
 	fail := func(format string, args ...any) (Shape, error) {
-		return Shape{}, fmt.Errorf("synth: custom shape %q: %s", spec, fmt.Sprintf(format, args...))
+		return Shape{}, fmt.Errorf("synth: custom shape %q: "+format, append([]any{spec}, args...)...)
 	}
 	ints := map[string]int{}
 	floats := map[string]float64{}
@@ -184,8 +190,8 @@ func ParseCustom(spec string) (Shape, error) {
 	if x, ok := floats["eps"]; ok {
 		c.NormEps = float32(x)
 	}
-	if err := c.Validate(); err != nil {
-		return fail("%v", err)
+	if err := c.ValidateNamed(func(field string) string { return customNames[field] }); err != nil {
+		return fail("%w", err)
 	}
 	return Shape{Name: "custom:" + strings.Join(canon, ","), Config: c}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/gguf"
+	"github.com/golem-llm/golem/model/gguf/gguftest"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/model/synth"
 	"github.com/golem-llm/golem/runtime"
@@ -87,7 +88,9 @@ func TestParseCustom(t *testing.T) {
 		{spec: "dim=64,layers=2,heads=4,ffn=128,tied=maybe", wantErr: "want true or false"},
 		{spec: "dim=64,layers=2,heads=4,ffn", wantErr: "is not key=value"},
 		{spec: "dim=64,layers=2,heads=5,ffn=128", wantErr: "not a multiple of 5 heads"},
-		{spec: "dim=64,layers=2,heads=4,kv=3,ffn=128", wantErr: "not a multiple of 3 kv heads"},
+		{spec: "dim=64,layers=2,heads=4,kv=3,ffn=128", wantErr: `custom shape "dim=64,layers=2,heads=4,kv=3,ffn=128": kv = 3: want a divisor of heads = 4`},
+		{spec: "dim=64,layers=5000,heads=4,ffn=128", wantErr: "layers = 5000: want 1..4096"},
+		{spec: "dim=64,layers=2,heads=4,headdim=3,ffn=128", wantErr: "headdim = 3: want an even number"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {
@@ -234,7 +237,8 @@ func TestWriteWithDonorVocab(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.donor[len(tc.donor)-1], func(t *testing.T) {
 			donorPath := sharedtest.SharedPath(t, tc.donor...)
-			path := write(t, tinyShape(t, false), synth.Options{Type: graph.Q8_0, Seed: 3, Vocab: donorPath})
+			o := synth.Options{Type: graph.Q8_0, Seed: 3, Vocab: donorPath}
+			path := write(t, tinyShape(t, false), o)
 			donor, err := gguf.Open(donorPath)
 			require.NoError(t, err)
 			defer donor.Close()
@@ -258,6 +262,12 @@ func TestWriteWithDonorVocab(t *testing.T) {
 			cfg, err := llama.ConfigFromGGUF(f)
 			require.NoError(t, err)
 			require.Equal(t, len(toks), cfg.VocabSize)
+			// Config describes the file written: the donor's vocabulary
+			// size, not the preset's, and so the parameter count.
+			want, err := synth.Config(tinyShape(t, false), o)
+			require.NoError(t, err)
+			require.Equal(t, len(toks), want.VocabSize)
+			require.Equal(t, cfg.Params(), want.Params())
 			emb, ok := f.Tensor("token_embd.weight")
 			require.True(t, ok)
 			require.Equal(t, []int{len(toks), 64}, emb.Shape)
@@ -365,11 +375,14 @@ func TestWriteErrors(t *testing.T) {
 	qwen.Config.Arch = "qwen2"
 	bad := tiny
 	bad.Config.KVHeads = 3
-	huge, err := synth.ParseCustom("dim=65536,layers=100000,heads=512,ffn=262144")
+	huge, err := synth.ParseCustom("dim=65536,layers=4096,heads=512,ffn=262144")
 	require.NoError(t, err)
 	dir := t.TempDir()
 	existing := filepath.Join(dir, "existing.gguf")
 	require.NoError(t, os.WriteFile(existing, []byte("mine"), 0o644))
+	// A donor whose tokenizer golem cannot build: empty token list.
+	emptyDonor := gguftest.Rewrite(t, sharedtest.SharedPath(t, "models", "stories260K.gguf"), gguftest.Edit{
+		Set: map[string]gguf.Value{"tokenizer.ggml.tokens": gguf.StringsValue(nil)}})
 	tests := []struct {
 		name    string
 		shape   synth.Shape
@@ -377,6 +390,7 @@ func TestWriteErrors(t *testing.T) {
 		out     string
 		wantErr string
 	}{
+		{"donor without tokens", tiny, synth.Options{Vocab: emptyDonor}, "", "synth: vocabulary donor: tokenizer: " + emptyDonor + ": tokenizer.ggml.tokens is empty"},
 		{"type", tiny, synth.Options{Type: graph.I32}, "", "weight type i32 is not supported"},
 		{"blocks", odd, synth.Options{Type: graph.Q4_0}, "", "not a whole number of 32-element blocks"},
 		{"small vocab", small, synth.Options{}, "", "at least 259 tokens"},

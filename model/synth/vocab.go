@@ -5,22 +5,23 @@ import (
 	"strings"
 
 	"github.com/golem-llm/golem/model/gguf"
+	"github.com/golem-llm/golem/model/tokenizer"
 )
 
 // donorVocab reads every tokenizer.* entry of the GGUF file at path, in file
-// order, and returns them with the number of tokens.
+// order, and returns them with the number of tokens, after checking that
+// they make a tokenizer.
 func donorVocab(path string) ([]gguf.KV, int, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("synth: vocabulary donor: %w", err)
 	}
 	defer f.Close()
-	toks, err := f.GetStrings("tokenizer.ggml.tokens")
+	// The donor's tokenizer must be one golem builds: a model is only as
+	// usable as its vocabulary.
+	tok, err := tokenizer.FromGGUF(f)
 	if err != nil {
-		return nil, 0, fmt.Errorf("synth: vocabulary donor %s: %w", path, err)
-	}
-	if len(toks) == 0 {
-		return nil, 0, fmt.Errorf("synth: vocabulary donor %s: no tokens", path)
+		return nil, 0, fmt.Errorf("synth: vocabulary donor: %w", err)
 	}
 	var kvs []gguf.KV
 	for _, kv := range f.KV {
@@ -28,7 +29,7 @@ func donorVocab(path string) ([]gguf.KV, int, error) {
 			kvs = append(kvs, kv)
 		}
 	}
-	return kvs, len(toks), nil
+	return kvs, tok.VocabSize(), nil
 }
 
 // Token types as llama.cpp stores them in tokenizer.ggml.token_type.

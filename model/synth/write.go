@@ -130,30 +130,31 @@ func plan(cfg *llama.Config, mat graph.DType) ([]*tensorSpec, error) {
 	return ts, nil
 }
 
-// Write generates the model of shape s with random weights and writes it as
-// a GGUF file at out (through a temporary file renamed into place, removed
-// when ctx is cancelled or anything fails). The tensors are streamed one
-// after another; only a few chunks of rows are in memory at a time. An
-// existing out is refused unless o.Force; before anything is generated the
-// file's size is computed and compared with the free disk space, and the
-// vocabulary's and tensor table's size with the free memory.
-func Write(ctx context.Context, out string, s Shape, o Options) error {
-	if err := safefile.CheckTarget(out, o.Force); err != nil {
-		return fmt.Errorf("synth: %w", err)
-	}
-	ftype, ok := fileTypes[o.Type]
-	if !ok {
-		return fmt.Errorf("synth: weight type %s is not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)", o.Type)
-	}
+// Config returns the hyper-parameters of the file Write writes for s and
+// o: s's, with the defaults filled in and, when o.Vocab names a donor, the
+// donor's vocabulary size. Parameter counts of a written model come from it.
+func Config(s Shape, o Options) (llama.Config, error) {
+	cfg, _, _, err := prepare(s, o)
+	return cfg, err
+}
+
+// prepare checks s and o and returns the configuration to write, the
+// donor's tokenizer entries (nil without a donor: Write makes a synthetic
+// vocabulary once the sizes are checked) and the name of the vocabulary's
+// source.
+func prepare(s Shape, o Options) (llama.Config, []gguf.KV, string, error) {
 	cfg := s.Config
+	if _, ok := fileTypes[o.Type]; !ok {
+		return cfg, nil, "", fmt.Errorf("synth: weight type %s is not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)", o.Type)
+	}
 	if cfg.Arch == "" {
 		cfg.Arch = "llama"
 	}
 	if cfg.Arch != "llama" {
-		return fmt.Errorf("synth: shape %q: architecture %q (only llama is generated)", s.Name, cfg.Arch)
+		return cfg, nil, "", fmt.Errorf("synth: shape %q: architecture %q (only llama is generated)", s.Name, cfg.Arch)
 	}
 	if cfg.QKVBias || cfg.QKNorm {
-		return fmt.Errorf("synth: shape %q: q/k/v biases and q/k norms are not generated", s.Name)
+		return cfg, nil, "", fmt.Errorf("synth: shape %q: q/k/v biases and q/k norms are not generated", s.Name)
 	}
 	if cfg.RopeFreqScale == 0 {
 		cfg.RopeFreqScale = 1
@@ -163,13 +164,36 @@ func Write(ctx context.Context, out string, s Shape, o Options) error {
 	if o.Vocab != "" {
 		kvs, n, err := donorVocab(o.Vocab)
 		if err != nil {
-			return err
+			return cfg, nil, "", err
 		}
 		vocab, cfg.VocabSize, vocabSource = kvs, n, filepath.Base(o.Vocab)
 	}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("synth: shape %q: %w", s.Name, err)
+		return cfg, nil, "", fmt.Errorf("synth: shape %q: %w", s.Name, err)
 	}
+	if o.Vocab == "" && cfg.VocabSize < minSyntheticVocab {
+		return cfg, nil, "", fmt.Errorf("synth: a synthetic vocabulary needs at least %d tokens, the shape has %d", minSyntheticVocab, cfg.VocabSize)
+	}
+	return cfg, vocab, vocabSource, nil
+}
+
+// Write generates the model of shape s with random weights and writes it as
+// a GGUF file at out (through a temporary file renamed into place, removed
+// when ctx is cancelled or anything fails). The tensors are streamed one
+// after another; only a few chunks of rows are in memory at a time. Its
+// hyper-parameters are Config(s, o). An existing out is refused unless
+// o.Force; before anything is generated the file's size is computed and
+// compared with the free disk space, and the vocabulary's and tensor
+// table's size with the free memory.
+func Write(ctx context.Context, out string, s Shape, o Options) error {
+	if err := safefile.CheckTarget(out, o.Force); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	cfg, vocab, vocabSource, err := prepare(s, o)
+	if err != nil {
+		return err
+	}
+	ftype := fileTypes[o.Type]
 	size, err := FileBytes(&cfg, o.Type)
 	if err != nil {
 		return fmt.Errorf("synth: shape %q: %w", s.Name, err)
@@ -181,11 +205,9 @@ func Write(ctx context.Context, out string, s Shape, o Options) error {
 		return err
 	}
 	if o.Vocab == "" {
-		kvs, err := syntheticVocab(cfg.VocabSize)
-		if err != nil {
+		if vocab, err = syntheticVocab(cfg.VocabSize); err != nil {
 			return err
 		}
-		vocab = kvs
 	}
 	tensors, err := plan(&cfg, o.Type)
 	if err != nil {

@@ -20,19 +20,19 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := New(v)
+	t, err := build(v)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", f.Path, err)
 	}
 	return t, nil
 }
 
-// VocabFromGGUF reads the vocabulary of a GGUF file.
+// VocabFromGGUF reads the vocabulary of a GGUF file. An empty token list
+// and token types outside GGUF's enumeration are errors naming the key.
 func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
-	wrap := func(err error) error { return fmt.Errorf("tokenizer: %w", err) }
 	model, err := f.GetString("tokenizer.ggml.model")
 	if err != nil {
-		return nil, wrap(err)
+		return nil, err
 	}
 	v := &Vocab{Model: model, BOS: -1, EOS: -1, EOT: -1, EOM: -1, UNK: -1, PAD: -1, SEP: -1, Mask: -1}
 	if s, ok := getStr(f, "tokenizer.ggml.pre"); ok {
@@ -42,7 +42,10 @@ func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 		v.Name = s
 	}
 	if v.Tokens, err = f.GetStrings("tokenizer.ggml.tokens"); err != nil {
-		return nil, wrap(err)
+		return nil, err
+	}
+	if len(v.Tokens) == 0 {
+		return nil, fmt.Errorf("tokenizer: %s: tokenizer.ggml.tokens is empty", f.Path)
 	}
 	if val, ok := f.Get("tokenizer.ggml.scores"); ok {
 		if v.Scores, ok = val.Float32s(); !ok {
@@ -51,7 +54,10 @@ func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 	}
 	if val, ok := f.Get("tokenizer.ggml.token_type"); ok {
 		if v.Types, ok = val.Int32s(); !ok {
-			return nil, fmt.Errorf("tokenizer: %s: tokenizer.ggml.token_type is not an array of integers", f.Path)
+			return nil, fmt.Errorf("tokenizer: %s: tokenizer.ggml.token_type is not an array of token types (integers 0..6)", f.Path)
+		}
+		if err := checkTypes(v.Tokens, v.Types); err != nil {
+			return nil, fmt.Errorf("tokenizer: %s: tokenizer.ggml.token_type: %w", f.Path, err)
 		}
 	}
 	switch model {
@@ -67,7 +73,7 @@ func VocabFromGGUF(f *gguf.File) (*Vocab, error) {
 		}
 	case "gpt2":
 		if v.Merges, err = f.GetStrings("tokenizer.ggml.merges"); err != nil {
-			return nil, wrap(err)
+			return nil, err
 		}
 		if llama3Pres[v.Pre] {
 			v.AddBOS, v.IgnoreMerges = true, true

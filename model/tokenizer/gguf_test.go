@@ -90,10 +90,27 @@ func TestFromGGUFErrors(t *testing.T) {
 		{"bad scores", map[string]gguf.Value{"tokenizer.ggml.model": gguf.StringValue("llama"), "tokenizer.ggml.tokens": tokens,
 			"tokenizer.ggml.scores": gguf.StringsValue([]string{"x", "y"})}, "not an array of numbers"},
 		{"short types", map[string]gguf.Value{"tokenizer.ggml.model": gguf.StringValue("llama"), "tokenizer.ggml.tokens": tokens,
-			"tokenizer.ggml.token_type": gguf.Int32sValue([]int32{1})}, "1 token types for 2 tokens"},
+			"tokenizer.ggml.token_type": gguf.Int32sValue([]int32{1})}, "tokenizer: test.gguf: 1 token types for 2 tokens"},
+		{"empty tokens", map[string]gguf.Value{"tokenizer.ggml.model": gguf.StringValue("llama"), "tokenizer.ggml.tokens": gguf.StringsValue(nil)},
+			"tokenizer: test.gguf: tokenizer.ggml.tokens is empty"},
+		{"type past the enum", map[string]gguf.Value{"tokenizer.ggml.model": gguf.StringValue("llama"), "tokenizer.ggml.tokens": tokens,
+			"tokenizer.ggml.token_type": gguf.Int32sValue([]int32{1, 7})},
+			`tokenizer: test.gguf: tokenizer.ggml.token_type: token 1 ("b") has type 7: want 0..6`},
+		{"negative type", map[string]gguf.Value{"tokenizer.ggml.model": gguf.StringValue("llama"), "tokenizer.ggml.tokens": tokens,
+			"tokenizer.ggml.token_type": gguf.Int32sValue([]int32{-1, 1})},
+			`tokenizer.ggml.token_type: token 0 ("a") has type -1: want 0..6`},
+		{"type beyond int32", map[string]gguf.Value{"tokenizer.ggml.model": gguf.StringValue("llama"), "tokenizer.ggml.tokens": tokens,
+			"tokenizer.ggml.token_type": gguf.Uint32sValue([]uint32{1, 1 << 31})},
+			"tokenizer.ggml.token_type is not an array of token types (integers 0..6)"},
 	}
 	for _, tc := range tests {
 		_, err := FromGGUF(buildGGUF(t, tc.kvs))
 		require.ErrorContains(t, err, tc.err, tc.name)
+		require.NotContains(t, err.Error(), "tokenizer: tokenizer:", tc.name)
 	}
+	// New refuses the same vocabularies, whatever they come from.
+	_, err := New(&Vocab{Model: "llama", Tokens: []string{"a", "b"}, Types: []int32{1, 9}, BOS: -1, EOS: -1, EOT: -1, EOM: -1, UNK: -1, PAD: -1, SEP: -1, Mask: -1})
+	require.ErrorContains(t, err, `tokenizer: token 1 ("b") has type 9: want 0..6`)
+	_, err = New(&Vocab{Model: "llama"})
+	require.EqualError(t, err, "tokenizer: empty vocabulary")
 }

@@ -375,7 +375,7 @@ func preTokenizer(pre string) ([]splitFn, error) {
 	case "bloom", "poro-chat", "gpt3-finnish":
 		return []splitFn{findSplit(spaceRunOf(isBloomWord, false))}, nil
 	}
-	return nil, fmt.Errorf("tokenizer: unsupported pre-tokenizer %q", pre)
+	return nil, fmt.Errorf("unsupported pre-tokenizer %q", pre)
 }
 
 // preTokenize splits text into pieces with the given splits. The pieces

@@ -159,18 +159,47 @@ var fimEOGTexts = []string{
 // New builds a tokenizer for v. v's slices are not modified (nor kept
 // beyond what the tokenizer needs).
 func New(v *Vocab) (*Tokenizer, error) {
+	t, err := build(v)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	return t, nil
+}
+
+// checkTypes returns an error naming the first token whose type is not one
+// of GGUF's token types (llama.cpp's LLAMA_TOKEN_TYPE_*, TypeUndefined to
+// TypeByte).
+func checkTypes(tokens []string, types []int32) error {
+	for i, ty := range types {
+		if ty < TypeUndefined || ty > TypeByte {
+			text := ""
+			if i < len(tokens) {
+				text = fmt.Sprintf(" (%q)", tokens[i])
+			}
+			return fmt.Errorf("token %d%s has type %d: want %d..%d (undefined, normal, unknown, control, user-defined, unused, byte)",
+				i, text, ty, TypeUndefined, TypeByte)
+		}
+	}
+	return nil
+}
+
+// build is New without the package prefix on its errors.
+func build(v *Vocab) (*Tokenizer, error) {
 	if v == nil {
-		return nil, fmt.Errorf("tokenizer: nil vocabulary")
+		return nil, fmt.Errorf("nil vocabulary")
 	}
 	n := len(v.Tokens)
 	if n == 0 {
-		return nil, fmt.Errorf("tokenizer: empty vocabulary")
+		return nil, fmt.Errorf("empty vocabulary")
 	}
 	if len(v.Scores) != 0 && len(v.Scores) < n {
-		return nil, fmt.Errorf("tokenizer: %d scores for %d tokens", len(v.Scores), n)
+		return nil, fmt.Errorf("%d scores for %d tokens", len(v.Scores), n)
 	}
 	if len(v.Types) != 0 && len(v.Types) < n {
-		return nil, fmt.Errorf("tokenizer: %d token types for %d tokens", len(v.Types), n)
+		return nil, fmt.Errorf("%d token types for %d tokens", len(v.Types), n)
+	}
+	if err := checkTypes(v.Tokens, v.Types[:min(len(v.Types), n)]); err != nil {
+		return nil, err
 	}
 	t := &Tokenizer{
 		model:          v.Model,
@@ -191,7 +220,7 @@ func New(v *Vocab) (*Tokenizer, error) {
 	names := []string{"BOS", "EOS", "EOT", "EOM", "UNK", "PAD", "SEP", "mask"}
 	for i, id := range []int32{v.BOS, v.EOS, v.EOT, v.EOM, v.UNK, v.PAD, v.SEP, v.Mask} {
 		if id < -1 || int(id) >= n {
-			return nil, fmt.Errorf("tokenizer: %s token id %d out of range [0, %d)", names[i], id, n)
+			return nil, fmt.Errorf("%s token id %d out of range [0, %d)", names[i], id, n)
 		}
 		*ids[i] = id
 	}
@@ -221,7 +250,7 @@ func New(v *Vocab) (*Tokenizer, error) {
 	case "gpt2":
 		t.kind = kindBPE
 		if len(v.Merges) == 0 {
-			return nil, fmt.Errorf("tokenizer: byte-level BPE vocabulary without merges")
+			return nil, fmt.Errorf("byte-level BPE vocabulary without merges")
 		}
 		t.byteLevel = newByteLevel()
 		splits, err := preTokenizer(v.Pre)
@@ -232,10 +261,10 @@ func New(v *Vocab) (*Tokenizer, error) {
 	case "bert":
 		t.kind = kindWPM
 		if t.unk < 0 {
-			return nil, fmt.Errorf("tokenizer: WordPiece vocabulary without an unknown token")
+			return nil, fmt.Errorf("WordPiece vocabulary without an unknown token")
 		}
 	default:
-		return nil, fmt.Errorf("tokenizer: unsupported tokenizer model %q", v.Model)
+		return nil, fmt.Errorf("unsupported tokenizer model %q", v.Model)
 	}
 	if t.kind == kindBPE {
 		t.bpe = newBPEModel(t.toID, n, v.Merges)

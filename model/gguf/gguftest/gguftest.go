@@ -1,6 +1,6 @@
-// Package gguftest writes altered copies of GGUF files for tests: a real
-// model with one metadata value or one weight changed (a NaN epsilon, an
-// Inf in output.weight) exercises the paths that must refuse or report it.
+// Package gguftest writes altered copies of GGUF files, for tests of how
+// golem refuses malformed models: a metadata value of another type or out
+// of range, a key or tensor removed.
 package gguftest
 
 import (
@@ -12,62 +12,64 @@ import (
 	"github.com/golem-llm/golem/model/gguf"
 )
 
-// Edit says what a copy changes. Keys and tensors it does not name are
-// copied unchanged.
+// Edit says how Rewrite changes a file.
 type Edit struct {
-	// KV replaces the values of metadata keys (a key the file lacks is
-	// added).
-	KV map[string]gguf.Value
-	// Tensors changes the bytes of tensors: each function gets a copy of
-	// the named tensor's data, in the file's layout, to modify in place.
-	Tensors map[string]func(data []byte)
+	// Set replaces the values of these keys (in place) or adds them.
+	Set map[string]gguf.Value
+	// Drop removes these keys.
+	Drop []string
+	// DropTensor, if set, removes the tensors for which it returns true.
+	DropTensor func(name string) bool
+	// Tensor, if set, returns the data to write for a tensor in place of
+	// its data in the file (same size).
+	Tensor func(name string, data []byte) []byte
 }
 
-// Copy writes the GGUF file at src, altered by e, into t.TempDir() and
-// returns the copy's path. It fails the test when a tensor e names is not
-// in the file.
-func Copy(t testing.TB, src string, e Edit) string {
+// Rewrite writes a copy of the GGUF file src changed by e to a new file in
+// t.TempDir() and returns its path. The copy keeps src's alignment, key
+// order and tensor order.
+func Rewrite(t testing.TB, src string, e Edit) string {
 	t.Helper()
 	f, err := gguf.Open(src)
 	if err != nil {
 		t.Fatalf("gguftest: %v", err)
 	}
 	defer f.Close()
+	drop := map[string]bool{}
+	for _, k := range e.Drop {
+		drop[k] = true
+	}
 	w := gguf.NewWriter()
 	w.SetAlignment(f.Alignment)
-	done := map[string]bool{}
+	set := map[string]bool{}
 	for _, kv := range f.KV {
-		if kv.Key == gguf.KeyAlignment {
+		if drop[kv.Key] {
 			continue
 		}
 		v := kv.Value
-		if nv, ok := e.KV[kv.Key]; ok {
-			v, done[kv.Key] = nv, true
+		if nv, ok := e.Set[kv.Key]; ok {
+			v, set[kv.Key] = nv, true
 		}
 		w.AddKV(kv.Key, v)
 	}
-	for k, v := range e.KV {
-		if !done[k] {
+	for k, v := range e.Set {
+		if !set[k] {
 			w.AddKV(k, v)
 		}
 	}
 	for _, ti := range f.Tensors {
+		if e.DropTensor != nil && e.DropTensor(ti.Name) {
+			continue
+		}
 		data, err := f.TensorData(ti)
 		if err != nil {
 			t.Fatalf("gguftest: %v", err)
 		}
-		if edit, ok := e.Tensors[ti.Name]; ok {
-			data = append([]byte(nil), data...)
-			edit(data)
-			done[ti.Name] = true
+		if e.Tensor != nil {
+			data = e.Tensor(ti.Name, data)
 		}
 		if err := w.AddRawTensor(ti.Name, ti.Shape, ti.GGMLType, data); err != nil {
 			t.Fatalf("gguftest: %v", err)
-		}
-	}
-	for name := range e.Tensors {
-		if !done[name] {
-			t.Fatalf("gguftest: %s has no tensor %q", src, name)
 		}
 	}
 	out := filepath.Join(t.TempDir(), filepath.Base(src))
@@ -75,6 +77,21 @@ func Copy(t testing.TB, src string, e Edit) string {
 		t.Fatalf("gguftest: %v", err)
 	}
 	return out
+}
+
+// Tensors returns an Edit.Tensor function that applies edit functions by
+// tensor name, each to a copy of that tensor's data; other tensors are
+// unchanged.
+func Tensors(edits map[string]func(data []byte)) func(name string, data []byte) []byte {
+	return func(name string, data []byte) []byte {
+		edit, ok := edits[name]
+		if !ok {
+			return data
+		}
+		data = append([]byte(nil), data...)
+		edit(data)
+		return data
+	}
 }
 
 // SetF32 returns a tensor edit that stores v at element i of an F32 tensor.
