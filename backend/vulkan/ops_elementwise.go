@@ -47,21 +47,6 @@ func pad4Strides(strides []int64) [4]int64 {
 	return out
 }
 
-// broadcastStrides returns, for each dimension of x, the element stride of
-// contiguous y broadcast to x's shape (0 where y repeats).
-func broadcastStrides(x, y graph.Shape) []int64 {
-	st := make([]int64, len(x))
-	acc := int64(1)
-	for i := 1; i <= len(y); i++ {
-		dy := y[len(y)-i]
-		if dy != 1 {
-			st[len(x)-i] = acc
-		}
-		acc *= int64(dy)
-	}
-	return st
-}
-
 // elementGrid sets the workgroup size and a 1-D grid over count invocations.
 func elementGrid(c *compiler, l *launch, count int64) {
 	loc := elemLocal(c.dev)
@@ -83,7 +68,7 @@ func launchBinary(shader string) func(c *compiler, n *graph.Node) error {
 		l.Int(sh[1])
 		l.Int(sh[2])
 		l.Int(sh[3])
-		ys := pad4Strides(broadcastStrides(x.Shape, y.Shape))
+		ys := pad4Strides(graph.BroadcastStrides(x.Shape, y.Shape))
 		for _, s := range ys {
 			l.Int(s)
 		}

@@ -50,11 +50,7 @@ func launchNorm(shader string) func(c *compiler, n *graph.Node) error {
 
 func launchSoftmax(c *compiler, n *graph.Node) error {
 	x := n.Inputs[0]
-	cols := x.Shape.Last()
-	sq := 1
-	if r := x.Shape.Rank(); r >= 2 {
-		sq = x.Shape[r-2]
-	}
+	sm := n.SoftmaxDims()
 	mask := x // a placeholder binding when there is no mask
 	flags := uint32(0)
 	if n.Params.Causal {
@@ -64,19 +60,18 @@ func launchSoftmax(c *compiler, n *graph.Node) error {
 		mask = m
 		flags |= 2
 	}
-	rows := x.Shape.Rows()
 	l := c.dispatch(n, "softmax")
 	ax, am, ad := l.In(x), l.In(mask), l.Out(n)
 	l.Offset(ax, 4)
 	l.Offset(am, 4)
 	l.Offset(ad, 4)
-	l.Int(int64(cols))
-	l.Int(int64(sq))
-	l.Int(rows)
+	l.Int(int64(sm.Cols))
+	l.Int(int64(sm.Queries))
+	l.Int(sm.Rows)
 	l.F32(n.Params.Scale)
 	l.U32(flags)
-	l.Local(rowLocal(c.dev, cols), 1, 1)
-	l.Grid1D(rows)
+	l.Local(rowLocal(c.dev, sm.Cols), 1, 1)
+	l.Grid1D(sm.Rows)
 	return nil
 }
 
@@ -108,7 +103,7 @@ func ropeFreqs(p graph.RoPEParams) []byte {
 
 func launchRoPE(c *compiler, n *graph.Node) error {
 	x, pos := n.Inputs[0], n.Inputs[1]
-	r := x.Shape.Rank()
+	d := n.RoPEDims()
 	p := n.Params.RoPE
 	ff, hasFF := x, uint32(0)
 	if f := n.FreqFactors(); f != nil {
@@ -128,10 +123,10 @@ func launchRoPE(c *compiler, n *graph.Node) error {
 	l.Offset(af, 4)
 	l.Offset(ad, 4)
 	l.Int(count)
-	l.Int(int64(x.Shape[r-1]))
-	l.Int(int64(x.Shape[r-2]))
-	l.Int(int64(x.Shape[r-3]))
-	l.Int(int64(p.Dims))
+	l.Int(int64(d.HeadDim))
+	l.Int(int64(d.Heads))
+	l.Int(int64(d.Seq))
+	l.Int(int64(d.Dims))
 	l.U32(neox)
 	l.U32(hasFF)
 	elementGrid(c, l, count)
