@@ -56,15 +56,15 @@ const (
 )
 
 func init() {
-	registerOp(graph.OpAttention,
-		variant{name: attnAuto, supports: supportsAttnAuto, launch: launchAttnAuto},
-		variant{name: attnFlash, supports: supportsFlash, launch: launchFlash},
-		variant{name: attnNaive, supports: supportsNaive, launch: launchNaive},
-		variant{name: attnSplitKV, supports: supportsSplitKV, launch: launchSplitKV},
-		variant{name: attnFlashS16, available: storage16Available, supports: supportsFlash,
-			launch: func(c *compiler, n *graph.Node) error { return launchFlashKind(c, n, true) }},
-		variant{name: attnSplitKVS16, available: storage16Available, supports: supportsSplitKV,
-			launch: func(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, true) }},
+	ops.Register(graph.OpAttention,
+		variant{Name: attnAuto, Supports: supportsAttnAuto, Launch: launchAttnAuto},
+		variant{Name: attnFlash, Supports: supportsFlash, Launch: launchFlash},
+		variant{Name: attnNaive, Supports: supportsNaive, Launch: launchNaive},
+		variant{Name: attnSplitKV, Supports: supportsSplitKV, Launch: launchSplitKV},
+		variant{Name: attnFlashS16, Available: storage16Available, Supports: supportsFlash,
+			Launch: func(c *compiler, n *graph.Node) error { return launchFlashKind(c, n, true) }},
+		variant{Name: attnSplitKVS16, Available: storage16Available, Supports: supportsSplitKV,
+			Launch: func(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, true) }},
 	)
 }
 
@@ -237,8 +237,8 @@ func supportsAttnAuto(dev *deviceInfo, n *graph.Node) error {
 // launchAttnAuto runs the variant autoAttnVariant picks, reading F16 keys
 // or values through 16-bit storage when the device has it.
 func launchAttnAuto(c *compiler, n *graph.Node) error {
-	s16 := storage16Available(c.dev) == nil && (n.Inputs[1].DType == graph.F16 || n.Inputs[2].DType == graph.F16)
-	if autoAttnVariant(c.dev, n) == attnFlash {
+	s16 := storage16Available(c.Dev) == nil && (n.Inputs[1].DType == graph.F16 || n.Inputs[2].DType == graph.F16)
+	if autoAttnVariant(c.Dev, n) == attnFlash {
 		return launchFlashKind(c, n, s16)
 	}
 	return launchSplitKVKind(c, n, s16)
@@ -322,7 +322,7 @@ func attnArgs(l *launch, n *graph.Node, a graph.AttentionDims, scratch int, nspl
 // storage kernel with s16).
 func launchFlashKind(c *compiler, n *graph.Node, s16 bool) error {
 	a := n.AttentionDims()
-	bq, bk, ok := flashTiles(c.dev, a)
+	bq, bk, ok := flashTiles(c.Dev, a)
 	if !ok {
 		return fmt.Errorf("head dims %d and %d do not fit the flash kernel's shared memory", a.D, a.Dv)
 	}
@@ -332,7 +332,7 @@ func launchFlashKind(c *compiler, n *graph.Node, s16 bool) error {
 	if s16 {
 		shader += "_s16"
 	}
-	l := c.dispatch(n, shader)
+	l := c.Launch(n, shader)
 	attnArgs(l, n, a, -1, 0, 0)
 	l.Local(attnLocal, 1, 1)
 	l.Spec(3, uint32(bq))
@@ -347,15 +347,15 @@ func launchFlashKind(c *compiler, n *graph.Node, s16 bool) error {
 // launchNaive records the three passes over a scratch score matrix.
 func launchNaive(c *compiler, n *graph.Node) error {
 	a := n.AttentionDims()
-	s := c.scratch(naiveScratch(a))
+	s := c.Scratch(naiveScratch(a))
 	rows := int64(a.Batch) * int64(a.Hq) * int64(a.Sq)
 
-	l := c.dispatch(n, "attention_naive_scores")
+	l := c.Launch(n, "attention_naive_scores")
 	attnArgs(l, n, a, s, 0, 0)
 	l.Local(attnLocal, 1, 1)
 	l.Grid1D(groups(rows*int64(a.Sk), attnLocal))
 
-	l = c.dispatch(n, "attention_naive_softmax")
+	l = c.Launch(n, "attention_naive_softmax")
 	attnArgs(l, n, a, s, 0, 0)
 	local := uint32(1)
 	for local < attnLocal && int(local) < a.Sk {
@@ -364,7 +364,7 @@ func launchNaive(c *compiler, n *graph.Node) error {
 	l.Local(local, 1, 1)
 	l.Grid1D(rows)
 
-	l = c.dispatch(n, "attention_naive_out")
+	l = c.Launch(n, "attention_naive_out")
 	attnArgs(l, n, a, s, 0, 0)
 	l.Local(attnLocal, 1, 1)
 	l.Grid1D(groups(int64(a.Batch)*int64(a.Sq)*int64(a.Hq)*int64(a.Dv), attnLocal))
@@ -376,20 +376,20 @@ func launchNaive(c *compiler, n *graph.Node) error {
 func launchSplitKVKind(c *compiler, n *graph.Node, s16 bool) error {
 	a := n.AttentionDims()
 	nsplit, chunk := splitPlan(a)
-	s := c.scratch(splitScratch(a, nsplit))
+	s := c.Scratch(splitScratch(a, nsplit))
 
 	shader := "attention_splitkv"
 	if s16 {
 		shader += "_s16"
 	}
-	l := c.dispatch(n, shader)
+	l := c.Launch(n, shader)
 	attnArgs(l, n, a, s, nsplit, chunk)
 	l.Local(attnLocal, 1, 1)
 	l.Spec(3, uint32(a.D))
 	l.Spec(4, uint32(groups(int64(a.Dv), attnLocal)))
 	l.Grid(uint32(nsplit), uint32(a.Hq), uint32(int64(a.Batch)*int64(a.Sq)))
 
-	l = c.dispatch(n, "attention_splitkv_reduce")
+	l = c.Launch(n, "attention_splitkv_reduce")
 	attnArgs(l, n, a, s, nsplit, chunk)
 	local := uint32(32)
 	for local < attnLocal && int(local) < a.Dv {

@@ -43,17 +43,17 @@ const (
 )
 
 func init() {
-	registerOp(graph.OpMatMul,
-		variant{name: matmulAuto, supports: supportsMatMulAuto, launch: launchMatMulAuto},
-		variant{name: matmulGEMV, supports: supportsMatMulGEMV, launch: launchMatMulGEMV},
-		variant{name: matmulGEMM, available: gemmAvailable, supports: supportsMatMulGEMM, launch: launchMatMulGEMM},
-		variant{name: matmulGEMVS16, available: storage16Available, supports: supportsMatMulGEMV, launch: launchMatMulGEMVS16},
-		variant{name: matmulGEMMS16, available: func(d *deviceInfo) error {
+	ops.Register(graph.OpMatMul,
+		variant{Name: matmulAuto, Supports: supportsMatMulAuto, Launch: launchMatMulAuto},
+		variant{Name: matmulGEMV, Supports: supportsMatMulGEMV, Launch: launchMatMulGEMV},
+		variant{Name: matmulGEMM, Available: gemmAvailable, Supports: supportsMatMulGEMM, Launch: launchMatMulGEMM},
+		variant{Name: matmulGEMVS16, Available: storage16Available, Supports: supportsMatMulGEMV, Launch: launchMatMulGEMVS16},
+		variant{Name: matmulGEMMS16, Available: func(d *deviceInfo) error {
 			if err := storage16Available(d); err != nil {
 				return err
 			}
 			return gemmAvailable(d)
-		}, supports: supportsMatMulGEMM, launch: launchMatMulGEMMS16},
+		}, Supports: supportsMatMulGEMM, Launch: launchMatMulGEMMS16},
 	)
 }
 
@@ -179,7 +179,7 @@ func gemvIterations(d graph.MatMulDims, local uint32, mr int64) int64 {
 // launchMatMulAuto runs the kernel autoMatMulKind picks, the 16-bit
 // storage one for F16 weights when the device has it.
 func launchMatMulAuto(c *compiler, n *graph.Node) error {
-	return launchMatMul(c, n, autoMatMulKind(c.dev, n), storage16Available(c.dev) == nil)
+	return launchMatMul(c, n, autoMatMulKind(c.Dev, n), storage16Available(c.Dev) == nil)
 }
 
 func launchMatMulGEMV(c *compiler, n *graph.Node) error { return launchMatMul(c, n, matmulGEMV, false) }
@@ -228,13 +228,13 @@ func launchMatMul(c *compiler, n *graph.Node, kind string, s16 bool) error {
 	chunks := [][2]int{{0, d.N}}
 	if d.BatchedW {
 		// A batched weight is bound whole (one [n, k] matrix per batch).
-		if batches*nn*rowBytes > c.maxWindow() {
+		if batches*nn*rowBytes > c.Dev.maxWindow() {
 			return fmt.Errorf("batched weight %s of %d bytes exceeds one binding (maxStorageBufferRange %d)",
-				w, batches*nn*rowBytes, c.dev.Limits.MaxStorageBufferRange)
+				w, batches*nn*rowBytes, c.Dev.Limits.MaxStorageBufferRange)
 		}
-	} else if nn*rowBytes > c.maxWindow() {
+	} else if nn*rowBytes > c.Dev.maxWindow() {
 		var err error
-		if chunks, err = c.rowChunks(d.N, rowBytes); err != nil {
+		if chunks, err = c.Dev.rowChunks(d.N, rowBytes); err != nil {
 			return fmt.Errorf("weight %s: %w", w, err)
 		}
 	}
@@ -243,7 +243,7 @@ func launchMatMul(c *compiler, n *graph.Node, kind string, s16 bool) error {
 		wbs = nn * rowBytes / unit
 	}
 	for _, ch := range chunks {
-		l := c.dispatch(n, shader)
+		l := c.Launch(n, shader)
 		ax := l.In(x)
 		var aw int
 		if len(chunks) == 1 {

@@ -13,12 +13,12 @@ import (
 // row, shared-memory reductions), rope, get_rows.
 
 func init() {
-	registerOp(graph.OpRMSNorm, variant{name: "default", launch: launchNorm("rms_norm")})
-	registerOp(graph.OpLayerNorm, variant{name: "default", launch: launchNorm("layer_norm")})
-	registerOp(graph.OpSoftmax, variant{name: "default", launch: launchSoftmax})
-	registerOp(graph.OpArgmax, variant{name: "default", launch: launchArgmax})
-	registerOp(graph.OpRoPE, variant{name: "default", launch: launchRoPE})
-	registerOp(graph.OpGetRows, variant{name: "default", launch: launchGetRows})
+	ops.Register(graph.OpRMSNorm, variant{Name: "default", Launch: launchNorm("rms_norm")})
+	ops.Register(graph.OpLayerNorm, variant{Name: "default", Launch: launchNorm("layer_norm")})
+	ops.Register(graph.OpSoftmax, variant{Name: "default", Launch: launchSoftmax})
+	ops.Register(graph.OpArgmax, variant{Name: "default", Launch: launchArgmax})
+	ops.Register(graph.OpRoPE, variant{Name: "default", Launch: launchRoPE})
+	ops.Register(graph.OpGetRows, variant{Name: "default", Launch: launchGetRows})
 }
 
 // rowLocal is the workgroup size of a row reduction over cols elements: a
@@ -35,14 +35,14 @@ func launchNorm(shader string) func(c *compiler, n *graph.Node) error {
 	return func(c *compiler, n *graph.Node) error {
 		cols := n.Shape.Last()
 		rows := n.Shape.Rows()
-		l := c.dispatch(n, shader)
+		l := c.Launch(n, shader)
 		ax, ad := l.In(n.Inputs[0]), l.Out(n)
 		l.Offset(ax, 4)
 		l.Offset(ad, 4)
 		l.Int(int64(cols))
 		l.Int(rows)
 		l.F32(n.Params.Eps)
-		l.Local(rowLocal(c.dev, cols), 1, 1)
+		l.Local(rowLocal(c.Dev, cols), 1, 1)
 		l.Grid1D(rows)
 		return nil
 	}
@@ -60,7 +60,7 @@ func launchSoftmax(c *compiler, n *graph.Node) error {
 		mask = m
 		flags |= 2
 	}
-	l := c.dispatch(n, "softmax")
+	l := c.Launch(n, "softmax")
 	ax, am, ad := l.In(x), l.In(mask), l.Out(n)
 	l.Offset(ax, 4)
 	l.Offset(am, 4)
@@ -70,7 +70,7 @@ func launchSoftmax(c *compiler, n *graph.Node) error {
 	l.Int(sm.Rows)
 	l.F32(n.Params.Scale)
 	l.U32(flags)
-	l.Local(rowLocal(c.dev, sm.Cols), 1, 1)
+	l.Local(rowLocal(c.Dev, sm.Cols), 1, 1)
 	l.Grid1D(sm.Rows)
 	return nil
 }
@@ -79,13 +79,13 @@ func launchArgmax(c *compiler, n *graph.Node) error {
 	x := n.Inputs[0]
 	cols := x.Shape.Last()
 	rows := x.Shape.Rows()
-	l := c.dispatch(n, "argmax")
+	l := c.Launch(n, "argmax")
 	ax, ad := l.In(x), l.Out(n)
 	l.Offset(ax, 4)
 	l.Offset(ad, 4)
 	l.Int(int64(cols))
 	l.Int(rows)
-	l.Local(rowLocal(c.dev, cols), 1, 1)
+	l.Local(rowLocal(c.Dev, cols), 1, 1)
 	l.Grid1D(rows)
 	return nil
 }
@@ -113,9 +113,9 @@ func launchRoPE(c *compiler, n *graph.Node) error {
 	if p.Mode == graph.RoPENeoX {
 		neox = 1
 	}
-	k := c.constants(ropeFreqs(p))
+	k := c.Constants(ropeFreqs(p))
 	count := n.Shape.NumElements()
-	l := c.dispatch(n, "rope")
+	l := c.Launch(n, "rope")
 	ax, ap, af, ad := l.In(x), l.In(pos), l.In(ff), l.Out(n)
 	l.Const(k)
 	l.Offset(ax, 4)
@@ -140,13 +140,13 @@ func launchGetRows(c *compiler, n *graph.Node) error {
 	if err != nil {
 		return err
 	}
-	chunks, err := c.rowChunks(rows, rb)
+	chunks, err := c.Dev.rowChunks(rows, rb)
 	if err != nil {
 		return err
 	}
 	count := n.Shape.NumElements()
 	for i, ch := range chunks {
-		l := c.dispatch(n, "get_rows_"+table.DType.String())
+		l := c.Launch(n, "get_rows_"+table.DType.String())
 		at := l.InRange(table, int64(ch[0])*rb, int64(ch[1])*rb)
 		ai, ad := l.In(ids), l.Out(n)
 		l.Offset(at, 1)
