@@ -309,6 +309,32 @@ func RemoveTemps() {
 	}
 }
 
+// CreateTemp creates a temporary file in dir (os.CreateTemp's pattern)
+// registered like the outputs' temporary files, so that RemoveTemps
+// removes it too; RemoveTemp removes it in the normal course.
+func CreateTemp(dir, pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	temps.Lock()
+	temps.m[f.Name()] = true
+	temps.Unlock()
+	return f, nil
+}
+
+// RemoveTemp removes a file made by CreateTemp (a file already gone is no
+// error) and forgets it.
+func RemoveTemp(name string) error {
+	temps.Lock()
+	delete(temps.m, name)
+	temps.Unlock()
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // TempDir is a temporary directory (for example for a generated model)
 // registered like the temporary files, so that RemoveTemps removes it too.
 type TempDir struct {

@@ -542,11 +542,5 @@ var overflowAt = map[graph.DType]float64{
 
 // scratchDir returns the folder for the scratch file: the output's.
 func scratchDir(outPath string) string { return filepath.Dir(outPath) }
-
-// removeFile removes a scratch file, ignoring a file already gone.
-func removeFile(path string) error {
-	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
-		return err
-	}
 	return nil
 }

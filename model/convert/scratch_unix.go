@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/golem-llm/golem/internal/safefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,7 +23,7 @@ func newScratch(outPath string, size int64) (*scratch, error) {
 	if size == 0 {
 		return &scratch{}, nil
 	}
-	f, err := os.CreateTemp(scratchDir(outPath), ".golem-convert-*.tmp")
+	f, err := safefile.CreateTemp(scratchDir(outPath), ".golem-convert-*.tmp")
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func (s *scratch) close() error {
 		s.data = nil
 	}
 	if s.f != nil {
-		errs = append(errs, s.f.Close(), removeFile(s.f.Name()))
+		errs = append(errs, s.f.Close(), safefile.RemoveTemp(s.f.Name()))
 		s.f = nil
 	}
 	return errors.Join(errs...)
