@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -542,5 +541,3 @@ var overflowAt = map[graph.DType]float64{
 
 // scratchDir returns the folder for the scratch file: the output's.
 func scratchDir(outPath string) string { return filepath.Dir(outPath) }
-	return nil
-}
