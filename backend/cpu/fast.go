@@ -17,6 +17,14 @@ var fastTier = &tier{
 	name:    "fast",
 	kernels: fastKernels(),
 	scratch: fastScratch,
+	shared:  fastShared,
+}
+
+func fastShared(n *graph.Node) int {
+	if n.Op == graph.OpMatMul {
+		return matmulShared(n)
+	}
+	return 0
 }
 
 func fastKernels() map[graph.Op]kernel {

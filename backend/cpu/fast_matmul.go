@@ -32,6 +32,29 @@ func gemmTileRows(k int) int {
 	return min(max(nt/4*4, 4), 64)
 }
 
+// intMinRows is the number of weight rows from which a matmul quantizes
+// its x rows to 8 bits and uses integer dot products: quantizing a row
+// costs about as much as a few float dot products of it, so below this
+// the float path is as fast (and a product of very few outputs keeps
+// float32 accuracy).
+const intMinRows = 16
+
+// matmulAct returns the bytes of one x row quantized for the integer dot
+// products of matmul n, 0 when n takes the float path.
+func matmulAct(n *graph.Node, d graph.MatMulDims) int {
+	if d.M >= gemmMinRows || d.N < intMinRows {
+		return 0
+	}
+	return quant.ActBytes(n.Inputs[1].DType, d.K)
+}
+
+// matmulShared is the size of the x rows a matmul quantizes for integer
+// dot products (quant.QuantizeAct), shared by its threads.
+func matmulShared(n *graph.Node) int {
+	d := n.MatMulDims()
+	return d.Batches * d.M * matmulAct(n, d)
+}
+
 func matmulScratch(n *graph.Node) int {
 	d := n.MatMulDims()
 	if d.M < gemmMinRows || n.Inputs[1].DType == graph.F32 {
@@ -52,6 +75,8 @@ type gemvTask struct {
 	wf     []float32 // F32 weights
 	wh     []uint16  // F16 weights
 	wb     []byte    // the weights' bytes (other types read them)
+	act    []byte    // the x rows quantized for integer dot products (nil: none)
+	actRow int       // bytes of one quantized x row
 }
 
 // gemvAheadBytes is how far ahead of the row being multiplied a GEMV over
@@ -90,6 +115,10 @@ func touch(b []byte) byte {
 const gemvGroup = 4
 
 func (t *gemvTask) run(lo, hi, _ int) error {
+	if t.act != nil {
+		t.runInt(lo, hi)
+		return nil
+	}
 	d := t.d
 	groups := (d.N + gemvGroup - 1) / gemvGroup
 	ahead := 1 << 30 // rows; no touching
@@ -134,6 +163,27 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 	}
 	keep(sink)
 	return nil
+}
+
+// runInt computes items [lo, hi) with integer dot products: one
+// quant.GemvAct call per x row for the chunk's run of weight rows of each
+// batch (the kernels stream the rows and prefetch ahead themselves).
+func (t *gemvTask) runInt(lo, hi int) {
+	d := t.d
+	groups := (d.N + gemvGroup - 1) / gemvGroup
+	for it := lo; it < hi; {
+		b, g := it/groups, it%groups
+		end := min(groups, g+hi-it) // this batch's items in the chunk
+		j0, j1 := g*gemvGroup, min(end*gemvGroup, d.N)
+		first := int64(b*d.N + j0)
+		w := t.wb[first*d.WRowBytes : (first+int64(j1-j0))*d.WRowBytes]
+		for i := 0; i < d.M; i++ {
+			r := b*d.M + i
+			o := t.out[r*d.N : (r+1)*d.N]
+			quant.GemvAct(t.dt, w, j1-j0, t.act[r*t.actRow:(r+1)*t.actRow], d.K, o[j0:j1])
+		}
+		it += end - g
+	}
 }
 
 // gemmTask is a matmul with many x rows: one item is a tile of nt weight
@@ -211,6 +261,13 @@ func fastMatMul(p *program, n *graph.Node) error {
 	if d.M < gemmMinRows {
 		t := taskFor[gemvTask](p, n)
 		*t = gemvTask{d: d, dt: w.DType, x: xv, out: out, wf: wf, wh: wh, wb: p.bytesOf(w)}
+		if ab := matmulAct(n, d); ab > 0 {
+			// Quantize each x row once; every thread reads them.
+			t.act, t.actRow = p.shared[:d.Batches*d.M*ab], ab
+			for r := range d.Batches * d.M {
+				quant.QuantizeAct(w.DType, xv[r*d.K:(r+1)*d.K], t.act[r*ab:(r+1)*ab])
+			}
+		}
 		groups := (d.N + gemvGroup - 1) / gemvGroup
 		err := p.parallel(d.Batches*groups, max(1, 1<<16/(gemvGroup*max(d.K, 1))), t)
 		*t = gemvTask{}

@@ -136,6 +136,7 @@ func synthModel(t testing.TB, preset string, typ graph.DType) string {
 // (llama2.c shape) with f32, q8_0 and q4_0 matrices, written once to
 // os.TempDir()/golem-synth; the synthetic TinyLlama 1.1B (q4_0, 0.6 GB)
 // runs only when named. GOLEM_BENCH_MODELS=260k,f32 limits the set;
+// GOLEM_BENCH_FILE=model.gguf replaces it with that one file;
 // GOLEM_BENCH_THREADS sets the thread count (default: all CPUs).
 func BenchmarkModel(b *testing.B) {
 	models := []struct {
@@ -148,6 +149,13 @@ func BenchmarkModel(b *testing.B) {
 		{"110m-q8_0", func(b *testing.B) string { return synthModel(b, "110m", graph.Q8_0) }, false},
 		{"110m-q4_0", func(b *testing.B) string { return synthModel(b, "110m", graph.Q4_0) }, false},
 		{"tinyllama-1.1b-q4_0", func(b *testing.B) string { return synthModel(b, "tinyllama-1.1b", graph.Q4_0) }, true},
+	}
+	if f := os.Getenv("GOLEM_BENCH_FILE"); f != "" {
+		models = append(models[:0], struct {
+			name     string
+			path     func(b *testing.B) string
+			optional bool
+		}{filepath.Base(f), func(*testing.B) string { return f }, false})
 	}
 	ctx := context.Background()
 	for _, m := range models {

@@ -25,6 +25,9 @@ type tier struct {
 	// scratch returns the float32 and float64 scratch elements each
 	// thread needs for node n.
 	scratch func(n *graph.Node) (f32, f64 int)
+	// shared returns the bytes of scratch node n's kernel shares between
+	// its threads (nil: none).
+	shared func(n *graph.Node) int
 }
 
 // binding is where a leaf or output lives.
@@ -50,6 +53,7 @@ type program struct {
 	mem       [][]byte // storage bytes of each storage node during a run
 	scratch   [][]float32
 	scratch64 [][]float64
+	shared    []byte // scratch shared by the threads of one node (see tier.shared)
 	tasks     []any // per node: the kernel's reusable loop state (see taskFor)
 	timings   []backend.OpTiming
 	hasTimes  bool
@@ -155,6 +159,15 @@ func compile(b *cpuBackend, g *graph.Graph) (*program, error) {
 			a, b := t.scratch(n)
 			need, need64 = max(need, a), max(need64, b)
 		}
+	}
+	if t.shared != nil {
+		need := 0
+		for _, n := range g.Nodes {
+			if !n.Op.IsLeaf() {
+				need = max(need, t.shared(n))
+			}
+		}
+		p.shared = alignedBytes(need)
 	}
 	p.scratch = make([][]float32, b.threads)
 	p.scratch64 = make([][]float64, b.threads)
@@ -313,7 +326,7 @@ func (p *program) Close() error {
 		return fmt.Errorf("cpu: close program: program is already %w", backend.ErrClosed)
 	}
 	p.closed = true
-	p.arena, p.mem, p.scratch, p.scratch64, p.binds, p.tasks = nil, nil, nil, nil, nil, nil
+	p.arena, p.mem, p.scratch, p.scratch64, p.shared, p.binds, p.tasks = nil, nil, nil, nil, nil, nil, nil
 	return p.b.programClosed()
 }
 

@@ -11,9 +11,37 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// useAsm selects the AVX2 kernels of *_amd64.s. It is set once from the CPU
-// features; tests turn it off to run the portable code on the same machine.
-var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+// cpuLevel is the best kernel family this CPU runs: AVX-512 needs F, BW, VL
+// and VNNI (and the AVX2 level's features); AVX2 needs AVX2, FMA and F16C.
+func cpuLevel() int {
+	x := &cpu.X86
+	switch {
+	case !(x.HasAVX2 && x.HasFMA && x.HasF16C):
+		return levelGeneric
+	case x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI:
+		return levelAVX512
+	}
+	return levelAVX2
+}
+
+// useAsm selects the AVX2 kernels of *_amd64.s and useAVX512 the AVX-512
+// ones (which imply useAsm). They are set once from startLevel; tests
+// lower them to run the other paths on the same machine.
+var (
+	useAsm    = startLevel >= levelAVX2
+	useAVX512 = startLevel >= levelAVX512
+)
+
+// level is the kernel family in use.
+func level() int {
+	switch {
+	case useAVX512:
+		return levelAVX512
+	case useAsm:
+		return levelAVX2
+	}
+	return levelGeneric
+}
 
 // The kernels below work on whole groups of 8 elements (or whole blocks);
 // the Go wrappers pass valid pointers and counts and finish any tail. The
@@ -27,6 +55,12 @@ func dot4F32AVX2(x, w0, w1, w2, w3 *float32, n int, out *[4]float32)
 
 //go:noescape
 func dot2x4F32AVX2(x0, x1, w *float32, stride, n int, out *[8]float32)
+
+//go:noescape
+func gemm1x4F32AVX512(out *float32, x *float32, w *float32, ldw int, nw int, k int, acc bool)
+
+//go:noescape
+func gemm6x4F32AVX512(out *float32, ldo int, x *float32, ldx int, w *float32, ldw int, nw int, k int, acc bool)
 
 //go:noescape
 func dotF16AVX2(w unsafe.Pointer, x *float32, n int) float32
@@ -251,6 +285,10 @@ func archGemmF32(out []float32, ldo int, x []float32, m int, w []float32, rows, 
 	if !useAsm {
 		return false
 	}
+	if useAVX512 && k >= 16 {
+		gemmF32AVX512(out, ldo, x, m, w, rows, k)
+		return true
+	}
 	k8 := k &^ 7
 	i := 0
 	for ; i+2 <= m; i += 2 {
@@ -281,4 +319,117 @@ func archGemmF32(out []float32, ldo int, x []float32, m int, w []float32, rows, 
 		gemmRowF32(out[i*ldo:i*ldo+rows], x[i*k:(i+1)*k], w, rows, k)
 	}
 	return true
+}
+
+// gemmKC is the k-chunk of the AVX-512 GEMM: six x rows of it (24 KiB)
+// stay in L1 while the w rows stream past them from L2.
+const gemmKC = 1024
+
+// gemmF32AVX512 is archGemmF32 on AVX-512 (k >= 16): blocks of six x
+// rows by four w rows in chunks of gemmKC elements, the x rows past the
+// last whole block one at a time with the same arithmetic, the last k%16
+// elements and rows%4 rows of w in Go and AVX2. Every output is computed
+// the same way whatever m is, so that results do not depend on how a
+// caller cuts x into blocks.
+func gemmF32AVX512(out []float32, ldo int, x []float32, m int, w []float32, rows, k int) {
+	k16, r4, m6 := k&^15, rows&^3, m-m%6
+	if r4 > 0 {
+		for k0 := 0; k0 < k16; k0 += gemmKC {
+			kc := min(gemmKC, k16-k0)
+			for i := 0; i < m6; i += 6 {
+				gemm6x4F32AVX512(&out[i*ldo], ldo, &x[i*k+k0], k, &w[k0], k, r4, kc, k0 > 0)
+			}
+			for i := m6; i < m; i++ {
+				gemm1x4F32AVX512(&out[i*ldo], &x[i*k+k0], &w[k0], k, r4, kc, k0 > 0)
+			}
+		}
+	}
+	for i := 0; i < m; i++ {
+		xr, o := x[i*k:(i+1)*k], out[i*ldo:i*ldo+rows]
+		if k16 < k {
+			for r := 0; r < r4; r++ {
+				o[r] += dotF32Go(xr[k16:], w[r*k+k16:(r+1)*k])
+			}
+		}
+		for r := r4; r < rows; r++ {
+			o[r] = DotF32(xr, w[r*k:(r+1)*k])
+		}
+	}
+}
+
+//go:noescape
+func quantActAVX512(x *float32, nb int, qs *byte, d *float32, sum *int32, lo, hi *int64, period int)
+
+// Where the quants of each block of a period go (see quantActAVX512):
+// element order, whole Q4_0 groups, and Q4_K halves.
+var (
+	actLoPlain = [1]int64{0}
+	actHiPlain = [1]int64{16}
+	actLoQ4_0  = [4]int64{0, 16, 32, 48}
+	actHiQ4_0  = [4]int64{64, 80, 96, 112}
+	actLoQ4K   = [4]int64{0, 64, 32, 96}
+	actHiQ4K   = [4]int64{16, 80, 48, 112}
+)
+
+// archQuantizeAct is QuantizeAct's assembly path for the block scales,
+// sums and quants; it reports whether it ran.
+func archQuantizeAct(t graph.DType, x []float32, qs []byte, d []float32, sum []int32) bool {
+	if !useAVX512 {
+		return false
+	}
+	nb := len(x) / 32
+	switch t {
+	case graph.Q4_0:
+		ng := nb / 4
+		if ng > 0 {
+			quantActAVX512(&x[0], 4*ng, &qs[0], &d[0], &sum[0], &actLoQ4_0[0], &actHiQ4_0[0], 4)
+		}
+		if b := 4 * ng; b < nb {
+			quantActAVX512(&x[32*b], nb-b, &qs[32*b], &d[b], &sum[b], &actLoPlain[0], &actHiPlain[0], 1)
+		}
+	case graph.Q4_K:
+		quantActAVX512(&x[0], nb, &qs[0], &d[0], &sum[0], &actLoQ4K[0], &actHiQ4K[0], 4)
+	default:
+		quantActAVX512(&x[0], nb, &qs[0], &d[0], &sum[0], &actLoPlain[0], &actHiPlain[0], 1)
+	}
+	return true
+}
+
+//go:noescape
+func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+
+//go:noescape
+func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
+
+// archGemvAct is GemvAct's assembly path; it reports whether it ran. The
+// arguments have been checked (len(out) rows of rowBytes in w, a whole
+// activation buffer for k elements in act).
+func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out []float32) bool {
+	if !useAVX512 {
+		return false
+	}
+	l := layoutFor(t, k)
+	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
+	switch t {
+	case graph.Q4_0:
+		ng := k / 128
+		if ng == 0 {
+			return false
+		}
+		if k%128 == 0 {
+			gemvQ4_0AVX512(&w[0], len(out), qs, init, scale, ng, &out[0])
+			return true
+		}
+		// Whole groups in assembly, the trailing blocks in Go, row by row.
+		for r := range out {
+			row := w[r*rowBytes : (r+1)*rowBytes]
+			gemvQ4_0AVX512(&row[0], 1, qs, init, scale, ng, &out[r])
+			out[r] += dotQ4_0ActTail(row, act, l, 4*ng)
+		}
+		return true
+	case graph.Q8_0:
+		gemvQ8_0AVX512(&w[0], len(out), qs, init, scale, k/32, &out[0])
+		return true
+	}
+	return false
 }

@@ -4,9 +4,18 @@ package quant
 
 import "github.com/golem-llm/golem/graph"
 
-// useAsm is always false without assembly kernels; the tests flip it on
-// amd64 to compare the two paths and leave it alone here.
-var useAsm = false
+// cpuLevel is the best kernel family here: the portable code.
+func cpuLevel() int { return levelGeneric }
+
+// useAsm and useAVX512 are always false without assembly kernels; the
+// tests flip them on amd64 to compare the paths and leave them alone here.
+var (
+	useAsm    = false
+	useAVX512 = false
+)
+
+// level is the kernel family in use: the portable code.
+func level() int { return levelGeneric }
 
 // archDot is Dot's assembly path: there is none on this platform.
 func archDot(graph.DType, []byte, []float32) (float32, bool) { return 0, false }
@@ -34,3 +43,9 @@ func archScale([]float32, float32, []float32) int { return 0 }
 
 // archGemmF32 is GemmF32's assembly path: there is none here.
 func archGemmF32([]float32, int, []float32, int, []float32, int, int) bool { return false }
+
+// archQuantizeAct is QuantizeAct's assembly path: there is none here.
+func archQuantizeAct(graph.DType, []float32, []byte, []float32, []int32) bool { return false }
+
+// archGemvAct is GemvAct's assembly path: there is none here.
+func archGemvAct(graph.DType, []byte, int, []byte, int, []float32) bool { return false }

@@ -11,30 +11,37 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// asmAvailable records whether this machine runs the assembly kernels by
-// default; the tests flip useAsm to run both paths.
-var asmAvailable = useAsm
+// maxLevel is the best kernel family this machine runs (whatever
+// FeaturesEnv says: the tests cover every family the CPU has), and
+// asmAvailable whether it has assembly kernels at all. The tests lower
+// useAsm and useAVX512 to run each path.
+var (
+	maxLevel     = cpuLevel()
+	asmAvailable = maxLevel >= levelAVX2
+)
 
 // implPath is one implementation the cross-check tests run.
 type implPath struct {
-	name string
-	asm  bool
+	name  string
+	level int
 }
 
-// implPaths lists the portable path and, where available, the assembly one.
+// implPaths lists the portable path and every assembly family this CPU
+// runs; a family the CPU lacks is skipped, as hash/crc32's tests do.
 func implPaths() []implPath {
-	p := []implPath{{"generic", false}}
-	if asmAvailable {
-		p = append(p, implPath{"asm", true})
+	var p []implPath
+	for l := levelGeneric; l <= maxLevel; l++ {
+		p = append(p, implPath{levelNames[l], l})
 	}
 	return p
 }
 
-// withImpl runs f with useAsm set to asm (never enabling assembly the CPU
-// lacks) and restores the default afterwards.
-func withImpl(asm bool, f func()) {
-	defer func(old bool) { useAsm = old }(useAsm)
-	useAsm = asm && asmAvailable
+// withImpl runs f with the kernels of family l (never one the CPU lacks)
+// and restores the defaults afterwards.
+func withImpl(l int, f func()) {
+	defer func(a, b bool) { useAsm, useAVX512 = a, b }(useAsm, useAVX512)
+	l = min(l, maxLevel)
+	useAsm, useAVX512 = l >= levelAVX2, l >= levelAVX512
 	f()
 }
 
@@ -97,14 +104,14 @@ func TestDotAsmMatchesGeneric(t *testing.T) {
 					ref := DotF64(dt, row, x)
 					var got []float32
 					for _, p := range implPaths() {
-						withImpl(p.asm, func() {
+						withImpl(p.level, func() {
 							s := Dot(dt, row, x)
 							require.InDelta(t, ref, float64(s), tol, "%s vs DotF64", p.name)
 							got = append(got, s)
 						})
 					}
-					if len(got) == 2 {
-						require.InDelta(t, float64(got[0]), float64(got[1]), tol, "asm vs generic")
+					for i := 1; i < len(got); i++ {
+						require.InDelta(t, float64(got[0]), float64(got[i]), tol, "%s vs generic", implPaths()[i].name)
 					}
 				})
 			}
@@ -143,14 +150,17 @@ func TestDequantizeAsmMatchesGeneric(t *testing.T) {
 						row = randRow(t, rng, dt, n, raw)
 					}
 					row = offsetCopy(row)
-					var out [2][]float32
-					for i, asm := range []bool{false, true} {
+					paths := implPaths()
+					out := make([][]float32, len(paths))
+					for i, p := range paths {
 						out[i] = make([]float32, n+1)[1:]
-						withImpl(asm, func() {
+						withImpl(p.level, func() {
 							require.NoError(t, Dequantize(dt, row, out[i]))
 						})
 					}
-					require.Equal(t, bitsOf(out[0]), bitsOf(out[1]))
+					for i := 1; i < len(paths); i++ {
+						require.Equal(t, bitsOf(out[0]), bitsOf(out[i]), paths[i].name)
+					}
 				})
 			}
 		}
@@ -170,7 +180,7 @@ func TestDecodeF16Exhaustive(t *testing.T) {
 	}
 	for _, p := range implPaths() {
 		t.Run(p.name, func(t *testing.T) {
-			withImpl(p.asm, func() {
+			withImpl(p.level, func() {
 				dst := make([]float32, len(src))
 				DecodeF16(dst, src)
 				require.Equal(t, want, bitsOf(dst))
@@ -222,7 +232,7 @@ func TestVecDots(t *testing.T) {
 			}
 			var d, d4, dh []float32
 			for _, p := range implPaths() {
-				withImpl(p.asm, func() {
+				withImpl(p.level, func() {
 					s := DotF32(w[0], x)
 					require.InDelta(t, ref(w[0]), float64(s), dotTolerance(w[0], x), "DotF32 %s", p.name)
 					d = append(d, s)
@@ -236,12 +246,12 @@ func TestVecDots(t *testing.T) {
 					dh = append(dh, s)
 				})
 			}
-			if len(d) == 2 {
-				require.InDelta(t, float64(d[0]), float64(d[1]), dotTolerance(w[0], x))
+			for i := 1; i < len(d); i++ {
+				require.InDelta(t, float64(d[0]), float64(d[i]), dotTolerance(w[0], x))
 				for r := range 4 {
-					require.InDelta(t, float64(d4[r]), float64(d4[4+r]), dotTolerance(w[r], x))
+					require.InDelta(t, float64(d4[r]), float64(d4[4*i+r]), dotTolerance(w[r], x))
 				}
-				require.InDelta(t, float64(dh[0]), float64(dh[1]), dotTolerance(hw, x))
+				require.InDelta(t, float64(dh[0]), float64(dh[i]), dotTolerance(hw, x))
 			}
 		})
 	}
@@ -261,7 +271,7 @@ func TestAXPYAndScale(t *testing.T) {
 				wantS[i] = a * x[i]
 			}
 			for _, p := range implPaths() {
-				withImpl(p.asm, func() {
+				withImpl(p.level, func() {
 					y := append([]float32{}, y0...)
 					AXPY(a, x, y)
 					require.Equal(t, bitsOf(wantY), bitsOf(y), "AXPY %s", p.name)
@@ -294,7 +304,7 @@ func TestVecPanicsOnShortSlices(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, p := range implPaths() {
-				withImpl(p.asm, func() { require.Panics(t, tc.f, p.name) })
+				withImpl(p.level, func() { require.Panics(t, tc.f, p.name) })
 			}
 		})
 	}
@@ -305,7 +315,7 @@ func TestVecDoesNotAllocate(t *testing.T) {
 	y := make([]float32, 100)
 	h := make([]uint16, 100)
 	for _, p := range implPaths() {
-		withImpl(p.asm, func() {
+		withImpl(p.level, func() {
 			allocs := testing.AllocsPerRun(10, func() {
 				_ = DotF32(x, y)
 				_, _, _, _ = Dot4F32(x, y, y, y, y)
@@ -321,9 +331,9 @@ func TestVecDoesNotAllocate(t *testing.T) {
 
 func TestGemmF32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(33, 34))
-	for _, m := range []int{1, 2, 3, 5} {
+	for _, m := range []int{1, 2, 3, 5, 6, 7, 13} {
 		for _, rows := range []int{1, 3, 4, 5, 8, 9} {
-			for _, k := range []int{0, 1, 7, 8, 9, 16, 33, 64, 100} {
+			for _, k := range []int{0, 1, 7, 8, 9, 16, 33, 64, 100, 1040, 2071} {
 				for _, pad := range []int{0, 3} {
 					ldo := rows + pad
 					t.Run(fmt.Sprintf("m=%d/rows=%d/k=%d/ldo=%d", m, rows, k, ldo), func(t *testing.T) {
@@ -331,7 +341,7 @@ func TestGemmF32(t *testing.T) {
 						w := randFloats(rng, rows*k)
 						sentinel := float32(math.NaN())
 						for _, p := range implPaths() {
-							withImpl(p.asm, func() {
+							withImpl(p.level, func() {
 								out := make([]float32, (m-1)*ldo+rows+2)
 								for i := range out {
 									out[i] = sentinel

@@ -12,7 +12,7 @@ const benchN = 4096
 func BenchmarkDot(b *testing.B) { benchDot(b) }
 
 // BenchmarkDotGeneric is BenchmarkDot with the portable Go code.
-func BenchmarkDotGeneric(b *testing.B) { withImpl(false, func() { benchDot(b) }) }
+func BenchmarkDotGeneric(b *testing.B) { withImpl(levelGeneric, func() { benchDot(b) }) }
 
 func benchDot(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -54,7 +54,7 @@ func BenchmarkDotF64(b *testing.B) {
 func BenchmarkDequantize(b *testing.B) { benchDequantize(b) }
 
 // BenchmarkDequantizeGeneric is BenchmarkDequantize with the portable Go code.
-func BenchmarkDequantizeGeneric(b *testing.B) { withImpl(false, func() { benchDequantize(b) }) }
+func BenchmarkDequantizeGeneric(b *testing.B) { withImpl(levelGeneric, func() { benchDequantize(b) }) }
 
 func benchDequantize(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -120,7 +120,7 @@ func BenchmarkVec(b *testing.B) {
 	for _, p := range implPaths() {
 		for _, k := range kernels {
 			b.Run(p.name+"/"+k.name, func(b *testing.B) {
-				withImpl(p.asm, func() {
+				withImpl(p.level, func() {
 					b.SetBytes(int64(k.bytes))
 					for b.Loop() {
 						k.f()
@@ -142,7 +142,7 @@ func BenchmarkGemmF32(b *testing.B) {
 	out := make([]float32, m*rows)
 	for _, p := range implPaths() {
 		b.Run(p.name+"/GemmF32", func(b *testing.B) {
-			withImpl(p.asm, func() {
+			withImpl(p.level, func() {
 				b.SetBytes(m * rows * k * 4)
 				for b.Loop() {
 					GemmF32(out, rows, x, m, w, rows, k)
@@ -150,7 +150,7 @@ func BenchmarkGemmF32(b *testing.B) {
 			})
 		})
 		b.Run(p.name+"/Dot4F32", func(b *testing.B) {
-			withImpl(p.asm, func() {
+			withImpl(p.level, func() {
 				b.SetBytes(m * rows * k * 4)
 				for b.Loop() {
 					for i := 0; i < m; i++ {

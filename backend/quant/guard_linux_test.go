@@ -52,7 +52,7 @@ func TestKernelsStayInBounds(t *testing.T) {
 				copy(x, randFloats(rng, n))
 				dst := guardedFloats(t, n)
 				for _, p := range implPaths() {
-					withImpl(p.asm, func() {
+					withImpl(p.level, func() {
 						_ = Dot(dt, row, x)
 						require.NoError(t, Dequantize(dt, row, dst))
 					})
@@ -66,7 +66,7 @@ func TestKernelsStayInBounds(t *testing.T) {
 			y := guardedFloats(t, n)
 			h := unsafe.Slice((*uint16)(unsafe.Pointer(&guardedBytes(t, 2*n)[0])), n)
 			for _, p := range implPaths() {
-				withImpl(p.asm, func() {
+				withImpl(p.level, func() {
 					_ = DotF32(x, y)
 					_, _, _, _ = Dot4F32(x, y, x, y, x)
 					_ = DotF16(h, x)

@@ -1,0 +1,416 @@
+package quant
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/golem-llm/golem/graph"
+)
+
+// Integer dot products. A row of float32 activations x is quantized once
+// (QuantizeAct) to 8-bit integers in blocks of 32 elements, each block
+// with its own float32 scale dx = max|x|/127 and q = round(x/dx) in
+// [-127, 127]; every quantized weight row is then multiplied by it with
+// integer multiply-adds (AVX-512 VNNI VPDPBUSD, AVX2 VPMADDUBSW), one
+// float multiply-add per block of weights. This is what llama.cpp does
+// with its q8_0/q8_K activations; golem's blocks of 32 with float32
+// scales are at least as fine as either.
+//
+// The activation buffer (ActBytes bytes) holds, for weight type t:
+//
+//	qs    [k]int8      the quantized elements, in the order t's kernels
+//	                   read them (see actOrder)
+//	init  [lanes]int32 per lane (4 consecutive bytes of qs), -c·Σq over the
+//	                   lane: the correction for the constant c the kernels
+//	                   add to t's quants to make them unsigned (Q4_0: 8,
+//	                   Q8_0: 128, Q6_K: 32; Q4_K: none)
+//	scale [lanes]float32 dx of each lane's block
+//	d     [k/32]float32 dx of each block, in element order
+//	sum   [k/32]int32  Σq of each block (Q4_K's mins)
+//
+// Q4_0 has one lane per 8 elements: its kernels add the low-nibble and
+// high-nibble halves of a block into the same lanes.
+
+// actAlign aligns each section of an activation buffer.
+const actAlign = 64
+
+// actLayout is the byte offset of each section of an activation buffer
+// for k elements and weight type t.
+type actLayout struct {
+	k, blocks, lanes              int
+	qs, init, scale, d, sum, size int
+}
+
+// intDot reports whether weights of type t have integer dot products.
+func intDot(t graph.DType) bool {
+	switch t {
+	case graph.Q8_0, graph.Q4_0, graph.Q4_K, graph.Q6_K:
+		return true
+	}
+	return false
+}
+
+// actRound rounds n up to a multiple of actAlign.
+func actRound(n int) int { return (n + actAlign - 1) &^ (actAlign - 1) }
+
+// layoutFor returns the activation layout for k elements of type t (k a
+// positive multiple of t's block size, t with integer dot products).
+func layoutFor(t graph.DType, k int) actLayout {
+	l := actLayout{k: k, blocks: k / 32, lanes: k / 4}
+	if t == graph.Q4_0 {
+		l.lanes = k / 8
+	}
+	l.init = actRound(k)
+	l.scale = l.init + actRound(4*l.lanes)
+	l.d = l.scale + actRound(4*l.lanes)
+	l.sum = l.d + actRound(4*l.blocks)
+	l.size = l.sum + actRound(4*l.blocks)
+	return l
+}
+
+// ActBytes returns the size of the buffer QuantizeAct fills for k
+// activations to be multiplied by rows of weight type t: 0 when t has no
+// integer dot product (F32, F16, BF16) or k is not a positive multiple of
+// t's block size. Every integer kernel reads the whole buffer, so it
+// needs no other argument checks.
+func ActBytes(t graph.DType, k int) int {
+	if !intDot(t) || k <= 0 || k%t.BlockSize() != 0 {
+		return 0
+	}
+	return layoutFor(t, k).size
+}
+
+// actOrder returns the position in qs of element i (block i/32): Q4_0
+// stores each group of four blocks (128 elements) as the first halves of
+// the four blocks, then their second halves, which is how the four
+// blocks' low and high nibbles line up in a 64-byte register; Q4_K stores
+// each 128-element half of a super-block as its sub-blocks 0 and 2, then
+// 1 and 3 (the low and high nibbles of its 64 quant bytes). Trailing
+// Q4_0 blocks outside a whole group, and the other types, keep element
+// order.
+func actOrder(t graph.DType, k, i int) int {
+	switch t {
+	case graph.Q4_0:
+		g := i / 128
+		if (g+1)*128 > k {
+			return i
+		}
+		b, j := (i%128)/32, i%32
+		return 128*g + 64*(j/16) + 16*b + j%16
+	case graph.Q4_K:
+		h, e := i/128, i%128
+		sb, j := e/32, e%32
+		return 128*h + 64*(sb%2) + 32*(sb/2) + j
+	}
+	return i
+}
+
+// actConst is the constant added to t's quants to make them unsigned.
+func actConst(t graph.DType) int32 {
+	switch t {
+	case graph.Q4_0:
+		return 8
+	case graph.Q8_0:
+		return 128
+	case graph.Q6_K:
+		return 32
+	}
+	return 0
+}
+
+// QuantizeAct quantizes the activations x for integer dot products with
+// rows of type t into act, which must hold ActBytes(t, len(x)) bytes. A
+// block holding NaN or an infinity gets a NaN scale, so that every dot
+// product with it is NaN, as the float32 product would be. It panics when
+// t has no integer dot product, len(x) is not a positive multiple of t's
+// block size, or act is too short.
+func QuantizeAct(t graph.DType, x []float32, act []byte) {
+	k := len(x)
+	need := ActBytes(t, k)
+	if need == 0 || len(act) < need {
+		panic(fmt.Sprintf("quant: QuantizeAct %s: %d elements into %d bytes (need %d)", t, k, len(act), need))
+	}
+	l := layoutFor(t, k)
+	qs := act[l.qs : l.qs+k]
+	d := bytesF32(act[l.d:], l.blocks)
+	sum := bytesI32(act[l.sum:], l.blocks)
+	if !archQuantizeAct(t, x, qs, d, sum) {
+		for b := range l.blocks {
+			d[b], sum[b] = quantActBlock((*[32]float32)(x[32*b:]), t, k, b, qs)
+		}
+	}
+	actLanes(t, l, act)
+}
+
+// actLanes fills the lane corrections and scales of an activation buffer
+// whose quants, block scales and sums are set, and clears the padding
+// after each section (the kernels may read whole 64-byte steps).
+func actLanes(t graph.DType, l actLayout, act []byte) {
+	k := l.k
+	qs := act[l.qs : l.qs+k]
+	d := bytesF32(act[l.d:], l.blocks)
+	init := bytesI32(act[l.init:], l.lanes)
+	scale := bytesF32(act[l.scale:], l.lanes)
+	clear(act[l.qs+k : l.init])
+	clear(act[l.init+4*l.lanes : l.scale])
+	clear(act[l.scale+4*l.lanes : l.d])
+	clear(act[l.d+4*l.blocks : l.sum])
+	clear(act[l.sum+4*l.blocks : l.size])
+	c := actConst(t)
+	lane4 := func(p int) int32 {
+		q := qs[p : p+4 : p+4]
+		return int32(int8(q[0])) + int32(int8(q[1])) + int32(int8(q[2])) + int32(int8(q[3]))
+	}
+	switch t {
+	case graph.Q4_0:
+		ng := k / 128 // whole groups
+		for g := range ng {
+			// Lane i of group g: the 4 low-half bytes at 4i and the 4
+			// high-half bytes 64 later, all of block 4g+i/4.
+			for i := range 16 {
+				o := 128*g + 4*i
+				init[16*g+i] = -c * (lane4(o) + lane4(o+64))
+				scale[16*g+i] = d[4*g+i/4]
+			}
+		}
+		// Trailing blocks: lanes of 8 consecutive elements.
+		for ln := 16 * ng; ln < l.lanes; ln++ {
+			e := 128*ng + 8*(ln-16*ng)
+			init[ln] = -c * (lane4(e) + lane4(e+4))
+			scale[ln] = d[e/32]
+		}
+	case graph.Q4_K:
+		clear(init)
+		for ln := range l.lanes {
+			scale[ln] = d[elemAt(t, 4*ln)/32]
+		}
+	default:
+		for ln := range l.lanes {
+			init[ln] = -c * lane4(4*ln)
+			scale[ln] = d[ln/8]
+		}
+	}
+}
+
+// elemAt is the inverse of actOrder for the orders that keep blocks
+// contiguous in 4-byte lanes: the element stored at position p.
+func elemAt(t graph.DType, p int) int {
+	if t == graph.Q4_K {
+		h, e := p/128, p%128
+		half, r := e/64, e%64
+		return 128*h + 32*(2*(r/32)+half) + r%32
+	}
+	return p
+}
+
+// quantActBlock quantizes block b of the activations into qs (in t's
+// order) and returns its scale and the sum of its quants.
+func quantActBlock(x *[32]float32, t graph.DType, k, b int, qs []byte) (float32, int32) {
+	// Where the block's two halves go: contiguous but for whole Q4_0 groups.
+	lo := actOrder(t, k, 32*b)
+	hi := actOrder(t, k, 32*b+16)
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, abs32(v))
+	}
+	if !(amax <= math.MaxFloat32) { // NaN or an infinity
+		clear(qs[lo : lo+16])
+		clear(qs[hi : hi+16])
+		return float32(math.NaN()), 0
+	}
+	d := amax / 127
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	var s int32
+	for j, v := range x {
+		q := roundAct(float32(v * id))
+		if j < 16 {
+			qs[lo+j] = byte(q)
+		} else {
+			qs[hi+j-16] = byte(q)
+		}
+		s += int32(q)
+	}
+	return d, s
+}
+
+// roundAct rounds v (|v| ≤ 127 plus rounding) to the nearest integer,
+// ties to even, as the assembly's VCVTPS2DQ does: adding and subtracting
+// 1.5·2²³ rounds a float32 of magnitude below 2²² exactly that way.
+func roundAct(v float32) int8 {
+	const magic = 12582912
+	r := float32(v+magic) - magic
+	return int8(min(max(r, -127), 127))
+}
+
+// bytesF32 views the first n float32 values of b.
+func bytesF32(b []byte, n int) []float32 {
+	_ = b[4*n-1]
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), n)
+}
+
+// bytesI32 views the first n int32 values of b.
+func bytesI32(b []byte, n int) []int32 {
+	_ = b[4*n-1]
+	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(b))), n)
+}
+
+// checkAct panics unless rows rows of type t, each of k elements, fit in
+// w and act holds an activation buffer for k elements and t; it returns
+// the bytes of one row.
+func checkAct(fn string, t graph.DType, w []byte, rows int, act []byte, k int) int {
+	need := ActBytes(t, k)
+	if need == 0 {
+		panic(fmt.Sprintf("quant: %s: no integer dot product for %d elements of %s", fn, k, t))
+	}
+	if len(act) < need {
+		panic(fmt.Sprintf("quant: %s %s: activation buffer has %d bytes, %d elements need %d", fn, t, len(act), k, need))
+	}
+	rb, err := t.RowBytes(int64(k))
+	if err != nil {
+		panic(fmt.Sprintf("quant: %s: %v", fn, err))
+	}
+	if rows < 0 || int64(len(w)) < rb*int64(rows) {
+		panic(fmt.Sprintf("quant: %s %s: %d rows of %d bytes do not fit in %d bytes", fn, t, rows, rb, len(w)))
+	}
+	return int(rb)
+}
+
+// DotAct returns the dot product of one row of type t (k elements) with
+// the activations act quantized for t by QuantizeAct. It panics on
+// programmer error, as GemvAct does.
+func DotAct(t graph.DType, row []byte, act []byte, k int) float32 {
+	var out [1]float32
+	GemvAct(t, row, 1, act, k, out[:])
+	return out[0]
+}
+
+// GemvAct sets out[r] to the dot product of row r of w (rows rows of type
+// t, k elements each, stored one after another) with the activations act
+// quantized for t by QuantizeAct. The integer products are exact; each
+// block's sum is scaled in float32. It checks its arguments once for all
+// rows and panics on programmer error: t has no integer dot product, k is
+// not a positive multiple of t's block size, w is shorter than rows rows,
+// act is shorter than ActBytes(t, k), or out than rows.
+func GemvAct(t graph.DType, w []byte, rows int, act []byte, k int, out []float32) {
+	rb := checkAct("GemvAct", t, w, rows, act, k)
+	out = out[:rows]
+	if rows == 0 || archGemvAct(t, w, rb, act, k, out) {
+		return
+	}
+	l := layoutFor(t, k)
+	for r := range out {
+		out[r] = dotActGo(t, w[r*rb:(r+1)*rb], act, l)
+	}
+}
+
+// dotQ4_0ActTail is the integer dot product of the Q4_0 blocks from b0 on
+// of row (the blocks after the whole groups of four, in element order in
+// act).
+func dotQ4_0ActTail(row, act []byte, l actLayout, b0 int) float32 {
+	qs := act[l.qs : l.qs+l.k]
+	d := bytesF32(act[l.d:], l.blocks)
+	var sum float32
+	for b := b0; b < l.blocks; b++ {
+		blk := row[b*q4Block : (b+1)*q4Block]
+		q := qs[32*b : 32*b+32]
+		var s int32
+		for j := range 16 {
+			s += (int32(blk[2+j]&0xf) - 8) * int32(int8(q[j]))
+			s += (int32(blk[2+j]>>4) - 8) * int32(int8(q[16+j]))
+		}
+		sum += F16ToF32(binary.LittleEndian.Uint16(blk)) * d[b] * float32(s)
+	}
+	return sum
+}
+
+// dotActGo is the portable integer dot product of one row.
+func dotActGo(t graph.DType, row, act []byte, l actLayout) float32 {
+	k := l.k
+	qs := act[l.qs : l.qs+k]
+	d := bytesF32(act[l.d:], l.blocks)
+	q := func(i int) int32 { return int32(int8(qs[actOrder(t, k, i)])) }
+	var sum float32
+	switch t {
+	case graph.Q8_0:
+		for b := range l.blocks {
+			blk := row[b*q8Block : (b+1)*q8Block]
+			var s int32
+			for j := range 32 {
+				s += int32(int8(blk[2+j])) * q(32*b+j)
+			}
+			sum += F16ToF32(binary.LittleEndian.Uint16(blk)) * d[b] * float32(s)
+		}
+	case graph.Q4_0:
+		for b := range l.blocks {
+			blk := row[b*q4Block : (b+1)*q4Block]
+			var s int32
+			for j := range 16 {
+				s += (int32(blk[2+j]&0xf) - 8) * q(32*b+j)
+				s += (int32(blk[2+j]>>4) - 8) * q(32*b+16+j)
+			}
+			sum += F16ToF32(binary.LittleEndian.Uint16(blk)) * d[b] * float32(s)
+		}
+	case graph.Q4_K:
+		bsum := bytesI32(act[l.sum:], l.blocks)
+		for sb := range k / 256 {
+			blk := row[sb*q4KBlock : (sb+1)*q4KBlock]
+			dd := F16ToF32(binary.LittleEndian.Uint16(blk[0:]))
+			dmin := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
+			sc := (*[12]byte)(blk[q4KScales:])
+			var acc, macc float32
+			for j := range 8 {
+				s, m := scaleMinK4(j, sc)
+				c := j / 2
+				var is int32
+				for e := range 32 {
+					b := blk[q4KQs+32*c+e]
+					if j%2 == 1 {
+						b >>= 4
+					}
+					is += int32(b&0xf) * q(256*sb+32*j+e)
+				}
+				b := 8*sb + j
+				acc += float32(s) * d[b] * float32(is)
+				macc += float32(m) * d[b] * float32(bsum[b])
+			}
+			sum += dd*acc - dmin*macc
+		}
+	case graph.Q6_K:
+		for sb := range k / 256 {
+			blk := row[sb*q6KBlock : (sb+1)*q6KBlock]
+			dd := F16ToF32(binary.LittleEndian.Uint16(blk[q6KD:]))
+			var acc float32
+			for h := range 2 {
+				ql := blk[64*h:]
+				qh := blk[q6KQh+32*h:]
+				sc := blk[q6KScales+8*h:]
+				for g := range 8 { // 16-element scale groups of the half
+					var is int32
+					for e := 16 * g; e < 16*g+16; e++ {
+						l, part := e%32, e/32
+						var v byte
+						switch part {
+						case 0:
+							v = ql[l]&0xf | (qh[l]&3)<<4
+						case 1:
+							v = ql[l+32]&0xf | (qh[l]>>2&3)<<4
+						case 2:
+							v = ql[l]>>4 | (qh[l]>>4&3)<<4
+						default:
+							v = ql[l+32]>>4 | (qh[l]>>6&3)<<4
+						}
+						is += (int32(v) - 32) * q(256*sb+128*h+e)
+					}
+					acc += float32(int8(sc[g])) * d[(256*sb+128*h+16*g)/32] * float32(is)
+				}
+			}
+			sum += dd * acc
+		}
+	}
+	return sum
+}

@@ -1,0 +1,232 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/golem-llm/golem/graph"
+	"github.com/stretchr/testify/require"
+)
+
+// intTypes are the weight types with integer dot products.
+var intTypes = []graph.DType{graph.Q8_0, graph.Q4_0, graph.Q4_K, graph.Q6_K}
+
+// actLengths returns the element counts the integer tests use for dt:
+// whole and partial Q4_0 groups of 128, and several super-blocks.
+func actLengths(dt graph.DType) []int {
+	if dt.BlockSize() == 256 {
+		return []int{256, 512, 768, 2048}
+	}
+	return []int{32, 64, 96, 128, 160, 224, 256, 384, 416, 768, 2048}
+}
+
+// actValues returns the dequantized activations of act (dx·q in element
+// order).
+func actValues(t graph.DType, act []byte, k int) []float64 {
+	l := layoutFor(t, k)
+	d := bytesF32(act[l.d:], l.blocks)
+	v := make([]float64, k)
+	for i := range v {
+		v[i] = float64(d[i/32]) * float64(int8(act[l.qs+actOrder(t, k, i)]))
+	}
+	return v
+}
+
+func TestActOrderIsAPermutation(t *testing.T) {
+	for _, dt := range intTypes {
+		for _, k := range actLengths(dt) {
+			seen := make([]bool, k)
+			for i := range k {
+				p := actOrder(dt, k, i)
+				require.False(t, seen[p], "%s k=%d: position %d twice", dt, k, p)
+				seen[p] = true
+				if dt != graph.Q4_0 {
+					require.Equal(t, i, elemAt(dt, p), "%s k=%d", dt, k)
+				}
+			}
+		}
+	}
+}
+
+func TestQuantizeAct(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, dt := range intTypes {
+		for _, k := range actLengths(dt) {
+			t.Run(fmt.Sprintf("%s/k=%d", dt, k), func(t *testing.T) {
+				x := randFloats(rng, k)
+				x[0] = 0 // a block with zeros
+				for i := 32; i < 64 && i < k; i++ {
+					x[i] = 0 // an all-zero block: scale 0
+				}
+				var got [][]byte
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						act := make([]byte, ActBytes(dt, k))
+						QuantizeAct(dt, x, act)
+						got = append(got, act)
+					})
+				}
+				for i := 1; i < len(got); i++ {
+					require.Equal(t, got[0], got[i], "%s vs generic", implPaths()[i].name)
+				}
+				act := got[0]
+				l := layoutFor(dt, k)
+				d := bytesF32(act[l.d:], l.blocks)
+				v := actValues(dt, act, k)
+				for i, xi := range x {
+					require.LessOrEqual(t, math.Abs(float64(xi)-v[i]), float64(d[i/32])/2*(1+1e-6), "element %d", i)
+				}
+				// The lanes: sum and scale of the block they belong to.
+				init := bytesI32(act[l.init:], l.lanes)
+				scale := bytesF32(act[l.scale:], l.lanes)
+				c := actConst(dt)
+				var total int64
+				for ln := range l.lanes {
+					total += int64(init[ln])
+					require.NotZero(t, scale[ln]+1, "lane %d", ln) // set
+				}
+				var want int64
+				for i := range k {
+					want += int64(int8(act[l.qs+i]))
+				}
+				require.Equal(t, -int64(c)*want, total, "lane corrections")
+			})
+		}
+	}
+}
+
+// dotActTolerance bounds |DotAct - Σ w·x| for the quantized activations:
+// each element is off by at most half its block's step.
+func dotActTolerance(w []float32, act []byte, t graph.DType, k int) float64 {
+	l := layoutFor(t, k)
+	d := bytesF32(act[l.d:], l.blocks)
+	var e float64
+	for i := range k {
+		e += math.Abs(float64(w[i])) * float64(d[i/32]) / 2
+	}
+	return e*1.001 + 1e-6
+}
+
+func TestGemvActMatchesFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	const rows = 11
+	for _, dt := range intTypes {
+		for _, k := range actLengths(dt) {
+			for _, raw := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/k=%d/raw=%v", dt, k, raw), func(t *testing.T) {
+					rb, err := dt.RowBytes(int64(k))
+					require.NoError(t, err)
+					w := make([]byte, 0, rows*int(rb)+1)
+					for range rows {
+						w = append(w, randRow(t, rng, dt, k, raw)...)
+					}
+					w = offsetCopy(w)
+					x := randFloats(rng, k)
+					act := offsetCopy(make([]byte, ActBytes(dt, k)))
+					QuantizeAct(dt, x, act)
+					xq := actValues(dt, act, k)
+					wf := make([]float32, k)
+					var outs [][]float32
+					for _, p := range implPaths() {
+						withImpl(p.level, func() {
+							out := make([]float32, rows+1)
+							out[rows] = 42
+							GemvAct(dt, w, rows, act, k, out[:rows])
+							require.Equal(t, float32(42), out[rows], "past the rows")
+							outs = append(outs, out)
+						})
+					}
+					for r := range rows {
+						row := w[r*int(rb) : (r+1)*int(rb)]
+						require.NoError(t, Dequantize(dt, row, wf))
+						var exact, mag float64
+						for i := range k {
+							exact += float64(wf[i]) * xq[i]
+							mag += math.Abs(float64(wf[i]) * xq[i])
+						}
+						want := DotF64(dt, row, x)
+						for i, out := range outs {
+							name := implPaths()[i].name
+							require.InDelta(t, exact, float64(out[r]), 2e-5*mag+1e-6, "%s row %d vs the exact product of the quantized values", name, r)
+							require.InDelta(t, want, float64(out[r]), dotActTolerance(wf, act, dt, k)+2e-5*mag, "%s row %d vs DotF64", name, r)
+							require.InDelta(t, float64(outs[0][r]), float64(out[r]), 2e-5*mag+1e-6, "%s row %d vs generic", name, r)
+						}
+						require.InDelta(t, float64(outs[0][r]), float64(DotAct(dt, row, act, k)), 2e-5*mag+1e-6, "DotAct")
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestQuantizeActNonFinite(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	for _, dt := range intTypes {
+		k := 256
+		w := randRow(t, rng, dt, k, false)
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+			for _, p := range implPaths() {
+				withImpl(p.level, func() {
+					x := randFloats(rng, k)
+					x[77] = bad
+					act := make([]byte, ActBytes(dt, k))
+					QuantizeAct(dt, x, act)
+					s := DotAct(dt, w, act, k)
+					require.True(t, math.IsNaN(float64(s)), "%s %s x=%v: got %v", p.name, dt, bad, s)
+				})
+			}
+		}
+	}
+}
+
+func TestActPanicsOnBadArguments(t *testing.T) {
+	k := 64
+	x := make([]float32, k)
+	act := make([]byte, ActBytes(graph.Q8_0, k))
+	w := make([]byte, 2*q8Block)
+	require.Zero(t, ActBytes(graph.F32, k))
+	require.Zero(t, ActBytes(graph.Q8_0, 48))
+	require.Zero(t, ActBytes(graph.Q4_K, 128))
+	require.Zero(t, ActBytes(graph.Q8_0, 0))
+	tests := []struct {
+		name string
+		f    func()
+	}{
+		{"quantize f32", func() { QuantizeAct(graph.F32, x, act) }},
+		{"quantize short act", func() { QuantizeAct(graph.Q8_0, x, act[:len(act)-1]) }},
+		{"quantize partial block", func() { QuantizeAct(graph.Q8_0, x[:40], act) }},
+		{"gemv short act", func() { GemvAct(graph.Q8_0, w, 1, act[:10], k, make([]float32, 1)) }},
+		{"gemv short w", func() { GemvAct(graph.Q8_0, w, 2, act, k, make([]float32, 2)) }},
+		{"gemv short out", func() { GemvAct(graph.Q8_0, w, 1, act, k, nil) }},
+		{"gemv k mismatch", func() { GemvAct(graph.Q4_K, w, 1, act, k, make([]float32, 1)) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, p := range implPaths() {
+				withImpl(p.level, func() { require.Panics(t, tc.f, p.name) })
+			}
+		})
+	}
+}
+
+func TestActDoesNotAllocate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(47, 48))
+	for _, dt := range intTypes {
+		k := 512
+		w := randRow(t, rng, dt, k, false)
+		x := randFloats(rng, k)
+		act := make([]byte, ActBytes(dt, k))
+		out := make([]float32, 1)
+		for _, p := range implPaths() {
+			withImpl(p.level, func() {
+				allocs := testing.AllocsPerRun(10, func() {
+					QuantizeAct(dt, x, act)
+					GemvAct(dt, w, 1, act, k, out)
+				})
+				require.Zero(t, allocs, "%s %s", p.name, dt)
+			})
+		}
+	}
+}

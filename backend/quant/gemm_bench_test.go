@@ -1,0 +1,90 @@
+package quant
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkGemmF32Shapes times GemmF32 on prefill-like blocks (m x rows,
+// k columns), reporting GFLOP/s.
+func BenchmarkGemmF32Shapes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, s := range []struct{ m, rows, k int }{{6, 4, 256}, {126, 4, 768}, {126, 8, 768}, {126, 64, 768}, {126, 64, 2048}, {126, 4, 2048}, {128, 8, 768}} {
+		x := randFloats(rng, s.m*s.k)
+		w := randFloats(rng, s.rows*s.k)
+		out := make([]float32, s.m*s.rows)
+		for _, p := range implPaths()[1:] {
+			b.Run(fmt.Sprintf("%s/m=%d/rows=%d/k=%d", p.name, s.m, s.rows, s.k), func(b *testing.B) {
+				withImpl(p.level, func() {
+					for b.Loop() {
+						GemmF32(out, s.rows, x, s.m, w, s.rows, s.k)
+					}
+					b.ReportMetric(float64(b.N)*2*float64(s.m*s.rows*s.k)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkGemv times a matrix-vector product over rows×k weights of
+// each integer type: the float path (Dot per row) against the integer
+// one (QuantizeAct once, then GemvAct), SetBytes counting weight bytes.
+func BenchmarkGemv(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, s := range []struct{ rows, k int }{{256, 2048}, {8192, 2048}} {
+		for _, dt := range intTypes {
+			rb, _ := dt.RowBytes(int64(s.k))
+			w := make([]byte, 0, s.rows*int(rb))
+			for range 16 {
+				w = append(w, randRow(b, rng, dt, s.k, false)...)
+			}
+			for len(w) < s.rows*int(rb) {
+				w = append(w, w[:min(len(w), s.rows*int(rb)-len(w))]...)
+			}
+			x := randFloats(rng, s.k)
+			act := make([]byte, ActBytes(dt, s.k))
+			out := make([]float32, s.rows)
+			for _, p := range implPaths()[1:] {
+				b.Run(fmt.Sprintf("%s/%s/%dx%d/float", p.name, dt, s.rows, s.k), func(b *testing.B) {
+					withImpl(p.level, func() {
+						b.SetBytes(int64(len(w)))
+						for b.Loop() {
+							for r := range s.rows {
+								out[r] = Dot(dt, w[r*int(rb):(r+1)*int(rb)], x)
+							}
+						}
+					})
+				})
+				b.Run(fmt.Sprintf("%s/%s/%dx%d/int", p.name, dt, s.rows, s.k), func(b *testing.B) {
+					withImpl(p.level, func() {
+						b.SetBytes(int64(len(w)))
+						for b.Loop() {
+							QuantizeAct(dt, x, act)
+							GemvAct(dt, w, s.rows, act, s.k, out)
+						}
+					})
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkQuantizeAct times the activation quantizer on 2048 elements.
+func BenchmarkQuantizeAct(b *testing.B) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	x := randFloats(rng, 2048)
+	for _, dt := range intTypes {
+		act := make([]byte, ActBytes(dt, len(x)))
+		for _, p := range implPaths() {
+			b.Run(p.name+"/"+dt.String(), func(b *testing.B) {
+				withImpl(p.level, func() {
+					b.SetBytes(int64(4 * len(x)))
+					for b.Loop() {
+						QuantizeAct(dt, x, act)
+					}
+				})
+			})
+		}
+	}
+}
