@@ -54,7 +54,7 @@ type program struct {
 	scratch   [][]float32
 	scratch64 [][]float64
 	shared    []byte // scratch shared by the threads of one node (see tier.shared)
-	tasks     []any // per node: the kernel's reusable loop state (see taskFor)
+	tasks     []any  // per node: the kernel's reusable loop state (see taskFor)
 	timings   []backend.OpTiming
 	hasTimes  bool
 }
