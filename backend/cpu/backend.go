@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/internal/resource"
 	"github.com/golem-llm/golem/internal/sysinfo"
@@ -64,6 +65,9 @@ func (driver) Probe() []backend.Status {
 func (driver) Open(selector string, opts backend.Options) (backend.Backend, error) {
 	switch strings.ToLower(strings.TrimSpace(selector)) {
 	case "", "0", "fast":
+		if err := quant.CheckFeatures(); err != nil {
+			return nil, fmt.Errorf("cpu: %w", err)
+		}
 		threads := opts.Threads
 		if threads <= 0 {
 			threads = runtime.NumCPU()
@@ -254,6 +258,7 @@ func hostInfo(threads int, ref bool) backend.DeviceInfo {
 		if f := cpuFeatures(); f != "" {
 			info.Caps += ", " + f
 		}
+		info.Caps += ", kernels " + quant.Kernels()
 	}
 	return info
 }
