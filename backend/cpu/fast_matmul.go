@@ -40,12 +40,60 @@ func gemmTileRows(k int) int {
 const intMinRows = 16
 
 // matmulAct returns the bytes of one x row quantized for the integer dot
-// products of matmul n, 0 when n takes the float path.
+// products of matmul n (GEMV or GEMM, whichever its rows take), 0 when n
+// takes the float path.
 func matmulAct(n *graph.Node, d graph.MatMulDims) int {
-	if d.M >= gemmMinRows || d.N < intMinRows {
+	dt := n.Inputs[1].DType
+	if d.N < intMinRows {
 		return 0
 	}
-	return quant.ActBytes(n.Inputs[1].DType, d.K)
+	if d.M < gemmMinRows && !quant.IntGemv(dt, d.K) || d.M >= gemmMinRows && !quant.IntGemm(dt, d.K) {
+		return 0
+	}
+	return quant.ActBytes(dt, d.K)
+}
+
+// intTileBytes is the size of the weight tile of an integer GEMM item:
+// the x rows pass it in blocks of three or four while it stays in L2.
+const intTileBytes = 96 << 10
+
+// quantTask quantizes the x rows of a matmul for integer dot products.
+type quantTask struct {
+	dt  graph.DType
+	k   int
+	x   []float32
+	act []byte
+	ab  int
+}
+
+func (t *quantTask) run(lo, hi, _ int) error {
+	for r := lo; r < hi; r++ {
+		quant.QuantizeAct(t.dt, t.x[r*t.k:(r+1)*t.k], t.act[r*t.ab:(r+1)*t.ab])
+	}
+	return nil
+}
+
+// quantizeRows quantizes the rows x rows of k elements into act (ab
+// bytes each), on the pool's threads when there are many.
+func quantizeRows(p *program, n *graph.Node, dt graph.DType, x []float32, rows, k, ab int, act []byte) error {
+	if rows == 1 {
+		quant.QuantizeAct(dt, x[:k], act[:ab])
+		return nil
+	}
+	t := taskFor[matmulTasks](p, n)
+	q := &t.quant
+	*q = quantTask{dt: dt, k: k, x: x, act: act, ab: ab}
+	err := p.parallel(rows, max(1, elemGrain/k), q)
+	*q = quantTask{}
+	return err
+}
+
+// matmulTasks is a matmul node's loop state: the quantization of its x
+// rows, then its GEMV or GEMM.
+type matmulTasks struct {
+	quant quantTask
+	gemv  gemvTask
+	gemm  gemmTask
 }
 
 // matmulShared is the size of the x rows a matmul quantizes for integer
@@ -57,7 +105,7 @@ func matmulShared(n *graph.Node) int {
 
 func matmulScratch(n *graph.Node) int {
 	d := n.MatMulDims()
-	if d.M < gemmMinRows || n.Inputs[1].DType == graph.F32 {
+	if d.M < gemmMinRows || n.Inputs[1].DType == graph.F32 || matmulAct(n, d) > 0 {
 		return 0
 	}
 	return gemmTileRows(d.K) * d.K
@@ -200,10 +248,26 @@ type gemmTask struct {
 	wf                []float32
 	wh                []uint16
 	wb                []byte
+	act               []byte // the x rows quantized for integer dot products (nil: none)
+	actRow            int    // bytes of one quantized x row
 }
 
 func (t *gemmTask) run(lo, hi, slot int) error {
 	d := t.d
+	if t.act != nil {
+		for it := lo; it < hi; it++ {
+			mb := it % t.blocks
+			b, tl := (it/t.blocks)/t.tiles, (it/t.blocks)%t.tiles
+			j0 := tl * t.nt
+			rows := min(t.nt, d.N-j0)
+			first := int64(b*d.N + j0)
+			w := t.wb[first*d.WRowBytes : (first+int64(rows))*d.WRowBytes]
+			i0, i1 := mb*d.M/t.blocks, (mb+1)*d.M/t.blocks
+			r0 := b*d.M + i0
+			quant.GemmAct(t.dt, t.out[r0*d.N+j0:], d.N, t.act[r0*t.actRow:], t.actRow, i1-i0, w, rows, d.K)
+		}
+		return nil
+	}
 	for it := lo; it < hi; it++ {
 		mb := it % t.blocks
 		b, tl := (it/t.blocks)/t.tiles, (it/t.blocks)%t.tiles
@@ -259,13 +323,13 @@ func fastMatMul(p *program, n *graph.Node) error {
 		wb = p.bytesOf(w)
 	}
 	if d.M < gemmMinRows {
-		t := taskFor[gemvTask](p, n)
+		t := &taskFor[matmulTasks](p, n).gemv
 		*t = gemvTask{d: d, dt: w.DType, x: xv, out: out, wf: wf, wh: wh, wb: p.bytesOf(w)}
 		if ab := matmulAct(n, d); ab > 0 {
 			// Quantize each x row once; every thread reads them.
 			t.act, t.actRow = p.shared[:d.Batches*d.M*ab], ab
-			for r := range d.Batches * d.M {
-				quant.QuantizeAct(w.DType, xv[r*d.K:(r+1)*d.K], t.act[r*ab:(r+1)*ab])
+			if err := quantizeRows(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, t.act); err != nil {
+				return err
 			}
 		}
 		groups := (d.N + gemvGroup - 1) / gemvGroup
@@ -273,15 +337,24 @@ func fastMatMul(p *program, n *graph.Node) error {
 		*t = gemvTask{}
 		return err
 	}
-	t := taskFor[gemmTask](p, n)
+	t := &taskFor[matmulTasks](p, n).gemm
 	nt := gemmTileRows(d.K)
+	var act []byte
+	ab := matmulAct(n, d)
+	if ab > 0 {
+		nt = max(4, intTileBytes/int(d.WRowBytes)/4*4)
+		act = p.shared[:d.Batches*d.M*ab]
+		if err := quantizeRows(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, act); err != nil {
+			return err
+		}
+	}
 	tiles := (d.N + nt - 1) / nt
 	blocks := 1
 	if bt := d.Batches * tiles; bt < 2*p.b.threads {
 		blocks = min((2*p.b.threads+bt-1)/bt, (d.M+3)/4)
 	}
 	*t = gemmTask{p: p, d: d, dt: w.DType, nt: nt, tiles: tiles, blocks: blocks,
-		x: xv, out: out, wf: wf, wh: wh, wb: wb}
+		x: xv, out: out, wf: wf, wh: wh, wb: wb, act: act, actRow: ab}
 	err := p.parallel(d.Batches*tiles*blocks, 1, t)
 	*t = gemmTask{}
 	return err

@@ -10,28 +10,40 @@ import (
 )
 
 // Integer dot products. A row of float32 activations x is quantized once
-// (QuantizeAct) to 8-bit integers in blocks of 32 elements, each block
-// with its own float32 scale dx = max|x|/127 and q = round(x/dx) in
-// [-127, 127]; every quantized weight row is then multiplied by it with
-// integer multiply-adds (AVX-512 VNNI VPDPBUSD, AVX2 VPMADDUBSW), one
-// float multiply-add per block of weights. This is what llama.cpp does
-// with its q8_0/q8_K activations; golem's blocks of 32 with float32
-// scales are at least as fine as either.
+// (QuantizeAct) to 16-bit integers in blocks of 32 elements, each block
+// with its own float32 scale dx = max|x|/32767 and q = round(x/dx); every
+// quantized weight row is then multiplied by it with integer
+// multiply-adds of 16-bit words (AVX-512 VNNI VPDPWSSD, AVX2 VPMADDWD) and
+// one float multiply-add per 16 int32 lanes. The weights' quants, bytes or
+// nibbles, become words without shuffles: the even and odd bytes of each
+// 64-byte step go to separate registers (a mask and shifts), and the
+// activations are stored in the same split. 16-bit activations keep
+// matmul outputs within float32-like error (NMSE ~1e-9); 8-bit ones, as
+// llama.cpp's q8_0/q8_K, give NMSE ~3e-5 per matmul, which adds up over a
+// model's layers to a KL divergence of 2–6e-4 on the synthetic models,
+// past the parity gate.
+//
+// Positions. Each element i has a byte position p = actOrder(t, k, i):
+// where its weight quant sits in the kernels' 64-byte steps of unpacked
+// quants (Q4_0: each group of four blocks is the blocks' low nibbles,
+// then their high nibbles; Q4_K: each half super-block is its sub-blocks
+// 0 and 2, then 1 and 3; Q8_0 and Q6_K: element order). A lane is 4
+// consecutive positions: the 4 bytes one int32 lane of a kernel adds up
+// (the lanes of a Q4_0 group's two steps add into the same accumulator,
+// so Q4_0 has one lane per 8 elements). The activation of position p is
+// stored as int16 at actPos(p): in each 64-byte step, the 32 even
+// positions first, then the 32 odd ones.
 //
 // The activation buffer (ActBytes bytes) holds, for weight type t:
 //
-//	qs    [k]int8      the quantized elements, in the order t's kernels
-//	                   read them (see actOrder)
-//	init  [lanes]int32 per lane (4 consecutive bytes of qs), -c·Σq over the
-//	                   lane: the correction for the constant c the kernels
-//	                   add to t's quants to make them unsigned (Q4_0: 8,
-//	                   Q8_0: 128, Q6_K: 32; Q4_K: none)
-//	scale [lanes]float32 dx of each lane's block
-//	d     [k/32]float32 dx of each block, in element order
-//	sum   [k/32]int32  Σq of each block (Q4_K's mins)
-//
-// Q4_0 has one lane per 8 elements: its kernels add the low-nibble and
-// high-nibble halves of a block into the same lanes.
+//	qs    [k']int16      the quantized elements at actPos (k' = k rounded
+//	                     up to 64)
+//	init  [lanes]int32   per lane, -c·Σq over the lane: the correction for
+//	                     the constant c the kernels add to t's quants
+//	                     (Q4_0: 8, Q6_K: 32; Q8_0 and Q4_K: none)
+//	scale [lanes]float32 dx of the lane's block
+//	d     [k/32]float32  dx of each block, in element order
+//	sum   [k/32]int32    Σq of each block (Q4_K's mins)
 
 // actAlign aligns each section of an activation buffer.
 const actAlign = 64
@@ -42,6 +54,9 @@ type actLayout struct {
 	k, blocks, lanes              int
 	qs, init, scale, d, sum, size int
 }
+
+// actMax is the largest quant: |x| ≤ max|x| maps to at most actMax.
+const actMax = 32767
 
 // intDot reports whether weights of type t have integer dot products.
 func intDot(t graph.DType) bool {
@@ -62,7 +77,7 @@ func layoutFor(t graph.DType, k int) actLayout {
 	if t == graph.Q4_0 {
 		l.lanes = k / 8
 	}
-	l.init = actRound(k)
+	l.init = 2 * actRound(k)
 	l.scale = l.init + actRound(4*l.lanes)
 	l.d = l.scale + actRound(4*l.lanes)
 	l.sum = l.d + actRound(4*l.blocks)
@@ -82,14 +97,23 @@ func ActBytes(t graph.DType, k int) int {
 	return layoutFor(t, k).size
 }
 
-// actOrder returns the position in qs of element i (block i/32): Q4_0
-// stores each group of four blocks (128 elements) as the first halves of
-// the four blocks, then their second halves, which is how the four
-// blocks' low and high nibbles line up in a 64-byte register; Q4_K stores
-// each 128-element half of a super-block as its sub-blocks 0 and 2, then
-// 1 and 3 (the low and high nibbles of its 64 quant bytes). Trailing
-// Q4_0 blocks outside a whole group, and the other types, keep element
-// order.
+// IntGemv reports whether GemvAct has a vector kernel for k elements of
+// type t on this CPU, faster than Dot row by row; without one GemvAct
+// runs portable Go code, slower than Dot's vector kernels.
+func IntGemv(t graph.DType, k int) bool {
+	return ActBytes(t, k) > 0 && archIntKernels(t, k, false)
+}
+
+// IntGemm reports whether GemmAct has a vector kernel for k elements of
+// type t on this CPU, faster than decoding the weights to float32 for
+// GemmF32.
+func IntGemm(t graph.DType, k int) bool {
+	return ActBytes(t, k) > 0 && archIntKernels(t, k, true)
+}
+
+// actOrder returns the byte position of element i (see the package
+// comment on integer dot products). Trailing Q4_0 blocks outside a whole
+// group of four keep element order.
 func actOrder(t graph.DType, k, i int) int {
 	switch t {
 	case graph.Q4_0:
@@ -107,13 +131,28 @@ func actOrder(t graph.DType, k, i int) int {
 	return i
 }
 
-// actConst is the constant added to t's quants to make them unsigned.
+// actPos is the int16 index in qs of byte position p: in each 64-byte
+// step the even positions, then the odd ones.
+func actPos(p int) int { return p&^63 + (p&1)*32 + (p&63)/2 }
+
+// elemAt is the inverse of actOrder for the orders whose lanes stay in
+// one block (all but Q4_0's, which the callers handle): the element at
+// byte position p.
+func elemAt(t graph.DType, p int) int {
+	if t == graph.Q4_K {
+		h, e := p/128, p%128
+		half, r := e/64, e%64
+		return 128*h + 32*(2*(r/32)+half) + r%32
+	}
+	return p
+}
+
+// actConst is the constant the kernels add to t's quants to make them
+// non-negative words (and the lane corrections take back out).
 func actConst(t graph.DType) int32 {
 	switch t {
 	case graph.Q4_0:
 		return 8
-	case graph.Q8_0:
-		return 128
 	case graph.Q6_K:
 		return 32
 	}
@@ -133,10 +172,10 @@ func QuantizeAct(t graph.DType, x []float32, act []byte) {
 		panic(fmt.Sprintf("quant: QuantizeAct %s: %d elements into %d bytes (need %d)", t, k, len(act), need))
 	}
 	l := layoutFor(t, k)
-	qs := act[l.qs : l.qs+k]
+	qs := bytesI16(act[l.qs:], l.init/2)
 	d := bytesF32(act[l.d:], l.blocks)
 	sum := bytesI32(act[l.sum:], l.blocks)
-	if !archQuantizeAct(t, x, qs, d, sum) {
+	if !archQuantizeAct(t, x, act[l.qs:l.init], d, sum) {
 		for b := range l.blocks {
 			d[b], sum[b] = quantActBlock((*[32]float32)(x[32*b:]), t, k, b, qs)
 		}
@@ -144,31 +183,84 @@ func QuantizeAct(t graph.DType, x []float32, act []byte) {
 	actLanes(t, l, act)
 }
 
+// actHalves returns the byte positions of the two 16-element halves of
+// block b (each half's positions are consecutive).
+func actHalves(t graph.DType, k, b int) (lo, hi int) {
+	return actOrder(t, k, 32*b), actOrder(t, k, 32*b+16)
+}
+
+// quantActBlock quantizes block b of the activations into qs and returns
+// its scale and the sum of its quants.
+func quantActBlock(x *[32]float32, t graph.DType, k, b int, qs []int16) (float32, int32) {
+	lo, hi := actHalves(t, k, b)
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, abs32(v))
+	}
+	if !(amax <= math.MaxFloat32) { // NaN or an infinity
+		for j := range 16 {
+			qs[actPos(lo+j)], qs[actPos(hi+j)] = 0, 0
+		}
+		return float32(math.NaN()), 0
+	}
+	d := amax / actMax
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	var s int32
+	for j, v := range x {
+		q := roundAct(float32(v * id))
+		p := lo + j
+		if j >= 16 {
+			p = hi + j - 16
+		}
+		qs[actPos(p)] = q
+		s += int32(q)
+	}
+	return d, s
+}
+
+// roundAct rounds v (|v| ≤ actMax plus rounding) to the nearest integer,
+// ties to even, as the assembly's VCVTPS2DQ does: adding and subtracting
+// 1.5·2²³ rounds a float32 of magnitude below 2²² exactly that way.
+func roundAct(v float32) int16 {
+	const magic = 12582912
+	r := float32(v+magic) - magic
+	return int16(min(max(r, -actMax), actMax))
+}
+
 // actLanes fills the lane corrections and scales of an activation buffer
 // whose quants, block scales and sums are set, and clears the padding
-// after each section (the kernels may read whole 64-byte steps).
+// after each section (the kernels read whole 64-byte steps).
 func actLanes(t graph.DType, l actLayout, act []byte) {
 	k := l.k
-	qs := act[l.qs : l.qs+k]
+	qs := bytesI16(act[l.qs:], l.init/2)
 	d := bytesF32(act[l.d:], l.blocks)
 	init := bytesI32(act[l.init:], l.lanes)
 	scale := bytesF32(act[l.scale:], l.lanes)
-	clear(act[l.qs+k : l.init])
+	if k%64 != 0 {
+		// The unused positions of the last step.
+		for p := k; p < k&^63+64; p++ {
+			qs[actPos(p)] = 0
+		}
+	}
 	clear(act[l.init+4*l.lanes : l.scale])
 	clear(act[l.scale+4*l.lanes : l.d])
 	clear(act[l.d+4*l.blocks : l.sum])
 	clear(act[l.sum+4*l.blocks : l.size])
 	c := actConst(t)
 	lane4 := func(p int) int32 {
-		q := qs[p : p+4 : p+4]
-		return int32(int8(q[0])) + int32(int8(q[1])) + int32(int8(q[2])) + int32(int8(q[3]))
+		// Positions p..p+3 (p a multiple of 4): two even, two odd.
+		e, o := actPos(p), actPos(p+1)
+		return int32(qs[e]) + int32(qs[e+1]) + int32(qs[o]) + int32(qs[o+1])
 	}
 	switch t {
 	case graph.Q4_0:
 		ng := k / 128 // whole groups
 		for g := range ng {
-			// Lane i of group g: the 4 low-half bytes at 4i and the 4
-			// high-half bytes 64 later, all of block 4g+i/4.
+			// Lane i of group g: positions 4i..4i+3 of its low-nibble
+			// step and of its high-nibble step, all of block 4g+i/4.
 			for i := range 16 {
 				o := 128*g + 4*i
 				init[16*g+i] = -c * (lane4(o) + lane4(o+64))
@@ -181,70 +273,12 @@ func actLanes(t graph.DType, l actLayout, act []byte) {
 			init[ln] = -c * (lane4(e) + lane4(e+4))
 			scale[ln] = d[e/32]
 		}
-	case graph.Q4_K:
-		clear(init)
-		for ln := range l.lanes {
-			scale[ln] = d[elemAt(t, 4*ln)/32]
-		}
 	default:
 		for ln := range l.lanes {
 			init[ln] = -c * lane4(4*ln)
-			scale[ln] = d[ln/8]
+			scale[ln] = d[elemAt(t, 4*ln)/32]
 		}
 	}
-}
-
-// elemAt is the inverse of actOrder for the orders that keep blocks
-// contiguous in 4-byte lanes: the element stored at position p.
-func elemAt(t graph.DType, p int) int {
-	if t == graph.Q4_K {
-		h, e := p/128, p%128
-		half, r := e/64, e%64
-		return 128*h + 32*(2*(r/32)+half) + r%32
-	}
-	return p
-}
-
-// quantActBlock quantizes block b of the activations into qs (in t's
-// order) and returns its scale and the sum of its quants.
-func quantActBlock(x *[32]float32, t graph.DType, k, b int, qs []byte) (float32, int32) {
-	// Where the block's two halves go: contiguous but for whole Q4_0 groups.
-	lo := actOrder(t, k, 32*b)
-	hi := actOrder(t, k, 32*b+16)
-	var amax float32
-	for _, v := range x {
-		amax = max(amax, abs32(v))
-	}
-	if !(amax <= math.MaxFloat32) { // NaN or an infinity
-		clear(qs[lo : lo+16])
-		clear(qs[hi : hi+16])
-		return float32(math.NaN()), 0
-	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
-	var s int32
-	for j, v := range x {
-		q := roundAct(float32(v * id))
-		if j < 16 {
-			qs[lo+j] = byte(q)
-		} else {
-			qs[hi+j-16] = byte(q)
-		}
-		s += int32(q)
-	}
-	return d, s
-}
-
-// roundAct rounds v (|v| ≤ 127 plus rounding) to the nearest integer,
-// ties to even, as the assembly's VCVTPS2DQ does: adding and subtracting
-// 1.5·2²³ rounds a float32 of magnitude below 2²² exactly that way.
-func roundAct(v float32) int8 {
-	const magic = 12582912
-	r := float32(v+magic) - magic
-	return int8(min(max(r, -127), 127))
 }
 
 // bytesF32 views the first n float32 values of b.
@@ -257,6 +291,12 @@ func bytesF32(b []byte, n int) []float32 {
 func bytesI32(b []byte, n int) []int32 {
 	_ = b[4*n-1]
 	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(b))), n)
+}
+
+// bytesI16 views the first n int16 values of b.
+func bytesI16(b []byte, n int) []int16 {
+	_ = b[2*n-1]
+	return unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(b))), n)
 }
 
 // checkAct panics unless rows rows of type t, each of k elements, fit in
@@ -291,11 +331,11 @@ func DotAct(t graph.DType, row []byte, act []byte, k int) float32 {
 
 // GemvAct sets out[r] to the dot product of row r of w (rows rows of type
 // t, k elements each, stored one after another) with the activations act
-// quantized for t by QuantizeAct. The integer products are exact; each
-// block's sum is scaled in float32. It checks its arguments once for all
-// rows and panics on programmer error: t has no integer dot product, k is
-// not a positive multiple of t's block size, w is shorter than rows rows,
-// act is shorter than ActBytes(t, k), or out than rows.
+// quantized for t by QuantizeAct. The integer products are exact; they
+// are scaled in float32. It checks its arguments once for all rows and
+// panics on programmer error: t has no integer dot product, k is not a
+// positive multiple of t's block size, w is shorter than rows rows, act is
+// shorter than ActBytes(t, k), or out than rows.
 func GemvAct(t graph.DType, w []byte, rows int, act []byte, k int, out []float32) {
 	rb := checkAct("GemvAct", t, w, rows, act, k)
 	out = out[:rows]
@@ -304,40 +344,47 @@ func GemvAct(t graph.DType, w []byte, rows int, act []byte, k int, out []float32
 	}
 	l := layoutFor(t, k)
 	for r := range out {
-		out[r] = dotActGo(t, w[r*rb:(r+1)*rb], act, l)
+		out[r] = dotActGo(t, w[r*rb:(r+1)*rb], act, l, 0)
 	}
 }
 
-// dotQ4_0ActTail is the integer dot product of the Q4_0 blocks from b0 on
-// of row (the blocks after the whole groups of four, in element order in
-// act).
-func dotQ4_0ActTail(row, act []byte, l actLayout, b0 int) float32 {
-	qs := act[l.qs : l.qs+l.k]
-	d := bytesF32(act[l.d:], l.blocks)
-	var sum float32
-	for b := b0; b < l.blocks; b++ {
-		blk := row[b*q4Block : (b+1)*q4Block]
-		q := qs[32*b : 32*b+32]
-		var s int32
-		for j := range 16 {
-			s += (int32(blk[2+j]&0xf) - 8) * int32(int8(q[j]))
-			s += (int32(blk[2+j]>>4) - 8) * int32(int8(q[16+j]))
-		}
-		sum += F16ToF32(binary.LittleEndian.Uint16(blk)) * d[b] * float32(s)
+// GemmAct sets out[i*ldo+r] to the dot product of weight row r (rows rows
+// of type t, k elements each, one after another in w) with x row i, for
+// i < m: the activations of x row i quantized by QuantizeAct at
+// acts[i*stride:]. Each output is computed the same way whatever m is
+// and however the caller cuts the x rows into calls. It checks its
+// arguments once and panics on programmer error, as GemvAct does, or when
+// stride is shorter than ActBytes(t, k), ldo < rows or out is too short.
+func GemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m int, w []byte, rows, k int) {
+	need := ActBytes(t, k)
+	if m < 0 || stride < need || ldo < rows || (m > 0 && len(acts) < (m-1)*stride+need) {
+		panic(fmt.Sprintf("quant: GemmAct %s: %d activation rows of %d bytes (stride %d) in %d bytes, ldo %d for %d rows",
+			t, m, need, stride, len(acts), ldo, rows))
 	}
-	return sum
+	if m == 0 || rows == 0 {
+		return
+	}
+	rb := checkAct("GemmAct", t, w, rows, acts, k)
+	_ = out[(m-1)*ldo+rows-1]
+	if archGemmAct(t, out, ldo, acts, stride, m, w, rb, rows, k) {
+		return
+	}
+	for i := range m {
+		GemvAct(t, w, rows, acts[i*stride:i*stride+need], k, out[i*ldo:i*ldo+rows])
+	}
 }
 
-// dotActGo is the portable integer dot product of one row.
-func dotActGo(t graph.DType, row, act []byte, l actLayout) float32 {
+// dotActGo is the portable integer dot product of one row, from block b0
+// on (the kernels leave trailing Q4_0 blocks to it).
+func dotActGo(t graph.DType, row, act []byte, l actLayout, b0 int) float32 {
 	k := l.k
-	qs := act[l.qs : l.qs+k]
+	qs := bytesI16(act[l.qs:], l.init/2)
 	d := bytesF32(act[l.d:], l.blocks)
-	q := func(i int) int32 { return int32(int8(qs[actOrder(t, k, i)])) }
+	q := func(i int) int32 { return int32(qs[actPos(actOrder(t, k, i))]) }
 	var sum float32
 	switch t {
 	case graph.Q8_0:
-		for b := range l.blocks {
+		for b := b0; b < l.blocks; b++ {
 			blk := row[b*q8Block : (b+1)*q8Block]
 			var s int32
 			for j := range 32 {
@@ -346,7 +393,7 @@ func dotActGo(t graph.DType, row, act []byte, l actLayout) float32 {
 			sum += F16ToF32(binary.LittleEndian.Uint16(blk)) * d[b] * float32(s)
 		}
 	case graph.Q4_0:
-		for b := range l.blocks {
+		for b := b0; b < l.blocks; b++ {
 			blk := row[b*q4Block : (b+1)*q4Block]
 			var s int32
 			for j := range 16 {

@@ -3,14 +3,14 @@
 #include "textflag.h"
 
 // Integer GEMV kernels (AVX-512 F/BW/VL + VNNI): rows of quantized weights
-// against activations quantized by QuantizeAct. Each 64-byte step turns
-// the weights into unsigned bytes (adding a constant the activation
-// buffer's lane corrections take back out), multiplies them by the signed
-// activation bytes with VPDPBUSD into 16 int32 lanes started from those
-// corrections, and adds the lanes, converted to float, times the product
-// of the weight block's scale and the activation block's, into a float
-// accumulator. Rows are consecutive in memory; the stream ahead is
-// prefetched.
+// against activations quantized by QuantizeAct. Each 64-byte step of
+// weight quants is split into words, the even bytes' and the odd bytes'
+// (masks and shifts, no shuffles), multiplied by the matching 16-bit
+// activations with VPDPWSSD into 16 int32 lanes started from the
+// activation buffer's lane corrections, and the lanes, converted to
+// float, times the product of the weight block's scale and the activation
+// block's, are added into a float accumulator. Rows are consecutive in
+// memory; the stream ahead is prefetched.
 
 // Word indices for VPERMW: the f16 scale of each block of a 64-byte step,
 // repeated over the block's int32 lanes.
@@ -36,7 +36,7 @@ DATA permQ8_0<>+48(SB)/8, $0
 DATA permQ8_0<>+56(SB)/8, $0
 GLOBL permQ8_0<>(SB), RODATA|NOPTR, $64
 
-// How far ahead of the group being multiplied the weights are prefetched.
+// How far ahead of the step being multiplied the weights are prefetched.
 #define AHEAD 1024
 
 // HSUM adds the 16 floats of Z0 and Z1 into the low float of X0.
@@ -52,26 +52,32 @@ GLOBL permQ8_0<>(SB), RODATA|NOPTR, $64
 	VADDSS X1, X0, X0
 
 // Q4_0_GROUP multiplies the Q4_0 group (4 blocks, 72 bytes) at SI by the
-// activation group at R9 (lanes at R10, R11) into accumulator acc.
+// activation group at R9 (lanes at R10, R11) into accumulator acc. Z31
+// holds 0x000f in every word.
 #define Q4_0_GROUP(acc) \
 	PREFETCHT0 AHEAD(SI) \
 	VMOVDQU 2(SI), X2 \
 	VINSERTI32X4 $1, 20(SI), Z2, Z2 \
 	VINSERTI32X4 $2, 38(SI), Z2, Z2 \
 	VINSERTI32X4 $3, 56(SI), Z2, Z2 \
-	VPSRLW $4, Z2, Z3 \
-	VPANDD Z31, Z2, Z2 \
-	VPANDD Z31, Z3, Z3 \
-	VMOVDQU32 (R10), Z4 \
-	VPDPBUSD (R9), Z2, Z4 \
-	VPDPBUSD 64(R9), Z3, Z4 \
-	VPERMW (SI), Z30, Z5 \
-	VCVTPH2PS Y5, Z5 \
-	VMULPS (R11), Z5, Z5 \
-	VCVTDQ2PS Z4, Z4 \
-	VFMADD231PS Z5, Z4, acc \
+	VPANDD Z31, Z2, Z3 \
+	VPSRLW $8, Z2, Z4 \
+	VPANDD Z31, Z4, Z4 \
+	VPSRLW $4, Z2, Z5 \
+	VPANDD Z31, Z5, Z5 \
+	VPSRLW $12, Z2, Z6 \
+	VMOVDQU32 (R10), Z7 \
+	VPDPWSSD (R9), Z3, Z7 \
+	VPDPWSSD 64(R9), Z4, Z7 \
+	VPDPWSSD 128(R9), Z5, Z7 \
+	VPDPWSSD 192(R9), Z6, Z7 \
+	VPERMW (SI), Z30, Z8 \
+	VCVTPH2PS Y8, Z8 \
+	VMULPS (R11), Z8, Z8 \
+	VCVTDQ2PS Z7, Z7 \
+	VFMADD231PS Z8, Z7, acc \
 	ADDQ $72, SI \
-	ADDQ $128, R9 \
+	ADDQ $256, R9 \
 	ADDQ $64, R10 \
 	ADDQ $64, R11
 
@@ -83,7 +89,7 @@ TEXT ·gemvQ4_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), R8
 	MOVQ out+48(FP), DI
-	MOVL $0x0f0f0f0f, AX
+	MOVL $0x000f000f, AX
 	VPBROADCASTD AX, Z31
 	VMOVDQU64 permQ4_0<>(SB), Z30
 
@@ -119,40 +125,41 @@ q40done:
 	RET
 
 // Q8_0_PAIR multiplies the two Q8_0 blocks (68 bytes) at SI by the
-// activations at R9 (lanes at R10, R11) into accumulator acc. Z31 holds
-// 0x80 in every byte: w XOR 0x80 = w + 128 as an unsigned byte.
+// activations at R9 (lane scales at R11) into accumulator acc: the even
+// bytes sign-extended to words (shift left, then right arithmetically),
+// the odd bytes shifted right arithmetically.
 #define Q8_0_PAIR(acc) \
 	PREFETCHT0 AHEAD(SI) \
 	VMOVDQU 2(SI), Y2 \
 	VINSERTI64X4 $1, 36(SI), Z2, Z2 \
-	VPXORD Z31, Z2, Z2 \
-	VMOVDQU32 (R10), Z4 \
-	VPDPBUSD (R9), Z2, Z4 \
+	VPSLLW $8, Z2, Z3 \
+	VPSRAW $8, Z3, Z3 \
+	VPSRAW $8, Z2, Z4 \
+	VPXORD Z7, Z7, Z7 \
+	VPDPWSSD (R9), Z3, Z7 \
+	VPDPWSSD 64(R9), Z4, Z7 \
 	VPERMW (SI), Z30, Z5 \
 	VCVTPH2PS Y5, Z5 \
 	VMULPS (R11), Z5, Z5 \
-	VCVTDQ2PS Z4, Z4 \
-	VFMADD231PS Z5, Z4, acc \
+	VCVTDQ2PS Z7, Z7 \
+	VFMADD231PS Z5, Z7, acc \
 	ADDQ $68, SI \
-	ADDQ $64, R9 \
-	ADDQ $64, R10 \
+	ADDQ $128, R9 \
 	ADDQ $64, R11
 
 // func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
 //
 // out[r] = row r · activations for rows rows of nb Q8_0 blocks each; nb >
-// 0 (an odd last block is done with 256-bit registers).
+// 0 (an odd last block is done with 256-bit registers). Q8_0 needs no
+// lane corrections (init is unused).
 TEXT ·gemvQ8_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), R8
 	MOVQ out+48(FP), DI
-	MOVL $0x80808080, AX
-	VPBROADCASTD AX, Z31
 	VMOVDQU64 permQ8_0<>(SB), Z30
 
 q80row:
 	MOVQ qs+16(FP), R9
-	MOVQ init+24(FP), R10
 	MOVQ scale+32(FP), R11
 	MOVQ nb+40(FP), CX
 	VXORPS Z0, Z0, Z0
@@ -176,16 +183,20 @@ q80two:
 q80last:
 	TESTQ CX, CX
 	JZ   q80done
-	// One block: 32 bytes, 8 lanes.
+	// One block: 32 bytes, 8 lanes; the upper halves of the Z registers
+	// written through their Y halves are zero.
 	VMOVDQU 2(SI), Y2
-	VPXORD Y31, Y2, Y2
-	VMOVDQU32 (R10), Y4
-	VPDPBUSD (R9), Y2, Y4
+	VPSLLW $8, Y2, Y3
+	VPSRAW $8, Y3, Y3
+	VPSRAW $8, Y2, Y4
+	VPXOR Y7, Y7, Y7
+	VPDPWSSD (R9), Y3, Y7
+	VPDPWSSD 64(R9), Y4, Y7
 	VPBROADCASTW (SI), X5
 	VCVTPH2PS X5, Y5
 	VMULPS (R11), Y5, Y5
-	VCVTDQ2PS Y4, Y4
-	VFMADD231PS Z5, Z4, Z0 // the upper halves of Z4 and Z5 are zero
+	VCVTDQ2PS Y7, Y7
+	VFMADD231PS Z5, Z7, Z0
 	ADDQ $34, SI
 
 q80done:
@@ -197,14 +208,39 @@ q80done:
 	VZEROUPPER
 	RET
 
+// Dword indices that put the even elements of a zmm first, then the odd.
+DATA evenOdd<>+0(SB)/8, $0x0000000200000000
+DATA evenOdd<>+8(SB)/8, $0x0000000600000004
+DATA evenOdd<>+16(SB)/8, $0x0000000a00000008
+DATA evenOdd<>+24(SB)/8, $0x0000000e0000000c
+DATA evenOdd<>+32(SB)/8, $0x0000000300000001
+DATA evenOdd<>+40(SB)/8, $0x0000000700000005
+DATA evenOdd<>+48(SB)/8, $0x0000000b00000009
+DATA evenOdd<>+56(SB)/8, $0x0000000f0000000d
+GLOBL evenOdd<>(SB), RODATA|NOPTR, $64
+
+// QSTORE stores the 16 words of half y (even elements first) for the half
+// at byte position P (R13) + table(R12*8): the even words at byte offset
+// 2*(p&^63) + p&63 of DI, the odd ones 64 bytes later. It uses AX, BX.
+#define QSTORE(y, x, table) \
+	MOVQ (table)(R12*8), AX \
+	ADDQ R13, AX \
+	MOVQ AX, BX \
+	ANDQ $-64, BX \
+	ANDQ $63, AX \
+	LEAQ (AX)(BX*2), AX \
+	VMOVDQU x, (DI)(AX*1) \
+	VEXTRACTI128 $1, y, 64(DI)(AX*1)
+
 // func quantActAVX512(x *float32, nb int, qs *byte, d *float32, sum *int32, lo, hi *int64, period int)
 //
 // Quantizes nb blocks of 32 floats at x as QuantizeAct does: d[b] =
-// max|x|/127, the quants round(x/d) (ties to even) as bytes, sum[b] their
-// sum. The blocks come in periods of `period` blocks whose quants fill
-// 32*period bytes of qs: block i of a period stores its first 16 quants
-// at lo[i] and its last 16 at hi[i] (byte offsets in the period). A block
-// holding NaN or an infinity gets d = NaN, zero quants and sum 0.
+// max|x|/32767, the quants round(x/d) (ties to even) as int16, sum[b]
+// their sum. The blocks come in periods of `period` blocks spanning
+// 32*period byte positions: block i of a period has its first 16 elements
+// at byte positions lo[i].. and its last 16 at hi[i].. (relative to the
+// period), stored as actPos says. A block holding NaN or an infinity gets
+// d = NaN, zero quants and sum 0.
 TEXT ·quantActAVX512(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
 	MOVQ nb+8(FP), CX
@@ -214,16 +250,18 @@ TEXT ·quantActAVX512(SB), NOSPLIT, $0-64
 	MOVQ lo+40(FP), R10
 	MOVQ hi+48(FP), R11
 	XORQ R12, R12 // block index in the period
+	XORQ R13, R13 // byte position of the period
 	MOVL $0x7fffffff, AX
 	VPBROADCASTD AX, Z31
 	MOVL $0x7f7fffff, AX // the largest finite float32
 	VPBROADCASTD AX, Z30
-	MOVL $0x42fe0000, AX // 127.0
+	MOVL $0x46fffe00, AX // 32767.0
 	VMOVD AX, X29
 	MOVL $0x3f800000, AX // 1.0
 	VMOVD AX, X28
 	MOVL $0x7fc00000, AX // NaN
 	VMOVD AX, X27
+	VMOVDQU64 evenOdd<>(SB), Z26
 
 qablock:
 	VMOVUPS (SI), Z0
@@ -245,7 +283,7 @@ qablock:
 	VMAXPS X3, X2, X2
 	VMOVSHDUP X2, X3
 	VMAXSS X3, X2, X2 // amax
-	VDIVSS X29, X2, X2 // d = amax/127
+	VDIVSS X29, X2, X2 // d = amax/32767
 	VXORPS X4, X4, X4
 	VUCOMISS X4, X2
 	JEQ  qazero
@@ -258,8 +296,10 @@ qazero:
 	VMULPS Z4, Z1, Z1
 	VCVTPS2DQ Z0, Z0
 	VCVTPS2DQ Z1, Z1
-	VPMOVSDB Z0, X5
-	VPMOVSDB Z1, X6
+	VPERMD Z0, Z26, Z5
+	VPERMD Z1, Z26, Z6
+	VPMOVSDW Z5, Y5
+	VPMOVSDW Z6, Y6
 	VPADDD Z1, Z0, Z0
 	VEXTRACTI64X4 $1, Z0, Y1
 	VPADDD Y1, Y0, Y0
@@ -275,21 +315,19 @@ qazero:
 qanonfinite:
 	VMOVSS X27, (R8)
 	MOVL $0, (R9)
-	VPXORD X5, X5, X5
-	VPXORD X6, X6, X6
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
 
 qastore:
-	MOVQ (R10)(R12*8), AX
-	VMOVDQU X5, (DI)(AX*1)
-	MOVQ (R11)(R12*8), AX
-	VMOVDQU X6, (DI)(AX*1)
+	QSTORE(Y5, X5, R10)
+	QSTORE(Y6, X6, R11)
 	INCQ R12
 	CMPQ R12, period+56(FP)
 	JLT  qanext
 	XORQ R12, R12
 	MOVQ period+56(FP), AX
 	SHLQ $5, AX
-	ADDQ AX, DI
+	ADDQ AX, R13
 
 qanext:
 	ADDQ $128, SI

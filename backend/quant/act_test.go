@@ -27,9 +27,10 @@ func actLengths(dt graph.DType) []int {
 func actValues(t graph.DType, act []byte, k int) []float64 {
 	l := layoutFor(t, k)
 	d := bytesF32(act[l.d:], l.blocks)
+	qs := bytesI16(act[l.qs:], l.init/2)
 	v := make([]float64, k)
 	for i := range v {
-		v[i] = float64(d[i/32]) * float64(int8(act[l.qs+actOrder(t, k, i)]))
+		v[i] = float64(d[i/32]) * float64(qs[actPos(actOrder(t, k, i))])
 	}
 	return v
 }
@@ -38,6 +39,7 @@ func TestActOrderIsAPermutation(t *testing.T) {
 	for _, dt := range intTypes {
 		for _, k := range actLengths(dt) {
 			seen := make([]bool, k)
+			stored := make([]bool, k&^63+64)
 			for i := range k {
 				p := actOrder(dt, k, i)
 				require.False(t, seen[p], "%s k=%d: position %d twice", dt, k, p)
@@ -45,6 +47,9 @@ func TestActOrderIsAPermutation(t *testing.T) {
 				if dt != graph.Q4_0 {
 					require.Equal(t, i, elemAt(dt, p), "%s k=%d", dt, k)
 				}
+				s := actPos(p)
+				require.False(t, stored[s], "%s k=%d: int16 slot %d twice", dt, k, s)
+				stored[s] = true
 			}
 		}
 	}
@@ -76,7 +81,7 @@ func TestQuantizeAct(t *testing.T) {
 				d := bytesF32(act[l.d:], l.blocks)
 				v := actValues(dt, act, k)
 				for i, xi := range x {
-					require.LessOrEqual(t, math.Abs(float64(xi)-v[i]), float64(d[i/32])/2*(1+1e-6), "element %d", i)
+					require.LessOrEqual(t, math.Abs(float64(xi)-v[i]), float64(d[i/32])*0.51, "element %d", i) // half a step, plus the rounding of x/dx
 				}
 				// The lanes: sum and scale of the block they belong to.
 				init := bytesI32(act[l.init:], l.lanes)
@@ -88,8 +93,9 @@ func TestQuantizeAct(t *testing.T) {
 					require.NotZero(t, scale[ln]+1, "lane %d", ln) // set
 				}
 				var want int64
+				qs := bytesI16(act[l.qs:], l.init/2)
 				for i := range k {
-					want += int64(int8(act[l.qs+i]))
+					want += int64(qs[actPos(i)])
 				}
 				require.Equal(t, -int64(c)*want, total, "lane corrections")
 			})
@@ -227,6 +233,68 @@ func TestActDoesNotAllocate(t *testing.T) {
 				})
 				require.Zero(t, allocs, "%s %s", p.name, dt)
 			})
+		}
+	}
+}
+
+func TestGemmAct(t *testing.T) {
+	rng := rand.New(rand.NewPCG(49, 50))
+	for _, dt := range intTypes {
+		for _, k := range []int{256, 512, 2048} {
+			for _, m := range []int{1, 2, 3, 4, 5, 7, 13} {
+				for _, rows := range []int{1, 4, 7, 16} {
+					t.Run(fmt.Sprintf("%s/k=%d/m=%d/rows=%d", dt, k, m, rows), func(t *testing.T) {
+						rb, err := dt.RowBytes(int64(k))
+						require.NoError(t, err)
+						var w []byte
+						for range rows {
+							w = append(w, randRow(t, rng, dt, k, false)...)
+						}
+						w = offsetCopy(w)
+						stride := ActBytes(dt, k) + 64
+						acts := make([]byte, m*stride)
+						x := randFloats(rng, m*k)
+						for i := range m {
+							QuantizeAct(dt, x[i*k:(i+1)*k], acts[i*stride:])
+						}
+						ldo := rows + 3
+						for _, p := range implPaths() {
+							withImpl(p.level, func() {
+								out := make([]float32, m*ldo)
+								for i := range out {
+									out[i] = float32(math.NaN())
+								}
+								GemmAct(dt, out, ldo, acts, stride, m, w, rows, k)
+								for i := range m {
+									for r := range ldo {
+										if r >= rows {
+											require.True(t, math.IsNaN(float64(out[i*ldo+r])), "%s: written past the rows", p.name)
+											continue
+										}
+										row := w[r*int(rb) : (r+1)*int(rb)]
+										var want [1]float32
+										withImpl(levelGeneric, func() { GemvAct(dt, row, 1, acts[i*stride:], k, want[:]) })
+										wf := make([]float32, k)
+										require.NoError(t, Dequantize(dt, row, wf))
+										xq := actValues(dt, acts[i*stride:], k)
+										var mag float64
+										for e := range k {
+											mag += math.Abs(float64(wf[e]) * xq[e])
+										}
+										require.InDelta(t, float64(want[0]), float64(out[i*ldo+r]), 2e-5*mag+1e-6, "%s out[%d][%d]", p.name, i, r)
+									}
+								}
+								// Row i's results do not depend on the rows around it.
+								for i := range m {
+									one := make([]float32, rows)
+									GemmAct(dt, one, rows, acts[i*stride:], stride, 1, w, rows, k)
+									require.Equal(t, bitsOf(one), bitsOf(out[i*ldo:i*ldo+rows]), "%s row %d alone", p.name, i)
+								}
+							})
+						}
+					})
+				}
+			}
 		}
 	}
 }

@@ -385,7 +385,8 @@ func archQuantizeAct(t graph.DType, x []float32, qs []byte, d []float32, sum []i
 			quantActAVX512(&x[0], 4*ng, &qs[0], &d[0], &sum[0], &actLoQ4_0[0], &actHiQ4_0[0], 4)
 		}
 		if b := 4 * ng; b < nb {
-			quantActAVX512(&x[32*b], nb-b, &qs[32*b], &d[b], &sum[b], &actLoPlain[0], &actHiPlain[0], 1)
+			// The trailing blocks start at byte position 32b, a multiple of 128.
+			quantActAVX512(&x[32*b], nb-b, &qs[64*b], &d[b], &sum[b], &actLoPlain[0], &actHiPlain[0], 1)
 		}
 	case graph.Q4_K:
 		quantActAVX512(&x[0], nb, &qs[0], &d[0], &sum[0], &actLoQ4K[0], &actHiQ4K[0], 4)
@@ -424,12 +425,96 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 		for r := range out {
 			row := w[r*rowBytes : (r+1)*rowBytes]
 			gemvQ4_0AVX512(&row[0], 1, qs, init, scale, ng, &out[r])
-			out[r] += dotQ4_0ActTail(row, act, l, 4*ng)
+			out[r] += dotActGo(t, row, act, l, 4*ng)
 		}
 		return true
 	case graph.Q8_0:
 		gemvQ8_0AVX512(&w[0], len(out), qs, init, scale, k/32, &out[0])
 		return true
+	}
+	return false
+}
+
+//go:noescape
+func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int)
+
+//go:noescape
+func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int)
+
+//go:noescape
+func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int)
+
+//go:noescape
+func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int)
+
+// archGemmAct is GemmAct's assembly path; it reports whether it ran. The
+// arguments have been checked. Blocks of x rows go through the multi-row
+// kernels, the rows past the last whole block through the one-row kernel
+// (the same arithmetic), the last rows%4 weight rows through GemvAct.
+func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m int, w []byte, rowBytes, rows, k int) bool {
+	if !useAVX512 {
+		return false
+	}
+	var blk, steps int
+	switch t {
+	case graph.Q4_0:
+		blk, steps = 3, k/128
+		if k%128 != 0 {
+			return false
+		}
+	case graph.Q8_0:
+		blk, steps = 4, k/64
+		if k%64 != 0 {
+			return false
+		}
+	default:
+		return false
+	}
+	l := layoutFor(t, k)
+	r4 := rows &^ 3
+	ptrs := func(i int) (*byte, *float32) {
+		a := acts[i*stride:]
+		return &a[l.qs], (*float32)(unsafe.Pointer(&a[l.scale]))
+	}
+	if r4 > 0 {
+		i := 0
+		for ; i+blk <= m; i += blk {
+			qs, scale := ptrs(i)
+			if t == graph.Q4_0 {
+				gemmQ4_0x3AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps)
+			} else {
+				gemmQ8_0x4AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps)
+			}
+		}
+		for ; i < m; i++ {
+			qs, scale := ptrs(i)
+			if t == graph.Q4_0 {
+				gemmQ4_0x1AVX512(&out[i*ldo], qs, scale, &w[0], rowBytes, r4, steps)
+			} else {
+				gemmQ8_0x1AVX512(&out[i*ldo], qs, scale, &w[0], rowBytes, r4, steps)
+			}
+		}
+	}
+	if r4 < rows {
+		need := l.size
+		for i := range m {
+			GemvAct(t, w[r4*rowBytes:], rows-r4, acts[i*stride:i*stride+need], k, out[i*ldo+r4:i*ldo+rows])
+		}
+	}
+	return true
+}
+
+// archIntKernels reports whether GemvAct (gemm false) or GemmAct (gemm
+// true) has assembly for k elements of type t at the level in use.
+func archIntKernels(t graph.DType, k int, gemm bool) bool {
+	if !useAVX512 {
+		return false
+	}
+	switch t {
+	case graph.Q4_0:
+		return k >= 128 && (!gemm || k%128 == 0)
+	case graph.Q8_0:
+		return !gemm || k%64 == 0
 	}
 	return false
 }

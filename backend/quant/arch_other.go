@@ -49,3 +49,11 @@ func archQuantizeAct(graph.DType, []float32, []byte, []float32, []int32) bool { 
 
 // archGemvAct is GemvAct's assembly path: there is none here.
 func archGemvAct(graph.DType, []byte, int, []byte, int, []float32) bool { return false }
+
+// archGemmAct is GemmAct's assembly path: there is none here.
+func archGemmAct(graph.DType, []float32, int, []byte, int, int, []byte, int, int, int) bool {
+	return false
+}
+
+// archIntKernels reports whether there are integer kernels here: no.
+func archIntKernels(graph.DType, int, bool) bool { return false }

@@ -1,29 +1,11 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "quant_amd64.h"
 
 // AVX-512 float32 GEMM micro-kernel: six rows of x against four rows of w
 // at a time, 24 dot products accumulated in Z0..Z23 over 16 lanes each,
 // with 10 loads per 24 fused multiply-adds.
-
-// ROWSUM4 reduces the four accumulators a, b, c, d of one x row to the
-// four floats [Σa, Σb, Σc, Σd] in the low quarter of a, using Z24..Z27:
-// interleave and add pairs within each 128-bit lane, then add the four
-// lanes.
-#define ROWSUM4(a, b, c, d, xa, ya) \
-	VUNPCKLPS b, a, Z24 \
-	VUNPCKHPS b, a, Z25 \
-	VADDPS Z25, Z24, Z24 \
-	VUNPCKLPS d, c, Z26 \
-	VUNPCKHPS d, c, Z27 \
-	VADDPS Z27, Z26, Z26 \
-	VUNPCKLPD Z26, Z24, a \
-	VUNPCKHPD Z26, Z24, Z25 \
-	VADDPS Z25, a, a \
-	VEXTRACTF64X4 $1, a, Y25 \
-	VADDPS Y25, ya, ya \
-	VEXTRACTF32X4 $1, ya, X25 \
-	VADDPS X25, xa, xa
 
 // STORE4 writes (or, when R15 is not zero, adds to) the four floats in x
 // at the memory operand p.

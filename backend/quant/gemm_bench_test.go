@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"github.com/golem-llm/golem/graph"
 	"math/rand/v2"
 	"testing"
 )
@@ -86,5 +87,47 @@ func BenchmarkQuantizeAct(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkGemmAct times a prefill block (m x rows of k) of each integer
+// type: dequantize + GemmF32 against QuantizeAct + GemmAct, in GOP/s.
+func BenchmarkGemmAct(b *testing.B) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const m, rows, k = 126, 64, 2048
+	for _, dt := range []graph.DType{graph.Q4_0, graph.Q8_0} {
+		rb, _ := dt.RowBytes(k)
+		var w []byte
+		for range rows {
+			w = append(w, randRow(b, rng, dt, k, false)...)
+		}
+		x := randFloats(rng, m*k)
+		tile := make([]float32, rows*k)
+		out := make([]float32, m*rows)
+		stride := ActBytes(dt, k)
+		acts := make([]byte, m*stride)
+		ops := func(b *testing.B) {
+			b.ReportMetric(float64(b.N)*2*m*rows*k/b.Elapsed().Seconds()/1e9, "GOP/s")
+		}
+		b.Run(dt.String()+"/float", func(b *testing.B) {
+			for b.Loop() {
+				for r := range rows {
+					_ = Dequantize(dt, w[r*int(rb):(r+1)*int(rb)], tile[r*k:(r+1)*k])
+				}
+				for r := 0; r < rows; r += 8 {
+					GemmF32(out[r:], rows, x, m, tile[r*k:], 8, k)
+				}
+			}
+			ops(b)
+		})
+		for i := range m {
+			QuantizeAct(dt, x[i*k:(i+1)*k], acts[i*stride:])
+		}
+		b.Run(dt.String()+"/int", func(b *testing.B) {
+			for b.Loop() {
+				GemmAct(dt, out, rows, acts, stride, m, w, rows, k)
+			}
+			ops(b)
+		})
 	}
 }

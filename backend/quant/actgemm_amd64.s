@@ -1,0 +1,372 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+#include "quant_amd64.h"
+
+// Integer GEMM kernels (AVX-512 F/BW/VL + VNNI): a block of x rows
+// quantized by QuantizeAct (each row's buffer `stride` bytes after the
+// previous one) against groups of four consecutive weight rows. Per
+// 64-byte step of weight quants the x rows' 16-bit activations stay in
+// registers while each weight row's quants become signed words (Q4_0:
+// nibble XOR 8 is q-8 as a signed nibble, extended by shifts; Q8_0: bytes
+// extended by shifts), so no lane corrections are needed; for each pair of
+// an x row and a weight row, VPDPWSSD fills 16 int32 lanes (the same
+// lanes, with the same exact sums, as the GEMV kernels), converted to
+// float and times the product of the two blocks' scales, added into the
+// pair's accumulator. The accumulators are reduced as the float32 GEMM's
+// (ROWSUM4): a pair's result does not depend on which or how many x rows
+// share its block.
+
+// Word indices for VPERMW (see act_amd64.s).
+DATA gpermQ4_0<>+0(SB)/8, $0x0000000000000000
+DATA gpermQ4_0<>+8(SB)/8, $0x0009000900090009
+DATA gpermQ4_0<>+16(SB)/8, $0x0012001200120012
+DATA gpermQ4_0<>+24(SB)/8, $0x001b001b001b001b
+DATA gpermQ4_0<>+32(SB)/8, $0
+DATA gpermQ4_0<>+40(SB)/8, $0
+DATA gpermQ4_0<>+48(SB)/8, $0
+DATA gpermQ4_0<>+56(SB)/8, $0
+GLOBL gpermQ4_0<>(SB), RODATA|NOPTR, $64
+
+DATA gpermQ8_0<>+0(SB)/8, $0x0000000000000000
+DATA gpermQ8_0<>+8(SB)/8, $0x0000000000000000
+DATA gpermQ8_0<>+16(SB)/8, $0x0011001100110011
+DATA gpermQ8_0<>+24(SB)/8, $0x0011001100110011
+DATA gpermQ8_0<>+32(SB)/8, $0
+DATA gpermQ8_0<>+40(SB)/8, $0
+DATA gpermQ8_0<>+48(SB)/8, $0
+DATA gpermQ8_0<>+56(SB)/8, $0
+GLOBL gpermQ8_0<>(SB), RODATA|NOPTR, $64
+
+// 0x8888 in every word: XOR makes each nibble n the signed nibble n-8.
+DATA xorQ4_0<>+0(SB)/4, $0x88888888
+GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
+
+// Weight-row pointers: SI, DI, R14, R13 (rows 0..3 of the group, DX =
+// row bytes); activations: R8 quants, CX scales, AX the row stride; R11
+// out, R12 ldo in bytes; R9 steps left, R10 rows left.
+
+#define WROWS \
+	LEAQ (SI)(DX*1), DI \
+	LEAQ (DI)(DX*1), R14 \
+	LEAQ (R14)(DX*1), R13
+
+// W4_0 unpacks the Q4_0 group (4 blocks) at p into signed words q-8: Z25
+// the low nibbles of the even bytes, Z26 of the odd bytes, Z27 the high
+// nibbles of the even bytes, Z24 of the odd bytes; Z28 the blocks'
+// scales over their lanes.
+#define W4_0(p) \
+	VMOVDQU64 2(p), X24 \
+	VINSERTI32X4 $1, 20(p), Z24, Z24 \
+	VINSERTI32X4 $2, 38(p), Z24, Z24 \
+	VINSERTI32X4 $3, 56(p), Z24, Z24 \
+	VPXORD.BCST xorQ4_0<>(SB), Z24, Z24 \
+	VPSLLW $12, Z24, Z25 \
+	VPSRAW $12, Z25, Z25 \
+	VPSLLW $4, Z24, Z26 \
+	VPSRAW $12, Z26, Z26 \
+	VPSLLW $8, Z24, Z27 \
+	VPSRAW $12, Z27, Z27 \
+	VPSRAW $12, Z24, Z24 \
+	VPERMW (p), Z31, Z28 \
+	VCVTPH2PS Y28, Z28
+
+// P4_0 adds the product of x row xi's group (x0..x3: low even, low odd,
+// high even, high odd) and the unpacked weight row's into acc; sc is the
+// x row's lane scales.
+#define P4_0(x0, x1, x2, x3, sc, acc) \
+	VPXORD Z29, Z29, Z29 \
+	VPDPWSSD x0, Z25, Z29 \
+	VPDPWSSD x1, Z26, Z29 \
+	VPDPWSSD x2, Z27, Z29 \
+	VPDPWSSD x3, Z24, Z29 \
+	VCVTDQ2PS Z29, Z29 \
+	VMULPS sc, Z28, Z30 \
+	VFMADD231PS Z30, Z29, acc
+
+// X4_0 loads x row q's group into x0..x3.
+#define X4_0(q0, q1, q2, q3, x0, x1, x2, x3) \
+	VMOVDQU64 q0, x0 \
+	VMOVDQU64 q1, x1 \
+	VMOVDQU64 q2, x2 \
+	VMOVDQU64 q3, x3
+
+#define ZERO12 \
+	VXORPS Z0, Z0, Z0 \
+	VXORPS Z1, Z1, Z1 \
+	VXORPS Z2, Z2, Z2 \
+	VXORPS Z3, Z3, Z3 \
+	VXORPS Z4, Z4, Z4 \
+	VXORPS Z5, Z5, Z5 \
+	VXORPS Z6, Z6, Z6 \
+	VXORPS Z7, Z7, Z7 \
+	VXORPS Z8, Z8, Z8 \
+	VXORPS Z9, Z9, Z9 \
+	VXORPS Z10, Z10, Z10 \
+	VXORPS Z11, Z11, Z11
+
+// func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int)
+//
+// out[i*ldo+j] = x row i · weight row j for i < 3 and j < nw (a positive
+// multiple of 4), rows of ng whole Q4_0 groups.
+TEXT ·gemmQ4_0x3AVX512(SB), NOSPLIT, $0-72
+	VMOVDQU64 gpermQ4_0<>(SB), Z31
+	MOVQ out+0(FP), R11
+	MOVQ ldo+8(FP), R12
+	SHLQ $2, R12
+	MOVQ stride+32(FP), AX
+	MOVQ w+40(FP), SI
+	MOVQ rowBytes+48(FP), DX
+	MOVQ nw+56(FP), R10
+	WROWS
+
+g40group:
+	MOVQ qs+16(FP), R8
+	MOVQ scale+24(FP), CX
+	MOVQ ng+64(FP), R9
+	ZERO12
+
+g40step:
+	X4_0((R8), 64(R8), 128(R8), 192(R8), Z12, Z13, Z14, Z15)
+	X4_0((R8)(AX*1), 64(R8)(AX*1), 128(R8)(AX*1), 192(R8)(AX*1), Z16, Z17, Z18, Z19)
+	X4_0((R8)(AX*2), 64(R8)(AX*2), 128(R8)(AX*2), 192(R8)(AX*2), Z20, Z21, Z22, Z23)
+	W4_0(SI)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z0)
+	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z4)
+	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z8)
+	W4_0(DI)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z1)
+	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z5)
+	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z9)
+	W4_0(R14)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z2)
+	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z6)
+	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z10)
+	W4_0(R13)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
+	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z7)
+	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z11)
+	ADDQ $72, SI
+	ADDQ $72, DI
+	ADDQ $72, R14
+	ADDQ $72, R13
+	ADDQ $256, R8
+	ADDQ $64, CX
+	DECQ R9
+	JNZ  g40step
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
+	VMOVUPS X4, (R11)(R12*1)
+	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
+	VMOVUPS X8, (R11)(R12*2)
+	ADDQ $16, R11
+	MOVQ R13, SI // the next group of rows
+	WROWS
+	SUBQ $4, R10
+	JNZ  g40group
+	VZEROUPPER
+	RET
+
+// func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int)
+//
+// gemmQ4_0x3AVX512 for one x row, with the same arithmetic per pair.
+TEXT ·gemmQ4_0x1AVX512(SB), NOSPLIT, $0-56
+	VMOVDQU64 gpermQ4_0<>(SB), Z31
+	MOVQ out+0(FP), R11
+	MOVQ w+24(FP), SI
+	MOVQ rowBytes+32(FP), DX
+	MOVQ nw+40(FP), R10
+	WROWS
+
+g41group:
+	MOVQ qs+8(FP), R8
+	MOVQ scale+16(FP), CX
+	MOVQ ng+48(FP), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+g41step:
+	X4_0((R8), 64(R8), 128(R8), 192(R8), Z12, Z13, Z14, Z15)
+	W4_0(SI)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z0)
+	W4_0(DI)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z1)
+	W4_0(R14)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z2)
+	W4_0(R13)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
+	ADDQ $72, SI
+	ADDQ $72, DI
+	ADDQ $72, R14
+	ADDQ $72, R13
+	ADDQ $256, R8
+	ADDQ $64, CX
+	DECQ R9
+	JNZ  g41step
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ADDQ $16, R11
+	MOVQ R13, SI
+	WROWS
+	SUBQ $4, R10
+	JNZ  g41group
+	VZEROUPPER
+	RET
+
+// W8_0 unpacks the two Q8_0 blocks at p into signed words: zE the even
+// bytes, zO the odd bytes; zd their scales over their lanes.
+#define W8_0(p, yE, zE, zO, zd, yd) \
+	VMOVDQU64 2(p), yE \
+	VINSERTI64X4 $1, 36(p), zE, zE \
+	VPSRAW $8, zE, zO \
+	VPSLLW $8, zE, zE \
+	VPSRAW $8, zE, zE \
+	VPERMW (p), Z30, zd \
+	VCVTPH2PS yd, zd
+
+// P8_0 adds the product of an x row's step (xE, xO; lane scales sc) and
+// a weight row's (zE, zO, zd) into acc.
+#define P8_0(xE, xO, sc, zE, zO, zd, acc) \
+	VPXORD Z28, Z28, Z28 \
+	VPDPWSSD xE, zE, Z28 \
+	VPDPWSSD xO, zO, Z28 \
+	VCVTDQ2PS Z28, Z28 \
+	VMULPS sc, zd, Z29 \
+	VFMADD231PS Z29, Z28, acc
+
+// func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int)
+//
+// out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (a positive
+// multiple of 4), rows of np pairs of Q8_0 blocks. Z0..Z15 accumulate,
+// Z16..Z23 hold the x rows' steps, Z24..Z27 and Z12..Z15... see below.
+TEXT ·gemmQ8_0x4AVX512(SB), NOSPLIT, $0-72
+	VMOVDQU64 gpermQ8_0<>(SB), Z30
+	MOVQ out+0(FP), R11
+	MOVQ ldo+8(FP), R12
+	SHLQ $2, R12
+	MOVQ stride+32(FP), AX
+	LEAQ (AX)(AX*2), BX
+	MOVQ w+40(FP), SI
+	MOVQ rowBytes+48(FP), DX
+	MOVQ nw+56(FP), R10
+	WROWS
+
+g80group:
+	MOVQ qs+16(FP), R8
+	MOVQ scale+24(FP), CX
+	MOVQ np+64(FP), R9
+	ZERO12
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+
+g80step:
+	VMOVDQU64 (R8), Z16
+	VMOVDQU64 64(R8), Z17
+	VMOVDQU64 (R8)(AX*1), Z18
+	VMOVDQU64 64(R8)(AX*1), Z19
+	VMOVDQU64 (R8)(AX*2), Z20
+	VMOVDQU64 64(R8)(AX*2), Z21
+	VMOVDQU64 (R8)(BX*1), Z22
+	VMOVDQU64 64(R8)(BX*1), Z23
+	W8_0(SI, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z0)
+	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z4)
+	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z8)
+	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z12)
+	W8_0(DI, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z1)
+	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z5)
+	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z9)
+	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z13)
+	W8_0(R14, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z2)
+	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z6)
+	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z10)
+	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z14)
+	W8_0(R13, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z3)
+	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z7)
+	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z11)
+	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z15)
+	ADDQ $68, SI
+	ADDQ $68, DI
+	ADDQ $68, R14
+	ADDQ $68, R13
+	ADDQ $128, R8
+	ADDQ $64, CX
+	DECQ R9
+	JNZ  g80step
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
+	VMOVUPS X4, (R11)(R12*1)
+	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
+	VMOVUPS X8, (R11)(R12*2)
+	ROWSUM4(Z12, Z13, Z14, Z15, X12, Y12)
+	LEAQ (R12)(R12*2), R15
+	VMOVUPS X12, (R11)(R15*1)
+	ADDQ $16, R11
+	MOVQ R13, SI
+	WROWS
+	SUBQ $4, R10
+	JNZ  g80group
+	VZEROUPPER
+	RET
+
+// func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int)
+//
+// gemmQ8_0x4AVX512 for one x row, with the same arithmetic per pair.
+TEXT ·gemmQ8_0x1AVX512(SB), NOSPLIT, $0-56
+	VMOVDQU64 gpermQ8_0<>(SB), Z30
+	MOVQ out+0(FP), R11
+	MOVQ w+24(FP), SI
+	MOVQ rowBytes+32(FP), DX
+	MOVQ nw+40(FP), R10
+	WROWS
+
+g81group:
+	MOVQ qs+8(FP), R8
+	MOVQ scale+16(FP), CX
+	MOVQ np+48(FP), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+g81step:
+	VMOVDQU64 (R8), Z16
+	VMOVDQU64 64(R8), Z17
+	W8_0(SI, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z0)
+	W8_0(DI, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z1)
+	W8_0(R14, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z2)
+	W8_0(R13, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z3)
+	ADDQ $68, SI
+	ADDQ $68, DI
+	ADDQ $68, R14
+	ADDQ $68, R13
+	ADDQ $128, R8
+	ADDQ $64, CX
+	DECQ R9
+	JNZ  g81step
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ADDQ $16, R11
+	MOVQ R13, SI
+	WROWS
+	SUBQ $4, R10
+	JNZ  g81group
+	VZEROUPPER
+	RET
