@@ -337,3 +337,244 @@ qanext:
 	JNZ  qablock
 	VZEROUPPER
 	RET
+
+// VPERMPS indices spreading the eight Q4_K sub-block scales over the
+// lanes of each half's two steps: low nibbles (sub-blocks 4h and 4h+2),
+// high nibbles (4h+1 and 4h+3), 8 lanes each.
+DATA permQ4KA0<>+0(SB)/8, $0
+DATA permQ4KA0<>+8(SB)/8, $0
+DATA permQ4KA0<>+16(SB)/8, $0
+DATA permQ4KA0<>+24(SB)/8, $0
+DATA permQ4KA0<>+32(SB)/8, $0x0000000200000002
+DATA permQ4KA0<>+40(SB)/8, $0x0000000200000002
+DATA permQ4KA0<>+48(SB)/8, $0x0000000200000002
+DATA permQ4KA0<>+56(SB)/8, $0x0000000200000002
+GLOBL permQ4KA0<>(SB), RODATA|NOPTR, $64
+DATA permQ4KB0<>+0(SB)/8, $0x0000000100000001
+DATA permQ4KB0<>+8(SB)/8, $0x0000000100000001
+DATA permQ4KB0<>+16(SB)/8, $0x0000000100000001
+DATA permQ4KB0<>+24(SB)/8, $0x0000000100000001
+DATA permQ4KB0<>+32(SB)/8, $0x0000000300000003
+DATA permQ4KB0<>+40(SB)/8, $0x0000000300000003
+DATA permQ4KB0<>+48(SB)/8, $0x0000000300000003
+DATA permQ4KB0<>+56(SB)/8, $0x0000000300000003
+GLOBL permQ4KB0<>(SB), RODATA|NOPTR, $64
+
+// Q4K_HALF multiplies half h of the Q4_K super-block at SI by the
+// activations (quants at R9, lane scales at R11) into Z0: Z9 holds the
+// eight d·sc floats, Z24/Z25 the scale indices of the half's steps, Z31
+// 0x000f in every word.
+#define Q4K_HALF(h) \
+	VMOVDQU64 (16+64*(h))(SI), Z2 \
+	VPANDD Z31, Z2, Z3 \
+	VPSRLW $8, Z2, Z4 \
+	VPANDD Z31, Z4, Z4 \
+	VPSRLW $4, Z2, Z5 \
+	VPANDD Z31, Z5, Z5 \
+	VPSRLW $12, Z2, Z6 \
+	VPXORD Z7, Z7, Z7 \
+	VPDPWSSD (256*(h))(R9), Z3, Z7 \
+	VPDPWSSD (256*(h)+64)(R9), Z4, Z7 \
+	VPXORD Z8, Z8, Z8 \
+	VPDPWSSD (256*(h)+128)(R9), Z5, Z8 \
+	VPDPWSSD (256*(h)+192)(R9), Z6, Z8 \
+	VPERMPS Z9, Z24, Z10 \
+	VMULPS (128*(h))(R11), Z10, Z10 \
+	VPERMPS Z9, Z25, Z11 \
+	VMULPS (128*(h)+64)(R11), Z11, Z11 \
+	VCVTDQ2PS Z7, Z7 \
+	VCVTDQ2PS Z8, Z8 \
+	VFMADD231PS Z10, Z7, Z0 \
+	VFMADD231PS Z11, Z8, Z0
+
+// func gemvQ4KAVX512(w *byte, rows int, qs *byte, scale *float32, d *float32, sum *int32, nsb int, out *float32)
+//
+// out[r] = row r · activations for rows rows of nsb Q4_K super-blocks:
+// Σ d·sc·(q·x) over the sub-blocks, less Σ dmin·m·(dx·Σq) (the mins,
+// from the activation blocks' scales d and sums).
+TEXT ·gemvQ4KAVX512(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ rows+8(FP), R12
+	MOVQ out+56(FP), DI
+	MOVL $0x000f000f, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU64 permQ4KA0<>(SB), Z26
+	VMOVDQU64 permQ4KB0<>(SB), Z27
+	MOVL $4, AX
+	VPBROADCASTD AX, Z28 // +4: the second half's sub-blocks
+
+q4krow:
+	MOVQ qs+16(FP), R9
+	MOVQ scale+24(FP), R11
+	MOVQ d+32(FP), R13
+	MOVQ sum+40(FP), R14
+	MOVQ nsb+48(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Y1, Y1, Y1 // the mins
+
+q4kblock:
+	PREFETCHT0 AHEAD(SI)
+	PREFETCHT0 (AHEAD+64)(SI)
+	PREFETCHT0 (AHEAD+128)(SI)
+	// The 6-bit scales and mins (ggml's get_scale_min_k4) as two
+	// little-endian 8-byte vectors: R8 the scales, R10 the mins.
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), DX
+	MOVL AX, R8
+	ANDL $0x3f3f3f3f, R8
+	SHRL $6, AX
+	ANDL $0x03030303, AX
+	SHLL $4, AX
+	MOVL DX, R15
+	ANDL $0x0f0f0f0f, R15
+	ORL R15, AX
+	SHLQ $32, AX
+	ORQ AX, R8
+	MOVL BX, R10
+	ANDL $0x3f3f3f3f, R10
+	SHRL $6, BX
+	ANDL $0x03030303, BX
+	SHLL $4, BX
+	SHRL $4, DX
+	ANDL $0x0f0f0f0f, DX
+	ORL DX, BX
+	SHLQ $32, BX
+	ORQ BX, R10
+	VPBROADCASTW (SI), X12
+	VCVTPH2PS X12, Y12 // d
+	VPBROADCASTW 2(SI), X13
+	VCVTPH2PS X13, Y13 // dmin
+	VMOVQ R8, X9
+	VPMOVZXBD X9, Y9
+	VCVTDQ2PS Y9, Y9
+	VMULPS Y12, Y9, Y9 // d·sc, zero upper half
+	VMOVQ R10, X14
+	VPMOVZXBD X14, Y14
+	VCVTDQ2PS Y14, Y14
+	VMULPS Y13, Y14, Y14 // dmin·m
+	VCVTDQ2PS (R14), Y15
+	VMULPS (R13), Y15, Y15 // dx·Σq of the 8 activation blocks
+	VFMADD231PS Y15, Y14, Y1
+	VMOVDQA64 Z26, Z24
+	VMOVDQA64 Z27, Z25
+	Q4K_HALF(0)
+	VPADDD Z28, Z26, Z24
+	VPADDD Z28, Z27, Z25
+	Q4K_HALF(1)
+	ADDQ $144, SI
+	ADDQ $512, R9
+	ADDQ $256, R11
+	ADDQ $32, R13
+	ADDQ $32, R14
+	DECQ CX
+	JNZ  q4kblock
+
+	VXORPS Z2, Z2, Z2
+	VSUBPS Z1, Z2, Z1 // the mins are subtracted
+	HSUM
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R12
+	JNZ  q4krow
+	VZEROUPPER
+	RET
+
+// VPSHUFB patterns spreading a Q6_K half's 8 scales over the lanes of its
+// two steps (4 lanes per 16-element scale group).
+DATA shufQ6K<>+0(SB)/8, $0x0101010100000000
+DATA shufQ6K<>+8(SB)/8, $0x0303030302020202
+DATA shufQ6K<>+16(SB)/8, $0x0505050504040404
+DATA shufQ6K<>+24(SB)/8, $0x0707070706060606
+GLOBL shufQ6K<>(SB), RODATA|NOPTR, $32
+
+// Q6K_HALF multiplies half h of the Q6_K super-block at SI by the
+// activations (quants at R9, lane corrections at R10, lane scales at R11)
+// into Z0: Z12 holds d, Z29 0x0f0f, Z30 0x3030, Z31 0x00ff in each word,
+// X26/X27 the scale patterns.
+#define Q6K_HALF(h) \
+	VMOVDQU64 (64*(h))(SI), Z2 \
+	VMOVDQU (128+32*(h))(SI), Y3 \
+	VPSRLW $2, Y3, Y4 \
+	VINSERTI64X4 $1, Y4, Z3, Z3 \
+	VPANDD Z29, Z2, Z4 \
+	VPSLLW $4, Z3, Z5 \
+	VPTERNLOGD $0xf8, Z30, Z5, Z4 \
+	VPSRLW $4, Z2, Z6 \
+	VPANDD Z29, Z6, Z6 \
+	VPTERNLOGD $0xf8, Z30, Z3, Z6 \
+	VPANDD Z31, Z4, Z7 \
+	VPSRLW $8, Z4, Z4 \
+	VPANDD Z31, Z6, Z8 \
+	VPSRLW $8, Z6, Z6 \
+	VMOVDQU32 (128*(h))(R10), Z9 \
+	VPDPWSSD (256*(h))(R9), Z7, Z9 \
+	VPDPWSSD (256*(h)+64)(R9), Z4, Z9 \
+	VMOVDQU32 (128*(h)+64)(R10), Z10 \
+	VPDPWSSD (256*(h)+128)(R9), Z8, Z10 \
+	VPDPWSSD (256*(h)+192)(R9), Z6, Z10 \
+	VPBROADCASTQ (192+8*(h))(SI), X13 \
+	VPSHUFB X26, X13, X14 \
+	VPSHUFB X27, X13, X15 \
+	VPMOVSXBD X14, Z14 \
+	VPMOVSXBD X15, Z15 \
+	VCVTDQ2PS Z14, Z14 \
+	VCVTDQ2PS Z15, Z15 \
+	VMULPS Z12, Z14, Z14 \
+	VMULPS Z12, Z15, Z15 \
+	VMULPS (128*(h))(R11), Z14, Z14 \
+	VMULPS (128*(h)+64)(R11), Z15, Z15 \
+	VCVTDQ2PS Z9, Z9 \
+	VCVTDQ2PS Z10, Z10 \
+	VFMADD231PS Z14, Z9, Z0 \
+	VFMADD231PS Z15, Z10, Z1
+
+// func gemvQ6KAVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, out *float32)
+//
+// out[r] = row r · activations for rows rows of nsb Q6_K super-blocks.
+// The quants q (0..63) are bytes (ql's nibble | qh's two bits << 4) split
+// into even and odd words; the lane corrections take 32·Σx back out.
+TEXT ·gemvQ6KAVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rows+8(FP), R12
+	MOVQ out+48(FP), DI
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z29
+	MOVL $0x30303030, AX
+	VPBROADCASTD AX, Z30
+	MOVL $0x00ff00ff, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU64 shufQ6K<>(SB), X26
+	VMOVDQU64 shufQ6K<>+16(SB), X27
+
+q6krow:
+	MOVQ qs+16(FP), R9
+	MOVQ init+24(FP), R10
+	MOVQ scale+32(FP), R11
+	MOVQ nsb+40(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+q6kblock:
+	PREFETCHT0 AHEAD(SI)
+	PREFETCHT0 (AHEAD+64)(SI)
+	PREFETCHT0 (AHEAD+128)(SI)
+	PREFETCHT0 (AHEAD+192)(SI)
+	VPBROADCASTW 208(SI), Y12
+	VCVTPH2PS Y12, Z12
+	Q6K_HALF(0)
+	Q6K_HALF(1)
+	ADDQ $210, SI
+	ADDQ $512, R9
+	ADDQ $256, R10
+	ADDQ $256, R11
+	DECQ CX
+	JNZ  q6kblock
+
+	HSUM
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R12
+	JNZ  q6krow
+	VZEROUPPER
+	RET

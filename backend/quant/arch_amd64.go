@@ -402,6 +402,12 @@ func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, ng
 //go:noescape
 func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
 
+//go:noescape
+func gemvQ4KAVX512(w *byte, rows int, qs *byte, scale *float32, d *float32, sum *int32, nsb int, out *float32)
+
+//go:noescape
+func gemvQ6KAVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, out *float32)
+
 // archGemvAct is GemvAct's assembly path; it reports whether it ran. The
 // arguments have been checked (len(out) rows of rowBytes in w, a whole
 // activation buffer for k elements in act).
@@ -430,6 +436,13 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 		return true
 	case graph.Q8_0:
 		gemvQ8_0AVX512(&w[0], len(out), qs, init, scale, k/32, &out[0])
+		return true
+	case graph.Q4_K:
+		d, sum := (*float32)(unsafe.Pointer(&act[l.d])), (*int32)(unsafe.Pointer(&act[l.sum]))
+		gemvQ4KAVX512(&w[0], len(out), qs, scale, d, sum, k/256, &out[0])
+		return true
+	case graph.Q6_K:
+		gemvQ6KAVX512(&w[0], len(out), qs, init, scale, k/256, &out[0])
 		return true
 	}
 	return false
@@ -515,6 +528,8 @@ func archIntKernels(t graph.DType, k int, gemm bool) bool {
 		return k >= 128 && (!gemm || k%128 == 0)
 	case graph.Q8_0:
 		return !gemm || k%64 == 0
+	case graph.Q4_K, graph.Q6_K:
+		return !gemm
 	}
 	return false
 }
