@@ -155,16 +155,15 @@ func touch(b []byte) byte {
 	return s
 }
 
-// gemvGroup is the number of consecutive weight rows of one GEMV item: f32
-// rows are multiplied four at a time (quant.Dot4F32 shares the loads of x
-// and the call overhead: +13 % on the 110M f32 decode step, +15 % on
-// stories260K's, against one DotF32 per row). Items, not rows, are what the threads split, so
-// every row is computed the same way whatever the thread count.
+// gemvGroup is the number of consecutive weight rows of one GEMV item: the
+// f32 and f16 kernels multiply rows four at a time (sharing the loads of
+// x), from a multiple of four. Items, not rows, are what the threads
+// split, so every row is computed the same way whatever the thread count.
 const gemvGroup = 4
 
 func (t *gemvTask) run(lo, hi, _ int) error {
-	if t.act != nil {
-		t.runInt(lo, hi)
+	if t.act != nil || t.wf != nil || t.wh != nil {
+		t.runRows(lo, hi)
 		return nil
 	}
 	d := t.d
@@ -180,32 +179,13 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 		xb := t.x[b*d.M*d.K : (b+1)*d.M*d.K]
 		ob := t.out[b*d.M*d.N : (b+1)*d.M*d.N]
 		first := b*d.N + j0 // weight row of (b, j0)
-		if t.wf != nil && j1-j0 == 4 {
-			w := t.wf[first*d.K : (first+4)*d.K]
-			for i := 0; i < d.M; i++ {
-				o := ob[i*d.N+j0 : i*d.N+j0+4]
-				o[0], o[1], o[2], o[3] = quant.Dot4F32(xb[i*d.K:(i+1)*d.K],
-					w[:d.K], w[d.K:2*d.K], w[2*d.K:3*d.K], w[3*d.K:])
-			}
-			continue
-		}
 		for j := j0; j < j1; j++ {
 			r := first + j - j0
 			if a := int64(r + ahead); a < int64(d.Batches*d.N) && ahead < 1<<30 {
 				sink += touch(t.wb[a*d.WRowBytes : (a+1)*d.WRowBytes])
 			}
 			for i := 0; i < d.M; i++ {
-				xr := xb[i*d.K : (i+1)*d.K]
-				var v float32
-				switch {
-				case t.wf != nil:
-					v = quant.DotF32(xr, t.wf[r*d.K:(r+1)*d.K])
-				case t.wh != nil:
-					v = quant.DotF16(t.wh[r*d.K:(r+1)*d.K], xr)
-				default:
-					v = quant.Dot(t.dt, t.wb[int64(r)*d.WRowBytes:int64(r+1)*d.WRowBytes], xr)
-				}
-				ob[i*d.N+j] = v
+				ob[i*d.N+j] = quant.Dot(t.dt, t.wb[int64(r)*d.WRowBytes:int64(r+1)*d.WRowBytes], xb[i*d.K:(i+1)*d.K])
 			}
 		}
 	}
@@ -213,22 +193,31 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 	return nil
 }
 
-// runInt computes items [lo, hi) with integer dot products: one
-// quant.GemvAct call per x row for the chunk's run of weight rows of each
-// batch (the kernels stream the rows and prefetch ahead themselves).
-func (t *gemvTask) runInt(lo, hi int) {
+// runRows computes items [lo, hi) with one matrix-vector call per x row
+// for the chunk's run of weight rows of each batch (the kernels stream
+// the rows and prefetch ahead themselves): quant.GemvAct with integer dot
+// products, quant.GemvF32 or quant.GemvF16.
+func (t *gemvTask) runRows(lo, hi int) {
 	d := t.d
 	groups := (d.N + gemvGroup - 1) / gemvGroup
 	for it := lo; it < hi; {
 		b, g := it/groups, it%groups
 		end := min(groups, g+hi-it) // this batch's items in the chunk
 		j0, j1 := g*gemvGroup, min(end*gemvGroup, d.N)
-		first := int64(b*d.N + j0)
-		w := t.wb[first*d.WRowBytes : (first+int64(j1-j0))*d.WRowBytes]
+		first := b*d.N + j0
 		for i := 0; i < d.M; i++ {
 			r := b*d.M + i
-			o := t.out[r*d.N : (r+1)*d.N]
-			quant.GemvAct(t.dt, w, j1-j0, t.act[r*t.actRow:(r+1)*t.actRow], d.K, o[j0:j1])
+			o := t.out[r*d.N+j0 : r*d.N+j1]
+			x := t.x[r*d.K : (r+1)*d.K]
+			switch {
+			case t.act != nil:
+				w := t.wb[int64(first)*d.WRowBytes : int64(first+j1-j0)*d.WRowBytes]
+				quant.GemvAct(t.dt, w, j1-j0, t.act[r*t.actRow:(r+1)*t.actRow], d.K, o)
+			case t.wf != nil:
+				quant.GemvF32(t.wf[first*d.K:(first+j1-j0)*d.K], j1-j0, x, o)
+			default:
+				quant.GemvF16(t.wh[first*d.K:(first+j1-j0)*d.K], j1-j0, x, o)
+			}
 		}
 		it += end - g
 	}

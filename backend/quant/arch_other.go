@@ -57,3 +57,9 @@ func archGemmAct(graph.DType, []float32, int, []byte, int, int, []byte, int, int
 
 // archIntKernels reports whether there are integer kernels here: no.
 func archIntKernels(graph.DType, int, bool) bool { return false }
+
+// archGemvF32 does no rows of GemvF32: there is no assembly here.
+func archGemvF32([]float32, int, []float32, []float32) int { return 0 }
+
+// archGemvF16 does no rows of GemvF16: there is no assembly here.
+func archGemvF16([]uint16, int, []float32, []float32) int { return 0 }

@@ -392,3 +392,43 @@ func TestGemmF32PanicsOnBadSizes(t *testing.T) {
 		})
 	}
 }
+
+func TestGemvF32AndF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, rows := range []int{0, 1, 3, 4, 5, 8, 13} {
+		for _, k := range []int{1, 31, 32, 33, 64, 100, 1000} {
+			t.Run(fmt.Sprintf("rows=%d/k=%d", rows, k), func(t *testing.T) {
+				x := randFloats(rng, k+1)[1:]
+				w := randFloats(rng, rows*k+1)[1:]
+				h := make([]uint16, rows*k)
+				hw := make([]float32, rows*k)
+				for i := range h {
+					h[i] = F32ToF16(w[i])
+					hw[i] = F16ToF32(h[i])
+				}
+				ref := func(w []float32, r int) float64 {
+					var s float64
+					for i := range x {
+						s += float64(w[r*k+i]) * float64(x[i])
+					}
+					return s
+				}
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						out := make([]float32, rows+1)
+						out[rows] = 42
+						GemvF32(w, rows, x, out[:rows])
+						require.Equal(t, float32(42), out[rows], "%s: past the rows", p.name)
+						for r := range rows {
+							require.InDelta(t, ref(w, r), float64(out[r]), dotTolerance(w[r*k:(r+1)*k], x), "%s GemvF32 row %d", p.name, r)
+						}
+						GemvF16(h, rows, x, out[:rows])
+						for r := range rows {
+							require.InDelta(t, ref(hw, r), float64(out[r]), dotTolerance(hw[r*k:(r+1)*k], x), "%s GemvF16 row %d", p.name, r)
+						}
+					})
+				}
+			})
+		}
+	}
+}

@@ -179,3 +179,37 @@ func gemmRowF32(out, x, w []float32, rows, k int) {
 		out[r] = DotF32(x, w[r*k:(r+1)*k])
 	}
 }
+
+// GemvF32 sets out[r] = w[r*k:(r+1)*k]·x for r < rows (the rows of a
+// row-major matrix, k = len(x)): the decode matmul. It checks its
+// arguments once and panics if w or out is too short. On AVX-512 it
+// streams four rows at a time and prefetches ahead; its sums may differ
+// from DotF32's by float32 rounding.
+func GemvF32(w []float32, rows int, x []float32, out []float32) {
+	k := len(x)
+	w, out = w[:rows*k], out[:rows]
+	done := archGemvF32(w, rows, x, out)
+	gemvRowsF32(w[done*k:], x, out[done:])
+}
+
+// gemvRowsF32 is GemvF32 with Dot4F32 and DotF32.
+func gemvRowsF32(w, x, out []float32) {
+	k := len(x)
+	r := 0
+	for ; r+4 <= len(out); r += 4 {
+		out[r], out[r+1], out[r+2], out[r+3] = Dot4F32(x, w[r*k:(r+1)*k], w[(r+1)*k:(r+2)*k], w[(r+2)*k:(r+3)*k], w[(r+3)*k:(r+4)*k])
+	}
+	for ; r < len(out); r++ {
+		out[r] = DotF32(x, w[r*k:(r+1)*k])
+	}
+}
+
+// GemvF16 is GemvF32 for F16 weights viewed as uint16 values.
+func GemvF16(w []uint16, rows int, x []float32, out []float32) {
+	k := len(x)
+	w, out = w[:rows*k], out[:rows]
+	done := archGemvF16(w, rows, x, out)
+	for r := done; r < rows; r++ {
+		out[r] = DotF16(w[r*k:(r+1)*k], x)
+	}
+}
