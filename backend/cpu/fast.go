@@ -73,9 +73,7 @@ func (t *unaryTask) run(lo, hi, _ int) error {
 	case graph.OpScale:
 		quant.Scale(out, t.s, x)
 	case graph.OpSiLU:
-		for i, v := range x {
-			out[i] = silu32(v)
-		}
+		quant.SiLU(out, x)
 	case graph.OpGELU:
 		for i, v := range x {
 			out[i] = gelu32(v)
@@ -136,13 +134,9 @@ func binaryRow(op graph.Op, x, y, out []float32) {
 		copy(out, x)
 		quant.AXPY(1, y, out)
 	case graph.OpMul:
-		for i, v := range x {
-			out[i] = v * y[i]
-		}
+		quant.Mul(out, x, y)
 	case graph.OpSwiGLU:
-		for i, v := range x {
-			out[i] = silu32(v) * y[i]
-		}
+		quant.SwiGLU(out, x, y)
 	}
 }
 
@@ -238,12 +232,7 @@ func (t *rowsTask) softmaxRow(r int, xr, out []float32) {
 		clear(out)
 		return
 	}
-	var sum float32
-	for j := 0; j < nv; j++ {
-		e := expf(out[j] - mx)
-		out[j] = e
-		sum += e
-	}
+	sum := quant.ExpSum(out[:nv], mx)
 	quant.Scale(out[:nv], 1/sum, out[:nv])
 	clear(out[nv:])
 }

@@ -158,14 +158,7 @@ func (t *attnTask) run(lo, hi, slot int) error {
 					}
 					mx[h] = bm
 				}
-				m := mx[h]
-				var s float32
-				for jj, v := range sh {
-					e := expf(v - m)
-					sh[jj] = e
-					s += e
-				}
-				sum[h] += s
+				sum[h] += quant.ExpSum(sh, mx[h])
 			}
 			// Weighted values.
 			for jj := range nb {
@@ -383,14 +376,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 					}
 					mx[r] = bm
 				}
-				m := mx[r]
-				var total float32
-				for jj, v := range sr {
-					e := expf(v - m)
-					sr[jj] = e
-					total += e
-				}
-				sum[r] += total
+				sum[r] += quant.ExpSum(sr, mx[r])
 			}
 			if !live {
 				continue
@@ -517,11 +503,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			if bm == negInf {
 				clear(sh)
 			} else {
-				for jj, v := range sh {
-					e := expf(v - bm)
-					sh[jj] = e
-					total += e
-				}
+				total = quant.ExpSum(sh, bm)
 			}
 			part[h*(dv+2)] = bm
 			part[h*(dv+2)+1] = total

@@ -250,32 +250,47 @@ func actLanes(t graph.DType, l actLayout, act []byte) {
 	clear(act[l.d+4*l.blocks : l.sum])
 	clear(act[l.sum+4*l.blocks : l.size])
 	c := actConst(t)
-	lane4 := func(p int) int32 {
-		// Positions p..p+3 (p a multiple of 4): two even, two odd.
-		e, o := actPos(p), actPos(p+1)
-		return int32(qs[e]) + int32(qs[e+1]) + int32(qs[o]) + int32(qs[o+1])
+	// step returns the 16 lane sums of the 64-byte step at position p0 (a
+	// multiple of 64): its even positions are qs[p0:p0+32], its odd ones
+	// qs[p0+32:p0+64], and lane l holds positions 4l..4l+3.
+	var sums [16]int32
+	step := func(p0 int) *[16]int32 {
+		e, o := (*[32]int16)(qs[p0:]), (*[32]int16)(qs[p0+32:])
+		for l := range sums {
+			sums[l] = int32(e[2*l]) + int32(e[2*l+1]) + int32(o[2*l]) + int32(o[2*l+1])
+		}
+		return &sums
 	}
-	switch t {
-	case graph.Q4_0:
-		ng := k / 128 // whole groups
-		for g := range ng {
+	ng := 0 // whole Q4_0 groups
+	if t == graph.Q4_0 {
+		ng = k / 128
+		for g := archActLanes(t, qs, ng, init, scale, d, c); g < ng; g++ {
 			// Lane i of group g: positions 4i..4i+3 of its low-nibble
 			// step and of its high-nibble step, all of block 4g+i/4.
+			lo := *step(128 * g)
+			hi := step(128*g + 64)
 			for i := range 16 {
-				o := 128*g + 4*i
-				init[16*g+i] = -c * (lane4(o) + lane4(o+64))
+				init[16*g+i] = -c * (lo[i] + hi[i])
 				scale[16*g+i] = d[4*g+i/4]
 			}
 		}
 		// Trailing blocks: lanes of 8 consecutive elements.
 		for ln := 16 * ng; ln < l.lanes; ln++ {
 			e := 128*ng + 8*(ln-16*ng)
-			init[ln] = -c * (lane4(e) + lane4(e+4))
-			scale[ln] = d[e/32]
+			var s int32
+			for j := range 8 {
+				s += int32(qs[actPos(e+j)])
+			}
+			init[ln], scale[ln] = -c*s, d[e/32]
 		}
-	default:
-		for ln := range l.lanes {
-			init[ln] = -c * lane4(4*ln)
+		return
+	}
+	for p0 := 64 * archActLanes(t, qs, k/64, init, scale, d, c); p0 < k; p0 += 64 {
+		sums := step(p0)
+		n := min(16, (k-p0)/4) // a last half step (Q8_0) has 8 lanes
+		for i := range n {
+			ln := p0/4 + i
+			init[ln] = -c * sums[i]
 			scale[ln] = d[elemAt(t, 4*ln)/32]
 		}
 	}

@@ -578,3 +578,103 @@ q6kblock:
 	JNZ  q6krow
 	VZEROUPPER
 	RET
+
+// Lane scale patterns (VPERMPS indices into the block scales from a
+// vector's first block): two blocks of 8 lanes (element order), blocks 0
+// and 2 (Q4_K halves), four blocks of 4 lanes (Q4_0 groups).
+DATA lanePat<>+0(SB)/8, $0
+DATA lanePat<>+8(SB)/8, $0
+DATA lanePat<>+16(SB)/8, $0
+DATA lanePat<>+24(SB)/8, $0
+DATA lanePat<>+32(SB)/8, $0x0000000100000001
+DATA lanePat<>+40(SB)/8, $0x0000000100000001
+DATA lanePat<>+48(SB)/8, $0x0000000100000001
+DATA lanePat<>+56(SB)/8, $0x0000000100000001
+DATA lanePat<>+64(SB)/8, $0
+DATA lanePat<>+72(SB)/8, $0
+DATA lanePat<>+80(SB)/8, $0
+DATA lanePat<>+88(SB)/8, $0
+DATA lanePat<>+96(SB)/8, $0x0000000200000002
+DATA lanePat<>+104(SB)/8, $0x0000000200000002
+DATA lanePat<>+112(SB)/8, $0x0000000200000002
+DATA lanePat<>+120(SB)/8, $0x0000000200000002
+DATA lanePat<>+128(SB)/8, $0
+DATA lanePat<>+136(SB)/8, $0
+DATA lanePat<>+144(SB)/8, $0x0000000100000001
+DATA lanePat<>+152(SB)/8, $0x0000000100000001
+DATA lanePat<>+160(SB)/8, $0x0000000200000002
+DATA lanePat<>+168(SB)/8, $0x0000000200000002
+DATA lanePat<>+176(SB)/8, $0x0000000300000003
+DATA lanePat<>+184(SB)/8, $0x0000000300000003
+GLOBL lanePat<>(SB), RODATA|NOPTR, $192
+
+// func actLanesAVX512(qs *int16, nv int, init *int32, scale *float32, d *float32, c int32, mode int)
+//
+// The first nv vectors of 16 lanes of an activation buffer (see
+// actLanes): each lane's sum of quants (VPMADDWD by ones of a step's even
+// and odd words) times -c, and its block's scale. mode 0: element order
+// (a vector is one step, blocks 2v, 2v+1); 1: Q4_K (blocks 4(v/2)+v%2 and
+// +2); 2: Q4_0 groups (two steps a vector, blocks 4v..4v+3).
+TEXT ·actLanesAVX512(SB), NOSPLIT, $0-56
+	MOVQ qs+0(FP), SI
+	MOVQ nv+8(FP), CX
+	MOVQ init+16(FP), DI
+	MOVQ scale+24(FP), R8
+	MOVQ d+32(FP), R9
+	MOVL c+40(FP), AX
+	NEGL AX
+	VPBROADCASTD AX, Z31
+	MOVL $0x00010001, AX
+	VPBROADCASTD AX, Z30
+	MOVQ mode+48(FP), R10
+	MOVQ R10, AX
+	SHLQ $6, AX
+	LEAQ lanePat<>(SB), BX
+	VMOVDQU64 (BX)(AX*1), Z29
+	XORQ R11, R11 // vector index
+
+lnloop:
+	VPMADDWD (SI), Z30, Z0
+	VPMADDWD 64(SI), Z30, Z1
+	VPADDD Z1, Z0, Z0
+	CMPQ R10, $2
+	JNE  lnone
+	VPMADDWD 128(SI), Z30, Z1
+	VPADDD Z1, Z0, Z0
+	VPMADDWD 192(SI), Z30, Z1
+	VPADDD Z1, Z0, Z0
+	ADDQ $128, SI
+
+lnone:
+	ADDQ $128, SI
+	VPMULLD Z31, Z0, Z0
+	VMOVDQU32 Z0, (DI)
+	// The vector's first block.
+	MOVQ R11, AX
+	CMPQ R10, $1
+	JEQ  lnq4k
+	JGT  lnq40
+	SHLQ $1, AX // 2v
+	JMP  lnscale
+
+lnq4k:
+	MOVQ R11, DX
+	ANDQ $1, DX
+	SHRQ $1, AX
+	SHLQ $2, AX
+	ADDQ DX, AX // 4(v/2) + v%2
+	JMP  lnscale
+
+lnq40:
+	SHLQ $2, AX // 4v
+
+lnscale:
+	VPERMPS (R9)(AX*4), Z29, Z1
+	VMOVUPS Z1, (R8)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	INCQ R11
+	CMPQ R11, CX
+	JLT  lnloop
+	VZEROUPPER
+	RET

@@ -573,3 +573,67 @@ func archGemvF16(w []uint16, rows int, x []float32, out []float32) int {
 	}
 	return r4
 }
+
+//go:noescape
+func expSumAVX512(x *float32, n int, m float32) float32
+
+//go:noescape
+func swigluAVX512(out, x, y *float32, n int)
+
+// archExpSum does the first len(x)&^15 elements of ExpSum on AVX-512 and
+// returns how many and their sum.
+func archExpSum(x []float32, m float32) (int, float32) {
+	n := len(x) &^ 15
+	if !useAVX512 || n == 0 {
+		return 0, 0
+	}
+	return n, expSumAVX512(&x[0], n, m)
+}
+
+// archSwiGLU does the first len(x)&^15 elements of SwiGLU (SiLU when y is
+// nil) on AVX-512 and returns how many.
+func archSwiGLU(out, x, y []float32) int {
+	n := len(x) &^ 15
+	if !useAVX512 || n == 0 {
+		return 0
+	}
+	var yp *float32
+	if y != nil {
+		yp = &y[0]
+	}
+	swigluAVX512(&out[0], &x[0], yp, n)
+	return n
+}
+
+//go:noescape
+func mulAVX2(out, x, y *float32, n int)
+
+// archMul does the first len(x)&^7 elements of Mul and returns how many.
+func archMul(out, x, y []float32) int {
+	n := len(x) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	mulAVX2(&out[0], &x[0], &y[0], n)
+	return n
+}
+
+//go:noescape
+func actLanesAVX512(qs *int16, nv int, init *int32, scale *float32, d *float32, c int32, mode int)
+
+// archActLanes fills the first nv whole vectors of 16 lanes of an
+// activation buffer (see actLanes) and returns how many it did.
+func archActLanes(t graph.DType, qs []int16, nv int, init []int32, scale []float32, d []float32, c int32) int {
+	if !useAVX512 || nv == 0 {
+		return 0
+	}
+	mode := 0
+	switch t {
+	case graph.Q4_K:
+		mode = 1
+	case graph.Q4_0:
+		mode = 2
+	}
+	actLanesAVX512(&qs[0], nv, &init[0], &scale[0], &d[0], c, mode)
+	return nv
+}

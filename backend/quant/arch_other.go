@@ -63,3 +63,15 @@ func archGemvF32([]float32, int, []float32, []float32) int { return 0 }
 
 // archGemvF16 does no rows of GemvF16: there is no assembly here.
 func archGemvF16([]uint16, int, []float32, []float32) int { return 0 }
+
+// archExpSum does no prefix of ExpSum: there is no assembly here.
+func archExpSum([]float32, float32) (int, float32) { return 0, 0 }
+
+// archSwiGLU does no prefix of SwiGLU or SiLU: there is no assembly here.
+func archSwiGLU(_, _, _ []float32) int { return 0 }
+
+// archMul does no prefix of Mul: there is no assembly here.
+func archMul(_, _, _ []float32) int { return 0 }
+
+// archActLanes fills no lane vectors: there is no assembly here.
+func archActLanes(graph.DType, []int16, int, []int32, []float32, []float32, int32) int { return 0 }

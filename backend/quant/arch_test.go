@@ -278,6 +278,11 @@ func TestAXPYAndScale(t *testing.T) {
 					s := make([]float32, n)
 					Scale(s, a, x)
 					require.Equal(t, bitsOf(wantS), bitsOf(s), "Scale %s", p.name)
+					m := make([]float32, n)
+					Mul(m, x, y0[:n])
+					for i := range m {
+						require.Equal(t, math.Float32bits(x[i]*y0[i]), math.Float32bits(m[i]), "Mul %s", p.name)
+					}
 					in := append([]float32{}, x...)
 					Scale(in, a, in)
 					require.Equal(t, bitsOf(wantS), bitsOf(in), "Scale in place %s", p.name)

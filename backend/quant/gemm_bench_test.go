@@ -131,3 +131,35 @@ func BenchmarkGemmAct(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGemvF32 times GemvF32 and GemvF16 on a 4096×2048 matrix
+// (larger than the caches), SetBytes counting weight bytes.
+func BenchmarkGemvF32(b *testing.B) {
+	const rows, k = 4096, 2048
+	rng := rand.New(rand.NewPCG(15, 16))
+	w := randFloats(rng, rows*k)
+	h := make([]uint16, rows*k)
+	for i := range h {
+		h[i] = F32ToF16(w[i])
+	}
+	x := randFloats(rng, k)
+	out := make([]float32, rows)
+	for _, p := range implPaths()[1:] {
+		b.Run(p.name+"/f32", func(b *testing.B) {
+			withImpl(p.level, func() {
+				b.SetBytes(4 * rows * k)
+				for b.Loop() {
+					GemvF32(w, rows, x, out)
+				}
+			})
+		})
+		b.Run(p.name+"/f16", func(b *testing.B) {
+			withImpl(p.level, func() {
+				b.SetBytes(2 * rows * k)
+				for b.Loop() {
+					GemvF16(h, rows, x, out)
+				}
+			})
+		})
+	}
+}

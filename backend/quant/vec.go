@@ -213,3 +213,13 @@ func GemvF16(w []uint16, rows int, x []float32, out []float32) {
 		out[r] = DotF16(w[r*k:(r+1)*k], x)
 	}
 }
+
+// Mul sets out[i] = x[i]·y[i] for i < len(x) (bit-exact on every path).
+// It panics if out or y is shorter than x.
+func Mul(out, x, y []float32) {
+	out, y = out[:len(x)], y[:len(x)]
+	done := archMul(out, x, y)
+	for i := done; i < len(x); i++ {
+		out[i] = x[i] * y[i]
+	}
+}

@@ -1,0 +1,167 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX-512 float32 exponential and the functions built on it: x = n·ln2 + r
+// (n rounded to nearest, Cody–Waite split of ln2), Cephes' degree-7
+// polynomial for e**r and VSCALEFPS for the exact scaling by 2**n, which
+// also gives the subnormal, zero and infinite results. Inputs are clamped
+// to [-104, 89] first (NaN kept: the clamps take the other operand when
+// the input is NaN), outside of which e**x rounds to 0 or +Inf.
+
+DATA expc<>+0(SB)/4, $0x3fb8aa3b  // log2(e)
+DATA expc<>+4(SB)/4, $0x3f318000  // ln2 hi 0.693359375
+DATA expc<>+8(SB)/4, $0xb95e8083  // ln2 lo -2.12194440e-4
+DATA expc<>+12(SB)/4, $0x39506967 // 1.9875691500e-4
+DATA expc<>+16(SB)/4, $0x3ab743ce // 1.3981999507e-3
+DATA expc<>+20(SB)/4, $0x3c088908 // 8.3334519073e-3
+DATA expc<>+24(SB)/4, $0x3d2aa9c1 // 4.1665795894e-2
+DATA expc<>+28(SB)/4, $0x3e2aaaaa // 1.6666665459e-1
+DATA expc<>+32(SB)/4, $0x3f000000 // 5.0000001201e-1
+DATA expc<>+36(SB)/4, $0x3f800000 // 1
+DATA expc<>+40(SB)/4, $0xc2d00000 // -104
+DATA expc<>+44(SB)/4, $0x42b20000 // 89
+GLOBL expc<>(SB), RODATA|NOPTR, $48
+
+// EXPCONST loads the constants into Z16..Z27.
+#define EXPCONST \
+	VBROADCASTSS expc<>+0(SB), Z16 \
+	VBROADCASTSS expc<>+4(SB), Z17 \
+	VBROADCASTSS expc<>+8(SB), Z18 \
+	VBROADCASTSS expc<>+12(SB), Z19 \
+	VBROADCASTSS expc<>+16(SB), Z20 \
+	VBROADCASTSS expc<>+20(SB), Z21 \
+	VBROADCASTSS expc<>+24(SB), Z22 \
+	VBROADCASTSS expc<>+28(SB), Z23 \
+	VBROADCASTSS expc<>+32(SB), Z24 \
+	VBROADCASTSS expc<>+36(SB), Z25 \
+	VBROADCASTSS expc<>+40(SB), Z26 \
+	VBROADCASTSS expc<>+44(SB), Z27
+
+// EXP sets z = e**z, using t and u.
+#define EXP(z, t, u) \
+	VMAXPS z, Z26, z \
+	VMINPS z, Z27, z \
+	VMULPS Z16, z, t \
+	VRNDSCALEPS $0, t, t \
+	VFNMADD231PS Z17, t, z \
+	VFNMADD231PS Z18, t, z \
+	VMOVAPS Z19, u \
+	VFMADD213PS Z20, z, u \
+	VFMADD213PS Z21, z, u \
+	VFMADD213PS Z22, z, u \
+	VFMADD213PS Z23, z, u \
+	VFMADD213PS Z24, z, u \
+	VMULPS z, z, Z28 \
+	VFMADD213PS z, Z28, u \
+	VADDPS Z25, u, u \
+	VSCALEFPS t, u, z
+
+// func expSumAVX512(x *float32, n int, m float32) float32
+//
+// x[i] = e**(x[i]-m) for n (a positive multiple of 16) elements; returns
+// their sum.
+TEXT ·expSumAVX512(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z29
+	EXPCONST
+	VXORPS Z30, Z30, Z30
+
+esloop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z29, Z0, Z0
+	EXP(Z0, Z1, Z2)
+	VMOVUPS Z0, (SI)
+	VADDPS Z0, Z30, Z30
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JNZ  esloop
+
+	VEXTRACTF64X4 $1, Z30, Y1
+	VADDPS Y1, Y30, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func swigluAVX512(out, x, y *float32, n int)
+//
+// out[i] = x[i]/(1+e**-x[i]) · y[i] (silu when y is nil) for n (a
+// positive multiple of 16) elements.
+TEXT ·swigluAVX512(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	EXPCONST
+	VXORPS Z29, Z29, Z29
+
+swloop:
+	VMOVUPS (SI), Z3
+	VSUBPS Z3, Z29, Z0
+	EXP(Z0, Z1, Z2)
+	VADDPS Z25, Z0, Z0
+	VDIVPS Z0, Z3, Z0
+	TESTQ DX, DX
+	JZ   swstore
+	VMULPS (DX), Z0, Z0
+	ADDQ $64, DX
+
+swstore:
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  swloop
+	VZEROUPPER
+	RET
+
+// func mulAVX2(out, x, y *float32, n int)
+//
+// out[i] = x[i]·y[i] for n (a positive multiple of 8) elements.
+TEXT ·mulAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+	CMPQ CX, $32
+	JLT  mul8
+
+mul32:
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMOVUPS 64(SI)(AX*4), Y2
+	VMOVUPS 96(SI)(AX*4), Y3
+	VMULPS (DX)(AX*4), Y0, Y0
+	VMULPS 32(DX)(AX*4), Y1, Y1
+	VMULPS 64(DX)(AX*4), Y2, Y2
+	VMULPS 96(DX)(AX*4), Y3, Y3
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ $32, AX
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE  mul32
+
+mul8:
+	TESTQ CX, CX
+	JZ   muldone
+	VMOVUPS (SI)(AX*4), Y0
+	VMULPS (DX)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	SUBQ $8, CX
+	JMP  mul8
+
+muldone:
+	VZEROUPPER
+	RET

@@ -1,0 +1,101 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// ulps32 returns the distance in float32 ulps between got and the float32
+// nearest to want (both finite and of the same sign, or zero).
+func ulps32(got float32, want float64) float64 {
+	w := float32(want)
+	if got == w {
+		return 0
+	}
+	return math.Abs(float64(int64(math.Float32bits(got)) - int64(math.Float32bits(w))))
+}
+
+func TestExpSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	specials := []float32{0, 1, -1, 88, 88.72, 89, 100, -87, -90, -103, -104, -1000,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), -0.0}
+	for _, n := range []int{0, 1, 15, 16, 17, 100, 1000} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			x := make([]float32, n)
+			for i := range x {
+				if i < len(specials) && n >= 32 {
+					x[i] = specials[i]
+				} else {
+					x[i] = (rng.Float32()*2 - 1) * 90
+				}
+			}
+			for _, m := range []float32{0, 3.5} {
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						y := append([]float32(nil), x...)
+						s := ExpSum(y, m)
+						var want float64
+						for i, v := range x {
+							e := math.Exp(float64(v - m)) // the rounded difference is the input
+							switch {
+							case math.IsNaN(float64(v)):
+								require.True(t, math.IsNaN(float64(y[i])), "%s exp(NaN)", p.name)
+								continue
+							case e > math.MaxFloat32 || math.IsInf(e, 1):
+								require.True(t, math.IsInf(float64(y[i]), 1), "%s exp(%v) = %v", p.name, v-m, y[i])
+							case e < 0x1p-126:
+								require.InDelta(t, e, float64(y[i]), 0x1p-148, "%s exp(%v)", p.name, v-m)
+							default:
+								require.LessOrEqual(t, ulps32(y[i], e), 2.0, "%s exp(%v) = %v, want %v", p.name, v-m, y[i], e)
+							}
+							want += float64(y[i])
+						}
+						if !math.IsNaN(want) && !math.IsInf(want, 0) && n > 0 && !hasNaN(x) {
+							require.InDelta(t, want, float64(s), 1e-6*math.Abs(want)+1e-30, "%s sum", p.name)
+						}
+					})
+				}
+			}
+		})
+	}
+}
+
+func hasNaN(x []float32) bool {
+	for _, v := range x {
+		if v != v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSiLUAndSwiGLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(53, 54))
+	for _, n := range []int{0, 1, 15, 16, 33, 1000} {
+		x := make([]float32, n)
+		y := randFloats(rng, n)
+		for i := range x {
+			x[i] = (rng.Float32()*2 - 1) * 30
+		}
+		if n > 20 {
+			x[3], x[4], x[5] = 0, -200, 200
+		}
+		for _, p := range implPaths() {
+			withImpl(p.level, func() {
+				a := make([]float32, n)
+				b := make([]float32, n)
+				SiLU(a, x)
+				SwiGLU(b, x, y)
+				for i, v := range x {
+					s := float64(v) / (1 + math.Exp(-float64(v)))
+					require.InDelta(t, s, float64(a[i]), 4e-7*math.Abs(s)+1e-30, "%s silu(%v)", p.name, v)
+					require.InDelta(t, s*float64(y[i]), float64(b[i]), 5e-7*math.Abs(s*float64(y[i]))+1e-30, "%s swiglu(%v)", p.name, v)
+				}
+			})
+		}
+	}
+}
