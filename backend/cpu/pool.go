@@ -24,7 +24,10 @@ type task interface {
 // Workers spin for a short while (spinFor) after each loop before parking,
 // so that the back-to-back loops of a graph run (one per node, a few
 // microseconds apart in a decode step) do not each pay a goroutine wake-up.
-// One loop runs at a time; programs sharing the backend take turns per loop.
+// Spinning is a load of the loop counter and a PAUSE, with no system call
+// (a sched_yield per few polls cost 9% of a decode step); a parked worker
+// is woken through its channel. One loop runs at a time; programs sharing
+// the backend take turns per loop.
 type pool struct {
 	threads int
 	mu      sync.Mutex // held by the caller of the loop in flight
@@ -42,14 +45,13 @@ type pool struct {
 // on a 2-core host: every node paid a goroutine wake-up.
 const spinFor = 200 * time.Microsecond
 
-// waitSpin is how long the caller of a loop polls (yielding to the OS
-// every spinBatch polls, in case a worker lost its core mid-chunk on an
-// oversubscribed host) for the workers still inside it before it parks
-// until the last one leaves. A parked caller pays a wake-up, which costs
-// more than a typical chunk.
+// waitSpin is how long the caller of a loop polls for the workers still
+// inside it before it parks until the last one leaves. A parked caller
+// pays a wake-up, which costs more than a typical chunk; a worker that
+// lost its core on an oversubscribed host costs at most this much spin.
 const waitSpin = 200 * time.Microsecond
 
-// spinBatch is the number of polls between clock reads and yields.
+// spinBatch is the number of polls between clock reads.
 const spinBatch = 64
 
 // worker is one helper goroutine's parking place.
@@ -128,8 +130,8 @@ func (p *pool) await(w *worker, seen uint64) uint64 {
 			} else if time.Since(start) > spinFor {
 				break
 			}
-			osYield()
 		}
+		cpuPause()
 	}
 	w.parked.Store(true)
 	if g := p.gen.Load(); g != seen || p.closed.Load() {
@@ -205,8 +207,8 @@ func (j *job) wait() {
 					return
 				}
 			}
-			osYield()
 		}
+		cpuPause()
 	}
 }
 

@@ -3,6 +3,7 @@ package cpu
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,7 +145,7 @@ func TestPoolAfterIdle(t *testing.T) {
 		require.NoError(t, p.parallel(100, 1, task))
 		// Wait for the worker to park (spinFor), without timing anything.
 		for !p.workers[0].parked.Load() {
-			osYield()
+			runtime.Gosched()
 		}
 	}
 	p.close()
@@ -165,12 +166,12 @@ func (t *parkTask) run(lo, hi, slot int) error {
 		// caller is here (waiting only for the worker to join is not
 		// enough: the caller could then take chunk 1 itself).
 		for t.j.next.Load() < 2 {
-			osYield()
+			runtime.Gosched()
 		}
 		return nil
 	}
 	for t.j.state.Load()&jobWaiting == 0 {
-		osYield()
+		runtime.Gosched()
 	}
 	t.parked.Store(true)
 	return nil
@@ -183,5 +184,18 @@ func TestPoolCallerParks(t *testing.T) {
 		task := &parkTask{j: &p.job}
 		require.NoError(t, p.parallel(2, 1, task))
 		require.True(t, task.parked.Load(), "the caller parked while a worker was inside the loop")
+	}
+}
+
+// BenchmarkPoolLoop times one parallel loop of two near-empty chunks on
+// two threads: the cost of dispatching a node's loop and waiting for it.
+func BenchmarkPoolLoop(b *testing.B) {
+	p := newPool(2)
+	defer p.close()
+	task := newCountTask(2, 2)
+	for b.Loop() {
+		if err := p.parallel(2, 1, task); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
