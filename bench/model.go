@@ -3,7 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"sort"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/golem-llm/golem/graph"
@@ -25,6 +29,24 @@ type ModelOptions struct {
 	Name string
 	// WeightType labels the rows' dtype column (e.g. "q4_0"); "" leaves it empty.
 	WeightType string
+	// Profile, when set, receives for each test the time its timed
+	// repetitions spent in each op kind, from the programs' per-node
+	// timings (backends whose programs do not report them give none).
+	Profile func(OpProfile)
+}
+
+// OpProfile is where a model test's time went: the seconds of each op
+// kind (matmul, attention, rms_norm, …) summed over the nodes of every
+// program run of its timed repetitions.
+type OpProfile struct {
+	Device, Model, Test string
+	// Tokens is the tokens of the repetitions together (per-token times
+	// are Seconds / Tokens).
+	Tokens int
+	// Seconds maps an op kind to its seconds; Wall is the repetitions'
+	// wall time (the difference is time outside the program runs).
+	Seconds map[string]float64
+	Wall    float64
 }
 
 // Validate reports a field out of its range as an *optcheck.FieldError.
@@ -133,7 +155,11 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 			if warm {
 				r.Warmup = 1
 			}
-			times, err := runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize)
+			var prof map[string]float64
+			if mo.Profile != nil {
+				prof = map[string]float64{}
+			}
+			times, err := runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize, prof)
 			if err != nil {
 				if ctx.Err() != nil {
 					m.Close()
@@ -153,6 +179,13 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 				}
 				st := summarize(rates)
 				r.TokensPerS, r.TokensPerSStd = st.mean, st.std
+				if prof != nil {
+					var wall float64
+					for _, s := range times {
+						wall += s
+					}
+					mo.Profile(OpProfile{Device: d.name, Model: name, Test: t.String(), Tokens: t.tokens * len(times), Seconds: prof, Wall: wall})
+				}
 			}
 			r.Check = CheckSkipped
 			r.NMSE = -1
@@ -168,8 +201,9 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 }
 
 // runModelTest runs test t reps times in a fresh session and returns the
-// seconds of each repetition.
-func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand, vocab int) ([]float64, error) {
+// seconds of each repetition; with prof set it adds the seconds of each op
+// kind of the timed runs to it.
+func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand, vocab int, prof map[string]float64) ([]float64, error) {
 	s, err := m.NewSession(runtime.SessionOptions{Context: t.tokens, KVType: kv, Chunk: t.tokens})
 	if err != nil {
 		return nil, err
@@ -179,6 +213,15 @@ func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t model
 	for i := range tokens {
 		tokens[i] = int32(rng.IntN(vocab))
 	}
+	var timed bool // the run is a timed repetition: profile it
+	addTimes := func() {
+		if prof == nil || !timed {
+			return
+		}
+		for _, ot := range s.LastTimings() {
+			prof[ot.Node.Op.String()] += ot.Seconds
+		}
+	}
 	once := func(n int) (float64, error) {
 		s.Rewind(0)
 		start := time.Now()
@@ -186,11 +229,13 @@ func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t model
 			if err := s.Feed(ctx, tokens[:n]); err != nil {
 				return 0, err
 			}
+			addTimes()
 		} else {
 			for i := 0; i < n; i++ {
 				if err := s.Feed(ctx, tokens[i:i+1]); err != nil {
 					return 0, err
 				}
+				addTimes()
 			}
 		}
 		return time.Since(start).Seconds(), nil
@@ -205,6 +250,7 @@ func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t model
 		}
 	}
 	var times []float64
+	timed = true
 	for range reps {
 		if err := ctx.Err(); err != nil {
 			return times, err
@@ -216,4 +262,36 @@ func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t model
 		times = append(times, sec)
 	}
 	return times, nil
+}
+
+// WriteOpProfile writes p as a table: each op kind's milliseconds per
+// token and share of the wall time, largest first, and the time outside
+// the program runs (reading logits, writing inputs, the session).
+func WriteOpProfile(w io.Writer, p OpProfile) error {
+	type row struct {
+		op string
+		s  float64
+	}
+	var rows []row
+	var inside float64
+	for op, s := range p.Seconds {
+		rows = append(rows, row{op, s})
+		inside += s
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].s > rows[j].s || rows[i].s == rows[j].s && rows[i].op < rows[j].op })
+	rows = append(rows, row{"(outside the programs)", max(p.Wall-inside, 0)})
+	tok := float64(max(p.Tokens, 1))
+	wall := max(p.Wall, 1e-12)
+	var b strings.Builder
+	fmt.Fprintf(&b, "profile: %s %s %s, %d tokens in %.3f s\n", p.Device, p.Model, p.Test, p.Tokens, p.Wall)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  OP\t MS/TOKEN\t  SHARE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "  %s\t%9.4f\t%6.1f%%\n", r.op, 1e3*r.s/tok, 100*r.s/wall)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -64,6 +64,7 @@ type Session struct {
 	tokens  []int32 // everything fed so far
 	logits  []float32
 	scratch []byte
+	last    *program // the program of the last run
 }
 
 type program struct {
@@ -271,6 +272,7 @@ func (s *Session) run(ctx context.Context, chunk []int32) error {
 	if err := p.posBuf.Write(0, buf); err != nil {
 		return fmt.Errorf("write positions: %w", err)
 	}
+	s.last = p
 	if err := p.prog.Run(ctx); err != nil {
 		return fmt.Errorf("run at position %d: %w", base, err)
 	}
@@ -297,13 +299,26 @@ func (s *Session) readLogits(p *program) error {
 	return nil
 }
 
+// LastTimings returns the seconds each compute node took in the session's
+// last program run (the last chunk of the last Feed), when the backend's
+// programs report them (backend.Profiler); nil otherwise.
+func (s *Session) LastTimings() []backend.OpTiming {
+	if s.last == nil {
+		return nil
+	}
+	if pr, ok := s.last.prog.(backend.Profiler); ok {
+		return pr.Timings()
+	}
+	return nil
+}
+
 // Close frees the session's programs and KV cache. After the backend was
 // closed it returns the backend's error (wrapping backend.ErrClosed).
 func (s *Session) Close() error {
 	for _, p := range s.progs {
 		p.close()
 	}
-	s.progs = nil
+	s.progs, s.last = nil, nil
 	var first error
 	for _, b := range s.caches {
 		if err := b.Free(); err != nil && first == nil {

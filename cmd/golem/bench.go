@@ -320,6 +320,7 @@ func newBenchModelCmd() *cobra.Command {
 		types         []string
 		prompt, gen   int
 		kvType, vocab string
+		profile       bool
 		seed          uint64
 	)
 	cmd := &cobra.Command{
@@ -357,6 +358,18 @@ or a custom spec), written to a temporary file in each --type.`,
 			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv}
 			if err := mo.Validate(); err != nil {
 				return err
+			}
+			if profile {
+				// Printed on stderr as each test ends, so that stdout keeps
+				// the --format output alone.
+				mo.Profile = func(p bench.OpProfile) {
+					if f.status != nil {
+						f.status.clear()
+					}
+					if err := bench.WriteOpProfile(cmd.ErrOrStderr(), p); err != nil {
+						o.Logger.Warn("writing the profile", "err", err)
+					}
+				}
 			}
 			if prompt == 0 {
 				mo.Prompt = -1
@@ -438,6 +451,7 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().IntVarP(&prompt, "n-prompt", "p", 512, "prompt tokens of the prefill test (0: skip it)")
 	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
 	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32 or f16")
+	cmd.Flags().BoolVar(&profile, "profile", false, "also print, on stderr, each test's time per op kind (from the programs' per-node timings)")
 	return cmd
 }
 

@@ -115,6 +115,20 @@ func TestBenchMatMul(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestBenchModelProfile(t *testing.T) {
+	path := sharedtest.SharedPath(t, "models", "stories260K.gguf")
+	out, errOut, err := runBench(t, append([]string{"model", "-m", path, "-p", "16", "-n", "4", "--profile", "--format", "json"}, fast...)...)
+	require.NoError(t, err, errOut)
+	_, err = bench.ReadResults(strings.NewReader(out))
+	require.NoError(t, err, "stdout keeps the --format output alone")
+	for _, test := range []string{"pp16, 16 tokens", "tg4, 4 tokens"} {
+		require.Contains(t, errOut, "profile: cpu stories260K.gguf "+test)
+	}
+	for _, op := range []string{"matmul", "attention", "rms_norm", "(outside the programs)", "MS/TOKEN"} {
+		require.Contains(t, errOut, op)
+	}
+}
+
 func TestBenchModel(t *testing.T) {
 	path := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	out, errOut, err := runBench(t, append([]string{"model", "-m", path, "-p", "16", "-n", "4"}, fast...)...)
