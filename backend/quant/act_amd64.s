@@ -678,3 +678,152 @@ lnscale:
 	JLT  lnloop
 	VZEROUPPER
 	RET
+
+// AVX2 integer GEMV kernels: the AVX-512 kernels' arithmetic on 256-bit
+// registers, VPMADDWD (pairs of 16-bit products summed into int32 lanes)
+// in place of VPDPWSSD. A 64-byte step is done in two halves, the lanes of
+// the first half being the first 8 of the step's 16.
+
+// VPSHUFB pattern spreading two f16 words over 4 words each.
+DATA shufD2<>+0(SB)/8, $0x0100010001000100
+DATA shufD2<>+8(SB)/8, $0x0302030203020302
+GLOBL shufD2<>(SB), RODATA|NOPTR, $16
+
+// HSUM8 adds the 8 floats of Y0 and Y1 into the low float of X0.
+#define HSUM8 \
+	VADDPS Y1, Y0, Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS X1, X0, X0 \
+	VMOVHLPS X0, X0, X1 \
+	VADDPS X1, X0, X0 \
+	VMOVSHDUP X0, X1 \
+	VADDSS X1, X0, X0
+
+// Q4_0_HALF2 multiplies blocks h2 and h2+1 (h2 = 0 or 2) of the Q4_0
+// group at SI by the activations at R9 (lanes at R10, R11) into acc. Y15
+// holds 0x000f in every word, X14 the shufD2 pattern.
+#define Q4_0_HALF2(h2, acc) \
+	VMOVDQU (2+18*(h2))(SI), X2 \
+	VINSERTI128 $1, (20+18*(h2))(SI), Y2, Y2 \
+	VPAND Y15, Y2, Y3 \
+	VPSRLW $8, Y2, Y4 \
+	VPAND Y15, Y4, Y4 \
+	VPSRLW $4, Y2, Y5 \
+	VPAND Y15, Y5, Y5 \
+	VPSRLW $12, Y2, Y6 \
+	VPMADDWD (16*(h2))(R9), Y3, Y3 \
+	VPMADDWD (64+16*(h2))(R9), Y4, Y4 \
+	VPMADDWD (128+16*(h2))(R9), Y5, Y5 \
+	VPMADDWD (192+16*(h2))(R9), Y6, Y6 \
+	VPADDD Y4, Y3, Y3 \
+	VPADDD Y6, Y5, Y5 \
+	VPADDD Y5, Y3, Y3 \
+	VPADDD (16*(h2))(R10), Y3, Y3 \
+	MOVWLZX (18*(h2))(SI), AX \
+	MOVWLZX (18+18*(h2))(SI), BX \
+	SHLL $16, BX \
+	ORL BX, AX \
+	VMOVD AX, X7 \
+	VPSHUFB X14, X7, X7 \
+	VCVTPH2PS X7, Y7 \
+	VMULPS (16*(h2))(R11), Y7, Y7 \
+	VCVTDQ2PS Y3, Y3 \
+	VFMADD231PS Y7, Y3, acc
+
+// func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+//
+// gemvQ4_0AVX512 on AVX2.
+TEXT ·gemvQ4_0AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rows+8(FP), R8
+	MOVQ out+48(FP), DI
+	MOVL $0x000f000f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VMOVDQU shufD2<>(SB), X14
+
+a40row:
+	MOVQ qs+16(FP), R9
+	MOVQ init+24(FP), R10
+	MOVQ scale+32(FP), R11
+	MOVQ ng+40(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+a40group:
+	PREFETCHT0 AHEAD(SI)
+	Q4_0_HALF2(0, Y0)
+	Q4_0_HALF2(2, Y1)
+	ADDQ $72, SI
+	ADDQ $256, R9
+	ADDQ $64, R10
+	ADDQ $64, R11
+	DECQ CX
+	JNZ  a40group
+
+	HSUM8
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R8
+	JNZ  a40row
+	VZEROUPPER
+	RET
+
+// Q8_0_ONE multiplies block b (0 or 1) of the Q8_0 pair at SI by the
+// activations at R9 (lane scales at R11) into acc.
+#define Q8_0_ONE(b, acc) \
+	VMOVDQU (2+34*(b))(SI), Y2 \
+	VPSLLW $8, Y2, Y3 \
+	VPSRAW $8, Y3, Y3 \
+	VPSRAW $8, Y2, Y4 \
+	VPMADDWD (32*(b))(R9), Y3, Y3 \
+	VPMADDWD (64+32*(b))(R9), Y4, Y4 \
+	VPADDD Y4, Y3, Y3 \
+	VPBROADCASTW (34*(b))(SI), X5 \
+	VCVTPH2PS X5, Y5 \
+	VMULPS (32*(b))(R11), Y5, Y5 \
+	VCVTDQ2PS Y3, Y3 \
+	VFMADD231PS Y5, Y3, acc
+
+// func gemvQ8_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
+//
+// gemvQ8_0AVX512 on AVX2 (nb > 0; an odd last block alone).
+TEXT ·gemvQ8_0AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rows+8(FP), R8
+	MOVQ out+48(FP), DI
+
+a80row:
+	MOVQ qs+16(FP), R9
+	MOVQ scale+32(FP), R11
+	MOVQ nb+40(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	CMPQ CX, $2
+	JLT  a80last
+
+a80pair:
+	PREFETCHT0 AHEAD(SI)
+	Q8_0_ONE(0, Y0)
+	Q8_0_ONE(1, Y1)
+	ADDQ $68, SI
+	ADDQ $128, R9
+	ADDQ $64, R11
+	SUBQ $2, CX
+	CMPQ CX, $2
+	JGE  a80pair
+
+a80last:
+	TESTQ CX, CX
+	JZ   a80done
+	Q8_0_ONE(0, Y0)
+	ADDQ $34, SI
+
+a80done:
+	HSUM8
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R8
+	JNZ  a80row
+	VZEROUPPER
+	RET

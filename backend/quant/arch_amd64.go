@@ -408,15 +408,44 @@ func gemvQ4KAVX512(w *byte, rows int, qs *byte, scale *float32, d *float32, sum 
 //go:noescape
 func gemvQ6KAVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, out *float32)
 
+//go:noescape
+func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+
+//go:noescape
+func gemvQ8_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
+
 // archGemvAct is GemvAct's assembly path; it reports whether it ran. The
 // arguments have been checked (len(out) rows of rowBytes in w, a whole
 // activation buffer for k elements in act).
 func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out []float32) bool {
-	if !useAVX512 {
+	if !useAsm {
 		return false
 	}
 	l := layoutFor(t, k)
 	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
+	if !useAVX512 {
+		switch t {
+		case graph.Q4_0:
+			ng := k / 128
+			if ng == 0 {
+				return false
+			}
+			if k%128 == 0 {
+				gemvQ4_0AVX2(&w[0], len(out), qs, init, scale, ng, &out[0])
+				return true
+			}
+			for r := range out {
+				row := w[r*rowBytes : (r+1)*rowBytes]
+				gemvQ4_0AVX2(&row[0], 1, qs, init, scale, ng, &out[r])
+				out[r] += dotActGo(t, row, act, l, 4*ng)
+			}
+			return true
+		case graph.Q8_0:
+			gemvQ8_0AVX2(&w[0], len(out), qs, init, scale, k/32, &out[0])
+			return true
+		}
+		return false
+	}
 	switch t {
 	case graph.Q4_0:
 		ng := k / 128
@@ -521,7 +550,8 @@ func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 // true) has assembly for k elements of type t at the level in use.
 func archIntKernels(t graph.DType, k int, gemm bool) bool {
 	if !useAVX512 {
-		return false
+		// AVX2: the Q4_0 and Q8_0 GEMV.
+		return useAsm && !gemm && (t == graph.Q4_0 && k >= 128 || t == graph.Q8_0)
 	}
 	switch t {
 	case graph.Q4_0:
