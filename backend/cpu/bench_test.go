@@ -117,6 +117,31 @@ func BenchmarkAttention(b *testing.B) {
 	}
 }
 
+// BenchmarkAttentionKV is a decode step of the 110M shape (12 heads of 64,
+// no grouping) and of TinyLlama's (32 query heads over 4 kv heads of 64)
+// over 128 and 512 cached positions, with an f32 and an f16 KV cache.
+func BenchmarkAttentionKV(b *testing.B) {
+	for _, s := range []struct {
+		name       string
+		hq, hkv, d int
+	}{{"110m", 12, 12, 64}, {"tinyllama", 32, 4, 64}} {
+		for _, sk := range []int{128, 512} {
+			for _, dt := range []graph.DType{graph.F32, graph.F16} {
+				b.Run(fmt.Sprintf("%s/kv%d/%s", s.name, sk, dt), func(b *testing.B) {
+					p := benchProgram(b, func(g *graph.Builder) []*graph.Node {
+						q := g.Input("q", graph.F32, 1, s.hq, s.d)
+						k := g.Input("k", dt, sk, s.hkv, s.d)
+						v := g.Input("v", dt, sk, s.hkv, s.d)
+						return []*graph.Node{g.Attention(q, k, v, graph.AttentionOpts{Causal: true})}
+					}, nil)
+					b.SetBytes(int64(sk * s.hkv * s.d * 2 * dt.BlockBytes()))
+					runBench(b, p)
+				})
+			}
+		}
+	}
+}
+
 // BenchmarkMemoryBandwidth measures the host's memory bandwidth on buffers
 // far larger than the caches, on one and two goroutines: "copy" moves
 // bytes from one buffer to another (the rate counts bytes read plus bytes

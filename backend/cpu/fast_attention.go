@@ -29,7 +29,7 @@ func attentionScratch(n *graph.Node) int {
 	perQuery := a.Group*(a.Dv+2+attnBlock) + a.D + a.Dv
 	r := blockRows(&a)
 	blocked := r*a.D + attnKeys*a.D + r*attnKeys + a.Dv*attnKeys + 2*r*a.Dv + 2*r + a.Dv
-	split := a.Hq*(splitMaxKeys+a.Dv) + a.Hkv*(a.D+a.Dv)
+	split := a.Hq * (splitMaxKeys + a.Dv)
 	return max(perQuery, blocked, split)
 }
 
@@ -465,8 +465,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 	nk := a.Visible(0, t.pos)
 	sc := t.p.scratchFor(slot)
 	scores, sc := sc[:a.Hq*KB], sc[a.Hq*KB:]
-	acc, sc := sc[:a.Hq*dv], sc[a.Hq*dv:]
-	kbuf, vbuf := sc[:hkv*d], sc[hkv*d:hkv*(d+dv)]
+	acc := sc[:a.Hq*dv]
 	scale := t.scale
 	negInf := float32(math.Inf(-1))
 	for it := lo; it < hi; it++ {
@@ -474,22 +473,22 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 		j0 := blk * KB
 		nb := min(KB, nk-j0)
 		q := t.q[b*a.Hq*d : (b+1)*a.Hq*d]
-		for jj := range nb {
-			row := b*a.Sk + j0 + jj // all kv heads of one position
-			var kr []float32
+		base := b*a.Sk + j0 // the block's first cache row (all kv heads of a position)
+		for h := range a.Hq {
+			g := h / G
+			sh := scores[h*KB : h*KB+nb]
 			if t.kh != nil {
-				quant.DecodeF16(kbuf, t.kh[row*hkv*d:(row+1)*hkv*d])
-				kr = kbuf
+				quant.DotRowsF16(q[h*d:(h+1)*d], t.kh[(base*hkv+g)*d:], hkv*d, sh)
 			} else {
-				kr = t.kf[row*hkv*d : (row+1)*hkv*d]
+				quant.DotRowsF32(q[h*d:(h+1)*d], t.kf[(base*hkv+g)*d:], hkv*d, sh)
 			}
-			var m float32
 			if t.mask != nil {
-				m = t.mask[j0+jj]
-			}
-			for h := range a.Hq {
-				g := h / G
-				scores[h*KB+jj] = scale*dotF32(q[h*d:(h+1)*d], kr[g*d:(g+1)*d]) + m
+				m := t.mask[j0 : j0+nb]
+				for jj, v := range sh {
+					sh[jj] = scale*v + m[jj]
+				}
+			} else {
+				quant.Scale(sh, scale, sh)
 			}
 		}
 		part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):]
@@ -509,20 +508,13 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			part[h*(dv+2)+1] = total
 		}
 		clear(acc)
-		for jj := range nb {
-			row := b*a.Sk + j0 + jj
-			var vr []float32
+		for h := range a.Hq {
+			g := h / G
+			sh, ah := scores[h*KB:h*KB+nb], acc[h*dv:(h+1)*dv]
 			if t.vh != nil {
-				quant.DecodeF16(vbuf, t.vh[row*hkv*dv:(row+1)*hkv*dv])
-				vr = vbuf
+				quant.AXPYRowsF16(sh, t.vh[(base*hkv+g)*dv:], hkv*dv, ah)
 			} else {
-				vr = t.vf[row*hkv*dv : (row+1)*hkv*dv]
-			}
-			for h := range a.Hq {
-				if e := scores[h*KB+jj]; e != 0 {
-					g := h / G
-					axpyF32(e, vr[g*dv:(g+1)*dv], acc[h*dv:(h+1)*dv])
-				}
+				quant.AXPYRowsF32(sh, t.vf[(base*hkv+g)*dv:], hkv*dv, ah)
 			}
 		}
 		for h := range a.Hq {

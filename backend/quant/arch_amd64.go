@@ -667,3 +667,55 @@ func archActLanes(t graph.DType, qs []int16, nv int, init []int32, scale []float
 	actLanesAVX512(&qs[0], nv, &init[0], &scale[0], &d[0], c, mode)
 	return nv
 }
+
+//go:noescape
+func dotRowsF32AVX512(q *float32, d int, rows *float32, stride int, n int, out *float32)
+
+//go:noescape
+func dotRowsF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+
+//go:noescape
+func axpyRowsF32AVX512(e *float32, rows *float32, stride int, n int, acc *float32, d int)
+
+//go:noescape
+func axpyRowsF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+
+// archDotRowsF32 does the first len(out)&^3 rows of DotRowsF32 (d a
+// multiple of 16) and returns how many.
+func archDotRowsF32(q, rows []float32, stride int, out []float32) int {
+	n4 := len(out) &^ 3
+	if !useAVX512 || n4 == 0 || len(q) == 0 || len(q)%16 != 0 {
+		return 0
+	}
+	dotRowsF32AVX512(&q[0], len(q), &rows[0], 4*stride, n4, &out[0])
+	return n4
+}
+
+// archDotRowsF16 is archDotRowsF32 for f16 rows.
+func archDotRowsF16(q []float32, rows []uint16, stride int, out []float32) int {
+	n4 := len(out) &^ 3
+	if !useAVX512 || n4 == 0 || len(q) == 0 || len(q)%16 != 0 {
+		return 0
+	}
+	dotRowsF16AVX512(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
+	return n4
+}
+
+// archAXPYRowsF32 does AXPYRowsF32 (d a multiple of 64) and reports
+// whether it did.
+func archAXPYRowsF32(e, rows []float32, stride int, acc []float32) bool {
+	if !useAVX512 || len(e) == 0 || len(acc) == 0 || len(acc)%64 != 0 {
+		return false
+	}
+	axpyRowsF32AVX512(&e[0], &rows[0], 4*stride, len(e), &acc[0], len(acc))
+	return true
+}
+
+// archAXPYRowsF16 is archAXPYRowsF32 for f16 rows.
+func archAXPYRowsF16(e []float32, rows []uint16, stride int, acc []float32) bool {
+	if !useAVX512 || len(e) == 0 || len(acc) == 0 || len(acc)%64 != 0 {
+		return false
+	}
+	axpyRowsF16AVX512(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
+	return true
+}

@@ -75,3 +75,15 @@ func archMul(_, _, _ []float32) int { return 0 }
 
 // archActLanes fills no lane vectors: there is no assembly here.
 func archActLanes(graph.DType, []int16, int, []int32, []float32, []float32, int32) int { return 0 }
+
+// archDotRowsF32 does no rows: there is no assembly here.
+func archDotRowsF32(_, _ []float32, _ int, _ []float32) int { return 0 }
+
+// archDotRowsF16 does no rows: there is no assembly here.
+func archDotRowsF16([]float32, []uint16, int, []float32) int { return 0 }
+
+// archAXPYRowsF32 does nothing: there is no assembly here.
+func archAXPYRowsF32(_, _ []float32, _ int, _ []float32) bool { return false }
+
+// archAXPYRowsF16 does nothing: there is no assembly here.
+func archAXPYRowsF16([]float32, []uint16, int, []float32) bool { return false }

@@ -1,0 +1,180 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+#include "quant_amd64.h"
+
+// AVX-512 kernels of attention over a block of cache rows (keys or values
+// of one kv head at a fixed stride): one call per head and block instead
+// of one per key.
+
+// func dotRowsF32AVX512(q *float32, d int, rows *float32, stride int, n int, out *float32)
+//
+// out[j] = q·rows[j*stride:][:d] for j < n (a positive multiple of 4); d a
+// positive multiple of 16; stride in bytes.
+TEXT ·dotRowsF32AVX512(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), R8
+	MOVQ d+8(FP), CX
+	SHLQ $2, CX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), R10
+	MOVQ out+40(FP), R11
+
+drf32:
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), BX
+	LEAQ (BX)(DX*1), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+
+drf32k:
+	VMOVUPS (R8)(AX*1), Z28
+	VFMADD231PS (SI)(AX*1), Z28, Z0
+	VFMADD231PS (DI)(AX*1), Z28, Z1
+	VFMADD231PS (BX)(AX*1), Z28, Z2
+	VFMADD231PS (R9)(AX*1), Z28, Z3
+	ADDQ $64, AX
+	CMPQ AX, CX
+	JLT  drf32k
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ADDQ $16, R11
+	LEAQ (R9)(DX*1), SI
+	SUBQ $4, R10
+	JNZ  drf32
+	VZEROUPPER
+	RET
+
+// func dotRowsF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+//
+// dotRowsF32AVX512 for f16 rows.
+TEXT ·dotRowsF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), R8
+	MOVQ d+8(FP), CX
+	SHLQ $1, CX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), R10
+	MOVQ out+40(FP), R11
+
+drf16:
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), BX
+	LEAQ (BX)(DX*1), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+
+drf16k:
+	VMOVUPS (R8)(AX*2), Z28
+	VCVTPH2PS (SI)(AX*1), Z4
+	VCVTPH2PS (DI)(AX*1), Z5
+	VCVTPH2PS (BX)(AX*1), Z6
+	VCVTPH2PS (R9)(AX*1), Z7
+	VFMADD231PS Z4, Z28, Z0
+	VFMADD231PS Z5, Z28, Z1
+	VFMADD231PS Z6, Z28, Z2
+	VFMADD231PS Z7, Z28, Z3
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT  drf16k
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ADDQ $16, R11
+	LEAQ (R9)(DX*1), SI
+	SUBQ $4, R10
+	JNZ  drf16
+	VZEROUPPER
+	RET
+
+// func axpyRowsF32AVX512(e *float32, rows *float32, stride int, n int, acc *float32, d int)
+//
+// acc[:d] += Σ_j e[j]·rows[j*stride:][:d] for j < n (n > 0), d a positive
+// multiple of 64, 64 elements of acc at a time in registers.
+TEXT ·axpyRowsF32AVX512(SB), NOSPLIT, $0-48
+	MOVQ rows+8(FP), SI
+	MOVQ stride+16(FP), DX
+	MOVQ acc+32(FP), DI
+	MOVQ d+40(FP), R10
+
+arf32chunk:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ e+0(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ SI, BX
+
+arf32row:
+	VBROADCASTSS (R8), Z28
+	VFMADD231PS (BX), Z28, Z0
+	VFMADD231PS 64(BX), Z28, Z1
+	VFMADD231PS 128(BX), Z28, Z2
+	VFMADD231PS 192(BX), Z28, Z3
+	ADDQ $4, R8
+	ADDQ DX, BX
+	DECQ CX
+	JNZ  arf32row
+
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ $256, SI
+	SUBQ $64, R10
+	JNZ  arf32chunk
+	VZEROUPPER
+	RET
+
+// func axpyRowsF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+//
+// axpyRowsF32AVX512 for f16 rows.
+TEXT ·axpyRowsF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ rows+8(FP), SI
+	MOVQ stride+16(FP), DX
+	MOVQ acc+32(FP), DI
+	MOVQ d+40(FP), R10
+
+arf16chunk:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ e+0(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ SI, BX
+
+arf16row:
+	VBROADCASTSS (R8), Z28
+	VCVTPH2PS (BX), Z4
+	VCVTPH2PS 32(BX), Z5
+	VCVTPH2PS 64(BX), Z6
+	VCVTPH2PS 96(BX), Z7
+	VFMADD231PS Z4, Z28, Z0
+	VFMADD231PS Z5, Z28, Z1
+	VFMADD231PS Z6, Z28, Z2
+	VFMADD231PS Z7, Z28, Z3
+	ADDQ $4, R8
+	ADDQ DX, BX
+	DECQ CX
+	JNZ  arf16row
+
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ $128, SI
+	SUBQ $64, R10
+	JNZ  arf16chunk
+	VZEROUPPER
+	RET

@@ -1,0 +1,74 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDotAndAXPYRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(55, 56))
+	for _, d := range []int{8, 16, 64, 128, 72} {
+		for _, n := range []int{0, 1, 3, 4, 9, 16} {
+			t.Run(fmt.Sprintf("d=%d/n=%d", d, n), func(t *testing.T) {
+				stride := 3*d + 5
+				have := max(0, (n-1)*stride+d)
+				rows := randFloats(rng, have+1)[1:]
+				h := make([]uint16, have)
+				hf := make([]float32, have)
+				for i := range h {
+					h[i] = F32ToF16(rows[i])
+					hf[i] = F16ToF32(h[i])
+				}
+				q := randFloats(rng, d)
+				e := randFloats(rng, n)
+				if n > 2 {
+					e[1] = 0
+				}
+				acc0 := randFloats(rng, d)
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						for _, f16 := range []bool{false, true} {
+							src := rows
+							if f16 {
+								src = hf
+							}
+							out := make([]float32, n)
+							acc := append([]float32(nil), acc0...)
+							if f16 {
+								DotRowsF16(q, h, stride, out)
+								AXPYRowsF16(e, h, stride, acc)
+							} else {
+								DotRowsF32(q, rows, stride, out)
+								AXPYRowsF32(e, rows, stride, acc)
+							}
+							for j := range n {
+								r := src[j*stride : j*stride+d]
+								var want float64
+								for i := range d {
+									want += float64(q[i]) * float64(r[i])
+								}
+								require.InDelta(t, want, float64(out[j]), dotTolerance(q, r), "%s f16=%v dot row %d", p.name, f16, j)
+							}
+							for i := range d {
+								want, mag := float64(acc0[i]), math.Abs(float64(acc0[i]))
+								for j := range n {
+									v := float64(e[j]) * float64(src[j*stride+i])
+									want += v
+									mag += math.Abs(v)
+								}
+								require.InDelta(t, want, float64(acc[i]), 1e-5*mag+1e-30, "%s f16=%v acc[%d]", p.name, f16, i)
+							}
+						}
+					})
+				}
+			})
+		}
+	}
+	require.Panics(t, func() { DotRowsF32(make([]float32, 4), make([]float32, 7), 4, make([]float32, 2)) })
+	require.Panics(t, func() { AXPYRowsF16(make([]float32, 2), make([]uint16, 7), 4, make([]float32, 4)) })
+	require.Panics(t, func() { DotRowsF32(make([]float32, 4), make([]float32, 16), 3, make([]float32, 2)) })
+}
