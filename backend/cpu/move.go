@@ -97,10 +97,7 @@ func kKVWrite(p *program, n *graph.Node) error {
 	case graph.F16:
 		cv := p.u16(cache)
 		for i, ps := range pv {
-			dst := cv[int(ps)*rowLen : (int(ps)+1)*rowLen]
-			for j, x := range sv[i*rowLen : (i+1)*rowLen] {
-				dst[j] = quant.F32ToF16(x)
-			}
+			quant.EncodeF16(cv[int(ps)*rowLen:(int(ps)+1)*rowLen], sv[i*rowLen:(i+1)*rowLen])
 		}
 	default:
 		return fmt.Errorf("cache dtype %s is not supported", cache.DType)

@@ -719,3 +719,17 @@ func archAXPYRowsF16(e []float32, rows []uint16, stride int, acc []float32) bool
 	axpyRowsF16AVX512(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
 	return true
 }
+
+//go:noescape
+func encodeF16AVX2(dst *uint16, src *float32, n int)
+
+// archEncodeF16 does the first len(src)&^7 elements of EncodeF16 and
+// returns how many.
+func archEncodeF16(dst []uint16, src []float32) int {
+	n := len(src) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	encodeF16AVX2(&dst[0], &src[0], n)
+	return n
+}

@@ -220,3 +220,26 @@ func TestBF16(t *testing.T) {
 		require.Equal(t, b, F32ToBF16(f), "b=%#04x", b)
 	}
 }
+
+func TestEncodeF16MatchesF32ToF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(57, 58))
+	src := make([]float32, 1<<20)
+	for i := range src {
+		src[i] = math.Float32frombits(rng.Uint32())
+	}
+	// Every f16 value and the halfway points around it, and specials.
+	for h := 0; h < 1<<16; h++ {
+		f := F16ToF32(uint16(h))
+		src = append(src, f, math.Nextafter32(f, float32(math.Inf(1))), math.Nextafter32(f, float32(math.Inf(-1))))
+	}
+	src = append(src, 65504, 65519.99, 65520, float32(math.Inf(1)), float32(math.Inf(-1)), 0x1p-25, 0x1p-24, 5.9604645e-08*1.5)
+	for _, p := range implPaths() {
+		withImpl(p.level, func() {
+			dst := make([]uint16, len(src))
+			EncodeF16(dst, src)
+			for i, f := range src {
+				require.Equal(t, F32ToF16(f), dst[i], "%s: %v (%#08x)", p.name, f, math.Float32bits(f))
+			}
+		})
+	}
+}

@@ -223,3 +223,13 @@ func Mul(out, x, y []float32) {
 		out[i] = x[i] * y[i]
 	}
 }
+
+// EncodeF16 sets dst[i] = F32ToF16(src[i]) for i < len(src), bit for bit
+// (NaNs included). It panics if dst is shorter than src.
+func EncodeF16(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	done := archEncodeF16(dst, src)
+	for i := done; i < len(src); i++ {
+		dst[i] = F32ToF16(src[i])
+	}
+}

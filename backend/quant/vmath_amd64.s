@@ -165,3 +165,23 @@ mul8:
 muldone:
 	VZEROUPPER
 	RET
+
+// func encodeF16AVX2(dst *uint16, src *float32, n int)
+//
+// dst[i] = src[i] as f16, rounded to nearest even (VCVTPS2PH), for n (a
+// positive multiple of 8) elements.
+TEXT ·encodeF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+ef16:
+	VMOVUPS (SI), Y0
+	VCVTPS2PH $0, Y0, X0
+	VMOVDQU X0, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DI
+	SUBQ $8, CX
+	JNZ  ef16
+	VZEROUPPER
+	RET
