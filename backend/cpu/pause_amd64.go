@@ -7,3 +7,8 @@ package cpu
 //
 //go:noescape
 func cpuPause()
+
+// cycles reads the time-stamp counter.
+//
+//go:noescape
+func cycles() uint64

@@ -22,7 +22,11 @@ func DotRowsF32(q, rows []float32, stride int, out []float32) {
 	checkRows("DotRowsF32", d, stride, n, len(rows))
 	done := archDotRowsF32(q, rows, stride, out)
 	for j := done; j < n; j++ {
-		out[j] = DotF32(q, rows[j*stride:j*stride+d])
+		if d < 32 {
+			out[j] = dotF32Go(q, rows[j*stride:j*stride+d]) // no call into assembly for a short row
+		} else {
+			out[j] = DotF32(q, rows[j*stride:j*stride+d])
+		}
 	}
 }
 
