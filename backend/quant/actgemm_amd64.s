@@ -370,3 +370,110 @@ g81step:
 	JNZ  g81group
 	VZEROUPPER
 	RET
+
+// P4_0M is P4_0 with the x row's group read from memory at q (4 steps of
+// 64 bytes) and its lane scales at sc.
+#define P4_0M(q, sc, acc) \
+	VPXORD Z29, Z29, Z29 \
+	VPDPWSSD q, Z25, Z29 \
+	VPDPWSSD 64 q, Z26, Z29 \
+	VPDPWSSD 128 q, Z27, Z29 \
+	VPDPWSSD 192 q, Z24, Z29 \
+	VCVTDQ2PS Z29, Z29 \
+	VMULPS sc, Z28, Z30 \
+	VFMADD231PS Z30, Z29, acc
+
+// func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int)
+//
+// gemmQ4_0x3AVX512 for six x rows, read from memory by the multiply-adds
+// (the weights' unpacking is shared by six rows instead of three).
+TEXT ·gemmQ4_0x6AVX512(SB), NOSPLIT, $0-72
+	VMOVDQU64 gpermQ4_0<>(SB), Z31
+	MOVQ out+0(FP), R11
+	MOVQ ldo+8(FP), R12
+	SHLQ $2, R12
+	MOVQ stride+32(FP), AX
+	LEAQ (AX)(AX*2), BX
+	LEAQ (AX)(AX*4), R15
+	MOVQ w+40(FP), SI
+	MOVQ rowBytes+48(FP), DX
+	MOVQ nw+56(FP), R10
+	WROWS
+
+g46group:
+	MOVQ qs+16(FP), R8
+	MOVQ scale+24(FP), CX
+	MOVQ ng+64(FP), R9
+	ZERO12
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+
+g46step:
+	W4_0(SI)
+	P4_0M((R8), (CX), Z0)
+	P4_0M((R8)(AX*1), (CX)(AX*1), Z4)
+	P4_0M((R8)(AX*2), (CX)(AX*2), Z8)
+	P4_0M((R8)(BX*1), (CX)(BX*1), Z12)
+	P4_0M((R8)(AX*4), (CX)(AX*4), Z16)
+	P4_0M((R8)(R15*1), (CX)(R15*1), Z20)
+	W4_0(DI)
+	P4_0M((R8), (CX), Z1)
+	P4_0M((R8)(AX*1), (CX)(AX*1), Z5)
+	P4_0M((R8)(AX*2), (CX)(AX*2), Z9)
+	P4_0M((R8)(BX*1), (CX)(BX*1), Z13)
+	P4_0M((R8)(AX*4), (CX)(AX*4), Z17)
+	P4_0M((R8)(R15*1), (CX)(R15*1), Z21)
+	W4_0(R14)
+	P4_0M((R8), (CX), Z2)
+	P4_0M((R8)(AX*1), (CX)(AX*1), Z6)
+	P4_0M((R8)(AX*2), (CX)(AX*2), Z10)
+	P4_0M((R8)(BX*1), (CX)(BX*1), Z14)
+	P4_0M((R8)(AX*4), (CX)(AX*4), Z18)
+	P4_0M((R8)(R15*1), (CX)(R15*1), Z22)
+	W4_0(R13)
+	P4_0M((R8), (CX), Z3)
+	P4_0M((R8)(AX*1), (CX)(AX*1), Z7)
+	P4_0M((R8)(AX*2), (CX)(AX*2), Z11)
+	P4_0M((R8)(BX*1), (CX)(BX*1), Z15)
+	P4_0M((R8)(AX*4), (CX)(AX*4), Z19)
+	P4_0M((R8)(R15*1), (CX)(R15*1), Z23)
+	ADDQ $72, SI
+	ADDQ $72, DI
+	ADDQ $72, R14
+	ADDQ $72, R13
+	ADDQ $256, R8
+	ADDQ $64, CX
+	DECQ R9
+	JNZ  g46step
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
+	VMOVUPS X4, (R11)(R12*1)
+	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
+	VMOVUPS X8, (R11)(R12*2)
+	LEAQ (R12)(R12*2), R8
+	ROWSUM4(Z12, Z13, Z14, Z15, X12, Y12)
+	VMOVUPS X12, (R11)(R8*1)
+	ROWSUM4(Z16, Z17, Z18, Z19, X16, Y16)
+	VMOVUPS X16, (R11)(R12*4)
+	LEAQ (R12)(R12*4), R8
+	ROWSUM4(Z20, Z21, Z22, Z23, X20, Y20)
+	VMOVUPS X20, (R11)(R8*1)
+	ADDQ $16, R11
+	MOVQ R13, SI
+	WROWS
+	SUBQ $4, R10
+	JNZ  g46group
+	VZEROUPPER
+	RET
