@@ -193,29 +193,33 @@ func actHalves(t graph.DType, k, b int) (lo, hi int) {
 // its scale and the sum of its quants.
 func quantActBlock(x *[32]float32, t graph.DType, k, b int, qs []int16) (float32, int32) {
 	lo, hi := actHalves(t, k, b)
-	var amax float32
+	// The even elements of a half go to consecutive slots from actPos of
+	// its first position, the odd ones 32 slots later.
+	elo, ehi := actPos(lo), actPos(hi)
+	var mbits uint32 // max |x| as bits: the order of non-negative floats
 	for _, v := range x {
-		amax = max(amax, abs32(v))
+		mbits = max(mbits, math.Float32bits(v)&0x7fffffff)
 	}
-	if !(amax <= math.MaxFloat32) { // NaN or an infinity
+	if mbits >= 0x7f800000 { // NaN or an infinity
 		for j := range 16 {
-			qs[actPos(lo+j)], qs[actPos(hi+j)] = 0, 0
+			qs[elo+j/2+32*(j&1)], qs[ehi+j/2+32*(j&1)] = 0, 0
 		}
 		return float32(math.NaN()), 0
 	}
-	d := amax / actMax
+	d := math.Float32frombits(mbits) / actMax
 	var id float32
 	if d != 0 {
 		id = 1 / d
 	}
 	var s int32
-	for j, v := range x {
+	for j, v := range x[:16] {
 		q := roundAct(float32(v * id))
-		p := lo + j
-		if j >= 16 {
-			p = hi + j - 16
-		}
-		qs[actPos(p)] = q
+		qs[elo+j/2+32*(j&1)] = q
+		s += int32(q)
+	}
+	for j, v := range x[16:] {
+		q := roundAct(float32(v * id))
+		qs[ehi+j/2+32*(j&1)] = q
 		s += int32(q)
 	}
 	return d, s
@@ -226,7 +230,7 @@ func quantActBlock(x *[32]float32, t graph.DType, k, b int, qs []int16) (float32
 // 1.5·2²³ rounds a float32 of magnitude below 2²² exactly that way.
 func roundAct(v float32) int16 {
 	const magic = 12582912
-	r := float32(v+magic) - magic
+	r := int32(float32(v+magic) - magic)
 	return int16(min(max(r, -actMax), actMax))
 }
 
