@@ -827,3 +827,207 @@ a80done:
 	JNZ  a80row
 	VZEROUPPER
 	RET
+
+// Dword indices putting a ymm's even elements first (per the VPACKSSDW
+// that follows: [0 2 4 6 | 1 3 5 7]).
+DATA evenOdd8<>+0(SB)/8, $0x0000000200000000
+DATA evenOdd8<>+8(SB)/8, $0x0000000600000004
+DATA evenOdd8<>+16(SB)/8, $0x0000000300000001
+DATA evenOdd8<>+24(SB)/8, $0x0000000700000005
+GLOBL evenOdd8<>(SB), RODATA|NOPTR, $32
+
+// func quantActAVX2(x *float32, nb int, qs *byte, d *float32, sum *int32, lo, hi *int64, period int)
+//
+// quantActAVX512 on AVX2.
+TEXT ·quantActAVX2(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ qs+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ sum+32(FP), R9
+	MOVQ lo+40(FP), R10
+	MOVQ hi+48(FP), R11
+	XORQ R12, R12
+	XORQ R13, R13
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x7f7fffff, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VMOVDQU evenOdd8<>(SB), Y13
+
+qbblock:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VANDPS Y15, Y0, Y4
+	VANDPS Y15, Y1, Y5
+	VANDPS Y15, Y2, Y6
+	VANDPS Y15, Y3, Y7
+	VCMPPS $0x16, Y14, Y4, Y8
+	VCMPPS $0x16, Y14, Y5, Y9
+	VCMPPS $0x16, Y14, Y6, Y10
+	VCMPPS $0x16, Y14, Y7, Y11
+	VORPS Y9, Y8, Y8
+	VORPS Y11, Y10, Y10
+	VORPS Y10, Y8, Y8
+	VMOVMSKPS Y8, AX
+	TESTL AX, AX
+	JNZ  qbnonfinite
+	VMAXPS Y5, Y4, Y4
+	VMAXPS Y7, Y6, Y6
+	VMAXPS Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS X5, X4, X4
+	VMOVHLPS X4, X4, X5
+	VMAXPS X5, X4, X4
+	VMOVSHDUP X4, X5
+	VMAXSS X5, X4, X4 // amax
+	MOVL $0x46fffe00, AX // 32767.0
+	VMOVD AX, X5
+	VDIVSS X5, X4, X4 // d
+	VMOVSS X4, (R8)
+	VXORPS X6, X6, X6
+	VUCOMISS X6, X4
+	JEQ  qbzero
+	MOVL $0x3f800000, AX
+	VMOVD AX, X5
+	VDIVSS X4, X5, X6 // 1/d
+
+qbzero:
+	VBROADCASTSS X6, Y6
+	VMULPS Y6, Y0, Y0
+	VMULPS Y6, Y1, Y1
+	VMULPS Y6, Y2, Y2
+	VMULPS Y6, Y3, Y3
+	VCVTPS2DQ Y0, Y0
+	VCVTPS2DQ Y1, Y1
+	VCVTPS2DQ Y2, Y2
+	VCVTPS2DQ Y3, Y3
+	VPADDD Y1, Y0, Y8
+	VPADDD Y3, Y2, Y9
+	VPADDD Y9, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPADDD X9, X8, X8
+	VPSHUFD $0x4e, X8, X9
+	VPADDD X9, X8, X8
+	VPSHUFD $0xb1, X8, X9
+	VPADDD X9, X8, X8
+	VMOVD X8, (R9)
+	VPERMD Y0, Y13, Y0
+	VPERMD Y1, Y13, Y1
+	VPERMD Y2, Y13, Y2
+	VPERMD Y3, Y13, Y3
+	VPACKSSDW Y1, Y0, Y5
+	VPACKSSDW Y3, Y2, Y6
+	JMP  qbstore
+
+qbnonfinite:
+	MOVL $0x7fc00000, AX
+	MOVL AX, (R8)
+	MOVL $0, (R9)
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+
+qbstore:
+	QSTORE(Y5, X5, R10)
+	QSTORE(Y6, X6, R11)
+	INCQ R12
+	CMPQ R12, period+56(FP)
+	JLT  qbnext
+	XORQ R12, R12
+	MOVQ period+56(FP), AX
+	SHLQ $5, AX
+	ADDQ AX, R13
+
+qbnext:
+	ADDQ $128, SI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  qbblock
+	VZEROUPPER
+	RET
+
+// LANES8 sets Y0 to the 8 lane sums of 32 bytes of even words at off(SI)
+// and the odd words 64 bytes later (Y12: ones).
+#define LANES8(off) \
+	VPMADDWD (off)(SI), Y12, Y0 \
+	VPMADDWD (off+64)(SI), Y12, Y1 \
+	VPADDD Y1, Y0, Y0
+
+// func actLanesAVX2(qs *int16, nv int, init *int32, scale *float32, d *float32, c int32, mode int)
+//
+// actLanesAVX512 on AVX2, a vector of 16 lanes as two halves.
+TEXT ·actLanesAVX2(SB), NOSPLIT, $0-56
+	MOVQ qs+0(FP), SI
+	MOVQ nv+8(FP), CX
+	MOVQ init+16(FP), DI
+	MOVQ scale+24(FP), R8
+	MOVQ d+32(FP), R9
+	MOVL c+40(FP), AX
+	NEGL AX
+	VMOVD AX, X11
+	VPBROADCASTD X11, Y11
+	MOVL $0x00010001, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	MOVQ mode+48(FP), R10
+	MOVQ R10, AX
+	SHLQ $6, AX
+	LEAQ lanePat<>(SB), BX
+	VMOVDQU (BX)(AX*1), Y9
+	VMOVDQU 32(BX)(AX*1), Y10
+	XORQ R11, R11
+
+lbloop:
+	LANES8(0)
+	VMOVDQA Y0, Y2
+	LANES8(32)
+	VMOVDQA Y0, Y3
+	CMPQ R10, $2
+	JNE  lbone
+	LANES8(128)
+	VPADDD Y0, Y2, Y2
+	LANES8(160)
+	VPADDD Y0, Y3, Y3
+	ADDQ $128, SI
+
+lbone:
+	ADDQ $128, SI
+	VPMULLD Y11, Y2, Y2
+	VPMULLD Y11, Y3, Y3
+	VMOVDQU Y2, (DI)
+	VMOVDQU Y3, 32(DI)
+	MOVQ R11, AX
+	CMPQ R10, $1
+	JEQ  lbq4k
+	JGT  lbq40
+	SHLQ $1, AX
+	JMP  lbscale
+
+lbq4k:
+	MOVQ R11, DX
+	ANDQ $1, DX
+	SHRQ $1, AX
+	SHLQ $2, AX
+	ADDQ DX, AX
+	JMP  lbscale
+
+lbq40:
+	SHLQ $2, AX
+
+lbscale:
+	VPERMPS (R9)(AX*4), Y9, Y4
+	VPERMPS (R9)(AX*4), Y10, Y5
+	VMOVUPS Y4, (R8)
+	VMOVUPS Y5, 32(R8)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	INCQ R11
+	CMPQ R11, CX
+	JLT  lbloop
+	VZEROUPPER
+	RET

@@ -358,6 +358,9 @@ func gemmF32AVX512(out []float32, ldo int, x []float32, m int, w []float32, rows
 }
 
 //go:noescape
+func quantActAVX2(x *float32, nb int, qs *byte, d *float32, sum *int32, lo, hi *int64, period int)
+
+//go:noescape
 func quantActAVX512(x *float32, nb int, qs *byte, d *float32, sum *int32, lo, hi *int64, period int)
 
 // Where the quants of each block of a period go (see quantActAVX512):
@@ -374,24 +377,28 @@ var (
 // archQuantizeAct is QuantizeAct's assembly path for the block scales,
 // sums and quants; it reports whether it ran.
 func archQuantizeAct(t graph.DType, x []float32, qs []byte, d []float32, sum []int32) bool {
-	if !useAVX512 {
+	if !useAsm {
 		return false
+	}
+	quant := quantActAVX512
+	if !useAVX512 {
+		quant = quantActAVX2
 	}
 	nb := len(x) / 32
 	switch t {
 	case graph.Q4_0:
 		ng := nb / 4
 		if ng > 0 {
-			quantActAVX512(&x[0], 4*ng, &qs[0], &d[0], &sum[0], &actLoQ4_0[0], &actHiQ4_0[0], 4)
+			quant(&x[0], 4*ng, &qs[0], &d[0], &sum[0], &actLoQ4_0[0], &actHiQ4_0[0], 4)
 		}
 		if b := 4 * ng; b < nb {
 			// The trailing blocks start at byte position 32b, a multiple of 128.
-			quantActAVX512(&x[32*b], nb-b, &qs[64*b], &d[b], &sum[b], &actLoPlain[0], &actHiPlain[0], 1)
+			quant(&x[32*b], nb-b, &qs[64*b], &d[b], &sum[b], &actLoPlain[0], &actHiPlain[0], 1)
 		}
 	case graph.Q4_K:
-		quantActAVX512(&x[0], nb, &qs[0], &d[0], &sum[0], &actLoQ4K[0], &actHiQ4K[0], 4)
+		quant(&x[0], nb, &qs[0], &d[0], &sum[0], &actLoQ4K[0], &actHiQ4K[0], 4)
 	default:
-		quantActAVX512(&x[0], nb, &qs[0], &d[0], &sum[0], &actLoPlain[0], &actHiPlain[0], 1)
+		quant(&x[0], nb, &qs[0], &d[0], &sum[0], &actLoPlain[0], &actHiPlain[0], 1)
 	}
 	return true
 }
@@ -663,12 +670,15 @@ func archMul(out, x, y []float32) int {
 }
 
 //go:noescape
+func actLanesAVX2(qs *int16, nv int, init *int32, scale *float32, d *float32, c int32, mode int)
+
+//go:noescape
 func actLanesAVX512(qs *int16, nv int, init *int32, scale *float32, d *float32, c int32, mode int)
 
 // archActLanes fills the first nv whole vectors of 16 lanes of an
 // activation buffer (see actLanes) and returns how many it did.
 func archActLanes(t graph.DType, qs []int16, nv int, init []int32, scale []float32, d []float32, c int32) int {
-	if !useAVX512 || nv == 0 {
+	if !useAsm || nv == 0 {
 		return 0
 	}
 	mode := 0
@@ -678,7 +688,11 @@ func archActLanes(t graph.DType, qs []int16, nv int, init []int32, scale []float
 	case graph.Q4_0:
 		mode = 2
 	}
-	actLanesAVX512(&qs[0], nv, &init[0], &scale[0], &d[0], c, mode)
+	if useAVX512 {
+		actLanesAVX512(&qs[0], nv, &init[0], &scale[0], &d[0], c, mode)
+	} else {
+		actLanesAVX2(&qs[0], nv, &init[0], &scale[0], &d[0], c, mode)
+	}
 	return nv
 }
 
