@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "quant_amd64.h"
 
 // Integer GEMV kernels (AVX-512 F/BW/VL + VNNI): rows of quantized weights
 // against activations quantized by QuantizeAct. Each 64-byte step of
@@ -1029,5 +1030,183 @@ lbscale:
 	INCQ R11
 	CMPQ R11, CX
 	JLT  lbloop
+	VZEROUPPER
+	RET
+
+// Q4K_PART2 multiplies 32 bytes (part c of half h) of the Q4_K super-block
+// at SI by the activations (quants R15, lane scales R11) into Y0, with the
+// d·sc floats at 0(SP). Y15: 0x000f in each word.
+#define Q4K_PART2(h, c) \
+	VMOVDQU (16+64*(h)+32*(c))(SI), Y2 \
+	VPAND Y15, Y2, Y3 \
+	VPSRLW $8, Y2, Y4 \
+	VPAND Y15, Y4, Y4 \
+	VPSRLW $4, Y2, Y5 \
+	VPAND Y15, Y5, Y5 \
+	VPSRLW $12, Y2, Y6 \
+	VPMADDWD (256*(h)+32*(c))(R15), Y3, Y3 \
+	VPMADDWD (256*(h)+64+32*(c))(R15), Y4, Y4 \
+	VPADDD Y4, Y3, Y3 \
+	VPMADDWD (256*(h)+128+32*(c))(R15), Y5, Y5 \
+	VPMADDWD (256*(h)+192+32*(c))(R15), Y6, Y6 \
+	VPADDD Y6, Y5, Y5 \
+	VBROADCASTSS (4*(4*(h)+2*(c)))(SP), Y7 \
+	VMULPS (128*(h)+32*(c))(R11), Y7, Y7 \
+	VCVTDQ2PS Y3, Y3 \
+	VFMADD231PS Y7, Y3, Y0 \
+	VBROADCASTSS (4*(4*(h)+2*(c)+1))(SP), Y8 \
+	VMULPS (128*(h)+64+32*(c))(R11), Y8, Y8 \
+	VCVTDQ2PS Y5, Y5 \
+	VFMADD231PS Y8, Y5, Y0
+
+// func gemvQ4KAVX2(w *byte, rows int, qs *byte, scale *float32, d *float32, sum *int32, nsb int, out *float32)
+//
+// gemvQ4KAVX512 on AVX2.
+TEXT ·gemvQ4KAVX2(SB), NOSPLIT, $64-64
+	MOVQ w+0(FP), SI
+	MOVQ rows+8(FP), R12
+	MOVQ out+56(FP), DI
+	MOVL $0x000f000f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+
+b4krow:
+	MOVQ qs+16(FP), R15
+	MOVQ scale+24(FP), R11
+	MOVQ d+32(FP), R13
+	MOVQ sum+40(FP), R14
+	MOVQ nsb+48(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+b4kblock:
+	PREFETCHT0 AHEAD(SI)
+	PREFETCHT0 (AHEAD+64)(SI)
+	PREFETCHT0 (AHEAD+128)(SI)
+	Q4K_SCALES
+	VCVTDQ2PS (R14), Y2
+	VMULPS (R13), Y2, Y2
+	VFMADD231PS 32(SP), Y2, Y1
+	Q4K_PART2(0, 0)
+	Q4K_PART2(0, 1)
+	Q4K_PART2(1, 0)
+	Q4K_PART2(1, 1)
+	ADDQ $144, SI
+	ADDQ $512, R15
+	ADDQ $256, R11
+	ADDQ $32, R13
+	ADDQ $32, R14
+	DECQ CX
+	JNZ  b4kblock
+
+	VSUBPS Y1, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	HSUM8
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R12
+	JNZ  b4krow
+	VZEROUPPER
+	RET
+
+// VPSHUFB pattern: byte 0 four times, then byte 1 four times.
+DATA shufS2<>+0(SB)/8, $0x0101010100000000
+DATA shufS2<>+8(SB)/8, $0x0101010100000000
+GLOBL shufS2<>(SB), RODATA|NOPTR, $16
+
+// Q6K_PART2 multiplies part c of half h of the Q6_K super-block at SI by
+// the activations (quants R9, lane corrections R10, lane scales R11) into
+// Y0, with Y12 holding d. Y13: 0x0f0f, Y14: 0x3030, Y15: 0x00ff in each
+// word; X11 the shufS2 pattern.
+#define Q6K_PART2(h, c) \
+	VMOVDQU (64*(h)+32*(c))(SI), Y2 \
+	VMOVDQU (128+32*(h))(SI), Y3 \
+	VPSRLW $(2*(c)), Y3, Y3 \
+	VPAND Y13, Y2, Y4 \
+	VPSLLW $4, Y3, Y5 \
+	VPAND Y14, Y5, Y5 \
+	VPOR Y5, Y4, Y4 \
+	VPSRLW $4, Y2, Y6 \
+	VPAND Y13, Y6, Y6 \
+	VPAND Y14, Y3, Y5 \
+	VPOR Y5, Y6, Y6 \
+	VPAND Y15, Y4, Y7 \
+	VPSRLW $8, Y4, Y4 \
+	VPMADDWD (256*(h)+32*(c))(R9), Y7, Y7 \
+	VPMADDWD (256*(h)+64+32*(c))(R9), Y4, Y4 \
+	VPADDD Y4, Y7, Y7 \
+	VPADDD (128*(h)+32*(c))(R10), Y7, Y7 \
+	VPAND Y15, Y6, Y8 \
+	VPSRLW $8, Y6, Y6 \
+	VPMADDWD (256*(h)+128+32*(c))(R9), Y8, Y8 \
+	VPMADDWD (256*(h)+192+32*(c))(R9), Y6, Y6 \
+	VPADDD Y6, Y8, Y8 \
+	VPADDD (128*(h)+64+32*(c))(R10), Y8, Y8 \
+	VPBROADCASTW (192+8*(h)+2*(c))(SI), X9 \
+	VPSHUFB X11, X9, X9 \
+	VPMOVSXBD X9, Y9 \
+	VCVTDQ2PS Y9, Y9 \
+	VMULPS Y12, Y9, Y9 \
+	VMULPS (128*(h)+32*(c))(R11), Y9, Y9 \
+	VCVTDQ2PS Y7, Y7 \
+	VFMADD231PS Y9, Y7, Y0 \
+	VPBROADCASTW (196+8*(h)+2*(c))(SI), X10 \
+	VPSHUFB X11, X10, X10 \
+	VPMOVSXBD X10, Y10 \
+	VCVTDQ2PS Y10, Y10 \
+	VMULPS Y12, Y10, Y10 \
+	VMULPS (128*(h)+64+32*(c))(R11), Y10, Y10 \
+	VCVTDQ2PS Y8, Y8 \
+	VFMADD231PS Y10, Y8, Y0
+
+// func gemvQ6KAVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, out *float32)
+//
+// gemvQ6KAVX512 on AVX2.
+TEXT ·gemvQ6KAVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rows+8(FP), R12
+	MOVQ out+48(FP), DI
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x30303030, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0x00ff00ff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VMOVDQU shufS2<>(SB), X11
+
+b6krow:
+	MOVQ qs+16(FP), R9
+	MOVQ init+24(FP), R10
+	MOVQ scale+32(FP), R11
+	MOVQ nsb+40(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+b6kblock:
+	PREFETCHT0 AHEAD(SI)
+	PREFETCHT0 (AHEAD+64)(SI)
+	PREFETCHT0 (AHEAD+128)(SI)
+	PREFETCHT0 (AHEAD+192)(SI)
+	VPBROADCASTW 208(SI), X12
+	VCVTPH2PS X12, Y12
+	Q6K_PART2(0, 0)
+	Q6K_PART2(0, 1)
+	Q6K_PART2(1, 0)
+	Q6K_PART2(1, 1)
+	ADDQ $210, SI
+	ADDQ $512, R9
+	ADDQ $256, R10
+	ADDQ $256, R11
+	DECQ CX
+	JNZ  b6kblock
+
+	HSUM8
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ R12
+	JNZ  b6krow
 	VZEROUPPER
 	RET

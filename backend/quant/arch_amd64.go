@@ -416,6 +416,12 @@ func gemvQ4KAVX512(w *byte, rows int, qs *byte, scale *float32, d *float32, sum 
 func gemvQ6KAVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, out *float32)
 
 //go:noescape
+func gemvQ4KAVX2(w *byte, rows int, qs *byte, scale *float32, d *float32, sum *int32, nsb int, out *float32)
+
+//go:noescape
+func gemvQ6KAVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, out *float32)
+
+//go:noescape
 func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
 
 //go:noescape
@@ -449,6 +455,13 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 			return true
 		case graph.Q8_0:
 			gemvQ8_0AVX2(&w[0], len(out), qs, init, scale, k/32, &out[0])
+			return true
+		case graph.Q4_K:
+			d, sum := (*float32)(unsafe.Pointer(&act[l.d])), (*int32)(unsafe.Pointer(&act[l.sum]))
+			gemvQ4KAVX2(&w[0], len(out), qs, scale, d, sum, k/256, &out[0])
+			return true
+		case graph.Q6_K:
+			gemvQ6KAVX2(&w[0], len(out), qs, init, scale, k/256, &out[0])
 			return true
 		}
 		return false
@@ -571,8 +584,8 @@ func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 // true) has assembly for k elements of type t at the level in use.
 func archIntKernels(t graph.DType, k int, gemm bool) bool {
 	if !useAVX512 {
-		// AVX2: the Q4_0 and Q8_0 GEMV.
-		return useAsm && !gemm && (t == graph.Q4_0 && k >= 128 || t == graph.Q8_0)
+		// AVX2: the GEMV.
+		return useAsm && !gemm && (t != graph.Q4_0 || k >= 128)
 	}
 	switch t {
 	case graph.Q4_0:
