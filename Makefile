@@ -123,15 +123,25 @@ fuzz:
 clean:
 	rm -rf bin .gpu gpu-results
 
-## gpu-bundle: .gpu/, a self-contained folder for a GPU machine without Go:
-## golem, the GPU packages' test binaries, the Vulkan loader .deb, the
-## stories260K model and run.sh (bash .gpu/run.sh; see ../shared/docs/GPU.md)
-GPU_TEST_PKGS := ./backend/vulkan ./backend/cuda ./parity ./bench
+## gpu-bundle: .gpu/, a self-contained folder for a GPU machine without Go,
+## root or network (see ../shared/docs/GPU.md): golem, the GPU packages' test
+## binaries (each run in src/<its package>, beside its testdata, with the
+## kernel sources in src/kernels), the Vulkan loader in lib/, stories260K and a
+## generated q8_0 model, run.sh (bash .gpu/run.sh) and torch-reference.py
+GPU_TEST_PKGS := ./backend/cuda ./backend/vulkan
 gpu-bundle: deps
-	rm -rf .gpu && mkdir -p .gpu/shared/models
-	$(GO) build -ldflags '$(LDFLAGS)' -o .gpu/golem ./cmd/golem
-	for p in $(GPU_TEST_PKGS); do $(GO) test -c -o .gpu/$$(echo $${p#./} | tr / _).test $$p; done
+	rm -rf .gpu && mkdir -p .gpu/shared/models .gpu/lib .gpu/src
+	$(GO) build -ldflags '$(LDFLAGS) -s -w' -o .gpu/golem ./cmd/golem
+	for p in $(GPU_TEST_PKGS); do \
+		n=$$(echo $${p#./} | tr / _); \
+		$(GO) test -c -ldflags '-s -w' -o .gpu/$$n.test $$p; \
+		mkdir -p .gpu/src/$${p#./}; \
+		if [ -d $$p/testdata ]; then cp -r $$p/testdata .gpu/src/$${p#./}/; fi; \
+	done
+	cp -r kernels .gpu/src/
 	cp ../shared/models/stories260K.gguf .gpu/shared/models/
-	cd .gpu && apt-get download libvulkan1 >/dev/null
+	.gpu/golem gen-model --shape tiny --type q8_0 --vocab ../shared/models/stories260K.gguf --seed 5 -o .gpu/shared/models/tiny-q8_0.gguf
+	cp -L "$$(ldconfig -p | awk '/libvulkan.so.1 /{print $$NF; exit}')" .gpu/lib/libvulkan.so.1
 	cp scripts/gpu-run.sh .gpu/run.sh
+	cp scripts/torch-reference.py .gpu/
 	@du -sh .gpu
