@@ -162,7 +162,7 @@ func fastBinary(p *program, n *graph.Node) error {
 	} else {
 		if t.shape == nil {
 			t.last, t.shape = x.Shape.Last(), x.Shape
-			t.ys = broadcastStrides(x.Shape, y.Shape)
+			t.ys = graph.BroadcastStrides(x.Shape, y.Shape)
 			if len(t.ys) > 0 {
 				t.yLast = t.ys[len(t.ys)-1]
 			}
@@ -185,10 +185,9 @@ type rowsTask struct {
 	last   int
 	eps    float32
 	// softmax
-	mask   []float32
-	scale  float32
-	sq     int
-	causal bool
+	mask  []float32
+	scale float32
+	sm    graph.SoftmaxDims
 }
 
 func (t *rowsTask) run(lo, hi, _ int) error {
@@ -215,11 +214,8 @@ func (t *rowsTask) run(lo, hi, _ int) error {
 
 func (t *rowsTask) softmaxRow(r int, xr, out []float32) {
 	sk := t.last
-	i := r % t.sq
-	nv := sk
-	if t.causal {
-		nv = min(max(i+sk-t.sq+1, 0), sk)
-	}
+	i := r % t.sm.Queries
+	nv := t.sm.Visible(r)
 	negInf := float32(math.Inf(-1))
 	mx := negInf
 	for j := 0; j < nv; j++ {
@@ -282,17 +278,13 @@ func fastLayerNorm(p *program, n *graph.Node) error {
 }
 
 func fastSoftmax(p *program, n *graph.Node) error {
-	x := n.Inputs[0]
 	t := taskFor[rowsTask](p, n)
-	t.sq = 1
-	if r := x.Shape.Rank(); r >= 2 {
-		t.sq = x.Shape[r-2]
-	}
+	t.sm = n.SoftmaxDims()
 	t.mask = nil
 	if m := n.Mask(); m != nil {
 		t.mask = p.f32(m)
 	}
-	t.scale, t.causal = n.Params.Scale, n.Params.Causal
+	t.scale = n.Params.Scale
 	return fastRows(p, n, t)
 }
 
@@ -301,7 +293,7 @@ func fastSoftmax(p *program, n *graph.Node) error {
 // on the parameters and the frequency factors).
 type ropeTask struct {
 	p        *program
-	d        ropeDims
+	d        graph.RoPEDims
 	mode     graph.RoPEMode
 	pos      []int32
 	x, out   []float32
@@ -312,23 +304,23 @@ type ropeTask struct {
 
 func (t *ropeTask) run(lo, hi, slot int) error {
 	d := t.d
-	half := d.dims / 2
-	rowLen := d.heads * d.headDim
+	half := d.Dims / 2
+	rowLen := d.Heads * d.HeadDim
 	tab := t.p.scratchFor(slot)[:2*half]
 	cosT, sinT := tab[:half], tab[half:]
 	for bs := lo; bs < hi; bs++ {
-		ps := float64(t.pos[bs%d.seq])
+		ps := float64(t.pos[bs%d.Seq])
 		for i, f := range t.freq {
 			sn, cs := math.Sincos(ps * f)
 			cosT[i], sinT[i] = float32(cs), float32(sn)
 		}
 		xr, or := t.x[bs*rowLen:(bs+1)*rowLen], t.out[bs*rowLen:(bs+1)*rowLen]
 		copy(or, xr)
-		for h := 0; h < d.heads; h++ {
-			xh, oh := xr[h*d.headDim:(h+1)*d.headDim], or[h*d.headDim:(h+1)*d.headDim]
+		for h := 0; h < d.Heads; h++ {
+			xh, oh := xr[h*d.HeadDim:(h+1)*d.HeadDim], or[h*d.HeadDim:(h+1)*d.HeadDim]
 			if t.mode == graph.RoPENeoX {
-				x0, x1 := xh[:half], xh[half:d.dims]
-				o0, o1 := oh[:half], oh[half:d.dims]
+				x0, x1 := xh[:half], xh[half:d.Dims]
+				o0, o1 := oh[:half], oh[half:d.Dims]
 				for i := range half {
 					a, b := x0[i], x1[i]
 					o0[i] = a*cosT[i] - b*sinT[i]
@@ -349,13 +341,13 @@ func (t *ropeTask) run(lo, hi, slot int) error {
 func fastRoPE(p *program, n *graph.Node) error {
 	t := taskFor[ropeTask](p, n)
 	rp := n.Params.RoPE
-	t.p, t.d, t.mode = p, ropeShape(n), rp.Mode
+	t.p, t.d, t.mode = p, n.RoPEDims(), rp.Mode
 	var ff []float32
 	if f := n.FreqFactors(); f != nil {
 		ff = p.f32(f)
 	}
 	if !t.computed || !sameF32(ff, t.lastFF) {
-		half := t.d.dims / 2
+		half := t.d.Dims / 2
 		if len(t.freq) != half {
 			t.freq = make([]float64, half)
 		}
@@ -370,7 +362,7 @@ func fastRoPE(p *program, n *graph.Node) error {
 		t.computed = true
 	}
 	t.pos, t.x, t.out = p.i32(n.Inputs[1]), p.f32(n.Inputs[0]), p.f32(n)
-	err := p.parallel(t.d.batch*t.d.seq, max(1, elemGrain/(t.d.heads*t.d.headDim)), t)
+	err := p.parallel(t.d.Batch*t.d.Seq, max(1, elemGrain/(t.d.Heads*t.d.HeadDim)), t)
 	t.pos, t.x, t.out = nil, nil, nil
 	return err
 }

@@ -25,26 +25,26 @@ const attnKeys = 64
 // scores of one block of keys, then one key and one value row converted
 // from f16. Blocked path: see runBlocked. Split path: see runSplit.
 func attentionScratch(n *graph.Node) int {
-	a := attentionShape(n)
-	perQuery := a.group*(a.dv+2+attnBlock) + a.d + a.dv
+	a := n.AttentionDims()
+	perQuery := a.Group*(a.Dv+2+attnBlock) + a.D + a.Dv
 	r := blockRows(&a)
-	blocked := r*a.d + attnKeys*a.d + r*attnKeys + a.dv*attnKeys + 2*r*a.dv + 2*r + a.dv
-	split := a.hq*(splitMaxKeys+a.dv) + a.hkv*(a.d+a.dv)
+	blocked := r*a.D + attnKeys*a.D + r*attnKeys + a.Dv*attnKeys + 2*r*a.Dv + 2*r + a.Dv
+	split := a.Hq*(splitMaxKeys+a.Dv) + a.Hkv*(a.D+a.Dv)
 	return max(perQuery, blocked, split)
 }
 
 // blockRows returns the query rows of one item of the blocked path: whole
 // groups of heads for attnRows/group queries (at least one query).
-func blockRows(a *attnDims) int { return blockQueries(a) * a.group }
+func blockRows(a *graph.AttentionDims) int { return blockQueries(a) * a.Group }
 
 // blockQueries returns the number of queries of one item of the blocked
 // path.
-func blockQueries(a *attnDims) int { return min(max(1, attnRows/a.group), a.sq) }
+func blockQueries(a *graph.AttentionDims) int { return min(max(1, attnRows/a.Group), a.Sq) }
 
 // useBlocked reports whether attention with several queries takes the
 // blocked path: when the queries of an item make enough rows for the
 // matrix products to pay off.
-func useBlocked(a *attnDims) bool { return a.sq > 1 && blockRows(a) >= 4 }
+func useBlocked(a *graph.AttentionDims) bool { return a.Sq > 1 && blockRows(a) >= 4 }
 
 // attnTask is fused attention with an online softmax, reading only keys up
 // to the causal limit and each key and value row (converted from f16) once
@@ -59,7 +59,8 @@ func useBlocked(a *attnDims) bool { return a.sq > 1 && blockRows(a) >= 4 }
 //     kv head), scores a block of keys at a time (run).
 type attnTask struct {
 	p      *program
-	a      attnDims
+	a      graph.AttentionDims
+	scale  float32 // the node's Params.Scale
 	mask   []float32
 	pos    []int32
 	q, out []float32
@@ -96,44 +97,44 @@ func (t *attnTask) run(lo, hi, slot int) error {
 		return t.combine(lo, hi)
 	}
 	a := &t.a
-	G := a.group
+	G := a.Group
 	sc := t.p.scratchFor(slot)
-	acc, sc := sc[:G*a.dv], sc[G*a.dv:]
+	acc, sc := sc[:G*a.Dv], sc[G*a.Dv:]
 	mx, sc := sc[:G], sc[G:]
 	sum, sc := sc[:G], sc[G:]
 	scores, sc := sc[:G*attnBlock], sc[G*attnBlock:]
-	kbuf, vbuf := sc[:a.d], sc[a.d:a.d+a.dv]
-	scale := float32(a.scale)
+	kbuf, vbuf := sc[:a.D], sc[a.D:a.D+a.Dv]
+	scale := t.scale
 	negInf := float32(math.Inf(-1))
 	for it := lo; it < hi; it++ {
-		g := it % a.hkv
-		bi := it / a.hkv // batch*sq + query
-		b, i := bi/a.sq, bi%a.sq
-		nk := a.visible(i, t.pos)
+		g := it % a.Hkv
+		bi := it / a.Hkv // batch*sq + query
+		b, i := bi/a.Sq, bi%a.Sq
+		nk := a.Visible(i, t.pos)
 		clear(acc)
 		clear(sum)
 		for h := range mx {
 			mx[h] = negInf
 		}
-		qBase := (bi*a.hq + g*G) * a.d
+		qBase := (bi*a.Hq + g*G) * a.D
 		for j0 := 0; j0 < nk; j0 += attnBlock {
 			nb := min(attnBlock, nk-j0)
 			// Scores of the block: scores[h*attnBlock+jj].
 			for jj := range nb {
-				kvRow := (b*a.sk+j0+jj)*a.hkv + g
+				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var kr []float32
 				if t.kh != nil {
-					quant.DecodeF16(kbuf, t.kh[kvRow*a.d:(kvRow+1)*a.d])
+					quant.DecodeF16(kbuf, t.kh[kvRow*a.D:(kvRow+1)*a.D])
 					kr = kbuf
 				} else {
-					kr = t.kf[kvRow*a.d : (kvRow+1)*a.d]
+					kr = t.kf[kvRow*a.D : (kvRow+1)*a.D]
 				}
 				var m float32
 				if t.mask != nil {
-					m = t.mask[i*a.sk+j0+jj]
+					m = t.mask[i*a.Sk+j0+jj]
 				}
 				for h := range G {
-					s := scale * dotF32(t.q[qBase+h*a.d:qBase+(h+1)*a.d], kr)
+					s := scale * dotF32(t.q[qBase+h*a.D:qBase+(h+1)*a.D], kr)
 					scores[h*attnBlock+jj] = s + m
 				}
 			}
@@ -152,7 +153,7 @@ func (t *attnTask) run(lo, hi, slot int) error {
 					if mx[h] != negInf {
 						corr := expf(mx[h] - bm)
 						sum[h] *= corr
-						ah := acc[h*a.dv : (h+1)*a.dv]
+						ah := acc[h*a.Dv : (h+1)*a.Dv]
 						quant.Scale(ah, corr, ah)
 					}
 					mx[h] = bm
@@ -178,28 +179,28 @@ func (t *attnTask) run(lo, hi, slot int) error {
 				if !used {
 					continue
 				}
-				kvRow := (b*a.sk+j0+jj)*a.hkv + g
+				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var vr []float32
 				if t.vh != nil {
-					quant.DecodeF16(vbuf, t.vh[kvRow*a.dv:(kvRow+1)*a.dv])
+					quant.DecodeF16(vbuf, t.vh[kvRow*a.Dv:(kvRow+1)*a.Dv])
 					vr = vbuf
 				} else {
-					vr = t.vf[kvRow*a.dv : (kvRow+1)*a.dv]
+					vr = t.vf[kvRow*a.Dv : (kvRow+1)*a.Dv]
 				}
 				for h := range G {
 					if e := scores[h*attnBlock+jj]; e != 0 {
-						axpyF32(e, vr, acc[h*a.dv:(h+1)*a.dv])
+						axpyF32(e, vr, acc[h*a.Dv:(h+1)*a.Dv])
 					}
 				}
 			}
 		}
 		for h := range G {
-			o := t.out[(bi*a.hq+g*G+h)*a.dv : (bi*a.hq+g*G+h+1)*a.dv]
+			o := t.out[(bi*a.Hq+g*G+h)*a.Dv : (bi*a.Hq+g*G+h+1)*a.Dv]
 			if sum[h] == 0 {
 				clear(o)
 				continue
 			}
-			quant.Scale(o, 1/sum[h], acc[h*a.dv:(h+1)*a.dv])
+			quant.Scale(o, 1/sum[h], acc[h*a.Dv:(h+1)*a.Dv])
 		}
 	}
 	return nil
@@ -209,7 +210,7 @@ func (t *attnTask) run(lo, hi, slot int) error {
 func fastAttention(p *program, n *graph.Node) error {
 	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	t := taskFor[attnTask](p, n)
-	t.p, t.a, t.q, t.out = p, attentionShape(n), p.f32(q), p.f32(n)
+	t.p, t.a, t.scale, t.q, t.out = p, n.AttentionDims(), n.Params.Scale, p.f32(q), p.f32(n)
 	t.mask, t.pos = nil, nil
 	if m := n.Mask(); m != nil {
 		t.mask = p.f32(m)
@@ -231,15 +232,15 @@ func fastAttention(p *program, n *graph.Node) error {
 	a := &t.a
 	var err error
 	switch {
-	case a.sq == 1:
+	case a.Sq == 1:
 		err = t.split(p)
 	case useBlocked(a):
 		t.mode = attnBlocked
-		items := a.batch * a.hkv * ((a.sq + blockQueries(a) - 1) / blockQueries(a))
+		items := a.Batch * a.Hkv * ((a.Sq + blockQueries(a) - 1) / blockQueries(a))
 		err = p.parallel(items, attentionGrain(a, t.pos, items), t)
 	default:
 		t.mode = attnPerQuery
-		items := a.batch * a.sq * a.hkv
+		items := a.Batch * a.Sq * a.Hkv
 		err = p.parallel(items, attentionGrain(a, t.pos, items), t)
 	}
 	t.q, t.out, t.mask, t.pos, t.kf, t.kh, t.vf, t.vh = nil, nil, nil, nil, nil, nil, nil, nil
@@ -253,12 +254,12 @@ const attnGrainWork = 1 << 15
 
 // attentionGrain returns the number of items per chunk that gives each
 // chunk about attnGrainWork multiply-adds.
-func attentionGrain(a *attnDims, pos []int32, items int) int {
+func attentionGrain(a *graph.AttentionDims, pos []int32, items int) int {
 	var keys int64 // keys read by one kv head over every query
-	for i := 0; i < a.sq; i++ {
-		keys += int64(a.visible(i, pos))
+	for i := 0; i < a.Sq; i++ {
+		keys += int64(a.Visible(i, pos))
 	}
-	work := keys * int64(a.batch*a.hkv*a.group*(a.d+a.dv))
+	work := keys * int64(a.Batch*a.Hkv*a.Group*(a.D+a.Dv))
 	if work <= 0 {
 		return items
 	}
@@ -304,10 +305,10 @@ func axpyF32(e float32, x, y []float32) {
 // scratch) are added to the row accumulators, again with GemmF32.
 func (t *attnTask) runBlocked(lo, hi, slot int) error {
 	a := &t.a
-	G, d, dv := a.group, a.d, a.dv
+	G, d, dv := a.Group, a.D, a.Dv
 	QB := blockQueries(a)
 	R := QB * G
-	nqb := (a.sq + QB - 1) / QB
+	nqb := (a.Sq + QB - 1) / QB
 	sc := t.p.scratchFor(slot)
 	qs, sc := sc[:R*d], sc[R*d:]
 	ks, sc := sc[:attnKeys*d], sc[attnKeys*d:]
@@ -318,20 +319,20 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 	mx, sc := sc[:R], sc[R:]
 	sum, sc := sc[:R], sc[R:]
 	vbuf := sc[:dv]
-	scale := float32(a.scale)
+	scale := t.scale
 	negInf := float32(math.Inf(-1))
 	for it := lo; it < hi; it++ {
 		qb := it % nqb
-		g := (it / nqb) % a.hkv
-		b := it / nqb / a.hkv
+		g := (it / nqb) % a.Hkv
+		b := it / nqb / a.Hkv
 		i0 := qb * QB
-		nq := min(QB, a.sq-i0)
+		nq := min(QB, a.Sq-i0)
 		rows := nq * G
 		nk := 0
 		for ii := range nq {
-			q := ((b*a.sq+i0+ii)*a.hq + g*G) * d
+			q := ((b*a.Sq+i0+ii)*a.Hq + g*G) * d
 			copy(qs[ii*G*d:(ii+1)*G*d], t.q[q:q+G*d])
-			nk = max(nk, a.visible(i0+ii, t.pos))
+			nk = max(nk, a.Visible(i0+ii, t.pos))
 		}
 		clear(acc[:rows*dv])
 		clear(sum[:rows])
@@ -341,7 +342,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 		for j0 := 0; j0 < nk; j0 += attnKeys {
 			nb := min(attnKeys, nk-j0)
 			for jj := range nb {
-				kvRow := (b*a.sk+j0+jj)*a.hkv + g
+				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				if t.kh != nil {
 					quant.DecodeF16(ks[jj*d:(jj+1)*d], t.kh[kvRow*d:(kvRow+1)*d])
 				} else {
@@ -354,7 +355,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 			for r := range rows {
 				i := i0 + r/G
 				sr := s[r*nb : (r+1)*nb]
-				vis := min(max(a.visible(i, t.pos)-j0, 0), nb)
+				vis := min(max(a.Visible(i, t.pos)-j0, 0), nb)
 				bm := negInf
 				for jj := range sr {
 					if jj >= vis {
@@ -363,7 +364,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 					}
 					v := scale * sr[jj]
 					if t.mask != nil {
-						v += t.mask[i*a.sk+j0+jj]
+						v += t.mask[i*a.Sk+j0+jj]
 					}
 					sr[jj] = v
 					bm = max(bm, v)
@@ -397,7 +398,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 			// vt[c*nb+jj] = V[j0+jj][c]
 			w := vt[:dv*nb]
 			for jj := range nb {
-				kvRow := (b*a.sk+j0+jj)*a.hkv + g
+				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var vr []float32
 				if t.vh != nil {
 					quant.DecodeF16(vbuf, t.vh[kvRow*dv:(kvRow+1)*dv])
@@ -414,7 +415,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 		}
 		for r := range rows {
 			i, h := i0+r/G, r%G
-			o := t.out[((b*a.sq+i)*a.hq+g*G+h)*dv : ((b*a.sq+i)*a.hq+g*G+h+1)*dv]
+			o := t.out[((b*a.Sq+i)*a.Hq+g*G+h)*dv : ((b*a.Sq+i)*a.Hq+g*G+h+1)*dv]
 			if sum[r] == 0 {
 				clear(o)
 				continue
@@ -440,16 +441,16 @@ func splitKeys(nk int) int { return min(max((nk+15)/16, 16), splitMaxKeys) }
 // query head; combine then merges the blocks' partials in block order.
 func (t *attnTask) split(p *program) error {
 	a := &t.a
-	nk := a.visible(0, t.pos)
+	nk := a.Visible(0, t.pos)
 	t.splitKeys = splitKeys(max(nk, 1))
 	t.splitBlocks = (nk + t.splitKeys - 1) / t.splitKeys
-	need := a.batch * t.splitBlocks * a.hq * (a.dv + 2)
+	need := a.Batch * t.splitBlocks * a.Hq * (a.Dv + 2)
 	if len(t.partials) < need {
 		// Sized for the whole cache, so that later (longer) steps reuse
 		// it: at most 16 blocks up to 16·splitMaxKeys keys, then blocks
 		// of splitMaxKeys.
-		most := max(16, (a.sk+splitMaxKeys-1)/splitMaxKeys)
-		t.partials = make([]float32, max(need, a.batch*most*a.hq*(a.dv+2)))
+		most := max(16, (a.Sk+splitMaxKeys-1)/splitMaxKeys)
+		t.partials = make([]float32, max(need, a.Batch*most*a.Hq*(a.Dv+2)))
 	}
 	if t.splitBlocks == 0 {
 		for i := range t.out {
@@ -458,14 +459,14 @@ func (t *attnTask) split(p *program) error {
 		return nil
 	}
 	t.mode = attnSplit
-	items := a.batch * t.splitBlocks
-	work := int64(t.splitKeys) * int64(a.hq*(a.d+a.dv))
+	items := a.Batch * t.splitBlocks
+	work := int64(t.splitKeys) * int64(a.Hq*(a.D+a.Dv))
 	if err := p.parallel(items, int(max(1, attnGrainWork/max(work, 1))), t); err != nil {
 		return err
 	}
 	t.mode = attnCombine
-	items = a.batch * a.hq
-	return p.parallel(items, max(1, attnGrainWork/(t.splitBlocks*a.dv)), t)
+	items = a.Batch * a.Hq
+	return p.parallel(items, max(1, attnGrainWork/(t.splitBlocks*a.Dv)), t)
 }
 
 // runSplit computes blocks [lo, hi) of the split path: for each query head,
@@ -473,22 +474,22 @@ func (t *attnTask) split(p *program) error {
 // the values, into partials.
 func (t *attnTask) runSplit(lo, hi, slot int) error {
 	a := &t.a
-	G, d, dv, hkv := a.group, a.d, a.dv, a.hkv
+	G, d, dv, hkv := a.Group, a.D, a.Dv, a.Hkv
 	KB := t.splitKeys
-	nk := a.visible(0, t.pos)
+	nk := a.Visible(0, t.pos)
 	sc := t.p.scratchFor(slot)
-	scores, sc := sc[:a.hq*KB], sc[a.hq*KB:]
-	acc, sc := sc[:a.hq*dv], sc[a.hq*dv:]
+	scores, sc := sc[:a.Hq*KB], sc[a.Hq*KB:]
+	acc, sc := sc[:a.Hq*dv], sc[a.Hq*dv:]
 	kbuf, vbuf := sc[:hkv*d], sc[hkv*d:hkv*(d+dv)]
-	scale := float32(a.scale)
+	scale := t.scale
 	negInf := float32(math.Inf(-1))
 	for it := lo; it < hi; it++ {
 		b, blk := it/t.splitBlocks, it%t.splitBlocks
 		j0 := blk * KB
 		nb := min(KB, nk-j0)
-		q := t.q[b*a.hq*d : (b+1)*a.hq*d]
+		q := t.q[b*a.Hq*d : (b+1)*a.Hq*d]
 		for jj := range nb {
-			row := b*a.sk + j0 + jj // all kv heads of one position
+			row := b*a.Sk + j0 + jj // all kv heads of one position
 			var kr []float32
 			if t.kh != nil {
 				quant.DecodeF16(kbuf, t.kh[row*hkv*d:(row+1)*hkv*d])
@@ -500,13 +501,13 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			if t.mask != nil {
 				m = t.mask[j0+jj]
 			}
-			for h := range a.hq {
+			for h := range a.Hq {
 				g := h / G
 				scores[h*KB+jj] = scale*dotF32(q[h*d:(h+1)*d], kr[g*d:(g+1)*d]) + m
 			}
 		}
-		part := t.partials[(b*t.splitBlocks+blk)*a.hq*(dv+2):]
-		for h := range a.hq {
+		part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):]
+		for h := range a.Hq {
 			sh := scores[h*KB : h*KB+nb]
 			bm := negInf
 			for _, s := range sh {
@@ -527,7 +528,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 		}
 		clear(acc)
 		for jj := range nb {
-			row := b*a.sk + j0 + jj
+			row := b*a.Sk + j0 + jj
 			var vr []float32
 			if t.vh != nil {
 				quant.DecodeF16(vbuf, t.vh[row*hkv*dv:(row+1)*hkv*dv])
@@ -535,14 +536,14 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			} else {
 				vr = t.vf[row*hkv*dv : (row+1)*hkv*dv]
 			}
-			for h := range a.hq {
+			for h := range a.Hq {
 				if e := scores[h*KB+jj]; e != 0 {
 					g := h / G
 					axpyF32(e, vr[g*dv:(g+1)*dv], acc[h*dv:(h+1)*dv])
 				}
 			}
 		}
-		for h := range a.hq {
+		for h := range a.Hq {
 			copy(part[h*(dv+2)+2:(h+1)*(dv+2)], acc[h*dv:(h+1)*dv])
 		}
 	}
@@ -554,14 +555,14 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 // Σ acc·e^(max−M) / Σ sum·e^(max−M); zeros when no key is visible.
 func (t *attnTask) combine(lo, hi int) error {
 	a := &t.a
-	dv := a.dv
+	dv := a.Dv
 	negInf := float32(math.Inf(-1))
 	for it := lo; it < hi; it++ {
-		b, h := it/a.hq, it%a.hq
-		o := t.out[(b*a.hq+h)*dv : (b*a.hq+h+1)*dv]
+		b, h := it/a.Hq, it%a.Hq
+		o := t.out[(b*a.Hq+h)*dv : (b*a.Hq+h+1)*dv]
 		M := negInf
 		for blk := range t.splitBlocks {
-			M = max(M, t.partials[((b*t.splitBlocks+blk)*a.hq+h)*(dv+2)])
+			M = max(M, t.partials[((b*t.splitBlocks+blk)*a.Hq+h)*(dv+2)])
 		}
 		clear(o)
 		if M == negInf {
@@ -569,7 +570,7 @@ func (t *attnTask) combine(lo, hi int) error {
 		}
 		var total float32
 		for blk := range t.splitBlocks {
-			part := t.partials[((b*t.splitBlocks+blk)*a.hq+h)*(dv+2):][:dv+2]
+			part := t.partials[((b*t.splitBlocks+blk)*a.Hq+h)*(dv+2):][:dv+2]
 			if part[0] == negInf {
 				continue
 			}

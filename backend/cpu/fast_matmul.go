@@ -33,11 +33,11 @@ func gemmTileRows(k int) int {
 }
 
 func matmulScratch(n *graph.Node) int {
-	d := matmulShape(n)
-	if d.m < gemmMinRows || n.Inputs[1].DType == graph.F32 {
+	d := n.MatMulDims()
+	if d.M < gemmMinRows || n.Inputs[1].DType == graph.F32 {
 		return 0
 	}
-	return gemmTileRows(d.k) * d.k
+	return gemmTileRows(d.K) * d.K
 }
 
 // gemvTask is a matmul with one x row per batch (a decode step): one item
@@ -46,7 +46,7 @@ func matmulScratch(n *graph.Node) int {
 // per run. A chunk of items is a contiguous run of weight rows: each
 // thread streams its own part of the matrix.
 type gemvTask struct {
-	d      matmulDims
+	d      graph.MatMulDims
 	dt     graph.DType
 	x, out []float32
 	wf     []float32 // F32 weights
@@ -91,44 +91,44 @@ const gemvGroup = 4
 
 func (t *gemvTask) run(lo, hi, _ int) error {
 	d := t.d
-	groups := (d.n + gemvGroup - 1) / gemvGroup
+	groups := (d.N + gemvGroup - 1) / gemvGroup
 	ahead := 1 << 30 // rows; no touching
 	if t.dt.BlockSize() > 1 {
-		ahead = max(1, gemvAheadBytes/int(d.rowBytes))
+		ahead = max(1, gemvAheadBytes/int(d.WRowBytes))
 	}
 	var sink byte
 	for it := lo; it < hi; it++ {
 		b, j0 := it/groups, (it%groups)*gemvGroup
-		j1 := min(j0+gemvGroup, d.n)
-		xb := t.x[b*d.m*d.k : (b+1)*d.m*d.k]
-		ob := t.out[b*d.m*d.n : (b+1)*d.m*d.n]
-		first := b*d.n + j0 // weight row of (b, j0)
+		j1 := min(j0+gemvGroup, d.N)
+		xb := t.x[b*d.M*d.K : (b+1)*d.M*d.K]
+		ob := t.out[b*d.M*d.N : (b+1)*d.M*d.N]
+		first := b*d.N + j0 // weight row of (b, j0)
 		if t.wf != nil && j1-j0 == 4 {
-			w := t.wf[first*d.k : (first+4)*d.k]
-			for i := 0; i < d.m; i++ {
-				o := ob[i*d.n+j0 : i*d.n+j0+4]
-				o[0], o[1], o[2], o[3] = quant.Dot4F32(xb[i*d.k:(i+1)*d.k],
-					w[:d.k], w[d.k:2*d.k], w[2*d.k:3*d.k], w[3*d.k:])
+			w := t.wf[first*d.K : (first+4)*d.K]
+			for i := 0; i < d.M; i++ {
+				o := ob[i*d.N+j0 : i*d.N+j0+4]
+				o[0], o[1], o[2], o[3] = quant.Dot4F32(xb[i*d.K:(i+1)*d.K],
+					w[:d.K], w[d.K:2*d.K], w[2*d.K:3*d.K], w[3*d.K:])
 			}
 			continue
 		}
 		for j := j0; j < j1; j++ {
 			r := first + j - j0
-			if a := int64(r + ahead); a < int64(d.batches*d.n) && ahead < 1<<30 {
-				sink += touch(t.wb[a*d.rowBytes : (a+1)*d.rowBytes])
+			if a := int64(r + ahead); a < int64(d.Batches*d.N) && ahead < 1<<30 {
+				sink += touch(t.wb[a*d.WRowBytes : (a+1)*d.WRowBytes])
 			}
-			for i := 0; i < d.m; i++ {
-				xr := xb[i*d.k : (i+1)*d.k]
+			for i := 0; i < d.M; i++ {
+				xr := xb[i*d.K : (i+1)*d.K]
 				var v float32
 				switch {
 				case t.wf != nil:
-					v = quant.DotF32(xr, t.wf[r*d.k:(r+1)*d.k])
+					v = quant.DotF32(xr, t.wf[r*d.K:(r+1)*d.K])
 				case t.wh != nil:
-					v = quant.DotF16(t.wh[r*d.k:(r+1)*d.k], xr)
+					v = quant.DotF16(t.wh[r*d.K:(r+1)*d.K], xr)
 				default:
-					v = quant.Dot(t.dt, t.wb[int64(r)*d.rowBytes:int64(r+1)*d.rowBytes], xr)
+					v = quant.Dot(t.dt, t.wb[int64(r)*d.WRowBytes:int64(r+1)*d.WRowBytes], xr)
 				}
-				ob[i*d.n+j] = v
+				ob[i*d.N+j] = v
 			}
 		}
 	}
@@ -143,7 +143,7 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 // cut.
 type gemmTask struct {
 	p                 *program
-	d                 matmulDims
+	d                 graph.MatMulDims
 	dt                graph.DType
 	nt, tiles, blocks int
 	x, out            []float32
@@ -158,26 +158,26 @@ func (t *gemmTask) run(lo, hi, slot int) error {
 		mb := it % t.blocks
 		b, tl := (it/t.blocks)/t.tiles, (it/t.blocks)%t.tiles
 		j0 := tl * t.nt
-		rows := min(t.nt, d.n-j0)
-		first := b*d.n + j0
+		rows := min(t.nt, d.N-j0)
+		first := b*d.N + j0
 		var tile []float32
 		switch {
 		case t.wf != nil:
-			tile = t.wf[first*d.k : (first+rows)*d.k]
+			tile = t.wf[first*d.K : (first+rows)*d.K]
 		case t.wh != nil:
-			tile = t.p.scratchFor(slot)[:rows*d.k]
-			quant.DecodeF16(tile, t.wh[first*d.k:(first+rows)*d.k])
+			tile = t.p.scratchFor(slot)[:rows*d.K]
+			quant.DecodeF16(tile, t.wh[first*d.K:(first+rows)*d.K])
 		default:
-			tile = t.p.scratchFor(slot)[:rows*d.k]
-			src := t.wb[int64(first)*d.rowBytes : int64(first+rows)*d.rowBytes]
+			tile = t.p.scratchFor(slot)[:rows*d.K]
+			src := t.wb[int64(first)*d.WRowBytes : int64(first+rows)*d.WRowBytes]
 			if err := quant.Dequantize(t.dt, src, tile); err != nil {
 				return fmt.Errorf("weight rows %d..%d: %w", first, first+rows-1, err)
 			}
 		}
-		i0, i1 := mb*d.m/t.blocks, (mb+1)*d.m/t.blocks
-		xb := t.x[(b*d.m+i0)*d.k : (b*d.m+i1)*d.k]
-		ob := t.out[(b*d.m+i0)*d.n : (b*d.m+i1)*d.n]
-		gemmBlock(ob[j0:], d.n, xb, i1-i0, tile, rows, d.k)
+		i0, i1 := mb*d.M/t.blocks, (mb+1)*d.M/t.blocks
+		xb := t.x[(b*d.M+i0)*d.K : (b*d.M+i1)*d.K]
+		ob := t.out[(b*d.M+i0)*d.N : (b*d.M+i1)*d.N]
+		gemmBlock(ob[j0:], d.N, xb, i1-i0, tile, rows, d.K)
 	}
 	return nil
 }
@@ -195,7 +195,7 @@ func gemmBlock(out []float32, ldo int, x []float32, m int, w []float32, rows, k 
 
 func fastMatMul(p *program, n *graph.Node) error {
 	x, w := n.Inputs[0], n.Inputs[1]
-	d := matmulShape(n)
+	d := n.MatMulDims()
 	xv, out := p.f32(x), p.f32(n)
 	var wf []float32
 	var wh []uint16
@@ -208,24 +208,24 @@ func fastMatMul(p *program, n *graph.Node) error {
 	default:
 		wb = p.bytesOf(w)
 	}
-	if d.m < gemmMinRows {
+	if d.M < gemmMinRows {
 		t := taskFor[gemvTask](p, n)
 		*t = gemvTask{d: d, dt: w.DType, x: xv, out: out, wf: wf, wh: wh, wb: p.bytesOf(w)}
-		groups := (d.n + gemvGroup - 1) / gemvGroup
-		err := p.parallel(d.batches*groups, max(1, 1<<16/(gemvGroup*max(d.k, 1))), t)
+		groups := (d.N + gemvGroup - 1) / gemvGroup
+		err := p.parallel(d.Batches*groups, max(1, 1<<16/(gemvGroup*max(d.K, 1))), t)
 		*t = gemvTask{}
 		return err
 	}
 	t := taskFor[gemmTask](p, n)
-	nt := gemmTileRows(d.k)
-	tiles := (d.n + nt - 1) / nt
+	nt := gemmTileRows(d.K)
+	tiles := (d.N + nt - 1) / nt
 	blocks := 1
-	if bt := d.batches * tiles; bt < 2*p.b.threads {
-		blocks = min((2*p.b.threads+bt-1)/bt, (d.m+3)/4)
+	if bt := d.Batches * tiles; bt < 2*p.b.threads {
+		blocks = min((2*p.b.threads+bt-1)/bt, (d.M+3)/4)
 	}
 	*t = gemmTask{p: p, d: d, dt: w.DType, nt: nt, tiles: tiles, blocks: blocks,
 		x: xv, out: out, wf: wf, wh: wh, wb: wb}
-	err := p.parallel(d.batches*tiles*blocks, 1, t)
+	err := p.parallel(d.Batches*tiles*blocks, 1, t)
 	*t = gemmTask{}
 	return err
 }

@@ -36,8 +36,8 @@ func refKernels() map[graph.Op]kernel {
 
 func refScratch(n *graph.Node) (int, int) {
 	if n.Op == graph.OpAttention {
-		a := attentionShape(n)
-		return 0, a.sk + a.dv
+		a := n.AttentionDims()
+		return 0, a.Sk + a.Dv
 	}
 	return moveScratch(n), 0
 }
@@ -45,14 +45,14 @@ func refScratch(n *graph.Node) (int, int) {
 // refMatMul computes every output as one float64 dot product.
 func refMatMul(p *program, n *graph.Node) error {
 	x, w := n.Inputs[0], n.Inputs[1]
-	d := matmulShape(n)
+	d := n.MatMulDims()
 	xv, wb, out := p.f32(x), p.bytesOf(w), p.f32(n)
-	for b := 0; b < d.batches; b++ {
-		for i := 0; i < d.m; i++ {
-			xr := xv[(b*d.m+i)*d.k : (b*d.m+i+1)*d.k]
-			for j := 0; j < d.n; j++ {
-				row := wb[int64(b*d.n+j)*d.rowBytes:]
-				out[(b*d.m+i)*d.n+j] = float32(quant.DotF64(w.DType, row, xr))
+	for b := 0; b < d.Batches; b++ {
+		for i := 0; i < d.M; i++ {
+			xr := xv[(b*d.M+i)*d.K : (b*d.M+i+1)*d.K]
+			for j := 0; j < d.N; j++ {
+				row := wb[int64(b*d.N+j)*d.WRowBytes:]
+				out[(b*d.M+i)*d.N+j] = float32(quant.DotF64(w.DType, row, xr))
 			}
 		}
 	}
@@ -64,7 +64,7 @@ func refMatMul(p *program, n *graph.Node) error {
 func refBinary(p *program, n *graph.Node, f func(a, b float64) float64) error {
 	x, y := n.Inputs[0], n.Inputs[1]
 	xv, yv, out := p.f32(x), p.f32(y), p.f32(n)
-	ys := broadcastStrides(x.Shape, y.Shape)
+	ys := graph.BroadcastStrides(x.Shape, y.Shape)
 	for e := range xv {
 		yi, rest := int64(0), e
 		for dim := len(x.Shape) - 1; dim >= 0; dim-- {
@@ -161,22 +161,18 @@ func refLayerNorm(p *program, n *graph.Node) error {
 // refSoftmax: softmax(scale·x + mask) per row; keys hidden by the causal
 // rule or a −Inf mask get 0, and a row with nothing visible is all zeros.
 func refSoftmax(p *program, n *graph.Node) error {
-	x := n.Inputs[0]
-	sk := x.Shape.Last()
-	sq := 1
-	if r := x.Shape.Rank(); r >= 2 {
-		sq = x.Shape[r-2]
-	}
+	d := n.SoftmaxDims()
+	sk := d.Cols
 	var mask []float32
 	if m := n.Mask(); m != nil {
 		mask = p.f32(m)
 	}
 	scale := float64(n.Params.Scale)
-	causal := n.Params.Causal
 	refRows(p, n, func(r int, xr, out []float32) {
-		i := r % sq
+		i := r % d.Queries
+		nv := d.Visible(r)
 		logit := func(j int) float64 {
-			if causal && j > i+sk-sq {
+			if j >= nv {
 				return math.Inf(-1)
 			}
 			l := scale * float64(xr[j])
@@ -218,21 +214,21 @@ func refRoPE(p *program, n *graph.Node) error {
 		ff = p.f32(f)
 	}
 	rp := n.Params.RoPE
-	d := ropeShape(n)
+	d := n.RoPEDims()
 	xv, out := p.f32(x), p.f32(n)
 	copy(out, xv)
-	for b := 0; b < d.batch; b++ {
-		for s := 0; s < d.seq; s++ {
-			for h := 0; h < d.heads; h++ {
-				base := ((b*d.seq+s)*d.heads + h) * d.headDim
-				for i := 0; i < d.dims/2; i++ {
+	for b := 0; b < d.Batch; b++ {
+		for s := 0; s < d.Seq; s++ {
+			for h := 0; h < d.Heads; h++ {
+				base := ((b*d.Seq+s)*d.Heads + h) * d.HeadDim
+				for i := 0; i < d.Dims/2; i++ {
 					factor := 1.0
 					if ff != nil {
 						factor = float64(ff[i])
 					}
 					angle := float64(pos[s]) * ropeFreq(rp, i, factor)
 					sin, cos := math.Sincos(angle)
-					i0, i1 := ropePair(rp.Mode, i, d.dims)
+					i0, i1 := rp.Mode.Pair(i, d.Dims)
 					x0, x1 := float64(xv[base+i0]), float64(xv[base+i1])
 					out[base+i0] = float32(x0*cos - x1*sin)
 					out[base+i1] = float32(x0*sin + x1*cos)
@@ -247,7 +243,8 @@ func refRoPE(p *program, n *graph.Node) error {
 // vector and a float64 softmax.
 func refAttention(p *program, n *graph.Node) error {
 	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
-	a := attentionShape(n)
+	a := n.AttentionDims()
+	scale := float64(n.Params.Scale)
 	var mask []float32
 	if m := n.Mask(); m != nil {
 		mask = p.f32(m)
@@ -260,24 +257,24 @@ func refAttention(p *program, n *graph.Node) error {
 	kAt := floatReader(p, k)
 	vAt := floatReader(p, v)
 	scratch := p.scratch64For(0)
-	scores, acc := scratch[:a.sk], scratch[a.sk:a.sk+a.dv]
-	for b := 0; b < a.batch; b++ {
-		for i := 0; i < a.sq; i++ {
-			nk := a.visible(i, pos)
-			for h := 0; h < a.hq; h++ {
-				g := h / a.group
-				qr := qv[((b*a.sq+i)*a.hq+h)*a.d:][:a.d]
-				o := out[((b*a.sq+i)*a.hq+h)*a.dv:][:a.dv]
+	scores, acc := scratch[:a.Sk], scratch[a.Sk:a.Sk+a.Dv]
+	for b := 0; b < a.Batch; b++ {
+		for i := 0; i < a.Sq; i++ {
+			nk := a.Visible(i, pos)
+			for h := 0; h < a.Hq; h++ {
+				g := h / a.Group
+				qr := qv[((b*a.Sq+i)*a.Hq+h)*a.D:][:a.D]
+				o := out[((b*a.Sq+i)*a.Hq+h)*a.Dv:][:a.Dv]
 				mx := math.Inf(-1)
 				for j := 0; j < nk; j++ {
-					kb := ((b*a.sk+j)*a.hkv + g) * a.d
+					kb := ((b*a.Sk+j)*a.Hkv + g) * a.D
 					var dot float64
-					for t := 0; t < a.d; t++ {
+					for t := 0; t < a.D; t++ {
 						dot += float64(qr[t]) * kAt(kb+t)
 					}
-					s := a.scale * dot
+					s := scale * dot
 					if mask != nil {
-						s += float64(mask[i*a.sk+j])
+						s += float64(mask[i*a.Sk+j])
 					}
 					scores[j] = s
 					mx = math.Max(mx, s)
@@ -291,7 +288,7 @@ func refAttention(p *program, n *graph.Node) error {
 				for j := 0; j < nk; j++ {
 					w := math.Exp(scores[j] - mx)
 					sum += w
-					vb := ((b*a.sk+j)*a.hkv + g) * a.dv
+					vb := ((b*a.Sk+j)*a.Hkv + g) * a.Dv
 					for t := range acc {
 						acc[t] += w * vAt(vb+t)
 					}

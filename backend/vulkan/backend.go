@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math"
 	"sort"
 	"sync"
 
 	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
 	vulkankernels "github.com/golem-llm/golem/kernels/vulkan"
 )
@@ -85,19 +85,7 @@ func (b *vkBackend) Device() backend.DeviceInfo { return b.dinfo }
 func (b *vkBackend) Supports(n *graph.Node) bool { return b.supportErr(n) == nil }
 
 // supportErr says why n cannot run, or nil.
-func (b *vkBackend) supportErr(n *graph.Node) error {
-	if err := validateNode(n); err != nil {
-		return err
-	}
-	if n.Op.IsLeaf() {
-		return nil
-	}
-	v, ok := findVariant(n.Op, "")
-	if !ok {
-		return fmt.Errorf("op %s is not supported by the vulkan backend", n.Op)
-	}
-	return v.check(&b.info, n)
-}
+func (b *vkBackend) supportErr(n *graph.Node) error { return ops.Supports(&b.info, n) }
 
 // usable returns an error when the backend is closed or its device lost.
 // The caller holds b.mu.
@@ -167,7 +155,7 @@ func (b *vkBackend) allocLocked(size int64, host int) (*cbuf, error) {
 
 // pipeline returns the cached pipeline of shader with the given layout and
 // specialization constants, creating it on first use. The caller holds b.mu.
-func (b *vkBackend) pipeline(shader string, bindings, pushBytes int, specs []spec) (*pipeline, error) {
+func (b *vkBackend) pipeline(shader string, bindings, pushBytes int, specs []gpu.Spec) (*pipeline, error) {
 	key := pipelineKey(shader, bindings, pushBytes, specs)
 	if p, ok := b.pipes[key]; ok {
 		return p, nil
@@ -176,12 +164,12 @@ func (b *vkBackend) pipeline(shader string, bindings, pushBytes int, specs []spe
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s.spv is not embedded (run make kernels)", errNoShader, shader)
 	}
-	s := append([]spec(nil), specs...)
-	sort.Slice(s, func(i, j int) bool { return s[i].id < s[j].id })
+	s := append([]gpu.Spec(nil), specs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].ID < s[j].ID })
 	ids := make([]uint32, len(s))
 	vals := make([]uint32, len(s))
 	for i, x := range s {
-		ids[i], vals[i] = x.id, x.v
+		ids[i], vals[i] = x.ID, x.Value
 	}
 	c, err := b.dev.newPipeline(code, bindings, pushBytes, ids, vals)
 	if err != nil {
@@ -200,33 +188,14 @@ func (b *vkBackend) Compile(g *graph.Graph) (backend.Program, error) {
 
 // Variants implements backend.VariantCompiler: the names of op's variants
 // available on this device, the default first; nil when there is one.
-func (b *vkBackend) Variants(op graph.Op) []string {
-	var names []string
-	for _, v := range ops[op] {
-		if v.available == nil || v.available(&b.info) == nil {
-			names = append(names, v.name)
-		}
-	}
-	if len(names) < 2 {
-		return nil
-	}
-	return names
-}
+func (b *vkBackend) Variants(op graph.Op) []string { return ops.Variants(op, &b.info) }
 
 // CompileVariant implements backend.VariantCompiler.
 func (b *vkBackend) CompileVariant(g *graph.Graph, op graph.Op, name string) (backend.Program, error) {
-	if _, ok := findVariant(op, name); !ok || name == "" {
-		return nil, fmt.Errorf("vulkan: compile: op %s has no variant %q (have %v)", op, name, b.variantNames(op))
+	if _, ok := ops.Find(op, name); !ok || name == "" {
+		return nil, fmt.Errorf("vulkan: compile: op %s has no variant %q (have %v)", op, name, ops.Names(op))
 	}
 	return b.compile(g, op, name)
-}
-
-func (b *vkBackend) variantNames(op graph.Op) []string {
-	var names []string
-	for _, v := range ops[op] {
-		names = append(names, v.name)
-	}
-	return names
 }
 
 // Close implements backend.Backend. Programs and buffers still open are
@@ -330,9 +299,6 @@ func (buf *vkBuffer) releaseLocked() {
 	buf.c = nil
 	delete(buf.owner.buffers, buf)
 }
-
-// f32bits returns the bits of v.
-func f32bits(v float32) uint32 { return math.Float32bits(v) }
 
 // VkResult values the backend reacts to.
 const (

@@ -80,7 +80,7 @@ var unquantizable = regexp.MustCompile(`^copy\(src=(f32|f16|bf16),dst=q[46]_k,`)
 // attention has a registered kernel.
 func TestSupportsEveryOwnOp(t *testing.T) {
 	for _, op := range graph.ComputeOps() {
-		_, ok := findVariant(op, "")
+		_, ok := ops.Find(op, "")
 		require.True(t, ok, "op %s has no variant", op)
 	}
 }

@@ -349,7 +349,7 @@ func TestGetRowsLargeTable(t *testing.T) {
 	prog, err := be.Compile(g)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, prog.Close()) }()
-	require.Greater(t, len(prog.(*program).launches), 1, "the table is read in chunks")
+	require.Greater(t, len(prog.(*program).core.List.Launches), 1, "the table is read in chunks")
 
 	data := make([]byte, 4*cols*rows)
 	for r := 0; r < rows; r++ {

@@ -56,34 +56,16 @@ const (
 )
 
 func init() {
-	registerOp(graph.OpAttention,
-		variant{name: attnAuto, supports: supportsAttnAuto, launch: launchAttnAuto},
-		variant{name: attnFlash, supports: supportsFlash, launch: launchFlash},
-		variant{name: attnNaive, supports: supportsNaive, launch: launchNaive},
-		variant{name: attnSplitKV, supports: supportsSplitKV, launch: launchSplitKV},
-		variant{name: attnFlashS16, available: storage16Available, supports: supportsFlash,
-			launch: func(c *compiler, n *graph.Node) error { return launchFlashKind(c, n, true) }},
-		variant{name: attnSplitKVS16, available: storage16Available, supports: supportsSplitKV,
-			launch: func(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, true) }},
+	ops.Register(graph.OpAttention,
+		variant{Name: attnAuto, Supports: supportsAttnAuto, Launch: launchAttnAuto},
+		variant{Name: attnFlash, Supports: supportsFlash, Launch: launchFlash},
+		variant{Name: attnNaive, Supports: supportsNaive, Launch: launchNaive},
+		variant{Name: attnSplitKV, Supports: supportsSplitKV, Launch: launchSplitKV},
+		variant{Name: attnFlashS16, Available: storage16Available, Supports: supportsFlash,
+			Launch: func(c *compiler, n *graph.Node) error { return launchFlashKind(c, n, true) }},
+		variant{Name: attnSplitKVS16, Available: storage16Available, Supports: supportsSplitKV,
+			Launch: func(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, true) }},
 	)
-}
-
-// attnDims describes an attention node (see graph.Builder.Attention).
-type attnDims struct {
-	b, sq, sk, hq, hkv, d, dv int64
-}
-
-// attentionShape reads the dimensions of attention node n.
-func attentionShape(n *graph.Node) attnDims {
-	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
-	r := q.Shape.Rank()
-	a := attnDims{b: 1}
-	if r == 4 {
-		a.b = int64(q.Shape[0])
-	}
-	a.sq, a.hq, a.d = int64(q.Shape[r-3]), int64(q.Shape[r-2]), int64(q.Shape[r-1])
-	a.sk, a.hkv, a.dv = int64(k.Shape[r-3]), int64(k.Shape[r-2]), int64(v.Shape[r-1])
-	return a
 }
 
 // supportsAttn checks what every attention kernel needs: 32-bit indices.
@@ -107,12 +89,12 @@ func supportsAttn(n *graph.Node) error {
 // the largest that fit the device's shared memory, with a query tile no
 // larger than the queries rounded up to a power of two, and within
 // lavapipe's loop budget. ok is false when none fits.
-func flashTiles(dev *deviceInfo, a attnDims) (bq, bk int64, ok bool) {
+func flashTiles(dev *deviceInfo, a graph.AttentionDims) (bq, bk int64, ok bool) {
 	maxQ := int64(1)
-	for maxQ < a.sq && maxQ < 16 {
+	for maxQ < int64(a.Sq) && maxQ < 16 {
 		maxQ *= 2
 	}
-	d4, dv4 := groups(a.d, 4), groups(a.dv, 4)
+	d4, dv4 := groups(int64(a.D), 4), groups(int64(a.Dv), 4)
 	for bq = maxQ; bq >= 1; bq /= 2 {
 		for _, bk = range []int64{32, 16, 8, 4} {
 			bytes := 16 * (bq*d4 + bk*d4 + bk*dv4 + 2*bq*bk/4)
@@ -126,14 +108,14 @@ func flashTiles(dev *deviceInfo, a attnDims) (bq, bk int64, ok bool) {
 
 // flashIterations estimates the loop iterations one flash invocation runs
 // (see withinLoopBudget).
-func flashIterations(a attnDims, bq, bk int64) int64 {
+func flashIterations(a graph.AttentionDims, bq, bk int64) int64 {
 	tpq := attnLocal / bq
-	d4, dv4 := groups(a.d, 4), groups(a.dv, 4)
+	d4, dv4 := groups(int64(a.D), 4), groups(int64(a.Dv), 4)
 	nc := groups(dv4, tpq)
 	perTile := 4*groups(bk*d4, attnLocal) + 4*groups(bk*dv4, attnLocal) + // staging (and partial vec4s)
 		groups(bk, tpq)*(d4+3) + // scores, probabilities
 		2*bk/4 + nc*(bk/4+1) + 4 // maximum, sum, weighted values
-	return bq + 4*groups(bq*d4, attnLocal) + nc*5 + groups(a.sk, bk)*perTile
+	return bq + 4*groups(bq*d4, attnLocal) + nc*5 + groups(int64(a.Sk), bk)*perTile
 }
 
 // loopBudget is the number of loop iterations, all loops together, after
@@ -159,28 +141,30 @@ func supportsFlash(dev *deviceInfo, n *graph.Node) error {
 	if err := supportsAttn(n); err != nil {
 		return err
 	}
-	a := attentionShape(n)
+	a := n.AttentionDims()
 	if _, _, ok := flashTiles(dev, a); !ok {
 		if loopLimited(dev) {
-			return fmt.Errorf("%d keys of head dims %d and %d exceed what one flash workgroup can loop over on lavapipe (or its shared memory)", a.sk, a.d, a.dv)
+			return fmt.Errorf("%d keys of head dims %d and %d exceed what one flash workgroup can loop over on lavapipe (or its shared memory)", a.Sk, a.D, a.Dv)
 		}
-		return fmt.Errorf("head dims %d and %d need more shared memory than the device's %d bytes", a.d, a.dv, dev.Limits.MaxSharedMemory)
+		return fmt.Errorf("head dims %d and %d need more shared memory than the device's %d bytes", a.D, a.Dv, dev.Limits.MaxSharedMemory)
 	}
 	lim := dev.Limits.MaxWorkgroupCount
-	if a.sq > int64(lim[0]) || a.hq > int64(lim[1]) || a.b > int64(lim[2]) {
-		return fmt.Errorf("grid of %d×%d×%d query tiles, heads and batches exceeds the device's %v", a.sq, a.hq, a.b, lim)
+	if int64(a.Sq) > int64(lim[0]) || int64(a.Hq) > int64(lim[1]) || int64(a.Batch) > int64(lim[2]) {
+		return fmt.Errorf("grid of %d×%d×%d query tiles, heads and batches exceeds the device's %v", a.Sq, a.Hq, a.Batch, lim)
 	}
 	return nil
 }
 
 // naiveScratch is the naive variant's score matrix in bytes.
-func naiveScratch(a attnDims) int64 { return 4 * a.b * a.hq * a.sq * a.sk }
+func naiveScratch(a graph.AttentionDims) int64 {
+	return 4 * int64(a.Batch) * int64(a.Hq) * int64(a.Sq) * int64(a.Sk)
+}
 
 func supportsNaive(dev *deviceInfo, n *graph.Node) error {
 	if err := supportsAttn(n); err != nil {
 		return err
 	}
-	a := attentionShape(n)
+	a := n.AttentionDims()
 	lim := int64(dev.Limits.MaxStorageBufferRange)
 	if lim > 1<<31 {
 		lim = 1 << 31
@@ -188,12 +172,12 @@ func supportsNaive(dev *deviceInfo, n *graph.Node) error {
 	if s := naiveScratch(a); s > lim {
 		return fmt.Errorf("the naive variant's %d-byte score matrix exceeds one binding (%d bytes)", s, lim)
 	}
-	if a.b*a.hq*a.sq > int64(math.MaxUint32) {
+	if int64(a.Batch)*int64(a.Hq)*int64(a.Sq) > int64(math.MaxUint32) {
 		return errors.New("too many rows for the naive variant")
 	}
 	// The weighted sum loops over every visible key in one invocation.
-	if !withinLoopBudget(dev, a.sk+3*groups(a.sk, attnLocal)+a.d) {
-		return fmt.Errorf("%d keys exceed what the naive variant can loop over on lavapipe", a.sk)
+	if !withinLoopBudget(dev, int64(a.Sk)+3*groups(int64(a.Sk), attnLocal)+int64(a.D)) {
+		return fmt.Errorf("%d keys exceed what the naive variant can loop over on lavapipe", a.Sk)
 	}
 	return nil
 }
@@ -201,31 +185,31 @@ func supportsNaive(dev *deviceInfo, n *graph.Node) error {
 // splitPlan returns the split-KV split count and keys per split: up to
 // splitKVMaxSplits splits, more when a split would hold more than
 // splitKVMaxTiles workgroup-size tiles of keys.
-func splitPlan(a attnDims) (nsplit, chunk int64) {
-	tiles := groups(a.sk, attnLocal)
+func splitPlan(a graph.AttentionDims) (nsplit, chunk int64) {
+	tiles := groups(int64(a.Sk), attnLocal)
 	nsplit = max(min(tiles, splitKVMaxSplits), groups(tiles, splitKVMaxTiles))
 	chunk = groups(tiles, nsplit) * attnLocal
-	return groups(a.sk, chunk), chunk
+	return groups(int64(a.Sk), chunk), chunk
 }
 
 // splitScratch is the split-KV partial results in bytes.
-func splitScratch(a attnDims, nsplit int64) int64 {
-	parts := a.b * a.sq * a.hq * nsplit
-	return 4 * parts * (2 + a.dv)
+func splitScratch(a graph.AttentionDims, nsplit int64) int64 {
+	parts := int64(a.Batch) * int64(a.Sq) * int64(a.Hq) * nsplit
+	return 4 * parts * (2 + int64(a.Dv))
 }
 
 func supportsSplitKV(dev *deviceInfo, n *graph.Node) error {
 	if err := supportsAttn(n); err != nil {
 		return err
 	}
-	a := attentionShape(n)
-	if 4*(a.d+2*attnLocal) > int64(dev.Limits.MaxSharedMemory) {
-		return fmt.Errorf("head dim %d needs more shared memory than the device's %d bytes", a.d, dev.Limits.MaxSharedMemory)
+	a := n.AttentionDims()
+	if 4*(int64(a.D)+2*attnLocal) > int64(dev.Limits.MaxSharedMemory) {
+		return fmt.Errorf("head dim %d needs more shared memory than the device's %d bytes", a.D, dev.Limits.MaxSharedMemory)
 	}
 	nsplit, _ := splitPlan(a)
 	lim := dev.Limits.MaxWorkgroupCount
-	if nsplit > int64(lim[0]) || a.hq > int64(lim[1]) || a.b*a.sq > int64(lim[2]) {
-		return fmt.Errorf("grid of %d×%d×%d splits, heads and rows exceeds the device's %v", nsplit, a.hq, a.b*a.sq, lim)
+	if nsplit > int64(lim[0]) || int64(a.Hq) > int64(lim[1]) || int64(a.Batch)*int64(a.Sq) > int64(lim[2]) {
+		return fmt.Errorf("grid of %d×%d×%d splits, heads and rows exceeds the device's %v", nsplit, a.Hq, a.Batch*a.Sq, lim)
 	}
 	wlim := int64(dev.Limits.MaxStorageBufferRange)
 	if s := splitScratch(a, nsplit); s > wlim {
@@ -236,8 +220,8 @@ func supportsSplitKV(dev *deviceInfo, n *graph.Node) error {
 
 // autoAttnVariant is the variant "auto" uses for n.
 func autoAttnVariant(dev *deviceInfo, n *graph.Node) string {
-	a := attentionShape(n)
-	if a.sq > 1 && supportsFlash(dev, n) == nil {
+	a := n.AttentionDims()
+	if a.Sq > 1 && supportsFlash(dev, n) == nil {
 		return attnFlash
 	}
 	return attnSplitKV
@@ -253,8 +237,8 @@ func supportsAttnAuto(dev *deviceInfo, n *graph.Node) error {
 // launchAttnAuto runs the variant autoAttnVariant picks, reading F16 keys
 // or values through 16-bit storage when the device has it.
 func launchAttnAuto(c *compiler, n *graph.Node) error {
-	s16 := storage16Available(c.dev) == nil && (n.Inputs[1].DType == graph.F16 || n.Inputs[2].DType == graph.F16)
-	if autoAttnVariant(c.dev, n) == attnFlash {
+	s16 := storage16Available(c.Dev) == nil && (n.Inputs[1].DType == graph.F16 || n.Inputs[2].DType == graph.F16)
+	if autoAttnVariant(c.Dev, n) == attnFlash {
 		return launchFlashKind(c, n, s16)
 	}
 	return launchSplitKVKind(c, n, s16)
@@ -275,7 +259,7 @@ func kvUnit(dt graph.DType) int64 {
 // attnArgs binds q, k, v, mask (or q again), positions (or q again), the
 // output and, when scratch ≥ 0, that scratch region, and pushes the
 // constants of attention_common.glsl.
-func attnArgs(l *launch, n *graph.Node, a attnDims, scratch int, nsplit, chunk int64) {
+func attnArgs(l *launch, n *graph.Node, a graph.AttentionDims, scratch int, nsplit, chunk int64) {
 	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	aq, ak, av := l.In(q), l.In(k), l.In(v)
 	var am, ap int
@@ -310,13 +294,13 @@ func attnArgs(l *launch, n *graph.Node, a attnDims, scratch int, nsplit, chunk i
 	if v.DType == graph.F16 {
 		flags |= attnFlagVF16
 	}
-	l.Int(a.b)
-	l.Int(a.sq)
-	l.Int(a.sk)
-	l.Int(a.hq)
-	l.Int(a.hkv)
-	l.Int(a.d)
-	l.Int(a.dv)
+	l.Int(int64(a.Batch))
+	l.Int(int64(a.Sq))
+	l.Int(int64(a.Sk))
+	l.Int(int64(a.Hq))
+	l.Int(int64(a.Hkv))
+	l.Int(int64(a.D))
+	l.Int(int64(a.Dv))
 	l.F32(n.Params.Scale)
 	l.U32(flags)
 	l.Offset(aq, 4)
@@ -337,81 +321,81 @@ func attnArgs(l *launch, n *graph.Node, a attnDims, scratch int, nsplit, chunk i
 // launchFlashKind records the fused kernel: one dispatch (the 16-bit
 // storage kernel with s16).
 func launchFlashKind(c *compiler, n *graph.Node, s16 bool) error {
-	a := attentionShape(n)
-	bq, bk, ok := flashTiles(c.dev, a)
+	a := n.AttentionDims()
+	bq, bk, ok := flashTiles(c.Dev, a)
 	if !ok {
-		return fmt.Errorf("head dims %d and %d do not fit the flash kernel's shared memory", a.d, a.dv)
+		return fmt.Errorf("head dims %d and %d do not fit the flash kernel's shared memory", a.D, a.Dv)
 	}
 	tpq := attnLocal / bq
-	dv4 := groups(a.dv, 4)
+	dv4 := groups(int64(a.Dv), 4)
 	shader := "attention_flash"
 	if s16 {
 		shader += "_s16"
 	}
-	l := c.dispatch(n, shader)
+	l := c.Launch(n, shader)
 	attnArgs(l, n, a, -1, 0, 0)
 	l.Local(attnLocal, 1, 1)
 	l.Spec(3, uint32(bq))
 	l.Spec(4, uint32(bk))
-	l.Spec(5, uint32(groups(a.d, 4)))
+	l.Spec(5, uint32(groups(int64(a.D), 4)))
 	l.Spec(6, uint32(dv4))
 	l.Spec(7, uint32(groups(dv4, tpq)))
-	l.Grid(uint32(groups(a.sq, bq)), uint32(a.hq), uint32(a.b))
+	l.Grid(uint32(groups(int64(a.Sq), bq)), uint32(a.Hq), uint32(a.Batch))
 	return nil
 }
 
 // launchNaive records the three passes over a scratch score matrix.
 func launchNaive(c *compiler, n *graph.Node) error {
-	a := attentionShape(n)
-	s := c.scratch(naiveScratch(a))
-	rows := a.b * a.hq * a.sq
+	a := n.AttentionDims()
+	s := c.Scratch(naiveScratch(a))
+	rows := int64(a.Batch) * int64(a.Hq) * int64(a.Sq)
 
-	l := c.dispatch(n, "attention_naive_scores")
+	l := c.Launch(n, "attention_naive_scores")
 	attnArgs(l, n, a, s, 0, 0)
 	l.Local(attnLocal, 1, 1)
-	l.Grid1D(groups(rows*a.sk, attnLocal))
+	l.Grid1D(groups(rows*int64(a.Sk), attnLocal))
 
-	l = c.dispatch(n, "attention_naive_softmax")
+	l = c.Launch(n, "attention_naive_softmax")
 	attnArgs(l, n, a, s, 0, 0)
 	local := uint32(1)
-	for local < attnLocal && int64(local) < a.sk {
+	for local < attnLocal && int(local) < a.Sk {
 		local *= 2
 	}
 	l.Local(local, 1, 1)
 	l.Grid1D(rows)
 
-	l = c.dispatch(n, "attention_naive_out")
+	l = c.Launch(n, "attention_naive_out")
 	attnArgs(l, n, a, s, 0, 0)
 	l.Local(attnLocal, 1, 1)
-	l.Grid1D(groups(a.b*a.sq*a.hq*a.dv, attnLocal))
+	l.Grid1D(groups(int64(a.Batch)*int64(a.Sq)*int64(a.Hq)*int64(a.Dv), attnLocal))
 	return nil
 }
 
 // launchSplitKVKind records the split pass (the 16-bit storage kernel with
 // s16) and the combining pass.
 func launchSplitKVKind(c *compiler, n *graph.Node, s16 bool) error {
-	a := attentionShape(n)
+	a := n.AttentionDims()
 	nsplit, chunk := splitPlan(a)
-	s := c.scratch(splitScratch(a, nsplit))
+	s := c.Scratch(splitScratch(a, nsplit))
 
 	shader := "attention_splitkv"
 	if s16 {
 		shader += "_s16"
 	}
-	l := c.dispatch(n, shader)
+	l := c.Launch(n, shader)
 	attnArgs(l, n, a, s, nsplit, chunk)
 	l.Local(attnLocal, 1, 1)
-	l.Spec(3, uint32(a.d))
-	l.Spec(4, uint32(groups(a.dv, attnLocal)))
-	l.Grid(uint32(nsplit), uint32(a.hq), uint32(a.b*a.sq))
+	l.Spec(3, uint32(a.D))
+	l.Spec(4, uint32(groups(int64(a.Dv), attnLocal)))
+	l.Grid(uint32(nsplit), uint32(a.Hq), uint32(int64(a.Batch)*int64(a.Sq)))
 
-	l = c.dispatch(n, "attention_splitkv_reduce")
+	l = c.Launch(n, "attention_splitkv_reduce")
 	attnArgs(l, n, a, s, nsplit, chunk)
 	local := uint32(32)
-	for local < attnLocal && int64(local) < a.dv {
+	for local < attnLocal && int(local) < a.Dv {
 		local *= 2
 	}
 	l.Local(local, 1, 1)
-	l.Grid1D(a.b * a.sq * a.hq)
+	l.Grid1D(int64(a.Batch) * int64(a.Sq) * int64(a.Hq))
 	return nil
 }

@@ -196,7 +196,7 @@ func TestAttentionLoopBudget(t *testing.T) {
 		lo, hi := int64(1), int64(1)<<20
 		for hi-lo > 1 {
 			mid := (lo + hi) / 2
-			a := attnDims{b: 1, sq: int64(s.sq), sk: mid, hq: 1, hkv: 1, d: int64(s.d), dv: int64(max(s.dv, s.d))}
+			a := graph.AttentionDims{Batch: 1, Sq: s.sq, Sk: int(mid), Hq: 1, Hkv: 1, D: s.d, Dv: max(s.dv, s.d), Group: 1, Causal: true}
 			if _, _, ok := flashTiles(&be.info, a); ok {
 				lo = mid
 			} else {

@@ -3,18 +3,19 @@
 package vulkan
 
 import (
+	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
 )
 
 // Element-wise ops: add, mul (broadcast), scale, silu, gelu, swiglu.
 
 func init() {
-	registerOp(graph.OpAdd, variant{name: "default", launch: launchBinary("add")})
-	registerOp(graph.OpMul, variant{name: "default", launch: launchBinary("mul")})
-	registerOp(graph.OpScale, variant{name: "default", launch: launchUnary("scale")})
-	registerOp(graph.OpSiLU, variant{name: "default", launch: launchUnary("silu")})
-	registerOp(graph.OpGELU, variant{name: "default", launch: launchUnary("gelu")})
-	registerOp(graph.OpSwiGLU, variant{name: "default", launch: launchSwiGLU})
+	ops.Register(graph.OpAdd, variant{Name: "default", Launch: launchBinary("add")})
+	ops.Register(graph.OpMul, variant{Name: "default", Launch: launchBinary("mul")})
+	ops.Register(graph.OpScale, variant{Name: "default", Launch: launchUnary("scale")})
+	ops.Register(graph.OpSiLU, variant{Name: "default", Launch: launchUnary("silu")})
+	ops.Register(graph.OpGELU, variant{Name: "default", Launch: launchUnary("gelu")})
+	ops.Register(graph.OpSwiGLU, variant{Name: "default", Launch: launchSwiGLU})
 }
 
 // elemLocal is the workgroup size of element-wise kernels.
@@ -31,40 +32,9 @@ func pow2Local(d *deviceInfo, want uint32) uint32 {
 	return p
 }
 
-// pad4 returns shape's dims left-padded with 1 to rank 4.
-func pad4(shape graph.Shape) [4]int64 {
-	out := [4]int64{1, 1, 1, 1}
-	for i, d := range shape {
-		out[4-len(shape)+i] = int64(d)
-	}
-	return out
-}
-
-// pad4Strides returns strides left-padded with 0 to rank 4.
-func pad4Strides(strides []int64) [4]int64 {
-	var out [4]int64
-	copy(out[4-len(strides):], strides)
-	return out
-}
-
-// broadcastStrides returns, for each dimension of x, the element stride of
-// contiguous y broadcast to x's shape (0 where y repeats).
-func broadcastStrides(x, y graph.Shape) []int64 {
-	st := make([]int64, len(x))
-	acc := int64(1)
-	for i := 1; i <= len(y); i++ {
-		dy := y[len(y)-i]
-		if dy != 1 {
-			st[len(x)-i] = acc
-		}
-		acc *= int64(dy)
-	}
-	return st
-}
-
 // elementGrid sets the workgroup size and a 1-D grid over count invocations.
 func elementGrid(c *compiler, l *launch, count int64) {
-	loc := elemLocal(c.dev)
+	loc := elemLocal(c.Dev)
 	l.Local(loc, 1, 1)
 	l.Grid1D(groups(count, int64(loc)))
 }
@@ -72,18 +42,18 @@ func elementGrid(c *compiler, l *launch, count int64) {
 func launchBinary(shader string) func(c *compiler, n *graph.Node) error {
 	return func(c *compiler, n *graph.Node) error {
 		x, y := n.Inputs[0], n.Inputs[1]
-		l := c.dispatch(n, shader)
+		l := c.Launch(n, shader)
 		ax, ay, ad := l.In(x), l.In(y), l.Out(n)
 		l.Offset(ax, 4)
 		l.Offset(ay, 4)
 		l.Offset(ad, 4)
 		count := n.Shape.NumElements()
 		l.Int(count)
-		sh := pad4(x.Shape)
+		sh := gpu.Pad4(x.Shape)
 		l.Int(sh[1])
 		l.Int(sh[2])
 		l.Int(sh[3])
-		ys := pad4Strides(broadcastStrides(x.Shape, y.Shape))
+		ys := gpu.Pad4Strides(graph.BroadcastStrides(x.Shape, y.Shape))
 		for _, s := range ys {
 			l.Int(s)
 		}
@@ -99,7 +69,7 @@ func launchBinary(shader string) func(c *compiler, n *graph.Node) error {
 
 func launchUnary(shader string) func(c *compiler, n *graph.Node) error {
 	return func(c *compiler, n *graph.Node) error {
-		l := c.dispatch(n, shader)
+		l := c.Launch(n, shader)
 		ax, ad := l.In(n.Inputs[0]), l.Out(n)
 		l.Offset(ax, 4)
 		l.Offset(ad, 4)
@@ -112,7 +82,7 @@ func launchUnary(shader string) func(c *compiler, n *graph.Node) error {
 }
 
 func launchSwiGLU(c *compiler, n *graph.Node) error {
-	l := c.dispatch(n, "swiglu")
+	l := c.Launch(n, "swiglu")
 	ag, au, ad := l.In(n.Inputs[0]), l.In(n.Inputs[1]), l.Out(n)
 	l.Offset(ag, 4)
 	l.Offset(au, 4)

@@ -43,47 +43,18 @@ const (
 )
 
 func init() {
-	registerOp(graph.OpMatMul,
-		variant{name: matmulAuto, supports: supportsMatMulAuto, launch: launchMatMulAuto},
-		variant{name: matmulGEMV, supports: supportsMatMulGEMV, launch: launchMatMulGEMV},
-		variant{name: matmulGEMM, available: gemmAvailable, supports: supportsMatMulGEMM, launch: launchMatMulGEMM},
-		variant{name: matmulGEMVS16, available: storage16Available, supports: supportsMatMulGEMV, launch: launchMatMulGEMVS16},
-		variant{name: matmulGEMMS16, available: func(d *deviceInfo) error {
+	ops.Register(graph.OpMatMul,
+		variant{Name: matmulAuto, Supports: supportsMatMulAuto, Launch: launchMatMulAuto},
+		variant{Name: matmulGEMV, Supports: supportsMatMulGEMV, Launch: launchMatMulGEMV},
+		variant{Name: matmulGEMM, Available: gemmAvailable, Supports: supportsMatMulGEMM, Launch: launchMatMulGEMM},
+		variant{Name: matmulGEMVS16, Available: storage16Available, Supports: supportsMatMulGEMV, Launch: launchMatMulGEMVS16},
+		variant{Name: matmulGEMMS16, Available: func(d *deviceInfo) error {
 			if err := storage16Available(d); err != nil {
 				return err
 			}
 			return gemmAvailable(d)
-		}, supports: supportsMatMulGEMM, launch: launchMatMulGEMMS16},
+		}, Supports: supportsMatMulGEMM, Launch: launchMatMulGEMMS16},
 	)
-}
-
-// matmulDims describes a matmul node: batches independent products of
-// [m, k] by [n, k]ᵀ; batchedW when w has one [n, k] matrix per batch.
-type matmulDims struct {
-	batches, m, n, k int64
-	batchedW         bool
-	rowBytes         int64 // bytes of one row of w
-}
-
-// matmulShape reads the dimensions of matmul node n.
-func matmulShape(n *graph.Node) (matmulDims, error) {
-	x, w := n.Inputs[0], n.Inputs[1]
-	k := int64(x.Shape.Last())
-	wr := w.Shape.Rank()
-	d := matmulDims{batches: 1, m: x.Shape.Rows(), n: int64(w.Shape[wr-2]), k: k}
-	if wr > 2 {
-		d.batchedW = true
-		d.m = int64(x.Shape[wr-2])
-		for _, s := range x.Shape[:wr-2] {
-			d.batches *= int64(s)
-		}
-	}
-	rb, err := w.DType.RowBytes(k)
-	if err != nil {
-		return d, fmt.Errorf("weight rows: %w", err)
-	}
-	d.rowBytes = rb
-	return d, nil
 }
 
 // gemmAvailable: the GEMM kernel needs 256 invocations in x and 16 KiB of
@@ -112,19 +83,16 @@ func storage16Available(d *deviceInfo) error {
 // batch count the grid can hold, and for quantized weights an inner size
 // of whole blocks.
 func supportsMatMul(dev *deviceInfo, n *graph.Node) error {
-	d, err := matmulShape(n)
-	if err != nil {
-		return err
-	}
-	if d.batches > int64(dev.Limits.MaxWorkgroupCount[2]) {
-		return fmt.Errorf("%d batches exceed the device's grid limit %d", d.batches, dev.Limits.MaxWorkgroupCount[2])
+	d := n.MatMulDims()
+	if int64(d.Batches) > int64(dev.Limits.MaxWorkgroupCount[2]) {
+		return fmt.Errorf("%d batches exceed the device's grid limit %d", d.Batches, dev.Limits.MaxWorkgroupCount[2])
 	}
 	const lim = 1<<32 - 1
 	if n.Shape.NumElements() > lim || n.Inputs[0].Shape.NumElements() > lim || n.Inputs[1].Shape.NumElements() > lim {
 		return errors.New("tensors of more than 2³²−1 elements")
 	}
-	if w := n.Inputs[1]; w.DType.IsQuantized() && d.k%int64(w.DType.BlockSize()) != 0 {
-		return fmt.Errorf("inner size %d is not a multiple of the %s block size %d", d.k, w.DType, w.DType.BlockSize())
+	if w := n.Inputs[1]; w.DType.IsQuantized() && d.K%w.DType.BlockSize() != 0 {
+		return fmt.Errorf("inner size %d is not a multiple of the %s block size %d", d.K, w.DType, w.DType.BlockSize())
 	}
 	return nil
 }
@@ -134,12 +102,12 @@ func supportsMatMulGEMM(dev *deviceInfo, n *graph.Node) error {
 	if err := supportsMatMul(dev, n); err != nil {
 		return err
 	}
-	d, _ := matmulShape(n)
-	if t := groups(d.m, gemmTile); t > int64(dev.Limits.MaxWorkgroupCount[1]) {
-		return fmt.Errorf("%d rows of x need %d row tiles, more than the device's grid limit %d", d.m, t, dev.Limits.MaxWorkgroupCount[1])
+	d := n.MatMulDims()
+	if t := groups(int64(d.M), gemmTile); t > int64(dev.Limits.MaxWorkgroupCount[1]) {
+		return fmt.Errorf("%d rows of x need %d row tiles, more than the device's grid limit %d", d.M, t, dev.Limits.MaxWorkgroupCount[1])
 	}
-	if t := groups(d.n, gemmTile); t > int64(dev.Limits.MaxWorkgroupCount[0]) {
-		return fmt.Errorf("%d output columns need %d column tiles, more than the device's grid limit %d", d.n, t, dev.Limits.MaxWorkgroupCount[0])
+	if t := groups(int64(d.N), gemmTile); t > int64(dev.Limits.MaxWorkgroupCount[0]) {
+		return fmt.Errorf("%d output columns need %d column tiles, more than the device's grid limit %d", d.N, t, dev.Limits.MaxWorkgroupCount[0])
 	}
 	return nil
 }
@@ -150,7 +118,7 @@ func supportsMatMulGEMV(dev *deviceInfo, n *graph.Node) error {
 	if err := supportsMatMul(dev, n); err != nil {
 		return err
 	}
-	d, _ := matmulShape(n)
+	d := n.MatMulDims()
 	local, mr := gemvConfig(d, n.Inputs[1].DType)
 	if it := gemvIterations(d, local, mr); !withinLoopBudget(dev, it) {
 		return fmt.Errorf("the GEMV kernel would run about %d loop iterations per invocation, more than lavapipe's limit", it)
@@ -169,8 +137,7 @@ func supportsMatMulAuto(dev *deviceInfo, n *graph.Node) error {
 // autoMatMulKind is the kernel "auto" runs n with: GEMV for few rows of x
 // (or when the device cannot run GEMM on n), GEMM otherwise.
 func autoMatMulKind(dev *deviceInfo, n *graph.Node) string {
-	d, err := matmulShape(n)
-	if err != nil || d.m <= gemvMaxRows || gemmAvailable(dev) != nil || supportsMatMulGEMM(dev, n) != nil {
+	if n.MatMulDims().M <= gemvMaxRows || gemmAvailable(dev) != nil || supportsMatMulGEMM(dev, n) != nil {
 		return matmulGEMV
 	}
 	return matmulGEMM
@@ -178,27 +145,27 @@ func autoMatMulKind(dev *deviceInfo, n *graph.Node) string {
 
 // gemvConfig returns the GEMV workgroup size (a power of two from 32 to
 // gemvMaxLocal, no larger than the row's work items) and MR.
-func gemvConfig(d matmulDims, wt graph.DType) (local uint32, mr int64) {
-	units := d.k // per row: elements, or groups of 8 for quantized weights
+func gemvConfig(d graph.MatMulDims, wt graph.DType) (local uint32, mr int64) {
+	units := int64(d.K) // per row: elements, or groups of 8 for quantized weights
 	if wt.IsQuantized() {
-		units = d.k / 8
+		units /= 8
 	}
 	local = 32
 	for local < gemvMaxLocal && int64(local) < units {
 		local *= 2
 	}
-	mr = min(d.m, gemvMaxMR)
-	if d.m > gemvMaxMR {
+	mr = min(int64(d.M), gemvMaxMR)
+	if d.M > gemvMaxMR {
 		mr = 4 // many rows (a forced GEMV): passes of 4
 	}
 	return local, mr
 }
 
 // gemvIterations estimates the loop iterations of one GEMV invocation.
-func gemvIterations(d matmulDims, local uint32, mr int64) int64 {
-	units := d.k
-	if d.k%8 == 0 {
-		units = d.k / 8
+func gemvIterations(d graph.MatMulDims, local uint32, mr int64) int64 {
+	units := int64(d.K)
+	if d.K%8 == 0 {
+		units /= 8
 	}
 	steps := int64(0)
 	for s := local; s > 1; s /= 2 {
@@ -206,13 +173,13 @@ func gemvIterations(d matmulDims, local uint32, mr int64) int64 {
 	}
 	const nr = gemvRowsPerGroup
 	perPass := groups(units, int64(local))*(mr+nr*(1+mr)+1) + 3*nr*mr + steps*(1+nr*mr) + 2
-	return groups(d.m, mr) * perPass
+	return groups(int64(d.M), mr) * perPass
 }
 
 // launchMatMulAuto runs the kernel autoMatMulKind picks, the 16-bit
 // storage one for F16 weights when the device has it.
 func launchMatMulAuto(c *compiler, n *graph.Node) error {
-	return launchMatMul(c, n, autoMatMulKind(c.dev, n), storage16Available(c.dev) == nil)
+	return launchMatMul(c, n, autoMatMulKind(c.Dev, n), storage16Available(c.Dev) == nil)
 }
 
 func launchMatMulGEMV(c *compiler, n *graph.Node) error { return launchMatMul(c, n, matmulGEMV, false) }
@@ -245,10 +212,8 @@ func weightUnit(dt graph.DType) int64 {
 // F16 weights use the kernel that reads them through 16-bit storage.
 func launchMatMul(c *compiler, n *graph.Node, kind string, s16 bool) error {
 	x, w := n.Inputs[0], n.Inputs[1]
-	d, err := matmulShape(n)
-	if err != nil {
-		return err
-	}
+	d := n.MatMulDims()
+	m, nn, k, batches, rowBytes := int64(d.M), int64(d.N), int64(d.K), int64(d.Batches), d.WRowBytes
 	shader := "matmul_" + w.DType.String() + "_" + kind
 	if s16 && w.DType == graph.F16 {
 		shader += "_s16"
@@ -256,52 +221,53 @@ func launchMatMul(c *compiler, n *graph.Node, kind string, s16 bool) error {
 	unit := weightUnit(w.DType)
 	// The shader's row stride of w: elements (halves) for float weights,
 	// bytes for quantized ones.
-	wRow := d.k
+	wRow := k
 	if w.DType.IsQuantized() {
-		wRow = d.rowBytes
+		wRow = rowBytes
 	}
-	chunks := [][2]int{{0, int(d.n)}}
-	if d.batchedW {
+	chunks := [][2]int{{0, d.N}}
+	if d.BatchedW {
 		// A batched weight is bound whole (one [n, k] matrix per batch).
-		if d.batches*d.n*d.rowBytes > c.maxWindow() {
+		if batches*nn*rowBytes > c.Dev.maxWindow() {
 			return fmt.Errorf("batched weight %s of %d bytes exceeds one binding (maxStorageBufferRange %d)",
-				w, d.batches*d.n*d.rowBytes, c.dev.Limits.MaxStorageBufferRange)
+				w, batches*nn*rowBytes, c.Dev.Limits.MaxStorageBufferRange)
 		}
-	} else if d.n*d.rowBytes > c.maxWindow() {
-		if chunks, err = c.rowChunks(int(d.n), d.rowBytes); err != nil {
+	} else if nn*rowBytes > c.Dev.maxWindow() {
+		var err error
+		if chunks, err = c.Dev.rowChunks(d.N, rowBytes); err != nil {
 			return fmt.Errorf("weight %s: %w", w, err)
 		}
 	}
 	var wbs int64
-	if d.batchedW {
-		wbs = d.n * d.rowBytes / unit
+	if d.BatchedW {
+		wbs = nn * rowBytes / unit
 	}
 	for _, ch := range chunks {
-		l := c.dispatch(n, shader)
+		l := c.Launch(n, shader)
 		ax := l.In(x)
 		var aw int
 		if len(chunks) == 1 {
 			aw = l.In(w)
 		} else {
-			aw = l.InRange(w, int64(ch[0])*d.rowBytes, int64(ch[1])*d.rowBytes)
+			aw = l.InRange(w, int64(ch[0])*rowBytes, int64(ch[1])*rowBytes)
 		}
 		ad := l.Out(n)
-		l.Int(d.m)
-		l.Int(d.n)
-		l.Int(d.k)
+		l.Int(m)
+		l.Int(nn)
+		l.Int(k)
 		l.Int(int64(ch[0]))
 		l.Int(int64(ch[1] - ch[0]))
 		l.Offset(ax, 4)
 		l.Offset(aw, unit)
 		l.Offset(ad, 4)
-		l.Int(d.m * d.k)
+		l.Int(m * k)
 		l.Int(wbs)
-		l.Int(d.m * d.n)
+		l.Int(m * nn)
 		l.Int(wRow)
 		cols := int64(ch[1] - ch[0])
 		if kind == matmulGEMM {
 			l.Local(gemmLocal, 1, 1)
-			l.Grid(uint32(groups(cols, gemmTile)), uint32(groups(d.m, gemmTile)), uint32(d.batches))
+			l.Grid(uint32(groups(cols, gemmTile)), uint32(groups(m, gemmTile)), uint32(batches))
 			continue
 		}
 		local, mr := gemvConfig(d, w.DType)
@@ -309,7 +275,7 @@ func launchMatMul(c *compiler, n *graph.Node, kind string, s16 bool) error {
 		l.Spec(3, gemvRowsPerGroup)
 		l.Spec(4, uint32(mr))
 		gx, gy := fold(groups(cols, gemvRowsPerGroup))
-		l.Grid(gx, gy, uint32(d.batches))
+		l.Grid(gx, gy, uint32(batches))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package vulkan
 import (
 	"fmt"
 
+	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
 )
 
@@ -12,13 +13,13 @@ import (
 
 func init() {
 	noKernel := func(*compiler, *graph.Node) error { return nil }
-	registerOp(graph.OpView, variant{name: "default", launch: noKernel})
-	registerOp(graph.OpReshape, variant{name: "default", launch: noKernel})
-	registerOp(graph.OpPermute, variant{name: "default", launch: noKernel})
-	registerOp(graph.OpKVWrite, variant{name: "default", launch: launchKVWrite})
-	registerOp(graph.OpContiguous, variant{name: "default", supports: supportsCopy, launch: launchCopy})
-	registerOp(graph.OpCopy, variant{name: "default", supports: supportsCopy, launch: launchCopy})
-	registerOp(graph.OpConcat, variant{name: "default", launch: launchConcat})
+	ops.Register(graph.OpView, variant{Name: "default", Launch: noKernel})
+	ops.Register(graph.OpReshape, variant{Name: "default", Launch: noKernel})
+	ops.Register(graph.OpPermute, variant{Name: "default", Launch: noKernel})
+	ops.Register(graph.OpKVWrite, variant{Name: "default", Launch: launchKVWrite})
+	ops.Register(graph.OpContiguous, variant{Name: "default", Supports: supportsCopy, Launch: launchCopy})
+	ops.Register(graph.OpCopy, variant{Name: "default", Supports: supportsCopy, Launch: launchCopy})
+	ops.Register(graph.OpConcat, variant{Name: "default", Launch: launchConcat})
 }
 
 // unit16 reports whether dt has 16-bit elements.
@@ -40,7 +41,7 @@ func launchKVWrite(c *compiler, n *graph.Node) error {
 	if cache.DType == graph.F16 {
 		shader = "kv_write_f16"
 	}
-	l := c.dispatch(n, shader)
+	l := c.Launch(n, shader)
 	ac, as, ap := l.Out(cache), l.In(src), l.In(pos)
 	l.Offset(ac, elemUnit(cache.DType))
 	l.Offset(as, 4)
@@ -49,7 +50,7 @@ func launchKVWrite(c *compiler, n *graph.Node) error {
 	l.Int(int64(rows))
 	l.Int(int64(cache.Shape[0]))
 	l.Status()
-	l.Local(pow2Local(c.dev, 64), 1, 1)
+	l.Local(pow2Local(c.Dev, 64), 1, 1)
 	l.Grid1D(int64(rows))
 	return nil
 }
@@ -88,7 +89,7 @@ func launchCopy(c *compiler, n *graph.Node) error {
 		return err
 	}
 	count := n.Shape.NumElements()
-	l := c.dispatch(n, shader)
+	l := c.Launch(n, shader)
 	ax, ad := l.In(x), l.Out(n)
 	switch {
 	case shader == "cpy_bytes":
@@ -128,13 +129,13 @@ func launchCopy(c *compiler, n *graph.Node) error {
 // pushStrided pushes the source layout of copy.glsl and quantize.glsl:
 // dims 1..3 of the padded shape, then the four padded strides.
 func pushStrided(l *launch, x *graph.Node) {
-	sh := pad4(x.Shape)
+	sh := gpu.Pad4(x.Shape)
 	l.Int(sh[1])
 	l.Int(sh[2])
 	l.Int(sh[3])
-	st := pad4Strides(x.Strides)
+	st := gpu.Pad4Strides(x.Strides)
 	if x.DType.IsQuantized() {
-		st = pad4Strides(x.Shape.Strides())
+		st = gpu.Pad4Strides(x.Shape.Strides())
 	}
 	for _, s := range st {
 		l.Stride(s)
@@ -154,7 +155,7 @@ func launchConcat(c *compiler, n *graph.Node) error {
 	}
 	u := elemUnit(n.DType)
 	count := n.Shape.NumElements()
-	l := c.dispatch(n, shader)
+	l := c.Launch(n, shader)
 	ax, ay, ad := l.In(x), l.In(y), l.Out(n)
 	l.Offset(ax, u)
 	l.Offset(ay, u)

@@ -13,12 +13,12 @@ import (
 // row, shared-memory reductions), rope, get_rows.
 
 func init() {
-	registerOp(graph.OpRMSNorm, variant{name: "default", launch: launchNorm("rms_norm")})
-	registerOp(graph.OpLayerNorm, variant{name: "default", launch: launchNorm("layer_norm")})
-	registerOp(graph.OpSoftmax, variant{name: "default", launch: launchSoftmax})
-	registerOp(graph.OpArgmax, variant{name: "default", launch: launchArgmax})
-	registerOp(graph.OpRoPE, variant{name: "default", launch: launchRoPE})
-	registerOp(graph.OpGetRows, variant{name: "default", launch: launchGetRows})
+	ops.Register(graph.OpRMSNorm, variant{Name: "default", Launch: launchNorm("rms_norm")})
+	ops.Register(graph.OpLayerNorm, variant{Name: "default", Launch: launchNorm("layer_norm")})
+	ops.Register(graph.OpSoftmax, variant{Name: "default", Launch: launchSoftmax})
+	ops.Register(graph.OpArgmax, variant{Name: "default", Launch: launchArgmax})
+	ops.Register(graph.OpRoPE, variant{Name: "default", Launch: launchRoPE})
+	ops.Register(graph.OpGetRows, variant{Name: "default", Launch: launchGetRows})
 }
 
 // rowLocal is the workgroup size of a row reduction over cols elements: a
@@ -35,14 +35,14 @@ func launchNorm(shader string) func(c *compiler, n *graph.Node) error {
 	return func(c *compiler, n *graph.Node) error {
 		cols := n.Shape.Last()
 		rows := n.Shape.Rows()
-		l := c.dispatch(n, shader)
+		l := c.Launch(n, shader)
 		ax, ad := l.In(n.Inputs[0]), l.Out(n)
 		l.Offset(ax, 4)
 		l.Offset(ad, 4)
 		l.Int(int64(cols))
 		l.Int(rows)
 		l.F32(n.Params.Eps)
-		l.Local(rowLocal(c.dev, cols), 1, 1)
+		l.Local(rowLocal(c.Dev, cols), 1, 1)
 		l.Grid1D(rows)
 		return nil
 	}
@@ -50,11 +50,7 @@ func launchNorm(shader string) func(c *compiler, n *graph.Node) error {
 
 func launchSoftmax(c *compiler, n *graph.Node) error {
 	x := n.Inputs[0]
-	cols := x.Shape.Last()
-	sq := 1
-	if r := x.Shape.Rank(); r >= 2 {
-		sq = x.Shape[r-2]
-	}
+	sm := n.SoftmaxDims()
 	mask := x // a placeholder binding when there is no mask
 	flags := uint32(0)
 	if n.Params.Causal {
@@ -64,19 +60,18 @@ func launchSoftmax(c *compiler, n *graph.Node) error {
 		mask = m
 		flags |= 2
 	}
-	rows := x.Shape.Rows()
-	l := c.dispatch(n, "softmax")
+	l := c.Launch(n, "softmax")
 	ax, am, ad := l.In(x), l.In(mask), l.Out(n)
 	l.Offset(ax, 4)
 	l.Offset(am, 4)
 	l.Offset(ad, 4)
-	l.Int(int64(cols))
-	l.Int(int64(sq))
-	l.Int(rows)
+	l.Int(int64(sm.Cols))
+	l.Int(int64(sm.Queries))
+	l.Int(sm.Rows)
 	l.F32(n.Params.Scale)
 	l.U32(flags)
-	l.Local(rowLocal(c.dev, cols), 1, 1)
-	l.Grid1D(rows)
+	l.Local(rowLocal(c.Dev, sm.Cols), 1, 1)
+	l.Grid1D(sm.Rows)
 	return nil
 }
 
@@ -84,13 +79,13 @@ func launchArgmax(c *compiler, n *graph.Node) error {
 	x := n.Inputs[0]
 	cols := x.Shape.Last()
 	rows := x.Shape.Rows()
-	l := c.dispatch(n, "argmax")
+	l := c.Launch(n, "argmax")
 	ax, ad := l.In(x), l.Out(n)
 	l.Offset(ax, 4)
 	l.Offset(ad, 4)
 	l.Int(int64(cols))
 	l.Int(rows)
-	l.Local(rowLocal(c.dev, cols), 1, 1)
+	l.Local(rowLocal(c.Dev, cols), 1, 1)
 	l.Grid1D(rows)
 	return nil
 }
@@ -108,7 +103,7 @@ func ropeFreqs(p graph.RoPEParams) []byte {
 
 func launchRoPE(c *compiler, n *graph.Node) error {
 	x, pos := n.Inputs[0], n.Inputs[1]
-	r := x.Shape.Rank()
+	d := n.RoPEDims()
 	p := n.Params.RoPE
 	ff, hasFF := x, uint32(0)
 	if f := n.FreqFactors(); f != nil {
@@ -118,9 +113,9 @@ func launchRoPE(c *compiler, n *graph.Node) error {
 	if p.Mode == graph.RoPENeoX {
 		neox = 1
 	}
-	k := c.constants(ropeFreqs(p))
+	k := c.Constants(ropeFreqs(p))
 	count := n.Shape.NumElements()
-	l := c.dispatch(n, "rope")
+	l := c.Launch(n, "rope")
 	ax, ap, af, ad := l.In(x), l.In(pos), l.In(ff), l.Out(n)
 	l.Const(k)
 	l.Offset(ax, 4)
@@ -128,10 +123,10 @@ func launchRoPE(c *compiler, n *graph.Node) error {
 	l.Offset(af, 4)
 	l.Offset(ad, 4)
 	l.Int(count)
-	l.Int(int64(x.Shape[r-1]))
-	l.Int(int64(x.Shape[r-2]))
-	l.Int(int64(x.Shape[r-3]))
-	l.Int(int64(p.Dims))
+	l.Int(int64(d.HeadDim))
+	l.Int(int64(d.Heads))
+	l.Int(int64(d.Seq))
+	l.Int(int64(d.Dims))
 	l.U32(neox)
 	l.U32(hasFF)
 	elementGrid(c, l, count)
@@ -145,13 +140,13 @@ func launchGetRows(c *compiler, n *graph.Node) error {
 	if err != nil {
 		return err
 	}
-	chunks, err := c.rowChunks(rows, rb)
+	chunks, err := c.Dev.rowChunks(rows, rb)
 	if err != nil {
 		return err
 	}
 	count := n.Shape.NumElements()
 	for i, ch := range chunks {
-		l := c.dispatch(n, "get_rows_"+table.DType.String())
+		l := c.Launch(n, "get_rows_"+table.DType.String())
 		at := l.InRange(table, int64(ch[0])*rb, int64(ch[1])*rb)
 		ai, ad := l.In(ids), l.Out(n)
 		l.Offset(at, 1)
