@@ -55,9 +55,6 @@ const emulatorName = "golem CUDA emulator"
 // PTX for sm_80.
 const minCC = 80
 
-// reasonNoKernels is the reason a found device is not yet usable.
-const reasonNoKernels = "cuda: kernels not yet implemented (device found)"
-
 func init() { backend.Register(cudaDriver{}) }
 
 // cudaDriver implements backend.Driver.
@@ -70,15 +67,18 @@ func (cudaDriver) Name() string { return driverName }
 // be listed.
 func (cudaDriver) Probe() []backend.Status { return probe() }
 
-// Open opens the device chosen by selector ("" for the first device, an
-// index, or a UUID with or without its GPU- prefix; see backend.SelectStatus).
-// No CUDA device can be opened yet; the error gives the reason.
-func (cudaDriver) Open(selector string, _ backend.Options) (backend.Backend, error) {
+// Open opens the device chosen by selector ("" for the first available
+// device, an index, or a UUID with or without its GPU- prefix; see
+// backend.SelectStatus). An unavailable device's error is its reason.
+func (cudaDriver) Open(selector string, opts backend.Options) (backend.Backend, error) {
 	st, err := backend.SelectStatus(driverName, probe(), selector)
 	if err != nil {
 		return nil, err
 	}
-	return nil, errors.New(st.Reason)
+	if !st.Available {
+		return nil, errors.New(st.Reason)
+	}
+	return open(st, opts)
 }
 
 // deviceInfo is what the probe reads from one device.
@@ -119,7 +119,7 @@ func (d deviceInfo) reason() string {
 	case d.CCMajor*10+d.CCMinor < minCC:
 		return fmt.Sprintf("cuda: compute capability %d.%d; golem's kernels need 8.0 (Ampere) or newer", d.CCMajor, d.CCMinor)
 	}
-	return reasonNoKernels
+	return ""
 }
 
 // status turns the probe's reading of device index into a Status line.

@@ -26,8 +26,11 @@ import (
 // stagingBytes is the size of a device's pinned staging buffer (two halves).
 const stagingBytes = 16 << 20
 
-// devicePtr is a device address.
-type devicePtr = C.CUdeviceptr
+// devicePtr is a device address; cfunction a kernel.
+type (
+	devicePtr = C.CUdeviceptr
+	cfunction = C.CUfunction
+)
 
 // errClosed is returned by calls on a closed device.
 var errClosed = errors.New("cuda: device closed")
@@ -146,6 +149,20 @@ func (d *device) read(dst []byte, src C.CUdeviceptr) error {
 	return nil
 }
 
+// zero sets n bytes at dst to 0.
+func (d *device) zero(dst C.CUdeviceptr, n int64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errClosed
+	}
+	var failed *C.char
+	if r := C.golem_cu_memset8(d.lib.lib, d.ctx, d.stream, dst, 0, C.size_t(n), &failed); r != 0 {
+		return d.lib.fail(r, failed, "cuMemsetD8Async", strconv.FormatInt(n, 10))
+	}
+	return nil
+}
+
 // fill sets count 32-bit words at dst to v.
 func (d *device) fill(dst C.CUdeviceptr, v uint32, count int64) error {
 	d.mu.Lock()
@@ -210,6 +227,15 @@ func (d *device) function(m *module, name string) (C.CUfunction, error) {
 	return f, nil
 }
 
+// allowShared lets f launch with up to bytes of dynamic shared memory.
+func (d *device) allowShared(f C.CUfunction, bytes int) error {
+	var failed *C.char
+	if r := C.golem_cu_func_max_dynamic_shared(d.lib.lib, d.ctx, f, C.int(bytes), &failed); r != 0 {
+		return d.lib.fail(r, failed, "cuFuncSetAttribute", strconv.Itoa(bytes))
+	}
+	return nil
+}
+
 // ---------------------------------------------------------------------------
 // Kernel parameters and launch lists.
 
@@ -250,8 +276,8 @@ func (p *params) Struct(words ...uint32) {
 	p.add(b, 4)
 }
 
-// launch is one kernel launch to pack into a launchList.
-type launch struct {
+// kernelLaunch is one kernel launch to pack into a launchList.
+type kernelLaunch struct {
 	fn     C.CUfunction
 	grid   [3]uint32
 	block  [3]uint32
@@ -268,7 +294,7 @@ type launchList struct {
 }
 
 // pack copies launches into C memory.
-func pack(ls []launch) *launchList {
+func pack(ls []kernelLaunch) *launchList {
 	out := &launchList{n: len(ls)}
 	if len(ls) == 0 {
 		return out
@@ -357,20 +383,20 @@ func (d *device) launchAll(s *stream, ll *launchList, names []string) error {
 	return nil
 }
 
-// graph is launches captured once into a CUDA graph, replayed on every
-// run, with an optional status region zeroed before and read after.
-type graph struct {
+// capturedGraph is launches captured once into a CUDA graph, replayed on
+// every run, with an optional status region zeroed before and copied to
+// pinned host memory after.
+type capturedGraph struct {
 	p C.golem_cu_program
 }
 
-// capture captures ll on s into a graph; status (words, 0 for none) is
-// zeroed at the start of every replay and copied to pinned host memory at
-// its end.
-func (d *device) capture(s *stream, ll *launchList, names []string, status C.CUdeviceptr, words int) (*graph, error) {
-	g := &graph{}
-	var failed *C.char
+// newCapturedGraph prepares a graph with the status region status (words
+// 32-bit words, 0 for none) and its pinned host copy; capture fills it.
+func (d *device) newCapturedGraph(status C.CUdeviceptr, words int) (*capturedGraph, error) {
+	g := &capturedGraph{}
 	if words > 0 {
 		var h unsafe.Pointer
+		var failed *C.char
 		if r := C.golem_cu_host_alloc(d.lib.lib, d.ctx, C.size_t(4*words), &h, &failed); r != 0 {
 			return nil, d.lib.fail(r, failed, "cuMemAllocHost_v2", strconv.Itoa(4*words))
 		}
@@ -378,6 +404,16 @@ func (d *device) capture(s *stream, ll *launchList, names []string, status C.CUd
 		g.p.status_words = C.size_t(words)
 		g.p.status_host = (*C.uint)(h)
 	}
+	return g, nil
+}
+
+// capture captures ll on s into a graph (see newCapturedGraph).
+func (d *device) capture(s *stream, ll *launchList, names []string, status C.CUdeviceptr, words int) (*capturedGraph, error) {
+	g, err := d.newCapturedGraph(status, words)
+	if err != nil {
+		return nil, err
+	}
+	var failed *C.char
 	var index C.int
 	if r := C.golem_cu_capture(d.lib.lib, d.ctx, s.s, ll.l, C.int(ll.n), &g.p, &index, &failed); r != 0 {
 		d.destroyGraph(g)
@@ -387,7 +423,7 @@ func (d *device) capture(s *stream, ll *launchList, names []string, status C.CUd
 }
 
 // replay runs g on s and waits for it.
-func (d *device) replay(s *stream, g *graph) error {
+func (d *device) replay(s *stream, g *capturedGraph) error {
 	var failed *C.char
 	if r := C.golem_cu_replay(d.lib.lib, d.ctx, s.s, &g.p, &failed); r != 0 {
 		return d.lib.fail(r, failed, "cuGraphLaunch", "")
@@ -396,7 +432,7 @@ func (d *device) replay(s *stream, g *graph) error {
 }
 
 // status returns the status words g copied back at the end of its last run.
-func (g *graph) status() []uint32 {
+func (g *capturedGraph) status() []uint32 {
 	if g.p.status_words == 0 {
 		return nil
 	}
@@ -404,7 +440,7 @@ func (g *graph) status() []uint32 {
 }
 
 // destroyGraph releases g.
-func (d *device) destroyGraph(g *graph) {
+func (d *device) destroyGraph(g *capturedGraph) {
 	C.golem_cu_program_destroy(d.lib.lib, d.ctx, &g.p)
 	if g.p.status_host != nil {
 		C.golem_cu_host_free(d.lib.lib, d.ctx, unsafe.Pointer(g.p.status_host))
@@ -414,13 +450,11 @@ func (d *device) destroyGraph(g *graph) {
 
 // runTimed runs ll on s without a graph, timing segments: segment i ends
 // after launch ends[i]-1. It returns each segment's seconds; g's status
-// region (if any) is zeroed before and read back after, as in a replay.
-func (d *device) runTimed(s *stream, ll *launchList, names []string, ends []int, g *graph) ([]float64, error) {
+// region (if any, from newCapturedGraph) is zeroed before and read back
+// after, as in a replay.
+func (d *device) runTimed(s *stream, ll *launchList, names []string, ends []int, g *capturedGraph) ([]float64, error) {
 	if len(ends) == 0 {
 		return nil, d.launchAll(s, ll, names)
-	}
-	if g == nil {
-		g = &graph{}
 	}
 	cends := (*C.int)(C.malloc(C.size_t(len(ends)) * C.size_t(unsafe.Sizeof(C.int(0)))))
 	defer C.free(unsafe.Pointer(cends))

@@ -106,7 +106,7 @@ func run(t *testing.T, d *device, m *module, kernel string, grid, block [3]uint3
 	s, err := d.newStream()
 	require.NoError(t, err)
 	defer d.destroyStream(s)
-	ll := pack([]launch{{fn: fn, grid: grid, block: block, shared: shared, params: p}})
+	ll := pack([]kernelLaunch{{fn: fn, grid: grid, block: block, shared: shared, params: p}})
 	defer ll.free()
 	return d.launchAll(s, ll, []string{kernel})
 }

@@ -33,6 +33,7 @@
 	C(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", CUresult, (CUdeviceptr dst, const void *src, size_t n, CUstream s))   \
 	C(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", CUresult, (void *dst, CUdeviceptr src, size_t n, CUstream s))         \
 	C(cuMemsetD32Async, "cuMemsetD32Async", CUresult, (CUdeviceptr dst, unsigned int v, size_t n, CUstream s))         \
+	C(cuMemsetD8Async, "cuMemsetD8Async", CUresult, (CUdeviceptr dst, unsigned char v, size_t n, CUstream s))          \
 	C(cuModuleLoadDataEx, "cuModuleLoadDataEx", CUresult,                                                              \
 	  (CUmodule * m, const void *image, unsigned int n, int *options, void **values))                                  \
 	C(cuModuleUnload, "cuModuleUnload", CUresult, (CUmodule m))                                                        \
@@ -379,6 +380,14 @@ CUresult golem_cu_memset32(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdev
                            const char **failed) {
 	CURRENT(ctx);
 	CALL("cuMemsetD32Async", lib->cuMemsetD32Async(dst, value, count, s));
+	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
+	return 0;
+}
+
+CUresult golem_cu_memset8(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdeviceptr dst, unsigned char value, size_t n,
+                          const char **failed) {
+	CURRENT(ctx);
+	CALL("cuMemsetD8Async", lib->cuMemsetD8Async(dst, value, n, s));
 	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
 	return 0;
 }

@@ -139,6 +139,10 @@ CUresult golem_cu_read(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_
 CUresult golem_cu_memset32(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdeviceptr dst, unsigned value, size_t count,
                            const char **failed);
 
+// golem_cu_memset8 fills n bytes at dst with value.
+CUresult golem_cu_memset8(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdeviceptr dst, unsigned char value, size_t n,
+                          const char **failed);
+
 // ---------------------------------------------------------------------------
 // Modules and launches.
 
