@@ -15,4 +15,6 @@ const reasonNoCgo = "cuda: built without cgo"
 func probe() []backend.Status { return unavailable(reasonNoCgo) }
 
 // open is never reached: probe lists no available device.
-func open(backend.Status, backend.Options) (backend.Backend, error) { return nil, errors.New(reasonNoCgo) }
+func open(backend.Status, backend.Options) (backend.Backend, error) {
+	return nil, errors.New(reasonNoCgo)
+}
