@@ -150,6 +150,11 @@ GOLEM_FN int golem_dp4a(int a, int b, int c) {
 	return d;
 }
 
+// Arithmetic that is never fused into an FMA (clang contracts a·b + c on
+// the device unless told not to): for code that must round as the CPU does.
+GOLEM_FN float golem_fmul_rn(float a, float b) { return __nvvm_mul_rn_f(a, b); }
+GOLEM_FN float golem_fadd_rn(float a, float b) { return __nvvm_add_rn_f(a, b); }
+
 // Approximate math instructions (the exact functions are below, shared).
 GOLEM_FN float golem_rsqrtf(float x) { return __nvvm_rsqrt_approx_f(x); }
 GOLEM_FN float golem_ex2f(float x) { return __nvvm_ex2_approx_f(x); }
@@ -389,6 +394,10 @@ GOLEM_FN int golem_dp4a(int a, int b, int c) {
 	return c;
 }
 
+// Plain arithmetic: the emulator is compiled without FMA contraction.
+GOLEM_FN float golem_fmul_rn(float a, float b) { return a * b; }
+GOLEM_FN float golem_fadd_rn(float a, float b) { return a + b; }
+
 // The approximate math instructions, computed exactly (see docs/cuda.md).
 GOLEM_FN float golem_rsqrtf(float x) { return 1.0f / sqrtf(x); }
 GOLEM_FN float golem_ex2f(float x) { return exp2f(x); }
@@ -436,6 +445,37 @@ GOLEM_FN float golem_expf(float x) {
 	float p = 1.0f + golem_fmaf(q, r * r, r);
 	int e = (int)n, e1 = e / 2, e2 = e - e1;
 	return p * golem_uint_as_float((uint32_t)(127 + e1) << 23) * golem_uint_as_float((uint32_t)(127 + e2) << 23);
+}
+
+// golem_sincosf: sin and cos of x within a few ulp for |x| up to about
+// 10^5 (rope angles): x is reduced by 2π (Cody-Waite, three parts) and then
+// by π/2 to [−π/4, π/4], where Taylor series to x^11 and x^12 are exact to
+// float precision. The same bits on both halves.
+GOLEM_FN void golem_sincosf(float x, float* s, float* c) {
+	float q = golem_rintf(x * 0.15915494f);
+	float r = golem_fmaf(q, -6.28125f, x);
+	r = golem_fmaf(q, -0.0019353071693331003f, r);
+	r = golem_fmaf(q, -1.0253376273028358e-11f, r);
+	float k = golem_rintf(r * 0.63661975f);
+	r = golem_fmaf(k, -1.5703125f, r);
+	r = golem_fmaf(k, -4.838267923332751e-4f, r);
+	r = golem_fmaf(k, -2.5633440682570896e-12f, r);
+	float r2 = r * r;
+	float ps = golem_fmaf(r2, 2.7557319e-6f, -1.9841270e-4f);
+	ps = golem_fmaf(r2, ps, 8.3333333e-3f);
+	ps = golem_fmaf(r2, ps, -1.6666667e-1f);
+	float sp = golem_fmaf(r * r2, ps, r);
+	float pc = golem_fmaf(r2, -2.7557319e-7f, 2.4801587e-5f);
+	pc = golem_fmaf(r2, pc, -1.3888889e-3f);
+	pc = golem_fmaf(r2, pc, 4.1666668e-2f);
+	pc = golem_fmaf(r2, pc, -0.5f);
+	float cp = golem_fmaf(r2, pc, 1.0f);
+	switch (((int)k) & 3) {
+	case 0: *s = sp; *c = cp; break;
+	case 1: *s = cp; *c = -sp; break;
+	case 2: *s = -sp; *c = -cp; break;
+	default: *s = -cp; *c = sp; break;
+	}
 }
 
 #endif  // GOLEM_CUH
