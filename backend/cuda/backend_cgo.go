@@ -56,7 +56,7 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 	}
 	dev, err := openDevice(lib, st.Info.Index, info)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cuda: open %s: %w", st.Device, err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -75,7 +75,7 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 	}
 	if err := b.loadKernels(); err != nil {
 		b.releaseLocked()
-		return nil, err
+		return nil, fmt.Errorf("cuda: open %s: %w", st.Device, err)
 	}
 	log.Debug("cuda: opened device", "device", b.name, "name", info.Name, "caps", b.dinfo.Caps, "kernels", len(b.funcs))
 	return b, nil
@@ -105,7 +105,7 @@ func (b *cudaBackend) loadKernels() error {
 				return err
 			}
 			if _, dup := b.funcs[e[1]]; dup {
-				return fmt.Errorf("cuda: kernel %s is defined in two PTX files", e[1])
+				return fmt.Errorf("kernel %s is defined in two PTX files", e[1])
 			}
 			b.funcs[e[1]] = fn
 		}
@@ -168,14 +168,14 @@ func (b *cudaBackend) note(err error) error {
 	return err
 }
 
-// usable returns an error when the backend is closed or its context lost.
-// The caller holds b.mu.
+// usable returns an error when the backend is closed or its context lost
+// (callers add "cuda: " and what they were doing). The caller holds b.mu.
 func (b *cudaBackend) usable() error {
 	if b.closed {
-		return errors.New("cuda: backend is closed")
+		return errors.New("backend is closed")
 	}
 	if b.lost != nil {
-		return fmt.Errorf("cuda: device unusable after an earlier failure: %w", b.lost)
+		return fmt.Errorf("device unusable after an earlier failure: %w", b.lost)
 	}
 	return nil
 }
@@ -185,18 +185,18 @@ func (b *cudaBackend) Alloc(size int64) (backend.Buffer, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.usable(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cuda: alloc: %w", err)
 	}
 	if size < 0 {
 		return nil, fmt.Errorf("cuda: alloc: negative size %d", size)
 	}
 	p, err := b.dev.alloc(max(size, 1))
 	if err != nil {
-		return nil, b.note(err)
+		return nil, fmt.Errorf("cuda: alloc: %w", b.note(err))
 	}
 	if err := b.dev.zero(p, max(size, 1)); err != nil {
 		_ = b.dev.free(p)
-		return nil, b.note(err)
+		return nil, fmt.Errorf("cuda: alloc: %w", b.note(err))
 	}
 	buf := &cuBuffer{owner: b, size: size, ptr: p, live: true}
 	b.buffers[buf] = struct{}{}
@@ -263,7 +263,10 @@ func (buf *cuBuffer) Write(off int64, src []byte) error {
 	if err := buf.access("write", off, len(src)); err != nil {
 		return err
 	}
-	return b.note(b.dev.write(buf.ptr+devicePtr(off), src))
+	if err := b.dev.write(buf.ptr+devicePtr(off), src); err != nil {
+		return fmt.Errorf("cuda: write: %w", b.note(err))
+	}
+	return nil
 }
 
 // Read implements backend.Buffer.
@@ -274,7 +277,10 @@ func (buf *cuBuffer) Read(off int64, dst []byte) error {
 	if err := buf.access("read", off, len(dst)); err != nil {
 		return err
 	}
-	return b.note(b.dev.read(dst, buf.ptr+devicePtr(off)))
+	if err := b.dev.read(dst, buf.ptr+devicePtr(off)); err != nil {
+		return fmt.Errorf("cuda: read: %w", b.note(err))
+	}
+	return nil
 }
 
 // Free implements backend.Buffer. Freeing twice is an error.

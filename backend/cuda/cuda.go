@@ -155,9 +155,10 @@ type Error struct {
 	Detail string // the emulator's account of the failure (golem-cuda-emu: ...)
 }
 
-// Error formats e as "cuda: CALL: NAME (text; reason): detail".
+// Error formats e as "CALL: NAME (text; reason): detail"; the backend
+// adds "cuda: " and what it was doing.
 func (e *Error) Error() string {
-	s := "cuda: " + e.Call + ": " + e.Name
+	s := e.Call + ": " + e.Name
 	paren := e.Text
 	if e.Reason != "" {
 		if paren != "" {

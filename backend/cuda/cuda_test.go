@@ -108,11 +108,11 @@ func TestErrorText(t *testing.T) {
 		want string
 	}{
 		{Error{Call: "cuMemAlloc_v2(1048576)", Name: "CUDA_ERROR_OUT_OF_MEMORY", Reason: oomReason(1<<20, 512<<10)},
-			"cuda: cuMemAlloc_v2(1048576): CUDA_ERROR_OUT_OF_MEMORY (out of memory; asked 1.0 MiB, 512.0 KiB free)"},
+			"cuMemAlloc_v2(1048576): CUDA_ERROR_OUT_OF_MEMORY (out of memory; asked 1.0 MiB, 512.0 KiB free)"},
 		{Error{Call: "cuInit", Name: "CUDA_ERROR_NO_DEVICE", Text: "no CUDA-capable device is detected"},
-			"cuda: cuInit: CUDA_ERROR_NO_DEVICE (no CUDA-capable device is detected)"},
+			"cuInit: CUDA_ERROR_NO_DEVICE (no CUDA-capable device is detected)"},
 		{Error{Call: "cuLaunchKernel(k)", Name: "CUDA_ERROR_LAUNCH_FAILED", Text: "unspecified launch failure", Detail: "golem-cuda-emu: x"},
-			"cuda: cuLaunchKernel(k): CUDA_ERROR_LAUNCH_FAILED (unspecified launch failure): golem-cuda-emu: x"},
+			"cuLaunchKernel(k): CUDA_ERROR_LAUNCH_FAILED (unspecified launch failure): golem-cuda-emu: x"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, tt.e.Error())

@@ -33,7 +33,7 @@ type (
 )
 
 // errClosed is returned by calls on a closed device.
-var errClosed = errors.New("cuda: device closed")
+var errClosed = errors.New("device closed")
 
 // device is an opened CUDA device: its primary context, a stream for
 // transfers and a pinned staging buffer. Its methods may be called from

@@ -27,14 +27,14 @@ func TestEmulatorKernelErrors(t *testing.T) {
 		want   string // a regular expression the error must match
 	}{
 		{"write past the end, into the guard page", "selftest_bad_oob", 1000, 8, 256, 700,
-			`^cuda: cuLaunchKernel\(selftest_bad_oob\): CUDA_ERROR_ILLEGAL_ADDRESS \(an illegal memory access was encountered\): ` +
+			`^cuLaunchKernel\(selftest_bad_oob\): CUDA_ERROR_ILLEGAL_ADDRESS \(an illegal memory access was encountered\): ` +
 				`golem-cuda-emu: kernel selftest_bad_oob launch #\d+ block \(4,0,0\) thread \(0,0,0\): illegal write at 0x[0-9a-f]+: ` +
 				`96 bytes past the end of allocation #\d+ \(4000 bytes at 0x[0-9a-f]+\)$`},
 		{"write past the end, before the guard page", "selftest_bad_oob", 1000, 1, 1001, 700,
 			`: golem-cuda-emu: kernel selftest_bad_oob launch #\d+ wrote past the end of allocation #\d+ \(4000 bytes at 0x[0-9a-f]+\): ` +
 				`bytes 4000\.\.4003 changed$`},
 		{"barrier after an early return", "selftest_bad_barrier", 32, 1, 32, 719,
-			`^cuda: cuLaunchKernel\(selftest_bad_barrier\): CUDA_ERROR_LAUNCH_FAILED \(unspecified launch failure\): ` +
+			`^cuLaunchKernel\(selftest_bad_barrier\): CUDA_ERROR_LAUNCH_FAILED \(unspecified launch failure\): ` +
 				`golem-cuda-emu: kernel selftest_bad_barrier launch #\d+ block \(0,0,0\): __syncthreads at selftest\.cu:\d+ ` +
 				`reached by 16 of 32 threads \(16 exited\) \(deadlock on a GPU\)$`},
 		{"shuffle waiting for lanes at a barrier", "selftest_bad_warp", 64, 1, 64, 719,
@@ -79,12 +79,12 @@ func TestEmulatorModuleErrors(t *testing.T) {
 		code            int
 	}{
 		{"entry without an emulated kernel", head + ".visible .entry nosuch(\n\t.param .u64 nosuch_param_0\n)\n{\n\tret;\n}\n",
-			"cuda: cuModuleLoadDataEx(bad): CUDA_ERROR_INVALID_PTX (a PTX JIT compilation failed): golem-cuda-emu: PTX entry nosuch has no " +
+			"cuModuleLoadDataEx(bad): CUDA_ERROR_INVALID_PTX (a PTX JIT compilation failed): golem-cuda-emu: PTX entry nosuch has no " +
 				"emulated kernel (is bin/libgolem-cuda-emu.so older than the PTX? make cuda-emu)", 218},
 		{"parameters of other sizes", head + ".visible .entry selftest_bad_oob(\n\t.param .u64 a,\n\t.param .u32 b\n)\n{\n\tret;\n}\n",
 			"golem-cuda-emu: PTX entry selftest_bad_oob takes parameters of (8,4) bytes but the emulated kernel takes (8) (make cuda-emu)", 218},
 		{"PTX newer than the driver", ".version 9.9\n.target sm_80\n",
-			"cuda: cuModuleLoadDataEx(bad): CUDA_ERROR_UNSUPPORTED_PTX_VERSION (the provided PTX was compiled with an unsupported toolchain.; " +
+			"cuModuleLoadDataEx(bad): CUDA_ERROR_UNSUPPORTED_PTX_VERSION (the provided PTX was compiled with an unsupported toolchain.; " +
 				"the kernels are PTX ISA 9.9, which needs a newer driver than this one (CUDA 13.0)): golem-cuda-emu: PTX ISA 9.9 is newer " +
 				"than this driver supports (CUDA 13.0: PTX ISA 9.0)", 222},
 		{"Hopper PTX on an sm_80 device", ".version 8.0\n.target sm_90a\n",
@@ -115,7 +115,7 @@ func TestEmulatorOutOfMemory(t *testing.T) {
 		d := openTestDevice(t)
 		_, err := d.alloc(2 << 20)
 		require.Error(t, err)
-		require.Equal(t, "cuda: cuMemAlloc_v2(2097152): CUDA_ERROR_OUT_OF_MEMORY (out of memory; asked 2.0 MiB, 1.0 MiB free): "+
+		require.Equal(t, "cuMemAlloc_v2(2097152): CUDA_ERROR_OUT_OF_MEMORY (out of memory; asked 2.0 MiB, 1.0 MiB free): "+
 			"golem-cuda-emu: cuMemAlloc: 2.0 MiB asked, 1.0 MiB free of 1.0 MiB (GOLEM_CUDA_EMU_MEMORY sets the size)", err.Error())
 		return
 	}

@@ -45,7 +45,7 @@ func (b *cudaBackend) compile(g *graph.Graph, op graph.Op, variant string) (back
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.usable(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cuda: compile: %w", err)
 	}
 	core, err := gpu.Prepare[*cuBuffer](g, ops.Validate, regionAlign)
 	if err != nil {
