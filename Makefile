@@ -165,11 +165,13 @@ clean:
 	rm -rf bin .gpu gpu-results
 
 ## gpu-bundle: .gpu/, a self-contained folder for a GPU machine without Go:
-## golem, the GPU packages' test binaries, the Vulkan loader .deb, the
-## stories260K model and run.sh (bash .gpu/run.sh; see ../shared/docs/GPU.md)
+## golem, the GPU packages' test binaries, the CUDA emulator (for its own
+## tests), the Vulkan loader .deb, the stories260K model and run.sh (bash
+## .gpu/run.sh; see ../shared/docs/GPU.md)
 GPU_TEST_PKGS := ./backend/vulkan ./backend/cuda ./parity ./bench
-gpu-bundle: deps
+gpu-bundle: deps cuda-emu
 	rm -rf .gpu && mkdir -p .gpu/shared/models
+	cp bin/libgolem-cuda-emu.so .gpu/
 	$(GO) build -ldflags '$(LDFLAGS)' -o .gpu/golem ./cmd/golem
 	for p in $(GPU_TEST_PKGS); do $(GO) test -c -o .gpu/$$(echo $${p#./} | tr / _).test $$p; done
 	cp ../shared/models/stories260K.gguf .gpu/shared/models/

@@ -35,26 +35,53 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// emulatorPath returns the emulated driver to test against: the library
-// GOLEM_CUDA_LIBRARY names, else bin/libgolem-cuda-emu.so of this checkout.
-// Without it the test skips (fails under CI=true): make cuda-emu builds it.
+// emulatorFile is the emulator's file name.
+const emulatorFile = "libgolem-cuda-emu.so"
+
+// emulatorPath returns the emulated driver for the tests that need it: the
+// library GOLEM_CUDA_LIBRARY names when it is the emulator, else
+// bin/libgolem-cuda-emu.so of this checkout, else one beside the test
+// binary (a GPU bundle). Without one the test skips (fails under CI=true):
+// make cuda-emu builds it.
 func emulatorPath(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(LibraryEnv); p != "" {
+	if p := os.Getenv(LibraryEnv); filepath.Base(p) == emulatorFile {
 		return p
 	}
-	p := filepath.Join(testutil.RepoRoot(t), "bin", "libgolem-cuda-emu.so")
-	if _, err := os.Stat(p); err != nil {
-		skipOrFail(t, "CUDA emulator %s not built (make cuda-emu)", p)
+	cands := []string{filepath.Join(testutil.RepoRoot(t), "bin", emulatorFile)}
+	if exe, err := os.Executable(); err == nil {
+		cands = append(cands, filepath.Join(filepath.Dir(exe), emulatorFile))
 	}
-	return p
+	for _, p := range cands {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	skipOrFail(t, "CUDA emulator not built (make cuda-emu): none of %v", cands)
+	return ""
 }
 
-// openTestDevice loads the driver library and opens its device 0.
-func openTestDevice(t *testing.T) *device {
+// openEmulator opens device 0 of the emulator.
+func openEmulator(t *testing.T) *device {
 	t.Helper()
 	lib, msg := openLibrary(emulatorPath(t))
 	require.NotNil(t, lib, msg)
+	return openLibDevice(t, lib)
+}
+
+// openTestDevice opens device 0 of the system's driver: a GPU, or the
+// emulator when there is none (TestMain).
+func openTestDevice(t *testing.T) *device {
+	t.Helper()
+	lib, reason := loadSystem()
+	if lib == nil {
+		skipOrFail(t, "no CUDA driver: %s", reason)
+	}
+	return openLibDevice(t, lib)
+}
+
+func openLibDevice(t *testing.T, lib *library) *device {
+	t.Helper()
 	n, err := lib.init()
 	require.NoError(t, err)
 	require.Positive(t, n)
@@ -65,6 +92,9 @@ func openTestDevice(t *testing.T) *device {
 	t.Cleanup(func() { require.NoError(t, d.close()) })
 	return d
 }
+
+// The TestSelftest* tests run the selftest kernels on the system's device
+// (a GPU, or the emulator) and compare every output with Go.
 
 // loadPTX loads an embedded kernel file (name.ptx), or the selftest
 // kernels for "selftest".
@@ -137,7 +167,7 @@ func bytesOf[T uint32 | int32 | float32](v []T) []byte {
 }
 
 func TestEmulatorDevice(t *testing.T) {
-	d := openTestDevice(t)
+	d := openEmulator(t)
 	require.True(t, d.info.Emulated)
 	require.Equal(t, "golem CUDA emulator (CPU)", d.info.Name)
 	st := d.info.status(0)
@@ -145,7 +175,7 @@ func TestEmulatorDevice(t *testing.T) {
 	require.Contains(t, st.Info.Caps, "emulated on the CPU")
 }
 
-func TestEmulatorIndices(t *testing.T) {
+func TestSelftestIndices(t *testing.T) {
 	d := openTestDevice(t)
 	m := loadPTX(t, d, "selftest")
 	grid, block := [3]uint32{3, 2, 2}, [3]uint32{8, 4, 2}
@@ -201,7 +231,7 @@ func shfl(mode string, lane, b, c int, vals []uint32) uint32 {
 	return vals[j]
 }
 
-func TestEmulatorWarp(t *testing.T) {
+func TestSelftestWarp(t *testing.T) {
 	d := openTestDevice(t)
 	m := loadPTX(t, d, "selftest")
 	const n = 128 // 2 blocks of 2 warps
@@ -255,7 +285,7 @@ func TestEmulatorWarp(t *testing.T) {
 	}
 }
 
-func TestEmulatorBlock(t *testing.T) {
+func TestSelftestBlock(t *testing.T) {
 	d := openTestDevice(t)
 	m := loadPTX(t, d, "selftest")
 	const threads, blocks = 256, 3
@@ -305,7 +335,7 @@ func TestEmulatorBlock(t *testing.T) {
 	}
 }
 
-func TestEmulatorAtomics(t *testing.T) {
+func TestSelftestAtomics(t *testing.T) {
 	d := openTestDevice(t)
 	m := loadPTX(t, d, "selftest")
 	const n = 192
@@ -337,7 +367,7 @@ func fma32(a, b, c float32) float32 {
 	return f
 }
 
-func TestEmulatorMath(t *testing.T) {
+func TestSelftestMath(t *testing.T) {
 	d := openTestDevice(t)
 	m := loadPTX(t, d, "selftest")
 	nan := float32(math.NaN())

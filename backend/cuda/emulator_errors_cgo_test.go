@@ -47,7 +47,7 @@ func TestEmulatorKernelErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := openTestDevice(t)
+			d := openEmulator(t)
 			m := loadPTX(t, d, "selftest")
 			buf := devBuf(t, d, make([]byte, 4*tt.floats))
 			var p params
@@ -67,7 +67,7 @@ func TestEmulatorKernelErrors(t *testing.T) {
 		})
 	}
 	// Every context above was released: a new one works.
-	d := openTestDevice(t)
+	d := openEmulator(t)
 	_, err := d.alloc(16)
 	require.NoError(t, err)
 }
@@ -92,7 +92,7 @@ func TestEmulatorModuleErrors(t *testing.T) {
 				"the emulated device is sm_80", 209},
 		{"not PTX", "hello", "CUDA_ERROR_INVALID_PTX (a PTX JIT compilation failed): golem-cuda-emu: not a PTX module (no .version directive)", 218},
 	}
-	d := openTestDevice(t)
+	d := openEmulator(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := d.loadModule("bad", tt.ptx)
@@ -112,7 +112,7 @@ func TestEmulatorModuleErrors(t *testing.T) {
 // an allocation that does not fit.
 func TestEmulatorOutOfMemory(t *testing.T) {
 	if os.Getenv("GOLEM_TEST_OOM_CHILD") == "1" {
-		d := openTestDevice(t)
+		d := openEmulator(t)
 		_, err := d.alloc(2 << 20)
 		require.Error(t, err)
 		require.Equal(t, "cuMemAlloc_v2(2097152): CUDA_ERROR_OUT_OF_MEMORY (out of memory; asked 2.0 MiB, 1.0 MiB free): "+
