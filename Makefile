@@ -134,7 +134,7 @@ kernels-check:
 ## kernels/cuda sources as host C++20 behind the driver API subset golem
 ## calls (GOLEM_CUDA_LIBRARY=bin/libgolem-cuda-emu.so; docs/cuda.md)
 CXX := g++
-EMU_CXXFLAGS := -std=c++20 -O2 -g -fPIC -pthread -fvisibility=hidden -Wall -Wextra -Wno-unknown-pragmas \
+EMU_CXXFLAGS := -std=c++20 -O2 -g -fPIC -pthread -fvisibility=hidden -fstack-clash-protection -Wall -Wextra -Wno-unknown-pragmas \
 	-DGOLEM_CUDA_EMU -Ikernels/cuda/include
 EMU_OBJ := bin/cuda-emu
 EMU_SRC := $(wildcard backend/cuda/emu/*.cc)

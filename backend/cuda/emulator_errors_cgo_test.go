@@ -44,6 +44,11 @@ func TestEmulatorKernelErrors(t *testing.T) {
 		{"two different barriers", "selftest_bad_divergent", 64, 1, 64, 719,
 			`golem-cuda-emu: kernel selftest_bad_divergent launch #\d+ block \(0,0,0\): divergent __syncthreads: 32 threads wait at ` +
 				`selftest\.cu:\d+ and 32 at selftest\.cu:\d+ \(undefined on a GPU: it may hang\)$`},
+		{"stack overflow", "selftest_bad_stack", 64, 1, 32, 700,
+			`golem-cuda-emu: kernel selftest_bad_stack launch #\d+ block \(0,0,0\) thread \(0,0,0\): stack overflow \(the emulator gives each thread 128 KiB\)$`},
+		{"integer division by zero", "selftest_bad_divide", 64, 1, 32, 715,
+			`^cuLaunchKernel\(selftest_bad_divide\): CUDA_ERROR_ILLEGAL_INSTRUCTION \(an illegal instruction was encountered\): golem-cuda-emu: ` +
+				`kernel selftest_bad_divide launch #\d+ block \(0,0,0\) thread \(0,0,0\): integer division by zero \(a GPU gives an undefined result instead\)$`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +57,9 @@ func TestEmulatorKernelErrors(t *testing.T) {
 			buf := devBuf(t, d, make([]byte, 4*tt.floats))
 			var p params
 			p.Ptr(buf)
+			if tt.kernel == "selftest_bad_stack" {
+				p.U32(128 * 1024)
+			}
 			err := run(t, d, m, tt.kernel, [3]uint32{tt.grid, 1, 1}, [3]uint32{tt.block, 1, 1}, 0, p)
 			require.Error(t, err)
 			require.Regexp(t, regexp.MustCompile(tt.want), err.Error())

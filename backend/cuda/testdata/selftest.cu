@@ -156,3 +156,17 @@ extern "C" __global__ void selftest_bad_divergent(float* p) {
 	p[threadIdx.x] = 1.0f;
 }
 GOLEM_KERNEL(selftest_bad_divergent);
+
+// selftest_bad_stack: a thread with a 512 KiB local array (the emulator
+// gives each thread 128 KiB of stack).
+extern "C" __global__ void selftest_bad_stack(float* p, uint32_t n) {
+	volatile float big[128 * 1024];
+	for (uint32_t i = 0; i < n; i++) big[i] = p[i % 16];
+	p[threadIdx.x] = big[n / 2];
+}
+GOLEM_KERNEL(selftest_bad_stack);
+
+// selftest_bad_divide: integer division by zero (a GPU gives an undefined
+// result; the emulator reports it).
+extern "C" __global__ void selftest_bad_divide(int32_t* p) { p[threadIdx.x] = p[0] / p[1]; }
+GOLEM_KERNEL(selftest_bad_divide);
