@@ -265,10 +265,15 @@ CUresult get_stream(void* h, Stream** out) {
 	return kSuccess;
 }
 
-// capture_error ends the capture of s (if any) for an operation that may not
-// run during it.
+// capture_error invalidates the capture of s, or of every stream being
+// captured when s is null (a synchronous call), for an operation that may
+// not run during a capture.
 CUresult capture_error(Stream* s, const char* call) {
-	if (s != nullptr) s->invalidated = true;
+	std::lock_guard<std::mutex> lock(primary.mu);
+	for (void* h : primary.streams) {
+		Stream* t = static_cast<Stream*>(h);
+		if (t->capturing && (s == nullptr || s == t)) t->invalidated = true;
+	}
 	return fail(kCaptureUnsupported, format("%s is not allowed while a stream is being captured", call));
 }
 
