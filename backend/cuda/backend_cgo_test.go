@@ -5,9 +5,12 @@ package cuda
 import (
 	"context"
 	"encoding/binary"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,6 +18,7 @@ import (
 	"github.com/golem-llm/golem/backend"
 	_ "github.com/golem-llm/golem/backend/cpu" // the parity reference
 	"github.com/golem-llm/golem/graph"
+	cudakernels "github.com/golem-llm/golem/kernels/cuda"
 	"github.com/golem-llm/golem/parity"
 )
 
@@ -150,4 +154,40 @@ func TestProgram(t *testing.T) {
 	for _, x := range tm {
 		require.GreaterOrEqual(t, x.Seconds, 0.0)
 	}
+}
+
+// TestKernelsEmbedded checks that every kernel source has its embedded PTX
+// and every embedded PTX its source, and that each PTX module names the
+// kernels GOLEM_KERNEL registers in its source.
+func TestKernelsEmbedded(t *testing.T) {
+	srcs, err := filepath.Glob(filepath.Join("..", "..", "kernels", "cuda", "*.cu"))
+	require.NoError(t, err)
+	require.NotEmpty(t, srcs)
+	ptxs, err := fs.Glob(cudakernels.FS, "*.ptx")
+	require.NoError(t, err)
+	want := map[string]string{}
+	for _, s := range srcs {
+		want[strings.TrimSuffix(filepath.Base(s), ".cu")+".ptx"] = s
+	}
+	registered := regexp.MustCompile(`GOLEM_KERNEL\(([a-z0-9_]+)\)`)
+	for _, p := range ptxs {
+		src, ok := want[p]
+		require.True(t, ok, "%s has no .cu source", p)
+		delete(want, p)
+		code, err := os.ReadFile(src)
+		require.NoError(t, err)
+		ptx, err := fs.ReadFile(cudakernels.FS, p)
+		require.NoError(t, err)
+		var entries []string
+		for _, m := range entryRE.FindAllStringSubmatch(string(ptx), -1) {
+			entries = append(entries, m[1])
+		}
+		for _, m := range registered.FindAllStringSubmatch(string(code), -1) {
+			if m[1] == "name" {
+				continue // a macro's parameter
+			}
+			require.Contains(t, entries, m[1], "%s registers %s, which its PTX lacks (run make kernels)", src, m[1])
+		}
+	}
+	require.Empty(t, want, "sources without embedded PTX (run make kernels)")
 }
