@@ -163,20 +163,6 @@ func (d *device) zero(dst C.CUdeviceptr, n int64) error {
 	return nil
 }
 
-// fill sets count 32-bit words at dst to v.
-func (d *device) fill(dst C.CUdeviceptr, v uint32, count int64) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return errClosed
-	}
-	var failed *C.char
-	if r := C.golem_cu_memset32(d.lib.lib, d.ctx, d.stream, dst, C.uint(v), C.size_t(count), &failed); r != 0 {
-		return d.lib.fail(r, failed, "cuMemsetD32Async", strconv.FormatInt(count, 10))
-	}
-	return nil
-}
-
 // module is a loaded PTX module.
 type module struct {
 	name string

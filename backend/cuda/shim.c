@@ -376,14 +376,6 @@ CUresult golem_cu_read(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_
 	return 0;
 }
 
-CUresult golem_cu_memset32(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdeviceptr dst, unsigned value, size_t count,
-                           const char **failed) {
-	CURRENT(ctx);
-	CALL("cuMemsetD32Async", lib->cuMemsetD32Async(dst, value, count, s));
-	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
-	return 0;
-}
-
 CUresult golem_cu_memset8(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdeviceptr dst, unsigned char value, size_t n,
                           const char **failed) {
 	CURRENT(ctx);

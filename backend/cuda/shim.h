@@ -135,11 +135,7 @@ CUresult golem_cu_write(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu
                         const char **failed);
 CUresult golem_cu_read(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_staging *st, void *dst, CUdeviceptr src, size_t n,
                        const char **failed);
-// golem_cu_memset32 fills count 32-bit words at dst with value.
-CUresult golem_cu_memset32(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdeviceptr dst, unsigned value, size_t count,
-                           const char **failed);
-
-// golem_cu_memset8 fills n bytes at dst with value.
+// golem_cu_memset8 fills n bytes at dst with value and waits.
 CUresult golem_cu_memset8(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdeviceptr dst, unsigned char value, size_t n,
                           const char **failed);
 
