@@ -13,10 +13,11 @@ VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-# Debian packages the build and the tests use: the C compiler for cgo, clang-19
-# and glslc for the GPU kernels, the Vulkan headers, loader and Mesa drivers
-# (lavapipe, a CPU Vulkan device, so the Vulkan backend runs without a GPU).
-DEPS ?= gcc clang-19 glslc libvulkan-dev mesa-vulkan-drivers
+# Debian packages the build and the tests use: the C compiler for cgo, g++ for
+# the CUDA emulator, clang-19 and glslc for the GPU kernels, the Vulkan
+# headers, loader and Mesa drivers (lavapipe, a CPU Vulkan device, so the
+# Vulkan backend runs without a GPU).
+DEPS ?= gcc g++ clang-19 glslc libvulkan-dev mesa-vulkan-drivers
 SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 
 TEST_TIMEOUT ?= 10m
@@ -29,7 +30,7 @@ RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/*.go),./$(d)))
 NOCGO_PKGS := ./backend/cuda ./backend/vulkan
 FUZZTIME ?= 20s
 
-.PHONY: deps build vet test run kernels kernels-check fuzz clean gpu-bundle
+.PHONY: deps build vet test run kernels kernels-check cuda-emu fuzz clean gpu-bundle
 
 ## deps: install the missing Debian packages (apt-get update only when needed)
 deps:
@@ -58,8 +59,8 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## test: everything CI checks
-test: deps vet kernels-check
+## test: everything CI checks (the CUDA tests run on the emulator)
+test: deps vet kernels-check cuda-emu
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(if $(RACE_PKGS),$(GO) test -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS))
 	CGO_ENABLED=0 $(GO) build ./...
@@ -81,23 +82,37 @@ run: deps build
 	bin/golem bench attention --quick -o $(RUN_OUT)/attention.json --plot $(RUN_OUT)/roofline.png
 	@echo "attention results: $(RUN_OUT)/attention.json; roofline plot: $(RUN_OUT)/roofline.png"
 
-## kernels: regenerate the committed GPU kernels (kernels/vulkan/*.comp -> .spv)
+## kernels: regenerate the committed GPU kernels (kernels/vulkan/*.comp -> .spv,
+## kernels/cuda/*.cu and backend/cuda/testdata/*.cu -> .ptx)
 GLSLC ?= glslc
 GLSLC_FLAGS := --target-env=vulkan1.2 -O -Ikernels/vulkan/include
 VK_SRC := $(wildcard kernels/vulkan/*.comp)
+# CUDA C to PTX with clang-19 and no CUDA toolkit (docs/cuda.md). A file
+# named *_sm90a.cu uses Hopper-only instructions and is compiled for sm_90a.
+CLANG ?= clang-19
+CU_FLAGS := -x cuda --cuda-device-only -nocudainc -nocudalib -O3 -S \
+	-Xclang -target-feature -Xclang +ptx80 -Ikernels/cuda/include
+CU_SRC := $(wildcard kernels/cuda/*.cu backend/cuda/testdata/*.cu)
+CU_ARCH = --cuda-gpu-arch=$(if $(filter %_sm90a.cu,$(1)),sm_90a,sm_80)
 kernels:
 	@command -v $(GLSLC) >/dev/null || { echo "kernels: $(GLSLC) not found (Debian package glslc; make deps)"; exit 1; }
+	@command -v $(CLANG) >/dev/null || { echo "kernels: $(CLANG) not found (Debian package clang-19; make deps)"; exit 1; }
 	@for f in $(VK_SRC); do \
 		$(GLSLC) $(GLSLC_FLAGS) -o "$${f%.comp}.spv" "$$f"; \
 	done
 	@for s in kernels/vulkan/*.spv; do \
 		[ -e "$${s%.spv}.comp" ] || { echo "kernels: removing stale $$s"; rm -f "$$s"; }; \
 	done
-	@echo "kernels: $(words $(VK_SRC)) Vulkan kernels compiled"
+	@$(foreach f,$(CU_SRC),$(CLANG) $(CU_FLAGS) $(call CU_ARCH,$(f)) -o $(f:.cu=.ptx) $(f) &&) true
+	@for s in kernels/cuda/*.ptx backend/cuda/testdata/*.ptx; do \
+		[ ! -e "$$s" ] || [ -e "$${s%.ptx}.cu" ] || { echo "kernels: removing stale $$s"; rm -f "$$s"; }; \
+	done
+	@echo "kernels: $(words $(VK_SRC)) Vulkan and $(words $(CU_SRC)) CUDA kernel files compiled"
 
 ## kernels-check: fail when a committed kernel differs from its source's compilation
 kernels-check:
 	@command -v $(GLSLC) >/dev/null || { echo "kernels-check: $(GLSLC) not found (Debian package glslc; make deps)"; exit 1; }
+	@command -v $(CLANG) >/dev/null || { echo "kernels-check: $(CLANG) not found (Debian package clang-19; make deps)"; exit 1; }
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; stale=""; \
 	for f in $(VK_SRC); do \
 		b=$$(basename "$${f%.comp}"); \
@@ -107,8 +122,34 @@ kernels-check:
 	for s in kernels/vulkan/*.spv; do \
 		[ -e "$${s%.spv}.comp" ] || stale="$$stale $$s(no source)"; \
 	done; \
+	$(foreach f,$(CU_SRC),$(CLANG) $(CU_FLAGS) $(call CU_ARCH,$(f)) -o "$$tmp/cu.ptx" $(f); \
+		cmp -s "$$tmp/cu.ptx" $(f:.cu=.ptx) || stale="$$stale $(f:.cu=.ptx)";) \
+	for s in kernels/cuda/*.ptx backend/cuda/testdata/*.ptx; do \
+		[ ! -e "$$s" ] || [ -e "$${s%.ptx}.cu" ] || stale="$$stale $$s(no source)"; \
+	done; \
 	if [ -n "$$stale" ]; then echo "kernels-check: stale or missing (run make kernels):$$stale"; exit 1; fi; \
-	echo "kernels-check: $(words $(VK_SRC)) Vulkan kernels up to date"
+	echo "kernels-check: $(words $(VK_SRC)) Vulkan and $(words $(CU_SRC)) CUDA kernel files up to date"
+
+## cuda-emu: bin/libgolem-cuda-emu.so, the emulated CUDA driver: the same
+## kernels/cuda sources as host C++20 behind the driver API subset golem
+## calls (GOLEM_CUDA_LIBRARY=bin/libgolem-cuda-emu.so; docs/cuda.md)
+CXX := g++
+EMU_CXXFLAGS := -std=c++20 -O2 -g -fPIC -pthread -fvisibility=hidden -fstack-clash-protection -Wall -Wextra -Wno-unknown-pragmas \
+	-DGOLEM_CUDA_EMU -Ikernels/cuda/include
+EMU_OBJ := bin/cuda-emu
+EMU_SRC := $(wildcard backend/cuda/emu/*.cc)
+EMU_HDR := kernels/cuda/include/golem.cuh $(wildcard kernels/cuda/include/*.cuh) backend/cuda/emu/emu.h
+EMU_KERNEL_OBJS := $(patsubst %.cu,$(EMU_OBJ)/k/%.o,$(filter-out %_sm90a.cu,$(CU_SRC)))
+EMU_DRIVER_OBJS := $(patsubst backend/cuda/emu/%.cc,$(EMU_OBJ)/%.o,$(filter-out %/kernel_unit.cc,$(EMU_SRC)))
+cuda-emu: bin/libgolem-cuda-emu.so
+bin/libgolem-cuda-emu.so: $(EMU_DRIVER_OBJS) $(EMU_KERNEL_OBJS) backend/cuda/emu/exports.map
+	$(CXX) -shared -pthread -Wl,-z,nodelete -Wl,--version-script=backend/cuda/emu/exports.map -o $@ $(EMU_DRIVER_OBJS) $(EMU_KERNEL_OBJS)
+$(EMU_OBJ)/%.o: backend/cuda/emu/%.cc $(EMU_HDR)
+	@mkdir -p $(@D)
+	$(CXX) $(EMU_CXXFLAGS) -c -o $@ $<
+$(EMU_OBJ)/k/%.o: %.cu backend/cuda/emu/kernel_unit.cc $(EMU_HDR)
+	@mkdir -p $(@D)
+	$(CXX) $(EMU_CXXFLAGS) -DGOLEM_EMU_KERNEL_SOURCE='"$(abspath $<)"' -c -o $@ backend/cuda/emu/kernel_unit.cc
 
 ## fuzz: run every Fuzz target of the module for FUZZTIME each
 fuzz:
@@ -126,11 +167,13 @@ clean:
 ## gpu-bundle: .gpu/, a self-contained folder for a GPU machine without Go,
 ## root or network (see ../shared/docs/GPU.md): golem, the GPU packages' test
 ## binaries (each run in src/<its package>, beside its testdata, with the
-## kernel sources in src/kernels), the Vulkan loader in lib/, stories260K and a
+## kernel sources in src/kernels), the CUDA emulator (for the tests of the
+## emulator itself), the Vulkan loader in lib/, stories260K and a
 ## generated q8_0 model, run.sh (bash .gpu/run.sh) and torch-reference.py
 GPU_TEST_PKGS := ./backend/cuda ./backend/vulkan
-gpu-bundle: deps
+gpu-bundle: deps cuda-emu
 	rm -rf .gpu && mkdir -p .gpu/shared/models .gpu/lib .gpu/src
+	cp bin/libgolem-cuda-emu.so .gpu/
 	$(GO) build -ldflags '$(LDFLAGS) -s -w' -o .gpu/golem ./cmd/golem
 	for p in $(GPU_TEST_PKGS); do \
 		n=$$(echo $${p#./} | tr / _); \
