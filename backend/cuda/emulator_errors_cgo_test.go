@@ -49,6 +49,15 @@ func TestEmulatorKernelErrors(t *testing.T) {
 		{"integer division by zero", "selftest_bad_divide", 64, 1, 32, 715,
 			`^cuLaunchKernel\(selftest_bad_divide\): CUDA_ERROR_ILLEGAL_INSTRUCTION \(an illegal instruction was encountered\): golem-cuda-emu: ` +
 				`kernel selftest_bad_divide launch #\d+ block \(0,0,0\) thread \(0,0,0\): integer division by zero \(a GPU gives an undefined result instead\)$`},
+		{"cp.async to a misaligned address", "selftest_bad_cp_async_align", 64, 1, 32, 700,
+			`golem-cuda-emu: kernel selftest_bad_cp_async_align launch #\d+ block \(0,0,0\) thread \(0,0,0\): cp\.async of 16 bytes ` +
+				`\(16 read\) from 0x[0-9a-f]+ to 0x[0-9a-f]+ at selftest\.cu:\d+: an address is not aligned to the copy size$`},
+		{"mma.sync without the whole warp", "selftest_bad_mma", 64, 1, 32, 719,
+			`golem-cuda-emu: kernel selftest_bad_mma launch #\d+ block \(0,0,0\) warp 0: mma\.sync\.m16n8k16 at selftest\.cu:\d+ ` +
+				`reached by lanes 0x7fffffff only \(it needs the whole warp; the others exited\)$`},
+		{"ldmatrix from global memory", "selftest_bad_ldmatrix", 256, 1, 32, 700,
+			`golem-cuda-emu: kernel selftest_bad_ldmatrix launch #\d+ block \(0,0,0\) warp 0 lane 0: ldmatrix at selftest\.cu:\d+: ` +
+				`row address 0x[0-9a-f]+ is not in the block's shared memory$`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,4 +142,20 @@ func TestEmulatorOutOfMemory(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "--- PASS: TestEmulatorOutOfMemory")
+}
+
+// TestEmulatorCPAsyncWithoutWait: a thread that reads a cp.async
+// destination before waiting for its group sees the bytes from before the
+// copy (the NaN pattern of fresh shared memory): the emulator does each
+// copy only when its group is waited for, so a missing wait shows.
+func TestEmulatorCPAsyncWithoutWait(t *testing.T) {
+	d := openEmulator(t)
+	m := loadPTX(t, d, "selftest")
+	buf := devBuf(t, d, bytesOf([]float32{1, 2, 3, 4, 5, 6, 7, 8}))
+	var p params
+	p.Ptr(buf)
+	require.NoError(t, run(t, d, m, "selftest_bad_cp_async_nowait", [3]uint32{1, 1, 1}, [3]uint32{8, 1, 1}, 0, p))
+	for i, w := range u32s(readBack(t, d, buf, 32)) {
+		require.Equal(t, uint32(0x7ff77ff7), w, "element %d", i)
+	}
 }

@@ -118,6 +118,13 @@ constexpr size_t kSharedArena = 228 * 1024;  // more than any device allows
 
 struct Executor;
 
+// AsyncCopy is one pending cp.async.
+struct AsyncCopy {
+	void* dst;
+	const void* src;
+	unsigned size, src_bytes, group;
+};
+
 struct Fiber {
 	ThreadView view;  // first: current points here
 	void* sp;
@@ -126,6 +133,10 @@ struct Fiber {
 	unsigned linear;  // thread index in the block
 	unsigned result;  // of the last warp operation or barrier reduction
 	Executor* ex;
+	// cp.async copies not yet done: group is the number of groups committed
+	// before the copy was issued (see cp_async).
+	std::vector<AsyncCopy> copies;
+	unsigned groups;
 #if !defined(__x86_64__)
 	ucontext_t uc;
 #endif
@@ -148,6 +159,7 @@ struct Warp {
 	unsigned active;  // number of active groups
 	unsigned value[32];
 	int b[32];
+	void* arg[32];  // collective operations (mma, ldmatrix): each lane's arguments
 	WarpGroup groups[32];
 };
 
@@ -276,10 +288,12 @@ static std::string where(const Executor* ex) {
 static std::string thread_str(const Fiber* f) { return format("thread (%u,%u,%u)", f->view.idx.x, f->view.idx.y, f->view.idx.z); }
 
 void check_warp_groups(Executor* ex, Warp& w, unsigned warp);
+static void finish_copies(Fiber* f, unsigned upto);
 
 static void fiber_main(Fiber* f) {
 	const LaunchConfig* cfg = f->ex->cfg;
 	cfg->kernel->invoke(cfg->kernel->fn, cfg->params);
+	finish_copies(f, ~0u);
 	f->state = kExited;
 	Executor* ex = f->ex;
 	ex->live--;
@@ -304,6 +318,8 @@ static void init_fiber(Executor* ex, Fiber* f, unsigned i, unsigned x, unsigned 
 	f->state = kRunnable;
 	f->slot = -1;
 	f->result = 0;
+	f->copies.clear();
+	f->groups = 0;
 	f->view.idx = golem_uint3{x, y, z};
 	f->view.lane = i % 32;
 	f->view.block = &ex->block;
@@ -435,13 +451,21 @@ static const char* warp_op_name(int op) {
 	case kAll: return "__all_sync";
 	case kAny: return "__any_sync";
 	case kSyncWarp: return "__syncwarp";
+	case kMma: return "mma.sync.m16n8k16";
+	case kLdmatrix: return "ldmatrix";
 	}
 	return "?";
 }
 
 // complete_group computes every arrived lane's result (PTX shfl.sync and
 // vote.sync semantics) and makes the waiters runnable.
+static void complete_collective(Executor* ex, Warp& w, unsigned warp, WarpGroup& g);
+
 static void complete_group(Executor* ex, Warp& w, unsigned warp, WarpGroup& g) {
+	if (g.op >= kMma) {
+		complete_collective(ex, w, warp, g);
+		return;
+	}
 	unsigned ballot = 0;
 	for (unsigned l = 0; l < 32; l++) {
 		if ((g.arrived >> l) & 1u && w.value[l] != 0) ballot |= 1u << l;
@@ -490,8 +514,9 @@ void check_warp_groups(Executor* ex, Warp& w, unsigned warp) {
 	}
 }
 
-unsigned warp_op(int op, unsigned mask, unsigned value, int b, int c, const char* file, int line) {
-	Fiber* f = self();
+// join adds the running fiber to the pending group of its warp that
+// matches (op, mask, c), or opens one; mismatched lanes are an error.
+static WarpGroup* join(Fiber* f, int op, unsigned mask, int c, const char* file, int line) {
 	Executor* ex = f->ex;
 	unsigned warp = f->linear / 32, lane = f->linear % 32, bit = 1u << lane;
 	Warp& w = ex->warps[warp];
@@ -522,16 +547,194 @@ unsigned warp_op(int op, unsigned mask, unsigned value, int b, int c, const char
 		*g = WarpGroup{true, op, mask, 0, c, file, line};
 		w.active++;
 	}
-	w.value[lane] = value;
-	w.b[lane] = b;
-	g->arrived |= bit;
+	return g;
+}
+
+// arrive_warp marks the running fiber arrived at g and waits for the group
+// to complete (the last lane to arrive completes it).
+static void arrive_warp(Fiber* f, WarpGroup* g) {
+	Executor* ex = f->ex;
+	unsigned warp = f->linear / 32, lane = f->linear % 32;
+	Warp& w = ex->warps[warp];
+	g->arrived |= 1u << lane;
 	if (missing(w, *g) == 0) {
 		complete_group(ex, w, warp, *g);
-		return f->result;
+		return;
 	}
 	f->state = kAtWarp;
 	yield(f);
+}
+
+unsigned warp_op(int op, unsigned mask, unsigned value, int b, int c, const char* file, int line) {
+	Fiber* f = self();
+	WarpGroup* g = join(f, op, mask, c, file, line);
+	Warp& w = f->ex->warps[f->linear / 32];
+	w.value[f->linear % 32] = value;
+	w.b[f->linear % 32] = b;
+	arrive_warp(f, g);
 	return f->result;
+}
+
+// ---------------------------------------------------------------------------
+// Tensor cores, ldmatrix and cp.async.
+
+// in_shared reports whether [p, p+n) lies in the block's shared memory.
+static bool in_shared(const Executor* ex, const void* p, size_t n) {
+	uintptr_t a = reinterpret_cast<uintptr_t>(p), lo = reinterpret_cast<uintptr_t>(ex->shared);
+	return a >= lo && a + n <= lo + kSharedArena;
+}
+
+static float half_to_float(uint16_t h, bool bf16) { return bf16 ? golem_bf16_to_f32(h) : golem_f16_to_f32(h); }
+
+// mma_lanes computes D = A·B + C for the warp from every lane's fragments
+// (PTX ISA, "Matrix fragments for mma.m16n8k16 with floating point type"):
+// lane l, g = l/4, t = l%4, holds A[g][2t..2t+1] in a0, A[g+8][2t..] in
+// a1, A[g][2t+8..] in a2, A[g+8][2t+8..] in a3 (the lower column in the
+// lower half); B[2t..2t+1][g] in b0, B[2t+8..2t+9][g] in b1; C and D
+// [g][2t], [g][2t+1], [g+8][2t], [g+8][2t+1]. Products are exact; each
+// element's sum is taken in double and rounded to float once.
+static void mma_lanes(Warp& w, bool bf16) {
+	float A[16][16], B[16][8], C[16][8];
+	for (unsigned l = 0; l < 32; l++) {
+		const MmaArgs* m = static_cast<const MmaArgs*>(w.arg[l]);
+		unsigned g = l / 4, t = l % 4;
+		for (unsigned r = 0; r < 4; r++) {
+			unsigned row = g + 8 * (r & 1), col = 2 * t + 8 * (r >> 1);
+			A[row][col] = half_to_float((uint16_t)m->a[r], bf16);
+			A[row][col + 1] = half_to_float((uint16_t)(m->a[r] >> 16), bf16);
+		}
+		for (unsigned r = 0; r < 2; r++) {
+			B[2 * t + 8 * r][g] = half_to_float((uint16_t)m->b[r], bf16);
+			B[2 * t + 8 * r + 1][g] = half_to_float((uint16_t)(m->b[r] >> 16), bf16);
+		}
+		for (unsigned i = 0; i < 4; i++) C[g + 8 * (i >> 1)][2 * t + (i & 1)] = m->c[i];
+	}
+	for (unsigned l = 0; l < 32; l++) {
+		MmaArgs* m = static_cast<MmaArgs*>(w.arg[l]);
+		unsigned g = l / 4, t = l % 4;
+		for (unsigned i = 0; i < 4; i++) {
+			unsigned row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
+			double acc = C[row][col];
+			for (unsigned k = 0; k < 16; k++) acc += (double)A[row][k] * (double)B[k][col];
+			m->d[i] = (float)acc;
+		}
+	}
+}
+
+// LdmatrixArgs is one lane's ldmatrix: the row address it gives and its
+// result registers.
+struct LdmatrixArgs {
+	const void* row;
+	uint32_t* r;
+};
+
+// ldmatrix_lanes: matrix i's row j is at the address lane 8i+j gives; lane
+// l receives, of each matrix, row l/4 elements 2(l%4) and 2(l%4)+1, or
+// with trans column l/4 rows 2(l%4) and 2(l%4)+1 (lower half first).
+static void ldmatrix_lanes(Warp& w, int count, bool trans) {
+	for (unsigned l = 0; l < 32; l++) {
+		LdmatrixArgs* me = static_cast<LdmatrixArgs*>(w.arg[l]);
+		for (int i = 0; i < count; i++) {
+			uint16_t e[2];
+			for (unsigned k = 0; k < 2; k++) {
+				unsigned row = trans ? 2 * (l % 4) + k : l / 4, col = trans ? l / 4 : 2 * (l % 4) + k;
+				const LdmatrixArgs* src = static_cast<const LdmatrixArgs*>(w.arg[8 * i + row]);
+				memcpy(&e[k], static_cast<const char*>(src->row) + 2 * col, 2);
+			}
+			me->r[i] = (uint32_t)e[0] | ((uint32_t)e[1] << 16);
+		}
+	}
+}
+
+static void complete_collective(Executor* ex, Warp& w, unsigned warp, WarpGroup& g) {
+	if (g.arrived != 0xffffffffu) {
+		fail_here(kLaunchFailed, format("%s warp %u: %s at %s:%d reached by lanes 0x%08x only (it needs the whole warp; the others exited)",
+		                                where(ex).c_str(), warp, warp_op_name(g.op), base_name(g.file), g.line, g.arrived));
+	}
+	if (g.op == kMma) {
+		mma_lanes(w, g.c != 0);
+	} else {
+		int count = g.c & 7;
+		// Every lane that gives a row address: check it before reading.
+		for (unsigned l = 0; l < 8u * (unsigned)count; l++) {
+			const void* row = static_cast<const LdmatrixArgs*>(w.arg[l])->row;
+			if ((reinterpret_cast<uintptr_t>(row) & 15) != 0 || !in_shared(ex, row, 16)) {
+				fail_here(kIllegalAddress, format("%s warp %u lane %u: ldmatrix at %s:%d: row address %p is %s", where(ex).c_str(), warp, l,
+				                                  base_name(g.file), g.line, row,
+				                                  (reinterpret_cast<uintptr_t>(row) & 15) != 0 ? "not 16-byte aligned"
+				                                                                                 : "not in the block's shared memory"));
+			}
+		}
+		ldmatrix_lanes(w, count, (g.c & 8) != 0);
+	}
+	for (unsigned l = 0; l < 32; l++) {
+		Fiber& f = ex->fibers[warp * 32 + l];
+		if (&f != self()) f.state = kRunnable;
+	}
+	g.active = false;
+	w.active--;
+}
+
+void mma_m16n8k16(int bf16, MmaArgs* args, const char* file, int line) {
+	Fiber* f = self();
+	WarpGroup* g = join(f, kMma, 0xffffffffu, bf16, file, line);
+	f->ex->warps[f->linear / 32].arg[f->linear % 32] = args;
+	arrive_warp(f, g);
+}
+
+void ldmatrix(int count, int trans, const void* row, uint32_t* r, const char* file, int line) {
+	Fiber* f = self();
+	LdmatrixArgs args{row, r};
+	WarpGroup* g = join(f, kLdmatrix, 0xffffffffu, count | (trans ? 8 : 0), file, line);
+	f->ex->warps[f->linear / 32].arg[f->linear % 32] = &args;
+	arrive_warp(f, g);
+}
+
+// cp.async copies are queued per thread and done when the thread waits for
+// their group (or exits): a thread that reads the destination without
+// waiting, or another thread that reads it without a barrier after that
+// wait, sees the old bytes (the NaN pattern in fresh shared memory).
+void cp_async(void* dst, const void* src, unsigned size, unsigned src_bytes, const char* file, int line) {
+	Fiber* f = self();
+	Executor* ex = f->ex;
+	uintptr_t d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
+	const char* why = nullptr;
+	if (src_bytes > size) {
+		why = "src_bytes exceeds the copy size";
+	} else if (d % size != 0 || s % size != 0) {
+		why = "an address is not aligned to the copy size";
+	} else if (!in_shared(ex, dst, size)) {
+		why = "the destination is not in the block's shared memory";
+	} else if (src_bytes > 0 && in_shared(ex, src, 1)) {
+		why = "the source is shared memory, not global";
+	}
+	if (why != nullptr) {
+		fail_here(kIllegalAddress, format("%s %s: cp.async of %u bytes (%u read) from %p to %p at %s:%d: %s", where(ex).c_str(),
+		                                  thread_str(f).c_str(), size, src_bytes, src, dst, base_name(file), line, why));
+	}
+	f->copies.push_back(AsyncCopy{dst, src, size, src_bytes, f->groups});
+}
+
+void cp_async_commit() { self()->groups++; }
+
+// finish_copies does f's copies of groups below upto, in issue order.
+static void finish_copies(Fiber* f, unsigned upto) {
+	size_t keep = 0;
+	for (size_t i = 0; i < f->copies.size(); i++) {
+		AsyncCopy& c = f->copies[i];
+		if (c.group < upto) {
+			if (c.src_bytes > 0) memcpy(c.dst, c.src, c.src_bytes);
+			memset(static_cast<char*>(c.dst) + c.src_bytes, 0, c.size - c.src_bytes);
+		} else {
+			f->copies[keep++] = c;
+		}
+	}
+	f->copies.resize(keep);
+}
+
+void cp_async_wait(int n) {
+	Fiber* f = self();
+	if ((unsigned)n < f->groups) finish_copies(f, f->groups - (unsigned)n);
 }
 
 // ---------------------------------------------------------------------------

@@ -115,6 +115,100 @@ extern "C" __global__ void selftest_math(const float* x, const int* ia, const in
 }
 GOLEM_KERNEL(selftest_math);
 
+// selftest_dp4a: the four signedness combinations of dp4a, per element;
+// out has 4 words per element.
+extern "C" __global__ void selftest_dp4a(const int* a, const int* b, const int* c, uint32_t n, int* out) {
+	uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	out[4 * i] = golem_dp4a(a[i], b[i], c[i]);
+	out[4 * i + 1] = (int)golem_dp4a_uu((unsigned)a[i], (unsigned)b[i], (unsigned)c[i]);
+	out[4 * i + 2] = golem_dp4a_su(a[i], (unsigned)b[i], c[i]);
+	out[4 * i + 3] = golem_dp4a_us((unsigned)a[i], b[i], c[i]);
+}
+GOLEM_KERNEL(selftest_dp4a);
+
+// selftest_mma: one warp per block computes D = A·B + C with one
+// mma.m16n8k16 (bf16 != 0: BF16 inputs, else F16), each lane loading its
+// fragments from A [16][16] and B [16][8] (row major, 16-bit patterns) and
+// C [16][8] (f32) by the PTX ISA's layout, and storing its part of D
+// [16][8]. Block b uses matrices b of each array.
+extern "C" __global__ void selftest_mma(const uint16_t* A, const uint16_t* B, const float* C, float* D, uint32_t bf16) {
+	uint32_t l = golem_lane(), g = l / 4, t = l % 4;
+	const uint16_t* a = A + blockIdx.x * 256;
+	const uint16_t* b = B + blockIdx.x * 128;
+	uint32_t af[4], bfr[2];
+	float cf[4], df[4];
+	for (uint32_t r = 0; r < 4; r++) {
+		uint32_t row = g + 8 * (r & 1), col = 2 * t + 8 * (r >> 1);
+		af[r] = (uint32_t)a[row * 16 + col] | ((uint32_t)a[row * 16 + col + 1] << 16);
+	}
+	for (uint32_t r = 0; r < 2; r++) {
+		uint32_t k = 2 * t + 8 * r;
+		bfr[r] = (uint32_t)b[k * 8 + g] | ((uint32_t)b[(k + 1) * 8 + g] << 16);
+	}
+	for (uint32_t i = 0; i < 4; i++) cf[i] = C[blockIdx.x * 128 + (g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)];
+	if (bf16) {
+		golem_mma_bf16(df, af, bfr, cf);
+	} else {
+		golem_mma_f16(df, af, bfr, cf);
+	}
+	for (uint32_t i = 0; i < 4; i++) D[blockIdx.x * 128 + (g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)] = df[i];
+}
+GOLEM_KERNEL(selftest_mma);
+
+// selftest_ldmatrix: one warp stages 32 rows of 8 16-bit values (4
+// matrices of 8 rows) in shared memory; lane l gives the address of row
+// perm[l] (of rows 0..31) and every variant of ldmatrix runs: x1, x2, x4,
+// then the same transposed. out has 14 words per lane in that order.
+extern "C" __global__ void selftest_ldmatrix(const uint16_t* in, const uint32_t* perm, uint32_t* out) {
+	GOLEM_SHARED(uint16_t[32 * 8], tile);
+	uint32_t l = golem_lane();
+	for (uint32_t i = 0; i < 8; i++) tile[l * 8 + i] = in[l * 8 + i];
+	__syncthreads();
+	const uint16_t* row = &tile[perm[l] * 8];
+	uint32_t r[4], *o = out + 14 * l;
+	golem_ldmatrix_x1(r, row);
+	o[0] = r[0];
+	golem_ldmatrix_x2(r, row);
+	o[1] = r[0], o[2] = r[1];
+	golem_ldmatrix_x4(r, row);
+	o[3] = r[0], o[4] = r[1], o[5] = r[2], o[6] = r[3];
+	golem_ldmatrix_x1_trans(r, row);
+	o[7] = r[0];
+	golem_ldmatrix_x2_trans(r, row);
+	o[8] = r[0], o[9] = r[1];
+	golem_ldmatrix_x4_trans(r, row);
+	o[10] = r[0], o[11] = r[1], o[12] = r[2], o[13] = r[3];
+}
+GOLEM_KERNEL(selftest_ldmatrix);
+
+// selftest_cp_async: thread t copies, into its 32-byte slot of shared
+// memory, 16 bytes of in (at 16t) of which only t%17 are read (the rest
+// zero-filled) in group 0 (.cg), 8 bytes in group 1 and 4 in group 2 (.ca,
+// all read). After wait<2> (group 0 complete) it copies its own 16 bytes to
+// own[t], then copies in's 16 bytes at 16t over bytes 16..31 of its slot
+// (.ca, 16 bytes, uncommitted); after wait_all and a barrier, it copies the
+// 32 bytes of slot (t+1)%n to next[t]. in has 32 bytes per thread.
+extern "C" __global__ void selftest_cp_async(const uint8_t* in, uint8_t* own, uint8_t* next) {
+	GOLEM_DYNAMIC_SHARED(uint8_t, slots);
+	uint32_t t = threadIdx.x, n = blockDim.x;
+	uint8_t* mine = slots + 32 * t;
+	golem_cp_async16_cg(mine, in + 16 * t, t % 17);
+	golem_cp_async_commit();
+	golem_cp_async8(mine + 16, in + 16 * n + 16 * t, 8);
+	golem_cp_async_commit();
+	golem_cp_async4(mine + 24, in + 16 * n + 16 * t + 8, 4);
+	golem_cp_async_commit();
+	golem_cp_async_wait<2>();
+	for (uint32_t i = 0; i < 16; i++) own[16 * t + i] = mine[i];
+	golem_cp_async16(mine + 16, in + 16 * t, 16);  // the .ca 16-byte form, over the 8- and 4-byte copies
+	golem_cp_async_wait_all();
+	__syncthreads();
+	const uint8_t* other = slots + 32 * ((t + 1) % n);
+	for (uint32_t i = 0; i < 32; i++) next[32 * t + i] = other[i];
+}
+GOLEM_KERNEL(selftest_cp_async);
+
 // selftest_bad_oob writes p[i] for every thread, without a bounds check:
 // launched with more threads than p holds, it writes past the end.
 extern "C" __global__ void selftest_bad_oob(float* p) {
@@ -170,3 +264,44 @@ GOLEM_KERNEL(selftest_bad_stack);
 // result; the emulator reports it).
 extern "C" __global__ void selftest_bad_divide(int32_t* p) { p[threadIdx.x] = p[0] / p[1]; }
 GOLEM_KERNEL(selftest_bad_divide);
+
+// selftest_bad_cp_async_nowait reads its cp.async destination without
+// waiting (a race on a GPU; the emulator shows the old bytes: NaN).
+extern "C" __global__ void selftest_bad_cp_async_nowait(float* p) {
+	GOLEM_SHARED(float[64], s);
+	golem_cp_async4(&s[threadIdx.x], &p[threadIdx.x], 4);
+	golem_cp_async_commit();
+	float v = s[threadIdx.x];
+	golem_cp_async_wait_all();
+	p[threadIdx.x] = v;
+}
+GOLEM_KERNEL(selftest_bad_cp_async_nowait);
+
+// selftest_bad_cp_async_align: a 16-byte cp.async to an address that is
+// not 16-byte aligned.
+extern "C" __global__ void selftest_bad_cp_async_align(float* p) {
+	GOLEM_SHARED(float[64], s);
+	golem_cp_async16(&s[1], p, 16);
+	golem_cp_async_wait_all();
+	p[threadIdx.x] = s[1];
+}
+GOLEM_KERNEL(selftest_bad_cp_async_align);
+
+// selftest_bad_mma: lane 31 exits before an mma.sync, which needs the
+// whole warp.
+extern "C" __global__ void selftest_bad_mma(float* p) {
+	if (golem_lane() == 31) return;
+	uint32_t a[4] = {0, 0, 0, 0}, b[2] = {0, 0};
+	float c[4] = {0, 0, 0, 0};
+	golem_mma_f16(c, a, b, c);
+	p[threadIdx.x] = c[0];
+}
+GOLEM_KERNEL(selftest_bad_mma);
+
+// selftest_bad_ldmatrix: row addresses in global memory.
+extern "C" __global__ void selftest_bad_ldmatrix(float* p) {
+	uint32_t r[1];
+	golem_ldmatrix_x1(r, p + 4 * golem_lane());
+	p[threadIdx.x] = (float)r[0];
+}
+GOLEM_KERNEL(selftest_bad_ldmatrix);

@@ -75,10 +75,11 @@ using golem_type = T;
 // golem_lane is the thread's lane in its warp (%laneid).
 #define golem_lane() ((unsigned)__nvvm_read_ptx_sreg_laneid())
 
-// Shared memory. GOLEM_SHARED declares a block-wide array (static size);
+// Shared memory. GOLEM_SHARED declares a block-wide array (static size,
+// 16-byte aligned as on the emulator, for ldmatrix and cp.async);
 // GOLEM_DYNAMIC_SHARED names the dynamic shared memory of the launch
 // (cuLaunchKernel's sharedMemBytes), 16-byte aligned, as a T*.
-#define GOLEM_SHARED(T, name) __shared__ golem_type<T> name
+#define GOLEM_SHARED(T, name) __shared__ __attribute__((aligned(16))) golem_type<T> name
 extern __shared__ __attribute__((aligned(16))) unsigned char golem_dynamic_shared[];
 #define GOLEM_DYNAMIC_SHARED(T, name) T* const name = reinterpret_cast<T*>(golem_dynamic_shared)
 
@@ -150,6 +151,107 @@ GOLEM_FN int golem_dp4a(int a, int b, int c) {
 	return d;
 }
 
+// dp4a with unsigned bytes: both (dp4a.u32.u32), or only b's (dp4a.s32.u32)
+// or only a's (dp4a.u32.s32); a signed operand makes the sum signed.
+GOLEM_FN unsigned golem_dp4a_uu(unsigned a, unsigned b, unsigned c) {
+	unsigned d;
+	asm("dp4a.u32.u32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+	return d;
+}
+GOLEM_FN int golem_dp4a_su(int a, unsigned b, int c) {
+	int d;
+	asm("dp4a.s32.u32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+	return d;
+}
+GOLEM_FN int golem_dp4a_us(unsigned a, int b, int c) {
+	int d;
+	asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+	return d;
+}
+
+// golem_shared_addr is the shared-window address of a generic pointer into
+// shared memory (what ldmatrix and cp.async take).
+GOLEM_FN uint32_t golem_shared_addr(const void* p) {
+	uint32_t a;
+	asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+	return a;
+}
+
+// Tensor cores (sm_80): D = A·B + C for a 16×16 A (row major), a 16×8 B
+// (column major) and 16×8 f32 C and D, one warp, every lane holding its
+// fragment in the PTX ISA's layout (docs/cuda.md): a 4 registers of two
+// halves each, b 2, c and d 4 floats. d may be c.
+#define GOLEM_MMA(name, ty)                                                                                              \
+	GOLEM_FN void name(float* d, const uint32_t* a, const uint32_t* b, const float* c) {                                 \
+		asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." ty "." ty ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "   \
+		             "{%10,%11,%12,%13};"                                                                                \
+		             : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])                                                    \
+		             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), \
+		               "f"(c[3]));                                                                                       \
+	}
+GOLEM_MMA(golem_mma_f16, "f16")
+GOLEM_MMA(golem_mma_bf16, "bf16")
+#undef GOLEM_MMA
+
+// ldmatrix: a warp loads one, two or four 8×8 matrices of 16-bit elements
+// from shared memory; lanes 8i..8i+7 give the addresses of matrix i's
+// rows (16 bytes each, 16-byte aligned); r[i] is the lane's part of matrix
+// i (two elements; transposed with _trans).
+GOLEM_FN void golem_ldmatrix_x1(uint32_t* r, const void* row) {
+	asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];" : "=r"(r[0]) : "r"(golem_shared_addr(row)) : "memory");
+}
+GOLEM_FN void golem_ldmatrix_x2(uint32_t* r, const void* row) {
+	asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(golem_shared_addr(row)) : "memory");
+}
+GOLEM_FN void golem_ldmatrix_x4(uint32_t* r, const void* row) {
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+	             : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+	             : "r"(golem_shared_addr(row))
+	             : "memory");
+}
+GOLEM_FN void golem_ldmatrix_x1_trans(uint32_t* r, const void* row) {
+	asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];" : "=r"(r[0]) : "r"(golem_shared_addr(row)) : "memory");
+}
+GOLEM_FN void golem_ldmatrix_x2_trans(uint32_t* r, const void* row) {
+	asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];"
+	             : "=r"(r[0]), "=r"(r[1])
+	             : "r"(golem_shared_addr(row))
+	             : "memory");
+}
+GOLEM_FN void golem_ldmatrix_x4_trans(uint32_t* r, const void* row) {
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+	             : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+	             : "r"(golem_shared_addr(row))
+	             : "memory");
+}
+
+// cp.async: asynchronous copies from global to shared memory of 4, 8 or
+// 16 bytes (.ca; .cg for golem_cp_async16_cg), both addresses aligned to
+// the size; only the first src_bytes bytes are read, the rest of the
+// destination is zero-filled (src_bytes 0 reads nothing). A thread's
+// copies issued since its last commit form a group (golem_cp_async_commit);
+// golem_cp_async_wait<n>() waits until at most n of its latest groups are
+// pending; golem_cp_async_wait_all() commits and waits for every copy. The
+// destination is written only by then: other threads see it after a
+// barrier that follows the wait.
+#define GOLEM_CP_ASYNC(name, kind, size)                                                                                    \
+	GOLEM_FN void name(void* dst, const void* src, uint32_t src_bytes) {                                                    \
+		asm volatile("cp.async." kind ".shared.global [%0], [%1], " #size ", %2;" ::"r"(golem_shared_addr(dst)), "l"(src), \
+		             "r"(src_bytes)                                                                                         \
+		             : "memory");                                                                                           \
+	}
+GOLEM_CP_ASYNC(golem_cp_async4, "ca", 4)
+GOLEM_CP_ASYNC(golem_cp_async8, "ca", 8)
+GOLEM_CP_ASYNC(golem_cp_async16, "ca", 16)
+GOLEM_CP_ASYNC(golem_cp_async16_cg, "cg", 16)
+#undef GOLEM_CP_ASYNC
+GOLEM_FN void golem_cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int N>
+GOLEM_FN void golem_cp_async_wait() {
+	asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+}
+GOLEM_FN void golem_cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+
 // Arithmetic that is never fused into an FMA (clang contracts a·b + c on
 // the device unless told not to): for code that must round as the CPU does.
 GOLEM_FN float golem_fmul_rn(float a, float b) { return __nvvm_mul_rn_f(a, b); }
@@ -203,7 +305,7 @@ void* shared_static(const void* site, unsigned long size, unsigned long align, c
 void* shared_dynamic();
 
 // Warp operations (warp_op's op).
-enum { kShflIdx, kShflUp, kShflDown, kShflBfly, kBallot, kAll, kAny, kSyncWarp };
+enum { kShflIdx, kShflUp, kShflDown, kShflBfly, kBallot, kAll, kAny, kSyncWarp, kMma, kLdmatrix };
 // Barrier reductions (syncthreads_reduce's op).
 enum { kBarPopc, kBarAnd, kBarOr };
 
@@ -392,6 +494,80 @@ GOLEM_FN uint16_t golem_f32_to_bf16(float f) {
 GOLEM_FN int golem_dp4a(int a, int b, int c) {
 	for (int i = 0; i < 4; i++) c += (int)(int8_t)(a >> (8 * i)) * (int)(int8_t)(b >> (8 * i));
 	return c;
+}
+
+GOLEM_FN unsigned golem_dp4a_uu(unsigned a, unsigned b, unsigned c) {
+	for (int i = 0; i < 4; i++) c += (unsigned)(uint8_t)(a >> (8 * i)) * (unsigned)(uint8_t)(b >> (8 * i));
+	return c;
+}
+GOLEM_FN int golem_dp4a_su(int a, unsigned b, int c) {
+	for (int i = 0; i < 4; i++) c += (int)(int8_t)(a >> (8 * i)) * (int)(uint8_t)(b >> (8 * i));
+	return c;
+}
+GOLEM_FN int golem_dp4a_us(unsigned a, int b, int c) {
+	for (int i = 0; i < 4; i++) c += (int)(uint8_t)(a >> (8 * i)) * (int)(int8_t)(b >> (8 * i));
+	return c;
+}
+
+// Tensor cores, ldmatrix and cp.async: warp collectives and per-thread
+// copy queues of the emulator (backend/cuda/emu/kernel.cc), which computes
+// each with the PTX ISA's fragment layouts and checks alignment and
+// address spaces. The call site names the instruction in reports.
+namespace golem_emu {
+struct MmaArgs {
+	const uint32_t* a;
+	const uint32_t* b;
+	const float* c;
+	float d[4];
+};
+void mma_m16n8k16(int bf16, MmaArgs* args, const char* file, int line);
+void ldmatrix(int count, int trans, const void* row, uint32_t* r, const char* file, int line);
+void cp_async(void* dst, const void* src, unsigned size, unsigned src_bytes, const char* file, int line);
+void cp_async_commit();
+void cp_async_wait(int n);
+}  // namespace golem_emu
+
+GOLEM_FN void golem_mma_f16(float* d, const uint32_t* a, const uint32_t* b, const float* c, const char* file = __builtin_FILE(),
+                            int line = __builtin_LINE()) {
+	::golem_emu::MmaArgs m{a, b, c, {}};
+	::golem_emu::mma_m16n8k16(0, &m, file, line);
+	for (int i = 0; i < 4; i++) d[i] = m.d[i];
+}
+GOLEM_FN void golem_mma_bf16(float* d, const uint32_t* a, const uint32_t* b, const float* c, const char* file = __builtin_FILE(),
+                             int line = __builtin_LINE()) {
+	::golem_emu::MmaArgs m{a, b, c, {}};
+	::golem_emu::mma_m16n8k16(1, &m, file, line);
+	for (int i = 0; i < 4; i++) d[i] = m.d[i];
+}
+#define GOLEM_LDMATRIX(name, count, trans)                                                                            \
+	GOLEM_FN void name(uint32_t* r, const void* row, const char* file = __builtin_FILE(), int line = __builtin_LINE()) { \
+		::golem_emu::ldmatrix(count, trans, row, r, file, line);                                                      \
+	}
+GOLEM_LDMATRIX(golem_ldmatrix_x1, 1, 0)
+GOLEM_LDMATRIX(golem_ldmatrix_x2, 2, 0)
+GOLEM_LDMATRIX(golem_ldmatrix_x4, 4, 0)
+GOLEM_LDMATRIX(golem_ldmatrix_x1_trans, 1, 1)
+GOLEM_LDMATRIX(golem_ldmatrix_x2_trans, 2, 1)
+GOLEM_LDMATRIX(golem_ldmatrix_x4_trans, 4, 1)
+#undef GOLEM_LDMATRIX
+#define GOLEM_CP_ASYNC(name, size)                                                                                           \
+	GOLEM_FN void name(void* dst, const void* src, uint32_t src_bytes, const char* file = __builtin_FILE(),                   \
+	                   int line = __builtin_LINE()) {                                                                        \
+		::golem_emu::cp_async(dst, src, size, src_bytes, file, line);                                                        \
+	}
+GOLEM_CP_ASYNC(golem_cp_async4, 4)
+GOLEM_CP_ASYNC(golem_cp_async8, 8)
+GOLEM_CP_ASYNC(golem_cp_async16, 16)
+GOLEM_CP_ASYNC(golem_cp_async16_cg, 16)
+#undef GOLEM_CP_ASYNC
+GOLEM_FN void golem_cp_async_commit() { ::golem_emu::cp_async_commit(); }
+template <int N>
+GOLEM_FN void golem_cp_async_wait() {
+	::golem_emu::cp_async_wait(N);
+}
+GOLEM_FN void golem_cp_async_wait_all() {
+	::golem_emu::cp_async_commit();
+	::golem_emu::cp_async_wait(0);
 }
 
 // Plain arithmetic: the emulator is compiled without FMA contraction.
