@@ -58,10 +58,8 @@ func copyKernel(src, dst graph.DType) (string, error) {
 		return "dq_" + src.String() + "_" + dst.String(), nil
 	case src.IsQuantized():
 		return "", fmt.Errorf("converting %s to %s is not implemented (dequantize to f32 first)", src, dst)
-	case dst == graph.Q8_0 || dst == graph.Q4_0:
-		return "q_" + src.String() + "_" + dst.String(), nil
 	case dst.IsQuantized():
-		return "", fmt.Errorf("quantizing to %s is not implemented on cuda (only q8_0 and q4_0)", dst)
+		return "q_" + src.String() + "_" + dst.String(), nil
 	}
 	return "cpy_" + src.String() + "_" + dst.String(), nil
 }
@@ -85,6 +83,12 @@ func launchCopy(c *compiler, n *graph.Node) error {
 	case kernel == "cpy_bytes":
 		l.Int(n.Bytes())
 		elementGrid(l, n.Bytes())
+	case n.DType == graph.Q4_K || n.DType == graph.Q6_K: // quantize, reporting scales that overflow
+		blocks := count / int64(n.DType.BlockSize())
+		l.Status()
+		l.Int(blocks)
+		pushStrided(l, x)
+		elementGrid(l, blocks)
 	case n.DType.IsQuantized(): // quantize
 		blocks := count / int64(n.DType.BlockSize())
 		l.Int(blocks)

@@ -1,6 +1,6 @@
 // Data movement: kv_write (F32 and F16 caches), copy/contiguous (strided
-// sources, every float conversion, dequantization, quantization to Q8_0
-// and Q4_0, same-type copies of any dtype) and concat. One thread per
+// sources, every float conversion, dequantization, quantization to Q8_0,
+// Q4_0, Q4_K and Q6_K, same-type copies of any dtype) and concat. One thread per
 // element (per block for quantization, per row for kv_write).
 #include "golem.cuh"
 #include "common.cuh"
@@ -156,6 +156,306 @@ QUANT(bf16, LD_BF16, q8_0, 34);
 QUANT(f32, LD_F32, q4_0, 18);
 QUANT(f16, LD_F16, q4_0, 18);
 QUANT(bf16, LD_BF16, q4_0, 18);
+
+// ---------------------------------------------------------------------------
+// Quantization to Q4_K and Q6_K: a port of backend/quant/k.go's encoders
+// (the same search, the same float32 and float64 operations in the same
+// order), one thread per 256-element super-block. The emulator gives
+// backend/quant's bytes exactly; on a GPU, where clang contracts a·b + c
+// into FMAs, a rounding may differ and pick a neighbouring level (the
+// result stays within the op suite's tolerance). A super-block whose scale
+// does not fit an f16 is reported (status) and left as zeros.
+
+// kq_max, kq_maxd and kq_mind are Go's max and min: NaN if either is NaN;
+// max(-0, +0) = +0, min(-0, +0) = -0.
+static __device__ __forceinline__ float kq_max(float a, float b) {
+	if (a != a || b != b) return a + b;
+	if (a == b) return __builtin_signbit(a) ? b : a;
+	return a > b ? a : b;
+}
+static __device__ __forceinline__ double kq_maxd(double a, double b) {
+	if (a != a || b != b) return a + b;
+	if (a == b) return __builtin_signbit(a) ? b : a;
+	return a > b ? a : b;
+}
+static __device__ __forceinline__ double kq_mind(double a, double b) {
+	if (a != a || b != b) return a + b;
+	if (a == b) return __builtin_signbit(a) ? a : b;
+	return a < b ? a : b;
+}
+
+// kq_round_int rounds half away from zero and clamps to [lo, hi] (roundInt).
+static __device__ __forceinline__ int kq_round_int(float v, int lo, int hi) {
+	double r = __builtin_round((double)v);
+	if (r < (double)lo) return lo;
+	if (r > (double)hi) return hi;
+	return (int)r;
+}
+
+// kq_round_up rounds t half up and clamps to [0, hi] (roundUp).
+static __device__ __forceinline__ int kq_round_up(float t, int hi) {
+	t = golem_fadd_rn(t, 0.5f);
+	if (!(t >= 0.0f)) return 0;
+	if (t > (float)hi) return hi;
+	return (int)t;
+}
+
+// kq_f16_scale is the f16 of a scale, false when it does not fit.
+static __device__ __forceinline__ bool kq_f16_scale(float v, uint16_t* h) {
+	*h = golem_f32_to_f16(v);
+	return (*h & 0x7c00u) != 0x7c00u;
+}
+
+static __device__ __forceinline__ int kq_nearest_q4(float v, float d1, float m1) {
+	if (d1 == 0.0f) return 0;
+	return kq_round_up((v + m1) / d1, 15);
+}
+
+static __device__ double kq_err_affine4(const float* x, float d1, float m1) {
+	double e = 0.0;
+	for (int l = 0; l < 32; l++) {
+		float y = golem_fmul_rn(d1, (float)kq_nearest_q4(x[l], d1, m1)) - m1;
+		double r = (double)y - (double)x[l];
+		e += r * r;
+	}
+	return e;
+}
+
+// kq_fit_line is fitLine: x ≈ s*q + c over 32 points, s >= 0, c <= 0.
+static __device__ void kq_fit_line(double sq, double sqq, double sqx, double sx, double sxx, double* so, double* co, double* eo) {
+	const double n = 32.0;
+	double s = 0.0, c = 0.0;
+	double det = n * sqq - sq * sq;
+	if (det > 0.0) {
+		s = (n * sqx - sq * sx) / det;
+		c = (sqq * sx - sq * sqx) / det;
+	}
+	if (det <= 0.0 || c > 0.0) {
+		c = 0.0;
+		if (sqq > 0.0) s = sqx / sqq;
+	}
+	if (s < 0.0) s = 0.0, c = kq_mind(sx / n, 0.0);
+	double e = sxx + s * s * sqq + n * c * c + 2.0 * s * c * sq - 2.0 * s * sqx - 2.0 * c * sx;
+	*so = s, *co = c, *eo = kq_maxd(e, 0.0);
+}
+
+struct KqAffine {
+	double best_err, best_s, best_c;
+};
+
+static __device__ void kq_try_affine(const float* x, double sx, double sxx, double lo, double step, KqAffine* st) {
+	if (!(step > 0.0)) return;
+	double inv = 1.0 / step, sq = 0.0, sqq = 0.0, sqx = 0.0;
+	for (int l = 0; l < 32; l++) {
+		double t = ((double)x[l] - lo) * inv + 0.5;
+		if (t < 0.0) {
+			t = 0.0;
+		} else if (t > 15.0) {
+			t = 15.0;
+		}
+		double q = (double)(int)t;
+		sq += q;
+		sqq += q * q;
+		sqx += q * (double)x[l];
+	}
+	double s, c, e;
+	kq_fit_line(sq, sqq, sqx, sx, sxx, &s, &c, &e);
+	if (e < st->best_err) st->best_err = e, st->best_s = s, st->best_c = c;
+}
+
+// kq_fit_affine4 is fitAffine4: s >= 0 and m >= 0 with x ≈ s*q - m.
+static __device__ void kq_fit_affine4(const float* x, float* so, float* mo) {
+	double xmin = x[0], xmax = x[0], sx = 0.0, sxx = 0.0;
+	for (int l = 0; l < 32; l++) {
+		xmin = kq_mind(xmin, (double)x[l]);
+		xmax = kq_maxd(xmax, (double)x[l]);
+		sx += (double)x[l];
+		sxx += (double)x[l] * (double)x[l];
+	}
+	xmin = kq_mind(xmin, 0.0);
+	if (xmax <= xmin) {
+		*so = 0.0f, *mo = (float)-xmin;
+		return;
+	}
+	double rng = xmax - xmin;
+	KqAffine st{__builtin_inf(), 0.0, 0.0};
+	for (int a = 0; a < 6; a++) {
+		for (int b = 0; b < 6; b++) {
+			double lo = xmin + rng * 0.02 * (double)a;
+			double hi = xmax - rng * 0.02 * (double)b;
+			kq_try_affine(x, sx, sxx, lo, (hi - lo) / 15.0, &st);
+		}
+	}
+	for (int it = 0; it < 3; it++) {
+		double prev = st.best_err;
+		kq_try_affine(x, sx, sxx, st.best_c, st.best_s, &st);
+		if (st.best_err >= prev) break;
+	}
+	*so = (float)st.best_s, *mo = (float)-st.best_c;
+}
+
+// kq_quant_q4_k is quantQ4K for one super-block; false when a scale does
+// not fit an f16 (the block is then zeros).
+static __device__ bool kq_quant_q4_k(const float* x, uint8_t* b) {
+	float scales[8], mins[8], maxs = 0.0f, maxm = 0.0f;
+	for (int j = 0; j < 8; j++) {
+		kq_fit_affine4(x + 32 * j, &scales[j], &mins[j]);
+		maxs = kq_max(maxs, scales[j]);
+		maxm = kq_max(maxm, mins[j]);
+	}
+	for (int i = 0; i < 144; i++) b[i] = 0;
+	uint16_t hd, hm;
+	if (!kq_f16_scale(maxs / 63.0f, &hd) || !kq_f16_scale(maxm / 63.0f, &hm)) return false;
+	float d = golem_f16_to_f32(hd), dmin = golem_f16_to_f32(hm);
+	uint8_t sc[8], mn[8];
+	for (int j = 0; j < 8; j++) {
+		const float* xs = x + 32 * j;
+		int s0 = 0, m0 = 0;
+		if (d > 0.0f) s0 = kq_round_int(scales[j] / d, 0, 63);
+		if (dmin > 0.0f) m0 = kq_round_int(mins[j] / dmin, 0, 63);
+		double best = __builtin_inf();
+		sc[j] = 0, mn[j] = 0;
+		for (int ds = -1; ds <= 1; ds++) {
+			for (int dm = -1; dm <= 1; dm++) {
+				int sv = s0 + ds, mv = m0 + dm;
+				if (sv < 0 || sv > 63 || mv < 0 || mv > 63 || (ds != 0 && d == 0.0f) || (dm != 0 && dmin == 0.0f)) continue;
+				double e = kq_err_affine4(xs, golem_fmul_rn(d, (float)sv), golem_fmul_rn(dmin, (float)mv));
+				if (e < best) best = e, sc[j] = (uint8_t)sv, mn[j] = (uint8_t)mv;
+			}
+		}
+	}
+	b[0] = (uint8_t)hd, b[1] = (uint8_t)(hd >> 8), b[2] = (uint8_t)hm, b[3] = (uint8_t)(hm >> 8);
+	for (int j = 0; j < 4; j++) {
+		b[4 + j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+		b[4 + j + 4] = (uint8_t)((mn[j] & 63) | ((mn[j + 4] >> 4) << 6));
+		b[4 + j + 8] = (uint8_t)((sc[j + 4] & 15) | ((mn[j + 4] & 15) << 4));
+	}
+	for (int c = 0; c < 4; c++) {
+		float d1 = golem_fmul_rn(d, (float)sc[2 * c]), m1 = golem_fmul_rn(dmin, (float)mn[2 * c]);
+		float d2 = golem_fmul_rn(d, (float)sc[2 * c + 1]), m2 = golem_fmul_rn(dmin, (float)mn[2 * c + 1]);
+		for (int l = 0; l < 32; l++) {
+			int lo = kq_nearest_q4(x[64 * c + l], d1, m1), hi = kq_nearest_q4(x[64 * c + 32 + l], d2, m2);
+			b[16 + 32 * c + l] = (uint8_t)(lo | (hi << 4));
+		}
+	}
+	return true;
+}
+
+static __device__ __forceinline__ int kq_nearest_q6(float v, float ds) {
+	if (ds == 0.0f) return 0;
+	return kq_round_up(v / ds + 32.0f, 63) - 32;
+}
+
+static __device__ double kq_err_scale6(const float* x, float ds) {
+	double e = 0.0;
+	for (int l = 0; l < 16; l++) {
+		double r = (double)golem_fmul_rn(ds, (float)kq_nearest_q6(x[l], ds)) - (double)x[l];
+		e += r * r;
+	}
+	return e;
+}
+
+static __device__ void kq_try_scale6(const float* x, double sxx, double s, double* best_err, double* best_s) {
+	double inv = 1.0 / s, sqx = 0.0, sqq = 0.0;
+	for (int l = 0; l < 16; l++) {
+		double t = (double)x[l] * inv + 32.5;
+		if (t < 0.0) {
+			t = 0.0;
+		} else if (t > 63.0) {
+			t = 63.0;
+		}
+		double q = (double)((int)t - 32);
+		sqx += q * (double)x[l];
+		sqq += q * q;
+	}
+	if (sqq == 0.0) return;
+	double e = sxx - sqx * sqx / sqq;
+	if (e < *best_err) *best_err = e, *best_s = sqx / sqq;
+}
+
+// kq_fit_scale6 is fitScale6: a signed s with x ≈ s*q, q in -32..31.
+static __device__ float kq_fit_scale6(const float* x) {
+	float amax = 0.0f, mx = 0.0f;
+	for (int l = 0; l < 16; l++) {
+		float a = golem_fabsf(x[l]);
+		if (a > amax) amax = a, mx = x[l];
+	}
+	if (amax == 0.0f) return 0.0f;
+	double sxx = 0.0;
+	for (int l = 0; l < 16; l++) sxx += (double)x[l] * (double)x[l];
+	double best_err = __builtin_inf(), best_s = 0.0;
+	for (int k = 0; k < 16; k++) {
+		double t = 0.25 * (double)k;
+		kq_try_scale6(x, sxx, (double)mx / (-32.0 + t), &best_err, &best_s);
+		kq_try_scale6(x, sxx, (double)mx / (31.0 - t), &best_err, &best_s);
+	}
+	for (int it = 0; it < 3; it++) {
+		double prev = best_err;
+		kq_try_scale6(x, sxx, best_s, &best_err, &best_s);
+		if (best_err >= prev) break;
+	}
+	return (float)best_s;
+}
+
+// kq_quant_q6_k is quantQ6K for one super-block.
+static __device__ bool kq_quant_q6_k(const float* x, uint8_t* b) {
+	float scales[16], smax = 0.0f;
+	for (int j = 0; j < 16; j++) {
+		scales[j] = kq_fit_scale6(x + 16 * j);
+		if (golem_fabsf(scales[j]) > golem_fabsf(smax)) smax = scales[j];
+	}
+	for (int i = 0; i < 210; i++) b[i] = 0;
+	uint16_t hd;
+	if (!kq_f16_scale(smax / -128.0f, &hd)) return false;
+	float d = golem_f16_to_f32(hd);
+	int8_t sc[16];
+	uint8_t qs[256];
+	for (int j = 0; j < 16; j++) {
+		const float* xs = x + 16 * j;
+		sc[j] = 0;
+		if (d != 0.0f) {
+			int s0 = kq_round_int(scales[j] / d, -128, 127);
+			double best = __builtin_inf();
+			for (int sv = s0 - 1 < -128 ? -128 : s0 - 1; sv <= (s0 + 1 > 127 ? 127 : s0 + 1); sv++) {
+				double e = kq_err_scale6(xs, golem_fmul_rn(d, (float)sv));
+				if (e < best) best = e, sc[j] = (int8_t)sv;
+			}
+		}
+		float ds = golem_fmul_rn(d, (float)sc[j]);
+		for (int l = 0; l < 16; l++) qs[16 * j + l] = (uint8_t)(kq_nearest_q6(xs[l], ds) + 32);
+	}
+	for (int h = 0; h < 2; h++) {
+		for (int l = 0; l < 32; l++) {
+			uint8_t q1 = qs[128 * h + l], q2 = qs[128 * h + l + 32], q3 = qs[128 * h + l + 64], q4 = qs[128 * h + l + 96];
+			b[64 * h + l] = (uint8_t)((q1 & 15) | ((q3 & 15) << 4));
+			b[64 * h + l + 32] = (uint8_t)((q2 & 15) | ((q4 & 15) << 4));
+			b[128 + 32 * h + l] = (uint8_t)((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+		}
+	}
+	for (int j = 0; j < 16; j++) b[192 + j] = (uint8_t)sc[j];
+	b[208] = (uint8_t)hd, b[209] = (uint8_t)(hd >> 8);
+	return true;
+}
+
+// qk_<src>_<q>: quantize a strided float tensor to a k-quant, one thread
+// per super-block (n is the number of super-blocks).
+#define QUANT_K(S, LOAD, Q, BYTES)                                                                                            \
+	extern "C" __global__ void q_##S##_##Q(const void* __restrict__ src, uint8_t* __restrict__ dst, uint32_t* status,        \
+	                                       uint32_t slot, STRIDED_PARAMS) {                                                   \
+		uint64_t blk = golem_global_x();                                                                                      \
+		if (blk >= n) return;                                                                                                 \
+		float v[256];                                                                                                         \
+		for (int j = 0; j < 256; j++) v[j] = LOAD(SIDX(blk * 256 + j));                                                       \
+		if (!kq_quant_##Q(v, dst + blk * BYTES)) golem_report_error(status, slot, 0, (uint32_t)blk);                          \
+	}                                                                                                                         \
+	GOLEM_KERNEL(q_##S##_##Q)
+
+QUANT_K(f32, LD_F32, q4_k, 144);
+QUANT_K(f16, LD_F16, q4_k, 144);
+QUANT_K(bf16, LD_BF16, q4_k, 144);
+QUANT_K(f32, LD_F32, q6_k, 210);
+QUANT_K(f16, LD_F16, q6_k, 210);
+QUANT_K(bf16, LD_BF16, q6_k, 210);
 
 // concat along an axis: the output is outer blocks of [x chunk | y chunk],
 // each chunk contiguous (xa = x's axis length × inner elements, ya alike).
