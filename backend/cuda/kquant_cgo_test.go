@@ -64,7 +64,7 @@ func kquantData(rows int, seed uint64) []float32 {
 		x[i] = float32(rng.NormFloat64() * math.Pow(10, float64(i/512%3)-1))
 	}
 	for i := 0; i < 256; i++ {
-		x[256+i] = 0                                 // row 0, block 1: zeros
+		x[256+i] = 0                                     // row 0, block 1: zeros
 		x[512+i] = -float32(math.Abs(float64(x[512+i]))) // row 1, block 0: negative
 		x[768+i] = float32(math.Abs(float64(x[768+i])))  // row 1, block 1: positive
 	}
