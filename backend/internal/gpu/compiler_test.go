@@ -145,6 +145,35 @@ func TestCompilerRegions(t *testing.T) {
 	}
 }
 
+// TestCompilerTemp: every node's Temp is one scratch region, as large as
+// the largest request, beside the nodes' own Scratch regions.
+func TestCompilerTemp(t *testing.T) {
+	b := graph.NewBuilder()
+	x := b.Input("x", graph.F32, 4)
+	y := b.Scale(b.Scale(b.Scale(x, 2), 3), 4)
+	g, err := b.Build(y)
+	require.NoError(t, err)
+	sizes := map[*graph.Node]int64{}
+	for i, n := range g.Nodes {
+		sizes[n] = []int64{0, 100, 1, 60}[i]
+	}
+	r := NewRegistry[*testDev](Config{Backend: "test", Kernel: "kernel"})
+	var regions []int
+	r.Register(graph.OpScale, Variant[*testDev]{Name: "default", Launch: func(c *Compiler[*testDev], n *graph.Node) error {
+		own := c.Scratch(8)
+		tmp := c.Temp(sizes[n])
+		regions = append(regions, tmp)
+		l := c.Launch(n, "scale")
+		l.Scratch(own)
+		l.Scratch(tmp)
+		return nil
+	}})
+	list, err := NewCompiler(&testDev{}, g).Compile(r, graph.OpInvalid, "", nil)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 1, 1}, regions, "one shared region, made at the first request")
+	require.Equal(t, []int64{8, 100, 8, 8}, list.Scratch, "the shared region has the largest size")
+}
+
 func TestCheckStatus(t *testing.T) {
 	b := graph.NewBuilder()
 	ids := b.Input("ids", graph.I32, 3)

@@ -54,6 +54,19 @@ static __device__ __forceinline__ float golem_block_max(float v, float* red) {
 	return v;
 }
 
+// golem_v4 is 16 bytes for vector loads and stores (ld.v4.u32): the
+// address must be 16-byte aligned.
+struct __attribute__((aligned(16))) golem_v4 {
+	uint32_t x, y, z, w;
+};
+
+// golem_ld_u16x2 reads 4 bytes at a 2-byte aligned address as two 16-bit
+// loads (quantized blocks are only 2-byte aligned).
+static __device__ __forceinline__ uint32_t golem_ld_u16x2(const uint8_t* p) {
+	const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
+	return (uint32_t)h[0] | ((uint32_t)h[1] << 16);
+}
+
 // golem_report_error flags a bad value in the program's status region
 // (backend/internal/gpu/status.go): slot is 4 words, count, value, index.
 static __device__ __forceinline__ void golem_report_error(uint32_t* status, uint32_t slot, int32_t value, uint32_t index) {
