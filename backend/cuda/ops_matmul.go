@@ -16,6 +16,7 @@ func init() {
 		variant{Name: "auto", Supports: supportsMatMulAuto, Launch: launchMatMulAuto},
 		variant{Name: mmSIMT, Supports: supportsMatMulSIMT, Launch: launchMatMulSIMT},
 		variant{Name: mmGEMV, Supports: supportsMatMulGEMV, Launch: launchMatMulGEMV},
+		variant{Name: mmMMA, Available: tensorCores, Supports: supportsMatMulMMA, Launch: launchMatMulMMA},
 	)
 }
 
@@ -32,16 +33,110 @@ func supportsMatMulAuto(d *deviceInfo, n *graph.Node) error {
 	switch matmulPlanFor(d, n).Kernel {
 	case mmGEMV:
 		return supportsMatMulGEMV(d, n)
+	case mmMMA:
+		return supportsMatMulMMA(d, n)
 	}
 	return supportsMatMulSIMT(d, n)
 }
 
 func launchMatMulAuto(c *compiler, n *graph.Node) error {
-	switch matmulPlanFor(c.Dev, n).Kernel {
+	switch p := matmulPlanFor(c.Dev, n); p.Kernel {
 	case mmGEMV:
 		return launchMatMulGEMV(c, n)
+	case mmMMA:
+		return launchGEMM(c, n, p.Split)
 	}
 	return launchMatMulSIMT(c, n)
+}
+
+// tensorCores: the mma.sync kernels need sm_80 (golem's minimum anyway).
+func tensorCores(d *deviceInfo) error {
+	if d.CCMajor*10+d.CCMinor < 80 {
+		return fmt.Errorf("tensor-core kernels need sm_80 (device: sm_%d%d)", d.CCMajor, d.CCMinor)
+	}
+	return nil
+}
+
+func supportsMatMulMMA(_ *deviceInfo, n *graph.Node) error {
+	md := n.MatMulDims()
+	wt := n.Inputs[1].DType
+	switch {
+	case md.BatchedW:
+		return fmt.Errorf("batched w: the GEMM takes a 2-D w")
+	case !mmaWeight(wt):
+		return fmt.Errorf("%s weights: the tensor-core GEMM takes f16, bf16 and quantized weights", wt)
+	case groups(int64(md.M), gemmTileM) > 65535:
+		return fmt.Errorf("%d rows of x exceed the GEMM grid", md.M)
+	}
+	return nil
+}
+
+// launchMatMulMMA forces the tensor-core GEMM with the split-K auto would use.
+func launchMatMulMMA(c *compiler, n *graph.Node) error {
+	return launchGEMM(c, n, gemmSplit(c.Dev.SMCount, n.MatMulDims()))
+}
+
+// launchGEMM converts x to 16-bit floats in the node's temporary, runs
+// the tile kernel (split ways over K) and, with a split, adds the
+// partial tiles.
+func launchGEMM(c *compiler, n *graph.Node, split int) error {
+	x, w := n.Inputs[0], n.Inputs[1]
+	md := n.MatMulDims()
+	kp := groups(int64(md.K), gemmTileK) * gemmTileK
+	kTiles := kp / gemmTileK
+	tiles := groups(kTiles, int64(split))
+	split = int(groups(kTiles, tiles)) // no empty split
+	half := "f16"
+	if w.DType == graph.BF16 {
+		half = "bf16"
+	}
+	xhBytes := (int64(md.M)*kp*2 + 255) &^ 255
+	partBytes := int64(0)
+	if split > 1 {
+		partBytes = int64(split) * int64(md.M) * int64(md.N) * 4
+	}
+	tmp := c.Temp(xhBytes + partBytes)
+	cv := c.Launch(n, "gemm_x_"+half)
+	cv.In(x)
+	cv.Scratch(tmp)
+	cv.Int(int64(md.M) * kp)
+	cv.Int(int64(md.K))
+	cv.Int(kp)
+	cv.Local(256, 1, 1)
+	cv.Grid1D(groups(int64(md.M)*kp, 256))
+	l := c.Launch(n, "gemm_"+w.DType.String())
+	l.Scratch(tmp)
+	l.In(w)
+	if split > 1 {
+		l.Scratch(tmp)
+	} else {
+		l.Out(n)
+	}
+	l.Int(int64(md.M))
+	l.Int(int64(md.N))
+	l.Int(int64(md.K))
+	l.Int(kp)
+	l.Int(md.WRowBytes)
+	l.Int(tiles)
+	if split > 1 {
+		l.Int(xhBytes / 4)
+	} else {
+		l.U32(0)
+	}
+	l.Local(128, 1, 1)
+	l.Grid(uint32(groups(int64(md.N), gemmTileN)), uint32(groups(int64(md.M), gemmTileM)), uint32(split))
+	if split > 1 {
+		count := int64(md.M) * int64(md.N)
+		r := c.Launch(n, "gemm_reduce")
+		r.Scratch(tmp)
+		r.Out(n)
+		r.Int(count)
+		r.Int(int64(split))
+		r.Int(xhBytes / 4)
+		r.Local(256, 1, 1)
+		r.Grid1D(groups(count, 256))
+	}
+	return nil
 }
 
 func supportsMatMulSIMT(_ *deviceInfo, n *graph.Node) error {
