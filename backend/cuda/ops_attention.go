@@ -7,22 +7,48 @@ import (
 	"github.com/golem-llm/golem/graph"
 )
 
-// Attention (kernels/cuda/attention.cu): fused, with an online softmax,
-// one block per (query, head, batch).
+// Attention. Variants: "auto" (the default) runs the kernel
+// chooseAttention picks for each node; "simple" (attention.cu), "flash"
+// and "splitkv" (flash.cu) force one (select.go describes each).
 
 func init() {
-	ops.Register(graph.OpAttention, variant{Name: "default", Supports: supportsAttention, Launch: launchAttention})
+	ops.Register(graph.OpAttention,
+		variant{Name: "auto", Supports: supportsAttentionAuto, Launch: launchAttentionAuto},
+		variant{Name: attnSimple, Supports: supportsAttention, Launch: launchAttention},
+		variant{Name: attnSplitKV, Supports: supportsSplitKV, Launch: launchSplitKV},
+	)
 }
 
-// Flag bits of the attention kernel's flags word.
+// Flag bits of the attention kernels' flags word.
 const (
 	attnCausal = 1 << iota
 	attnMask
 	attnPos
 )
 
-// attnMaxD is the largest head dimension (D and Dv) the kernel takes.
+// attnMaxD is the largest head dimension (D and Dv) the simple kernel takes.
 const attnMaxD = 512
+
+// attentionFor is chooseAttention for node n on device d.
+func attentionFor(d *deviceInfo, n *graph.Node) string {
+	return chooseAttention(d.CCMajor*10+d.CCMinor, n.AttentionDims(), n.Inputs[1].DType, n.Inputs[2].DType)
+}
+
+func supportsAttentionAuto(d *deviceInfo, n *graph.Node) error {
+	switch attentionFor(d, n) {
+	case attnSplitKV:
+		return supportsSplitKV(d, n)
+	}
+	return supportsAttention(d, n)
+}
+
+func launchAttentionAuto(c *compiler, n *graph.Node) error {
+	switch attentionFor(c.Dev, n) {
+	case attnSplitKV:
+		return launchSplitKV(c, n)
+	}
+	return launchAttention(c, n)
+}
 
 func supportsAttention(_ *deviceInfo, n *graph.Node) error {
 	a := n.AttentionDims()
@@ -35,10 +61,11 @@ func supportsAttention(_ *deviceInfo, n *graph.Node) error {
 	return nil
 }
 
-func launchAttention(c *compiler, n *graph.Node) error {
-	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+// attnFlags returns the flags word and the mask and positions inputs (q
+// stands in for an absent one: never read).
+func attnFlags(n *graph.Node) (flags uint32, mask, pos *graph.Node) {
 	a := n.AttentionDims()
-	mask, pos, flags := q, q, uint32(0) // q stands in for absent inputs (never read)
+	mask, pos = n.Inputs[0], n.Inputs[0]
 	if a.Causal {
 		flags |= attnCausal
 	}
@@ -50,10 +77,21 @@ func launchAttention(c *compiler, n *graph.Node) error {
 		pos = p
 		flags |= attnPos
 	}
-	scale := n.Params.Scale
-	if scale == 0 {
-		scale = float32(1 / math.Sqrt(float64(a.D)))
+	return flags, mask, pos
+}
+
+// attnScale is the node's softmax scale (1/√D by default).
+func attnScale(n *graph.Node) float32 {
+	if s := n.Params.Scale; s != 0 {
+		return s
 	}
+	return float32(1 / math.Sqrt(float64(n.AttentionDims().D)))
+}
+
+func launchAttention(c *compiler, n *graph.Node) error {
+	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	a := n.AttentionDims()
+	flags, mask, pos := attnFlags(n)
 	l := c.Launch(n, "attention_"+k.DType.String()+"_"+v.DType.String())
 	l.In(q)
 	l.In(k)
@@ -67,9 +105,82 @@ func launchAttention(c *compiler, n *graph.Node) error {
 	l.Int(int64(a.Hkv))
 	l.Int(int64(a.D))
 	l.Int(int64(a.Dv))
-	l.F32(scale)
+	l.F32(attnScale(n))
 	l.U32(flags)
 	l.Local(128, 1, 1)
 	l.Grid(uint32(a.Sq), uint32(a.Hq), uint32(a.Batch))
+	return nil
+}
+
+// splitKVWarps is SPLITKV_WARPS of flash.cu.
+const splitKVWarps = 4
+
+func supportsSplitKV(_ *deviceInfo, n *graph.Node) error {
+	a := n.AttentionDims()
+	kt, vt := n.Inputs[1].DType, n.Inputs[2].DType
+	switch {
+	case kt != vt:
+		return fmt.Errorf("k %s and v %s: the split-KV kernel takes one dtype for both", kt, vt)
+	case !splitKVDims(a.D, a.Dv, kt.BlockBytes()):
+		return fmt.Errorf("head dims %d and %d of %s: the split-KV kernel takes rows of at most 512 bytes", a.D, a.Dv, kt)
+	case int64(a.Batch)*int64(a.Sq) > 65535 || int64(a.Hkv)*groups(int64(a.Group), splitKVMaxGroup) > 65535:
+		return fmt.Errorf("%d queries in %d batches, %d kv heads exceed the split-KV grid", a.Sq, a.Batch, a.Hkv)
+	}
+	return nil
+}
+
+// pow2 is the smallest power of two ≥ v (v ≥ 1).
+func pow2(v int64) int64 {
+	p := int64(1)
+	for p < v {
+		p *= 2
+	}
+	return p
+}
+
+func launchSplitKV(c *compiler, n *graph.Node) error {
+	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	a := n.AttentionDims()
+	flags, mask, pos := attnFlags(n)
+	hchunks := groups(int64(a.Group), splitKVMaxGroup)
+	rows := int64(a.Batch) * int64(a.Sq)
+	maxSplits := int64(splitKVMaxSplits(c.Dev.SMCount, a, a.Hkv*int(hchunks), int(rows)))
+	slots := rows * int64(a.Hq) * maxSplits
+	accOff := (2*slots + 63) &^ 63 // floats
+	tmp := c.Temp(4 * (accOff + slots*int64(a.Dv)))
+	pieces := 16 / int64(k.DType.BlockBytes())
+	l := c.Launch(n, "splitkv_"+k.DType.String())
+	l.In(q)
+	l.In(k)
+	l.In(v)
+	l.In(mask)
+	l.In(pos)
+	l.Scratch(tmp)
+	l.Int(int64(a.Sq))
+	l.Int(int64(a.Sk))
+	l.Int(int64(a.Hq))
+	l.Int(int64(a.Hkv))
+	l.Int(int64(a.D))
+	l.Int(int64(a.Dv))
+	l.F32(attnScale(n))
+	l.U32(flags)
+	l.Int(pow2(groups(int64(max(a.D, a.Dv)), pieces)))
+	l.Int(hchunks)
+	l.Int(accOff)
+	l.Local(32*splitKVWarps, 1, 1)
+	l.Grid(uint32(maxSplits), uint32(int64(a.Hkv)*hchunks), uint32(rows))
+	r := c.Launch(n, "splitkv_reduce")
+	r.Scratch(tmp)
+	r.In(pos)
+	r.Out(n)
+	r.Int(int64(a.Sq))
+	r.Int(int64(a.Sk))
+	r.Int(int64(a.Hq))
+	r.Int(int64(a.Dv))
+	r.U32(flags)
+	r.Int(maxSplits)
+	r.Int(accOff)
+	r.Local(128, 1, 1)
+	r.Grid(uint32(a.Hq), uint32(rows), 1)
 	return nil
 }

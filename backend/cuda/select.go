@@ -120,13 +120,13 @@ func splitKVDims(d, dv, esize int) bool { return max(d, dv)*esize <= 32*16 }
 // a with K and V of dtypes kt and vt with, on a device of compute
 // capability cc:
 //
-//	one query per batch (decode)                 splitkv (head dims up to 128 f32 / 256 f16)
+//	one query per batch (decode), one K/V dtype  splitkv (head dims up to 128 f32 / 256 f16)
 //	K and V of one dtype, d = dv in 64/80/96/128 flash (sm_80 and newer)
 //	otherwise                                    simple
 func chooseAttention(cc int, a graph.AttentionDims, kt, vt graph.DType) string {
 	esize := max(kt.BlockBytes(), vt.BlockBytes())
 	switch {
-	case a.Sq == 1 && splitKVDims(a.D, a.Dv, esize):
+	case a.Sq == 1 && kt == vt && splitKVDims(a.D, a.Dv, esize):
 		return attnSplitKV
 	case cc >= 80 && kt == vt && flashDims(a.D, a.Dv):
 		return attnFlash

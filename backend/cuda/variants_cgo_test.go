@@ -100,3 +100,18 @@ func TestMatMulVariants(t *testing.T) {
 		})
 	}
 }
+
+// TestAttentionVariants runs the op suite's attention cases with every
+// variant forced; each variant must run some.
+func TestAttentionVariants(t *testing.T) {
+	be := cudaDevice(t)
+	ref := opsReference(t)
+	for _, name := range ops.Names(graph.OpAttention) {
+		if name == "auto" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			require.Positive(t, runVariantSuite(t, be, ref, graph.OpAttention, name))
+		})
+	}
+}
