@@ -192,6 +192,10 @@ func TestAttentionKernelShapes(t *testing.T) {
 		{attnSplitKV, attnSpec{b: 1, sq: 1, sk: 300, hq: 4, hkv: 4, d: 80, dv: 80, kvt: graph.F16, pos: []int32{0}, sms: 132}},
 		{attnSplitKV, attnSpec{b: 2, sq: 1, sk: 513, hq: 8, hkv: 2, d: 128, dv: 128, kvt: graph.F32, mask: true, sms: 64}},
 		{attnSplitKV, attnSpec{b: 1, sq: 3, sk: 200, hq: 6, hkv: 2, d: 96, dv: 64, kvt: graph.F16, pos: []int32{-1, 150, 60}, sms: 40}},
+		{attnFlash, attnSpec{b: 1, sq: 150, sk: 150, hq: 4, hkv: 1, d: 64, dv: 64, kvt: graph.F16}},
+		{attnFlash, attnSpec{b: 2, sq: 70, sk: 200, hq: 2, hkv: 2, d: 128, dv: 128, kvt: graph.F32, mask: true}},
+		{attnFlash, attnSpec{b: 1, sq: 5, sk: 300, hq: 8, hkv: 2, d: 80, dv: 80, kvt: graph.F16, pos: []int32{200, 7, 0, -1, 130}}},
+		{attnFlash, attnSpec{b: 1, sq: 66, sk: 130, hq: 2, hkv: 1, d: 96, dv: 96, kvt: graph.F16}},
 	}
 	for _, tt := range tests {
 		s := tt.s

@@ -15,6 +15,7 @@ func init() {
 	ops.Register(graph.OpAttention,
 		variant{Name: "auto", Supports: supportsAttentionAuto, Launch: launchAttentionAuto},
 		variant{Name: attnSimple, Supports: supportsAttention, Launch: launchAttention},
+		variant{Name: attnFlash, Available: tensorCores, Supports: supportsFlash, Launch: launchFlash},
 		variant{Name: attnSplitKV, Supports: supportsSplitKV, Launch: launchSplitKV},
 	)
 }
@@ -38,6 +39,8 @@ func supportsAttentionAuto(d *deviceInfo, n *graph.Node) error {
 	switch attentionFor(d, n) {
 	case attnSplitKV:
 		return supportsSplitKV(d, n)
+	case attnFlash:
+		return supportsFlash(d, n)
 	}
 	return supportsAttention(d, n)
 }
@@ -46,8 +49,59 @@ func launchAttentionAuto(c *compiler, n *graph.Node) error {
 	switch attentionFor(c.Dev, n) {
 	case attnSplitKV:
 		return launchSplitKV(c, n)
+	case attnFlash:
+		return launchFlash(c, n)
 	}
 	return launchAttention(c, n)
+}
+
+// Flash kernel geometry (flash.cu).
+const (
+	flashBQ  = 64
+	flashBKV = 64
+)
+
+// flashShared is the flash kernel's dynamic shared memory for head dim d:
+// the q tile and two K and two V tiles, rows padded by 8 halves.
+func flashShared(d int) uint32 { return uint32((flashBQ + 4*flashBKV) * (d + 8) * 2) }
+
+func supportsFlash(dev *deviceInfo, n *graph.Node) error {
+	a := n.AttentionDims()
+	kt, vt := n.Inputs[1].DType, n.Inputs[2].DType
+	switch {
+	case kt != vt:
+		return fmt.Errorf("k %s and v %s: the flash kernel takes one dtype for both", kt, vt)
+	case !flashDims(a.D, a.Dv):
+		return fmt.Errorf("head dims %d and %d: the flash kernel takes d = dv in 64, 80, 96, 128", a.D, a.Dv)
+	case int(flashShared(a.D)) > max(dev.SharedOptin, dev.SharedPerBlock):
+		return fmt.Errorf("the flash kernel needs %d bytes of shared memory (device: %d)", flashShared(a.D), max(dev.SharedOptin, dev.SharedPerBlock))
+	case groups(int64(a.Sq), flashBQ) > 1<<31-1 || a.Hq > 65535 || a.Batch > 65535:
+		return fmt.Errorf("%d queries, %d heads, %d batches exceed the flash grid", a.Sq, a.Hq, a.Batch)
+	}
+	return nil
+}
+
+func launchFlash(c *compiler, n *graph.Node) error {
+	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	a := n.AttentionDims()
+	flags, mask, pos := attnFlags(n)
+	l := c.Launch(n, fmt.Sprintf("flash_%s_d%d", k.DType, a.D))
+	l.In(q)
+	l.In(k)
+	l.In(v)
+	l.In(mask)
+	l.In(pos)
+	l.Out(n)
+	l.Int(int64(a.Sq))
+	l.Int(int64(a.Sk))
+	l.Int(int64(a.Hq))
+	l.Int(int64(a.Hkv))
+	l.F32(attnScale(n))
+	l.U32(flags)
+	l.Local(128, 1, 1)
+	l.Spec(specDynamicShared, flashShared(a.D))
+	l.Grid(uint32(groups(int64(a.Sq), flashBQ)), uint32(a.Hq), uint32(a.Batch))
+	return nil
 }
 
 func supportsAttention(_ *deviceInfo, n *graph.Node) error {

@@ -15,6 +15,20 @@
 // each group keeps an online softmax; groups, then warps, are merged at the
 // end, and the split's (max, sum, unnormalised output) goes to scratch.
 // splitkv_reduce merges the splits of each (query, head) into out.
+//
+// flash_<kv>_d<D> (FlashAttention-2 on tensor cores, D = Dv in 64, 80, 96,
+// 128): block (query tile, query head, batch) takes FLASH_BQ queries, 16
+// per warp; q·scale·log2(e) goes to shared memory in f16, then into
+// registers as mma A fragments (ldmatrix.x4). K and V tiles of FLASH_BKV
+// keys are double-buffered in shared memory as f16 (F16 rows by cp.async,
+// zero-filled past the last key the tile's queries see; F32 rows converted
+// by the threads); rows are padded by 16 bytes so that ldmatrix reads no
+// bank twice. Per tile each warp computes S = Q·Kᵀ (16 × 64, mma.m16n8k16
+// with K fragments from ldmatrix), masks it (causal, mask input), updates
+// its rows' running max and sum in f32 (exp2), turns P into A fragments in
+// registers and adds P·V (V fragments from ldmatrix.trans). Key tiles past
+// the last key any of the block's queries sees are skipped. GQA reads kv
+// head h / (Hq/Hkv): nothing is copied.
 #include "golem.cuh"
 #include "common.cuh"
 
@@ -192,3 +206,215 @@ extern "C" __global__ void splitkv_reduce(const float* __restrict__ part, const 
 	}
 }
 GOLEM_KERNEL(splitkv_reduce);
+
+// ---------------------------------------------------------------------------
+// FlashAttention-2 on tensor cores.
+
+#define FLASH_BQ 64
+#define FLASH_BKV 64
+#define FLASH_THREADS 128
+#define FLASH_LOG2E 1.4426950408889634f
+
+// f16x2 packs two floats as f16 (a in the low half).
+static __device__ __forceinline__ uint32_t f16x2(float a, float b) { return (uint32_t)golem_f32_to_f16(a) | ((uint32_t)golem_f32_to_f16(b) << 16); }
+
+// flash_load_rows stages rows [j0, j0+FLASH_BKV) of a K or V head (rows
+// of w elements, row j at src + j·stride) into dst (rows of w+8 halves):
+// cp.async for aligned F16, converted loads for F32, zeros at or past end.
+template <class T, int W>
+static __device__ __forceinline__ void flash_load_rows(uint16_t* dst, const T* src, uint64_t stride, int64_t j0, int64_t end, bool vec) {
+	constexpr int C = W / 8;  // 16-byte chunks of f16 per row
+	for (uint32_t c = threadIdx.x; c < FLASH_BKV * C; c += FLASH_THREADS) {
+		uint32_t r = c / C, ch = c % C;
+		int64_t j = j0 + r;
+		uint16_t* d = dst + r * (W + 8) + ch * 8;
+		bool in = j < end;
+		if (sizeof(T) == 2 && vec) {
+			golem_cp_async16_cg(d, in ? (const void*)(src + (uint64_t)j * stride + ch * 8) : (const void*)src, in ? 16u : 0u);
+			continue;
+		}
+		uint32_t h[8];
+		for (int e = 0; e < 8; e++) {
+			if (!in) {
+				h[e] = 0;
+			} else if (sizeof(T) == 2) {
+				h[e] = (uint32_t)(reinterpret_cast<const uint16_t*>(src))[(uint64_t)j * stride + ch * 8 + e];
+			} else {
+				h[e] = golem_f32_to_f16((float)(reinterpret_cast<const float*>(src))[(uint64_t)j * stride + ch * 8 + e]);
+			}
+		}
+		*reinterpret_cast<golem_v4*>(d) = golem_v4{h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16)};
+	}
+}
+
+template <class T, int D>
+static __device__ __forceinline__ void flash(const float* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                             const float* __restrict__ mask, const int32_t* __restrict__ pos, float* __restrict__ out,
+                                             uint32_t sq, uint32_t sk, uint32_t hq, uint32_t hkv, float scale, uint32_t flags) {
+	constexpr int P = D + 8;  // padded row, halves
+	GOLEM_DYNAMIC_SHARED(uint16_t, smem);
+	GOLEM_SHARED(int32_t[FLASH_THREADS / 32], red);
+	uint16_t* sq_ = smem;                       // [FLASH_BQ][P]
+	uint16_t* sk_ = sq_ + FLASH_BQ * P;         // [2][FLASH_BKV][P]
+	uint16_t* sv_ = sk_ + 2 * FLASH_BKV * P;    // [2][FLASH_BKV][P]
+	uint32_t q0 = blockIdx.x * FLASH_BQ, h = blockIdx.y, b = blockIdx.z, hk = h / (hq / hkv);
+	uint32_t warp = threadIdx.x / 32, lane = golem_lane(), g = lane / 4, t = lane % 4;
+	// The last key any query of the tile sees.
+	int64_t mine = 0;
+	if (threadIdx.x < FLASH_BQ && q0 + threadIdx.x < sq) mine = flash_nvis(flags, pos, q0 + threadIdx.x, sq, sk);
+	int32_t mv = (int32_t)mine;
+	for (int o = 16; o > 0; o /= 2) {
+		int32_t other = __shfl_xor_sync(0xffffffffu, mv, o);
+		mv = other > mv ? other : mv;
+	}
+	if (lane == 0) red[warp] = mv;
+	// q tile, scaled, in f16 (rows past sq are zeros).
+	float qs = scale * FLASH_LOG2E;
+	for (uint32_t c = threadIdx.x; c < FLASH_BQ * D / 2; c += FLASH_THREADS) {
+		uint32_t r = c / (D / 2), e = 2 * (c % (D / 2));
+		float a = 0.0f, bb = 0.0f;
+		if (q0 + r < sq) {
+			const float* qr = q + (((uint64_t)b * sq + q0 + r) * hq + h) * D;
+			a = qr[e] * qs, bb = qr[e + 1] * qs;
+		}
+		*reinterpret_cast<uint32_t*>(sq_ + r * P + e) = f16x2(a, bb);
+	}
+	__syncthreads();
+	int64_t kv_end = 0;
+	for (int w = 0; w < FLASH_THREADS / 32; w++) kv_end = red[w] > kv_end ? red[w] : kv_end;
+	uint32_t qf[D / 16][4];
+	for (int kk = 0; kk < D / 16; kk++) golem_ldmatrix_x4(qf[kk], sq_ + (warp * 16 + lane % 16) * P + kk * 16 + (lane / 16) * 8);
+	// This lane's two rows and how many keys each sees.
+	uint32_t row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+	int64_t nv0 = row0 < sq ? flash_nvis(flags, pos, row0, sq, sk) : 0, nv1 = row1 < sq ? flash_nvis(flags, pos, row1, sq, sk) : 0;
+	float m0 = GOLEM_NEG_INF, m1 = GOLEM_NEG_INF, l0 = 0.0f, l1 = 0.0f;
+	float o[D / 8][4];
+	for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+	uint64_t stride = (uint64_t)hkv * D;
+	const T* kh = k + (uint64_t)b * sk * stride + (uint64_t)hk * D;
+	const T* vh = v + (uint64_t)b * sk * stride + (uint64_t)hk * D;
+	bool vec = (((uintptr_t)k | (uintptr_t)v) & 15) == 0;
+	uint32_t ntiles = (uint32_t)((kv_end + FLASH_BKV - 1) / FLASH_BKV);
+	if (ntiles > 0) {
+		flash_load_rows<T, D>(sk_, kh, stride, 0, kv_end, vec);
+		flash_load_rows<T, D>(sv_, vh, stride, 0, kv_end, vec);
+	}
+	golem_cp_async_commit();
+	for (uint32_t ti = 0; ti < ntiles; ti++) {
+		int64_t j0 = (int64_t)ti * FLASH_BKV;
+		if (ti + 1 < ntiles) {
+			uint32_t nb = (ti + 1) & 1;
+			flash_load_rows<T, D>(sk_ + nb * FLASH_BKV * P, kh, stride, j0 + FLASH_BKV, kv_end, vec);
+			flash_load_rows<T, D>(sv_ + nb * FLASH_BKV * P, vh, stride, j0 + FLASH_BKV, kv_end, vec);
+			golem_cp_async_commit();
+			golem_cp_async_wait<1>();
+		} else {
+			golem_cp_async_wait<0>();
+		}
+		__syncthreads();
+		const uint16_t* K = sk_ + (ti & 1) * FLASH_BKV * P;
+		const uint16_t* V = sv_ + (ti & 1) * FLASH_BKV * P;
+		// S = Q·Kᵀ: 8 tiles of 8 keys.
+		float s[FLASH_BKV / 8][4];
+		for (int nt = 0; nt < FLASH_BKV / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+		for (int kk = 0; kk < D / 16; kk++) {
+			for (int np = 0; np < FLASH_BKV / 16; np++) {
+				uint32_t r[4];
+				golem_ldmatrix_x4(r, K + (np * 16 + (lane / 16) * 8 + lane % 8) * P + kk * 16 + ((lane / 8) % 2) * 8);
+				uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+				golem_mma_f16(s[2 * np], qf[kk], b0, s[2 * np]);
+				golem_mma_f16(s[2 * np + 1], qf[kk], b1, s[2 * np + 1]);
+			}
+		}
+		// Mask and the row maxima.
+		float mx0 = GOLEM_NEG_INF, mx1 = GOLEM_NEG_INF;
+		for (int nt = 0; nt < FLASH_BKV / 8; nt++) {
+			for (int e = 0; e < 4; e++) {
+				int64_t j = j0 + nt * 8 + 2 * t + (e & 1);
+				bool top = e < 2;
+				float x = s[nt][e];
+				if (j >= (top ? nv0 : nv1)) {
+					x = GOLEM_NEG_INF;
+				} else if (flags & kFlashMask) {
+					x += mask[(uint64_t)(top ? row0 : row1) * sk + j] * FLASH_LOG2E;
+				}
+				s[nt][e] = x;
+				if (top) {
+					mx0 = golem_fmaxf(mx0, x);
+				} else {
+					mx1 = golem_fmaxf(mx1, x);
+				}
+			}
+		}
+		for (int o2 = 1; o2 < 4; o2 *= 2) {
+			mx0 = golem_fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, o2));
+			mx1 = golem_fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, o2));
+		}
+		float n0 = golem_fmaxf(m0, mx0), n1 = golem_fmaxf(m1, mx1);
+		float c0 = m0 == GOLEM_NEG_INF ? 0.0f : golem_ex2f(m0 - n0), c1 = m1 == GOLEM_NEG_INF ? 0.0f : golem_ex2f(m1 - n1);
+		m0 = n0, m1 = n1;
+		float ps0 = 0.0f, ps1 = 0.0f;
+		for (int nt = 0; nt < FLASH_BKV / 8; nt++) {
+			for (int e = 0; e < 4; e++) {
+				bool top = e < 2;
+				float mm = top ? n0 : n1;
+				float p = (mm == GOLEM_NEG_INF || s[nt][e] == GOLEM_NEG_INF) ? 0.0f : golem_ex2f(s[nt][e] - mm);
+				s[nt][e] = p;
+				if (top) {
+					ps0 += p;
+				} else {
+					ps1 += p;
+				}
+			}
+		}
+		l0 = l0 * c0 + ps0, l1 = l1 * c1 + ps1;
+		for (int i = 0; i < D / 8; i++) o[i][0] *= c0, o[i][1] *= c0, o[i][2] *= c1, o[i][3] *= c1;
+		// O += P·V: P's C fragments are the A fragments of 16-key steps.
+		for (int ks = 0; ks < FLASH_BKV / 16; ks++) {
+			uint32_t a[4] = {f16x2(s[2 * ks][0], s[2 * ks][1]), f16x2(s[2 * ks][2], s[2 * ks][3]), f16x2(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+			                 f16x2(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+			for (int dp = 0; dp < D / 16; dp++) {
+				uint32_t r[4];
+				golem_ldmatrix_x4_trans(r, V + (ks * 16 + ((lane / 8) % 2) * 8 + lane % 8) * P + dp * 16 + (lane / 16) * 8);
+				uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+				golem_mma_f16(o[2 * dp], a, b0, o[2 * dp]);
+				golem_mma_f16(o[2 * dp + 1], a, b1, o[2 * dp + 1]);
+			}
+		}
+		__syncthreads();  // the buffer is refilled two tiles on
+	}
+	golem_cp_async_wait_all();
+	for (int o2 = 1; o2 < 4; o2 *= 2) {
+		l0 += __shfl_xor_sync(0xffffffffu, l0, o2);
+		l1 += __shfl_xor_sync(0xffffffffu, l1, o2);
+	}
+	float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+	for (int i = 0; i < D / 8; i++) {
+		uint32_t c = i * 8 + 2 * t;
+		if (row0 < sq) {
+			float* orow = out + (((uint64_t)b * sq + row0) * hq + h) * D;
+			orow[c] = o[i][0] * i0, orow[c + 1] = o[i][1] * i0;
+		}
+		if (row1 < sq) {
+			float* orow = out + (((uint64_t)b * sq + row1) * hq + h) * D;
+			orow[c] = o[i][2] * i1, orow[c + 1] = o[i][3] * i1;
+		}
+	}
+}
+
+#define FLASH(name, T, D)                                                                                                   \
+	extern "C" __global__ void __launch_bounds__(FLASH_THREADS)                                                             \
+	    name(const float* q, const T* k, const T* v, const float* mask, const int32_t* pos, float* out, uint32_t sq,         \
+	         uint32_t sk, uint32_t hq, uint32_t hkv, float scale, uint32_t flags) {                                          \
+		flash<T, D>(q, k, v, mask, pos, out, sq, sk, hq, hkv, scale, flags);                                                \
+	}                                                                                                                       \
+	GOLEM_KERNEL(name)
+
+FLASH(flash_f16_d64, uint16_t, 64);
+FLASH(flash_f16_d80, uint16_t, 80);
+FLASH(flash_f16_d96, uint16_t, 96);
+FLASH(flash_f16_d128, uint16_t, 128);
+FLASH(flash_f32_d64, float, 64);
+FLASH(flash_f32_d80, float, 80);
+FLASH(flash_f32_d96, float, 96);
+FLASH(flash_f32_d128, float, 128);
