@@ -15,8 +15,9 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the build and the tests use: the C compiler for cgo, clang-19
 # and glslc for the GPU kernels, the Vulkan headers, loader and Mesa drivers
-# (lavapipe, a CPU Vulkan device, so the Vulkan backend runs without a GPU).
-DEPS ?= gcc clang-19 glslc libvulkan-dev mesa-vulkan-drivers
+# (lavapipe, a CPU Vulkan device, so the Vulkan backend runs without a GPU)
+# and the Khronos validation layers (the Vulkan tests run under them).
+DEPS ?= gcc clang-19 glslc libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers
 SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 
 TEST_TIMEOUT ?= 10m
@@ -58,9 +59,12 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## test: everything CI checks
+## test: everything CI checks. The Vulkan package (op suite, kernels,
+## stories260K parity) runs on lavapipe under VK_LAYER_KHRONOS_validation
+## with synchronization validation: any validation message fails it.
 test: deps vet kernels-check
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/backend/vulkan$$')
+	GOLEM_VULKAN_VALIDATION=1 $(GO) test -timeout $(TEST_TIMEOUT) ./backend/vulkan
 	$(if $(RACE_PKGS),$(GO) test -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS))
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) vet ./...

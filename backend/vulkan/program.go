@@ -72,6 +72,10 @@ func (b *vkBackend) compile(g *graph.Graph, op graph.Op, variant string) (backen
 		return nil, fmt.Errorf("vulkan: compile: %w", err)
 	}
 	b.progs[p] = struct{}{}
+	if err := b.validation(); err != nil {
+		p.releaseLocked()
+		return nil, fmt.Errorf("vulkan: compile: %w", err)
+	}
 	b.log.Debug("vulkan: compiled graph", "backend", b.name, "nodes", len(g.Nodes), "dispatches", len(list.Launches),
 		"arena_bytes", core.Plan.Size)
 	return p, nil
@@ -262,6 +266,9 @@ func (p *program) Run(ctx context.Context) error {
 	list := p.core.List
 	if err := b.dev.run(p.cp, p.status, int(list.StatusBytes()), uint64(runTimeout), p.ticks); err != nil {
 		b.noteFailure(err)
+		return fmt.Errorf("vulkan: run: %w", err)
+	}
+	if err := b.validation(); err != nil {
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
 	if err := p.checkStatus(); err != nil {

@@ -36,6 +36,8 @@ typedef struct {
 	PFN_vkEnumerateDeviceExtensionProperties EnumerateDeviceExtensionProperties;
 	PFN_vkCreateDevice CreateDevice;
 	PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
+	PFN_vkCreateDebugUtilsMessengerEXT CreateDebugUtilsMessengerEXT;
+	PFN_vkDestroyDebugUtilsMessengerEXT DestroyDebugUtilsMessengerEXT;
 } inst_fns;
 
 // Device-level entry points.
@@ -92,6 +94,8 @@ typedef struct {
 struct golem_vk_dev {
 	golem_vk_lib *lib;
 	VkInstance instance;
+	VkDebugUtilsMessengerEXT messenger; // validation only
+	golem_vk_msgs *msgs;
 	inst_fns fi;
 	dev_fns f;
 	VkPhysicalDevice pd;
@@ -153,9 +157,77 @@ void golem_vk_close(golem_vk_lib *lib) {
 	free(lib);
 }
 
+// has_ext reports whether name is among the device's extensions.
+static int has_ext(const VkExtensionProperties *exts, uint32_t n, const char *name) {
+	for (uint32_t i = 0; i < n; i++) {
+		if (strcmp(exts[i].extensionName, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+// on_message is the VK_EXT_debug_utils callback of validated devices: it
+// counts the message and keeps the first GOLEM_VK_MAX_MESSAGES.
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                  VkDebugUtilsMessageTypeFlagsEXT types,
+                                                  const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+	(void)types;
+	golem_vk_msgs *m = user;
+	if (m->count < GOLEM_VK_MAX_MESSAGES) {
+		const char *sev = severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning";
+		snprintf(m->text[m->count], GOLEM_VK_MESSAGE_BYTES, "%s: %s", sev,
+		         data != NULL && data->pMessage != NULL ? data->pMessage : "(no message)");
+	}
+	m->count++;
+	return VK_FALSE;
+}
+
+// messenger_info describes the messenger of validated devices.
+static VkDebugUtilsMessengerCreateInfoEXT messenger_info(golem_vk_msgs *msgs) {
+	VkDebugUtilsMessengerCreateInfoEXT mi = {
+		.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+		.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+		.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+		               VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+		.pfnUserCallback = on_message,
+		.pUserData = msgs,
+	};
+	return mi;
+}
+
+#define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
+
+// layer_has reports whether the validation layer is installed and offers
+// extension ext.
+static int layer_has(PFN_vkGetInstanceProcAddr gipa, const char *ext) {
+	PFN_vkEnumerateInstanceExtensionProperties enumExt =
+		(PFN_vkEnumerateInstanceExtensionProperties)gipa(NULL, "vkEnumerateInstanceExtensionProperties");
+	if (enumExt == NULL) {
+		return 0;
+	}
+	uint32_t n = 0;
+	if (enumExt(VALIDATION_LAYER, &n, NULL) != VK_SUCCESS || n == 0) {
+		return 0;
+	}
+	VkExtensionProperties *props = calloc(n, sizeof *props);
+	if (props == NULL) {
+		return 0;
+	}
+	int found = 0;
+	if (enumExt(VALIDATION_LAYER, &n, props) == VK_SUCCESS) {
+		found = has_ext(props, n, ext);
+	}
+	free(props);
+	return found;
+}
+
 // make_instance creates an instance (Vulkan 1.3 when the loader has it, else
-// 1.2) and loads its entry points. On failure it sets why and returns NULL.
-static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_result *why) {
+// 1.2) and loads its entry points. With msgs, the validation layer is
+// enabled with synchronization validation and messages go to msgs (also
+// those of instance creation and destruction). On failure it sets why and
+// returns NULL.
+static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_result *why, golem_vk_msgs *msgs) {
 	PFN_vkGetInstanceProcAddr gipa = lib->gipa;
 	PFN_vkEnumerateInstanceVersion enumVersion =
 		(PFN_vkEnumerateInstanceVersion)gipa(NULL, "vkEnumerateInstanceVersion");
@@ -181,6 +253,28 @@ static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_
 		.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
 		.pApplicationInfo = &app,
 	};
+	const char *layers[1] = {VALIDATION_LAYER};
+	const char *exts[2] = {"VK_EXT_debug_utils", "VK_EXT_validation_features"};
+	VkValidationFeatureEnableEXT enables[1] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+	VkValidationFeaturesEXT vf = {
+		.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+		.enabledValidationFeatureCount = 1,
+		.pEnabledValidationFeatures = enables,
+	};
+	VkDebugUtilsMessengerCreateInfoEXT mi;
+	if (msgs != NULL) {
+		if (!layer_has(gipa, exts[0]) || !layer_has(gipa, exts[1])) {
+			why->stage = GOLEM_VK_NO_VALIDATION;
+			return NULL;
+		}
+		mi = messenger_info(msgs);
+		mi.pNext = &vf;
+		info.pNext = &mi;
+		info.enabledLayerCount = 1;
+		info.ppEnabledLayerNames = layers;
+		info.enabledExtensionCount = 2;
+		info.ppEnabledExtensionNames = exts;
+	}
 	VkInstance instance = NULL;
 	why->result = createInstance(&info, NULL, &instance);
 	if (why->result != VK_SUCCESS) {
@@ -206,6 +300,8 @@ static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_
 	// Optional: absent from instances that could not be made 1.1 or later.
 	ILOAD(GetPhysicalDeviceProperties2, 0);
 	ILOAD(GetPhysicalDeviceFeatures2, 0);
+	ILOAD(CreateDebugUtilsMessengerEXT, msgs != NULL);
+	ILOAD(DestroyDebugUtilsMessengerEXT, msgs != NULL);
 #undef ILOAD
 	return instance;
 fail:;
@@ -214,16 +310,6 @@ fail:;
 		destroy(instance, NULL);
 	}
 	return NULL;
-}
-
-// has_ext reports whether name is among the device's extensions.
-static int has_ext(const VkExtensionProperties *exts, uint32_t n, const char *name) {
-	for (uint32_t i = 0; i < n; i++) {
-		if (strcmp(exts[i].extensionName, name) == 0) {
-			return 1;
-		}
-	}
-	return 0;
 }
 
 // device_exts returns the device's extensions (malloc'ed; *n set), or NULL.
@@ -431,7 +517,7 @@ void golem_vk_probe(golem_vk_lib *lib, golem_vk_probe_result *out) {
 	memset(out, 0, sizeof *out);
 	inst_fns fi;
 	memset(&fi, 0, sizeof fi);
-	VkInstance instance = make_instance(lib, &fi, out);
+	VkInstance instance = make_instance(lib, &fi, out, NULL);
 	if (instance == NULL) {
 		return;
 	}
@@ -531,7 +617,7 @@ static int load_device_fns(golem_vk_dev *d, golem_vk_probe_result *why) {
 	} while (0)
 
 golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_device *info,
-                                  golem_vk_probe_result *why) {
+                                  golem_vk_probe_result *why, golem_vk_msgs *msgs) {
 	memset(why, 0, sizeof *why);
 	golem_vk_dev *d = calloc(1, sizeof *d);
 	if (d == NULL) {
@@ -541,10 +627,21 @@ golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_de
 		return NULL;
 	}
 	d->lib = lib;
-	d->instance = make_instance(lib, &d->fi, why);
+	d->msgs = msgs;
+	d->instance = make_instance(lib, &d->fi, why, msgs);
 	if (d->instance == NULL) {
 		free(d);
 		return NULL;
+	}
+	if (msgs != NULL) {
+		VkDebugUtilsMessengerCreateInfoEXT mi = messenger_info(msgs);
+		why->result = d->fi.CreateDebugUtilsMessengerEXT(d->instance, &mi, NULL, &d->messenger);
+		if (why->result != VK_SUCCESS) {
+			why->stage = GOLEM_VK_SETUP;
+			why->function = "vkCreateDebugUtilsMessengerEXT";
+			d->messenger = VK_NULL_HANDLE;
+			goto fail;
+		}
 	}
 	{
 		uint32_t count = 0;
@@ -713,9 +810,25 @@ void golem_vk_dev_destroy(golem_vk_dev *d) {
 		}
 	}
 	if (d->instance != NULL) {
+		if (d->messenger != VK_NULL_HANDLE) {
+			d->fi.DestroyDebugUtilsMessengerEXT(d->instance, d->messenger, NULL);
+		}
 		d->fi.DestroyInstance(d->instance, NULL);
 	}
 	free(d);
+}
+
+void golem_vk_dev_invalid_call(golem_vk_dev *d) {
+	VkBufferCreateInfo bi = {
+		.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+		.size = 0,
+		.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+		.sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+	};
+	VkBuffer buf = VK_NULL_HANDLE;
+	if (d->f.CreateBuffer(d->device, &bi, NULL, &buf) == VK_SUCCESS && buf != VK_NULL_HANDLE) {
+		d->f.DestroyBuffer(d->device, buf, NULL);
+	}
 }
 
 VkResult golem_vk_dev_force_staging(golem_vk_dev *d) {

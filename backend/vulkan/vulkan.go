@@ -21,6 +21,15 @@ import (
 // driverName is the device-string prefix of this driver.
 const driverName = "vulkan"
 
+// ValidationEnv names the environment variable that opens every Vulkan
+// device under the Khronos validation layer (VK_LAYER_KHRONOS_validation,
+// Debian package vulkan-validationlayers) with synchronization validation
+// when set to 1. Each warning or error the layer reports fails the call
+// that caused it (Compile, Run, Alloc, a buffer transfer or Free) or, at
+// the latest, Close, with the message; opening fails when the layer is
+// missing. Tests and CI use it; it slows every call down.
+const ValidationEnv = "GOLEM_VULKAN_VALIDATION"
+
 // minAPI is the Vulkan version golem needs from a device.
 const minAPI = 1<<22 | 2<<12 // VK_MAKE_API_VERSION(0, 1, 2, 0)
 
