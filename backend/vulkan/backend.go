@@ -34,7 +34,8 @@ type vkBackend struct {
 	pipes   map[string]*pipeline
 	buffers map[*vkBuffer]struct{}
 	progs   map[*program]struct{}
-	seen    int // validation messages already reported
+	seen    int  // validation messages already reported
+	fuse    bool // compile graphs through graph.Fuse (FuseEnv)
 }
 
 // pipeline is a cached compute pipeline.
@@ -71,6 +72,7 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 		pipes:   map[string]*pipeline{},
 		buffers: map[*vkBuffer]struct{}{},
 		progs:   map[*program]struct{}{},
+		fuse:    os.Getenv(FuseEnv) != "0",
 	}
 	log.Debug("vulkan: opened device", "device", b.name, "name", info.Name, "caps", b.dinfo.Caps,
 		"max_storage_buffer_range", info.Limits.MaxStorageBufferRange)

@@ -115,6 +115,7 @@ func convertDevice(d *C.golem_vk_device) deviceInfo {
 			MaxStorageBufferRange: uint64(d.max_storage_buffer_range),
 			MinOffsetAlignment:    uint64(d.min_storage_buffer_offset_alignment),
 			MaxPushConstants:      uint32(d.max_push_constants_size),
+			MaxStorageBuffers:     uint32(d.max_storage_buffers),
 			MaxSharedMemory:       uint32(d.max_shared_memory),
 			MaxInvocations:        uint32(d.max_invocations),
 			TimestampPeriod:       float64(d.timestamp_period),

@@ -75,8 +75,8 @@ func (d *deviceInfo) rowChunks(rows int, rowBytes int64) ([][2]int, error) {
 // caller holds b.mu.
 func (b *vkBackend) finish(l *launch) (*pipeline, error) {
 	lim := b.info.Limits
-	if len(l.Words) > 32 || uint32(4*len(l.Words)) > lim.MaxPushConstants {
-		return nil, fmt.Errorf("%d push-constant words exceed the limit of %d bytes", len(l.Words), min(128, lim.MaxPushConstants))
+	if err := checkLimits(lim, len(l.Args), len(l.Words)); err != nil {
+		return nil, err
 	}
 	if err := l.CheckShape(gpu.Limits{
 		MaxLocal:       lim.MaxWorkgroupSize,
@@ -93,6 +93,21 @@ func (b *vkBackend) finish(l *launch) (*pipeline, error) {
 		}
 	}
 	return b.pipeline(l.Kernel, len(l.Args), 4*len(l.Words), l.Specs)
+}
+
+// checkLimits checks a launch's bindings and push-constant words against
+// the device's maxPerStageDescriptorStorageBuffers and
+// maxPushConstantsSize (and the contract's 32 words). Workgroup sizes and
+// counts are Launch.CheckShape's, shared memory is checked from each
+// shader's SPIR-V when its pipeline is made (sharedBytes).
+func checkLimits(lim limits, bindings, words int) error {
+	if lim.MaxStorageBuffers > 0 && uint32(bindings) > lim.MaxStorageBuffers {
+		return fmt.Errorf("%d storage-buffer bindings exceed the device's maxPerStageDescriptorStorageBuffers %d", bindings, lim.MaxStorageBuffers)
+	}
+	if words > 32 || uint32(4*words) > lim.MaxPushConstants {
+		return fmt.Errorf("%d push-constant words exceed the limit of %d bytes", words, min(128, lim.MaxPushConstants))
+	}
+	return nil
 }
 
 // pipelineKey identifies a cached pipeline.

@@ -349,6 +349,7 @@ static void describe(inst_fns *fi, VkPhysicalDevice pd, golem_vk_device *d) {
 	d->max_storage_buffer_range = lim->maxStorageBufferRange;
 	d->min_storage_buffer_offset_alignment = lim->minStorageBufferOffsetAlignment;
 	d->max_push_constants_size = lim->maxPushConstantsSize;
+	d->max_storage_buffers = lim->maxPerStageDescriptorStorageBuffers;
 	d->max_shared_memory = lim->maxComputeSharedMemorySize;
 	d->max_invocations = lim->maxComputeWorkGroupInvocations;
 	for (int i = 0; i < 3; i++) {

@@ -50,6 +50,7 @@ typedef struct {
 	uint64_t max_storage_buffer_range;
 	uint64_t min_storage_buffer_offset_alignment;
 	uint32_t max_push_constants_size;
+	uint32_t max_storage_buffers; // maxPerStageDescriptorStorageBuffers
 	uint32_t max_shared_memory;
 	uint32_t max_invocations;
 	uint32_t max_workgroup_size[3];

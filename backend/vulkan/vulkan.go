@@ -30,6 +30,11 @@ const driverName = "vulkan"
 // missing. Tests and CI use it; it slows every call down.
 const ValidationEnv = "GOLEM_VULKAN_VALIDATION"
 
+// FuseEnv names the environment variable that, set to 0, compiles graphs
+// as they are instead of through graph.Fuse (fused ops: fewer dispatches),
+// for A/B comparisons.
+const FuseEnv = "GOLEM_VULKAN_FUSE"
+
 // minAPI is the Vulkan version golem needs from a device.
 const minAPI = 1<<22 | 2<<12 // VK_MAKE_API_VERSION(0, 1, 2, 0)
 
@@ -91,6 +96,7 @@ type limits struct {
 	MaxStorageBufferRange uint64    // bytes one storage-buffer binding can address
 	MinOffsetAlignment    uint64    // minStorageBufferOffsetAlignment
 	MaxPushConstants      uint32    // bytes
+	MaxStorageBuffers     uint32    // maxPerStageDescriptorStorageBuffers: bindings one kernel may have
 	MaxSharedMemory       uint32    // bytes of shared memory per workgroup
 	MaxInvocations        uint32    // invocations per workgroup
 	MaxWorkgroupSize      [3]uint32 // per dimension
