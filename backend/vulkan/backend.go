@@ -36,6 +36,7 @@ type vkBackend struct {
 	progs   map[*program]struct{}
 	seen    int  // validation messages already reported
 	fuse    bool // compile graphs through graph.Fuse (FuseEnv)
+	profile bool // programs write timestamps (backend.Options.Profile)
 }
 
 // pipeline is a cached compute pipeline.
@@ -73,6 +74,7 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 		buffers: map[*vkBuffer]struct{}{},
 		progs:   map[*program]struct{}{},
 		fuse:    os.Getenv(FuseEnv) != "0",
+		profile: opts.Profile,
 	}
 	log.Debug("vulkan: opened device", "device", b.name, "name", info.Name, "caps", b.dinfo.Caps,
 		"max_storage_buffer_range", info.Limits.MaxStorageBufferRange)

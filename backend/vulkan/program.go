@@ -140,16 +140,17 @@ func (p *program) allocate() error {
 	if p.rec, err = newRecord(len(list.Launches), nb, nw); err != nil {
 		return err
 	}
-	// Timestamps after the last dispatch of each node.
+	// Timestamps after the last dispatch of each node, when profiling.
 	ends, nodes := list.NodeEnds()
+	timed := b.profile && b.info.Limits.TimestampBits > 0
 	tsOf := make([]int, len(list.Launches))
 	for i := range tsOf {
 		tsOf[i] = -1
-		if b.info.Limits.TimestampBits > 0 && ends[i] >= 0 {
+		if timed && ends[i] >= 0 {
 			tsOf[i] = ends[i] + 1
 		}
 	}
-	if b.info.Limits.TimestampBits > 0 {
+	if timed {
 		p.tsNodes = nodes
 	}
 	fb, fw := 0, 0
@@ -330,9 +331,11 @@ func (p *program) storeTimings() {
 	p.core.SetTimings(p.tsNodes, p.secs)
 }
 
-// Timings implements backend.Profiler: the device time of each compute node
-// in the last successful run, in execution order (nil before one, or when
-// the device has no timestamps). Views take no time.
+// Timings implements backend.Profiler: the device time and dispatches of
+// each compute node of the compiled (fused) graph in the last successful
+// run, in execution order; nil before one, without
+// backend.Options.Profile, or when the device has no timestamps. Views
+// take no time.
 func (p *program) Timings() []backend.OpTiming {
 	p.b.mu.Lock()
 	defer p.b.mu.Unlock()
