@@ -201,6 +201,9 @@ func (b *vkBackend) pipeline(shader string, bindings, pushBytes int, specs []gpu
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s.spv is not embedded (run make kernels)", errNoShader, shader)
 	}
+	if err := checkInterface(code, bindings, pushBytes); err != nil {
+		return nil, fmt.Errorf("shader %s: %w", shader, err)
+	}
 	s := append([]gpu.Spec(nil), specs...)
 	sort.Slice(s, func(i, j int) bool { return s[i].ID < s[j].ID })
 	ids := make([]uint32, len(s))

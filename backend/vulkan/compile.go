@@ -10,6 +10,7 @@ import (
 
 	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/spirv"
 )
 
 // This file is the Vulkan half of the kernel contract (docs/vulkan.md): the
@@ -120,6 +121,33 @@ func pipelineKey(shader string, bindings, pushBytes int, specs []gpu.Spec) strin
 		fmt.Fprintf(&b, "/%d=%d", x.ID, x.Value)
 	}
 	return b.String()
+}
+
+// checkInterface compares what a launch binds and pushes with what the
+// shader's SPIR-V declares: storage buffers of set 0 at bindings below
+// bindings (the compiler drops a buffer the shader never reads, and two
+// declarations may share a binding: a 16-bit alias), and a push-constant
+// block of exactly pushBytes bytes. Launches and shaders otherwise
+// match by position only, so this catches an argument or word added on
+// one side and not the other.
+func checkInterface(code []byte, bindings, pushBytes int) error {
+	m, err := spirv.Parse(code)
+	if err != nil {
+		return err
+	}
+	in, err := m.Reflect()
+	if err != nil {
+		return err
+	}
+	for _, b := range in.Bindings {
+		if int(b) >= bindings {
+			return fmt.Errorf("declares binding %d, the launch binds %d arguments", b, bindings)
+		}
+	}
+	if in.PushBytes != pushBytes {
+		return fmt.Errorf("declares %d bytes of push constants, the launch pushes %d", in.PushBytes, pushBytes)
+	}
+	return nil
 }
 
 // errNoShader is returned for a shader name with no embedded SPIR-V.
