@@ -85,14 +85,18 @@ run: deps build
 	bin/golem bench attention --quick -o $(RUN_OUT)/attention.json --plot $(RUN_OUT)/roofline.png
 	@echo "attention results: $(RUN_OUT)/attention.json; roofline plot: $(RUN_OUT)/roofline.png"
 
-## kernels: regenerate the committed GPU kernels (kernels/vulkan/*.comp -> .spv)
+## kernels: regenerate the committed GPU kernels (kernels/vulkan/*.comp -> .spv).
+## *_coopmat kernels are written with GL_NV_cooperative_matrix (what this
+## glslc knows) and rewritten to SPV_KHR_cooperative_matrix by nv2khr.
 GLSLC ?= glslc
 GLSLC_FLAGS := --target-env=vulkan1.2 -O -Ikernels/vulkan/include
 VK_SRC := $(wildcard kernels/vulkan/*.comp)
+NV2KHR := $(GO) run ./internal/spirv/nv2khr
 kernels:
 	@command -v $(GLSLC) >/dev/null || { echo "kernels: $(GLSLC) not found (Debian package glslc; make deps)"; exit 1; }
 	@for f in $(VK_SRC); do \
 		$(GLSLC) $(GLSLC_FLAGS) -o "$${f%.comp}.spv" "$$f"; \
+		case "$$f" in *_coopmat.comp) $(NV2KHR) "$${f%.comp}.spv" "$${f%.comp}.spv" ;; esac; \
 	done
 	@for s in kernels/vulkan/*.spv; do \
 		[ -e "$${s%.spv}.comp" ] || { echo "kernels: removing stale $$s"; rm -f "$$s"; }; \
@@ -106,6 +110,7 @@ kernels-check:
 	for f in $(VK_SRC); do \
 		b=$$(basename "$${f%.comp}"); \
 		$(GLSLC) $(GLSLC_FLAGS) -o "$$tmp/$$b.spv" "$$f"; \
+		case "$$f" in *_coopmat.comp) $(NV2KHR) "$$tmp/$$b.spv" "$$tmp/$$b.spv" ;; esac; \
 		cmp -s "$$tmp/$$b.spv" "kernels/vulkan/$$b.spv" || stale="$$stale kernels/vulkan/$$b.spv"; \
 	done; \
 	for s in kernels/vulkan/*.spv; do \

@@ -145,6 +145,12 @@ func convertDevice(d *C.golem_vk_device) deviceInfo {
 			MemoryModel:   d.f_vmm != 0,
 		},
 	}
+	for i := 0; i < int(d.coopmat_count); i++ {
+		c := d.coopmat[i]
+		info.Features.CoopMatShapes = append(info.Features.CoopMatShapes, coopShape{
+			M: uint32(c.m), N: uint32(c.n), K: uint32(c.k),
+			A: uint32(c.a), B: uint32(c.b), C: uint32(c.c), Result: uint32(c.result), Scope: uint32(c.scope)})
+	}
 	for i := 0; i < 3; i++ {
 		info.Limits.MaxWorkgroupSize[i] = uint32(d.max_workgroup_size[i])
 		info.Limits.MaxWorkgroupCount[i] = uint32(d.max_workgroup_count[i])

@@ -19,6 +19,17 @@ typedef struct {
 	VkBool32 cooperativeMatrixRobustBufferAccess;
 } golem_coopmat_features;
 
+#define GOLEM_STYPE_COOPMAT_PROPERTIES ((VkStructureType)1000506001)
+typedef struct {
+	VkStructureType sType;
+	void *pNext;
+	uint32_t MSize, NSize, KSize;
+	uint32_t AType, BType, CType, ResultType;
+	VkBool32 saturatingAccumulation;
+	uint32_t scope;
+} golem_coopmat_properties;
+typedef VkResult(VKAPI_PTR *golem_PFN_coopmat_props)(VkPhysicalDevice, uint32_t *, golem_coopmat_properties *);
+
 struct golem_vk_lib {
 	void *handle;
 	PFN_vkGetInstanceProcAddr gipa;
@@ -38,6 +49,7 @@ typedef struct {
 	PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
 	PFN_vkCreateDebugUtilsMessengerEXT CreateDebugUtilsMessengerEXT;
 	PFN_vkDestroyDebugUtilsMessengerEXT DestroyDebugUtilsMessengerEXT;
+	golem_PFN_coopmat_props CoopMatProps; // vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR (optional)
 } inst_fns;
 
 // Device-level entry points.
@@ -300,6 +312,7 @@ static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_
 	// Optional: absent from instances that could not be made 1.1 or later.
 	ILOAD(GetPhysicalDeviceProperties2, 0);
 	ILOAD(GetPhysicalDeviceFeatures2, 0);
+	fi->CoopMatProps = (golem_PFN_coopmat_props)gipa(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
 	ILOAD(CreateDebugUtilsMessengerEXT, msgs != NULL);
 	ILOAD(DestroyDebugUtilsMessengerEXT, msgs != NULL);
 #undef ILOAD
@@ -471,6 +484,32 @@ static void describe(inst_fns *fi, VkPhysicalDevice pd, golem_vk_device *d) {
 		d->f_coopmat = d->f_coopmat && fcm.cooperativeMatrix;
 	}
 	free(exts);
+	if (d->f_coopmat && fi->CoopMatProps != NULL) {
+		uint32_t n = 0;
+		if (fi->CoopMatProps(pd, &n, NULL) == VK_SUCCESS && n > 0) {
+			golem_coopmat_properties *ps = calloc(n, sizeof *ps);
+			if (ps != NULL) {
+				for (uint32_t i = 0; i < n; i++) {
+					ps[i].sType = GOLEM_STYPE_COOPMAT_PROPERTIES;
+				}
+				VkResult r = fi->CoopMatProps(pd, &n, ps);
+				if (r == VK_SUCCESS || r == VK_INCOMPLETE) {
+					for (uint32_t i = 0; i < n && d->coopmat_count < GOLEM_VK_MAX_COOPMAT; i++) {
+						golem_vk_coopmat *c = &d->coopmat[d->coopmat_count++];
+						c->m = ps[i].MSize;
+						c->n = ps[i].NSize;
+						c->k = ps[i].KSize;
+						c->a = ps[i].AType;
+						c->b = ps[i].BType;
+						c->c = ps[i].CType;
+						c->result = ps[i].ResultType;
+						c->scope = ps[i].scope;
+					}
+				}
+				free(ps);
+			}
+		}
+	}
 
 	VkPhysicalDeviceMemoryProperties mem;
 	memset(&mem, 0, sizeof mem);

@@ -34,6 +34,18 @@ enum {
 	GOLEM_VK_NO_VALIDATION = 9,    // validation asked for, VK_LAYER_KHRONOS_validation or VK_EXT_debug_utils missing
 };
 
+// GOLEM_VK_MAX_COOPMAT bounds the cooperative-matrix shapes a probe keeps.
+#define GOLEM_VK_MAX_COOPMAT 32
+
+// golem_vk_coopmat is one VkCooperativeMatrixPropertiesKHR: M×N×K and the
+// component types (VkComponentTypeKHR: 0 f16, 1 f32, ...) and scope
+// (3: subgroup).
+typedef struct {
+	uint32_t m, n, k;
+	uint32_t a, b, c, result;
+	uint32_t scope;
+} golem_vk_coopmat;
+
 // golem_vk_device is what the probe learns about one physical device.
 typedef struct {
 	char name[256];
@@ -70,6 +82,8 @@ typedef struct {
 	int f_int_dot;       // shaderIntegerDotProduct (1.3 or VK_KHR_shader_integer_dot_product)
 	int f_size_control;  // subgroupSizeControl and computeFullSubgroups
 	int f_coopmat;       // VK_KHR_cooperative_matrix
+	uint32_t coopmat_count; // shapes in coopmat (f_coopmat only)
+	golem_vk_coopmat coopmat[GOLEM_VK_MAX_COOPMAT];
 	int f_bf16;          // VK_KHR_shader_bfloat16 present
 	int f_bda;           // bufferDeviceAddress
 	int f_vmm;           // vulkanMemoryModel (and its device scope)

@@ -111,6 +111,22 @@ type limits struct {
 	SubgroupOps           uint32    // VkSubgroupFeatureFlags usable in compute shaders
 }
 
+// coopShape is one VkCooperativeMatrixPropertiesKHR: an M×N×K product of
+// A (M×K) and B (K×N) accumulated in C (M×N), with VkComponentTypeKHR
+// component types and a VkScopeKHR scope.
+type coopShape struct {
+	M, N, K         uint32
+	A, B, C, Result uint32
+	Scope           uint32
+}
+
+// VkComponentTypeKHR and VkScopeKHR values coopShape uses.
+const (
+	compF16       = 0
+	compF32       = 1
+	scopeSubgroup = 3
+)
+
 // Subgroup operation bits of limits.SubgroupOps (VkSubgroupFeatureFlagBits).
 const (
 	subgroupBasic      = 1 << 0
@@ -123,16 +139,19 @@ const (
 // features are the optional device features golem can use; the backend
 // enables every one the device has.
 type features struct {
-	Float16       bool // shaderFloat16: fp16 arithmetic
-	Int8          bool // shaderInt8
-	Int16         bool // shaderInt16
-	Int64         bool // shaderInt64
-	Float64       bool // shaderFloat64
-	Storage16     bool // storageBuffer16BitAccess: float16_t / uint16_t in storage buffers
-	Storage8      bool // storageBuffer8BitAccess: int8_t / uint8_t in storage buffers
-	IntDot        bool // shaderIntegerDotProduct (int8 dot products)
-	SizeControl   bool // subgroupSizeControl and computeFullSubgroups
-	CoopMat       bool // VK_KHR_cooperative_matrix
+	Float16     bool // shaderFloat16: fp16 arithmetic
+	Int8        bool // shaderInt8
+	Int16       bool // shaderInt16
+	Int64       bool // shaderInt64
+	Float64     bool // shaderFloat64
+	Storage16   bool // storageBuffer16BitAccess: float16_t / uint16_t in storage buffers
+	Storage8    bool // storageBuffer8BitAccess: int8_t / uint8_t in storage buffers
+	IntDot      bool // shaderIntegerDotProduct (int8 dot products)
+	SizeControl bool // subgroupSizeControl and computeFullSubgroups
+	CoopMat     bool // VK_KHR_cooperative_matrix
+	// CoopMatShapes are the cooperative-matrix shapes and types the
+	// device reports (vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR).
+	CoopMatShapes []coopShape
 	BF16          bool // VK_KHR_shader_bfloat16 is present
 	DeviceAddress bool // bufferDeviceAddress
 	MemoryModel   bool // vulkanMemoryModel and its device scope
