@@ -99,8 +99,8 @@ func (b *vkBackend) finish(l *launch) (*pipeline, error) {
 // checkLimits checks a launch's bindings and push-constant words against
 // the device's maxPerStageDescriptorStorageBuffers and
 // maxPushConstantsSize (and the contract's 32 words). Workgroup sizes and
-// counts are Launch.CheckShape's, shared memory is checked from each
-// shader's SPIR-V when its pipeline is made (sharedBytes).
+// counts are Launch.CheckShape's; shared memory is each launch function's
+// own check against Limits.MaxSharedMemory (not read from the SPIR-V).
 func checkLimits(lim limits, bindings, words int) error {
 	if lim.MaxStorageBuffers > 0 && uint32(bindings) > lim.MaxStorageBuffers {
 		return fmt.Errorf("%d storage-buffer bindings exceed the device's maxPerStageDescriptorStorageBuffers %d", bindings, lim.MaxStorageBuffers)
