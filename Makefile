@@ -16,8 +16,9 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Debian packages the build and the tests use: the C compiler for cgo, g++ for
 # the CUDA emulator, clang-19 and glslc for the GPU kernels, the Vulkan
 # headers, loader and Mesa drivers (lavapipe, a CPU Vulkan device, so the
-# Vulkan backend runs without a GPU).
-DEPS ?= gcc g++ clang-19 glslc libvulkan-dev mesa-vulkan-drivers
+# Vulkan backend runs without a GPU) and the Khronos validation layers (the
+# Vulkan tests run under them).
+DEPS ?= gcc g++ clang-19 glslc libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers
 SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 
 TEST_TIMEOUT ?= 10m
@@ -59,9 +60,13 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## test: everything CI checks (the CUDA tests run on the emulator)
+## test: everything CI checks. The CUDA tests run on the emulator; the Vulkan
+## package (op suite, kernels, stories260K parity) runs on lavapipe under
+## VK_LAYER_KHRONOS_validation with synchronization validation: any
+## validation message fails it.
 test: deps vet kernels-check cuda-emu
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/backend/vulkan$$')
+	GOLEM_VULKAN_VALIDATION=1 $(GO) test -timeout $(TEST_TIMEOUT) ./backend/vulkan
 	$(if $(RACE_PKGS),$(GO) test -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS))
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) vet ./...
@@ -83,10 +88,13 @@ run: deps build
 	@echo "attention results: $(RUN_OUT)/attention.json; roofline plot: $(RUN_OUT)/roofline.png"
 
 ## kernels: regenerate the committed GPU kernels (kernels/vulkan/*.comp -> .spv,
-## kernels/cuda/*.cu and backend/cuda/testdata/*.cu -> .ptx)
+## kernels/cuda/*.cu and backend/cuda/testdata/*.cu -> .ptx). *_coopmat Vulkan
+## kernels are written with GL_NV_cooperative_matrix (what this glslc knows)
+## and rewritten to SPV_KHR_cooperative_matrix by nv2khr.
 GLSLC ?= glslc
 GLSLC_FLAGS := --target-env=vulkan1.2 -O -Ikernels/vulkan/include
 VK_SRC := $(wildcard kernels/vulkan/*.comp)
+NV2KHR := $(GO) run ./internal/spirv/nv2khr
 # CUDA C to PTX with clang-19 and no CUDA toolkit (docs/cuda.md). A file
 # named *_sm90a.cu uses Hopper-only instructions and is compiled for sm_90a.
 CLANG ?= clang-19
@@ -99,6 +107,7 @@ kernels:
 	@command -v $(CLANG) >/dev/null || { echo "kernels: $(CLANG) not found (Debian package clang-19; make deps)"; exit 1; }
 	@for f in $(VK_SRC); do \
 		$(GLSLC) $(GLSLC_FLAGS) -o "$${f%.comp}.spv" "$$f"; \
+		case "$$f" in *_coopmat.comp) $(NV2KHR) "$${f%.comp}.spv" "$${f%.comp}.spv" ;; esac; \
 	done
 	@for s in kernels/vulkan/*.spv; do \
 		[ -e "$${s%.spv}.comp" ] || { echo "kernels: removing stale $$s"; rm -f "$$s"; }; \
@@ -117,6 +126,7 @@ kernels-check:
 	for f in $(VK_SRC); do \
 		b=$$(basename "$${f%.comp}"); \
 		$(GLSLC) $(GLSLC_FLAGS) -o "$$tmp/$$b.spv" "$$f"; \
+		case "$$f" in *_coopmat.comp) $(NV2KHR) "$$tmp/$$b.spv" "$$tmp/$$b.spv" ;; esac; \
 		cmp -s "$$tmp/$$b.spv" "kernels/vulkan/$$b.spv" || stale="$$stale kernels/vulkan/$$b.spv"; \
 	done; \
 	for s in kernels/vulkan/*.spv; do \

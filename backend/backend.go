@@ -79,10 +79,15 @@ type HostWrapper interface {
 type OpTiming struct {
 	Node    *graph.Node
 	Seconds float64
+	// Launches is the number of kernel launches (GPU dispatches) the
+	// node's work took; 0 for views and for backends that run no kernels.
+	Launches int
 }
 
 // Profiler is implemented by programs that can report per-node timings of
-// their last run (for example from device timestamps).
+// their last run (for example from device timestamps). Nodes are those of
+// the graph the backend ran, which may be the compiled graph's fused
+// rewrite (graph.Fuse) rather than the graph given to Compile.
 type Profiler interface {
 	Timings() []OpTiming
 }
@@ -93,6 +98,10 @@ type Options struct {
 	Threads int
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Profile asks programs to time every node (backend.Profiler). Without
+	// it a backend may skip the timing work: Vulkan then writes no
+	// timestamps and its programs report no timings.
+	Profile bool
 }
 
 // Validate reports a field out of its range as an *optcheck.FieldError

@@ -297,6 +297,22 @@ func (s *Session) readLogits(p *program) error {
 	return nil
 }
 
+// Timings returns, for each program of the session by tokens per run (1:
+// the decode step), the per-node device times and kernel launches of its
+// last run, for backends whose programs record them (backend.Profiler,
+// with backend.Options.Profile). Programs without timings are left out.
+func (s *Session) Timings() map[int][]backend.OpTiming {
+	out := map[int][]backend.OpTiming{}
+	for n, p := range s.progs {
+		if pr, ok := p.prog.(backend.Profiler); ok {
+			if t := pr.Timings(); t != nil {
+				out[n] = t
+			}
+		}
+	}
+	return out
+}
+
 // Close frees the session's programs and KV cache. After the backend was
 // closed it returns the backend's error (wrapping backend.ErrClosed).
 func (s *Session) Close() error {

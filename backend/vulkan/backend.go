@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/golem-llm/golem/backend"
@@ -32,6 +34,9 @@ type vkBackend struct {
 	pipes   map[string]*pipeline
 	buffers map[*vkBuffer]struct{}
 	progs   map[*program]struct{}
+	seen    int  // validation messages already reported
+	fuse    bool // compile graphs through graph.Fuse (FuseEnv)
+	profile bool // programs write timestamps (backend.Options.Profile)
 }
 
 // pipeline is a cached compute pipeline.
@@ -43,7 +48,7 @@ type pipeline struct {
 
 // open opens the device of status line st.
 func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
-	dev, info, err := openDevice(st.Info.Index)
+	dev, info, err := openDevice(st.Info.Index, os.Getenv(ValidationEnv) == "1")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
 	}
@@ -68,10 +73,37 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 		pipes:   map[string]*pipeline{},
 		buffers: map[*vkBuffer]struct{}{},
 		progs:   map[*program]struct{}{},
+		fuse:    os.Getenv(FuseEnv) != "0",
+		profile: opts.Profile,
 	}
 	log.Debug("vulkan: opened device", "device", b.name, "name", info.Name, "caps", b.dinfo.Caps,
 		"max_storage_buffer_range", info.Limits.MaxStorageBufferRange)
 	return b, nil
+}
+
+// errValidation is wrapped by the errors that report validation messages.
+var errValidation = errors.New("Vulkan validation layer")
+
+// validation returns the validation messages received since the last
+// call as one error (nil when none or when the device is not validated),
+// and logs each. The caller holds b.mu.
+func (b *vkBackend) validation() error {
+	if b.dev == nil {
+		return nil
+	}
+	n, msgs := b.dev.messages(b.seen)
+	if n <= b.seen {
+		return nil
+	}
+	for _, m := range msgs {
+		b.log.Warn("vulkan: validation", "device", b.name, "message", m)
+	}
+	err := fmt.Errorf("%w: %d message(s): %s", errValidation, n-b.seen, strings.Join(msgs, " | "))
+	if len(msgs) < n-b.seen {
+		err = fmt.Errorf("%w (only the first %d messages of a device are kept)", err, len(msgs))
+	}
+	b.seen = n
+	return err
 }
 
 // Name implements backend.Backend: "vulkan:0".
@@ -120,6 +152,10 @@ func (b *vkBackend) Alloc(size int64) (backend.Buffer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vulkan: alloc: %w", err)
 	}
+	if err := b.validation(); err != nil {
+		b.dev.freeBuffer(c)
+		return nil, fmt.Errorf("vulkan: alloc: %w", err)
+	}
 	buf := &vkBuffer{owner: b, size: size, c: c}
 	b.buffers[buf] = struct{}{}
 	return buf, nil
@@ -164,6 +200,9 @@ func (b *vkBackend) pipeline(shader string, bindings, pushBytes int, specs []gpu
 	code, err := fs.ReadFile(vulkankernels.FS, shader+".spv")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s.spv is not embedded (run make kernels)", errNoShader, shader)
+	}
+	if err := checkInterface(code, bindings, pushBytes); err != nil {
+		return nil, fmt.Errorf("shader %s: %w", shader, err)
 	}
 	s := append([]gpu.Spec(nil), specs...)
 	sort.Slice(s, func(i, j int) bool { return s[i].ID < s[j].ID })
@@ -223,7 +262,12 @@ func (b *vkBackend) Close() error {
 	}
 	b.pipes = nil
 	b.dev.destroy()
-	return backend.InUseError(b.name, liveBufs, liveBytes, liveProgs)
+	verr := b.validation()
+	b.dev.freeMessages()
+	if verr != nil {
+		verr = fmt.Errorf("vulkan: close %s: %w", b.name, verr)
+	}
+	return errors.Join(backend.InUseError(b.name, liveBufs, liveBytes, liveProgs), verr)
 }
 
 // vkBuffer is a device buffer (backend.Buffer).
@@ -262,6 +306,9 @@ func (buf *vkBuffer) Write(off int64, src []byte) error {
 		b.noteFailure(err)
 		return fmt.Errorf("vulkan: write: %w", err)
 	}
+	if err := b.validation(); err != nil {
+		return fmt.Errorf("vulkan: write: %w", err)
+	}
 	return nil
 }
 
@@ -275,6 +322,9 @@ func (buf *vkBuffer) Read(off int64, dst []byte) error {
 	}
 	if err := b.dev.read(buf.c, off, dst); err != nil {
 		b.noteFailure(err)
+		return fmt.Errorf("vulkan: read: %w", err)
+	}
+	if err := b.validation(); err != nil {
 		return fmt.Errorf("vulkan: read: %w", err)
 	}
 	return nil
@@ -294,6 +344,9 @@ func (buf *vkBuffer) Free() error {
 		return fmt.Errorf("vulkan: free: buffer is already %w (freed twice)", backend.ErrClosed)
 	}
 	buf.releaseLocked()
+	if err := b.validation(); err != nil {
+		return fmt.Errorf("vulkan: free: %w", err)
+	}
 	return nil
 }
 

@@ -25,7 +25,13 @@ import (
 // it under CI=true, where lavapipe is installed) when there is none.
 func vkDevice(t testing.TB) *vkBackend {
 	t.Helper()
-	be, err := backend.Open("vulkan", backend.Options{})
+	return vkDeviceWith(t, backend.Options{})
+}
+
+// vkDeviceWith is vkDevice opened with o.
+func vkDeviceWith(t testing.TB, o backend.Options) *vkBackend {
+	t.Helper()
+	be, err := backend.Open("vulkan", o)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("no Vulkan device under CI: %v", err)

@@ -70,6 +70,8 @@ func stageError(r *C.golem_vk_probe_result) string {
 		return "vulkan: no such device"
 	case C.GOLEM_VK_NO_QUEUE:
 		return "vulkan: the device has no compute queue"
+	case C.GOLEM_VK_NO_VALIDATION:
+		return "vulkan: validation asked for (" + ValidationEnv + ") but the layer VK_LAYER_KHRONOS_validation with VK_EXT_debug_utils and VK_EXT_validation_features is not installed (Debian package vulkan-validationlayers)"
 	}
 	msg := fmt.Sprintf("vulkan: %s failed: %s", C.GoString(r.function), resultName(int32(r.result)))
 	if int32(r.result) == errIncompatibleDriver {
@@ -113,6 +115,7 @@ func convertDevice(d *C.golem_vk_device) deviceInfo {
 			MaxStorageBufferRange: uint64(d.max_storage_buffer_range),
 			MinOffsetAlignment:    uint64(d.min_storage_buffer_offset_alignment),
 			MaxPushConstants:      uint32(d.max_push_constants_size),
+			MaxStorageBuffers:     uint32(d.max_storage_buffers),
 			MaxSharedMemory:       uint32(d.max_shared_memory),
 			MaxInvocations:        uint32(d.max_invocations),
 			TimestampPeriod:       float64(d.timestamp_period),
@@ -142,6 +145,12 @@ func convertDevice(d *C.golem_vk_device) deviceInfo {
 			MemoryModel:   d.f_vmm != 0,
 		},
 	}
+	for i := 0; i < int(d.coopmat_count); i++ {
+		c := d.coopmat[i]
+		info.Features.CoopMatShapes = append(info.Features.CoopMatShapes, coopShape{
+			M: uint32(c.m), N: uint32(c.n), K: uint32(c.k),
+			A: uint32(c.a), B: uint32(c.b), C: uint32(c.c), Result: uint32(c.result), Scope: uint32(c.scope)})
+	}
 	for i := 0; i < 3; i++ {
 		info.Limits.MaxWorkgroupSize[i] = uint32(d.max_workgroup_size[i])
 		info.Limits.MaxWorkgroupCount[i] = uint32(d.max_workgroup_count[i])
@@ -158,11 +167,13 @@ func convertDevice(d *C.golem_vk_device) deviceInfo {
 
 // cdev is an opened logical device.
 type cdev struct {
-	p *C.golem_vk_dev
+	p    *C.golem_vk_dev
+	msgs *C.golem_vk_msgs // validation messages (nil: not validated); freed after the device
 }
 
-// openDevice opens physical device index of the system loader.
-func openDevice(index int) (*cdev, deviceInfo, error) {
+// openDevice opens physical device index of the system loader; with
+// validate, under the Khronos validation layer (see golem_vk_dev_create).
+func openDevice(index int, validate bool) (*cdev, deviceInfo, error) {
 	lib, msg := loadSystem()
 	if lib == nil {
 		return nil, deviceInfo{}, fmt.Errorf("vulkan: loader %s not found (%s)", libName, msg)
@@ -176,18 +187,50 @@ func openDevice(index int) (*cdev, deviceInfo, error) {
 	}
 	defer C.free(unsafe.Pointer(info))
 	defer C.free(unsafe.Pointer(why))
-	p := C.golem_vk_dev_create(lib.lib, C.uint32_t(index), info, why)
+	var msgs *C.golem_vk_msgs
+	if validate {
+		if msgs = (*C.golem_vk_msgs)(C.calloc(1, C.sizeof_golem_vk_msgs)); msgs == nil {
+			return nil, deviceInfo{}, fmt.Errorf("vulkan: out of memory")
+		}
+	}
+	p := C.golem_vk_dev_create(lib.lib, C.uint32_t(index), info, why, msgs)
 	if p == nil {
+		C.free(unsafe.Pointer(msgs))
 		return nil, deviceInfo{}, fmt.Errorf("%s", stageError(why))
 	}
-	return &cdev{p: p}, convertDevice(info), nil
+	return &cdev{p: p, msgs: msgs}, convertDevice(info), nil
 }
 
-// destroy waits for the device and destroys it.
+// destroy waits for the device and destroys it. Validation messages stay
+// readable (messages).
 func (d *cdev) destroy() {
 	C.golem_vk_dev_destroy(d.p)
 	d.p = nil
 }
+
+// messages returns how many validation messages the device received and
+// the text of those from index from on (at most GOLEM_VK_MAX_MESSAGES are
+// kept). The caller serialises it with every other use of the device.
+func (d *cdev) messages(from int) (int, []string) {
+	if d.msgs == nil {
+		return 0, nil
+	}
+	n := int(d.msgs.count)
+	var out []string
+	for i := from; i < min(n, C.GOLEM_VK_MAX_MESSAGES); i++ {
+		out = append(out, C.GoString(&d.msgs.text[i][0]))
+	}
+	return n, out
+}
+
+// freeMessages releases the message store after destroy.
+func (d *cdev) freeMessages() {
+	C.free(unsafe.Pointer(d.msgs))
+	d.msgs = nil
+}
+
+// invalidCall breaks a valid-usage rule once (golem_vk_dev_invalid_call).
+func (d *cdev) invalidCall() { C.golem_vk_dev_invalid_call(d.p) }
 
 // forceStaging makes later buffers unmapped (see golem_vk_dev_force_staging).
 func (d *cdev) forceStaging() error {

@@ -54,6 +54,8 @@ func init() {
 			}
 			return gemmAvailable(d)
 		}, Supports: supportsMatMulGEMM, Launch: launchMatMulGEMMS16},
+		// Registered here, after "auto", so that it is never the default.
+		variant{Name: matmulCoopmat, Available: coopmatAvailable, Supports: supportsCoopmat, Launch: launchCoopmat},
 	)
 }
 

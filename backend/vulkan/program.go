@@ -34,6 +34,12 @@ type program struct {
 	dirty  bool
 	closed bool
 
+	// remap maps the nodes of the caller's graph to those of the compiled
+	// (fused) graph: Bind takes the caller's leaves and outputs.
+	remap map[*graph.Node]*graph.Node
+	// fusedNodes is how many fused nodes graph.Fuse made.
+	fusedNodes int
+
 	// Timing: timestamp query 0 is the start, query i+1 follows the last
 	// dispatch of tsNodes[i].
 	tsNodes []*graph.Node
@@ -53,11 +59,25 @@ func (b *vkBackend) compile(g *graph.Graph, op graph.Op, variant string) (backen
 		return nil, fmt.Errorf("vulkan: compile: %w", err)
 	}
 	align := b.regionAlign()
+	var remap map[*graph.Node]*graph.Node
+	fusedNodes := 0
+	if b.fuse && (op == graph.OpInvalid || op == graph.OpRMSNormMul || op == graph.OpRoPEKVWrite || op == graph.OpMatMulFused) {
+		// A compile for another op's variant is not fused, so that every
+		// node of that op runs the variant asked for.
+		if g == nil || len(g.Nodes) == 0 {
+			return nil, fmt.Errorf("vulkan: compile: empty graph")
+		}
+		fg, err := graph.Fuse(g, func(n *graph.Node) bool { return b.supportErr(n) == nil })
+		if err != nil {
+			return nil, fmt.Errorf("vulkan: compile: %w", err)
+		}
+		g, remap, fusedNodes = fg.Graph, fg.Map, fg.Count
+	}
 	core, err := gpu.Prepare[*vkBuffer](g, validateNode, align)
 	if err != nil {
 		return nil, fmt.Errorf("vulkan: compile: %w", err)
 	}
-	p := &program{b: b, core: core, dirty: true}
+	p := &program{b: b, core: core, dirty: true, remap: remap, fusedNodes: fusedNodes}
 	list, err := gpu.NewCompiler(&b.info, g).Compile(ops, op, variant, func(l *launch) error {
 		pipe, err := b.finish(l)
 		p.pipes = append(p.pipes, pipe)
@@ -72,7 +92,11 @@ func (b *vkBackend) compile(g *graph.Graph, op graph.Op, variant string) (backen
 		return nil, fmt.Errorf("vulkan: compile: %w", err)
 	}
 	b.progs[p] = struct{}{}
-	b.log.Debug("vulkan: compiled graph", "backend", b.name, "nodes", len(g.Nodes), "dispatches", len(list.Launches),
+	if err := b.validation(); err != nil {
+		p.releaseLocked()
+		return nil, fmt.Errorf("vulkan: compile: %w", err)
+	}
+	b.log.Debug("vulkan: compiled graph", "backend", b.name, "nodes", len(g.Nodes), "fused", fusedNodes, "dispatches", len(list.Launches),
 		"arena_bytes", core.Plan.Size)
 	return p, nil
 }
@@ -116,16 +140,17 @@ func (p *program) allocate() error {
 	if p.rec, err = newRecord(len(list.Launches), nb, nw); err != nil {
 		return err
 	}
-	// Timestamps after the last dispatch of each node.
+	// Timestamps after the last dispatch of each node, when profiling.
 	ends, nodes := list.NodeEnds()
+	timed := b.profile && b.info.Limits.TimestampBits > 0
 	tsOf := make([]int, len(list.Launches))
 	for i := range tsOf {
 		tsOf[i] = -1
-		if b.info.Limits.TimestampBits > 0 && ends[i] >= 0 {
+		if timed && ends[i] >= 0 {
 			tsOf[i] = ends[i] + 1
 		}
 	}
-	if b.info.Limits.TimestampBits > 0 {
+	if timed {
 		p.tsNodes = nodes
 	}
 	fb, fw := 0, 0
@@ -153,6 +178,9 @@ func (p *program) Bind(n *graph.Node, buf backend.Buffer, off int64) error {
 	defer p.b.mu.Unlock()
 	if err := p.usable(); err != nil {
 		return fmt.Errorf("vulkan: bind %s: %w", n, err)
+	}
+	if m, ok := p.remap[n]; ok {
+		n = m // the caller's node as the fused graph holds it
 	}
 	if err := p.core.CheckBindable(n); err != nil {
 		return fmt.Errorf("vulkan: bind %s: %w", n, err)
@@ -264,6 +292,9 @@ func (p *program) Run(ctx context.Context) error {
 		b.noteFailure(err)
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
+	if err := b.validation(); err != nil {
+		return fmt.Errorf("vulkan: run: %w", err)
+	}
 	if err := p.checkStatus(); err != nil {
 		return err
 	}
@@ -300,9 +331,11 @@ func (p *program) storeTimings() {
 	p.core.SetTimings(p.tsNodes, p.secs)
 }
 
-// Timings implements backend.Profiler: the device time of each compute node
-// in the last successful run, in execution order (nil before one, or when
-// the device has no timestamps). Views take no time.
+// Timings implements backend.Profiler: the device time and dispatches of
+// each compute node of the compiled (fused) graph in the last successful
+// run, in execution order; nil before one, without
+// backend.Options.Profile, or when the device has no timestamps. Views
+// take no time.
 func (p *program) Timings() []backend.OpTiming {
 	p.b.mu.Lock()
 	defer p.b.mu.Unlock()

@@ -19,6 +19,17 @@ typedef struct {
 	VkBool32 cooperativeMatrixRobustBufferAccess;
 } golem_coopmat_features;
 
+#define GOLEM_STYPE_COOPMAT_PROPERTIES ((VkStructureType)1000506001)
+typedef struct {
+	VkStructureType sType;
+	void *pNext;
+	uint32_t MSize, NSize, KSize;
+	uint32_t AType, BType, CType, ResultType;
+	VkBool32 saturatingAccumulation;
+	uint32_t scope;
+} golem_coopmat_properties;
+typedef VkResult(VKAPI_PTR *golem_PFN_coopmat_props)(VkPhysicalDevice, uint32_t *, golem_coopmat_properties *);
+
 struct golem_vk_lib {
 	void *handle;
 	PFN_vkGetInstanceProcAddr gipa;
@@ -36,6 +47,9 @@ typedef struct {
 	PFN_vkEnumerateDeviceExtensionProperties EnumerateDeviceExtensionProperties;
 	PFN_vkCreateDevice CreateDevice;
 	PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
+	PFN_vkCreateDebugUtilsMessengerEXT CreateDebugUtilsMessengerEXT;
+	PFN_vkDestroyDebugUtilsMessengerEXT DestroyDebugUtilsMessengerEXT;
+	golem_PFN_coopmat_props CoopMatProps; // vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR (optional)
 } inst_fns;
 
 // Device-level entry points.
@@ -92,6 +106,8 @@ typedef struct {
 struct golem_vk_dev {
 	golem_vk_lib *lib;
 	VkInstance instance;
+	VkDebugUtilsMessengerEXT messenger; // validation only
+	golem_vk_msgs *msgs;
 	inst_fns fi;
 	dev_fns f;
 	VkPhysicalDevice pd;
@@ -153,9 +169,77 @@ void golem_vk_close(golem_vk_lib *lib) {
 	free(lib);
 }
 
+// has_ext reports whether name is among the device's extensions.
+static int has_ext(const VkExtensionProperties *exts, uint32_t n, const char *name) {
+	for (uint32_t i = 0; i < n; i++) {
+		if (strcmp(exts[i].extensionName, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+// on_message is the VK_EXT_debug_utils callback of validated devices: it
+// counts the message and keeps the first GOLEM_VK_MAX_MESSAGES.
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                  VkDebugUtilsMessageTypeFlagsEXT types,
+                                                  const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+	(void)types;
+	golem_vk_msgs *m = user;
+	if (m->count < GOLEM_VK_MAX_MESSAGES) {
+		const char *sev = severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning";
+		snprintf(m->text[m->count], GOLEM_VK_MESSAGE_BYTES, "%s: %s", sev,
+		         data != NULL && data->pMessage != NULL ? data->pMessage : "(no message)");
+	}
+	m->count++;
+	return VK_FALSE;
+}
+
+// messenger_info describes the messenger of validated devices.
+static VkDebugUtilsMessengerCreateInfoEXT messenger_info(golem_vk_msgs *msgs) {
+	VkDebugUtilsMessengerCreateInfoEXT mi = {
+		.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+		.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+		.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+		               VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+		.pfnUserCallback = on_message,
+		.pUserData = msgs,
+	};
+	return mi;
+}
+
+#define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
+
+// layer_has reports whether the validation layer is installed and offers
+// extension ext.
+static int layer_has(PFN_vkGetInstanceProcAddr gipa, const char *ext) {
+	PFN_vkEnumerateInstanceExtensionProperties enumExt =
+		(PFN_vkEnumerateInstanceExtensionProperties)gipa(NULL, "vkEnumerateInstanceExtensionProperties");
+	if (enumExt == NULL) {
+		return 0;
+	}
+	uint32_t n = 0;
+	if (enumExt(VALIDATION_LAYER, &n, NULL) != VK_SUCCESS || n == 0) {
+		return 0;
+	}
+	VkExtensionProperties *props = calloc(n, sizeof *props);
+	if (props == NULL) {
+		return 0;
+	}
+	int found = 0;
+	if (enumExt(VALIDATION_LAYER, &n, props) == VK_SUCCESS) {
+		found = has_ext(props, n, ext);
+	}
+	free(props);
+	return found;
+}
+
 // make_instance creates an instance (Vulkan 1.3 when the loader has it, else
-// 1.2) and loads its entry points. On failure it sets why and returns NULL.
-static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_result *why) {
+// 1.2) and loads its entry points. With msgs, the validation layer is
+// enabled with synchronization validation and messages go to msgs (also
+// those of instance creation and destruction). On failure it sets why and
+// returns NULL.
+static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_result *why, golem_vk_msgs *msgs) {
 	PFN_vkGetInstanceProcAddr gipa = lib->gipa;
 	PFN_vkEnumerateInstanceVersion enumVersion =
 		(PFN_vkEnumerateInstanceVersion)gipa(NULL, "vkEnumerateInstanceVersion");
@@ -181,6 +265,28 @@ static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_
 		.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
 		.pApplicationInfo = &app,
 	};
+	const char *layers[1] = {VALIDATION_LAYER};
+	const char *exts[2] = {"VK_EXT_debug_utils", "VK_EXT_validation_features"};
+	VkValidationFeatureEnableEXT enables[1] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+	VkValidationFeaturesEXT vf = {
+		.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+		.enabledValidationFeatureCount = 1,
+		.pEnabledValidationFeatures = enables,
+	};
+	VkDebugUtilsMessengerCreateInfoEXT mi;
+	if (msgs != NULL) {
+		if (!layer_has(gipa, exts[0]) || !layer_has(gipa, exts[1])) {
+			why->stage = GOLEM_VK_NO_VALIDATION;
+			return NULL;
+		}
+		mi = messenger_info(msgs);
+		mi.pNext = &vf;
+		info.pNext = &mi;
+		info.enabledLayerCount = 1;
+		info.ppEnabledLayerNames = layers;
+		info.enabledExtensionCount = 2;
+		info.ppEnabledExtensionNames = exts;
+	}
 	VkInstance instance = NULL;
 	why->result = createInstance(&info, NULL, &instance);
 	if (why->result != VK_SUCCESS) {
@@ -206,6 +312,9 @@ static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_
 	// Optional: absent from instances that could not be made 1.1 or later.
 	ILOAD(GetPhysicalDeviceProperties2, 0);
 	ILOAD(GetPhysicalDeviceFeatures2, 0);
+	fi->CoopMatProps = (golem_PFN_coopmat_props)gipa(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+	ILOAD(CreateDebugUtilsMessengerEXT, msgs != NULL);
+	ILOAD(DestroyDebugUtilsMessengerEXT, msgs != NULL);
 #undef ILOAD
 	return instance;
 fail:;
@@ -214,16 +323,6 @@ fail:;
 		destroy(instance, NULL);
 	}
 	return NULL;
-}
-
-// has_ext reports whether name is among the device's extensions.
-static int has_ext(const VkExtensionProperties *exts, uint32_t n, const char *name) {
-	for (uint32_t i = 0; i < n; i++) {
-		if (strcmp(exts[i].extensionName, name) == 0) {
-			return 1;
-		}
-	}
-	return 0;
 }
 
 // device_exts returns the device's extensions (malloc'ed; *n set), or NULL.
@@ -263,6 +362,7 @@ static void describe(inst_fns *fi, VkPhysicalDevice pd, golem_vk_device *d) {
 	d->max_storage_buffer_range = lim->maxStorageBufferRange;
 	d->min_storage_buffer_offset_alignment = lim->minStorageBufferOffsetAlignment;
 	d->max_push_constants_size = lim->maxPushConstantsSize;
+	d->max_storage_buffers = lim->maxPerStageDescriptorStorageBuffers;
 	d->max_shared_memory = lim->maxComputeSharedMemorySize;
 	d->max_invocations = lim->maxComputeWorkGroupInvocations;
 	for (int i = 0; i < 3; i++) {
@@ -384,6 +484,32 @@ static void describe(inst_fns *fi, VkPhysicalDevice pd, golem_vk_device *d) {
 		d->f_coopmat = d->f_coopmat && fcm.cooperativeMatrix;
 	}
 	free(exts);
+	if (d->f_coopmat && fi->CoopMatProps != NULL) {
+		uint32_t n = 0;
+		if (fi->CoopMatProps(pd, &n, NULL) == VK_SUCCESS && n > 0) {
+			golem_coopmat_properties *ps = calloc(n, sizeof *ps);
+			if (ps != NULL) {
+				for (uint32_t i = 0; i < n; i++) {
+					ps[i].sType = GOLEM_STYPE_COOPMAT_PROPERTIES;
+				}
+				VkResult r = fi->CoopMatProps(pd, &n, ps);
+				if (r == VK_SUCCESS || r == VK_INCOMPLETE) {
+					for (uint32_t i = 0; i < n && d->coopmat_count < GOLEM_VK_MAX_COOPMAT; i++) {
+						golem_vk_coopmat *c = &d->coopmat[d->coopmat_count++];
+						c->m = ps[i].MSize;
+						c->n = ps[i].NSize;
+						c->k = ps[i].KSize;
+						c->a = ps[i].AType;
+						c->b = ps[i].BType;
+						c->c = ps[i].CType;
+						c->result = ps[i].ResultType;
+						c->scope = ps[i].scope;
+					}
+				}
+				free(ps);
+			}
+		}
+	}
 
 	VkPhysicalDeviceMemoryProperties mem;
 	memset(&mem, 0, sizeof mem);
@@ -431,7 +557,7 @@ void golem_vk_probe(golem_vk_lib *lib, golem_vk_probe_result *out) {
 	memset(out, 0, sizeof *out);
 	inst_fns fi;
 	memset(&fi, 0, sizeof fi);
-	VkInstance instance = make_instance(lib, &fi, out);
+	VkInstance instance = make_instance(lib, &fi, out, NULL);
 	if (instance == NULL) {
 		return;
 	}
@@ -531,7 +657,7 @@ static int load_device_fns(golem_vk_dev *d, golem_vk_probe_result *why) {
 	} while (0)
 
 golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_device *info,
-                                  golem_vk_probe_result *why) {
+                                  golem_vk_probe_result *why, golem_vk_msgs *msgs) {
 	memset(why, 0, sizeof *why);
 	golem_vk_dev *d = calloc(1, sizeof *d);
 	if (d == NULL) {
@@ -541,10 +667,21 @@ golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_de
 		return NULL;
 	}
 	d->lib = lib;
-	d->instance = make_instance(lib, &d->fi, why);
+	d->msgs = msgs;
+	d->instance = make_instance(lib, &d->fi, why, msgs);
 	if (d->instance == NULL) {
 		free(d);
 		return NULL;
+	}
+	if (msgs != NULL) {
+		VkDebugUtilsMessengerCreateInfoEXT mi = messenger_info(msgs);
+		why->result = d->fi.CreateDebugUtilsMessengerEXT(d->instance, &mi, NULL, &d->messenger);
+		if (why->result != VK_SUCCESS) {
+			why->stage = GOLEM_VK_SETUP;
+			why->function = "vkCreateDebugUtilsMessengerEXT";
+			d->messenger = VK_NULL_HANDLE;
+			goto fail;
+		}
 	}
 	{
 		uint32_t count = 0;
@@ -713,9 +850,25 @@ void golem_vk_dev_destroy(golem_vk_dev *d) {
 		}
 	}
 	if (d->instance != NULL) {
+		if (d->messenger != VK_NULL_HANDLE) {
+			d->fi.DestroyDebugUtilsMessengerEXT(d->instance, d->messenger, NULL);
+		}
 		d->fi.DestroyInstance(d->instance, NULL);
 	}
 	free(d);
+}
+
+void golem_vk_dev_invalid_call(golem_vk_dev *d) {
+	VkBufferCreateInfo bi = {
+		.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+		.size = 0,
+		.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+		.sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+	};
+	VkBuffer buf = VK_NULL_HANDLE;
+	if (d->f.CreateBuffer(d->device, &bi, NULL, &buf) == VK_SUCCESS && buf != VK_NULL_HANDLE) {
+		d->f.DestroyBuffer(d->device, buf, NULL);
+	}
 }
 
 VkResult golem_vk_dev_force_staging(golem_vk_dev *d) {

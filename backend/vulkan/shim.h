@@ -31,7 +31,20 @@ enum {
 	GOLEM_VK_NO_QUEUE = 6,         // the device has no compute queue
 	GOLEM_VK_CREATE_DEVICE = 7,    // vkCreateDevice failed
 	GOLEM_VK_SETUP = 8,            // a setup call failed (function names it)
+	GOLEM_VK_NO_VALIDATION = 9,    // validation asked for, VK_LAYER_KHRONOS_validation or VK_EXT_debug_utils missing
 };
+
+// GOLEM_VK_MAX_COOPMAT bounds the cooperative-matrix shapes a probe keeps.
+#define GOLEM_VK_MAX_COOPMAT 32
+
+// golem_vk_coopmat is one VkCooperativeMatrixPropertiesKHR: M×N×K and the
+// component types (VkComponentTypeKHR: 0 f16, 1 f32, ...) and scope
+// (3: subgroup).
+typedef struct {
+	uint32_t m, n, k;
+	uint32_t a, b, c, result;
+	uint32_t scope;
+} golem_vk_coopmat;
 
 // golem_vk_device is what the probe learns about one physical device.
 typedef struct {
@@ -49,6 +62,7 @@ typedef struct {
 	uint64_t max_storage_buffer_range;
 	uint64_t min_storage_buffer_offset_alignment;
 	uint32_t max_push_constants_size;
+	uint32_t max_storage_buffers; // maxPerStageDescriptorStorageBuffers
 	uint32_t max_shared_memory;
 	uint32_t max_invocations;
 	uint32_t max_workgroup_size[3];
@@ -68,6 +82,8 @@ typedef struct {
 	int f_int_dot;       // shaderIntegerDotProduct (1.3 or VK_KHR_shader_integer_dot_product)
 	int f_size_control;  // subgroupSizeControl and computeFullSubgroups
 	int f_coopmat;       // VK_KHR_cooperative_matrix
+	uint32_t coopmat_count; // shapes in coopmat (f_coopmat only)
+	golem_vk_coopmat coopmat[GOLEM_VK_MAX_COOPMAT];
 	int f_bf16;          // VK_KHR_shader_bfloat16 present
 	int f_bda;           // bufferDeviceAddress
 	int f_vmm;           // vulkanMemoryModel (and its device scope)
@@ -102,15 +118,37 @@ void golem_vk_probe(golem_vk_lib *lib, golem_vk_probe_result *out);
 
 typedef struct golem_vk_dev golem_vk_dev;
 
+// GOLEM_VK_MAX_MESSAGES bounds the validation messages kept (all are counted).
+#define GOLEM_VK_MAX_MESSAGES 8
+#define GOLEM_VK_MESSAGE_BYTES 1024
+
+// golem_vk_msgs collects the messages of the Khronos validation layer
+// (warnings and errors, through VK_EXT_debug_utils) of one device. It is
+// allocated by the caller, outlives the device (messages emitted while
+// the device and instance are destroyed are kept) and is written only from
+// Vulkan calls the caller serialises.
+typedef struct {
+	uint32_t count; // messages received
+	char text[GOLEM_VK_MAX_MESSAGES][GOLEM_VK_MESSAGE_BYTES];
+} golem_vk_msgs;
+
 // golem_vk_dev_create opens physical device index: an instance, a logical
 // device with one compute queue and every optional feature it has enabled,
 // a command pool, a staging buffer. It fills *info as the probe would. On
 // failure it returns NULL with stage, result and function set in *why.
+// With msgs not NULL the instance enables VK_LAYER_KHRONOS_validation with
+// synchronization validation and sends every warning and error to msgs
+// (GOLEM_VK_NO_VALIDATION when the layer is not installed).
 golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_device *info,
-                                  golem_vk_probe_result *why);
+                                  golem_vk_probe_result *why, golem_vk_msgs *msgs);
 
 // golem_vk_dev_destroy waits for the device to be idle and destroys it.
 void golem_vk_dev_destroy(golem_vk_dev *d);
+
+// golem_vk_dev_invalid_call makes one call that breaks a valid-usage rule
+// (a buffer of size 0: VUID-VkBufferCreateInfo-size-00912) and releases
+// what it made, so tests can check that validation messages arrive.
+void golem_vk_dev_invalid_call(golem_vk_dev *d);
 
 // golem_vk_dev_force_staging makes buffers created from now on device-local
 // without a host mapping, so that transfers go through the staging buffer

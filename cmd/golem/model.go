@@ -19,6 +19,7 @@ type modelFlags struct {
 	threads int
 	ctx     int
 	kvType  string
+	profile bool // --profile (run): the backend times every node
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -32,14 +33,15 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 
 // backendOptions returns the options of the backend the flags choose.
 func (f *modelFlags) backendOptions(log *slog.Logger) backend.Options {
-	return backend.Options{Threads: f.threads, Logger: log}
+	return backend.Options{Threads: f.threads, Logger: log, Profile: f.profile}
 }
 
 // loaded is a model on a backend and what must be closed after it.
 type loaded struct {
-	src   runtime.Source
-	be    backend.Backend
-	model *runtime.Model
+	src     runtime.Source
+	be      backend.Backend
+	model   *runtime.Model
+	profile bool // the backend was opened with Profile
 }
 
 // Close releases the model, the backend and the source, in that order, and
@@ -65,7 +67,7 @@ func (f *modelFlags) load(ctx context.Context, cmd *cobra.Command) (*loaded, err
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{}
+	l := &loaded{profile: f.profile}
 	if l.src, err = runtime.OpenSource(f.path); err != nil {
 		return nil, err
 	}

@@ -125,6 +125,7 @@ are printed, and golem exits with status 130 (143 for SIGTERM).`,
 	cmd.Flags().BoolVar(&noBOS, "no-bos", false, "do not add the BOS token the model asks for")
 	cmd.Flags().BoolVar(&noSpecial, "no-special", false, "keep the texts of control tokens in the prompt as text")
 	registerVerbosePrompt(cmd, &verbose)
+	cmd.Flags().BoolVar(&mf.profile, "profile", false, "time every op on the device and print, per op, its count, kernel launches and device time for the last prefill and decode step")
 	return cmd
 }
 
@@ -155,6 +156,9 @@ func runPrompt(ctx context.Context, cmd *cobra.Command, l *loaded, so runtime.Se
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "prompt: %d tokens, %.1f tok/s | generation: %d tokens, %.1f tok/s | stop: %s | device: %s\n",
 		st.PromptTokens, st.PromptRate(), st.GenTokens, st.GenRate(), stopReason(st, ctx), m.Backend.Name())
+	if l.profile {
+		printProfiles(cmd.ErrOrStderr(), m.Backend.Name(), s.Timings())
+	}
 	return nil
 }
 

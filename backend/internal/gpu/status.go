@@ -48,7 +48,7 @@ func StatusMessage(n *graph.Node, count uint32, value int32, row uint32) string 
 	switch n.Op {
 	case graph.OpGetRows:
 		what = fmt.Sprintf("id %d at index %d is outside the table's rows [0, %d)", value, row, n.Inputs[0].Shape[0])
-	case graph.OpKVWrite:
+	case graph.OpKVWrite, graph.OpRoPEKVWrite:
 		what = fmt.Sprintf("position %d at index %d is outside the cache's rows [0, %d)", value, row, n.Inputs[0].Shape[0])
 	case graph.OpCopy, graph.OpContiguous:
 		what = fmt.Sprintf("block %d: its scale does not fit an f16 (values too large for %s)", row, n.DType)

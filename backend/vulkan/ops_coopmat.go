@@ -1,0 +1,109 @@
+//go:build cgo
+
+package vulkan
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/golem-llm/golem/graph"
+)
+
+// The cooperative-matrix GEMM (kernels/vulkan/matmul_<w>_gemm_coopmat):
+// matmul variant "gemm_coopmat", available only on devices that report
+// VK_KHR_cooperative_matrix with the kernel's shape and the features its
+// SPIR-V declares. It is a variant, not part of "auto": no device golem's
+// CI has cooperative matrices, so the kernel has not run anywhere yet;
+// golem bench and the variant tests on a GPU (make gpu-bundle) run it.
+
+// matmulCoopmat is the variant's name.
+const matmulCoopmat = "gemm_coopmat"
+
+// coopmatGEMMShape is the kernel's shape: 16×8×16, f16 A and B, f32
+// accumulator and result, subgroup scope.
+var coopmatGEMMShape = coopShape{M: 16, N: 8, K: 16, A: compF16, B: compF16, C: compF32, Result: compF32, Scope: scopeSubgroup}
+
+// coopmatTile is the output tile edge of a workgroup (32×32).
+const coopmatTile = 32
+
+// coopmatAvailable selects the coopmat kernels: the device has
+// VK_KHR_cooperative_matrix (enabled at device creation) with the
+// kernel's shape, 16-bit floats (shaderFloat16), the Vulkan memory model
+// the SPIR-V declares, subgroups in compute, and workgroups of four
+// subgroups.
+func coopmatAvailable(d *deviceInfo) error {
+	f := d.Features
+	switch {
+	case !f.CoopMat:
+		return errors.New("the device has no VK_KHR_cooperative_matrix")
+	case !f.Float16:
+		return errors.New("the cooperative-matrix kernels need shaderFloat16")
+	case !f.MemoryModel:
+		return errors.New("the cooperative-matrix kernels need the Vulkan memory model")
+	case d.Limits.SubgroupOps&subgroupBasic == 0 || d.Limits.SubgroupSize == 0:
+		return errors.New("the cooperative-matrix kernels need subgroups in compute shaders")
+	case 4*d.Limits.SubgroupSize > min(d.Limits.MaxInvocations, d.Limits.MaxWorkgroupSize[0]):
+		return fmt.Errorf("workgroups of 4 subgroups of %d exceed the device's %d invocations", d.Limits.SubgroupSize, d.Limits.MaxInvocations)
+	}
+	for _, s := range f.CoopMatShapes {
+		if s == coopmatGEMMShape {
+			return nil
+		}
+	}
+	return fmt.Errorf("the device's cooperative matrices do not include %d×%d×%d f16 → f32 at subgroup scope", coopmatGEMMShape.M, coopmatGEMMShape.N, coopmatGEMMShape.K)
+}
+
+func supportsCoopmat(d *deviceInfo, n *graph.Node) error {
+	if err := coopmatAvailable(d); err != nil {
+		return err
+	}
+	return supportsMatMulGEMM(d, n)
+}
+
+func launchCoopmat(c *compiler, n *graph.Node) error {
+	x, w := n.Inputs[0], n.Inputs[1]
+	d := n.MatMulDims()
+	m, nn, k, batches, rowBytes := int64(d.M), int64(d.N), int64(d.K), int64(d.Batches), d.WRowBytes
+	unit := weightUnit(w.DType)
+	wRow := k
+	if w.DType.IsQuantized() {
+		wRow = rowBytes
+	}
+	chunks := [][2]int{{0, d.N}}
+	if !d.BatchedW && nn*rowBytes > c.Dev.maxWindow() {
+		var err error
+		if chunks, err = c.Dev.rowChunks(d.N, rowBytes); err != nil {
+			return fmt.Errorf("weight %s: %w", w, err)
+		}
+	}
+	var wbs int64
+	if d.BatchedW {
+		wbs = nn * rowBytes / unit
+	}
+	for _, ch := range chunks {
+		l := c.Launch(n, "matmul_"+w.DType.String()+"_gemm_coopmat")
+		ax := l.In(x)
+		var aw int
+		if len(chunks) == 1 {
+			aw = l.In(w)
+		} else {
+			aw = l.InRange(w, int64(ch[0])*rowBytes, int64(ch[1])*rowBytes)
+		}
+		ad := l.Out(n)
+		l.Int(m)
+		l.Int(nn)
+		l.Int(k)
+		l.Int(int64(ch[0]))
+		l.Int(int64(ch[1] - ch[0]))
+		l.Offset(ax, 4)
+		l.Offset(aw, unit)
+		l.Offset(ad, 4)
+		l.Int(m * k)
+		l.Int(wbs)
+		l.Int(m * nn)
+		l.Int(wRow)
+		l.Local(4*c.Dev.Limits.SubgroupSize, 1, 1)
+		l.Grid(uint32(groups(int64(ch[1]-ch[0]), coopmatTile)), uint32(groups(m, coopmatTile)), uint32(batches))
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/graph"
+)
+
+// opProfile is one row of a --profile table: the nodes of one op.
+type opProfile struct {
+	op       graph.Op
+	nodes    int
+	launches int
+	seconds  float64
+}
+
+// profileRows sums timings per op, the longest first, and returns the
+// totals.
+func profileRows(ts []backend.OpTiming) (rows []opProfile, total opProfile) {
+	by := map[graph.Op]*opProfile{}
+	for _, t := range ts {
+		r := by[t.Node.Op]
+		if r == nil {
+			r = &opProfile{op: t.Node.Op}
+			by[t.Node.Op] = r
+		}
+		r.nodes++
+		r.launches += t.Launches
+		r.seconds += t.Seconds
+		total.nodes++
+		total.launches += t.Launches
+		total.seconds += t.Seconds
+	}
+	for _, r := range by {
+		rows = append(rows, *r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].seconds != rows[j].seconds {
+			return rows[i].seconds > rows[j].seconds
+		}
+		return rows[i].op < rows[j].op
+	})
+	return rows, total
+}
+
+// printProfiles writes a per-op table for the last run of each program
+// (by tokens per run, prefill chunks first and the decode step last), or a
+// line saying the device reported no timings.
+func printProfiles(w io.Writer, device string, progs map[int][]backend.OpTiming) {
+	if len(progs) == 0 {
+		fmt.Fprintf(w, "profile: %s reported no per-op timings\n", device)
+		return
+	}
+	keys := make([]int, 0, len(progs))
+	for k := range progs {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b int) int { return b - a })
+	for _, k := range keys {
+		rows, total := profileRows(progs[k])
+		what := fmt.Sprintf("prefill of %d tokens", k)
+		if k == 1 {
+			what = "decode step"
+		}
+		fmt.Fprintf(w, "profile: %s, last run on %s: %d ops, %d kernel launches, %.3f ms device time\n",
+			what, device, total.nodes, total.launches, 1e3*total.seconds)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "OP\tCOUNT\tLAUNCHES\tDEVICE ms\tSHARE\t")
+		for _, r := range rows {
+			share := 0.0
+			if total.seconds > 0 {
+				share = 100 * r.seconds / total.seconds
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.1f%%\t\n", r.op, r.nodes, r.launches, 1e3*r.seconds, share)
+		}
+		tw.Flush()
+	}
+}
