@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"regexp"
 	"sort"
 	"sync"
@@ -33,6 +34,7 @@ type cudaBackend struct {
 	shared  map[string]uint32    // dynamic shared memory a function allows beyond the default
 	buffers map[*cuBuffer]struct{}
 	progs   map[*program]struct{}
+	fuse    bool // compile graphs through graph.Fuse (FuseEnv)
 }
 
 // entryRE finds the kernels (.entry functions) of a PTX module.
@@ -72,6 +74,7 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 		shared:  map[string]uint32{},
 		buffers: map[*cuBuffer]struct{}{},
 		progs:   map[*program]struct{}{},
+		fuse:    os.Getenv(FuseEnv) != "0",
 	}
 	if err := b.loadKernels(); err != nil {
 		b.releaseLocked()

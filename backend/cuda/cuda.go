@@ -31,6 +31,11 @@ const libName = "libcuda.so.1"
 // dynamic loader), such as the emulator bin/libgolem-cuda-emu.so.
 const LibraryEnv = "GOLEM_CUDA_LIBRARY"
 
+// FuseEnv names the environment variable that, set to 0, compiles graphs
+// as they are instead of through graph.Fuse (fused ops: fewer launches),
+// for A/B comparisons.
+const FuseEnv = "GOLEM_CUDA_FUSE"
+
 // libraryPath returns the driver library to load.
 func libraryPath() string {
 	if p := os.Getenv(LibraryEnv); p != "" {

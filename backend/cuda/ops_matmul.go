@@ -214,26 +214,51 @@ func launchMatMulGEMV(c *compiler, n *graph.Node) error {
 		grid(l)
 		return nil
 	}
-	// x to int8 terms in the node's temporary (hi, lo, then 16 bytes per
-	// block, each at a 256-byte boundary), then the dp4a GEMV.
-	blocks := int64(md.M) * int64(md.K) / 32
-	loOff := (int64(md.M)*int64(md.K) + 255) &^ 255
-	xdOff := 2 * loOff
-	tmp := c.Temp(xdOff + 16*blocks)
-	q := c.Launch(n, "q8x")
-	q.In(x)
-	q.Scratch(tmp)
-	q.Int(blocks)
-	q.Int(loOff)
-	q.Int(xdOff)
-	q.Local(128, 1, 1)
-	q.Grid1D(groups(blocks, 4))
+	// x to int8 terms in the node's temporary, then the dp4a GEMV.
+	q8 := q8xLayout(0, int64(md.M), int64(md.K))
+	tmp := c.Temp(q8.end)
+	launchQ8X(c, n, x, tmp, q8)
 	l := c.Launch(n, "gemv_"+w.DType.String()+suffix)
 	l.Scratch(tmp)
 	l.In(w)
 	l.Out(n)
 	grid(l)
-	l.Int(loOff)
-	l.Int(xdOff)
+	q8.push(l)
 	return nil
+}
+
+// q8x is where kernel q8x puts x's int8 terms in a scratch region: hi,
+// lo and the block data (16 bytes per 32 elements), each at a 256-byte
+// boundary, from byte start; end is the first byte past them.
+type q8x struct{ blocks, hi, lo, xd, end int64 }
+
+func q8xLayout(start, rows, k int64) q8x {
+	quants := (rows*k + 255) &^ 255
+	hi := (start + 255) &^ 255
+	l := q8x{blocks: rows * k / 32, hi: hi, lo: hi + quants, xd: hi + 2*quants}
+	l.end = l.xd + 16*l.blocks
+	return l
+}
+
+// push pushes the layout's three offsets as words.
+func (q q8x) push(l *launch) {
+	l.Int(q.hi)
+	l.Int(q.lo)
+	l.Int(q.xd)
+}
+
+// launchQ8X quantizes x (a node, or the start of scratch region tmp when
+// x is nil) into region tmp at layout q.
+func launchQ8X(c *compiler, n, x *graph.Node, tmp int, q q8x) {
+	l := c.Launch(n, "q8x")
+	if x != nil {
+		l.In(x)
+	} else {
+		l.Scratch(tmp)
+	}
+	l.Scratch(tmp)
+	l.Int(q.blocks)
+	q.push(l)
+	l.Local(128, 1, 1)
+	l.Grid1D(groups(q.blocks, 4))
 }

@@ -36,6 +36,10 @@ type program struct {
 	profile bool // time every node with events (no graph) on each run
 	ends    []int
 	nodes   []*graph.Node
+
+	// remap maps the nodes of the caller's graph to those of the compiled
+	// graph when it was fused (graph.Fuse); nil otherwise.
+	remap map[*graph.Node]*graph.Node
 }
 
 // compile checks g, plans its memory, runs the ops' launch functions and
@@ -46,11 +50,22 @@ func (b *cudaBackend) compile(g *graph.Graph, op graph.Op, variant string) (back
 	if err := b.usable(); err != nil {
 		return nil, fmt.Errorf("cuda: compile: %w", err)
 	}
+	var remap map[*graph.Node]*graph.Node
+	fused := 0
+	if b.fuse && g != nil && len(g.Nodes) > 0 && (op == graph.OpInvalid || op.IsFused()) {
+		// A compile for another op's variant is not fused, so that every
+		// node of that op runs the variant asked for.
+		fg, err := graph.Fuse(g, func(n *graph.Node) bool { return ops.Supports(&b.info, n) == nil })
+		if err != nil {
+			return nil, fmt.Errorf("cuda: compile: %w", err)
+		}
+		g, remap, fused = fg.Graph, fg.Map, fg.Count
+	}
 	core, err := gpu.Prepare[*cuBuffer](g, ops.Validate, regionAlign)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: compile: %w", err)
 	}
-	p := &program{b: b, core: core, dirty: true}
+	p := &program{b: b, core: core, dirty: true, remap: remap}
 	list, err := gpu.NewCompiler(&b.info, g).Compile(ops, op, variant, func(l *launch) error {
 		if err := checkLaunch(&b.info, l); err != nil {
 			return err
@@ -70,7 +85,7 @@ func (b *cudaBackend) compile(g *graph.Graph, op graph.Op, variant string) (back
 		return nil, fmt.Errorf("cuda: compile: %w", err)
 	}
 	p.ends, p.nodes = timingSegments(list)
-	b.log.Debug("cuda: compiled graph", "backend", b.name, "nodes", len(g.Nodes), "launches", len(list.Launches),
+	b.log.Debug("cuda: compiled graph", "backend", b.name, "nodes", len(g.Nodes), "fused", fused, "launches", len(list.Launches),
 		"arena_bytes", core.Plan.Size)
 	return p, nil
 }
@@ -129,6 +144,9 @@ func (p *program) Bind(n *graph.Node, buf backend.Buffer, off int64) error {
 	defer p.b.mu.Unlock()
 	if p.closed {
 		return fmt.Errorf("cuda: bind: program is %w", backend.ErrClosed)
+	}
+	if m, ok := p.remap[n]; ok {
+		n = m // the caller's node as the fused graph holds it
 	}
 	if err := p.core.CheckBindable(n); err != nil {
 		return fmt.Errorf("cuda: bind %s: %w", n, err)

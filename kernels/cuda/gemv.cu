@@ -62,20 +62,16 @@ static __device__ __forceinline__ float load1(const uint8_t* row, uint32_t i) {
 	return T == kF32 ? dq_f32(row, i) : T == kF16 ? dq_f16(row, i) : dq_bf16(row, i);
 }
 
+// gemv_float_dot accumulates into acc the dots of weight rows w0 and w1
+// with rows m0..m0+mr−1 of x; vec: the rows and x may be read in 16-byte
+// pieces.
 template <int T, int MR>
-static __device__ __forceinline__ void gemv_float(const float* __restrict__ x, const uint8_t* __restrict__ w, float* __restrict__ d,
-                                                  uint32_t m, uint32_t n, uint32_t k, uint32_t w_row) {
+static __device__ __forceinline__ void gemv_float_dot(const float* __restrict__ x, const uint8_t* w0, const uint8_t* w1, uint32_t m0,
+                                                      uint32_t mr, uint32_t k, bool vec, float (&acc)[MR][2]) {
 	constexpr int E = T == kF32 ? 4 : 8;  // elements per 16-byte piece
-	uint32_t r0 = (blockIdx.x * GEMV_WARPS + threadIdx.x / 32) * 2, m0 = blockIdx.y * MR, lane = golem_lane();
-	if (r0 >= n || m0 >= m) return;  // whole warps
-	uint32_t mr = m - m0 < (uint32_t)MR ? m - m0 : (uint32_t)MR;
-	const uint8_t* w0 = w + (uint64_t)r0 * w_row;
-	const uint8_t* w1 = r0 + 1 < n ? w0 + w_row : w0;  // a lone last row reads row r0 twice
-	float acc[MR][2];
+	uint32_t lane = golem_lane(), done = 0;
 	for (int mi = 0; mi < MR; mi++) acc[mi][0] = acc[mi][1] = 0.0f;
-	bool vec = (((uintptr_t)w | (uintptr_t)x) & 15) == 0 && (w_row & 15) == 0 && (k % E) == 0;
-	uint32_t done = 0;
-	if (vec) {
+	if (vec && k % E == 0) {
 		uint32_t pieces = k / E;
 		for (uint32_t p = lane; p < pieces; p += 32) {
 			float a[E], b[E];
@@ -105,6 +101,18 @@ static __device__ __forceinline__ void gemv_float(const float* __restrict__ x, c
 			acc[mi][1] += b * xv;
 		}
 	}
+}
+
+template <int T, int MR>
+static __device__ __forceinline__ void gemv_float(const float* __restrict__ x, const uint8_t* __restrict__ w, float* __restrict__ d,
+                                                  uint32_t m, uint32_t n, uint32_t k, uint32_t w_row) {
+	uint32_t r0 = (blockIdx.x * GEMV_WARPS + threadIdx.x / 32) * 2, m0 = blockIdx.y * MR;
+	if (r0 >= n || m0 >= m) return;  // whole warps
+	uint32_t mr = m - m0 < (uint32_t)MR ? m - m0 : (uint32_t)MR;
+	const uint8_t* w0 = w + (uint64_t)r0 * w_row;
+	const uint8_t* w1 = r0 + 1 < n ? w0 + w_row : w0;  // a lone last row reads row r0 twice
+	float acc[MR][2];
+	gemv_float_dot<T, MR>(x, w0, w1, m0, mr, k, (((uintptr_t)w | (uintptr_t)x | w_row) & 15) == 0, acc);
 	gemv_store<MR>(acc, d, m0, mr, r0, n);
 }
 
@@ -126,13 +134,14 @@ GEMV_FLOAT(gemv_bf16_r8, kBF16, 8);
 // a scale per 32-element block: with d = max|x|/127, hi = round(x/d) and
 // lo = round((x − d·hi)/(d/127)), x ≈ d·(hi + lo/127) within d/254 (the
 // second term makes the dp4a GEMV accurate to ~1e-5 relative, where one
-// int8 term alone gives ~1e-2 on a short dot product). xq holds hi [M·K],
-// then lo at byte lo_off; xd (at byte xd_off) 4 floats per block: d, and
+// int8 term alone gives ~1e-2 on a short dot product). The region xq
+// holds hi [M·K] at byte hi_off, lo at lo_off and, at xd_off, 4 floats
+// per block: d, and
 // the sums of hi + lo/127 over the block's halves (elements 0..15 and
 // 16..31), which the weights' offsets (Q4_0's 8, Q4_K's mins, Q6_K's 32)
 // multiply. One warp per block, a lane per element; rounding to nearest
 // even. blocks = M·K/32; the grid is 1-D, folded into x·y.
-extern "C" __global__ void q8x(const float* __restrict__ x, int8_t* __restrict__ xq, uint32_t blocks, uint32_t lo_off,
+extern "C" __global__ void q8x(const float* __restrict__ x, int8_t* __restrict__ xq, uint32_t blocks, uint32_t hi_off, uint32_t lo_off,
                                uint32_t xd_off) {
 	float* xd = reinterpret_cast<float*>(xq + xd_off);
 	uint64_t blk = ((uint64_t)blockIdx.y * gridDim.x + blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
@@ -149,7 +158,7 @@ extern "C" __global__ void q8x(const float* __restrict__ x, int8_t* __restrict__
 		float dl = d * (1.0f / 127.0f);
 		lo = dl > 0.0f ? (int)golem_fmaxf(-127.0f, golem_fminf(127.0f, golem_rintf((v - d * (float)hi) / dl))) : 0;
 	}
-	xq[blk * 32 + lane] = (int8_t)hi;
+	xq[hi_off + blk * 32 + lane] = (int8_t)hi;
 	xq[lo_off + blk * 32 + lane] = (int8_t)lo;
 	float part = (float)hi + (float)lo * (1.0f / 127.0f);
 	for (int o = 8; o > 0; o /= 2) part += __shfl_xor_sync(0xffffffffu, part, o);  // sums of each half-warp
@@ -223,38 +232,48 @@ static __device__ __forceinline__ float dot_q6_k(const uint8_t* wr, uint32_t blk
 	return qb_f16(b + 208) * sc * x.d * v;
 }
 
+// gemv_quant_dot accumulates into acc the dots of quantized weight rows
+// w0 and w1 with rows m0..m0+mr−1 of x as q8x left it (hi at xq + hi_off,
+// lo at xq + lo_off, the block data at xq + xd_off).
 template <int MR, float (*DOT)(const uint8_t*, uint32_t, uint32_t, const XBlock&), bool Q40>
-static __device__ __forceinline__ void gemv_quant(const int8_t* __restrict__ xq, const uint8_t* __restrict__ w, float* __restrict__ d,
-                                                  uint32_t m, uint32_t n, uint32_t k, uint32_t w_row, uint32_t lo_off,
-                                                  uint32_t xd_off) {
+static __device__ __forceinline__ void gemv_quant_dot(const int8_t* __restrict__ xq, const uint8_t* w0, const uint8_t* w1, uint32_t m0,
+                                                      uint32_t mr, uint32_t k, uint32_t hi_off, uint32_t lo_off, uint32_t xd_off,
+                                                      float (&acc)[MR][2]) {
 	const float* xd = reinterpret_cast<const float*>(xq + xd_off);
-	uint32_t r0 = (blockIdx.x * GEMV_WARPS + threadIdx.x / 32) * 2, m0 = blockIdx.y * MR, lane = golem_lane();
-	if (r0 >= n || m0 >= m) return;
-	uint32_t mr = m - m0 < (uint32_t)MR ? m - m0 : (uint32_t)MR;
-	const uint8_t* w0 = w + (uint64_t)r0 * w_row;
-	const uint8_t* w1 = r0 + 1 < n ? w0 + w_row : w0;
-	float acc[MR][2];
-	for (int mi = 0; mi < MR; mi++) acc[mi][0] = acc[mi][1] = 0.0f;
-	uint32_t nblk = k / 32, j = lane & 3u;
+	uint32_t lane = golem_lane(), nblk = k / 32, j = lane & 3u;
 	uint32_t oa = Q40 ? 4 * j : 8 * j, ob = Q40 ? 16 + 4 * j : 8 * j + 4;
+	for (int mi = 0; mi < MR; mi++) acc[mi][0] = acc[mi][1] = 0.0f;
 	for (uint32_t blk = lane >> 2; blk < nblk; blk += 8) {
 		for (int mi = 0; mi < MR; mi++) {
 			if ((uint32_t)mi >= mr) break;
 			uint64_t e = (uint64_t)(m0 + mi) * k + blk * 32;
 			const float* s = xd + 4 * ((uint64_t)(m0 + mi) * nblk + blk);
-			XBlock x{*reinterpret_cast<const int*>(xq + e + oa), *reinterpret_cast<const int*>(xq + e + ob),
+			XBlock x{*reinterpret_cast<const int*>(xq + hi_off + e + oa), *reinterpret_cast<const int*>(xq + hi_off + e + ob),
 			         *reinterpret_cast<const int*>(xq + lo_off + e + oa), *reinterpret_cast<const int*>(xq + lo_off + e + ob), s[0], s[1], s[2]};
 			acc[mi][0] += DOT(w0, blk, j, x);
 			acc[mi][1] += DOT(w1, blk, j, x);
 		}
 	}
+}
+
+template <int MR, float (*DOT)(const uint8_t*, uint32_t, uint32_t, const XBlock&), bool Q40>
+static __device__ __forceinline__ void gemv_quant(const int8_t* __restrict__ xq, const uint8_t* __restrict__ w, float* __restrict__ d,
+                                                  uint32_t m, uint32_t n, uint32_t k, uint32_t w_row, uint32_t hi_off,
+                                                  uint32_t lo_off, uint32_t xd_off) {
+	uint32_t r0 = (blockIdx.x * GEMV_WARPS + threadIdx.x / 32) * 2, m0 = blockIdx.y * MR;
+	if (r0 >= n || m0 >= m) return;
+	uint32_t mr = m - m0 < (uint32_t)MR ? m - m0 : (uint32_t)MR;
+	const uint8_t* w0 = w + (uint64_t)r0 * w_row;
+	const uint8_t* w1 = r0 + 1 < n ? w0 + w_row : w0;
+	float acc[MR][2];
+	gemv_quant_dot<MR, DOT, Q40>(xq, w0, w1, m0, mr, k, hi_off, lo_off, xd_off, acc);
 	gemv_store<MR>(acc, d, m0, mr, r0, n);
 }
 
 #define GEMV_QUANT(name, MR, DOT, Q40)                                                                                    \
 	extern "C" __global__ void name(const int8_t* xq, const uint8_t* w, float* d, uint32_t m, uint32_t n, uint32_t k,   \
-	                                uint32_t w_row, uint32_t lo_off, uint32_t xd_off) {                                 \
-		gemv_quant<MR, DOT, Q40>(xq, w, d, m, n, k, w_row, lo_off, xd_off);                                             \
+	                                uint32_t w_row, uint32_t hi_off, uint32_t lo_off, uint32_t xd_off) {                \
+		gemv_quant<MR, DOT, Q40>(xq, w, d, m, n, k, w_row, hi_off, lo_off, xd_off);                                     \
 	}                                                                                                                   \
 	GOLEM_KERNEL(name)
 
@@ -266,3 +285,105 @@ GEMV_QUANT(gemv_q4_k_r1, 1, dot_q4_k, false);
 GEMV_QUANT(gemv_q4_k_r8, 8, dot_q4_k, false);
 GEMV_QUANT(gemv_q6_k_r1, 1, dot_q6_k, false);
 GEMV_QUANT(gemv_q6_k_r8, 8, dot_q6_k, false);
+
+// ---------------------------------------------------------------------------
+// matmul_fused for few rows of x (graph.MatMulFused): the GEMV kernels with
+// up to three weights of one dtype and an epilogue. The norm (RMSNorm ⊙
+// w) runs before, as rms_norm_mul into the node's scratch. Concatenated
+// parts: each warp takes two of the rows of [w0; w1; w2] (n0 + n1 + n2 in
+// all) and writes columns of the same index; SwiGLU: warp c takes gate row
+// c of w0 and up row c of w1 and writes silu(gate)·up to column c. A
+// residual (F32, the result's shape) is added last. flags: 2 SwiGLU, 4
+// residual.
+
+enum { kFusedSwiGLU = 2, kFusedResidual = 4 };
+
+// fused_rows gives the warp's two weight rows and output columns (c1 is
+// past cols when the warp has one row only).
+struct FusedRows {
+	const uint8_t *w0, *w1;
+	uint32_t c0, c1;
+	bool ok;
+};
+
+static __device__ __forceinline__ FusedRows fused_rows(const uint8_t* w0, const uint8_t* w1, const uint8_t* w2, uint32_t n0, uint32_t n1,
+                                                        uint32_t cols, uint32_t w_row, uint32_t flags) {
+	uint32_t wi = blockIdx.x * GEMV_WARPS + threadIdx.x / 32;
+	if (flags & kFusedSwiGLU) {
+		return FusedRows{w0 + (uint64_t)wi * w_row, w1 + (uint64_t)wi * w_row, wi, cols, wi < cols};
+	}
+	uint32_t r0 = 2 * wi, r1 = r0 + 1 < cols ? r0 + 1 : r0;
+	auto row = [&](uint32_t r) {
+		if (r < n0) return w0 + (uint64_t)r * w_row;
+		if (r < n0 + n1) return w1 + (uint64_t)(r - n0) * w_row;
+		return w2 + (uint64_t)(r - n0 - n1) * w_row;
+	};
+	return FusedRows{row(r0), row(r1), r0, r0 + 1, r0 < cols};
+}
+
+template <int MR>
+static __device__ __forceinline__ void fused_store(float (&acc)[MR][2], float* d, const float* res, uint32_t m0, uint32_t mr, uint32_t cols,
+                                                   const FusedRows& fr, uint32_t flags) {
+	for (int mi = 0; mi < MR; mi++) {
+		for (int r = 0; r < 2; r++) {
+			float v = acc[mi][r];
+			for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+			acc[mi][r] = v;
+		}
+	}
+	if (golem_lane() != 0) return;
+	for (int mi = 0; mi < MR; mi++) {
+		if ((uint32_t)mi >= mr) break;
+		uint64_t row = (uint64_t)(m0 + mi) * cols;
+		float v0 = acc[mi][0], v1 = acc[mi][1];
+		if (flags & kFusedSwiGLU) v0 = golem_silu(v0) * v1;
+		if (flags & kFusedResidual) v0 += res[row + fr.c0];
+		d[row + fr.c0] = v0;
+		if (!(flags & kFusedSwiGLU) && fr.c1 < cols) d[row + fr.c1] = (flags & kFusedResidual) ? v1 + res[row + fr.c1] : v1;
+	}
+}
+
+#define FUSED_FLOAT(name, T, MR)                                                                                                   \
+	extern "C" __global__ void name(const float* x, const uint8_t* w0, const uint8_t* w1, const uint8_t* w2, const float* res,   \
+	                                float* d, uint32_t m, uint32_t k, uint32_t w_row, uint32_t n0, uint32_t n1, uint32_t cols,     \
+	                                uint32_t flags) {                                                                            \
+		FusedRows fr = fused_rows(w0, w1, w2, n0, n1, cols, w_row, flags);                                                       \
+		uint32_t m0 = blockIdx.y * MR;                                                                                           \
+		if (!fr.ok || m0 >= m) return;                                                                                           \
+		uint32_t mr = m - m0 < (uint32_t)MR ? m - m0 : (uint32_t)MR;                                                             \
+		bool vec = (((uintptr_t)w0 | (uintptr_t)w1 | (uintptr_t)w2 | (uintptr_t)x | w_row) & 15) == 0;                          \
+		float acc[MR][2];                                                                                                        \
+		gemv_float_dot<T, MR>(x, fr.w0, fr.w1, m0, mr, k, vec, acc);                                                             \
+		fused_store<MR>(acc, d, res, m0, mr, cols, fr, flags);                                                                   \
+	}                                                                                                                            \
+	GOLEM_KERNEL(name)
+
+FUSED_FLOAT(fused_f32_r1, kF32, 1);
+FUSED_FLOAT(fused_f32_r8, kF32, 8);
+FUSED_FLOAT(fused_f16_r1, kF16, 1);
+FUSED_FLOAT(fused_f16_r8, kF16, 8);
+FUSED_FLOAT(fused_bf16_r1, kBF16, 1);
+FUSED_FLOAT(fused_bf16_r8, kBF16, 8);
+
+#define FUSED_QUANT(name, MR, DOT, Q40)                                                                                            \
+	extern "C" __global__ void name(const int8_t* xq, const uint8_t* w0, const uint8_t* w1, const uint8_t* w2, const float* res, \
+	                                float* d, uint32_t m, uint32_t k, uint32_t w_row, uint32_t n0, uint32_t n1, uint32_t cols,     \
+	                                uint32_t flags, uint32_t hi_off, uint32_t lo_off, uint32_t xd_off) {                         \
+		FusedRows fr = fused_rows(w0, w1, w2, n0, n1, cols, w_row, flags);                                                       \
+		uint32_t m0 = blockIdx.y * MR;                                                                                           \
+		if (!fr.ok || m0 >= m) return;                                                                                           \
+		uint32_t mr = m - m0 < (uint32_t)MR ? m - m0 : (uint32_t)MR;                                                             \
+		float acc[MR][2];                                                                                                        \
+		gemv_quant_dot<MR, DOT, Q40>(xq, fr.w0, fr.w1, m0, mr, k, hi_off, lo_off, xd_off, acc);                                  \
+		fused_store<MR>(acc, d, res, m0, mr, cols, fr, flags);                                                                   \
+	}                                                                                                                            \
+	GOLEM_KERNEL(name)
+
+FUSED_QUANT(fused_q8_0_r1, 1, dot_q8_0, false);
+FUSED_QUANT(fused_q8_0_r8, 8, dot_q8_0, false);
+FUSED_QUANT(fused_q4_0_r1, 1, dot_q4_0, true);
+FUSED_QUANT(fused_q4_0_r8, 8, dot_q4_0, true);
+FUSED_QUANT(fused_q4_k_r1, 1, dot_q4_k, false);
+FUSED_QUANT(fused_q4_k_r8, 8, dot_q4_k, false);
+FUSED_QUANT(fused_q6_k_r1, 1, dot_q6_k, false);
+FUSED_QUANT(fused_q6_k_r8, 8, dot_q6_k, false);

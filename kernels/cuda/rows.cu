@@ -11,7 +11,7 @@
 // norm: d = (x − mean)/sqrt(mean((x − mean)²) + eps) per row, mean = 0 for
 // rms_norm (with_mean 0).
 static __device__ __forceinline__ void norm_row(const float* __restrict__ x, float* __restrict__ d, uint32_t cols, uint32_t rows, float eps,
-                                                bool with_mean) {
+                                                bool with_mean, const float* __restrict__ w = nullptr) {
 	GOLEM_SHARED(float[32], red);
 	uint64_t row = ROW();
 	if (row >= rows) return;
@@ -29,13 +29,19 @@ static __device__ __forceinline__ void norm_row(const float* __restrict__ x, flo
 		ss += v * v;
 	}
 	float inv = 1.0f / golem_sqrtf(golem_block_sum(ss, red) / (float)cols + eps);
-	for (uint32_t j = threadIdx.x; j < cols; j += blockDim.x) dr[j] = (xr[j] - mean) * inv;
+	for (uint32_t j = threadIdx.x; j < cols; j += blockDim.x) dr[j] = w ? (xr[j] - mean) * inv * w[j] : (xr[j] - mean) * inv;
 }
 
 extern "C" __global__ void rms_norm_f32(const float* x, float* d, uint32_t cols, uint32_t rows, float eps) {
 	norm_row(x, d, cols, rows, eps, false);
 }
 GOLEM_KERNEL(rms_norm_f32);
+
+// rms_norm_mul (fused): d = rms_norm(x) ⊙ w, w [cols].
+extern "C" __global__ void rms_norm_mul_f32(const float* x, const float* w, float* d, uint32_t cols, uint32_t rows, float eps) {
+	norm_row(x, d, cols, rows, eps, false, w);
+}
+GOLEM_KERNEL(rms_norm_mul_f32);
 
 extern "C" __global__ void layer_norm_f32(const float* x, float* d, uint32_t cols, uint32_t rows, float eps) {
 	norm_row(x, d, cols, rows, eps, true);
@@ -111,19 +117,11 @@ GOLEM_KERNEL(argmax_f32);
 // rope: rotary position embedding of x [B, S, H, D], one thread per
 // element. freq[i] is FreqScale·Theta^(−2i/dims) (float64 on the host);
 // ff, when has_ff, divides it (Llama 3 frequency factors).
-extern "C" __global__ void rope_f32(const float* __restrict__ x, const int32_t* __restrict__ pos, const float* __restrict__ ff,
-                                    float* __restrict__ d, const float* __restrict__ freq, uint32_t n, uint32_t head_dim, uint32_t heads,
-                                    uint32_t seq, uint32_t dims, uint32_t neox, uint32_t has_ff) {
-	uint64_t e = golem_global_x();
-	if (e >= n) return;
-	uint32_t k = (uint32_t)(e % head_dim);
-	uint64_t row = e / head_dim;
-	if (k >= dims) {
-		d[e] = x[e];
-		return;
-	}
-	uint32_t s = (uint32_t)((row / heads) % seq);
-	const float* xr = x + row * head_dim;
+// rope_value is element k of one head's row xr rotated by angle pos·f
+// for the pair k belongs to (elements past dims stay as they are).
+static __device__ __forceinline__ float rope_value(const float* xr, uint32_t k, int32_t p, const float* freq, const float* ff, uint32_t dims,
+                                                   uint32_t neox, uint32_t has_ff) {
+	if (k >= dims) return xr[k];
 	uint32_t hd = dims / 2, i, k0, k1;
 	if (neox) {
 		i = k < hd ? k : k - hd;
@@ -137,11 +135,54 @@ extern "C" __global__ void rope_f32(const float* __restrict__ x, const int32_t* 
 	float f = freq[i];
 	if (has_ff) f = f / ff[i];
 	float sn, c;
-	golem_sincosf(golem_fmul_rn((float)pos[s], f), &sn, &c);
+	golem_sincosf(golem_fmul_rn((float)p, f), &sn, &c);
 	float x0 = xr[k0], x1 = xr[k1];
-	d[e] = k == k0 ? x0 * c - x1 * sn : x0 * sn + x1 * c;
+	return k == k0 ? x0 * c - x1 * sn : x0 * sn + x1 * c;
+}
+
+extern "C" __global__ void rope_f32(const float* __restrict__ x, const int32_t* __restrict__ pos, const float* __restrict__ ff,
+                                    float* __restrict__ d, const float* __restrict__ freq, uint32_t n, uint32_t head_dim, uint32_t heads,
+                                    uint32_t seq, uint32_t dims, uint32_t neox, uint32_t has_ff) {
+	uint64_t e = golem_global_x();
+	if (e >= n) return;
+	uint32_t k = (uint32_t)(e % head_dim);
+	uint64_t row = e / head_dim;
+	uint32_t s = (uint32_t)((row / heads) % seq);
+	d[e] = rope_value(x + row * head_dim, k, pos[s], freq, ff, dims, neox, has_ff);
 }
 GOLEM_KERNEL(rope_f32);
+
+// rope_kv_write (fused): cache[pos[r]] = rope(x[r]) for each row r of x
+// [S, H, D], one block per row, as rope then kv_write: positions outside
+// [0, ctx) are reported and skipped, and of rows with one position the
+// last wins.
+#define ROPE_KV_WRITE(name, T, CONV)                                                                                                 \
+	extern "C" __global__ void name(T* __restrict__ cache, const float* __restrict__ x, const int32_t* __restrict__ pos,             \
+	                                const float* __restrict__ ff, const float* __restrict__ freq, uint32_t* status, uint32_t head_dim,  \
+	                                uint32_t heads, uint32_t rows, uint32_t ctx, uint32_t dims, uint32_t neox, uint32_t has_ff,       \
+	                                uint32_t slot) {                                                                                 \
+		uint32_t r = blockIdx.x;                                                                                                     \
+		if (r >= rows) return;                                                                                                       \
+		int32_t p = pos[r];                                                                                                          \
+		if (p < 0 || (uint32_t)p >= ctx) {                                                                                           \
+			if (threadIdx.x == 0) golem_report_error(status, slot, p, r);                                                            \
+			return;                                                                                                                  \
+		}                                                                                                                            \
+		int later = 0;                                                                                                               \
+		for (uint32_t r2 = r + 1 + threadIdx.x; r2 < rows; r2 += blockDim.x) later |= pos[r2] == p;                                  \
+		if (__syncthreads_or(later)) return;                                                                                         \
+		uint64_t len = (uint64_t)heads * head_dim;                                                                                   \
+		const float* xr = x + (uint64_t)r * len;                                                                                     \
+		T* c = cache + (uint64_t)p * len;                                                                                            \
+		for (uint32_t e = threadIdx.x; e < len; e += blockDim.x) {                                                                   \
+			c[e] = CONV(rope_value(xr + (e / head_dim) * head_dim, e % head_dim, p, freq, ff, dims, neox, has_ff));                  \
+		}                                                                                                                            \
+	}                                                                                                                                \
+	GOLEM_KERNEL(name)
+
+#define ROPE_AS_F32(v) (v)
+ROPE_KV_WRITE(rope_kv_write_f32, float, ROPE_AS_F32);
+ROPE_KV_WRITE(rope_kv_write_f16, uint16_t, golem_f32_to_f16);
 
 // get_rows: d[r, :] = table[ids[r], :] as F32, one thread per output
 // element. An id outside [0, rows) gives a zero row and is reported in the
