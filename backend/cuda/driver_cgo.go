@@ -47,10 +47,11 @@ type device struct {
 	dev  C.CUdevice
 	ctx  C.CUcontext
 
-	mu      sync.Mutex // the transfer stream, the staging buffer, closed
+	mu      sync.Mutex // the transfer stream, the staging buffer, closed, pending
 	stream  C.CUstream
 	staging C.golem_cu_staging
 	closed  bool
+	pending bool // small writes were issued without waiting (writeAsync)
 }
 
 // openDevice retains the primary context of device ordinal and makes its
@@ -109,8 +110,12 @@ func (d *device) alloc(size int64) (C.CUdeviceptr, error) {
 	return p, nil
 }
 
-// free releases device memory from alloc.
+// free releases device memory from alloc, after the small writes still
+// in flight (one may target it).
 func (d *device) free(p C.CUdeviceptr) error {
+	if err := d.settle(); err != nil {
+		return err
+	}
 	var failed *C.char
 	if r := C.golem_cu_mem_free(d.lib.lib, d.ctx, p, &failed); r != 0 {
 		return d.lib.fail(r, failed, "cuMemFree_v2", fmt.Sprintf("0x%x", uint64(p)))
@@ -118,7 +123,25 @@ func (d *device) free(p C.CUdeviceptr) error {
 	return nil
 }
 
-// write copies src to device address dst.
+// settle waits for the small writes issued without waiting.
+func (d *device) settle() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.pending || d.closed {
+		return nil
+	}
+	var failed *C.char
+	if r := C.golem_cu_stream_sync(d.lib.lib, d.ctx, d.stream, &failed); r != 0 {
+		return d.lib.fail(r, failed, "", "")
+	}
+	d.pending = false
+	return nil
+}
+
+// write copies src to device address dst. Small writes (token ids,
+// positions: at most ringSlot bytes) return before the copy is done: the
+// transfer stream, which programs run on too, orders it before any later
+// read or run.
 func (d *device) write(dst C.CUdeviceptr, src []byte) error {
 	if len(src) == 0 {
 		return nil
@@ -129,6 +152,13 @@ func (d *device) write(dst C.CUdeviceptr, src []byte) error {
 		return errClosed
 	}
 	var failed *C.char
+	if len(src) <= ringSlot {
+		if r := C.golem_cu_write_async(d.lib.lib, d.ctx, d.stream, &d.staging, dst, unsafe.Pointer(&src[0]), C.size_t(len(src)), &failed); r != 0 {
+			return d.lib.fail(r, failed, "cuMemcpyHtoDAsync_v2", strconv.Itoa(len(src)))
+		}
+		d.pending = true
+		return nil
+	}
 	if r := C.golem_cu_write(d.lib.lib, d.ctx, d.stream, &d.staging, dst, unsafe.Pointer(&src[0]), C.size_t(len(src)), &failed); r != 0 {
 		return d.lib.fail(r, failed, "cuMemcpyHtoDAsync_v2", strconv.Itoa(len(src)))
 	}
@@ -328,10 +358,17 @@ func (ll *launchList) free() {
 	ll.l = nil
 }
 
+// ringSlot is the largest write that does not wait (GOLEM_CU_RING_SLOT).
+const ringSlot = C.GOLEM_CU_RING_SLOT
+
 // stream is a stream for running programs.
 type stream struct {
 	s C.CUstream
 }
+
+// transfer returns the device's transfer stream, on which programs run
+// too: the small writes before a run need no wait.
+func (d *device) transfer() *stream { return &stream{s: d.stream} }
 
 // newStream makes a stream.
 func (d *device) newStream() (*stream, error) {

@@ -132,9 +132,7 @@ func (p *program) allocate() error {
 			return fmt.Errorf("status: %w", b.note(err))
 		}
 	}
-	if p.stream, err = b.dev.newStream(); err != nil {
-		return b.note(err)
-	}
+	p.stream = b.dev.transfer()
 	return nil
 }
 
@@ -333,10 +331,7 @@ func (p *program) releaseLocked() {
 	p.closed = true
 	d := p.b.dev
 	p.releaseGraph()
-	if p.stream != nil {
-		d.destroyStream(p.stream)
-		p.stream = nil
-	}
+	p.stream = nil // the device's transfer stream
 	for _, a := range []devicePtr{p.arena, p.scratch, p.consts, p.status} {
 		if a != 0 {
 			_ = d.free(a)

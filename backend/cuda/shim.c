@@ -311,10 +311,14 @@ void golem_cu_host_free(golem_cuda_lib *lib, CUcontext ctx, void *p) {
 CUresult golem_cu_staging_create(golem_cuda_lib *lib, CUcontext ctx, size_t size, golem_cu_staging *st, const char **failed) {
 	memset(st, 0, sizeof *st);
 	CURRENT(ctx);
-	CALL("cuMemAllocHost_v2", lib->cuMemAllocHost((void **)&st->host, size));
+	CALL("cuMemAllocHost_v2", lib->cuMemAllocHost((void **)&st->host, size + GOLEM_CU_RING_SLOTS * GOLEM_CU_RING_SLOT));
 	st->size = size;
+	st->ring = st->host + size;
 	for (int i = 0; i < 2; i++) {
 		CALL("cuEventCreate", lib->cuEventCreate(&st->done[i], 2 /* CU_EVENT_DISABLE_TIMING */));
+	}
+	for (int i = 0; i < GOLEM_CU_RING_SLOTS; i++) {
+		CALL("cuEventCreate", lib->cuEventCreate(&st->ring_done[i], 2 /* CU_EVENT_DISABLE_TIMING */));
 	}
 	return 0;
 }
@@ -326,6 +330,14 @@ void golem_cu_staging_destroy(golem_cuda_lib *lib, CUcontext ctx, golem_cu_stagi
 	for (int i = 0; i < 2; i++) {
 		if (st->done[i] != NULL) {
 			lib->cuEventDestroy(st->done[i]);
+		}
+	}
+	for (int i = 0; i < GOLEM_CU_RING_SLOTS; i++) {
+		if (st->ring_done[i] != NULL) {
+			if (st->ring_used[i]) {
+				lib->cuEventSynchronize(st->ring_done[i]);
+			}
+			lib->cuEventDestroy(st->ring_done[i]);
 		}
 	}
 	if (st->host != NULL) {
@@ -350,6 +362,27 @@ CUresult golem_cu_write(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu
 		CALL("cuEventRecord", lib->cuEventRecord(st->done[k], s));
 		used[k] = 1;
 	}
+	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
+	return 0;
+}
+
+CUresult golem_cu_write_async(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_staging *st, CUdeviceptr dst, const void *src,
+                              size_t n, const char **failed) {
+	CURRENT(ctx);
+	unsigned k = st->ring_next++ % GOLEM_CU_RING_SLOTS;
+	unsigned char *buf = st->ring + (size_t)k * GOLEM_CU_RING_SLOT;
+	if (st->ring_used[k]) {  // the copy from this slot must be done before refilling it
+		CALL("cuEventSynchronize", lib->cuEventSynchronize(st->ring_done[k]));
+	}
+	memcpy(buf, src, n);
+	CALL("cuMemcpyHtoDAsync_v2", lib->cuMemcpyHtoDAsync(dst, buf, n, s));
+	CALL("cuEventRecord", lib->cuEventRecord(st->ring_done[k], s));
+	st->ring_used[k] = 1;
+	return 0;
+}
+
+CUresult golem_cu_stream_sync(golem_cuda_lib *lib, CUcontext ctx, CUstream s, const char **failed) {
+	CURRENT(ctx);
 	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
 	return 0;
 }

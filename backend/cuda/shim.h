@@ -122,10 +122,20 @@ CUresult golem_cu_stream_destroy(golem_cuda_lib *lib, CUcontext ctx, CUstream s,
 // golem_cu_staging is a pinned host buffer in two halves with an event each:
 // transfers go through it chunk by chunk, one half filling while the other
 // is copied.
+//
+// Small writes (at most GOLEM_CU_RING_SLOT bytes: token ids, positions)
+// go through a ring of GOLEM_CU_RING_SLOTS pinned slots instead and do not
+// wait for the copy: the stream orders it before later work on the stream
+// (reads, programs), and a slot is reused only after its copy is done.
+enum { GOLEM_CU_RING_SLOTS = 16, GOLEM_CU_RING_SLOT = 4096 };
 typedef struct {
 	unsigned char *host;
 	size_t size;  // bytes, both halves
 	CUevent done[2];
+	unsigned char *ring;  // GOLEM_CU_RING_SLOTS slots
+	CUevent ring_done[GOLEM_CU_RING_SLOTS];
+	int ring_used[GOLEM_CU_RING_SLOTS];
+	unsigned ring_next;
 } golem_cu_staging;
 CUresult golem_cu_staging_create(golem_cuda_lib *lib, CUcontext ctx, size_t size, golem_cu_staging *st, const char **failed);
 void golem_cu_staging_destroy(golem_cuda_lib *lib, CUcontext ctx, golem_cu_staging *st);
@@ -137,6 +147,12 @@ CUresult golem_cu_write(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu
                         const char **failed);
 CUresult golem_cu_read(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_staging *st, void *dst, CUdeviceptr src, size_t n,
                        const char **failed);
+// golem_cu_write_async copies n ≤ GOLEM_CU_RING_SLOT bytes through the
+// next ring slot and returns without waiting for the copy.
+CUresult golem_cu_write_async(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_staging *st, CUdeviceptr dst, const void *src,
+                              size_t n, const char **failed);
+// golem_cu_stream_sync waits for the work of stream s.
+CUresult golem_cu_stream_sync(golem_cuda_lib *lib, CUcontext ctx, CUstream s, const char **failed);
 // golem_cu_memset8 fills n bytes at dst with value and waits.
 CUresult golem_cu_memset8(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdeviceptr dst, unsigned char value, size_t n,
                           const char **failed);
