@@ -2,6 +2,11 @@
 
 package cuda
 
+/*
+#include "cublaslt.h"
+*/
+import "C"
+
 import (
 	"errors"
 	"fmt"
@@ -35,6 +40,7 @@ type cudaBackend struct {
 	buffers map[*cuBuffer]struct{}
 	progs   map[*program]struct{}
 	fuse    bool // compile graphs through graph.Fuse (FuseEnv)
+	lt      *C.golem_cublaslt // cuBLASLt, nil when unavailable (info.CublasLt says why)
 }
 
 // entryRE finds the kernels (.entry functions) of a PTX module.
@@ -64,6 +70,8 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	lt, why := openCublasLt(dev)
+	info.CublasLt = why
 	b := &cudaBackend{
 		name:    st.Device,
 		info:    info,
@@ -75,6 +83,7 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 		buffers: map[*cuBuffer]struct{}{},
 		progs:   map[*program]struct{}{},
 		fuse:    os.Getenv(FuseEnv) != "0",
+		lt:      lt,
 	}
 	if err := b.loadKernels(); err != nil {
 		b.releaseLocked()
@@ -241,6 +250,8 @@ func (b *cudaBackend) releaseLocked() error {
 		_ = b.dev.unloadModule(m)
 	}
 	b.modules = nil
+	closeCublasLt(b.lt)
+	b.lt = nil
 	return b.dev.close()
 }
 

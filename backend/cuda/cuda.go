@@ -110,6 +110,9 @@ type deviceInfo struct {
 	SharedOptin    int
 	// Emulated is set for golem's emulated driver.
 	Emulated bool
+	// CublasLt says why cuBLASLt cannot be used on the opened device ("":
+	// it is loaded); set when a backend opens the device.
+	CublasLt string
 	// Missing names a driver entry point the compute path needs that the
 	// library lacks ("" when none).
 	Missing string

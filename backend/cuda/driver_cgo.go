@@ -10,6 +10,7 @@ package cuda
 #include <stdlib.h>
 #include <string.h>
 #include "shim.h"
+#include "cublaslt.h"
 */
 import "C"
 
@@ -302,6 +303,9 @@ type kernelLaunch struct {
 	block  [3]uint32
 	shared uint32
 	params params
+	// call, when set, is a cuBLASLt plan: the launch is that matmul
+	// (golem_cublaslt_run) instead of a kernel.
+	call unsafe.Pointer
 }
 
 // launchList is launches in C memory, each with a parameter block and the
@@ -325,6 +329,10 @@ func pack(ls []kernelLaunch) *launchList {
 	for i, l := range ls {
 		c := &cl[i]
 		c.f = l.fn
+		if l.call != nil {
+			c.call = C.golem_cu_call(C.golem_cublaslt_run)
+			c.call_arg = l.call
+		}
 		for k := 0; k < 3; k++ {
 			c.grid[k] = C.uint(l.grid[k])
 			c.block[k] = C.uint(l.block[k])

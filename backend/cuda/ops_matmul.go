@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/golem-llm/golem/graph"
@@ -17,6 +18,7 @@ func init() {
 		variant{Name: mmSIMT, Supports: supportsMatMulSIMT, Launch: launchMatMulSIMT},
 		variant{Name: mmGEMV, Supports: supportsMatMulGEMV, Launch: launchMatMulGEMV},
 		variant{Name: mmMMA, Available: tensorCores, Supports: supportsMatMulMMA, Launch: launchMatMulMMA},
+		variant{Name: mmCublasLt, Available: cublasLtAvailable, Supports: supportsMatMulCublasLt, Launch: launchMatMulCublasLt},
 	)
 }
 
@@ -261,4 +263,65 @@ func launchQ8X(c *compiler, n, x *graph.Node, tmp int, q q8x) {
 	q.push(l)
 	l.Local(128, 1, 1)
 	l.Grid1D(groups(q.blocks, 4))
+}
+
+// cublasLtKernel is the kernel name of a launch that is cuBLASLt's matmul
+// (the backend makes a plan instead of finding a kernel).
+const cublasLtKernel = "cublaslt"
+
+// cublasLtWorkspace is the workspace cuBLASLt's algorithms may use.
+const cublasLtWorkspace = 4 << 20
+
+func cublasLtAvailable(d *deviceInfo) error {
+	if d.CublasLt != "" {
+		return errors.New(d.CublasLt)
+	}
+	return nil
+}
+
+func supportsMatMulCublasLt(_ *deviceInfo, n *graph.Node) error {
+	md := n.MatMulDims()
+	if wt := n.Inputs[1].DType; md.BatchedW || (wt != graph.F16 && wt != graph.BF16) {
+		return fmt.Errorf("cuBLASLt multiplies 2-D f16 and bf16 weights (w %s)", n.Inputs[1])
+	}
+	return nil
+}
+
+// launchMatMulCublasLt converts x to the weights' 16-bit type (as the
+// tensor-core GEMM does) and calls cuBLASLt's matmul with f32
+// accumulation and output; the node's temporary holds x's copy and the
+// workspace.
+func launchMatMulCublasLt(c *compiler, n *graph.Node) error {
+	x, w := n.Inputs[0], n.Inputs[1]
+	md := n.MatMulDims()
+	kp := groups(int64(md.K), 8) * 8 // 16-byte rows
+	half, bf16 := "f16", uint32(0)
+	if w.DType == graph.BF16 {
+		half, bf16 = "bf16", 1
+	}
+	wsOff := (int64(md.M)*kp*2 + 255) &^ 255
+	tmp := c.Temp(wsOff + cublasLtWorkspace)
+	cv := c.Launch(n, "gemm_x_"+half)
+	cv.In(x)
+	cv.Scratch(tmp)
+	cv.Int(int64(md.M) * kp)
+	cv.Int(int64(md.K))
+	cv.Int(kp)
+	cv.Local(256, 1, 1)
+	cv.Grid1D(groups(int64(md.M)*kp, 256))
+	l := c.Launch(n, cublasLtKernel)
+	l.In(w)
+	l.Scratch(tmp)
+	l.Out(n)
+	l.Scratch(tmp)
+	l.Int(int64(md.M))
+	l.Int(int64(md.N))
+	l.Int(int64(md.K))
+	l.Int(kp)
+	l.U32(bf16)
+	l.Int(wsOff)
+	l.Int(cublasLtWorkspace)
+	l.Local(1, 1, 1)
+	l.Grid(1, 1, 1)
+	return nil
 }

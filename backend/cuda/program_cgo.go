@@ -5,6 +5,7 @@ package cuda
 import (
 	"context"
 	"fmt"
+	"unsafe"
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/backend/internal/gpu"
@@ -22,8 +23,9 @@ const regionAlign = 256
 type program struct {
 	b     *cudaBackend
 	core  *gpu.Program[*cuBuffer]
-	fns   []cfunction // the function of each launch
-	names []string    // each launch's kernel and node, for errors
+	fns   []cfunction      // the function of each launch
+	calls []unsafe.Pointer // the cuBLASLt plan of each cublaslt launch (nil for kernels)
+	names []string         // each launch's kernel and node, for errors
 
 	arena, scratch, consts, status devicePtr // 0 when absent
 	stream                         *stream
@@ -70,12 +72,20 @@ func (b *cudaBackend) compile(g *graph.Graph, op graph.Op, variant string) (back
 		if err := checkLaunch(&b.info, l); err != nil {
 			return err
 		}
+		p.names = append(p.names, fmt.Sprintf("%s for %s", l.Kernel, l.Node))
+		if l.Kernel == cublasLtKernel {
+			plan, err := b.cublasLtPlan(l)
+			p.fns = append(p.fns, nil)
+			p.calls = append(p.calls, plan)
+			return err
+		}
 		fn, err := b.function(l.Kernel, dynamicShared(l))
 		p.fns = append(p.fns, fn)
-		p.names = append(p.names, fmt.Sprintf("%s for %s", l.Kernel, l.Node))
+		p.calls = append(p.calls, nil)
 		return err
 	})
 	if err != nil {
+		p.freeCalls()
 		return nil, fmt.Errorf("cuda: compile: %w", err)
 	}
 	core.SetLaunches(list, regionAlign)
@@ -205,7 +215,7 @@ func (p *program) resolve() error {
 			}
 			pr.U32(v)
 		}
-		ls[i] = kernelLaunch{fn: p.fns[i], grid: l.Groups, block: l.LocalSize(), shared: dynamicShared(l), params: pr}
+		ls[i] = kernelLaunch{fn: p.fns[i], grid: l.Groups, block: l.LocalSize(), shared: dynamicShared(l), params: pr, call: p.calls[i]}
 	}
 	p.releaseGraph()
 	p.packed = pack(ls)
@@ -338,6 +348,17 @@ func (p *program) releaseLocked() {
 		}
 	}
 	p.arena, p.scratch, p.consts, p.status = 0, 0, 0, 0
+	p.freeCalls()
 	p.core.Unbind()
 	delete(p.b.progs, p)
+}
+
+// freeCalls releases the program's cuBLASLt plans.
+func (p *program) freeCalls() {
+	for i, c := range p.calls {
+		if c != nil {
+			destroyCublasLtPlan(c)
+			p.calls[i] = nil
+		}
+	}
 }

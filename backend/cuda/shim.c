@@ -308,6 +308,11 @@ void golem_cu_host_free(golem_cuda_lib *lib, CUcontext ctx, void *p) {
 	}
 }
 
+CUresult golem_cu_ctx_current(golem_cuda_lib *lib, CUcontext ctx, const char **failed) {
+	CURRENT(ctx);
+	return 0;
+}
+
 CUresult golem_cu_staging_create(golem_cuda_lib *lib, CUcontext ctx, size_t size, golem_cu_staging *st, const char **failed) {
 	memset(st, 0, sizeof *st);
 	CURRENT(ctx);
@@ -455,11 +460,23 @@ CUresult golem_cu_func_max_dynamic_shared(golem_cuda_lib *lib, CUcontext ctx, CU
 	return 0;
 }
 
+// launch_one runs launch l on s: a kernel, or a library call.
+static CUresult launch_one(golem_cuda_lib *lib, CUstream s, const golem_cu_launch *l, const char **failed) {
+	if (l->call != NULL) {
+		return l->call(l->call_arg, l->params, s, failed);
+	}
+	*failed = "cuLaunchKernel";
+	return lib->cuLaunchKernel(l->f, l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2], l->shared, s, l->params,
+	                           NULL);
+}
+
 static CUresult launch_all(golem_cuda_lib *lib, CUstream s, const golem_cu_launch *l, int n, int *index, const char **failed) {
 	for (int i = 0; i < n; i++) {
 		*index = i;
-		CALL("cuLaunchKernel", lib->cuLaunchKernel(l[i].f, l[i].grid[0], l[i].grid[1], l[i].grid[2], l[i].block[0], l[i].block[1],
-		                                           l[i].block[2], l[i].shared, s, l[i].params, NULL));
+		CUresult r = launch_one(lib, s, &l[i], failed);
+		if (r != 0) {
+			return r;
+		}
 	}
 	*index = -1;
 	return 0;
@@ -556,9 +573,7 @@ CUresult golem_cu_run_timed(golem_cuda_lib *lib, CUcontext ctx, CUstream s, cons
 	for (int seg = 0, i = 0; r == 0 && seg < ns; seg++) {
 		for (; r == 0 && i < ends[seg]; i++) {
 			*index = i;
-			*failed = "cuLaunchKernel";
-			r = lib->cuLaunchKernel(l[i].f, l[i].grid[0], l[i].grid[1], l[i].grid[2], l[i].block[0], l[i].block[1], l[i].block[2],
-			                        l[i].shared, s, l[i].params, NULL);
+			r = launch_one(lib, s, &l[i], failed);
 		}
 		if (r == 0) {
 			*index = -1;

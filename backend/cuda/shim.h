@@ -105,6 +105,9 @@ void golem_cuda_detail(golem_cuda_lib *lib, char *buf, size_t buflen);
 CUresult golem_cu_ctx_open(golem_cuda_lib *lib, int ordinal, CUdevice *dev, CUcontext *ctx, const char **failed);
 // golem_cu_ctx_close releases it.
 CUresult golem_cu_ctx_close(golem_cuda_lib *lib, CUdevice dev, const char **failed);
+// golem_cu_ctx_current makes ctx current on the calling thread (before
+// calls into other libraries on it, such as cuBLASLt).
+CUresult golem_cu_ctx_current(golem_cuda_lib *lib, CUcontext ctx, const char **failed);
 // golem_cu_sync waits for all work of the context.
 CUresult golem_cu_sync(golem_cuda_lib *lib, CUcontext ctx, const char **failed);
 
@@ -170,13 +173,21 @@ CUresult golem_cu_function(golem_cuda_lib *lib, CUcontext ctx, CUmodule m, const
 // dynamic shared memory (needed above 48 KiB).
 CUresult golem_cu_func_max_dynamic_shared(golem_cuda_lib *lib, CUcontext ctx, CUfunction f, int bytes, const char **failed);
 
+// golem_cu_call is a launch that is a library call (cuBLASLt's matmul)
+// instead of a kernel: it issues its work on stream s, with params as a
+// kernel's; it returns a CUresult and names what failed.
+typedef CUresult (*golem_cu_call)(void *arg, void **params, CUstream s, const char **failed);
+
 // golem_cu_launch is one kernel launch: params[i] points at the value of
-// parameter i (in a parameter block packed once, at bind time).
+// parameter i (in a parameter block packed once, at bind time). With call
+// set, the launch is call(call_arg, params, stream) instead.
 typedef struct {
 	CUfunction f;
 	unsigned grid[3], block[3];
 	unsigned shared;
 	void **params;
+	golem_cu_call call;
+	void *call_arg;
 } golem_cu_launch;
 
 // golem_cu_launch_all launches n launches in order on stream s (no wait).

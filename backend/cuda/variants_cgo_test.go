@@ -115,3 +115,28 @@ func TestAttentionVariants(t *testing.T) {
 		})
 	}
 }
+
+// TestCublasLtVariant: cuBLASLt is a matmul variant only where it loaded;
+// elsewhere (the emulator, a GPU without libcublasLt.so.13/.12) forcing it
+// fails with the reason. Where it loaded, TestMatMulVariants runs the
+// suite's matmul cases through it.
+func TestCublasLtVariant(t *testing.T) {
+	be := cudaDevice(t)
+	if be.lt != nil {
+		require.Contains(t, be.Variants(graph.OpMatMul), mmCublasLt)
+		return
+	}
+	require.NotEmpty(t, be.info.CublasLt)
+	if be.info.Emulated {
+		require.Equal(t, "cuBLASLt needs a GPU (the emulator runs golem's kernels only)", be.info.CublasLt)
+	} else {
+		require.Contains(t, be.info.CublasLt, "cuBLASLt unavailable: ")
+	}
+	require.Equal(t, []string{"auto", mmSIMT, mmGEMV, mmMMA}, be.Variants(graph.OpMatMul))
+	b := graph.NewBuilder()
+	out := b.MatMul(b.Input("x", graph.F32, 16, 64), b.Weight("w", graph.F16, 32, 64))
+	g, err := b.Build(out)
+	require.NoError(t, err)
+	_, err = be.CompileVariant(g, graph.OpMatMul, mmCublasLt)
+	require.ErrorContains(t, err, be.info.CublasLt)
+}
