@@ -39,7 +39,7 @@ type cudaBackend struct {
 	shared  map[string]uint32    // dynamic shared memory a function allows beyond the default
 	buffers map[*cuBuffer]struct{}
 	progs   map[*program]struct{}
-	fuse    bool // compile graphs through graph.Fuse (FuseEnv)
+	fuse    bool              // compile graphs through graph.Fuse (FuseEnv)
 	lt      *C.golem_cublaslt // cuBLASLt, nil when unavailable (info.CublasLt says why)
 }
 
