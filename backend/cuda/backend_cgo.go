@@ -41,6 +41,7 @@ type cudaBackend struct {
 	progs   map[*program]struct{}
 	fuse    bool              // compile graphs through graph.Fuse (FuseEnv)
 	lt      *C.golem_cublaslt // cuBLASLt, nil when unavailable (info.CublasLt says why)
+	profile bool              // programs time every node (backend.Options.Profile)
 }
 
 // entryRE finds the kernels (.entry functions) of a PTX module.
@@ -84,6 +85,7 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 		progs:   map[*program]struct{}{},
 		fuse:    os.Getenv(FuseEnv) != "0",
 		lt:      lt,
+		profile: opts.Profile,
 	}
 	if err := b.loadKernels(); err != nil {
 		b.releaseLocked()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/parity"
@@ -79,4 +80,34 @@ func TestFusedCompile(t *testing.T) {
 	for i := range fr {
 		require.Less(t, parity.NMSE(fr[i], ur[i]), 1e-10, "output %d", i)
 	}
+}
+
+// TestProfileOption: a backend opened with backend.Options.Profile times
+// every node of its programs (golem run --profile), with the launches
+// each took.
+func TestProfileOption(t *testing.T) {
+	be, err := backend.Open("cuda", backend.Options{Profile: true})
+	if err != nil {
+		t.Skipf("no CUDA device: %v", err)
+	}
+	defer be.Close()
+	b := graph.NewBuilder()
+	x := b.Input("x", graph.F32, 1, 64)
+	out := b.MatMul(x, b.Weight("w", graph.Q4_0, 32, 64))
+	g, err := b.Build(out)
+	require.NoError(t, err)
+	prog, err := be.Compile(g)
+	require.NoError(t, err)
+	defer prog.Close()
+	for _, n := range g.Nodes {
+		if n.Op.IsLeaf() || n == out {
+			require.NoError(t, prog.Bind(n, upload(t, be, make([]byte, n.Bytes())), 0))
+		}
+	}
+	require.NoError(t, prog.Run(t.Context()))
+	tm := prog.(backend.Profiler).Timings()
+	require.Len(t, tm, 1)
+	require.Equal(t, out, tm[0].Node)
+	require.Equal(t, 2, tm[0].Launches, "q8x and the GEMV")
+	require.GreaterOrEqual(t, tm[0].Seconds, 0.0)
 }

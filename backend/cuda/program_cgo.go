@@ -67,7 +67,7 @@ func (b *cudaBackend) compile(g *graph.Graph, op graph.Op, variant string) (back
 	if err != nil {
 		return nil, fmt.Errorf("cuda: compile: %w", err)
 	}
-	p := &program{b: b, core: core, dirty: true, remap: remap}
+	p := &program{b: b, core: core, dirty: true, remap: remap, profile: b.profile}
 	list, err := gpu.NewCompiler(&b.info, g).Compile(ops, op, variant, func(l *launch) error {
 		if err := checkLaunch(&b.info, l); err != nil {
 			return err
