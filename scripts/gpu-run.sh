@@ -88,6 +88,25 @@ for t in "$here"/*.test; do
 	gotest "$(basename "$t" .test)" 120
 done
 
+# The CUDA fast path's targets (docs/perf.md, "CUDA: targets and floors"),
+# measured before anything else that takes time, beside PyTorch on the
+# same GPU: decode tokens/s of the Llama-3.2-1B shape in F16, Q8_0 and
+# Q4_0 (bytes per token ÷ copy bandwidth), prefill and decode attention
+# against SDPA, and the bf16 GEMM against cuBLAS (torch-reference.py).
+cuda=$(golem devices | awk '$1 ~ /^cuda:/ && $4 == "available" {print $1; exit}')
+if [ -n "$cuda" ] && [ -z "${GOLEM_GPU_QUICK:-}" ]; then
+	step target-attn 60 golem bench attention --device "$cuda" --reps 5 \
+		--shapes "prefill:b1,h32,kv32,d128,s4096,causal;decode:b1,h32,kv8,d128,kv32768" -o "$work/files/target-attention.json"
+	step target-matmul 45 golem bench matmul --device "$cuda" --types bf16,f16,q8_0,q4_0 --reps 5 -o "$work/files/target-matmul.json"
+	step target-decode 150 golem bench model --shape llama-3.2-1b --type f16,q8_0,q4_0 --kv-type f16 --device "$cuda" -p 512 -n 64 -r 2 \
+		-o "$work/files/target-decode.json"
+fi
+if python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
+	step torch-reference 60 python3 "$here/torch-reference.py" "$work/files/torch.json"
+else
+	echo "torch-reference: skipped (no python3 with CUDA torch)" | tee -a "$out/log.txt"
+fi
+
 # Then speed, on the GPUs only (the CPU is not benchmarked on GPU-sized
 # shapes here; its float64 reference checks run on reduced shapes).
 # GOLEM_GPU_QUICK=1 (for a software device: lavapipe, the CUDA emulator)
@@ -102,11 +121,6 @@ if [ -n "$gpus" ]; then
 	step bench-matmul 60 golem bench matmul --device "$gpus" "${mm[@]}" --reps 5 -o "$work/files/matmul.json"
 	step gen-model 60 golem gen-model --shape "$shape" --type q8_0 -o "$work/model-q8_0.gguf"
 	step bench-model 90 golem bench model -m "$work/model-q8_0.gguf" --device "$gpus" -p 512 -n 128 -r 3 -o "$work/files/model.json"
-fi
-if python3 -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then
-	step torch-reference 60 python3 "$here/torch-reference.py" "$work/files/torch.json"
-else
-	echo "torch-reference: skipped (no python3 with CUDA torch)" | tee -a "$out/log.txt"
 fi
 
 cp "$work"/logs/*.log "$work/files/" 2>/dev/null

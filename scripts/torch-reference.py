@@ -92,7 +92,8 @@ def main():
     # GEMMs golem's bench and the fast-path targets use.
     for m, nn, k, dtype in [(4096, 4096, 4096, torch.bfloat16), (4096, 4096, 4096, torch.float16),
                             (8192, 8192, 8192, torch.bfloat16), (1, 14336, 4096, torch.bfloat16),
-                            (512, 2048, 2048, torch.float16)]:
+                            (512, 2048, 2048, torch.float16), (512, 4096, 4096, torch.bfloat16),
+                            (512, 4096, 4096, torch.float16)]:
         a = torch.randn(m, k, device=dev, dtype=dtype)
         w = torch.randn(nn, k, device=dev, dtype=dtype)
         t = timed(lambda: a @ w.T)
