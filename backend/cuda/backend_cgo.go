@@ -41,6 +41,7 @@ type cudaBackend struct {
 	progs   map[*program]struct{}
 	fuse    bool              // compile graphs through graph.Fuse (FuseEnv)
 	lt      *C.golem_cublaslt // cuBLASLt, nil when unavailable (info.CublasLt says why)
+	ltTried bool              // loadCublasLt ran
 	profile bool              // programs time every node (backend.Options.Profile)
 }
 
@@ -71,8 +72,7 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	lt, why := openCublasLt(dev)
-	info.CublasLt = why
+	info.CublasLt = "cuBLASLt not loaded yet"
 	b := &cudaBackend{
 		name:    st.Device,
 		info:    info,
@@ -84,7 +84,6 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 		buffers: map[*cuBuffer]struct{}{},
 		progs:   map[*program]struct{}{},
 		fuse:    os.Getenv(FuseEnv) != "0",
-		lt:      lt,
 		profile: opts.Profile,
 	}
 	if err := b.loadKernels(); err != nil {
@@ -154,12 +153,36 @@ func (b *cudaBackend) Device() backend.DeviceInfo { return b.dinfo }
 func (b *cudaBackend) Supports(n *graph.Node) bool { return ops.Supports(&b.info, n) == nil }
 
 // Variants implements backend.VariantCompiler.
-func (b *cudaBackend) Variants(op graph.Op) []string { return ops.Variants(op, &b.info) }
+// Listing matmul's variants loads cuBLASLt (once), so that the cublaslt
+// variant shows where the library is.
+func (b *cudaBackend) Variants(op graph.Op) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if op == graph.OpMatMul {
+		b.loadCublasLt()
+	}
+	return ops.Variants(op, &b.info)
+}
+
+// loadCublasLt loads cuBLASLt the first time a caller asks for it (a
+// large library no default kernel needs). The caller holds b.mu.
+func (b *cudaBackend) loadCublasLt() {
+	if b.ltTried || b.closed {
+		return
+	}
+	b.ltTried = true
+	b.lt, b.info.CublasLt = openCublasLt(b.dev)
+}
 
 // CompileVariant implements backend.VariantCompiler.
 func (b *cudaBackend) CompileVariant(g *graph.Graph, op graph.Op, name string) (backend.Program, error) {
 	if _, ok := ops.Find(op, name); !ok || name == "" {
 		return nil, fmt.Errorf("cuda: compile: op %s has no variant %q (have %v)", op, name, ops.Names(op))
+	}
+	if op == graph.OpMatMul && name == mmCublasLt {
+		b.mu.Lock()
+		b.loadCublasLt()
+		b.mu.Unlock()
 	}
 	return b.compile(g, op, name)
 }

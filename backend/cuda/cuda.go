@@ -111,7 +111,8 @@ type deviceInfo struct {
 	// Emulated is set for golem's emulated driver.
 	Emulated bool
 	// CublasLt says why cuBLASLt cannot be used on the opened device ("":
-	// it is loaded); set when a backend opens the device.
+	// it is loaded); a backend loads it when its matmul variants are first
+	// listed or the cublaslt variant is compiled.
 	CublasLt string
 	// Missing names a driver entry point the compute path needs that the
 	// library lacks ("" when none).
