@@ -15,8 +15,8 @@ import (
 )
 
 // TestFusedCompile: a decode step's norm and q/k/v projections compile to
-// one fused GEMV (after the norm into scratch and x's quantization)
-// instead of a norm, a mul and three GEMVs; the callers' nodes bind through the
+// one fused GEMV after one kernel that norms and quantizes x, instead of
+// a norm, a mul and three GEMVs with their quantizations; the callers' nodes bind through the
 // rewrite, and the result equals the unfused program's (GOLEM_CUDA_FUSE=0).
 func TestFusedCompile(t *testing.T) {
 	be := cudaDevice(t)
@@ -74,7 +74,7 @@ func TestFusedCompile(t *testing.T) {
 	}
 	fk, fr := run(true)
 	uk, ur := run(false)
-	require.Equal(t, []string{"rms_norm_mul_f32", "q8x", "fused_q8_0_r1", "add_f32", "add_f32"}, fk)
+	require.Equal(t, []string{"rms_norm_q8x", "fused_q8_0_r1", "add_f32", "add_f32"}, fk)
 	require.Equal(t, []string{"rms_norm_f32", "mul_f32", "q8x", "gemv_q8_0_r1", "q8x", "gemv_q8_0_r1", "q8x", "gemv_q8_0_r1",
 		"add_f32", "add_f32"}, uk)
 	for i := range fr {

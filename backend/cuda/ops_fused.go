@@ -9,8 +9,9 @@ import (
 // Fused ops (graph/fused.go), which graph.Fuse makes of a compiled graph
 // for the nodes Supports accepts: rms_norm_mul and rope_kv_write
 // (rows.cu), and matmul_fused for few rows of x (gemv.cu: the GEMV kernels
-// with up to three weights and a SwiGLU or residual epilogue, after an
-// rms_norm_mul into scratch for its norm). A matmul_fused over more rows
+// with up to three weights and a SwiGLU or residual epilogue; its norm
+// runs first, into scratch: rms_norm_mul for float weights, rms_norm_q8x,
+// which also quantizes x, for quantized ones). A matmul_fused over more rows
 // than gemvRows is not supported, so prefill graphs keep their matmuls
 // (the tensor-core GEMM).
 
@@ -99,19 +100,33 @@ func launchMatMulFused(c *compiler, n *graph.Node) error {
 		mr = 1
 	}
 	rows, k := int64(fd.Rows), int64(fd.K)
-	// The node's scratch: x normed (with a norm), then x's int8 terms
-	// (quantized weights).
+	// The node's scratch: x normed (float weights with a norm), or x's
+	// int8 terms (quantized weights; normed in the same pass with a norm).
 	xnBytes := int64(0)
-	if norm != nil {
+	if norm != nil && !dt.IsQuantized() {
 		xnBytes = 4 * rows * k
 	}
-	q8 := q8xLayout(xnBytes, rows, k)
+	q8 := q8xLayout(0, rows, k)
 	need := max(xnBytes, 4)
 	if dt.IsQuantized() {
 		need = q8.end
 	}
 	tmp := c.Temp(need)
-	if norm != nil {
+	switch {
+	case norm != nil && dt.IsQuantized():
+		l := c.Launch(n, "rms_norm_q8x")
+		l.In(x)
+		l.In(norm)
+		l.Scratch(tmp)
+		l.Int(k)
+		l.Int(rows)
+		l.F32(n.Params.Eps)
+		q8.push(l)
+		l.Local(128, 1, 1)
+		l.Grid(uint32(rows), 1, 1)
+	case dt.IsQuantized():
+		launchQ8X(c, n, x, tmp, q8)
+	case norm != nil:
 		l := c.Launch(n, "rms_norm_mul_f32")
 		l.In(x)
 		l.In(norm)
@@ -121,13 +136,6 @@ func launchMatMulFused(c *compiler, n *graph.Node) error {
 		l.F32(n.Params.Eps)
 		l.Local(rowBlock(int(k)), 1, 1)
 		rowGrid(l, rows)
-	}
-	xin := x
-	if norm != nil {
-		xin = nil // the normed x at the start of tmp
-	}
-	if dt.IsQuantized() {
-		launchQ8X(c, n, xin, tmp, q8)
 	}
 	flags := uint32(0)
 	var nn [3]int64
@@ -154,10 +162,9 @@ func launchMatMulFused(c *compiler, n *graph.Node) error {
 		r = res
 	}
 	l := c.Launch(n, fmt.Sprintf("fused_%s_r%d", dt, mr))
-	switch {
-	case dt.IsQuantized() || xin == nil:
-		l.Scratch(tmp)
-	default:
+	if dt.IsQuantized() || norm != nil {
+		l.Scratch(tmp) // x's int8 terms, or the normed x
+	} else {
 		l.In(x)
 	}
 	l.In(ws[0])

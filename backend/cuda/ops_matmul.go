@@ -249,15 +249,10 @@ func (q q8x) push(l *launch) {
 	l.Int(q.xd)
 }
 
-// launchQ8X quantizes x (a node, or the start of scratch region tmp when
-// x is nil) into region tmp at layout q.
+// launchQ8X quantizes x into region tmp at layout q.
 func launchQ8X(c *compiler, n, x *graph.Node, tmp int, q q8x) {
 	l := c.Launch(n, "q8x")
-	if x != nil {
-		l.In(x)
-	} else {
-		l.Scratch(tmp)
-	}
+	l.In(x)
 	l.Scratch(tmp)
 	l.Int(q.blocks)
 	q.push(l)

@@ -141,13 +141,12 @@ GEMV_FLOAT(gemv_bf16_r8, kBF16, 8);
 // 16..31), which the weights' offsets (Q4_0's 8, Q4_K's mins, Q6_K's 32)
 // multiply. One warp per block, a lane per element; rounding to nearest
 // even. blocks = M·K/32; the grid is 1-D, folded into x·y.
-extern "C" __global__ void q8x(const float* __restrict__ x, int8_t* __restrict__ xq, uint32_t blocks, uint32_t hi_off, uint32_t lo_off,
-                               uint32_t xd_off) {
+// q8x_block quantizes block blk of x, whose element golem_lane() is v, as
+// q8x describes; the whole warp calls it.
+static __device__ __forceinline__ void q8x_block(float v, uint64_t blk, int8_t* __restrict__ xq, uint32_t hi_off, uint32_t lo_off,
+                                                 uint32_t xd_off) {
 	float* xd = reinterpret_cast<float*>(xq + xd_off);
-	uint64_t blk = ((uint64_t)blockIdx.y * gridDim.x + blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
-	if (blk >= blocks) return;  // whole warps
 	uint32_t lane = golem_lane();
-	float v = x[blk * 32 + lane];
 	float amax = golem_fabsf(v);
 	for (int o = 16; o > 0; o /= 2) amax = golem_fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
 	float d = amax / 127.0f;
@@ -165,7 +164,35 @@ extern "C" __global__ void q8x(const float* __restrict__ x, int8_t* __restrict__
 	float upper = __shfl_sync(0xffffffffu, part, 16);
 	if (lane == 0) xd[4 * blk] = d, xd[4 * blk + 1] = part, xd[4 * blk + 2] = upper, xd[4 * blk + 3] = 0.0f;
 }
+
+extern "C" __global__ void q8x(const float* __restrict__ x, int8_t* __restrict__ xq, uint32_t blocks, uint32_t hi_off, uint32_t lo_off,
+                               uint32_t xd_off) {
+	uint64_t blk = ((uint64_t)blockIdx.y * gridDim.x + blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+	if (blk >= blocks) return;  // whole warps
+	q8x_block(x[blk * 32 + golem_lane()], blk, xq, hi_off, lo_off, xd_off);
+}
 GOLEM_KERNEL(q8x);
+
+// rms_norm_q8x: q8x of rms_norm(x) ⊙ w (matmul_fused's norm before
+// quantized weights, in one pass): one block per row of k elements (k a
+// multiple of 32), the row's sum of squares first, then each warp
+// quantizes its 32-element blocks.
+extern "C" __global__ void rms_norm_q8x(const float* __restrict__ x, const float* __restrict__ w, int8_t* __restrict__ xq, uint32_t k,
+                                        uint32_t rows, float eps, uint32_t hi_off, uint32_t lo_off, uint32_t xd_off) {
+	GOLEM_SHARED(float[32], red);
+	uint32_t row = blockIdx.x;
+	if (row >= rows) return;
+	const float* xr = x + (uint64_t)row * k;
+	float ss = 0.0f;
+	for (uint32_t j = threadIdx.x; j < k; j += blockDim.x) ss += xr[j] * xr[j];
+	float inv = 1.0f / golem_sqrtf(golem_block_sum(ss, red) / (float)k + eps);
+	uint32_t nb = k / 32, warps = blockDim.x / 32;
+	for (uint32_t b = threadIdx.x / 32; b < nb; b += warps) {
+		uint32_t j = b * 32 + golem_lane();
+		q8x_block(xr[j] * inv * w[j], (uint64_t)row * nb + b, xq, hi_off, lo_off, xd_off);
+	}
+}
+GOLEM_KERNEL(rms_norm_q8x);
 
 // XBlock is what a lane of a quad knows of one 32-element block of x: its
 // 8 elements' hi and lo terms (a: the first 4, b: the last 4) and the
