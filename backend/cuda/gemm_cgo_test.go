@@ -46,6 +46,8 @@ func TestMatMulKernelShapes(t *testing.T) {
 		sms     int   // 0: the device's
 		woff    int64 // bytes before w in its buffer
 	}{
+		{graph.F16, 260, 300, 200, mmMMA, 0, 0},  // 128-wide tiles (3 × 3 fill 2 SMs)
+		{graph.Q4_K, 130, 140, 512, mmMMA, 0, 2}, // 128-wide tiles, quantized, unaligned
 		{graph.F16, 130, 70, 200, mmMMA, 0, 0},
 		{graph.BF16, 130, 70, 200, mmMMA, 0, 0},
 		{graph.F16, 70, 65, 72, mmMMA, 0, 2},
@@ -86,7 +88,7 @@ func TestMatMulKernelShapes(t *testing.T) {
 			g, err := b.Build(out)
 			require.NoError(t, err)
 			if tt.variant == mmMMA {
-				t.Logf("split %d", gemmSplit(be.info.SMCount, out.MatMulDims()))
+				t.Logf("plan %+v", gemmPlan(be.info.SMCount, out.MatMulDims()))
 			}
 			prog, err := be.CompileVariant(g, graph.OpMatMul, tt.variant)
 			require.NoError(t, err)

@@ -46,7 +46,7 @@ func launchMatMulAuto(c *compiler, n *graph.Node) error {
 	case mmGEMV:
 		return launchMatMulGEMV(c, n)
 	case mmMMA:
-		return launchGEMM(c, n, p.Split)
+		return launchGEMM(c, n, p)
 	}
 	return launchMatMulSIMT(c, n)
 }
@@ -67,23 +67,25 @@ func supportsMatMulMMA(_ *deviceInfo, n *graph.Node) error {
 		return fmt.Errorf("batched w: the GEMM takes a 2-D w")
 	case !mmaWeight(wt):
 		return fmt.Errorf("%s weights: the tensor-core GEMM takes f16, bf16 and quantized weights", wt)
-	case groups(int64(md.M), gemmTileM) > 65535:
+	case groups(int64(md.M), gemmTile) > 65535:
 		return fmt.Errorf("%d rows of x exceed the GEMM grid", md.M)
 	}
 	return nil
 }
 
-// launchMatMulMMA forces the tensor-core GEMM with the split-K auto would use.
+// launchMatMulMMA forces the tensor-core GEMM with the tile and split-K
+// auto would use.
 func launchMatMulMMA(c *compiler, n *graph.Node) error {
-	return launchGEMM(c, n, gemmSplit(c.Dev.SMCount, n.MatMulDims()))
+	return launchGEMM(c, n, gemmPlan(c.Dev.SMCount, n.MatMulDims()))
 }
 
 // launchGEMM converts x to 16-bit floats in the node's temporary, runs
 // the tile kernel (split ways over K) and, with a split, adds the
 // partial tiles.
-func launchGEMM(c *compiler, n *graph.Node, split int) error {
+func launchGEMM(c *compiler, n *graph.Node, p matmulPlan) error {
 	x, w := n.Inputs[0], n.Inputs[1]
 	md := n.MatMulDims()
+	split := p.Split
 	kp := groups(int64(md.K), gemmTileK) * gemmTileK
 	kTiles := kp / gemmTileK
 	tiles := groups(kTiles, int64(split))
@@ -106,7 +108,12 @@ func launchGEMM(c *compiler, n *graph.Node, split int) error {
 	cv.Int(kp)
 	cv.Local(256, 1, 1)
 	cv.Grid1D(groups(int64(md.M)*kp, 256))
-	l := c.Launch(n, "gemm_"+w.DType.String())
+	// gemm.cu's Gemm64 and Gemm128: 4 warps and 3 stages, 8 warps and 4.
+	kernel, stages, threads := "gemm_"+w.DType.String(), int64(3), uint32(128)
+	if p.Tile == gemmBigTile {
+		kernel, stages, threads = kernel+"_t128", 4, 256
+	}
+	l := c.Launch(n, kernel)
 	l.Scratch(tmp)
 	l.In(w)
 	if split > 1 {
@@ -125,8 +132,10 @@ func launchGEMM(c *compiler, n *graph.Node, split int) error {
 	} else {
 		l.U32(0)
 	}
-	l.Local(128, 1, 1)
-	l.Grid(uint32(groups(int64(md.N), gemmTileN)), uint32(groups(int64(md.M), gemmTileM)), uint32(split))
+	tile := int64(p.Tile)
+	l.Local(threads, 1, 1)
+	l.Spec(specDynamicShared, uint32(stages*2*tile*gemmTileK*2))
+	l.Grid(uint32(groups(int64(md.N), tile)), uint32(groups(int64(md.M), tile)), uint32(split))
 	if split > 1 {
 		count := int64(md.M) * int64(md.N)
 		r := c.Launch(n, "gemm_reduce")

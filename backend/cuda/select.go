@@ -33,8 +33,9 @@ const (
 	// gemvRows is the largest number of rows of x "auto" multiplies with
 	// the GEMV kernels (decode, small batches): one pass over the weights.
 	gemvRows = 8
-	// gemmTileM, gemmTileN and gemmTileK are the GEMM block tile.
-	gemmTileM, gemmTileN, gemmTileK = 64, 64, 32
+	// gemmTile and gemmBigTile are the GEMM's square block tiles (M and N);
+	// gemmTileK is its K slice.
+	gemmTile, gemmBigTile, gemmTileK = 64, 128, 32
 	// gemmMaxSplit bounds split-K.
 	gemmMaxSplit = 16
 )
@@ -42,6 +43,9 @@ const (
 // matmulPlan is how a matmul node runs.
 type matmulPlan struct {
 	Kernel string
+	// Tile is the mma kernel's block tile edge: gemmBigTile (8 warps, 4
+	// stages) when such tiles fill the SMs, else gemmTile (4 warps).
+	Tile int
 	// Split is the split-K factor of the mma kernel (1: none): each split
 	// computes K/Split of the sum into scratch, a second kernel adds them.
 	Split int
@@ -59,8 +63,9 @@ func mmaWeight(dt graph.DType) bool { return dt != graph.F32 }
 //	batched w (attention-style products)        simt
 //	M ≤ gemvRows (decode, small batches)         gemv
 //	f32 weights                                  simt (no tf32 kernel)
-//	otherwise, on sm_80 and newer                mma, split-K when the output tiles
-//	                                             fill less than one wave of the SMs
+//	otherwise, on sm_80 and newer                mma: 128-wide tiles when they fill
+//	                                             the SMs, else 64-wide, split over K
+//	                                             when those fill less than one wave
 //	                                             and K has enough tiles to share
 func chooseMatMul(cc, sms int, md graph.MatMulDims, wt graph.DType) matmulPlan {
 	switch {
@@ -71,14 +76,25 @@ func chooseMatMul(cc, sms int, md graph.MatMulDims, wt graph.DType) matmulPlan {
 	case !mmaWeight(wt) || cc < 80:
 		return matmulPlan{Kernel: mmSIMT, Split: 1}
 	}
-	return matmulPlan{Kernel: mmMMA, Split: gemmSplit(sms, md)}
+	return gemmPlan(sms, md)
 }
 
-// gemmSplit is the split-K factor of the mma kernel: 1 when the output
-// tiles fill the SMs; otherwise enough splits to fill them, each with at
-// least 4 K tiles, at most gemmMaxSplit.
+// gemmPlan is the mma kernel's tile and split-K for md on sms SMs: the
+// 128-wide tile when its tiles fill the SMs (more reuse of each loaded
+// element), else the 64-wide one, split over K when even those leave SMs
+// idle.
+func gemmPlan(sms int, md graph.MatMulDims) matmulPlan {
+	if big := groups(int64(md.M), gemmBigTile) * groups(int64(md.N), gemmBigTile); big >= int64(sms) {
+		return matmulPlan{Kernel: mmMMA, Tile: gemmBigTile, Split: 1}
+	}
+	return matmulPlan{Kernel: mmMMA, Tile: gemmTile, Split: gemmSplit(sms, md)}
+}
+
+// gemmSplit is the split-K factor of the 64-wide mma kernel: 1 when the
+// output tiles fill the SMs; otherwise enough splits to fill them, each
+// with at least 4 K tiles, at most gemmMaxSplit.
 func gemmSplit(sms int, md graph.MatMulDims) int {
-	tiles := int(groups(int64(md.M), gemmTileM) * groups(int64(md.N), gemmTileN))
+	tiles := int(groups(int64(md.M), gemmTile) * groups(int64(md.N), gemmTile))
 	kTiles := int(groups(int64(md.K), gemmTileK))
 	if tiles >= sms || kTiles < 8 {
 		return 1

@@ -20,20 +20,21 @@ func TestChooseMatMul(t *testing.T) {
 		wt   graph.DType
 		want matmulPlan
 	}{
-		{"decode f16", 90, 132, llama1B(1), graph.F16, matmulPlan{mmGEMV, 1}},
-		{"decode q4_0", 90, 132, llama1B(1), graph.Q4_0, matmulPlan{mmGEMV, 1}},
-		{"batch of 8 q8_0", 90, 132, llama1B(8), graph.Q8_0, matmulPlan{mmGEMV, 1}},
-		{"decode f32", 80, 108, llama1B(1), graph.F32, matmulPlan{mmGEMV, 1}},
-		{"prefill 512 f16: 256 tiles fill 132 SMs", 90, 132, llama1B(512), graph.F16, matmulPlan{mmMMA, 1}},
-		{"prefill 512 bf16", 90, 132, llama1B(512), graph.BF16, matmulPlan{mmMMA, 1}},
-		{"prefill 512 q4_k", 90, 132, llama1B(512), graph.Q4_K, matmulPlan{mmMMA, 1}},
-		{"prefill 512 f32: no tf32 kernel", 90, 132, llama1B(512), graph.F32, matmulPlan{mmSIMT, 1}},
-		{"prefill 9 rows: 32 tiles on 132 SMs split 5", 90, 132, llama1B(9), graph.F16, matmulPlan{mmMMA, 5}},
-		{"prefill 64 rows, K 8192: 1 tile, split 16", 90, 132, graph.MatMulDims{Batches: 1, M: 64, N: 64, K: 8192}, graph.F16, matmulPlan{mmMMA, 16}},
-		{"short K is not split", 90, 132, graph.MatMulDims{Batches: 1, M: 64, N: 64, K: 128}, graph.F16, matmulPlan{mmMMA, 1}},
-		{"split bounded by K tiles / 4", 90, 132, graph.MatMulDims{Batches: 1, M: 64, N: 64, K: 320}, graph.F16, matmulPlan{mmMMA, 2}},
-		{"batched w (attention products)", 90, 132, graph.MatMulDims{Batches: 8, M: 64, N: 64, K: 64, BatchedW: true}, graph.F16, matmulPlan{mmSIMT, 1}},
-		{"a device below sm_80", 75, 40, llama1B(512), graph.F16, matmulPlan{mmSIMT, 1}},
+		{"decode f16", 90, 132, llama1B(1), graph.F16, matmulPlan{mmGEMV, 0, 1}},
+		{"decode q4_0", 90, 132, llama1B(1), graph.Q4_0, matmulPlan{mmGEMV, 0, 1}},
+		{"batch of 8 q8_0", 90, 132, llama1B(8), graph.Q8_0, matmulPlan{mmGEMV, 0, 1}},
+		{"decode f32", 80, 108, llama1B(1), graph.F32, matmulPlan{mmGEMV, 0, 1}},
+		{"prefill 512 f16: 64 tiles of 128 leave 132 SMs idle, 256 of 64 fill them", 90, 132, llama1B(512), graph.F16, matmulPlan{mmMMA, 64, 1}},
+		{"prefill 2048 bf16: 256 tiles of 128", 90, 132, llama1B(2048), graph.BF16, matmulPlan{mmMMA, 128, 1}},
+		{"prefill 512 q4_k on a smaller GPU", 86, 48, llama1B(512), graph.Q4_K, matmulPlan{mmMMA, 128, 1}},
+		{"4096³ bf16 on an H200", 90, 132, graph.MatMulDims{Batches: 1, M: 4096, N: 4096, K: 4096}, graph.BF16, matmulPlan{mmMMA, 128, 1}},
+		{"prefill 512 f32: no tf32 kernel", 90, 132, llama1B(512), graph.F32, matmulPlan{mmSIMT, 0, 1}},
+		{"prefill 9 rows: 32 tiles on 132 SMs split 5", 90, 132, llama1B(9), graph.F16, matmulPlan{mmMMA, 64, 5}},
+		{"prefill 64 rows, K 8192: 1 tile, split 16", 90, 132, graph.MatMulDims{Batches: 1, M: 64, N: 64, K: 8192}, graph.F16, matmulPlan{mmMMA, 64, 16}},
+		{"short K is not split", 90, 132, graph.MatMulDims{Batches: 1, M: 64, N: 64, K: 128}, graph.F16, matmulPlan{mmMMA, 64, 1}},
+		{"split bounded by K tiles / 4", 90, 132, graph.MatMulDims{Batches: 1, M: 64, N: 64, K: 320}, graph.F16, matmulPlan{mmMMA, 64, 2}},
+		{"batched w (attention products)", 90, 132, graph.MatMulDims{Batches: 8, M: 64, N: 64, K: 64, BatchedW: true}, graph.F16, matmulPlan{mmSIMT, 0, 1}},
+		{"a device below sm_80", 75, 40, llama1B(512), graph.F16, matmulPlan{mmSIMT, 0, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
