@@ -155,13 +155,14 @@ func chooseAttention(cc int, a graph.AttentionDims, kt, vt graph.DType) string {
 const splitKVMinChunk = 64
 
 // splitKVMaxSplits is the grid's split count of a split-KV launch: enough
-// blocks for two waves over the device's sms when every split works,
+// blocks for four waves over the device's sms when every split works (a
+// decode is memory-bound: many blocks keep many loads in flight),
 // bounded by the cache's length (Sk keys in chunks of at least
 // splitKVMinChunk) and by 64. heads is the number of (kv head, head
 // chunk) blocks per query and rows the number of queries (batch × Sq).
 func splitKVMaxSplits(sms int, a graph.AttentionDims, heads, rows int) int {
 	blocks := max(heads*rows, 1)
-	want := (2*sms + blocks - 1) / blocks
+	want := (4*sms + blocks - 1) / blocks
 	byLen := (a.Sk + splitKVMinChunk - 1) / splitKVMinChunk
 	return max(1, min(want, byLen, 64))
 }

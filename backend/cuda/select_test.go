@@ -79,8 +79,9 @@ func TestChooseAttention(t *testing.T) {
 // the working split count from the position alone.
 func TestSplitKV(t *testing.T) {
 	a := graph.AttentionDims{Batch: 1, Sq: 1, Sk: 8192, Hq: 32, Hkv: 8, D: 64, Dv: 64, Group: 4, Causal: true}
-	require.Equal(t, 33, splitKVMaxSplits(132, a, 8, 1), "2 waves of 132 SMs over 8 kv heads")
-	require.Equal(t, 9, splitKVMaxSplits(132, a, 8, 4), "a batch of 4 needs fewer splits")
+	require.Equal(t, 64, splitKVMaxSplits(132, a, 8, 1), "4 waves of 132 SMs over 8 kv heads want 66: at most 64")
+	require.Equal(t, 17, splitKVMaxSplits(132, a, 8, 4), "a batch of 4 needs fewer splits")
+	require.Equal(t, 33, splitKVMaxSplits(66, a, 8, 1))
 	require.Equal(t, 64, splitKVMaxSplits(2000, a, 1, 1), "at most 64")
 	short := a
 	short.Sk = 100

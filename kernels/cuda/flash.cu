@@ -64,6 +64,7 @@ struct KV<float> {
 			out[0] = golem_uint_as_float(v.x), out[1] = golem_uint_as_float(v.y), out[2] = golem_uint_as_float(v.z), out[3] = golem_uint_as_float(v.w);
 			return;
 		}
+		#pragma unroll
 		for (uint32_t e = 0; e < 4; e++) out[e] = e < n ? p[e] : 0.0f;
 	}
 };
@@ -74,9 +75,11 @@ struct KV<uint16_t> {
 		if (vec && n == 8) {
 			golem_v4 v = *reinterpret_cast<const golem_v4*>(p);
 			const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+			#pragma unroll
 			for (int i = 0; i < 4; i++) out[2 * i] = golem_f16_to_f32((uint16_t)u[i]), out[2 * i + 1] = golem_f16_to_f32((uint16_t)(u[i] >> 16));
 			return;
 		}
+		#pragma unroll
 		for (uint32_t e = 0; e < 8; e++) out[e] = e < n ? golem_f16_to_f32(p[e]) : 0.0f;
 	}
 };
@@ -88,6 +91,7 @@ static __device__ __forceinline__ void softmax_merge(float& m, float& l, float* 
 	float mn = golem_fmaxf(m, m2);
 	float c1 = m == GOLEM_NEG_INF ? 0.0f : golem_expf(m - mn), c2 = m2 == GOLEM_NEG_INF ? 0.0f : golem_expf(m2 - mn);
 	l = l * c1 + l2 * c2;
+	#pragma unroll
 	for (int e = 0; e < E; e++) a[e] = a[e] * c1 + a2[e] * c2;
 	m = mn;
 }
@@ -113,14 +117,18 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 	bool vv = ((uintptr_t)v & 15) == 0 && ((uint64_t)hkv * dv * sizeof(T)) % 16 == 0 && (dv * sizeof(T)) % 16 == 0;
 	uint32_t nk = c0 < d ? (d - c0 < (uint32_t)E ? d - c0 : (uint32_t)E) : 0, nv = c0 < dv ? (dv - c0 < (uint32_t)E ? dv - c0 : (uint32_t)E) : 0;
 	float qr[SPLITKV_G][E], m[SPLITKV_G], l[SPLITKV_G], acc[SPLITKV_G][E];
+	#pragma unroll
 	for (uint32_t g = 0; g < SPLITKV_G; g++) {
 		const float* qp = q + (((uint64_t)b * sq + i) * hq + h0 + g) * d + c0;
+		#pragma unroll
 		for (int e = 0; e < E; e++) qr[g][e] = g < ng && (uint32_t)e < nk ? qp[e] * scale : 0.0f;
 		m[g] = GOLEM_NEG_INF, l[g] = 0.0f;
+		#pragma unroll
 		for (int e = 0; e < E; e++) acc[g][e] = 0.0f;
 	}
 	const T* kb = k + (uint64_t)b * sk * hkv * d + (uint64_t)hk * d + c0;
 	const T* vb = v + (uint64_t)b * sk * hkv * dv + (uint64_t)hk * dv + c0;
+#pragma unroll 2
 	for (int64_t base = j0 + warp * kpw; base < j1; base += SPLITKV_WARPS * kpw) {
 		int64_t j = base + kl;
 		bool valid = j < j1;
@@ -128,15 +136,19 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 		KV<T>::piece(kb + (uint64_t)(valid ? j : j0) * hkv * d, vk, valid ? nk : 0, kr);
 		KV<T>::piece(vb + (uint64_t)(valid ? j : j0) * hkv * dv, vv, valid ? nv : 0, vr);
 		float mk = valid && (flags & kFlashMask) ? mask[(uint64_t)i * sk + j] : 0.0f;
+		#pragma unroll
 		for (uint32_t g = 0; g < SPLITKV_G; g++) {
 			float s = 0.0f;
+			#pragma unroll
 			for (int e = 0; e < E; e++) s += qr[g][e] * kr[e];
+			#pragma unroll
 			for (uint32_t o = lpk / 2; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, (int)o);
 			s = valid ? s + mk : GOLEM_NEG_INF;
 			float mn = golem_fmaxf(m[g], s);
 			float p = mn == GOLEM_NEG_INF ? 0.0f : golem_expf(s - mn);
 			float corr = m[g] == GOLEM_NEG_INF ? 0.0f : golem_expf(m[g] - mn);
 			l[g] = l[g] * corr + p;
+			#pragma unroll
 			for (int e = 0; e < E; e++) acc[g][e] = acc[g][e] * corr + p * vr[e];
 			m[g] = mn;
 		}
@@ -144,27 +156,38 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 	// Merge the key groups of the warp (lanes with the same el), then the
 	// warps through shared memory.
 	for (uint32_t o = lpk; o < 32; o *= 2) {
+		#pragma unroll
 		for (uint32_t g = 0; g < SPLITKV_G; g++) {
 			float m2 = __shfl_xor_sync(0xffffffffu, m[g], (int)o), l2 = __shfl_xor_sync(0xffffffffu, l[g], (int)o), a2[E];
+			#pragma unroll
 			for (int e = 0; e < E; e++) a2[e] = __shfl_xor_sync(0xffffffffu, acc[g][e], (int)o);
 			softmax_merge<E>(m[g], l[g], acc[g], m2, l2, a2);
 		}
 	}
 	if (kl == 0) {
+		#pragma unroll
 		for (uint32_t g = 0; g < SPLITKV_G; g++) {
 			if (el == 0) wml[warp][g][0] = m[g], wml[warp][g][1] = l[g];
+			#pragma unroll
 			for (int e = 0; e < E; e++) wacc[warp][g][c0 + e] = acc[g][e];
 		}
 	}
 	__syncthreads();
 	if (warp != 0 || kl != 0) return;
+	#pragma unroll
 	for (uint32_t w = 1; w < SPLITKV_WARPS; w++) {
+		#pragma unroll
 		for (uint32_t g = 0; g < SPLITKV_G; g++) softmax_merge<E>(m[g], l[g], acc[g], wml[w][g][0], wml[w][g][1], &wacc[w][g][c0]);
 	}
-	for (uint32_t g = 0; g < ng; g++) {
+#pragma unroll
+	for (uint32_t g = 0; g < SPLITKV_G; g++) {
+		if (g >= ng) continue;
 		uint64_t slot = ((uint64_t)z * hq + h0 + g) * max_splits + split;
 		if (el == 0) part[2 * slot] = m[g], part[2 * slot + 1] = l[g];
-		for (uint32_t e = 0; e < nv; e++) part[acc_off + slot * dv + c0 + e] = acc[g][e];
+#pragma unroll
+		for (uint32_t e = 0; e < (uint32_t)E; e++) {
+			if (e < nv) part[acc_off + slot * dv + c0 + e] = acc[g][e];
+		}
 	}
 }
 
@@ -234,6 +257,7 @@ static __device__ __forceinline__ void flash_load_rows(uint16_t* dst, const T* s
 			continue;
 		}
 		uint32_t h[8];
+		#pragma unroll
 		for (int e = 0; e < 8; e++) {
 			if (!in) {
 				h[e] = 0;
@@ -283,12 +307,14 @@ static __device__ __forceinline__ void flash(const float* __restrict__ q, const 
 	int64_t kv_end = 0;
 	for (int w = 0; w < FLASH_THREADS / 32; w++) kv_end = red[w] > kv_end ? red[w] : kv_end;
 	uint32_t qf[D / 16][4];
+	#pragma unroll
 	for (int kk = 0; kk < D / 16; kk++) golem_ldmatrix_x4(qf[kk], sq_ + (warp * 16 + lane % 16) * P + kk * 16 + (lane / 16) * 8);
 	// This lane's two rows and how many keys each sees.
 	uint32_t row0 = q0 + warp * 16 + g, row1 = row0 + 8;
 	int64_t nv0 = row0 < sq ? flash_nvis(flags, pos, row0, sq, sk) : 0, nv1 = row1 < sq ? flash_nvis(flags, pos, row1, sq, sk) : 0;
 	float m0 = GOLEM_NEG_INF, m1 = GOLEM_NEG_INF, l0 = 0.0f, l1 = 0.0f;
 	float o[D / 8][4];
+	#pragma unroll
 	for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
 	uint64_t stride = (uint64_t)hkv * D;
 	const T* kh = k + (uint64_t)b * sk * stride + (uint64_t)hk * D;
@@ -316,8 +342,11 @@ static __device__ __forceinline__ void flash(const float* __restrict__ q, const 
 		const uint16_t* V = sv_ + (ti & 1) * FLASH_BKV * P;
 		// S = Q·Kᵀ: 8 tiles of 8 keys.
 		float s[FLASH_BKV / 8][4];
+		#pragma unroll
 		for (int nt = 0; nt < FLASH_BKV / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+		#pragma unroll
 		for (int kk = 0; kk < D / 16; kk++) {
+			#pragma unroll
 			for (int np = 0; np < FLASH_BKV / 16; np++) {
 				uint32_t r[4];
 				golem_ldmatrix_x4(r, K + (np * 16 + (lane / 16) * 8 + lane % 8) * P + kk * 16 + ((lane / 8) % 2) * 8);
@@ -328,7 +357,9 @@ static __device__ __forceinline__ void flash(const float* __restrict__ q, const 
 		}
 		// Mask and the row maxima.
 		float mx0 = GOLEM_NEG_INF, mx1 = GOLEM_NEG_INF;
+		#pragma unroll
 		for (int nt = 0; nt < FLASH_BKV / 8; nt++) {
+			#pragma unroll
 			for (int e = 0; e < 4; e++) {
 				int64_t j = j0 + nt * 8 + 2 * t + (e & 1);
 				bool top = e < 2;
@@ -346,6 +377,7 @@ static __device__ __forceinline__ void flash(const float* __restrict__ q, const 
 				}
 			}
 		}
+		#pragma unroll
 		for (int o2 = 1; o2 < 4; o2 *= 2) {
 			mx0 = golem_fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, o2));
 			mx1 = golem_fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, o2));
@@ -354,7 +386,9 @@ static __device__ __forceinline__ void flash(const float* __restrict__ q, const 
 		float c0 = m0 == GOLEM_NEG_INF ? 0.0f : golem_ex2f(m0 - n0), c1 = m1 == GOLEM_NEG_INF ? 0.0f : golem_ex2f(m1 - n1);
 		m0 = n0, m1 = n1;
 		float ps0 = 0.0f, ps1 = 0.0f;
+		#pragma unroll
 		for (int nt = 0; nt < FLASH_BKV / 8; nt++) {
+			#pragma unroll
 			for (int e = 0; e < 4; e++) {
 				bool top = e < 2;
 				float mm = top ? n0 : n1;
@@ -368,11 +402,14 @@ static __device__ __forceinline__ void flash(const float* __restrict__ q, const 
 			}
 		}
 		l0 = l0 * c0 + ps0, l1 = l1 * c1 + ps1;
+		#pragma unroll
 		for (int i = 0; i < D / 8; i++) o[i][0] *= c0, o[i][1] *= c0, o[i][2] *= c1, o[i][3] *= c1;
 		// O += P·V: P's C fragments are the A fragments of 16-key steps.
+		#pragma unroll
 		for (int ks = 0; ks < FLASH_BKV / 16; ks++) {
 			uint32_t a[4] = {f16x2(s[2 * ks][0], s[2 * ks][1]), f16x2(s[2 * ks][2], s[2 * ks][3]), f16x2(s[2 * ks + 1][0], s[2 * ks + 1][1]),
 			                 f16x2(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+			#pragma unroll
 			for (int dp = 0; dp < D / 16; dp++) {
 				uint32_t r[4];
 				golem_ldmatrix_x4_trans(r, V + (ks * 16 + ((lane / 8) % 2) * 8 + lane % 8) * P + dp * 16 + (lane / 16) * 8);
@@ -384,11 +421,13 @@ static __device__ __forceinline__ void flash(const float* __restrict__ q, const 
 		__syncthreads();  // the buffer is refilled two tiles on
 	}
 	golem_cp_async_wait_all();
+	#pragma unroll
 	for (int o2 = 1; o2 < 4; o2 *= 2) {
 		l0 += __shfl_xor_sync(0xffffffffu, l0, o2);
 		l1 += __shfl_xor_sync(0xffffffffu, l1, o2);
 	}
 	float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+	#pragma unroll
 	for (int i = 0; i < D / 8; i++) {
 		uint32_t c = i * 8 + 2 * t;
 		if (row0 < sq) {

@@ -56,12 +56,14 @@ static __device__ __forceinline__ void dq8(const uint8_t* row, uint32_t kc, uint
 		const uint8_t* b = row + (kc >> 5) * 34u;
 		float d = qb_f16(b);
 		const uint8_t* q = b + 2 + (kc & 31u);
+		#pragma unroll
 		for (int e = 0; e < 8; e++) v[e] = (float)(int8_t)q[e] * d;
 	} else if (WT == kWQ4_0) {
 		const uint8_t* b = row + (kc >> 5) * 18u;
 		float d = qb_f16(b);
 		uint32_t off = kc & 31u, sh = off < 16u ? 0u : 4u;
 		const uint8_t* q = b + 2 + (off & 15u);
+		#pragma unroll
 		for (int e = 0; e < 8; e++) v[e] = (float)((int)((q[e] >> sh) & 15u) - 8) * d;
 	} else if (WT == kWQ4_K) {
 		const uint8_t* b = row + (kc >> 8) * 144u;
@@ -70,6 +72,7 @@ static __device__ __forceinline__ void dq8(const uint8_t* row, uint32_t kc, uint
 		q4k_scale_min(b, 2u * c + (t >> 5), &sc, &mn);
 		float d = golem_fmul_rn(qb_f16(b), sc), m = golem_fmul_rn(qb_f16(b + 2), mn);
 		const uint8_t* q = b + 16 + 32 * c + (t & 31u);
+		#pragma unroll
 		for (int e = 0; e < 8; e++) v[e] = golem_fadd_rn(golem_fmul_rn(d, (float)((q[e] >> sh) & 15u)), -m);
 	} else {  // Q6_K
 		const uint8_t* b = row + (kc >> 8) * 210u;
@@ -78,11 +81,13 @@ static __device__ __forceinline__ void dq8(const uint8_t* row, uint32_t kc, uint
 		const uint8_t* qh = b + 128 + 32 * hh + l;
 		uint32_t lsh = quarter >= 2u ? 4u : 0u, hsh = 2u * quarter;
 		float d = golem_fmul_rn(qb_f16(b + 208), (float)(int8_t)b[192 + 8 * hh + (l >> 4) + 2 * quarter]);
+		#pragma unroll
 		for (int e = 0; e < 8; e++) {
 			int q = (int)(((ql[e] >> lsh) & 15u) | (((qh[e] >> hsh) & 3u) << 4)) - 32;
 			v[e] = golem_fmul_rn(d, (float)q);
 		}
 	}
+	#pragma unroll
 	for (int e = 0; e < 8; e++) h[e] = golem_f32_to_f16(v[e]);
 }
 
@@ -124,7 +129,10 @@ static __device__ __forceinline__ void load_b(uint16_t* s, const uint8_t* w, uin
 		}
 		uint32_t h[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 		if (WT == kWF16 || WT == kWBF16) {
-			for (uint32_t e = 0; e < valid; e++) h[e] = reinterpret_cast<const uint16_t*>(row)[kc + e];
+#pragma unroll
+			for (uint32_t e = 0; e < 8; e++) {
+				if (e < valid) h[e] = reinterpret_cast<const uint16_t*>(row)[kc + e];
+			}
 		} else if (valid) {
 			dq8<WT>(row, kc, h);  // quantized rows hold whole blocks: valid is 8
 		}
@@ -145,8 +153,11 @@ static __device__ __forceinline__ void gemm(const uint16_t* __restrict__ xh, con
 	uint32_t nt = kt0 >= ktiles ? 0 : (ktiles - kt0 < tiles ? ktiles - kt0 : tiles);
 	bool async = (((uintptr_t)w | w_row) & 15u) == 0;
 	float acc[C::MT][C::NT][4];
+	#pragma unroll
 	for (int i = 0; i < C::MT; i++)
+		#pragma unroll
 		for (int j = 0; j < C::NT; j++)
+			#pragma unroll
 			for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
 	for (uint32_t s = 0; s + 1 < (uint32_t)C::STAGES; s++) {
 		if (s < nt) {
@@ -167,17 +178,22 @@ static __device__ __forceinline__ void gemm(const uint16_t* __restrict__ xh, con
 		golem_cp_async_commit();
 		const uint16_t* A = sa + (i % C::STAGES) * C::BM * GEMM_BK;
 		const uint16_t* B = sb + (i % C::STAGES) * C::BN * GEMM_BK;
+		#pragma unroll
 		for (uint32_t kk = 0; kk < GEMM_BK / 8; kk += 2) {
 			uint32_t a[C::MT][4], b[C::NT][2];
+			#pragma unroll
 			for (uint32_t mt = 0; mt < (uint32_t)C::MT; mt++) {
 				golem_ldmatrix_x4(a[mt], A + swz(wm * (C::MT * 16) + mt * 16 + lane % 16, kk + lane / 16));
 			}
+			#pragma unroll
 			for (uint32_t np = 0; np < (uint32_t)C::NT / 2; np++) {
 				uint32_t r[4];
 				golem_ldmatrix_x4(r, B + swz(wn * (C::NT * 8) + np * 16 + (lane / 16) * 8 + lane % 8, kk + (lane / 8) % 2));
 				b[2 * np][0] = r[0], b[2 * np][1] = r[1], b[2 * np + 1][0] = r[2], b[2 * np + 1][1] = r[3];
 			}
+			#pragma unroll
 			for (uint32_t mt = 0; mt < (uint32_t)C::MT; mt++) {
+				#pragma unroll
 				for (uint32_t j = 0; j < (uint32_t)C::NT; j++) {
 					if (WT == kWBF16) {
 						golem_mma_bf16(acc[mt][j], a[mt], b[j], acc[mt][j]);
@@ -190,8 +206,11 @@ static __device__ __forceinline__ void gemm(const uint16_t* __restrict__ xh, con
 	}
 	golem_cp_async_wait_all();
 	float* o = out + out_off + (uint64_t)z * m * n;
+	#pragma unroll
 	for (uint32_t mt = 0; mt < (uint32_t)C::MT; mt++) {
+		#pragma unroll
 		for (uint32_t j = 0; j < (uint32_t)C::NT; j++) {
+			#pragma unroll
 			for (uint32_t e = 0; e < 4; e++) {
 				uint32_t row = m0 + wm * (C::MT * 16) + mt * 16 + g + 8 * (e >> 1), col = n0 + wn * (C::NT * 8) + j * 8 + 2 * t + (e & 1);
 				if (row < m && col < n) o[(uint64_t)row * n + col] = acc[mt][j][e];

@@ -18,11 +18,14 @@
 #include "quant.cuh"
 
 #define GEMV_WARPS 4
+#define GEMV_UNROLL 4
 
 // gemv_reduce sums acc over the warp and stores the outputs of rows r0, r0+1.
 template <int MR>
 static __device__ __forceinline__ void gemv_store(float (&acc)[MR][2], float* d, uint32_t m0, uint32_t mr, uint32_t r0, uint32_t n) {
+	#pragma unroll
 	for (int mi = 0; mi < MR; mi++) {
+		#pragma unroll
 		for (int r = 0; r < 2; r++) {
 			float v = acc[mi][r];
 			for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -30,8 +33,9 @@ static __device__ __forceinline__ void gemv_store(float (&acc)[MR][2], float* d,
 		}
 	}
 	if (golem_lane() != 0) return;
+	#pragma unroll
 	for (int mi = 0; mi < MR; mi++) {
-		if ((uint32_t)mi >= mr) break;
+		if ((uint32_t)mi >= mr) continue;
 		d[(uint64_t)(m0 + mi) * n + r0] = acc[mi][0];
 		if (r0 + 1 < n) d[(uint64_t)(m0 + mi) * n + r0 + 1] = acc[mi][1];
 	}
@@ -49,11 +53,13 @@ __device__ __forceinline__ void unpack16<kF32>(const golem_v4& v, float* out) {
 template <>
 __device__ __forceinline__ void unpack16<kF16>(const golem_v4& v, float* out) {
 	const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+	#pragma unroll
 	for (int i = 0; i < 4; i++) out[2 * i] = golem_f16_to_f32((uint16_t)u[i]), out[2 * i + 1] = golem_f16_to_f32((uint16_t)(u[i] >> 16));
 }
 template <>
 __device__ __forceinline__ void unpack16<kBF16>(const golem_v4& v, float* out) {
 	const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+	#pragma unroll
 	for (int i = 0; i < 4; i++) out[2 * i] = golem_bf16_to_f32((uint16_t)u[i]), out[2 * i + 1] = golem_bf16_to_f32((uint16_t)(u[i] >> 16));
 }
 
@@ -70,22 +76,41 @@ static __device__ __forceinline__ void gemv_float_dot(const float* __restrict__ 
                                                       uint32_t mr, uint32_t k, bool vec, float (&acc)[MR][2]) {
 	constexpr int E = T == kF32 ? 4 : 8;  // elements per 16-byte piece
 	uint32_t lane = golem_lane(), done = 0;
+	#pragma unroll
 	for (int mi = 0; mi < MR; mi++) acc[mi][0] = acc[mi][1] = 0.0f;
 	if (vec && k % E == 0) {
 		uint32_t pieces = k / E;
-		for (uint32_t p = lane; p < pieces; p += 32) {
-			float a[E], b[E];
-			unpack16<T>(reinterpret_cast<const golem_v4*>(w0)[p], a);
-			unpack16<T>(reinterpret_cast<const golem_v4*>(w1)[p], b);
-			for (int mi = 0; mi < MR; mi++) {
-				if ((uint32_t)mi >= mr) break;
-				const golem_v4* xr = reinterpret_cast<const golem_v4*>(x + (uint64_t)(m0 + mi) * k + (uint64_t)p * E);
-				for (int h = 0; h < E / 4; h++) {
-					golem_v4 xv = xr[h];
-					float xs[4] = {golem_uint_as_float(xv.x), golem_uint_as_float(xv.y), golem_uint_as_float(xv.z), golem_uint_as_float(xv.w)};
-					for (int e = 0; e < 4; e++) {
-						acc[mi][0] += a[4 * h + e] * xs[e];
-						acc[mi][1] += b[4 * h + e] * xs[e];
+		// GEMV_UNROLL pieces of each row are loaded before any is used, so
+		// that enough bytes are in flight to cover the memory latency.
+		for (uint32_t p0 = lane; p0 < pieces; p0 += 32 * GEMV_UNROLL) {
+			golem_v4 ra[GEMV_UNROLL], rb[GEMV_UNROLL];
+#pragma unroll
+			for (int u = 0; u < GEMV_UNROLL; u++) {
+				uint32_t p = p0 + 32 * u < pieces ? p0 + 32 * u : p0;  // past the end: reload p0 (unused)
+				ra[u] = golem_ld_v4(reinterpret_cast<const golem_v4*>(w0) + p);
+				rb[u] = golem_ld_v4(reinterpret_cast<const golem_v4*>(w1) + p);
+			}
+#pragma unroll
+			for (int u = 0; u < GEMV_UNROLL; u++) {
+				uint32_t p = p0 + 32 * u;
+				if (p >= pieces) continue;
+				float a[E], b[E];
+				unpack16<T>(ra[u], a);
+				unpack16<T>(rb[u], b);
+				#pragma unroll
+				for (int mi = 0; mi < MR; mi++) {
+					if ((uint32_t)mi >= mr) continue;
+					const golem_v4* xr = reinterpret_cast<const golem_v4*>(x + (uint64_t)(m0 + mi) * k + (uint64_t)p * E);
+					#pragma unroll
+					for (int h = 0; h < E / 4; h++) {
+						golem_v4 xv = xr[h];
+						float xs[4] = {golem_uint_as_float(xv.x), golem_uint_as_float(xv.y), golem_uint_as_float(xv.z),
+						               golem_uint_as_float(xv.w)};
+						#pragma unroll
+						for (int e = 0; e < 4; e++) {
+							acc[mi][0] += a[4 * h + e] * xs[e];
+							acc[mi][1] += b[4 * h + e] * xs[e];
+						}
 					}
 				}
 			}
@@ -94,8 +119,9 @@ static __device__ __forceinline__ void gemv_float_dot(const float* __restrict__ 
 	}
 	for (uint32_t i = done + lane; i < k; i += 32) {
 		float a = load1<T>(w0, i), b = load1<T>(w1, i);
+		#pragma unroll
 		for (int mi = 0; mi < MR; mi++) {
-			if ((uint32_t)mi >= mr) break;
+			if ((uint32_t)mi >= mr) continue;
 			float xv = x[(uint64_t)(m0 + mi) * k + i];
 			acc[mi][0] += a * xv;
 			acc[mi][1] += b * xv;
@@ -269,10 +295,13 @@ static __device__ __forceinline__ void gemv_quant_dot(const int8_t* __restrict__
 	const float* xd = reinterpret_cast<const float*>(xq + xd_off);
 	uint32_t lane = golem_lane(), nblk = k / 32, j = lane & 3u;
 	uint32_t oa = Q40 ? 4 * j : 8 * j, ob = Q40 ? 16 + 4 * j : 8 * j + 4;
+	#pragma unroll
 	for (int mi = 0; mi < MR; mi++) acc[mi][0] = acc[mi][1] = 0.0f;
+#pragma unroll 4
 	for (uint32_t blk = lane >> 2; blk < nblk; blk += 8) {
+		#pragma unroll
 		for (int mi = 0; mi < MR; mi++) {
-			if ((uint32_t)mi >= mr) break;
+			if ((uint32_t)mi >= mr) continue;
 			uint64_t e = (uint64_t)(m0 + mi) * k + blk * 32;
 			const float* s = xd + 4 * ((uint64_t)(m0 + mi) * nblk + blk);
 			XBlock x{*reinterpret_cast<const int*>(xq + hi_off + e + oa), *reinterpret_cast<const int*>(xq + hi_off + e + ob),
@@ -351,7 +380,9 @@ static __device__ __forceinline__ FusedRows fused_rows(const uint8_t* w0, const 
 template <int MR>
 static __device__ __forceinline__ void fused_store(float (&acc)[MR][2], float* d, const float* res, uint32_t m0, uint32_t mr, uint32_t cols,
                                                    const FusedRows& fr, uint32_t flags) {
+	#pragma unroll
 	for (int mi = 0; mi < MR; mi++) {
+		#pragma unroll
 		for (int r = 0; r < 2; r++) {
 			float v = acc[mi][r];
 			for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -359,8 +390,9 @@ static __device__ __forceinline__ void fused_store(float (&acc)[MR][2], float* d
 		}
 	}
 	if (golem_lane() != 0) return;
+	#pragma unroll
 	for (int mi = 0; mi < MR; mi++) {
-		if ((uint32_t)mi >= mr) break;
+		if ((uint32_t)mi >= mr) continue;
 		uint64_t row = (uint64_t)(m0 + mi) * cols;
 		float v0 = acc[mi][0], v1 = acc[mi][1];
 		if (flags & kFusedSwiGLU) v0 = golem_silu(v0) * v1;
