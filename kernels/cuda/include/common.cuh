@@ -54,24 +54,6 @@ static __device__ __forceinline__ float golem_block_max(float v, float* red) {
 	return v;
 }
 
-// golem_v4 is 16 bytes for vector loads and stores (ld.v4.u32): the
-// address must be 16-byte aligned.
-struct __attribute__((aligned(16))) golem_v4 {
-	uint32_t x, y, z, w;
-};
-
-// golem_ld_v4 loads 16 bytes with one vector load (a struct copy may be
-// split into smaller ones).
-static __device__ __forceinline__ golem_v4 golem_ld_v4(const golem_v4* p) {
-#if defined(GOLEM_DEVICE_HALF)
-	golem_v4 v;
-	asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-	return v;
-#else
-	return *p;
-#endif
-}
-
 // golem_ld_u16x2 reads 4 bytes at a 2-byte aligned address as two 16-bit
 // loads (quantized blocks are only 2-byte aligned).
 static __device__ __forceinline__ uint32_t golem_ld_u16x2(const uint8_t* p) {

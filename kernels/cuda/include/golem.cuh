@@ -44,6 +44,12 @@ using golem_type = T;
 
 #define warpSize 32
 
+// golem_v4 is 16 bytes for vector loads and stores (ld.v4.u32): the
+// address must be 16-byte aligned.
+struct __attribute__((aligned(16))) golem_v4 {
+	uint32_t x, y, z, w;
+};
+
 #if defined(GOLEM_DEVICE_HALF)
 // ===========================================================================
 // Device half: clang NVPTX builtins and inline PTX.
@@ -167,6 +173,14 @@ GOLEM_FN int golem_dp4a_us(unsigned a, int b, int c) {
 	int d;
 	asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
 	return d;
+}
+
+// golem_ld_v4 loads 16 bytes of global memory with one vector load (a
+// struct copy may be split into smaller loads).
+GOLEM_FN golem_v4 golem_ld_v4(const golem_v4* p) {
+	golem_v4 v;
+	asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+	return v;
 }
 
 // golem_shared_addr is the shared-window address of a generic pointer into
@@ -508,6 +522,8 @@ GOLEM_FN int golem_dp4a_us(unsigned a, int b, int c) {
 	for (int i = 0; i < 4; i++) c += (int)(uint8_t)(a >> (8 * i)) * (int)(int8_t)(b >> (8 * i));
 	return c;
 }
+
+GOLEM_FN golem_v4 golem_ld_v4(const golem_v4* p) { return *p; }
 
 // Tensor cores, ldmatrix and cp.async: warp collectives and per-thread
 // copy queues of the emulator (backend/cuda/emu/kernel.cc), which computes
