@@ -182,21 +182,22 @@ func TestSelftestCPAsync(t *testing.T) {
 	for i := range in {
 		in[i] = byte(i*13 + 1)
 	}
-	own, next := devBuf(t, d, make([]byte, 16*n)), devBuf(t, d, make([]byte, 32*n))
+	own, next := devBuf(t, d, make([]byte, 16*n)), devBuf(t, d, make([]byte, 48*n))
 	var p params
 	p.Ptr(devBuf(t, d, in))
 	p.Ptr(own)
 	p.Ptr(next)
-	require.NoError(t, run(t, d, m, "selftest_cp_async", [3]uint32{1, 1, 1}, [3]uint32{n, 1, 1}, 32*n, p))
-	gotOwn, gotNext := readBack(t, d, own, 16*n), readBack(t, d, next, 32*n)
+	require.NoError(t, run(t, d, m, "selftest_cp_async", [3]uint32{1, 1, 1}, [3]uint32{n, 1, 1}, 48*n, p))
+	gotOwn, gotNext := readBack(t, d, own, 16*n), readBack(t, d, next, 48*n)
 	slot := func(t int) []byte {
-		s := make([]byte, 32)
+		s := make([]byte, 48)
 		copy(s, in[16*t:16*t+t%17]) // the rest of the first 16 bytes is zero-filled
-		copy(s[16:], in[16*t:16*t+16])
+		copy(s[16:], in[16*n+16*t:16*n+16*t+12])
+		copy(s[32:], in[16*t:16*t+16]) // bytes 28..31: zeros
 		return s
 	}
 	for tt := 0; tt < n; tt++ {
 		require.Equal(t, slot(tt)[:16], gotOwn[16*tt:16*tt+16], "thread %d after wait_group 2", tt)
-		require.Equal(t, slot((tt+1)%n), gotNext[32*tt:32*tt+32], "thread %d reading thread %d's slot", tt, (tt+1)%n)
+		require.Equal(t, slot((tt+1)%n), gotNext[48*tt:48*tt+48], "thread %d reading thread %d's slot", tt, (tt+1)%n)
 	}
 }

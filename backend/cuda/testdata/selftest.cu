@@ -182,17 +182,19 @@ extern "C" __global__ void selftest_ldmatrix(const uint16_t* in, const uint32_t*
 }
 GOLEM_KERNEL(selftest_ldmatrix);
 
-// selftest_cp_async: thread t copies, into its 32-byte slot of shared
-// memory, 16 bytes of in (at 16t) of which only t%17 are read (the rest
-// zero-filled) in group 0 (.cg), 8 bytes in group 1 and 4 in group 2 (.ca,
-// all read). After wait<2> (group 0 complete) it copies its own 16 bytes to
-// own[t], then copies in's 16 bytes at 16t over bytes 16..31 of its slot
-// (.ca, 16 bytes, uncommitted); after wait_all and a barrier, it copies the
-// 32 bytes of slot (t+1)%n to next[t]. in has 32 bytes per thread.
+// selftest_cp_async: thread t fills its 48-byte slot of shared memory:
+// bytes 0..15 from 16 bytes of in at 16t of which only t%17 are read (the
+// rest zero-filled), group 0 (.cg); bytes 16..23 and 24..27 from in at
+// 16n+16t (8 and 4 bytes, .ca), groups 1 and 2; after wait<2> (group 0
+// complete) it copies its bytes 0..15 to own[t]; then bytes 28..31 by a
+// 4-byte copy that reads nothing (zeros) and bytes 32..47 by a 16-byte
+// .ca copy of in at 16t, both left uncommitted; after wait_all and a
+// barrier it copies the 48 bytes of slot (t+1)%n to next[t]. No two copies
+// in flight write the same bytes (their order would be undefined on a GPU).
 extern "C" __global__ void selftest_cp_async(const uint8_t* in, uint8_t* own, uint8_t* next) {
 	GOLEM_DYNAMIC_SHARED(uint8_t, slots);
 	uint32_t t = threadIdx.x, n = blockDim.x;
-	uint8_t* mine = slots + 32 * t;
+	uint8_t* mine = slots + 48 * t;
 	golem_cp_async16_cg(mine, in + 16 * t, t % 17);
 	golem_cp_async_commit();
 	golem_cp_async8(mine + 16, in + 16 * n + 16 * t, 8);
@@ -201,11 +203,12 @@ extern "C" __global__ void selftest_cp_async(const uint8_t* in, uint8_t* own, ui
 	golem_cp_async_commit();
 	golem_cp_async_wait<2>();
 	for (uint32_t i = 0; i < 16; i++) own[16 * t + i] = mine[i];
-	golem_cp_async16(mine + 16, in + 16 * t, 16);  // the .ca 16-byte form, over the 8- and 4-byte copies
+	golem_cp_async4(mine + 28, in, 0);
+	golem_cp_async16(mine + 32, in + 16 * t, 16);
 	golem_cp_async_wait_all();
 	__syncthreads();
-	const uint8_t* other = slots + 32 * ((t + 1) % n);
-	for (uint32_t i = 0; i < 32; i++) next[32 * t + i] = other[i];
+	const uint8_t* other = slots + 48 * ((t + 1) % n);
+	for (uint32_t i = 0; i < 48; i++) next[48 * t + i] = other[i];
 }
 GOLEM_KERNEL(selftest_cp_async);
 
