@@ -63,6 +63,10 @@ type NonFiniteError struct {
 	Pos   int     // position whose logits these are (-1: not known, as in Sampler.Sample)
 	Index int     // the first non-finite logit (a token id)
 	Value float32 // its value: NaN, +Inf or -Inf
+	// Tokens are the tokens fed up to and including Pos, when known (set
+	// by the Engine): running them again locates the first non-finite
+	// activation (parity.FirstNonFinite).
+	Tokens []int32
 }
 
 // Error formats the error as "non-finite logits at position 4 (logit 17 = NaN)".
