@@ -297,7 +297,7 @@ func (e *Engine) Submit(ctx context.Context, r Request) (*Stream, error) {
 	case r.Cache != nil && (r.Cache.closed || r.Cache.closing):
 		return fail(fmt.Errorf("runtime: submit: cache %w", backend.ErrClosed))
 	case e.waiting >= e.o.Queue+e.o.Parallel-e.running:
-		return fail(fmt.Errorf("runtime: %w: %d requests wait for %d sequences", ErrQueueFull, e.waiting, e.o.Parallel))
+		return fail(fmt.Errorf("runtime: %w: %d requests wait for %d sequences (%d running, a queue of %d)", ErrQueueFull, e.waiting, e.o.Parallel, e.running, e.o.Queue))
 	}
 	if r.Cache != nil {
 		r.Cache.inUse, r.Cache.st = true, st
