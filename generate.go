@@ -32,8 +32,8 @@ type GenerateOptions struct {
 	// RepeatPenalty divides positive and multiplies negative logits of
 	// recent tokens, ≥ 0 (0 or 1: none).
 	RepeatPenalty float32
-	// RepeatLastN is how many recent tokens the penalties look at (0: 64;
-	// -1: every token so far).
+	// RepeatLastN is how many recent tokens the penalties look at (0:
+	// DefaultRepeatLastN; -1: every token so far).
 	RepeatLastN int
 	// PresencePenalty is subtracted from the logits of recent tokens.
 	PresencePenalty float32
@@ -154,14 +154,14 @@ func statsOf(s runtime.Stats) *Stats {
 // order, and last a token with End set (with the error that ended the
 // generation, if one did: a cancelled ctx's error, *NonFiniteError, ...).
 // Nothing runs until the iteration starts; breaking out of the loop ends
-// the request at once. Errors before the first token (options out of
-// range, ErrContextFull, ErrQueueFull, ErrClosed) are yielded with a
-// zero Token.
+// the request at once. An error before anything ran (options out of
+// range, ErrEmptyPrompt, ErrContextFull, ErrQueueFull, ErrClosed) is
+// yielded alone, with a zero Token.
 func (m *Model) Generate(ctx context.Context, prompt string, o GenerateOptions) iter.Seq2[Token, error] {
 	return func(yield func(Token, error) bool) {
 		ids := m.tok.Tokenize(prompt, TokenizeOptions{NoBOS: o.NoBOS, ParseSpecial: o.ParseSpecial})
 		if len(ids) == 0 {
-			yield(Token{}, errors.New("the prompt is empty and the model adds no BOS token"))
+			yield(Token{}, ErrEmptyPrompt)
 			return
 		}
 		m.run(ctx, ids, o, nil, yield)

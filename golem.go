@@ -24,7 +24,7 @@
 //
 // Errors wrap sentinels matched with errors.Is: ErrNoDevice,
 // ErrDeviceUnavailable, ErrContextFull, ErrQueueFull, ErrNonFinite,
-// ErrClosed, ErrBusy, ErrNoChatTemplate. Errors from the layers below name
+// ErrClosed, ErrBusy, ErrNoChatTemplate, ErrEmptyPrompt. Errors from the layers below name
 // their layer ("runtime: ...", "backend: ..."); this package's own name
 // what they are about ("model closed"), and option errors name the field
 // ("golem: Options.KVType q4_0: want f32 or f16").
@@ -67,6 +67,9 @@ var (
 	// ErrNoChatTemplate: the model has no chat template golem recognises
 	// and Options.ChatTemplate names none.
 	ErrNoChatTemplate = errors.New("no chat template")
+	// ErrEmptyPrompt: Generate was given a prompt of no tokens (empty
+	// text, and the model adds no BOS token).
+	ErrEmptyPrompt = errors.New("the prompt is empty and the model adds no BOS token")
 )
 
 // NonFiniteError reports logits holding NaN or ±Inf: the position, the
@@ -78,6 +81,14 @@ type NonFiniteError = runtime.NonFiniteError
 // Options.Queue is 0.
 const DefaultQueue = runtime.DefaultQueue
 
+// DefaultContext is the most KV cache tokens per sequence when
+// Options.Context is 0 (a model trained on fewer gets its trained context).
+const DefaultContext = runtime.DefaultContext
+
+// DefaultRepeatLastN is the penalty window when GenerateOptions.RepeatLastN
+// is 0.
+const DefaultRepeatLastN = runtime.DefaultRepeatLastN
+
 // Options configure Open. The zero value runs on the best device with the
 // model's trained context (at most 4096 tokens), one sequence at a time.
 type Options struct {
@@ -87,7 +98,7 @@ type Options struct {
 	// Threads bounds the CPU threads (0: every core).
 	Threads int
 	// Context is the KV cache length of each sequence in tokens (0: the
-	// model's trained context, at most 4096).
+	// model's trained context, at most DefaultContext).
 	Context int
 	// KVType is the KV cache element type: "f32" (or "") or "f16".
 	KVType string
@@ -278,3 +289,6 @@ func (m *Model) open() error {
 	}
 	return nil
 }
+
+// ChatTemplates lists the chat formats golem knows (Options.ChatTemplate).
+func ChatTemplates() []string { return runtime.ChatTemplateNames() }

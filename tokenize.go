@@ -45,10 +45,17 @@ func (t *Tokenizer) Tokenize(text string, o TokenizeOptions) []int32 {
 // character) is kept as it is.
 func (t *Tokenizer) Detokenize(ids []int32) string { return t.t.Decode(ids) }
 
-// Piece returns the text token id stands for inside a text: a leading
-// space kept, a byte token's single byte (possibly part of a UTF-8
-// character), "" for control tokens and for ids outside the vocabulary.
-func (t *Tokenizer) Piece(id int32) string { return t.t.TokenText(id) }
+// Piece returns the text of token id as llama.cpp's token_to_piece gives
+// it: what the token stands for inside a text (a leading space kept, a
+// byte token's single byte, possibly part of a UTF-8 character), and for
+// control and unknown tokens their own text ("<s>"); "" for an id outside
+// the vocabulary.
+func (t *Tokenizer) Piece(id int32) string {
+	if text := t.t.TokenText(id); text != "" {
+		return text
+	}
+	return t.t.Piece(id)
+}
 
 // VocabSize returns the number of tokens.
 func (t *Tokenizer) VocabSize() int { return t.t.VocabSize() }
