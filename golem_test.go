@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golem-llm/golem"
+	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/model/synth"
 )
 
 const stories = "../shared/models/stories260K.gguf"
@@ -107,6 +110,49 @@ func TestBatchEqualsAlone(t *testing.T) {
 				} else {
 					require.InDeltaSlice(t, alone[i].lps, got[i].lps, 1e-3, "prompt %d: log-probabilities", i)
 				}
+			}
+		})
+	}
+}
+
+// TestBatchEqualsAloneQuantized is TestBatchEqualsAlone on the CPU for
+// synthetic models with q8_0 and q4_0 matrices (stories260K is f32): the
+// batched step runs their matmuls as multi-row GEMVs that give each row
+// the bits of a one-row product.
+func TestBatchEqualsAloneQuantized(t *testing.T) {
+	shape, err := synth.Lookup("tiny")
+	require.NoError(t, err)
+	for _, dt := range []graph.DType{graph.Q8_0, graph.Q4_0} {
+		t.Run(dt.String(), func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "tiny.gguf")
+			require.NoError(t, synth.Write(ctx, path, shape, synth.Options{Type: dt, Seed: 5, Vocab: stories}))
+			opts := golem.GenerateOptions{MaxTokens: 16, LogProbs: true, IgnoreEOS: true}
+			alone := make([]generation, len(batchPrompts))
+			for i, p := range batchPrompts {
+				m, err := golem.Open(ctx, path, golem.Options{Device: "cpu", Context: 64})
+				require.NoError(t, err)
+				alone[i] = drain(m.Generate(ctx, p, opts))
+				require.NoError(t, alone[i].err)
+				require.NoError(t, m.Close())
+			}
+			m, err := golem.Open(ctx, path, golem.Options{Device: "cpu", Context: 64, Parallel: len(batchPrompts)})
+			require.NoError(t, err)
+			defer m.Close()
+			got := make([]generation, len(batchPrompts))
+			var wg sync.WaitGroup
+			for i, p := range batchPrompts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got[i] = drain(m.Generate(ctx, p, opts))
+				}()
+			}
+			wg.Wait()
+			for i := range batchPrompts {
+				require.NoError(t, got[i].err)
+				require.Equal(t, alone[i].ids, got[i].ids, "prompt %d", i)
+				require.Equal(t, alone[i].lps, got[i].lps, "prompt %d: log-probabilities", i)
 			}
 		})
 	}

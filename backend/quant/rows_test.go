@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/golem-llm/golem/graph"
 	"github.com/stretchr/testify/require"
 )
 
@@ -44,6 +45,47 @@ func TestGemmRowsEqualDots(t *testing.T) {
 									}
 									require.Equal(t, math.Float32bits(want), math.Float32bits(out[i*rows+j]), "x row %d, w row %d", i, j)
 								}
+							}
+						})
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestDotRowsEqualDot checks that DotRows gives each x row, bit for bit,
+// what Dot gives it alone, for every type, odd and even block counts, and
+// x row counts that leave a remainder after the multi-row kernel's groups.
+func TestDotRowsEqualDot(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, p := range implPaths() {
+		for _, dt := range []graph.DType{graph.F32, graph.F16, graph.BF16, graph.Q8_0, graph.Q4_0, graph.Q4_K, graph.Q6_K} {
+			for _, k := range []int{256, 768, 32 * 9} {
+				if k%dt.BlockSize() != 0 {
+					continue
+				}
+				f := make([]float32, k)
+				for i := range f {
+					f[i] = float32(r.NormFloat64())
+				}
+				rb, err := dt.RowBytes(int64(k))
+				require.NoError(t, err)
+				row := make([]byte, rb)
+				require.NoError(t, Quantize(dt, f, row))
+				for _, m := range []int{1, 3, 4, 5, 8, 9} {
+					t.Run(fmt.Sprintf("%s/%s/k%d/m%d", p.name, dt, k, m), func(t *testing.T) {
+						x := make([]float32, m*k)
+						for i := range x {
+							x[i] = float32(r.NormFloat64())
+						}
+						withImpl(p.asm, func() {
+							const ldo = 3
+							out := make([]float32, (m-1)*ldo+1)
+							DotRows(dt, row, x, m, out, ldo)
+							for i := range m {
+								want := Dot(dt, row, x[i*k:(i+1)*k])
+								require.Equal(t, math.Float32bits(want), math.Float32bits(out[i*ldo]), "x row %d", i)
 							}
 						})
 					})

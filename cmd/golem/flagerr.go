@@ -36,6 +36,7 @@ var optionFlags = map[string]string{
 	"bench.Options.MinTime":                  "min-time",
 	"bench.Options.Threads":                  "threads",
 	"bench.ModelOptions.KVType":              "kv-type",
+	"bench.ModelOptions.Parallel":            "parallel",
 }
 
 // flagError rewrites an option error whose field a flag of cmd sets as
