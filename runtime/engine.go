@@ -197,6 +197,16 @@ type seq struct {
 
 // NewEngine starts an engine on m. Close stops it.
 func NewEngine(m *Model, o EngineOptions) (*Engine, error) {
+	e, err := newEngine(m, o)
+	if err != nil {
+		return nil, err
+	}
+	go e.loop()
+	return e, nil
+}
+
+// newEngine is NewEngine without the goroutine that runs the steps.
+func newEngine(m *Model, o EngineOptions) (*Engine, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -219,7 +229,6 @@ func NewEngine(m *Model, o EngineOptions) (*Engine, error) {
 		e.now = time.Now
 	}
 	e.ctx, e.stop = context.WithCancel(context.Background())
-	go e.loop()
 	return e, nil
 }
 

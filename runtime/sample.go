@@ -1,11 +1,12 @@
 package runtime
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 
 	"github.com/golem-llm/golem/internal/optcheck"
 )
@@ -142,7 +143,7 @@ func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
 		return s.cands[best].id, nil
 	}
 	cands := s.cands
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].l > cands[j].l })
+	slices.SortStableFunc(cands, byLogitDesc) // no allocation, unlike sort.SliceStable
 	if c.TopK > 0 && c.TopK < len(cands) {
 		cands = cands[:c.TopK]
 	}
@@ -181,6 +182,9 @@ func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
 	}
 	return cands[len(cands)-1].id, nil
 }
+
+// byLogitDesc orders candidates by logit, largest first.
+func byLogitDesc(a, b candidate) int { return cmp.Compare(b.l, a.l) }
 
 // penalize applies the repetition penalties to the last RepeatLastN tokens
 // of history (all of them when RepeatLastN is negative or exceeds it).
