@@ -79,6 +79,9 @@ var batchPrompts = []string{"Once upon a time", "Lily and Tom went to the park",
 func TestBatchEqualsAlone(t *testing.T) {
 	for _, device := range []string{"cpu", "cpu:ref", "vulkan"} {
 		t.Run(device, func(t *testing.T) {
+			if testing.Short() && device == "vulkan" {
+				t.Skip("-short: lavapipe takes seconds")
+			}
 			ctx := context.Background()
 			opts := func(i int) golem.GenerateOptions {
 				return golem.GenerateOptions{MaxTokens: 24 + 5*i, LogProbs: true}

@@ -498,12 +498,12 @@ func (e *Engine) endWaiting(st *Stream, err error) {
 		c.inUse, c.st = false, nil
 	}
 	e.mu.Unlock()
+	e.releaseIfClosing(st.req.Cache)
 	reason := StopError
 	if st.cancelCause() != nil {
 		reason = StopCancelled
 	}
 	st.push(event{id: -1, final: true, reason: reason, err: err, at: e.now()})
-	e.releaseIfClosing(st.req.Cache)
 }
 
 // releaseIfClosing frees a session cache whose Close waited for its request.
@@ -540,7 +540,6 @@ func (e *Engine) finish(s *seq, reason string, id int32, err error) {
 	if err != nil && reason != StopCancelled {
 		s.cache.tokens = s.cache.tokens[:0] // its content is not known
 	}
-	s.st.push(event{id: id, final: true, reason: reason, err: err, at: e.now()})
 	c := s.cache
 	s.cache = nil
 	e.mu.Lock()
@@ -551,6 +550,8 @@ func (e *Engine) finish(s *seq, reason string, id int32, err error) {
 	}
 	e.mu.Unlock()
 	e.releaseIfClosing(c)
+	// Last: a reader that sees the end may submit to the cache at once.
+	s.st.push(event{id: id, final: true, reason: reason, err: err, at: e.now()})
 }
 
 // emit delivers token id, sampled from logits for sequence s, and decides

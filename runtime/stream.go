@@ -135,25 +135,35 @@ func (st *Stream) setPromptEnd(at time.Time) {
 	st.mu.Unlock()
 }
 
-// Close ends the request if it is still running (its sequence slot is
-// freed before the engine's next step). Next must not be called after
-// Close.
+// Close ends the request if it is still running and returns once the
+// engine has let go of it (its sequence slot and cache are free: at most
+// one step later). Next returns io.EOF after Close. Close is for the
+// reader's goroutine, as Next is; other goroutines end a request through
+// its context.
 func (st *Stream) Close() {
-	st.cancel(errStreamClosed)
-	if st.stopWatch != nil {
-		st.stopWatch()
+	if st.ended {
+		return
 	}
+	st.cancel(errStreamClosed)
+	st.awaitEnd()
 	st.ended = true
 }
 
 // Next waits for the next token. The last token has End set; when the
 // generation ended with an error (a cancelled context's error, a failed
 // step, non-finite logits: *NonFiniteError), Next returns it with that
-// last token. After the last token Next returns io.EOF.
+// last token. When the last token is returned, the engine has let go of
+// the request: its cache may take the next request at once. After the
+// last token Next returns io.EOF.
 func (st *Stream) Next() (Token, error) {
 	if st.ended {
 		return Token{}, io.EOF
 	}
+	return st.consume(st.next())
+}
+
+// next waits for the engine's next event.
+func (st *Stream) next() event {
 	for {
 		st.mu.Lock()
 		if st.head < len(st.evs) {
@@ -164,10 +174,16 @@ func (st *Stream) Next() (Token, error) {
 				st.evs, st.head = st.evs[:0], 0
 			}
 			st.mu.Unlock()
-			return st.consume(ev)
+			return ev
 		}
 		st.mu.Unlock()
 		<-st.notify
+	}
+}
+
+// awaitEnd discards events up to the engine's last one.
+func (st *Stream) awaitEnd() {
+	for !st.next().final {
 	}
 }
 
@@ -190,11 +206,10 @@ func (st *Stream) consume(ev event) (Token, error) {
 		st.ended = true
 		text := st.pending[:i]
 		st.pending = ""
+		end := st.e.now()
 		st.cancel(errStopped)
-		if st.stopWatch != nil {
-			st.stopWatch()
-		}
-		stats := st.stats(StopString, st.e.now())
+		st.awaitEnd()
+		stats := st.stats(StopString, end)
 		return Token{ID: ev.id, Text: text, LogProb: ev.logprob, End: &stats}, nil
 	}
 	cut := len(st.pending) - st.holdBack
