@@ -81,7 +81,7 @@ func (o EngineOptions) Validate() error {
 // Request is one generation: a prompt to feed and how to continue it.
 type Request struct {
 	// Prompt is the token ids to feed, at least one. When the request's
-	// cache already holds a prefix of them, only the rest runs.
+	// own Cache already holds a prefix of them, only the rest runs.
 	Prompt []int32
 	// MaxTokens stops after this many generated tokens, ≥ 0 (0: until the
 	// context is full).
@@ -98,7 +98,8 @@ type Request struct {
 	// (benchmarks: every request runs to MaxTokens).
 	IgnoreEOS bool
 	// Cache is the KV cache to run in (a conversation's, from
-	// Engine.NewCache); nil takes one of the engine's.
+	// Engine.NewCache), whose prefix in common with Prompt is reused; nil
+	// takes one of the engine's, emptied first.
 	Cache *Cache
 }
 
@@ -451,20 +452,19 @@ func (e *Engine) admit() {
 	e.mu.Unlock()
 }
 
-// takePooled returns, for st, the free pooled cache holding the longest
-// prefix of its prompt, or a new one while fewer than Parallel exist.
+// takePooled returns a free pooled cache for st, or a new one while fewer
+// than Parallel exist. Its former content is forgotten: a request's output
+// must not depend on which request ran before it (reusing a cached prefix
+// would cut the rest of the prompt into other runs, which can round
+// differently), so only a caller's own cache (a conversation) keeps its
+// prefix from one request to the next.
 func (e *Engine) takePooled(st *Stream) (*Cache, error) {
-	best, bestLen := -1, -1
-	for i, c := range e.free {
-		if l := commonPrefix(c.tokens, st.req.Prompt); l > bestLen {
-			best, bestLen = i, l
-		}
-	}
 	var c *Cache
 	switch {
-	case best >= 0 && (bestLen > 0 || e.pooled >= e.o.Parallel):
-		c = e.free[best]
-		e.free = append(e.free[:best], e.free[best+1:]...)
+	case len(e.free) > 0:
+		c = e.free[len(e.free)-1]
+		e.free = e.free[:len(e.free)-1]
+		c.tokens = c.tokens[:0]
 	case e.pooled < e.o.Parallel:
 		bufs, err := e.m.allocCache(e.o.Context, e.o.KVType)
 		if err != nil {
