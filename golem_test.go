@@ -77,7 +77,7 @@ var batchPrompts = []string{"Once upon a time", "Lily and Tom went to the park",
 // alone, and, on the CPU backends, so do its log-probabilities, bit for
 // bit.
 func TestBatchEqualsAlone(t *testing.T) {
-	for _, device := range []string{"cpu", "cpu:ref", "vulkan"} {
+	for _, device := range []string{"cpu", "cpu:ref", "vulkan", "cuda"} {
 		t.Run(device, func(t *testing.T) {
 			if testing.Short() && device == "vulkan" {
 				t.Skip("-short: lavapipe takes seconds")
