@@ -111,7 +111,7 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 	d := t.d
 	groups := (d.N + gemvGroup - 1) / gemvGroup
 	ahead := 1 << 30 // rows; no touching
-	if t.dt.BlockSize() > 1 {
+	if t.dt.BlockSize() > 1 && (d.M == 1 || !quant.HasDotRows(t.dt)) {
 		ahead = max(1, gemvAheadBytes/int(d.WRowBytes))
 	}
 	var sink byte
@@ -135,16 +135,19 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 			if a := int64(r + ahead); a < int64(d.Batches*d.N) && ahead < 1<<30 {
 				sink += touch(t.wb[a*d.WRowBytes : (a+1)*d.WRowBytes])
 			}
-			if t.wf == nil && t.wh == nil {
+			if t.wf == nil && t.wh == nil && d.M > 1 {
 				quant.DotRows(t.dt, t.wb[int64(r)*d.WRowBytes:int64(r+1)*d.WRowBytes], xb, d.M, ob[j:], d.N)
 				continue
 			}
 			for i := 0; i < d.M; i++ {
 				xr := xb[i*d.K : (i+1)*d.K]
-				if t.wf != nil {
+				switch {
+				case t.wf != nil:
 					ob[i*d.N+j] = quant.DotF32(xr, t.wf[r*d.K:(r+1)*d.K])
-				} else {
+				case t.wh != nil:
 					ob[i*d.N+j] = quant.DotF16(t.wh[r*d.K:(r+1)*d.K], xr)
+				default:
+					ob[i*d.N+j] = quant.Dot(t.dt, t.wb[int64(r)*d.WRowBytes:int64(r+1)*d.WRowBytes], xr)
 				}
 			}
 		}
@@ -229,7 +232,8 @@ func fastMatMul(p *program, n *graph.Node) error {
 		t := taskFor[gemvTask](p, n)
 		*t = gemvTask{d: d, dt: w.DType, x: xv, out: out, wf: wf, wh: wh, wb: p.bytesOf(w)}
 		groups := (d.N + gemvGroup - 1) / gemvGroup
-		err := p.parallel(d.Batches*groups, max(1, 1<<16/(gemvGroup*max(d.K, 1))), t)
+		// About 64K multiply-adds per chunk, whatever the x rows.
+		err := p.parallel(d.Batches*groups, max(1, 1<<16/(gemvGroup*max(d.K, 1)*d.M)), t)
 		*t = gemvTask{}
 		return err
 	}
