@@ -124,10 +124,23 @@ func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
 	if len(logits) == 0 {
 		return -1, errors.New("runtime: sample: no logits")
 	}
+	c := s.cfg
+	if c.Temperature <= 0 && !s.penalizes() {
+		// Greedy without penalties: one pass, no copy.
+		best := 0
+		for i, l := range logits {
+			if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+				return -1, &NonFiniteError{Pos: -1, Index: i, Value: l}
+			}
+			if l > logits[best] {
+				best = i
+			}
+		}
+		return int32(best), nil
+	}
 	if err := checkFinite(logits); err != nil {
 		return -1, err
 	}
-	c := s.cfg
 	s.cands = s.cands[:0]
 	for i, l := range logits {
 		s.cands = append(s.cands, candidate{int32(i), l})
@@ -186,12 +199,18 @@ func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
 // byLogitDesc orders candidates by logit, largest first.
 func byLogitDesc(a, b candidate) int { return cmp.Compare(b.l, a.l) }
 
+// penalizes reports whether any repetition penalty is set.
+func (s *Sampler) penalizes() bool {
+	c := s.cfg
+	return (c.RepeatPenalty != 0 && c.RepeatPenalty != 1) || c.PresencePenalty != 0 || c.FrequencyPenalty != 0
+}
+
 // penalize applies the repetition penalties to the last RepeatLastN tokens
 // of history (all of them when RepeatLastN is negative or exceeds it).
 func (s *Sampler) penalize(history []int32) {
 	c := s.cfg
 	rep := c.RepeatPenalty != 0 && c.RepeatPenalty != 1
-	if !rep && c.PresencePenalty == 0 && c.FrequencyPenalty == 0 {
+	if !s.penalizes() {
 		return
 	}
 	clear(s.count)
