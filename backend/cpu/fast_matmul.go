@@ -27,9 +27,14 @@ const gemmMinRows = 2
 // blocking was faster (43 against 33 GB/s for q8_0).
 const gemvMaxRows = 8
 
-// gemvXRows is how many x rows a multi-row GEMV multiplies by a group of
-// weight rows before the next x rows: the rows of the multi-row kernel.
-const gemvXRows = 4
+// gemvXBytes bounds the x rows a multi-row GEMV multiplies by a group of
+// weight rows before the next x rows, so that both stay in L1: 8 rows of
+// 768 floats, 4 of 2048 (the multi-row kernels take 8, 4 or 2 rows).
+const gemvXBytes = 32 << 10
+
+// gemvXRows returns how many x rows of k floats a multi-row GEMV takes at
+// a time: 4 to 8, within gemvXBytes when it can.
+func gemvXRows(k int) int { return min(max(gemvXBytes/(4*max(k, 1)), 4), 8) }
 
 // gemmTileBytes is the target size of one dequantized tile of w rows.
 const gemmTileBytes = 256 << 10
@@ -135,11 +140,11 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 			continue
 		}
 		if t.wf == nil && t.wh == nil && d.M > 1 {
-			// The item's weight rows against gemvXRows x rows at a time:
-			// both stay in L1 (4 rows of 2048 q8_0 weights and 4 x rows
-			// of 2048 floats: 41 KiB).
-			for i0 := 0; i0 < d.M; i0 += gemvXRows {
-				i1 := min(i0+gemvXRows, d.M)
+			// The item's weight rows against a few x rows at a time, so
+			// that both stay in L1.
+			xr := gemvXRows(d.K)
+			for i0 := 0; i0 < d.M; i0 += xr {
+				i1 := min(i0+xr, d.M)
 				for j := j0; j < j1; j++ {
 					r := int64(first + j - j0)
 					quant.DotRows(t.dt, t.wb[r*d.WRowBytes:(r+1)*d.WRowBytes], xb[i0*d.K:i1*d.K], i1-i0, ob[i0*d.N+j:], d.N)

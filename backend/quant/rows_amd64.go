@@ -8,6 +8,9 @@ import "github.com/golem-llm/golem/graph"
 func dotQ8_0x4AVX2(row *byte, x *float32, stride, nb int, out *[4]float32)
 
 //go:noescape
+func dotQ8_0x8AVX2(row *byte, x *float32, stride, nb int, out *[8]float32)
+
+//go:noescape
 func dotQ8_0x2AVX2(row *byte, x *float32, stride, nb int, out *[2]float32)
 
 //go:noescape
@@ -24,6 +27,15 @@ func archDotRows(t graph.DType, row []byte, x []float32, m, k int, out []float32
 	}
 	q4 := t == graph.Q4_0
 	i := 0
+	if !q4 {
+		var s8 [8]float32
+		for ; i+8 <= m; i += 8 {
+			dotQ8_0x8AVX2(&row[0], &x[i*k], 4*k, k/32, &s8)
+			for r, v := range s8 {
+				out[(i+r)*ldo] = v
+			}
+		}
+	}
 	var s [4]float32
 	for ; i+4 <= m; i += 4 {
 		// Direct calls: through a function value &s would escape.
