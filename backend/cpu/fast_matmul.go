@@ -20,11 +20,11 @@ const gemmMinRows = 2
 // each weight row is read once and multiplied by every x row with
 // quant.DotRows, which gives each x row exactly what a one-row product
 // gives it. A batched decode step of up to this many sequences then gives
-// each sequence the bits it gets alone. On 768-wide q8_0 and q4_0 rows in
-// cache, DotRows of 8 x rows ran about as fast as the GEMM (35 against 39
-// GB/s of weights for q8_0, 19 against 17 for q4_0), and from memory it
-// also saves the GEMM's dequantized copy; at 16 rows the GEMM's register
-// blocking was faster (43 against 33 GB/s for q8_0).
+// each sequence the bits it gets alone. On 768-wide rows in cache, DotRows
+// of 8 x rows ran about as fast as the GEMM (q8_0 37 against 39 GB/s of
+// weights, q4_0 19 against 17), and from memory it also saves the GEMM's
+// dequantized copy; at 16 rows the GEMM's register blocking was faster
+// (43 against 33 GB/s for q8_0).
 const gemvMaxRows = 8
 
 // gemvXBytes bounds the x rows a multi-row GEMV multiplies by a group of
