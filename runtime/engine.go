@@ -798,11 +798,14 @@ func (e *Engine) shutdown() {
 	}
 	e.free = nil
 	e.mu.Lock()
-	extra := e.extra
-	e.extra = nil
-	for _, c := range extra {
-		c.closed = true
+	var extra []*Cache
+	for _, c := range e.extra {
+		if !c.closed { // a Cache.Close in progress frees its own
+			c.closed = true
+			extra = append(extra, c)
+		}
 	}
+	e.extra = nil
 	e.mu.Unlock()
 	for _, c := range extra {
 		errs = append(errs, freeAll(c.bufs))
