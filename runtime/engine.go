@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -171,6 +172,10 @@ type Engine struct {
 	running int // admitted sequences
 	closed  bool
 	extra   []*Cache // caches of NewCache, freed at Close when still open
+
+	// progMu guards the program maps for Timings (the engine goroutine
+	// reads them without it).
+	progMu sync.Mutex
 
 	// The engine goroutine's own state.
 	active   []*seq
@@ -677,7 +682,9 @@ func (e *Engine) decodeProgram(b int) (*step, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.progMu.Lock()
 	e.decode[b] = p
+	e.progMu.Unlock()
 	return p, nil
 }
 
@@ -689,7 +696,9 @@ func (e *Engine) prefillProgram(n int) (*step, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.progMu.Lock()
 	e.prefill[n] = p
+	e.progMu.Unlock()
 	return p, nil
 }
 
@@ -770,6 +779,43 @@ func (e *Engine) runPrefill(s *seq, chunk []int32) error {
 	return nil
 }
 
+// ProgramTimings are the per-node times of the last run of one of the
+// engine's programs.
+type ProgramTimings struct {
+	Kind    string // "prefill" (a prompt piece) or "decode" (a batched decode step)
+	Tokens  int    // tokens per run: the piece's length, or the sequences of the step
+	Timings []backend.OpTiming
+}
+
+// Timings returns the per-node times of the last run of each program the
+// engine has compiled, prefill pieces (shortest first) then decode steps
+// (fewest sequences first), for backends whose programs record them
+// (backend.Profiler); programs without timings are left out. Read it when
+// no request is running: a program's timings are those of its last run.
+func (e *Engine) Timings() []ProgramTimings {
+	e.progMu.Lock()
+	defer e.progMu.Unlock()
+	var out []ProgramTimings
+	for _, kind := range []struct {
+		name  string
+		progs map[int]*step
+	}{{"prefill", e.prefill}, {"decode", e.decode}} {
+		keys := make([]int, 0, len(kind.progs))
+		for n := range kind.progs {
+			keys = append(keys, n)
+		}
+		slices.Sort(keys)
+		for _, n := range keys {
+			if pr, ok := kind.progs[n].prog.(backend.Profiler); ok {
+				if t := pr.Timings(); t != nil {
+					out = append(out, ProgramTimings{Kind: kind.name, Tokens: n, Timings: t})
+				}
+			}
+		}
+	}
+	return out
+}
+
 // shutdown ends every request and frees the programs and caches.
 func (e *Engine) shutdown() {
 	closedErr := fmt.Errorf("runtime: engine %w", backend.ErrClosed)
@@ -786,12 +832,15 @@ func (e *Engine) shutdown() {
 	for _, st := range queue {
 		e.endWaiting(st, closedErr)
 	}
+	e.progMu.Lock()
 	for _, p := range e.decode {
 		p.close()
 	}
 	for _, p := range e.prefill {
 		p.close()
 	}
+	e.decode, e.prefill = map[int]*step{}, map[int]*step{}
+	e.progMu.Unlock()
 	var errs []error
 	for _, c := range e.free {
 		errs = append(errs, e.freeCache(c))
