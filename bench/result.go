@@ -55,7 +55,8 @@ type Result struct {
 	N       int    `json:"n"`        // matmul rows of W
 	K       int    `json:"k"`        // matmul inner dimension
 	Model   string `json:"model"`    // model file or synthetic preset
-	Tokens  int    `json:"tokens"`   // tokens per run (model)
+	Tokens  int    `json:"tokens"`   // tokens per run (model; of each sequence for seqs > 1)
+	Seqs    int    `json:"seqs"`     // model: sequences decoded together (parallel decode tests)
 
 	Reps    int     `json:"reps"`     // timed runs
 	Warmup  int     `json:"warmup"`   // untimed runs before them

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -304,6 +305,23 @@ func TestModelBench(t *testing.T) {
 	}
 	_, err = RunModel(context.Background(), src, ModelOptions{Prompt: -1, Gen: -1}, o)
 	require.Error(t, err)
+
+	// --parallel: one decode row per count, in the order given, each the
+	// aggregate rate of its sequences.
+	rows, err = RunModel(context.Background(), src, ModelOptions{Prompt: -1, Gen: 8, Parallel: []int{1, 3}, Name: "stories260K"}, o)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	for i, n := range []int{1, 3} {
+		r := rows[i]
+		require.Empty(t, r.Error)
+		require.Equal(t, fmt.Sprintf("tg8x%d", n), r.Case)
+		require.Equal(t, n, r.Seqs)
+		require.Equal(t, 8, r.Tokens)
+		require.Equal(t, 2, r.Reps)
+		require.Positive(t, r.TokensPerS)
+		require.InDelta(t, float64(8*n)/r.MedianS, r.TokensPerS, r.TokensPerS) // same order as tokens / time
+	}
+	require.ErrorContains(t, ModelOptions{Parallel: []int{0}}.Validate(), "ModelOptions.Parallel 0")
 }
 
 // fakeDriver registers "benchfake": the CPU fast tier with two attention

@@ -321,6 +321,7 @@ func newBenchModelCmd() *cobra.Command {
 		prompt, gen   int
 		kvType, vocab string
 		seed          uint64
+		parallel      []int
 	)
 	cmd := &cobra.Command{
 		Use:   "model (-m FILE | --shape NAME)",
@@ -330,11 +331,18 @@ tokens fed in one batch into an empty KV cache, tg = -n tokens decoded one at a
 time from an empty cache, each repeated -r times after one warm-up; the table
 shows mean ± standard deviation tokens per second.
 
+--parallel 1,2,4,8 replaces tg by one test per count N: N sequences of -n
+tokens decoded together (one batched step per token reads the weights once
+for all N), reporting the aggregate decode tokens per second (rows tgNxM,
+column seqs). The counts take turns, repetition after repetition, so that
+load from other work on the machine slows them alike.
+
 The model is a file (-m: GGUF or a Hugging Face folder), or a synthetic model
 of a real shape with seeded random weights (--shape: ` + strings.Join(synth.PresetNames(), ", ") + `,
 or a custom spec), written to a temporary file in each --type.`,
 		Example: `  golem bench model --shape tinyllama-1.1b --type q4_0,q8_0 -p 512 -n 128 -r 3
-  golem bench model -m ../shared/models/stories260K.gguf --format md`,
+  golem bench model -m ../shared/models/stories260K.gguf --format md
+  golem bench model --shape 110m --type q8_0 -p 0 -n 64 --parallel 1,2,4,8 -r 5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (path == "") == (shape == "") {
@@ -354,7 +362,7 @@ or a custom spec), written to a temporary file in each --type.`,
 			if err != nil {
 				return err
 			}
-			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv}
+			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv, Parallel: parallel}
 			if err := mo.Validate(); err != nil {
 				return err
 			}
@@ -438,6 +446,7 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().IntVarP(&prompt, "n-prompt", "p", 512, "prompt tokens of the prefill test (0: skip it)")
 	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
 	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32 or f16")
+	cmd.Flags().IntSliceVar(&parallel, "parallel", nil, "decode tests of N sequences decoded together, for each N (e.g. 1,2,4,8)")
 	return cmd
 }
 
