@@ -357,12 +357,17 @@ func (d *cdev) freePipeline(p *cpipe) {
 }
 
 // crecord is what the C side needs to record a program: dispatches,
-// bindings and push-constant words, in C memory.
+// bindings and push-constant words, and (set when the program is bound)
+// barrier ranges and output copies, in C memory.
 type crecord struct {
 	ds    []C.golem_vk_dispatch
 	bs    []C.golem_vk_binding
 	words []C.uint32_t
 	mem   unsafe.Pointer
+
+	ranges []C.golem_vk_binding // barrier ranges (setBarriers)
+	copies []C.golem_vk_binding // output copies, source and destination (setCopies)
+	extra  unsafe.Pointer       // ranges and copies
 }
 
 // newRecord allocates C arrays for nd dispatches, nb bindings, nw words.
@@ -383,7 +388,60 @@ func newRecord(nd, nb, nw int) (*crecord, error) {
 
 func (r *crecord) free() {
 	C.free(r.mem)
-	r.mem = nil
+	C.free(r.extra)
+	r.mem, r.extra = nil, nil
+}
+
+// rangeRec is a buffer range for the C side.
+type rangeRec struct {
+	b        *cbuf
+	off, len uint64
+}
+
+// setLinks stores the barriers (bars[k] before dispatch bars[k].before,
+// flushing ranges) and the output copies (pairs: source, destination),
+// replacing earlier ones.
+func (r *crecord) setLinks(bars []barrierRec, copies [][2]rangeRec) error {
+	for i := range r.ds {
+		r.ds[i].barrier, r.ds[i].first_range, r.ds[i].nranges = 0, 0, 0
+	}
+	nr := 0
+	for _, b := range bars {
+		nr += len(b.ranges)
+	}
+	C.free(r.extra)
+	r.extra, r.ranges, r.copies = nil, nil, nil
+	sz := int(C.sizeof_golem_vk_binding)
+	mem := C.calloc(C.size_t(max(nr+2*len(copies), 1)), C.size_t(sz))
+	if mem == nil {
+		return fmt.Errorf("out of host memory")
+	}
+	r.extra = mem
+	r.ranges = unsafe.Slice((*C.golem_vk_binding)(mem), nr)
+	r.copies = unsafe.Slice((*C.golem_vk_binding)(unsafe.Add(mem, sz*nr)), 2*len(copies))
+	k := 0
+	for _, b := range bars {
+		d := &r.ds[b.before]
+		d.barrier = 1
+		d.first_range = C.uint32_t(k)
+		d.nranges = C.uint32_t(len(b.ranges))
+		for _, x := range b.ranges {
+			r.ranges[k] = C.golem_vk_binding{buffer: x.b.handle(), offset: C.uint64_t(x.off), _range: C.uint64_t(x.len)}
+			k++
+		}
+	}
+	for i, c := range copies {
+		for j, x := range c {
+			r.copies[2*i+j] = C.golem_vk_binding{buffer: x.b.handle(), offset: C.uint64_t(x.off), _range: C.uint64_t(x.len)}
+		}
+	}
+	return nil
+}
+
+// barrierRec is a barrier before dispatch before, flushing ranges.
+type barrierRec struct {
+	before int
+	ranges []rangeRec
 }
 
 // setDispatch fills dispatch i.
@@ -444,8 +502,9 @@ func (d *cdev) freeProgram(p *cprog) {
 	p.p = nil
 }
 
-// record writes the descriptor sets and records the command buffer.
-func (d *cdev) record(p *cprog, r *crecord) error {
+// record writes the descriptor sets and records the command buffer; it
+// returns the number of barriers between dispatches.
+func (d *cdev) record(p *cprog, r *crecord) (int, error) {
 	var ws *C.uint32_t
 	if len(r.words) > 0 {
 		ws = &r.words[0]
@@ -454,7 +513,10 @@ func (d *cdev) record(p *cprog, r *crecord) error {
 	if len(r.bs) > 0 {
 		bs = &r.bs[0]
 	}
-	return check("recording", C.golem_vk_prog_record(d.p, p.p, unsafe.SliceData(r.ds), C.uint32_t(len(r.ds)), bs, ws))
+	var n C.uint32_t
+	res := C.golem_vk_prog_record(d.p, p.p, unsafe.SliceData(r.ds), C.uint32_t(len(r.ds)), bs, ws,
+		unsafe.SliceData(r.ranges), unsafe.SliceData(r.copies), C.uint32_t(len(r.copies)/2), &n)
+	return int(n), check("recording", res)
 }
 
 // run submits p and waits, zeroing status first; it returns the timestamps

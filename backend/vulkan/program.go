@@ -33,6 +33,9 @@ type program struct {
 	cp     *cprog
 	dirty  bool
 	closed bool
+	// barriers is how many barriers between dispatches the recorded
+	// command buffer holds (gpu.PlanBarriers).
+	barriers int
 
 	// remap maps the nodes of the caller's graph to those of the compiled
 	// (fused) graph: Bind takes the caller's leaves and outputs.
@@ -128,7 +131,7 @@ func (p *program) allocate() error {
 		}
 	}
 	if len(list.Slots) > 0 {
-		if p.status, err = b.allocLocked(list.StatusBytes(), 1); err != nil {
+		if p.status, err = b.allocLocked(int64(len(list.Slots))*b.statusStride(), 1); err != nil {
 			return fmt.Errorf("status buffer: %w", err)
 		}
 	}
@@ -215,19 +218,35 @@ func (p *program) memory(pl gpu.Place[*vkBuffer]) *cbuf {
 	return p.consts
 }
 
-// resolve computes every binding and push constant and records the
-// command buffer. The caller holds b.mu.
+// statusStride is the distance between two status slots in the status
+// buffer: each launch binds only its node's slot, at an aligned offset, so
+// that launches reporting errors do not depend on each other.
+func (b *vkBackend) statusStride() int64 { return max(b.regionAlign(), 4*gpu.StatusWords) }
+
+// resolve computes every binding and push constant, the barriers between
+// dependent dispatches, and records the command buffer. The caller holds
+// b.mu.
 func (p *program) resolve() error {
 	lim := p.b.info.Limits
 	align := int64(max(lim.MinOffsetAlignment, 4))
 	bi, wi := 0, 0
 	var skew []int64
-	for _, l := range p.core.List.Launches {
+	launches := p.core.List.Launches
+	acc := make([][]gpu.Access[*cbuf], len(launches))
+	for li, l := range launches {
 		skew = skew[:0]
+		statusWord, hasStatus := l.StatusWord()
 		for k, a := range l.Args {
 			pl, err := p.core.Place(a)
 			if err != nil {
 				return fmt.Errorf("vulkan: run: node %s: %w", l.Node, err)
+			}
+			if a.Kind == gpu.ArgStatus && hasStatus {
+				// Only the node's own slot, which the kernel then finds at
+				// index 0 (the slot word is pushed as 0 below).
+				slot := int64(l.Words[statusWord].Value)
+				pl.Start = slot * p.b.statusStride()
+				pl.End, pl.Target = pl.Start+4*gpu.StatusWords, pl.Start
 			}
 			buf := p.memory(pl)
 			if buf == nil {
@@ -243,22 +262,43 @@ func (p *program) resolve() error {
 					l.Node, k, rng, lim.MaxStorageBufferRange)
 			}
 			p.rec.setBinding(bi, buf, uint64(aligned), uint64(rng))
+			acc[li] = append(acc[li], gpu.Access[*cbuf]{Mem: buf, Lo: aligned, Hi: aligned + rng, Write: a.Writes()})
 			skew = append(skew, pl.Target-aligned)
 			bi++
 		}
-		for _, w := range l.Words {
+		for k, w := range l.Words {
 			v, err := w.Resolve(skew)
 			if err != nil {
 				return fmt.Errorf("vulkan: run: node %s: %w", l.Node, err)
+			}
+			if hasStatus && k == statusWord {
+				v = 0
 			}
 			p.rec.setWord(wi, v)
 			wi++
 		}
 	}
-	if err := p.b.dev.record(p.cp, p.rec); err != nil {
+	var bars []barrierRec
+	plan := gpu.PlanBarriers(acc)
+	if p.b.noBarriers {
+		plan = nil // tests: show that synchronization validation notices
+	}
+	for _, b := range plan {
+		br := barrierRec{before: b.Before}
+		for _, f := range b.Flush {
+			br.ranges = append(br.ranges, rangeRec{b: f.Mem, off: uint64(f.Lo), len: uint64(f.Hi - f.Lo)})
+		}
+		bars = append(bars, br)
+	}
+	if err := p.rec.setLinks(bars, nil); err != nil {
+		return fmt.Errorf("vulkan: run: %w", err)
+	}
+	n, err := p.b.dev.record(p.cp, p.rec)
+	if err != nil {
 		p.b.noteFailure(err)
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
+	p.barriers = n
 	return nil
 }
 
@@ -288,7 +328,7 @@ func (p *program) Run(ctx context.Context) error {
 	}
 	p.core.ClearTimings()
 	list := p.core.List
-	if err := b.dev.run(p.cp, p.status, int(list.StatusBytes()), uint64(runTimeout), p.ticks); err != nil {
+	if err := b.dev.run(p.cp, p.status, len(list.Slots)*int(b.statusStride()), uint64(runTimeout), p.ticks); err != nil {
 		b.noteFailure(err)
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
@@ -308,7 +348,13 @@ func (p *program) checkStatus() error {
 		return nil
 	}
 	list := p.core.List
-	if err := list.CheckStatus(statusWords(p.status, gpu.StatusWords*len(list.Slots))); err != nil {
+	stride := int(p.b.statusStride() / 4)
+	all := statusWords(p.status, stride*len(list.Slots))
+	words := make([]uint32, 0, gpu.StatusWords*len(list.Slots))
+	for i := range list.Slots {
+		words = append(words, all[stride*i:stride*i+gpu.StatusWords]...)
+	}
+	if err := list.CheckStatus(words); err != nil {
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
 	return nil

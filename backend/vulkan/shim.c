@@ -1316,8 +1316,44 @@ void golem_vk_prog_destroy(golem_vk_dev *d, golem_vk_prog *p) {
 	free(p);
 }
 
+// dispatch_barrier records the barrier before dispatch x: buffer memory
+// barriers on its ranges (shader writes made visible to shader reads and
+// writes), or an execution dependency alone.
+static VkResult dispatch_barrier(golem_vk_dev *d, VkCommandBuffer cb, const golem_vk_dispatch *x,
+                                 const golem_vk_binding *ranges) {
+	VkBufferMemoryBarrier one[8];
+	VkBufferMemoryBarrier *bb = one;
+	if (x->nranges > 8) {
+		bb = calloc(x->nranges, sizeof *bb);
+		if (bb == NULL) {
+			return VK_ERROR_OUT_OF_HOST_MEMORY;
+		}
+	}
+	for (uint32_t k = 0; k < x->nranges; k++) {
+		const golem_vk_binding *r = &ranges[x->first_range + k];
+		bb[k] = (VkBufferMemoryBarrier){
+			.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
+			.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+			.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+			.srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+			.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+			.buffer = r->buffer,
+			.offset = r->offset,
+			.size = r->range,
+		};
+	}
+	d->f.CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 0, NULL,
+	                        x->nranges, bb, 0, NULL);
+	if (bb != one) {
+		free(bb);
+	}
+	return VK_SUCCESS;
+}
+
 VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_dispatch *ds, uint32_t nd,
-                              const golem_vk_binding *bs, const uint32_t *words) {
+                              const golem_vk_binding *bs, const uint32_t *words, const golem_vk_binding *ranges,
+                              const golem_vk_binding *copies, uint32_t ncopies, uint32_t *barriers) {
+	*barriers = 0;
 	uint32_t ndesc = 0;
 	for (uint32_t i = 0; i < nd; i++) {
 		ndesc += ds[i].pipe->bindings;
@@ -1368,6 +1404,12 @@ VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_
 	VkPipeline bound = VK_NULL_HANDLE;
 	for (uint32_t i = 0; i < nd; i++) {
 		const golem_vk_dispatch *x = &ds[i];
+		if (x->barrier) {
+			if ((r = dispatch_barrier(d, p->cb, x, ranges)) != VK_SUCCESS) {
+				return r;
+			}
+			(*barriers)++;
+		}
 		if (x->pipe->pipeline != bound) {
 			d->f.CmdBindPipeline(p->cb, VK_PIPELINE_BIND_POINT_COMPUTE, x->pipe->pipeline);
 			bound = x->pipe->pipeline;
@@ -1378,16 +1420,26 @@ VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_
 			                      words + x->first_word);
 		}
 		d->f.CmdDispatch(p->cb, x->groups[0], x->groups[1], x->groups[2]);
-		barrier(d, p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-		        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
 		if (x->timestamp >= 0 && (uint32_t)x->timestamp < p->nqueries) {
 			d->f.CmdWriteTimestamp(p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, p->queries, (uint32_t)x->timestamp);
 		}
 	}
-	// Results visible to the host and to later transfers.
+	// Results visible to the host and to later transfers (and later
+	// programs' shaders: the next submission starts with its own barrier).
 	barrier(d, p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
 	        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
 	        VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+	if (ncopies > 0) {
+		// Outputs copied into their host-visible read-back buffers in the
+		// same submission (golem_vk_buf_read then needs none).
+		for (uint32_t k = 0; k < ncopies; k++) {
+			const golem_vk_binding *src = &copies[2 * k], *dst = &copies[2 * k + 1];
+			VkBufferCopy region = {.srcOffset = src->offset, .dstOffset = dst->offset, .size = src->range};
+			d->f.CmdCopyBuffer(p->cb, src->buffer, dst->buffer, 1, &region);
+		}
+		barrier(d, p->cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+		        VK_ACCESS_HOST_READ_BIT);
+	}
 	return d->f.EndCommandBuffer(p->cb);
 }
 

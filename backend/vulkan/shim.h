@@ -208,6 +208,9 @@ typedef struct {
 	uint32_t first_word;    // index into the push-constant words; pipe->push_bytes/4 of them
 	uint32_t groups[3];
 	int32_t timestamp;      // >= 0: write timestamp query `timestamp` after this dispatch
+	int32_t barrier;        // 1: a compute→compute barrier before this dispatch
+	uint32_t first_range;   // its buffer memory barriers: ranges[first_range ..
+	uint32_t nranges;       //   first_range+nranges) (0: execution dependency only)
 } golem_vk_dispatch;
 
 // golem_vk_binding is one descriptor: a range of a buffer.
@@ -226,10 +229,15 @@ golem_vk_prog *golem_vk_prog_create(golem_vk_dev *d, const golem_vk_dispatch *ds
 void golem_vk_prog_destroy(golem_vk_dev *d, golem_vk_prog *p);
 
 // golem_vk_prog_record writes the descriptor sets and records the command
-// buffer: per dispatch bind, push, dispatch, barrier; timestamp query 0 at
-// the start when nqueries > 0.
+// buffer: per dispatch its barrier (when ds[i].barrier: buffer memory
+// barriers on its ranges, shader writes → shader reads and writes), bind,
+// push, dispatch; timestamp query 0 at the start when nqueries > 0. Then,
+// after a barrier to transfers, one copy per entry of copies
+// (copies[2k] → copies[2k+1], same size), and a barrier to the host. It
+// returns the number of barriers between dispatches in *barriers.
 VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_dispatch *ds, uint32_t nd,
-                              const golem_vk_binding *bs, const uint32_t *words);
+                              const golem_vk_binding *bs, const uint32_t *words, const golem_vk_binding *ranges,
+                              const golem_vk_binding *copies, uint32_t ncopies, uint32_t *barriers);
 
 // golem_vk_prog_run zeroes status (status_bytes at a mapped pointer, may be
 // NULL), submits the recorded command buffer and waits for it (at most
