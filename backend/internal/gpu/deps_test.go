@@ -8,7 +8,9 @@ import (
 
 func TestPlanBarriers(t *testing.T) {
 	r := func(m string, lo, hi int64) Access[string] { return Access[string]{Mem: m, Lo: lo, Hi: hi} }
-	w := func(m string, lo, hi int64) Access[string] { return Access[string]{Mem: m, Lo: lo, Hi: hi, Write: true} }
+	w := func(m string, lo, hi int64) Access[string] {
+		return Access[string]{Mem: m, Lo: lo, Hi: hi, Write: true}
+	}
 	tests := []struct {
 		name string
 		acc  [][]Access[string]
