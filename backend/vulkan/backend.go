@@ -299,6 +299,28 @@ type vkBuffer struct {
 	owner *vkBackend
 	size  int64
 	c     *cbuf // nil once freed
+
+	// gen counts the changes of the buffer's contents (writes, runs of
+	// programs that write it). rb, when not nil, is host-visible memory of
+	// the buffer's size into which programs copy the outputs bound here;
+	// the ranges rbValid hold the buffer's bytes while rbGen == gen.
+	gen, rbGen uint64
+	rb         *cbuf
+	rbValid    [][2]int64
+}
+
+// readBack copies [off, off+len(dst)) from the read-back memory when it
+// holds those bytes, and reports whether it did. The caller holds owner.mu.
+func (buf *vkBuffer) readBack(off int64, dst []byte) bool {
+	if buf.rb == nil || buf.rbGen != buf.gen || len(dst) == 0 {
+		return false
+	}
+	for _, r := range buf.rbValid {
+		if off >= r[0] && off+int64(len(dst)) <= r[1] {
+			return buf.owner.dev.read(buf.rb, off, dst) == nil
+		}
+	}
+	return false
 }
 
 // Size implements backend.Buffer.
@@ -326,6 +348,7 @@ func (buf *vkBuffer) Write(off int64, src []byte) error {
 	if err := buf.access("write", off, len(src)); err != nil {
 		return err
 	}
+	buf.gen++
 	if err := b.dev.write(buf.c, off, src); err != nil {
 		b.noteFailure(err)
 		return fmt.Errorf("vulkan: write: %w", err)
@@ -343,6 +366,9 @@ func (buf *vkBuffer) Read(off int64, dst []byte) error {
 	defer b.mu.Unlock()
 	if err := buf.access("read", off, len(dst)); err != nil {
 		return err
+	}
+	if buf.readBack(off, dst) {
+		return nil
 	}
 	if err := b.dev.read(buf.c, off, dst); err != nil {
 		b.noteFailure(err)
@@ -380,6 +406,10 @@ func (buf *vkBuffer) releaseLocked() {
 		return
 	}
 	buf.owner.dev.freeBuffer(buf.c)
+	if buf.rb != nil {
+		buf.owner.dev.freeBuffer(buf.rb)
+		buf.rb = nil
+	}
 	buf.c = nil
 	delete(buf.owner.buffers, buf)
 }

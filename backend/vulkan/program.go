@@ -5,6 +5,7 @@ package vulkan
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golem-llm/golem/backend"
@@ -24,10 +25,12 @@ type program struct {
 	core  *gpu.Program[*vkBuffer]
 	pipes []*pipeline // the pipeline of each launch
 
-	arena   *cbuf
-	scratch *cbuf
-	consts  *cbuf
-	status  *cbuf
+	// arena is the program's one device-local allocation: the planned
+	// intermediates at 0, the scratch regions at scratchAt, the constants
+	// at constsAt.
+	arena               *cbuf
+	scratchAt, constsAt int64
+	status              *cbuf
 
 	rec    *crecord
 	cp     *cprog
@@ -36,6 +39,11 @@ type program struct {
 	// barriers is how many barriers between dispatches the recorded
 	// command buffer holds (gpu.PlanBarriers).
 	barriers int
+	// written are the caller's buffers the program writes; copies the
+	// outputs it copies into their buffers' read-back memory at the end of
+	// each run (set when recording).
+	written []*vkBuffer
+	copies  []outputCopy
 
 	// remap maps the nodes of the caller's graph to those of the compiled
 	// (fused) graph: Bind takes the caller's leaves and outputs.
@@ -104,30 +112,25 @@ func (b *vkBackend) compile(g *graph.Graph, op graph.Op, variant string) (backen
 	return p, nil
 }
 
-// allocate creates the arena, scratch, constant and status buffers and the
-// C-side program (descriptor sets, command buffer, queries).
+// allocate creates the arena (intermediates, scratch and constants in one
+// buffer) and the status buffer and the C-side program (descriptor sets,
+// command buffer, queries).
 func (p *program) allocate() error {
 	b, core, list := p.b, p.core, p.core.List
+	align := b.regionAlign()
+	p.scratchAt = (core.Plan.Size + align - 1) / align * align
+	p.constsAt = p.scratchAt + core.Scratch.Total
 	var err error
-	if core.Plan.Size > 0 {
-		if p.arena, err = b.allocLocked(core.Plan.Size, 0); err != nil {
-			return fmt.Errorf("arena: %w", err)
+	if total := p.constsAt + core.Consts.Total; total > 0 {
+		if p.arena, err = b.allocLocked(total, 0); err != nil {
+			return fmt.Errorf("arena of %d bytes (intermediates %d, scratch %d, constants %d): %w",
+				total, core.Plan.Size, core.Scratch.Total, core.Consts.Total, err)
 		}
 	}
-	if len(list.Scratch) > 0 {
-		if p.scratch, err = b.allocLocked(core.Scratch.Total, 0); err != nil {
-			return fmt.Errorf("scratch: %w", err)
-		}
-	}
-	if len(list.Consts) > 0 {
-		if p.consts, err = b.allocLocked(core.Consts.Total, 0); err != nil {
+	for i, k := range list.Consts {
+		if err := b.dev.write(p.arena, p.constsAt+core.Consts.Offsets[i], k); err != nil {
+			b.noteFailure(err)
 			return fmt.Errorf("constants: %w", err)
-		}
-		for i, k := range list.Consts {
-			if err := b.dev.write(p.consts, core.Consts.Offsets[i], k); err != nil {
-				b.noteFailure(err)
-				return fmt.Errorf("constants: %w", err)
-			}
 		}
 	}
 	if len(list.Slots) > 0 {
@@ -203,19 +206,20 @@ func (p *program) Bind(n *graph.Node, buf backend.Buffer, off int64) error {
 }
 
 // memory returns the device buffer an argument placed by the program
-// layer lives in. The caller holds b.mu and has checked the bindings.
-func (p *program) memory(pl gpu.Place[*vkBuffer]) *cbuf {
+// layer lives in, and where in it that memory starts. The caller holds
+// b.mu and has checked the bindings.
+func (p *program) memory(pl gpu.Place[*vkBuffer]) (*cbuf, int64) {
 	switch pl.In {
 	case gpu.InBuffer:
-		return pl.Buf.c
+		return pl.Buf.c, 0
 	case gpu.InArena:
-		return p.arena
+		return p.arena, 0
 	case gpu.InStatus:
-		return p.status
+		return p.status, 0
 	case gpu.InScratch:
-		return p.scratch
+		return p.arena, p.scratchAt
 	}
-	return p.consts
+	return p.arena, p.constsAt
 }
 
 // statusStride is the distance between two status slots in the status
@@ -248,10 +252,11 @@ func (p *program) resolve() error {
 				pl.Start = slot * p.b.statusStride()
 				pl.End, pl.Target = pl.Start+4*gpu.StatusWords, pl.Start
 			}
-			buf := p.memory(pl)
+			buf, base := p.memory(pl)
 			if buf == nil {
 				return fmt.Errorf("vulkan: run: node %s: argument %d has no device memory", l.Node, k)
 			}
+			pl.Start, pl.End, pl.Target = pl.Start+base, pl.End+base, pl.Target+base
 			aligned := pl.Start / align * align
 			rng := (pl.End - aligned + 3) / 4 * 4
 			if room := int64(buf.b.size) - aligned; rng > room {
@@ -278,6 +283,21 @@ func (p *program) resolve() error {
 			wi++
 		}
 	}
+	p.written = p.written[:0]
+	for _, l := range launches {
+		for _, a := range l.Args {
+			if !a.Writes() || a.Kind != gpu.ArgNode {
+				continue
+			}
+			if pl, err := p.core.Place(a); err == nil && pl.In == gpu.InBuffer && !slices.Contains(p.written, pl.Buf) {
+				p.written = append(p.written, pl.Buf)
+			}
+		}
+	}
+	copies, err := p.outputCopies()
+	if err != nil {
+		return err
+	}
 	var bars []barrierRec
 	plan := gpu.PlanBarriers(acc)
 	if p.b.noBarriers {
@@ -290,7 +310,13 @@ func (p *program) resolve() error {
 		}
 		bars = append(bars, br)
 	}
-	if err := p.rec.setLinks(bars, nil); err != nil {
+	var recCopies [][2]rangeRec
+	for _, c := range copies {
+		n := uint64(c.hi - c.lo)
+		recCopies = append(recCopies, [2]rangeRec{{b: c.buf.c, off: uint64(c.lo), len: n}, {b: c.buf.rb, off: uint64(c.lo), len: n}})
+	}
+	p.copies = copies
+	if err := p.rec.setLinks(bars, recCopies); err != nil {
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
 	n, err := p.b.dev.record(p.cp, p.rec)
@@ -300,6 +326,63 @@ func (p *program) resolve() error {
 	}
 	p.barriers = n
 	return nil
+}
+
+// outputCopy is an output the program copies into its buffer's read-back
+// memory: bytes [lo, hi) of buf.
+type outputCopy struct {
+	buf    *vkBuffer
+	lo, hi int64
+}
+
+// readbackMax bounds the buffers that get read-back memory.
+const readbackMax = 64 << 20
+
+// outputCopies returns the outputs to copy into read-back memory at the
+// end of each run: those bound to unmapped buffers (discrete GPUs) of at
+// most readbackMax bytes, whose host-visible shadow it allocates on first
+// use, so that reading them after a run is a memcpy, not another
+// submission (vkBuffer.Read). Without host memory for a shadow an output
+// is read the usual way. The caller holds b.mu.
+func (p *program) outputCopies() ([]outputCopy, error) {
+	var out []outputCopy
+	for _, o := range p.core.Graph.Outputs {
+		pl, err := p.core.Place(gpu.Arg{Kind: gpu.ArgNode, Node: o})
+		if err != nil {
+			return nil, fmt.Errorf("vulkan: run: %w", err)
+		}
+		vb := pl.Buf
+		if pl.In != gpu.InBuffer || vb.c.mapped() != nil || vb.size > readbackMax || pl.End <= pl.Start {
+			continue
+		}
+		if vb.rb == nil {
+			rb, err := p.b.dev.newBuffer(uint64(vb.size), 2)
+			if err != nil || rb.mapped() == nil {
+				if rb != nil {
+					p.b.dev.freeBuffer(rb)
+				}
+				p.b.log.Debug("vulkan: no read-back memory for an output", "node", o.String(), "err", err)
+				continue
+			}
+			vb.rb = rb
+		}
+		out = append(out, outputCopy{buf: vb, lo: pl.Start, hi: min(pl.End, vb.size)})
+	}
+	return out, nil
+}
+
+// ran notes what a submitted run changed: every caller buffer it writes
+// has new contents, and the read-back memory of the copied outputs holds
+// them.
+func (p *program) ran() {
+	for _, w := range p.written {
+		w.gen++
+		w.rbValid = w.rbValid[:0]
+	}
+	for _, c := range p.copies {
+		c.buf.rbGen = c.buf.gen
+		c.buf.rbValid = append(c.buf.rbValid, [2]int64{c.lo, c.hi})
+	}
 }
 
 // Run implements backend.Program: one submission of the recorded command
@@ -332,6 +415,7 @@ func (p *program) Run(ctx context.Context) error {
 		b.noteFailure(err)
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
+	p.ran()
 	if err := b.validation(); err != nil {
 		return fmt.Errorf("vulkan: run: %w", err)
 	}
@@ -431,12 +515,12 @@ func (p *program) releaseLocked() {
 		p.rec.free()
 		p.rec = nil
 	}
-	for _, c := range []*cbuf{p.arena, p.scratch, p.consts, p.status} {
+	for _, c := range []*cbuf{p.arena, p.status} {
 		if c != nil {
 			d.freeBuffer(c)
 		}
 	}
-	p.arena, p.scratch, p.consts, p.status = nil, nil, nil, nil
+	p.arena, p.status = nil, nil
 	p.core.Unbind()
 	delete(p.b.progs, p)
 }
