@@ -180,6 +180,9 @@ func TestCheckStatus(t *testing.T) {
 		"the first flagged slot")
 
 	require.Equal(t, "bad value 5 at index 2", StatusMessage(sm, 1, 5, 2))
+	cp := b.Copy(b.Input("w", graph.F32, 256), graph.Q4_K)
+	require.NoError(t, b.Err())
+	require.Equal(t, "block 3: scale dmin does not fit an f16 (source values too large or not finite)", StatusMessage(cp, 1, 1, 3))
 	words[0] = 0
 	require.ErrorContains(t, list.CheckStatus(words[:5]), "status region of 5 words holds no slot 1")
 }
