@@ -28,6 +28,8 @@ import (
 //     and values as float16_t, converted by the hardware rather than
 //     decoded bit by bit. "auto" uses them for F16 caches when the device
 //     has the feature.
+//   - "flash_coopmat" (ops_coopmat.go; devices with VK_KHR_cooperative_matrix):
+//     flash attention whose Q·Kᵀ and P·V run on cooperative matrices.
 const (
 	attnAuto       = "auto"
 	attnFlash      = "flash"
@@ -73,6 +75,7 @@ func init() {
 			Launch: func(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, true) }},
 		variant{Name: attnNaiveS16, Available: storage16Available, Supports: supportsNaive,
 			Launch: func(c *compiler, n *graph.Node) error { return launchNaiveKind(c, n, true) }},
+		variant{Name: attnFlashCoopmat, Available: coopmatFlashAvailable, Supports: supportsFlashCoopmat, Launch: launchFlashCoopmat},
 	)
 }
 
