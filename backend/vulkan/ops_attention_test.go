@@ -129,6 +129,9 @@ func attnVariants(be *vkBackend) []string {
 	if storage16Available(&be.info) == nil {
 		vs = append(vs, attnFlashS16, attnSplitKVS16, attnNaiveS16)
 	}
+	if coopmatFlashAvailable(&be.info) == nil {
+		vs = append(vs, attnFlashCoopmat) // takes D%16 == 0 cases only
+	}
 	return vs
 }
 
