@@ -16,7 +16,8 @@
 // row stride KP chosen so that KP ≡ TPK (mod 32): the 32/TPK keys and TPK
 // parts a group of 32 invocations reads fall in 32 different banks. The
 // scores, their maximum and the probabilities go through shared memory
-// with an online softmax; each invocation keeps NC output columns
+// with an online softmax (invocation 0 takes the tile's maximum and keeps
+// the running sum); each invocation keeps NC output columns
 // (t = tid + WG·c), reading value rows coalesced too.
 //
 // Results go to the scratch buffer: the partial maximum m and sum l (at
@@ -39,6 +40,7 @@ shared float kt[BK * KP]; // the tile's key rows, row stride KP
 shared float part[WG];    // partial dot products
 shared float sc[BK];      // scores
 shared float pr[BK];      // probabilities
+shared float new_m;       // the running maximum after this tile (from invocation 0)
 
 void main() {
 	uint tid = gl_LocalInvocationID.x;
@@ -108,11 +110,15 @@ void main() {
 			sc[tid] = s;
 		}
 		barrier();
-		float mt = NEG_INF;
-		for (uint jj = 0u; jj < nk; jj++) {
-			mt = max(mt, sc[jj]);
+		if (tid == 0u) {
+			float mt = NEG_INF;
+			for (uint jj = 0u; jj < nk; jj++) {
+				mt = max(mt, sc[jj]);
+			}
+			new_m = max(m, mt);
 		}
-		float mn = max(m, mt);
+		barrier();
+		float mn = new_m;
 		if (mn == NEG_INF) {
 			continue; // uniform: every key of the tile is masked out
 		}
@@ -122,11 +128,13 @@ void main() {
 		}
 		barrier();
 		float corr = m == NEG_INF ? 0.0 : exp(m - mn);
-		float ls = 0.0;
-		for (uint jj = 0u; jj < nk; jj++) {
-			ls += pr[jj];
+		if (tid == 0u) {
+			float ls = 0.0;
+			for (uint jj = 0u; jj < nk; jj++) {
+				ls += pr[jj];
+			}
+			l = l * corr + ls; // only invocation 0 keeps the sum
 		}
-		l = l * corr + ls;
 		for (uint c = 0u; c < NC; c++) {
 			uint t = tid + WG * c;
 			if (t < pc.dv) {
