@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/internal/optcheck"
 	"github.com/golem-llm/golem/runtime"
@@ -32,6 +33,12 @@ type ModelOptions struct {
 	// are measured in turn, repetition after repetition (1, 2, 4, 1, 2,
 	// 4, ...), so that a machine shared with other work slows them alike.
 	Parallel []int
+	// Profile, when set, is called after each test (pp, tg) on each device
+	// with the per-op device times of the last run of each of the test's
+	// programs (runtime.Session.Timings, by tokens per run: 1 is the
+	// decode step); empty when the backend reports none, or when
+	// Options.DeviceTime is off (the backends then time nothing).
+	Profile func(device, test string, timings map[int][]backend.OpTiming)
 }
 
 // Validate reports a field out of its range as an *optcheck.FieldError.
@@ -177,12 +184,13 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 			if warm {
 				r.Warmup = 1
 			}
-			var times []float64
+			var times, dev []float64
+			var profile map[int][]backend.OpTiming
 			var err error
 			if t.seqs > 0 {
 				times, err = parTimes[t.seqs], parErr
 			} else {
-				times, err = runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize)
+				times, dev, profile, err = runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize)
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -197,6 +205,12 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 					peak = ceil.Peak(dt)
 				}
 				r.setTimes(times, peak, ceil.Bandwidth, ceil.Source)
+				if o.DeviceTime {
+					r.setDeviceTimes(dev)
+				}
+				if mo.Profile != nil {
+					mo.Profile(d.name, t.String(), profile)
+				}
 				rates := make([]float64, len(times))
 				for i, s := range times {
 					rates[i] = float64(t.tokens*seqs) / s
@@ -218,54 +232,80 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 }
 
 // runModelTest runs test t reps times in a fresh session and returns the
-// seconds of each repetition.
-func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand, vocab int) ([]float64, error) {
+// seconds of each repetition, the device seconds of each (the summed
+// per-op device times of its program runs; nil when the backend reports
+// none) and the per-op timings of the last run of each program.
+func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand,
+	vocab int) (times, dev []float64, profile map[int][]backend.OpTiming, err error) {
 	s, err := m.NewSession(runtime.SessionOptions{Context: t.tokens, KVType: kv, Chunk: t.tokens})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	defer s.Close()
 	tokens := make([]int32, t.tokens)
 	for i := range tokens {
 		tokens[i] = int32(rng.IntN(vocab))
 	}
-	once := func(n int) (float64, error) {
+	timed := true
+	// feed feeds toks and returns the device seconds of the run (each Feed
+	// here runs one program once: a whole prompt, or one token).
+	feed := func(toks []int32) (float64, error) {
+		if err := s.Feed(ctx, toks); err != nil {
+			return 0, err
+		}
+		ts, ok := s.Timings()[len(toks)]
+		if !ok {
+			timed = false
+			return 0, nil
+		}
+		var d float64
+		for _, x := range ts {
+			d += x.Seconds
+		}
+		return d, nil
+	}
+	once := func(n int) (wall, devSec float64, err error) {
 		s.Rewind(0)
 		start := time.Now()
 		if t.kind == "pp" {
-			if err := s.Feed(ctx, tokens[:n]); err != nil {
-				return 0, err
+			if devSec, err = feed(tokens[:n]); err != nil {
+				return 0, 0, err
 			}
 		} else {
 			for i := 0; i < n; i++ {
-				if err := s.Feed(ctx, tokens[i:i+1]); err != nil {
-					return 0, err
+				d, err := feed(tokens[i : i+1])
+				if err != nil {
+					return 0, 0, err
 				}
+				devSec += d
 			}
 		}
-		return time.Since(start).Seconds(), nil
+		return time.Since(start).Seconds(), devSec, nil
 	}
 	if warm {
 		n := t.tokens
 		if t.kind == "tg" {
 			n = 1
 		}
-		if _, err := once(n); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
+		if _, _, err := once(n); err != nil {
+			return nil, nil, nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	var times []float64
 	for range reps {
 		if err := ctx.Err(); err != nil {
-			return times, err
+			return times, nil, nil, err
 		}
-		sec, err := once(t.tokens)
+		sec, d, err := once(t.tokens)
 		if err != nil {
-			return times, err
+			return times, nil, nil, err
 		}
 		times = append(times, sec)
+		dev = append(dev, d)
 	}
-	return times, nil
+	if !timed {
+		dev = nil
+	}
+	return times, dev, s.Timings(), nil
 }
 
 // parallelPrompt is the prompt length of each sequence of a parallel

@@ -63,6 +63,7 @@ type benchFlags struct {
 	threads   int
 	seed      int64
 	force     bool
+	devTime   bool
 	status    *statusLine // the progress line on stderr
 }
 
@@ -82,6 +83,7 @@ func (f *benchFlags) register(cmd *cobra.Command, plot bool, reps int) {
 	fl.IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
 	fl.Int64Var(&f.seed, "seed", 0, "input seed (0: the parity suite's default)")
 	fl.BoolVarP(&f.force, "force", "f", false, "replace the -o and --plot files if they exist")
+	fl.BoolVar(&f.devTime, "device-time", false, "open the devices with per-op timing and report each run's device time (DEVICE TIME) beside its wall time; the timing costs time in the runs")
 }
 
 // options turns the flags into bench.Options with a progress line on a
@@ -123,7 +125,7 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 		warm = -1 // bench.Options: negative means none
 	}
 	o := bench.Options{
-		Devices: f.devices, Reps: f.reps, Warmup: warm, MinTime: f.minTime, Threads: f.threads, Seed: f.seed,
+		Devices: f.devices, Reps: f.reps, Warmup: warm, MinTime: f.minTime, Threads: f.threads, Seed: f.seed, DeviceTime: f.devTime,
 		Env:      bench.DetectEnv(version, buildCommit()),
 		Ceilings: bench.CeilingOptions{Version: buildKey(), Remeasure: f.remeasure, Override: ov, Logger: log},
 		Logger:   log,
@@ -322,6 +324,7 @@ func newBenchModelCmd() *cobra.Command {
 		kvType, vocab string
 		seed          uint64
 		parallel      []int
+		profile       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "model (-m FILE | --shape NAME)",
@@ -329,7 +332,10 @@ func newBenchModelCmd() *cobra.Command {
 		Long: `model measures end-to-end throughput like llama-bench: pp = a prompt of -p
 tokens fed in one batch into an empty KV cache, tg = -n tokens decoded one at a
 time from an empty cache, each repeated -r times after one warm-up; the table
-shows mean ± standard deviation tokens per second.
+shows mean ± standard deviation tokens per second, and the device time of a
+repetition where the backend times its ops. --profile prints, after each test,
+the per-op table of golem run --profile (count, kernel launches, device time,
+share) for the test's last prefill or decode step, on stderr.
 
 --parallel 1,2,4,8 replaces tg by one test per count N: N sequences of -n
 tokens decoded together (one batched step per token reads the weights once
@@ -365,6 +371,13 @@ or a custom spec), written to a temporary file in each --type.`,
 			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv, Parallel: parallel}
 			if err := mo.Validate(); err != nil {
 				return err
+			}
+			if profile {
+				o.DeviceTime = true // the per-op timings are the profile
+				mo.Profile = func(device, test string, ts map[int][]backend.OpTiming) {
+					f.status.clear()
+					printProfiles(cmd.ErrOrStderr(), fmt.Sprintf("%s (%s %s)", device, mo.Name, test), programProfiles(ts))
+				}
 			}
 			if prompt == 0 {
 				mo.Prompt = -1
@@ -447,6 +460,7 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
 	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32 or f16")
 	cmd.Flags().IntSliceVar(&parallel, "parallel", nil, "decode tests of N sequences decoded together, for each N (e.g. 1,2,4,8)")
+	cmd.Flags().BoolVar(&profile, "profile", false, "print the per-op device times (count, launches, device time, share) of each test's last prefill or decode step on stderr")
 	return cmd
 }
 
