@@ -80,9 +80,10 @@ echo "devices checked: ${gpus:-none}" | tee -a "$out/log.txt"
 step parity-ops 90 golem parity ops --device "${gpus:-cuda:0}" --format table
 
 # Vulkan and CUDA side by side on one model, early so that the budget always
-# leaves time for it: prefill (pp512) and decode (tg128) tokens per second and
-# device time per device in one table, and with --profile each backend's
-# per-op device times of the last prefill and decode step (in the log).
+# leaves time for it: prefill (pp512) and decode (tg128) tokens per second
+# per device in one table (production runs: no per-op timing), then one
+# profiled repetition whose per-op device times of the last prefill and
+# decode step go to the log.
 # GOLEM_GPU_QUICK=1 (a software device: lavapipe, the CUDA emulator) takes
 # the tiny model and short tests instead.
 shape=llama-3.2-1b pp=512 tg=128
@@ -91,7 +92,8 @@ if [ -n "${GOLEM_GPU_QUICK:-}" ]; then
 fi
 if [ -n "$gpus" ]; then
 	step gen-model 60 golem gen-model --shape "$shape" --type q8_0 -o "$work/model-q8_0.gguf"
-	step bench-model 90 golem bench model -m "$work/model-q8_0.gguf" --device "$gpus" -p "$pp" -n "$tg" -r 3 --profile -o "$work/files/model.json"
+	step bench-model 90 golem bench model -m "$work/model-q8_0.gguf" --device "$gpus" -p "$pp" -n "$tg" -r 3 -o "$work/files/model.json"
+	step profile-model 60 golem bench model -m "$work/model-q8_0.gguf" --device "$gpus" -p "$pp" -n "$tg" -r 1 --profile
 fi
 for d in ${gpus//,/ }; do
 	step "parity-model-${d//:/}" 45 golem parity model -m "$here/shared/models/stories260K.gguf" --device "$d" --device cpu --layers
