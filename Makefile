@@ -25,7 +25,7 @@ TEST_TIMEOUT ?= 10m
 # Packages also tested under the race detector (with -short): those with
 # goroutines or shared state, as long as make test stays under ~12 minutes on
 # 2 cores. Measured when added: 5-7 s each. Missing directories are skipped.
-RACE_DIRS := graph backend backend/cpu backend/quant parity runtime
+RACE_DIRS := . graph backend backend/cpu backend/quant parity runtime
 RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/*.go),./$(d)))
 # Packages whose !cgo stubs are tested with CGO_ENABLED=0.
 NOCGO_PKGS := ./backend/cuda ./backend/vulkan

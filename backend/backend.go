@@ -54,7 +54,10 @@ type Buffer interface {
 
 // Program is a compiled graph. Every leaf (weight, input, state) and every
 // output must be bound to a buffer before Run; bindings persist across runs,
-// so a decode loop binds once and then only writes inputs and runs.
+// so a decode loop binds once and then only writes inputs and runs. Binding
+// a node again between runs replaces its binding from the next run on (the
+// runtime's batched decode step binds each row's KV-cache states to the
+// cache of the sequence in that row).
 type Program interface {
 	// Bind places node n (a leaf or an output of the compiled graph) at byte
 	// offset off of buf. The range must hold n's contiguous bytes.

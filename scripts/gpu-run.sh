@@ -78,6 +78,23 @@ echo "devices checked: ${gpus:-none}" | tee -a "$out/log.txt"
 
 # Correctness first: each device against the float64 CPU reference.
 step parity-ops 90 golem parity ops --device "${gpus:-cuda:0}" --format table
+
+# Vulkan and CUDA side by side on one model, early so that the budget always
+# leaves time for it: prefill (pp512) and decode (tg128) tokens per second
+# per device in one table (production runs: no per-op timing), then one
+# profiled repetition whose per-op device times of the last prefill and
+# decode step go to the log.
+# GOLEM_GPU_QUICK=1 (a software device: lavapipe, the CUDA emulator) takes
+# the tiny model and short tests instead.
+shape=llama-3.2-1b pp=512 tg=128
+if [ -n "${GOLEM_GPU_QUICK:-}" ]; then
+	shape=tiny pp=64 tg=16
+fi
+if [ -n "$gpus" ]; then
+	step gen-model 60 golem gen-model --shape "$shape" --type q8_0 -o "$work/model-q8_0.gguf"
+	step bench-model 90 golem bench model -m "$work/model-q8_0.gguf" --device "$gpus" -p "$pp" -n "$tg" -r 3 -o "$work/files/model.json"
+	step profile-model 60 golem bench model -m "$work/model-q8_0.gguf" --device "$gpus" -p "$pp" -n "$tg" -r 1 --profile
+fi
 for d in ${gpus//,/ }; do
 	step "parity-model-${d//:/}" 45 golem parity model -m "$here/shared/models/stories260K.gguf" --device "$d" --device cpu --layers
 	step "parity-q8-${d//:/}" 45 golem parity model -m "$here/shared/models/tiny-q8_0.gguf" --device "$d" --device cpu
@@ -111,16 +128,14 @@ fi
 # shapes here; its float64 reference checks run on reduced shapes).
 # GOLEM_GPU_QUICK=1 (for a software device: lavapipe, the CUDA emulator)
 # takes the quick attention and matmul shapes and the tiny model instead.
-attn=(--shapes default) mm=() shape=llama-3.2-1b
+attn=(--shapes default) mm=()
 if [ -n "${GOLEM_GPU_QUICK:-}" ]; then
 	attn=(--shapes "prefill:b1,h8,kv2,d64,s128,causal;decode:b1,h8,kv2,d64,kv512")
-	mm=(--size 256 --types f16,q8_0) shape=tiny
+	mm=(--size 256 --types f16,q8_0)
 fi
 if [ -n "$gpus" ]; then
 	step bench-attention 90 golem bench attention --device "$gpus" "${attn[@]}" --reps 5 -o "$work/files/attention.json" --plot "$work/files/roofline.png"
 	step bench-matmul 60 golem bench matmul --device "$gpus" "${mm[@]}" --reps 5 -o "$work/files/matmul.json"
-	step gen-model 60 golem gen-model --shape "$shape" --type q8_0 -o "$work/model-q8_0.gguf"
-	step bench-model 90 golem bench model -m "$work/model-q8_0.gguf" --device "$gpus" -p 512 -n 128 -r 3 -o "$work/files/model.json"
 fi
 
 cp "$work"/logs/*.log "$work/files/" 2>/dev/null

@@ -152,6 +152,6 @@ func TestKQuantCopy(t *testing.T) {
 			big[i] = float32(i%7) * 1e9 // block scales far beyond an f16
 		}
 		_, err = runGraph(t, be, g, 0, "", map[*graph.Node][]byte{in: f32bytes(big...)}, out)
-		require.ErrorContains(t, err, "block 0: its scale does not fit an f16 (values too large for q4_k) (2 bad elements in all)")
+		require.ErrorContains(t, err, "block 0: scale d does not fit an f16 (source values too large or not finite) (2 bad elements in all)")
 	})
 }

@@ -68,20 +68,11 @@ func TestOwnOps(t *testing.T) {
 		}
 		t.Run(c.Name, func(t *testing.T) {
 			r := parity.RunCase(context.Background(), be, ref, c, parity.DefaultSeed)
-			if unquantizable.MatchString(c.Name) {
-				// Documented: quantizing to the k-quants is not implemented.
-				require.True(t, r.Skipped, r.Message())
-				return
-			}
-			require.False(t, r.Skipped, r.Message())
+			require.False(t, r.Skipped, "every case runs on vulkan: %s", r.Message())
 			require.True(t, r.Err == nil && r.Pass, r.Message())
 		})
 	}
 }
-
-// unquantizable matches the cases the backend does not implement: copies
-// to the k-quant formats.
-var unquantizable = regexp.MustCompile(`^copy\(src=(f32|f16|bf16),dst=q[46]_k,`)
 
 // TestSupportsEveryOwnOp checks that every op other than matmul and
 // attention has a registered kernel.

@@ -93,7 +93,29 @@ func (b *vkBackend) finish(l *launch) (*pipeline, error) {
 				i, a.Node, size, lim.MaxStorageBufferRange)
 		}
 	}
-	return b.pipeline(l.Kernel, len(l.Args), 4*len(l.Words), l.Specs)
+	pipe, err := b.pipeline(l.Kernel, len(l.Args), 4*len(l.Words), l.Specs)
+	if err != nil {
+		return nil, err
+	}
+	_, in, err := b.shader(l.Kernel)
+	if err != nil {
+		return nil, err
+	}
+	return pipe, checkWrites(in, l.Args)
+}
+
+// checkWrites fails when the shader may write a binding that the launch
+// binds as an input (In, Const): barriers between dispatches are placed
+// from what launches declare they write (gpu.PlanBarriers), so a write the
+// launch does not declare would race with later dispatches. A shader
+// declares its inputs readonly.
+func checkWrites(in spirv.Interface, args []gpu.Arg) error {
+	for _, b := range in.Writable {
+		if int(b) < len(args) && !args[b].Writes() {
+			return fmt.Errorf("the shader may write binding %d, which the launch binds as an input (bind outputs with Out; declare inputs readonly)", b)
+		}
+	}
+	return nil
 }
 
 // checkLimits checks a launch's bindings and push-constant words against
@@ -130,15 +152,7 @@ func pipelineKey(shader string, bindings, pushBytes int, specs []gpu.Spec) strin
 // block of exactly pushBytes bytes. Launches and shaders otherwise
 // match by position only, so this catches an argument or word added on
 // one side and not the other.
-func checkInterface(code []byte, bindings, pushBytes int) error {
-	m, err := spirv.Parse(code)
-	if err != nil {
-		return err
-	}
-	in, err := m.Reflect()
-	if err != nil {
-		return err
-	}
+func checkInterface(in spirv.Interface, bindings, pushBytes int) error {
 	for _, b := range in.Bindings {
 		if int(b) >= bindings {
 			return fmt.Errorf("declares binding %d, the launch binds %d arguments", b, bindings)
@@ -148,6 +162,15 @@ func checkInterface(code []byte, bindings, pushBytes int) error {
 		return fmt.Errorf("declares %d bytes of push constants, the launch pushes %d", in.PushBytes, pushBytes)
 	}
 	return nil
+}
+
+// reflectShader parses SPIR-V code and returns its interface.
+func reflectShader(code []byte) (spirv.Interface, error) {
+	m, err := spirv.Parse(code)
+	if err != nil {
+		return spirv.Interface{}, err
+	}
+	return m.Reflect()
 }
 
 // errNoShader is returned for a shader name with no embedded SPIR-V.

@@ -455,12 +455,12 @@ func TestCompileErrors(t *testing.T) {
 	require.ErrorContains(t, err, "vulkan: compile: empty graph")
 
 	b := graph.NewBuilder()
-	x := b.Input("x", graph.F32, 1, 256)
-	g, err := b.Build(b.Copy(x, graph.Q4_K))
+	x := b.Input("x", graph.Q8_0, 1, 256)
+	g, err := b.Build(b.Copy(x, graph.Q4_0))
 	require.NoError(t, err)
 	require.False(t, be.Supports(g.Outputs[0]))
 	_, err = be.Compile(g)
-	require.ErrorContains(t, err, "quantizing to q4_k is not implemented")
+	require.ErrorContains(t, err, "converting q8_0 to q4_0 is not implemented")
 
 	require.Nil(t, be.Variants(graph.OpAdd))
 	_, err = be.CompileVariant(g, graph.OpAdd, "fast")

@@ -84,6 +84,7 @@ func TestDecodeDispatches(t *testing.T) {
 	run := func(fuse string) (int, []float32) {
 		t.Setenv(FuseEnv, fuse)
 		be := vkDeviceWith(t, backend.Options{Profile: true})
+		vb := be
 		m, err := runtime.Load(context.Background(), src, be, runtime.LoadOptions{})
 		require.NoError(t, err)
 		defer func() { require.NoError(t, m.Close()) }()
@@ -98,6 +99,19 @@ func TestDecodeDispatches(t *testing.T) {
 		for _, tm := range ts {
 			n += tm.Launches
 		}
+		// The decode program: the one with n dispatches and one query.
+		vb.mu.Lock()
+		found := false
+		for p := range vb.progs {
+			if len(p.core.List.Launches) == n && p.core.Graph.Outputs[0].Shape[0] == 1 {
+				found = true
+				t.Logf("fuse=%s: decode step: %d dispatches, %d barriers between them (before: one after every dispatch)", fuse, n, p.barriers)
+				require.Less(t, p.barriers, n-1, "barriers only between dependent dispatches")
+				require.Positive(t, p.barriers)
+			}
+		}
+		vb.mu.Unlock()
+		require.True(t, found, "the decode program")
 		return n, s.Logits()
 	}
 	unfused, want := run("0")

@@ -107,3 +107,59 @@ func launchCoopmat(c *compiler, n *graph.Node) error {
 	}
 	return nil
 }
+
+// attnFlashCoopmat is the cooperative-matrix flash attention variant
+// (kernels/vulkan/attention_flash_coopmat): offered only where
+// coopmatFlashAvailable accepts the device, never by "auto"; like the
+// GEMM it has not run anywhere yet (no device golem's CI has cooperative
+// matrices).
+const attnFlashCoopmat = "flash_coopmat"
+
+// coopmatFlashShared is the kernel's shared memory in bytes for head dims
+// d and dv: f16 query (16 rows), key and value tiles (32 rows) and
+// probabilities, f32 scores, P·V and output tiles, three f32 and one uint
+// per query row.
+func coopmatFlashShared(d, dv int64) int64 {
+	return 2*(16*d+32*d+32*dv+16*32) + 4*(16*32+2*16*dv) + 4*4*16
+}
+
+// coopmatFlashAvailable: the GEMM's requirements (coopmatAvailable) and
+// 16-bit storage (K and V are read as float16_t).
+func coopmatFlashAvailable(d *deviceInfo) error {
+	if err := coopmatAvailable(d); err != nil {
+		return err
+	}
+	return storage16Available(d)
+}
+
+func supportsFlashCoopmat(dev *deviceInfo, n *graph.Node) error {
+	if err := coopmatFlashAvailable(dev); err != nil {
+		return err
+	}
+	if err := supportsAttn(n); err != nil {
+		return err
+	}
+	a := n.AttentionDims()
+	if a.D%16 != 0 || a.Dv%8 != 0 {
+		return fmt.Errorf("head dims %d and %d: the cooperative-matrix kernel needs D a multiple of 16 and Dv of 8", a.D, a.Dv)
+	}
+	if s := coopmatFlashShared(int64(a.D), int64(a.Dv)); s > int64(dev.Limits.MaxSharedMemory) {
+		return fmt.Errorf("head dims %d and %d need %d bytes of shared memory (device: %d)", a.D, a.Dv, s, dev.Limits.MaxSharedMemory)
+	}
+	lim := dev.Limits.MaxWorkgroupCount
+	if groups(int64(a.Sq), 16) > int64(lim[0]) || int64(a.Hq) > int64(lim[1]) || int64(a.Batch) > int64(lim[2]) {
+		return fmt.Errorf("grid of %d×%d×%d query tiles, heads and batches exceeds the device's %v", groups(int64(a.Sq), 16), a.Hq, a.Batch, lim)
+	}
+	return nil
+}
+
+func launchFlashCoopmat(c *compiler, n *graph.Node) error {
+	a := n.AttentionDims()
+	l := c.Launch(n, "attention_flash_coopmat")
+	attnArgs(l, n, a, -1, 0, 0)
+	l.Local(4*c.Dev.Limits.SubgroupSize, 1, 1)
+	l.Spec(3, uint32(a.D))
+	l.Spec(4, uint32(a.Dv))
+	l.Grid(uint32(groups(int64(a.Sq), 16)), uint32(a.Hq), uint32(a.Batch))
+	return nil
+}

@@ -3,11 +3,14 @@
 package vulkan
 
 import (
+	"io/fs"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
+	vulkankernels "github.com/golem-llm/golem/kernels/vulkan"
 )
 
 // TestCoopmatSelection: the cooperative-matrix GEMM is offered only on a
@@ -51,8 +54,62 @@ func TestCoopmatSelection(t *testing.T) {
 			require.Equal(t, tc.avail, coopmatAvailable(&d) == nil)
 			require.Equal(t, tc.avail, contains(names, matmulCoopmat), "%v", names)
 			require.Equal(t, matmulAuto, names[0], "auto stays the default")
+			attn := ops.Variants(graph.OpAttention, &d)
+			require.Equal(t, tc.avail, contains(attn, attnFlashCoopmat), "%v", attn)
+			require.Equal(t, attnAuto, attn[0], "auto stays the default")
 		})
 	}
+	// The attention kernel also reads K and V through 16-bit storage.
+	d := nvidia()
+	d.Features.Storage16 = false
+	require.ErrorContains(t, coopmatFlashAvailable(&d), "16-bit storage")
+	require.NotContains(t, ops.Variants(graph.OpAttention, &d), attnFlashCoopmat)
+}
+
+// TestCoopmatFlashSupports: the cooperative-matrix attention takes head
+// dims that are multiples of 16 (D) and 8 (Dv) whose tiles fit the
+// device's shared memory, and launches one workgroup of four subgroups per
+// 16 queries, head and batch.
+func TestCoopmatFlashSupports(t *testing.T) {
+	d := deviceInfo{
+		Limits: limits{MaxInvocations: 1024, MaxWorkgroupSize: [3]uint32{1024, 1024, 64}, MaxWorkgroupCount: [3]uint32{65535, 65535, 65535},
+			MaxSharedMemory: 49152, SubgroupSize: 32, MinSubgroupSize: 32, MaxSubgroupSize: 32, MaxStorageBuffers: 1 << 20,
+			SubgroupOps: subgroupBasic | subgroupArithmetic, MaxPushConstants: 256, MaxStorageBufferRange: 1 << 32, MinOffsetAlignment: 16},
+		Features: features{Float16: true, Storage16: true, CoopMat: true, MemoryModel: true, CoopMatShapes: []coopShape{coopmatGEMMShape}},
+	}
+	attn := func(dq, dv, sq int) *graph.Graph {
+		b := graph.NewBuilder()
+		q := b.Input("q", graph.F32, sq, 8, dq)
+		k := b.Input("k", graph.F16, 300, 2, dq)
+		v := b.Input("v", graph.F16, 300, 2, dv)
+		pos := b.Input("pos", graph.I32, sq)
+		g, err := b.Build(b.Attention(q, k, v, graph.AttentionOpts{Causal: true, Pos: pos}))
+		require.NoError(t, err)
+		return g
+	}
+	out := func(g *graph.Graph) *graph.Node { return g.Outputs[0] }
+	require.NoError(t, supportsFlashCoopmat(&d, out(attn(128, 128, 40))))
+	require.NoError(t, supportsFlashCoopmat(&d, out(attn(64, 64, 1))))
+	require.ErrorContains(t, supportsFlashCoopmat(&d, out(attn(8, 8, 4))), "multiple of 16")
+	require.ErrorContains(t, supportsFlashCoopmat(&d, out(attn(256, 256, 4))), "shared memory")
+
+	g := attn(128, 64, 40)
+	list, err := gpu.NewCompiler(&d, g).Compile(ops, graph.OpAttention, attnFlashCoopmat, nil)
+	require.NoError(t, err)
+	require.Len(t, list.Launches, 1)
+	l := list.Launches[0]
+	require.Equal(t, "attention_flash_coopmat", l.Kernel)
+	require.Equal(t, [3]uint32{128, 1, 1}, l.LocalSize(), "four subgroups of 32")
+	require.Equal(t, [3]uint32{3, 8, 1}, l.Groups, "ceil(40/16) query tiles × 8 heads × 1 batch")
+	require.Contains(t, l.Specs, gpu.Spec{ID: 3, Value: 128})
+	require.Contains(t, l.Specs, gpu.Spec{ID: 4, Value: 64})
+	// The launch matches the committed kernel's interface.
+	code, err := fs.ReadFile(vulkankernels.FS, "attention_flash_coopmat.spv")
+	require.NoError(t, err)
+	in, err := reflectShader(code)
+	require.NoError(t, err)
+	require.NoError(t, checkInterface(in, len(l.Args), 4*len(l.Words)))
+	require.NoError(t, checkWrites(in, l.Args))
 }
 
 func contains(s []string, v string) bool {

@@ -103,6 +103,22 @@ typedef struct {
 	PFN_vkGetQueryPoolResults GetQueryPoolResults;
 } dev_fns;
 
+// The staging ring: RING_SLOTS host-visible buffers of RING_BYTES, each with
+// a command buffer and a fence, used in turn by transfers to and from
+// unmapped buffers, so that copying chunk i+1 into a slot (host memcpy)
+// overlaps the device's copy of chunk i.
+#define RING_SLOTS 4
+#define RING_BYTES (8u << 20)
+
+typedef struct {
+	golem_vk_buf buf;
+	VkCommandBuffer cb;
+	VkFence fence;
+	int busy;       // a submitted copy not yet waited for
+	void *read_dst; // a read's destination, copied out by slot_wait
+	uint64_t read_n;
+} ring_slot;
+
 struct golem_vk_dev {
 	golem_vk_lib *lib;
 	VkInstance instance;
@@ -120,8 +136,12 @@ struct golem_vk_dev {
 	VkCommandPool pool;
 	VkCommandBuffer xfer;
 	VkFence xfer_fence;
-	golem_vk_buf staging;
+	ring_slot ring[RING_SLOTS]; // staging ring (created on first use)
+	uint32_t ring_made, ring_depth, ring_next;
+	uint64_t submits; // queue submissions so far
 };
+
+static VkResult ensure_ring(golem_vk_dev *d);
 
 struct golem_vk_prog {
 	VkDescriptorPool pool;
@@ -133,7 +153,6 @@ struct golem_vk_prog {
 	uint32_t nqueries;
 };
 
-#define STAGING_BYTES (16u << 20)
 #define SMALL_MAPPED_BYTES (64u << 10)
 
 golem_vk_lib *golem_vk_open(const char *path, char *err, size_t errlen) {
@@ -812,9 +831,6 @@ golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_de
 		SETUP(d->f.AllocateCommandBuffers(d->device, &ai, &d->xfer), "vkAllocateCommandBuffers");
 		VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
 		SETUP(d->f.CreateFence(d->device, &fi, NULL, &d->xfer_fence), "vkCreateFence");
-		if (!d->map_device_local) {
-			SETUP(golem_vk_buf_create(d, STAGING_BYTES, 2, &d->staging), "staging buffer");
-		}
 	}
 	return d;
 fail:
@@ -831,9 +847,15 @@ void golem_vk_dev_destroy(golem_vk_dev *d) {
 		if (d->f.DeviceWaitIdle != NULL) {
 			d->f.DeviceWaitIdle(d->device);
 		}
-		if (d->staging.buffer != VK_NULL_HANDLE) {
-			golem_vk_buf_destroy(d, &d->staging);
+		for (uint32_t i = 0; i < d->ring_made; i++) {
+			ring_slot *rs = &d->ring[i];
+			rs->busy = 0;
+			rs->read_dst = NULL;
+			golem_vk_buf_destroy(d, &rs->buf);
+			d->f.DestroyFence(d->device, rs->fence, NULL);
+			d->f.FreeCommandBuffers(d->device, d->pool, 1, &rs->cb);
 		}
+		d->ring_made = 0;
 		if (d->xfer_fence != VK_NULL_HANDLE) {
 			d->f.DestroyFence(d->device, d->xfer_fence, NULL);
 		}
@@ -874,10 +896,7 @@ void golem_vk_dev_invalid_call(golem_vk_dev *d) {
 VkResult golem_vk_dev_force_staging(golem_vk_dev *d) {
 	d->map_device_local = 0;
 	d->force_unmapped = 1;
-	if (d->staging.buffer == VK_NULL_HANDLE) {
-		return golem_vk_buf_create(d, STAGING_BYTES, 2, &d->staging);
-	}
-	return VK_SUCCESS;
+	return ensure_ring(d);
 }
 
 // ---- buffers --------------------------------------------------------------
@@ -904,7 +923,12 @@ static int find_type(golem_vk_dev *d, uint32_t bits, VkMemoryPropertyFlags requi
 	return fallback;
 }
 
-VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_buf *out) {
+// usage is every buffer's usage: storage, and both ends of copies.
+#define BUFFER_USAGE \
+	(VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT)
+
+VkResult golem_vk_buf_new(golem_vk_dev *d, uint64_t size, golem_vk_buf *out, uint64_t *req_size, uint64_t *req_align,
+                          uint32_t *type_bits) {
 	memset(out, 0, sizeof *out);
 	size = (size + 15) & ~(uint64_t)15;
 	if (size == 0) {
@@ -913,8 +937,7 @@ VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_
 	VkBufferCreateInfo bi = {
 		.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
 		.size = size,
-		.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-		         VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+		.usage = BUFFER_USAGE,
 		.sharingMode = VK_SHARING_MODE_EXCLUSIVE,
 	};
 	VkResult r = d->f.CreateBuffer(d->device, &bi, NULL, &out->buffer);
@@ -924,6 +947,14 @@ VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_
 	}
 	VkMemoryRequirements req;
 	d->f.GetBufferMemoryRequirements(d->device, out->buffer, &req);
+	out->size = size;
+	*req_size = req.size;
+	*req_align = req.alignment;
+	*type_bits = req.memoryTypeBits;
+	return VK_SUCCESS;
+}
+
+int golem_vk_mem_type(golem_vk_dev *d, uint32_t bits, int host, uint64_t size, int *map) {
 	const VkMemoryPropertyFlags DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
 	                            HC = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, CA = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
 	int type = -1;
@@ -933,75 +964,142 @@ VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_
 		// for small buffers (token ids, positions), which then need no
 		// staging round trip per write.
 		if (d->map_device_local || (!d->force_unmapped && size <= SMALL_MAPPED_BYTES)) {
-			type = find_type(d, req.memoryTypeBits, DL | HV | HC, DL | HV | HC | CA);
+			type = find_type(d, bits, DL | HV | HC, DL | HV | HC | CA);
 		}
 		if (type < 0) {
-			type = find_type(d, req.memoryTypeBits, DL, DL);
+			type = find_type(d, bits, DL, DL);
 		}
 		break;
 	case 1:
-		type = find_type(d, req.memoryTypeBits, HV | HC, HV | HC | DL);
+		type = find_type(d, bits, HV | HC, HV | HC | DL);
 		break;
-	default:
-		type = find_type(d, req.memoryTypeBits, HV | HC, HV | HC | CA);
+	case 2:
+		type = find_type(d, bits, HV | HC, HV | HC | CA);
+		break;
+	default: // 3: device-local, never the host-visible heap (the fallback of 0)
+		type = find_type(d, bits, DL, DL);
+		if (type >= 0 && (d->mem.memoryTypes[type].propertyFlags & HV) && !d->map_device_local) {
+			for (uint32_t i = 0; i < d->mem.memoryTypeCount; i++) {
+				VkMemoryPropertyFlags f = d->mem.memoryTypes[i].propertyFlags;
+				if ((bits & (1u << i)) && (f & DL) && !(f & HV)) {
+					type = (int)i;
+					break;
+				}
+			}
+		}
 		break;
 	}
 	if (type < 0) {
-		type = find_type(d, req.memoryTypeBits, 0, 0);
+		type = find_type(d, bits, 0, 0);
 	}
-	if (type < 0) {
-		d->f.DestroyBuffer(d->device, out->buffer, NULL);
-		out->buffer = VK_NULL_HANDLE;
-		return VK_ERROR_FEATURE_NOT_PRESENT;
+	*map = 0;
+	if (type >= 0) {
+		VkMemoryPropertyFlags f = d->mem.memoryTypes[type].propertyFlags;
+		*map = (f & (HV | HC)) == (HV | HC) && !((host == 0 || host == 3) && d->force_unmapped);
 	}
+	return type;
+}
+
+VkResult golem_vk_mem_alloc(golem_vk_dev *d, uint32_t type, uint64_t size, int map, golem_vk_mem *out) {
+	memset(out, 0, sizeof *out);
 	VkMemoryAllocateInfo ai = {
 		.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-		.allocationSize = req.size,
-		.memoryTypeIndex = (uint32_t)type,
+		.allocationSize = size,
+		.memoryTypeIndex = type,
 	};
-	r = d->f.AllocateMemory(d->device, &ai, NULL, &out->memory);
-	if (r != VK_SUCCESS && host == 0 && !d->map_device_local) {
-		// The small host-visible device-local heap (a PCIe BAR) may be full.
-		int plain = find_type(d, req.memoryTypeBits, DL, DL);
-		if (plain >= 0 && plain != type) {
-			type = plain;
-			ai.memoryTypeIndex = (uint32_t)type;
-			r = d->f.AllocateMemory(d->device, &ai, NULL, &out->memory);
-		}
-	}
+	VkResult r = d->f.AllocateMemory(d->device, &ai, NULL, &out->memory);
 	if (r != VK_SUCCESS) {
-		d->f.DestroyBuffer(d->device, out->buffer, NULL);
-		out->buffer = VK_NULL_HANDLE;
 		out->memory = VK_NULL_HANDLE;
 		return r;
 	}
-	r = d->f.BindBufferMemory(d->device, out->buffer, out->memory, 0);
-	VkMemoryPropertyFlags f = d->mem.memoryTypes[type].propertyFlags;
-	if (r == VK_SUCCESS && (f & (HV | HC)) == (HV | HC) && !(host == 0 && d->force_unmapped)) {
+	if (map) {
 		r = d->f.MapMemory(d->device, out->memory, 0, VK_WHOLE_SIZE, 0, &out->map);
-		out->coherent = 1;
+		if (r != VK_SUCCESS) {
+			d->f.FreeMemory(d->device, out->memory, NULL);
+			memset(out, 0, sizeof *out);
+			return r;
+		}
+	}
+	out->size = size;
+	out->type = type;
+	return VK_SUCCESS;
+}
+
+void golem_vk_mem_free(golem_vk_dev *d, golem_vk_mem *m) {
+	if (m->map != NULL) {
+		d->f.UnmapMemory(d->device, m->memory);
+	}
+	if (m->memory != VK_NULL_HANDLE) {
+		d->f.FreeMemory(d->device, m->memory, NULL);
+	}
+	memset(m, 0, sizeof *m);
+}
+
+VkResult golem_vk_buf_bind(golem_vk_dev *d, golem_vk_buf *b, const golem_vk_mem *m, uint64_t off) {
+	VkResult r = d->f.BindBufferMemory(d->device, b->buffer, m->memory, off);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	b->memory = m->memory;
+	b->owns_memory = 0;
+	if (m->map != NULL) {
+		b->map = (char *)m->map + off;
+		b->coherent = 1;
+	}
+	return VK_SUCCESS;
+}
+
+VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_buf *out) {
+	uint64_t req_size, req_align;
+	uint32_t bits;
+	VkResult r = golem_vk_buf_new(d, size, out, &req_size, &req_align, &bits);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	int map = 0;
+	int type = golem_vk_mem_type(d, bits, host, out->size, &map);
+	if (type < 0) {
+		golem_vk_buf_destroy(d, out);
+		return VK_ERROR_FEATURE_NOT_PRESENT;
+	}
+	golem_vk_mem m;
+	r = golem_vk_mem_alloc(d, (uint32_t)type, req_size, map, &m);
+	if (r != VK_SUCCESS && host == 0) {
+		// The small host-visible device-local heap (a PCIe BAR) may be full.
+		int plain = golem_vk_mem_type(d, bits, 3, out->size, &map);
+		if (plain >= 0 && plain != type) {
+			r = golem_vk_mem_alloc(d, (uint32_t)plain, req_size, map, &m);
+		}
 	}
 	if (r != VK_SUCCESS) {
 		golem_vk_buf_destroy(d, out);
 		return r;
 	}
-	out->size = size;
+	if ((r = golem_vk_buf_bind(d, out, &m, 0)) != VK_SUCCESS) {
+		golem_vk_mem_free(d, &m);
+		golem_vk_buf_destroy(d, out);
+		return r;
+	}
+	out->owns_memory = 1;
 	return VK_SUCCESS;
 }
 
 void golem_vk_buf_destroy(golem_vk_dev *d, golem_vk_buf *b) {
-	if (b->map != NULL) {
+	// A staged upload may still read or write the buffer.
+	golem_vk_dev_wait_transfers(d);
+	if (b->owns_memory && b->map != NULL) {
 		d->f.UnmapMemory(d->device, b->memory);
-		b->map = NULL;
 	}
+	b->map = NULL;
 	if (b->buffer != VK_NULL_HANDLE) {
 		d->f.DestroyBuffer(d->device, b->buffer, NULL);
 		b->buffer = VK_NULL_HANDLE;
 	}
-	if (b->memory != VK_NULL_HANDLE) {
+	if (b->owns_memory && b->memory != VK_NULL_HANDLE) {
 		d->f.FreeMemory(d->device, b->memory, NULL);
-		b->memory = VK_NULL_HANDLE;
 	}
+	b->memory = VK_NULL_HANDLE;
+	b->owns_memory = 0;
 }
 
 // barrier records a global memory barrier.
@@ -1015,10 +1113,13 @@ static void barrier(golem_vk_dev *d, VkCommandBuffer cb, VkPipelineStageFlags sr
 	d->f.CmdPipelineBarrier(cb, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-// copy_once copies n bytes between two buffers on the device and waits;
-// with src VK_NULL_HANDLE it fills the destination range with zeros.
-static VkResult copy_once(golem_vk_dev *d, VkBuffer src, uint64_t soff, VkBuffer dst, uint64_t doff, uint64_t n) {
-	VkResult r = d->f.ResetCommandBuffer(d->xfer, 0);
+// record_copy records into cb a copy of n bytes between two buffers (with
+// src VK_NULL_HANDLE: a fill of the destination range with zeros) between
+// barriers that order it after every earlier host, transfer and shader
+// write and make it visible to later ones.
+static VkResult record_copy(golem_vk_dev *d, VkCommandBuffer cb, VkBuffer src, uint64_t soff, VkBuffer dst,
+                            uint64_t doff, uint64_t n) {
+	VkResult r = d->f.ResetCommandBuffer(cb, 0);
 	if (r != VK_SUCCESS) {
 		return r;
 	}
@@ -1026,37 +1127,147 @@ static VkResult copy_once(golem_vk_dev *d, VkBuffer src, uint64_t soff, VkBuffer
 		.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
 		.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
 	};
-	if ((r = d->f.BeginCommandBuffer(d->xfer, &bi)) != VK_SUCCESS) {
+	if ((r = d->f.BeginCommandBuffer(cb, &bi)) != VK_SUCCESS) {
 		return r;
 	}
-	barrier(d, d->xfer, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+	barrier(d, cb, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
 	        VK_ACCESS_HOST_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
 	        VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
 	if (src == VK_NULL_HANDLE) {
-		d->f.CmdFillBuffer(d->xfer, dst, doff, n, 0);
+		d->f.CmdFillBuffer(cb, dst, doff, n, 0);
 	} else {
 		VkBufferCopy region = {.srcOffset = soff, .dstOffset = doff, .size = n};
-		d->f.CmdCopyBuffer(d->xfer, src, dst, 1, &region);
+		d->f.CmdCopyBuffer(cb, src, dst, 1, &region);
 	}
-	barrier(d, d->xfer, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+	barrier(d, cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
 	        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
 	        VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
 	            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
-	if ((r = d->f.EndCommandBuffer(d->xfer)) != VK_SUCCESS) {
-		return r;
-	}
+	return d->f.EndCommandBuffer(cb);
+}
+
+// submit submits cb signalling fence (reset first).
+static VkResult submit(golem_vk_dev *d, VkCommandBuffer cb, VkFence fence) {
 	VkSubmitInfo si = {
 		.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
 		.commandBufferCount = 1,
-		.pCommandBuffers = &d->xfer,
+		.pCommandBuffers = &cb,
 	};
-	if ((r = d->f.ResetFences(d->device, 1, &d->xfer_fence)) != VK_SUCCESS) {
+	VkResult r = d->f.ResetFences(d->device, 1, &fence);
+	if (r != VK_SUCCESS) {
 		return r;
 	}
-	if ((r = d->f.QueueSubmit(d->queue, 1, &si, d->xfer_fence)) != VK_SUCCESS) {
+	if ((r = d->f.QueueSubmit(d->queue, 1, &si, fence)) == VK_SUCCESS) {
+		d->submits++;
+	}
+	return r;
+}
+
+// copy_once copies n bytes between two buffers on the device and waits;
+// with src VK_NULL_HANDLE it fills the destination range with zeros.
+static VkResult copy_once(golem_vk_dev *d, VkBuffer src, uint64_t soff, VkBuffer dst, uint64_t doff, uint64_t n) {
+	VkResult r = record_copy(d, d->xfer, src, soff, dst, doff, n);
+	if (r == VK_SUCCESS) {
+		r = submit(d, d->xfer, d->xfer_fence);
+	}
+	if (r != VK_SUCCESS) {
 		return r;
 	}
 	return d->f.WaitForFences(d->device, 1, &d->xfer_fence, VK_TRUE, UINT64_MAX);
+}
+
+// ---- the staging ring -----------------------------------------------------
+
+// ensure_ring creates the ring's slots: host-visible buffers of
+// RING_BYTES, each with its command buffer and fence.
+static VkResult ensure_ring(golem_vk_dev *d) {
+	for (; d->ring_made < RING_SLOTS; d->ring_made++) {
+		ring_slot *s = &d->ring[d->ring_made];
+		VkResult r = golem_vk_buf_create(d, RING_BYTES, 2, &s->buf);
+		if (r != VK_SUCCESS) {
+			return r;
+		}
+		VkCommandBufferAllocateInfo ai = {
+			.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+			.commandPool = d->pool,
+			.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+			.commandBufferCount = 1,
+		};
+		if ((r = d->f.AllocateCommandBuffers(d->device, &ai, &s->cb)) != VK_SUCCESS) {
+			s->cb = NULL;
+			golem_vk_buf_destroy(d, &s->buf);
+			return r;
+		}
+		VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+		if ((r = d->f.CreateFence(d->device, &fi, NULL, &s->fence)) != VK_SUCCESS) {
+			d->f.FreeCommandBuffers(d->device, d->pool, 1, &s->cb);
+			golem_vk_buf_destroy(d, &s->buf);
+			return r;
+		}
+	}
+	if (d->ring_depth == 0 || d->ring_depth > RING_SLOTS) {
+		d->ring_depth = RING_SLOTS;
+	}
+	return VK_SUCCESS;
+}
+
+// slot_wait waits for a slot's copy and finishes it: a read's bytes are
+// copied out of the slot.
+static VkResult slot_wait(golem_vk_dev *d, ring_slot *s) {
+	if (!s->busy) {
+		return VK_SUCCESS;
+	}
+	VkResult r = d->f.WaitForFences(d->device, 1, &s->fence, VK_TRUE, UINT64_MAX);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	s->busy = 0;
+	if (s->read_dst != NULL) {
+		memcpy(s->read_dst, s->buf.map, s->read_n);
+		s->read_dst = NULL;
+	}
+	return VK_SUCCESS;
+}
+
+VkResult golem_vk_dev_wait_transfers(golem_vk_dev *d) {
+	VkResult out = VK_SUCCESS;
+	for (uint32_t i = 0; i < d->ring_made; i++) {
+		VkResult r = slot_wait(d, &d->ring[i]);
+		if (r != VK_SUCCESS) {
+			d->ring[i].busy = 0;
+			d->ring[i].read_dst = NULL;
+			out = r;
+		}
+	}
+	return out;
+}
+
+// ring_copy copies one chunk through the next slot: for a write, src
+// (host) into the slot and the slot into dst at off; for a read, b at off
+// into the slot, and the slot into dst once the copy is done (slot_wait).
+static VkResult ring_copy(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, const void *src, void *dst, uint64_t n) {
+	ring_slot *s = &d->ring[d->ring_next];
+	d->ring_next = (d->ring_next + 1) % d->ring_depth;
+	VkResult r = slot_wait(d, s);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	if (src != NULL) {
+		memcpy(s->buf.map, src, n);
+		r = record_copy(d, s->cb, s->buf.buffer, 0, b->buffer, off, n);
+	} else {
+		r = record_copy(d, s->cb, b->buffer, off, s->buf.buffer, 0, n);
+	}
+	if (r == VK_SUCCESS) {
+		r = submit(d, s->cb, s->fence);
+	}
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	s->busy = 1;
+	s->read_dst = dst;
+	s->read_n = n;
+	return VK_SUCCESS;
 }
 
 VkResult golem_vk_buf_write(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, const void *src, uint64_t n) {
@@ -1064,15 +1275,20 @@ VkResult golem_vk_buf_write(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, cons
 		memcpy((char *)b->map + off, src, n);
 		return VK_SUCCESS;
 	}
-	const char *s = src;
+	VkResult r = ensure_ring(d);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	// The copy of chunk i runs while chunk i+1 is copied into the next
+	// slot; the last copies finish later (the queue orders them before
+	// anything submitted after, and freeing a buffer waits for them).
+	const char *p = src;
 	while (n > 0) {
-		uint64_t c = n < STAGING_BYTES ? n : STAGING_BYTES;
-		memcpy(d->staging.map, s, c);
-		VkResult r = copy_once(d, d->staging.buffer, 0, b->buffer, off, c);
-		if (r != VK_SUCCESS) {
+		uint64_t c = n < RING_BYTES ? n : RING_BYTES;
+		if ((r = ring_copy(d, b, off, p, NULL, c)) != VK_SUCCESS) {
 			return r;
 		}
-		s += c;
+		p += c;
 		off += c;
 		n -= c;
 	}
@@ -1084,19 +1300,22 @@ VkResult golem_vk_buf_read(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, void 
 		memcpy(dst, (const char *)b->map + off, n);
 		return VK_SUCCESS;
 	}
+	VkResult r = ensure_ring(d);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
 	char *o = dst;
 	while (n > 0) {
-		uint64_t c = n < STAGING_BYTES ? n : STAGING_BYTES;
-		VkResult r = copy_once(d, b->buffer, off, d->staging.buffer, 0, c);
-		if (r != VK_SUCCESS) {
+		uint64_t c = n < RING_BYTES ? n : RING_BYTES;
+		if ((r = ring_copy(d, b, off, NULL, o, c)) != VK_SUCCESS) {
+			golem_vk_dev_wait_transfers(d); // no slot may keep dst
 			return r;
 		}
-		memcpy(o, d->staging.map, c);
 		o += c;
 		off += c;
 		n -= c;
 	}
-	return VK_SUCCESS;
+	return golem_vk_dev_wait_transfers(d);
 }
 
 VkResult golem_vk_buf_zero(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, uint64_t n) {
@@ -1106,6 +1325,14 @@ VkResult golem_vk_buf_zero(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, uint6
 	}
 	return copy_once(d, VK_NULL_HANDLE, 0, b->buffer, off, n);
 }
+
+void golem_vk_dev_set_ring(golem_vk_dev *d, uint32_t depth) {
+	golem_vk_dev_wait_transfers(d);
+	d->ring_depth = depth < 1 ? 1 : depth > RING_SLOTS ? RING_SLOTS : depth;
+	d->ring_next = 0;
+}
+
+uint64_t golem_vk_dev_submits(golem_vk_dev *d) { return d->submits; }
 
 // ---- pipelines ------------------------------------------------------------
 
@@ -1316,8 +1543,44 @@ void golem_vk_prog_destroy(golem_vk_dev *d, golem_vk_prog *p) {
 	free(p);
 }
 
+// dispatch_barrier records the barrier before dispatch x: buffer memory
+// barriers on its ranges (shader writes made visible to shader reads and
+// writes), or an execution dependency alone.
+static VkResult dispatch_barrier(golem_vk_dev *d, VkCommandBuffer cb, const golem_vk_dispatch *x,
+                                 const golem_vk_binding *ranges) {
+	VkBufferMemoryBarrier one[8];
+	VkBufferMemoryBarrier *bb = one;
+	if (x->nranges > 8) {
+		bb = calloc(x->nranges, sizeof *bb);
+		if (bb == NULL) {
+			return VK_ERROR_OUT_OF_HOST_MEMORY;
+		}
+	}
+	for (uint32_t k = 0; k < x->nranges; k++) {
+		const golem_vk_binding *r = &ranges[x->first_range + k];
+		bb[k] = (VkBufferMemoryBarrier){
+			.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
+			.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+			.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+			.srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+			.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+			.buffer = r->buffer,
+			.offset = r->offset,
+			.size = r->range,
+		};
+	}
+	d->f.CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 0, NULL,
+	                        x->nranges, bb, 0, NULL);
+	if (bb != one) {
+		free(bb);
+	}
+	return VK_SUCCESS;
+}
+
 VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_dispatch *ds, uint32_t nd,
-                              const golem_vk_binding *bs, const uint32_t *words) {
+                              const golem_vk_binding *bs, const uint32_t *words, const golem_vk_binding *ranges,
+                              const golem_vk_binding *copies, uint32_t ncopies, uint32_t *barriers) {
+	*barriers = 0;
 	uint32_t ndesc = 0;
 	for (uint32_t i = 0; i < nd; i++) {
 		ndesc += ds[i].pipe->bindings;
@@ -1368,6 +1631,12 @@ VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_
 	VkPipeline bound = VK_NULL_HANDLE;
 	for (uint32_t i = 0; i < nd; i++) {
 		const golem_vk_dispatch *x = &ds[i];
+		if (x->barrier) {
+			if ((r = dispatch_barrier(d, p->cb, x, ranges)) != VK_SUCCESS) {
+				return r;
+			}
+			(*barriers)++;
+		}
 		if (x->pipe->pipeline != bound) {
 			d->f.CmdBindPipeline(p->cb, VK_PIPELINE_BIND_POINT_COMPUTE, x->pipe->pipeline);
 			bound = x->pipe->pipeline;
@@ -1378,16 +1647,26 @@ VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_
 			                      words + x->first_word);
 		}
 		d->f.CmdDispatch(p->cb, x->groups[0], x->groups[1], x->groups[2]);
-		barrier(d, p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-		        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
 		if (x->timestamp >= 0 && (uint32_t)x->timestamp < p->nqueries) {
 			d->f.CmdWriteTimestamp(p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, p->queries, (uint32_t)x->timestamp);
 		}
 	}
-	// Results visible to the host and to later transfers.
+	// Results visible to the host and to later transfers (and later
+	// programs' shaders: the next submission starts with its own barrier).
 	barrier(d, p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
 	        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
 	        VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+	if (ncopies > 0) {
+		// Outputs copied into their host-visible read-back buffers in the
+		// same submission (golem_vk_buf_read then needs none).
+		for (uint32_t k = 0; k < ncopies; k++) {
+			const golem_vk_binding *src = &copies[2 * k], *dst = &copies[2 * k + 1];
+			VkBufferCopy region = {.srcOffset = src->offset, .dstOffset = dst->offset, .size = src->range};
+			d->f.CmdCopyBuffer(p->cb, src->buffer, dst->buffer, 1, &region);
+		}
+		barrier(d, p->cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+		        VK_ACCESS_HOST_READ_BIT);
+	}
 	return d->f.EndCommandBuffer(p->cb);
 }
 
@@ -1408,6 +1687,7 @@ VkResult golem_vk_prog_run(golem_vk_dev *d, golem_vk_prog *p, void *status, uint
 	if ((r = d->f.QueueSubmit(d->queue, 1, &si, p->fence)) != VK_SUCCESS) {
 		return r;
 	}
+	d->submits++;
 	if ((r = d->f.WaitForFences(d->device, 1, &p->fence, VK_TRUE, timeout_ns)) != VK_SUCCESS) {
 		return r;
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"go/parser"
+	"go/token"
 	"os/exec"
 	"strings"
 	"testing"
@@ -52,6 +54,22 @@ func TestTestingOnlyInTestPackages(t *testing.T) {
 		}
 		for _, imp := range strings.Split(f[2], ",") {
 			require.NotEqual(t, "testing", imp, "package %s (%s) imports testing outside a _test.go file; move that code into a package whose name ends in \"test\"", f[0], f[1])
+		}
+	}
+}
+
+// TestGenerationCommandsUseTheAPI checks that the commands that generate
+// and tokenize (run, chat, tokenize, detokenize) are written against the
+// public Go API, package golem, and nothing else of golem's.
+func TestGenerationCommandsUseTheAPI(t *testing.T) {
+	for _, file := range []string{"run.go", "chat.go", "model.go", "tokenize.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ImportsOnly)
+		require.NoError(t, err)
+		for _, imp := range f.Imports {
+			path := strings.Trim(imp.Path.Value, `"`)
+			if strings.HasPrefix(path, "github.com/golem-llm/golem/") {
+				t.Errorf("%s imports %s: the generation commands use only package golem", file, path)
+			}
 		}
 	}
 }

@@ -7,27 +7,27 @@ import (
 	"sort"
 	"text/tabwriter"
 
+	"github.com/golem-llm/golem"
 	"github.com/golem-llm/golem/backend"
-	"github.com/golem-llm/golem/graph"
 )
 
 // opProfile is one row of a --profile table: the nodes of one op.
 type opProfile struct {
-	op       graph.Op
+	op       string
 	nodes    int
 	launches int
 	seconds  float64
 }
 
-// profileRows sums timings per op, the longest first, and returns the
+// profileRows sums an op's times, the longest first, and returns the
 // totals.
-func profileRows(ts []backend.OpTiming) (rows []opProfile, total opProfile) {
-	by := map[graph.Op]*opProfile{}
+func profileRows(ts []golem.OpTime) (rows []opProfile, total opProfile) {
+	by := map[string]*opProfile{}
 	for _, t := range ts {
-		r := by[t.Node.Op]
+		r := by[t.Op]
 		if r == nil {
-			r = &opProfile{op: t.Node.Op}
-			by[t.Node.Op] = r
+			r = &opProfile{op: t.Op}
+			by[t.Op] = r
 		}
 		r.nodes++
 		r.launches += t.Launches
@@ -48,24 +48,21 @@ func profileRows(ts []backend.OpTiming) (rows []opProfile, total opProfile) {
 	return rows, total
 }
 
-// printProfiles writes a per-op table for the last run of each program
-// (by tokens per run, prefill chunks first and the decode step last), or a
-// line saying the device reported no timings.
-func printProfiles(w io.Writer, device string, progs map[int][]backend.OpTiming) {
+// printProfiles writes a per-op table for the last run of each program,
+// or a line saying the device reported no timings.
+func printProfiles(w io.Writer, device string, progs []golem.ProgramProfile) {
 	if len(progs) == 0 {
 		fmt.Fprintf(w, "profile: %s reported no per-op timings\n", device)
 		return
 	}
-	keys := make([]int, 0, len(progs))
-	for k := range progs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b int) int { return b - a })
-	for _, k := range keys {
-		rows, total := profileRows(progs[k])
-		what := fmt.Sprintf("prefill of %d tokens", k)
-		if k == 1 {
+	for _, p := range progs {
+		rows, total := profileRows(p.Ops)
+		what := fmt.Sprintf("prefill of %d tokens", p.Tokens)
+		if p.Kind == "decode" {
 			what = "decode step"
+			if p.Tokens > 1 {
+				what = fmt.Sprintf("decode step of %d sequences", p.Tokens)
+			}
 		}
 		fmt.Fprintf(w, "profile: %s, last run on %s: %d ops, %d kernel launches, %.3f ms device time\n",
 			what, device, total.nodes, total.launches, 1e3*total.seconds)
@@ -80,4 +77,27 @@ func printProfiles(w io.Writer, device string, progs map[int][]backend.OpTiming)
 		}
 		tw.Flush()
 	}
+}
+
+// programProfiles turns a session's per-program timings (by tokens per
+// run: 1 is the decode step) into profiles, longest prefill first and the
+// decode step last.
+func programProfiles(progs map[int][]backend.OpTiming) []golem.ProgramProfile {
+	keys := make([]int, 0, len(progs))
+	for k := range progs {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b int) int { return b - a })
+	out := make([]golem.ProgramProfile, 0, len(keys))
+	for _, k := range keys {
+		p := golem.ProgramProfile{Kind: "prefill", Tokens: k}
+		if k == 1 {
+			p.Kind = "decode"
+		}
+		for _, t := range progs[k] {
+			p.Ops = append(p.Ops, golem.OpTime{Op: t.Node.Op.String(), Node: t.Node.Name, Seconds: t.Seconds, Launches: t.Launches})
+		}
+		out = append(out, p)
+	}
+	return out
 }

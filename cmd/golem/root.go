@@ -36,7 +36,7 @@ is unavailable.`,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.PersistentFlags().String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
-	root.AddCommand(newVersionCmd(), newDevicesCmd(), newRunCmd(), newChatCmd(), newInfoCmd(), newGenModelCmd(), newParityCmd(), newBenchCmd(), newConvertCmd())
+	root.AddCommand(newVersionCmd(), newDevicesCmd(), newRunCmd(), newChatCmd(), newInfoCmd(), newGenModelCmd(), newParityCmd(), newBenchCmd(), newConvertCmd(), newTokenizeCmd(), newDetokenizeCmd())
 	nameFlagsInErrors(root)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Magic is the first word of every SPIR-V module.
@@ -16,27 +17,28 @@ const Magic = 0x07230203
 
 // Opcodes and operands this package uses (SPIR-V 1.6 specification).
 const (
-	OpExtension       = 10
-	OpMemoryModel     = 14
-	OpCapability      = 17
-	OpTypeInt         = 21
-	OpTypeStruct      = 30
-	OpTypePointer     = 32
-	OpConstantTrue    = 41
-	OpConstantFalse   = 42
-	OpConstant        = 43
-	OpVariable        = 59
-	OpDecorate        = 71
-	OpMemberDecorate  = 72
-	OpTypeArray       = 28
-	OpSpecConstant    = 50
-	DecorationBinding = 33
-	DecorationSet     = 34
-	DecorationOffset  = 35
-	DecorationSpecID  = 1
-	StoragePush       = 9
-	StorageBuffer     = 12
-	StorageUniform    = 2
+	OpExtension           = 10
+	OpMemoryModel         = 14
+	OpCapability          = 17
+	OpTypeInt             = 21
+	OpTypeStruct          = 30
+	OpTypePointer         = 32
+	OpConstantTrue        = 41
+	OpConstantFalse       = 42
+	OpConstant            = 43
+	OpVariable            = 59
+	OpDecorate            = 71
+	OpMemberDecorate      = 72
+	OpTypeArray           = 28
+	OpSpecConstant        = 50
+	DecorationBinding     = 33
+	DecorationSet         = 34
+	DecorationOffset      = 35
+	DecorationNonWritable = 24
+	DecorationSpecID      = 1
+	StoragePush           = 9
+	StorageBuffer         = 12
+	StorageUniform        = 2
 
 	OpTypeCoopMatNV   = 5358
 	OpCoopMatLoadNV   = 5359
@@ -140,6 +142,10 @@ type Interface struct {
 	// PushBytes is the size of the push-constant block (0: none): the
 	// offset of its last member plus 4 (members are 32-bit scalars).
 	PushBytes int
+	// Writable are the bindings of Bindings that the kernel may write: a
+	// storage buffer whose variable or some block member is not decorated
+	// NonWritable (GLSL readonly).
+	Writable []uint32
 }
 
 // Reflect returns the kernel's storage-buffer bindings and push-constant
@@ -151,9 +157,19 @@ func (m *Module) Reflect() (Interface, error) {
 	ptrStorage := map[uint32]uint32{} // pointer type → storage class
 	ptrPointee := map[uint32]uint32{}
 	offsets := map[uint32]uint32{} // struct → largest member offset
+	members := map[uint32]int{}    // struct → member count
+	readonlyMembers := map[uint32]map[uint32]bool{}
+	readonlyVars := map[uint32]bool{}
 	for _, i := range m.Insts {
 		switch i.Op {
+		case OpTypeStruct:
+			if len(i.Args) >= 1 {
+				members[i.Args[0]] = len(i.Args) - 1
+			}
 		case OpDecorate:
+			if len(i.Args) >= 2 && i.Args[1] == DecorationNonWritable {
+				readonlyVars[i.Args[0]] = true
+			}
 			if len(i.Args) >= 3 && i.Args[1] == DecorationBinding {
 				binding[i.Args[0]] = i.Args[2]
 			}
@@ -163,6 +179,12 @@ func (m *Module) Reflect() (Interface, error) {
 		case OpMemberDecorate:
 			if len(i.Args) >= 4 && i.Args[2] == DecorationOffset {
 				offsets[i.Args[0]] = max(offsets[i.Args[0]], i.Args[3])
+			}
+			if len(i.Args) >= 3 && i.Args[2] == DecorationNonWritable {
+				if readonlyMembers[i.Args[0]] == nil {
+					readonlyMembers[i.Args[0]] = map[uint32]bool{}
+				}
+				readonlyMembers[i.Args[0]][i.Args[1]] = true
 			}
 		case OpTypePointer:
 			ptrStorage[i.Args[0]] = i.Args[1]
@@ -184,6 +206,10 @@ func (m *Module) Reflect() (Interface, error) {
 				return in, fmt.Errorf("spirv: binding %d is in set %d, not 0", b, set[id])
 			}
 			in.Bindings = append(in.Bindings, b)
+			st := ptrPointee[ptr]
+			if !readonlyVars[id] && len(readonlyMembers[st]) < members[st] && !slices.Contains(in.Writable, b) {
+				in.Writable = append(in.Writable, b)
+			}
 		case StoragePush:
 			in.PushBytes = int(offsets[ptrPointee[ptr]]) + 4
 		}

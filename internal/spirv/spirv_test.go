@@ -110,3 +110,25 @@ func TestCommittedCoopmatKernels(t *testing.T) {
 		require.True(t, khr, "%s has no KHR cooperative matrix", f)
 	}
 }
+
+// TestReflectWritable reads which bindings committed kernels may write:
+// add writes only its output; get_rows its output and the status buffer.
+func TestReflectWritable(t *testing.T) {
+	for _, tt := range []struct {
+		file     string
+		bindings int
+		writable []uint32
+	}{
+		{"add.spv", 3, []uint32{2}},
+		{"get_rows_f32.spv", 4, []uint32{2, 3}},
+	} {
+		code, err := os.ReadFile(filepath.Join("../../kernels/vulkan", tt.file))
+		require.NoError(t, err)
+		m, err := Parse(code)
+		require.NoError(t, err)
+		in, err := m.Reflect()
+		require.NoError(t, err)
+		require.Len(t, in.Bindings, tt.bindings, tt.file)
+		require.Equal(t, tt.writable, in.Writable, tt.file)
+	}
+}

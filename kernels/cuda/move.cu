@@ -164,7 +164,8 @@ QUANT(bf16, LD_BF16, q4_0, 18);
 // backend/quant's bytes exactly; on a GPU, where clang contracts a·b + c
 // into FMAs, a rounding may differ and pick a neighbouring level (the
 // result stays within the op suite's tolerance). A super-block whose scale
-// does not fit an f16 is reported (status) and left as zeros.
+// does not fit an f16 is reported (status: value 0 for d, 1 for dmin) and
+// left as zeros.
 
 // kq_max, kq_maxd and kq_mind are Go's max and min: NaN if either is NaN;
 // max(-0, +0) = +0, min(-0, +0) = -0.
@@ -294,9 +295,9 @@ static __device__ void kq_fit_affine4(const float* x, float* so, float* mo) {
 	*so = (float)st.best_s, *mo = (float)-st.best_c;
 }
 
-// kq_quant_q4_k is quantQ4K for one super-block; false when a scale does
-// not fit an f16 (the block is then zeros).
-static __device__ bool kq_quant_q4_k(const float* x, uint8_t* b) {
+// kq_quant_q4_k is quantQ4K for one super-block; it returns -1, or 0 (d)
+// or 1 (dmin) when that scale does not fit an f16 (the block is then zeros).
+static __device__ int kq_quant_q4_k(const float* x, uint8_t* b) {
 	float scales[8], mins[8], maxs = 0.0f, maxm = 0.0f;
 	for (int j = 0; j < 8; j++) {
 		kq_fit_affine4(x + 32 * j, &scales[j], &mins[j]);
@@ -305,7 +306,8 @@ static __device__ bool kq_quant_q4_k(const float* x, uint8_t* b) {
 	}
 	for (int i = 0; i < 144; i++) b[i] = 0;
 	uint16_t hd, hm;
-	if (!kq_f16_scale(maxs / 63.0f, &hd) || !kq_f16_scale(maxm / 63.0f, &hm)) return false;
+	if (!kq_f16_scale(maxs / 63.0f, &hd)) return 0;
+	if (!kq_f16_scale(maxm / 63.0f, &hm)) return 1;
 	float d = golem_f16_to_f32(hd), dmin = golem_f16_to_f32(hm);
 	uint8_t sc[8], mn[8];
 	for (int j = 0; j < 8; j++) {
@@ -338,7 +340,7 @@ static __device__ bool kq_quant_q4_k(const float* x, uint8_t* b) {
 			b[16 + 32 * c + l] = (uint8_t)(lo | (hi << 4));
 		}
 	}
-	return true;
+	return -1;
 }
 
 static __device__ __forceinline__ int kq_nearest_q6(float v, float ds) {
@@ -397,8 +399,8 @@ static __device__ float kq_fit_scale6(const float* x) {
 	return (float)best_s;
 }
 
-// kq_quant_q6_k is quantQ6K for one super-block.
-static __device__ bool kq_quant_q6_k(const float* x, uint8_t* b) {
+// kq_quant_q6_k is quantQ6K for one super-block (returns as kq_quant_q4_k).
+static __device__ int kq_quant_q6_k(const float* x, uint8_t* b) {
 	float scales[16], smax = 0.0f;
 	for (int j = 0; j < 16; j++) {
 		scales[j] = kq_fit_scale6(x + 16 * j);
@@ -406,7 +408,7 @@ static __device__ bool kq_quant_q6_k(const float* x, uint8_t* b) {
 	}
 	for (int i = 0; i < 210; i++) b[i] = 0;
 	uint16_t hd;
-	if (!kq_f16_scale(smax / -128.0f, &hd)) return false;
+	if (!kq_f16_scale(smax / -128.0f, &hd)) return 0;
 	float d = golem_f16_to_f32(hd);
 	int8_t sc[16];
 	uint8_t qs[256];
@@ -434,7 +436,7 @@ static __device__ bool kq_quant_q6_k(const float* x, uint8_t* b) {
 	}
 	for (int j = 0; j < 16; j++) b[192 + j] = (uint8_t)sc[j];
 	b[208] = (uint8_t)hd, b[209] = (uint8_t)(hd >> 8);
-	return true;
+	return -1;
 }
 
 // qk_<src>_<q>: quantize a strided float tensor to a k-quant, one thread
@@ -446,7 +448,8 @@ static __device__ bool kq_quant_q6_k(const float* x, uint8_t* b) {
 		if (blk >= n) return;                                                                                                 \
 		float v[256];                                                                                                         \
 		for (int j = 0; j < 256; j++) v[j] = LOAD(SIDX(blk * 256 + j));                                                       \
-		if (!kq_quant_##Q(v, dst + blk * BYTES)) golem_report_error(status, slot, 0, (uint32_t)blk);                          \
+		int bad = kq_quant_##Q(v, dst + blk * BYTES);                                                                         \
+		if (bad >= 0) golem_report_error(status, slot, bad, (uint32_t)blk);                                                   \
 	}                                                                                                                         \
 	GOLEM_KERNEL(q_##S##_##Q)
 
