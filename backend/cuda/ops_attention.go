@@ -203,7 +203,8 @@ func launchSplitKV(c *compiler, n *graph.Node) error {
 	accOff := (2*slots + 63) &^ 63 // floats
 	tmp := c.Temp(4 * (accOff + slots*int64(a.Dv)))
 	pieces := 16 / int64(k.DType.BlockBytes())
-	l := c.Launch(n, "splitkv_"+k.DType.String())
+	g := min(pow2(int64(a.Group)), splitKVMaxGroup) // registers for g query heads
+	l := c.Launch(n, fmt.Sprintf("splitkv_%s_g%d", k.DType, g))
 	l.In(q)
 	l.In(k)
 	l.In(v)

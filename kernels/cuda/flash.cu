@@ -4,10 +4,10 @@
 // F32; query i sees keys j < nvis(i); no key or value row at or past the
 // largest nvis a block needs is read).
 //
-// splitkv_<kv> (flash-decoding): block (split, kv head · head chunk, query)
-// takes the keys [split·chunk, (split+1)·chunk) of one query for every
-// query head of one kv head (up to SPLITKV_G of them: K and V rows are read
-// once for all of them), where the number of working splits comes from
+// splitkv_<kv>_g<G> (flash-decoding): block (split, kv head · head chunk,
+// query) takes the keys [split·chunk, (split+1)·chunk) of one query for
+// every query head of one kv head (up to G ≤ SPLITKV_G of them, registers
+// for G: K and V rows are read once for all of them), where the number of working splits comes from
 // the query's nvis (splitkv_count: one per SPLITKV_MIN_CHUNK keys, at most
 // the grid's): blocks past it exit. A warp's lanes cover keys in groups of
 // LPK lanes (LPK = the row's 16-byte pieces, a power of two), each lane a
@@ -96,14 +96,14 @@ static __device__ __forceinline__ void softmax_merge(float& m, float& l, float* 
 	m = mn;
 }
 
-template <class T>
+template <class T, int G>
 static __device__ __forceinline__ void splitkv(const float* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                                                const float* __restrict__ mask, const int32_t* __restrict__ pos, float* __restrict__ part,
                                                uint32_t sq, uint32_t sk, uint32_t hq, uint32_t hkv, uint32_t d, uint32_t dv, float scale,
                                                uint32_t flags, uint32_t lpk, uint32_t hchunks, uint32_t acc_off) {
 	constexpr int E = KV<T>::E;
-	GOLEM_SHARED(float[SPLITKV_WARPS][SPLITKV_G][2], wml);
-	GOLEM_SHARED(float[SPLITKV_WARPS][SPLITKV_G][32 * 8], wacc);
+	GOLEM_SHARED(float[SPLITKV_WARPS][G][2], wml);
+	GOLEM_SHARED(float[SPLITKV_WARPS][G][32 * 8], wacc);
 	uint32_t split = blockIdx.x, max_splits = gridDim.x, hk = blockIdx.y / hchunks, hc = blockIdx.y % hchunks, z = blockIdx.z;
 	uint32_t b = z / sq, i = z % sq, group = hq / hkv, h0 = hk * group + hc * SPLITKV_G;
 	uint32_t ng = group - hc * SPLITKV_G < SPLITKV_G ? group - hc * SPLITKV_G : SPLITKV_G;
@@ -116,9 +116,9 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 	bool vk = ((uintptr_t)k & 15) == 0 && ((uint64_t)hkv * d * sizeof(T)) % 16 == 0 && (d * sizeof(T)) % 16 == 0;
 	bool vv = ((uintptr_t)v & 15) == 0 && ((uint64_t)hkv * dv * sizeof(T)) % 16 == 0 && (dv * sizeof(T)) % 16 == 0;
 	uint32_t nk = c0 < d ? (d - c0 < (uint32_t)E ? d - c0 : (uint32_t)E) : 0, nv = c0 < dv ? (dv - c0 < (uint32_t)E ? dv - c0 : (uint32_t)E) : 0;
-	float qr[SPLITKV_G][E], m[SPLITKV_G], l[SPLITKV_G], acc[SPLITKV_G][E];
+	float qr[G][E], m[G], l[G], acc[G][E];
 	#pragma unroll
-	for (uint32_t g = 0; g < SPLITKV_G; g++) {
+	for (uint32_t g = 0; g < (uint32_t)G; g++) {
 		const float* qp = q + (((uint64_t)b * sq + i) * hq + h0 + g) * d + c0;
 		#pragma unroll
 		for (int e = 0; e < E; e++) qr[g][e] = g < ng && (uint32_t)e < nk ? qp[e] * scale : 0.0f;
@@ -137,7 +137,7 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 		KV<T>::piece(vb + (uint64_t)(valid ? j : j0) * hkv * dv, vv, valid ? nv : 0, vr);
 		float mk = valid && (flags & kFlashMask) ? mask[(uint64_t)i * sk + j] : 0.0f;
 		#pragma unroll
-		for (uint32_t g = 0; g < SPLITKV_G; g++) {
+		for (uint32_t g = 0; g < (uint32_t)G; g++) {
 			float s = 0.0f;
 			#pragma unroll
 			for (int e = 0; e < E; e++) s += qr[g][e] * kr[e];
@@ -157,7 +157,7 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 	// warps through shared memory.
 	for (uint32_t o = lpk; o < 32; o *= 2) {
 		#pragma unroll
-		for (uint32_t g = 0; g < SPLITKV_G; g++) {
+		for (uint32_t g = 0; g < (uint32_t)G; g++) {
 			float m2 = __shfl_xor_sync(0xffffffffu, m[g], (int)o), l2 = __shfl_xor_sync(0xffffffffu, l[g], (int)o), a2[E];
 			#pragma unroll
 			for (int e = 0; e < E; e++) a2[e] = __shfl_xor_sync(0xffffffffu, acc[g][e], (int)o);
@@ -166,7 +166,7 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 	}
 	if (kl == 0) {
 		#pragma unroll
-		for (uint32_t g = 0; g < SPLITKV_G; g++) {
+		for (uint32_t g = 0; g < (uint32_t)G; g++) {
 			if (el == 0) wml[warp][g][0] = m[g], wml[warp][g][1] = l[g];
 			#pragma unroll
 			for (int e = 0; e < E; e++) wacc[warp][g][c0 + e] = acc[g][e];
@@ -177,10 +177,10 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 	#pragma unroll
 	for (uint32_t w = 1; w < SPLITKV_WARPS; w++) {
 		#pragma unroll
-		for (uint32_t g = 0; g < SPLITKV_G; g++) softmax_merge<E>(m[g], l[g], acc[g], wml[w][g][0], wml[w][g][1], &wacc[w][g][c0]);
+		for (uint32_t g = 0; g < (uint32_t)G; g++) softmax_merge<E>(m[g], l[g], acc[g], wml[w][g][0], wml[w][g][1], &wacc[w][g][c0]);
 	}
 #pragma unroll
-	for (uint32_t g = 0; g < SPLITKV_G; g++) {
+	for (uint32_t g = 0; g < (uint32_t)G; g++) {
 		if (g >= ng) continue;
 		uint64_t slot = ((uint64_t)z * hq + h0 + g) * max_splits + split;
 		if (el == 0) part[2 * slot] = m[g], part[2 * slot + 1] = l[g];
@@ -191,17 +191,25 @@ static __device__ __forceinline__ void splitkv(const float* __restrict__ q, cons
 	}
 }
 
-#define SPLITKV(name, T)                                                                                                   \
+#define SPLITKV(name, T, G)                                                                                                \
 	extern "C" __global__ void __launch_bounds__(32 * SPLITKV_WARPS)                                                       \
 	    name(const float* q, const T* k, const T* v, const float* mask, const int32_t* pos, float* part, uint32_t sq,       \
 	         uint32_t sk, uint32_t hq, uint32_t hkv, uint32_t d, uint32_t dv, float scale, uint32_t flags, uint32_t lpk,     \
 	         uint32_t hchunks, uint32_t acc_off) {                                                                          \
-		splitkv<T>(q, k, v, mask, pos, part, sq, sk, hq, hkv, d, dv, scale, flags, lpk, hchunks, acc_off);                 \
+		splitkv<T, G>(q, k, v, mask, pos, part, sq, sk, hq, hkv, d, dv, scale, flags, lpk, hchunks, acc_off);              \
 	}                                                                                                                      \
 	GOLEM_KERNEL(name)
 
-SPLITKV(splitkv_f32, float);
-SPLITKV(splitkv_f16, uint16_t);
+// One kernel per register budget: G query heads per block (the group,
+// rounded up to a power of two; chunks of SPLITKV_G beyond).
+SPLITKV(splitkv_f32_g1, float, 1);
+SPLITKV(splitkv_f32_g2, float, 2);
+SPLITKV(splitkv_f32_g4, float, 4);
+SPLITKV(splitkv_f32_g8, float, 8);
+SPLITKV(splitkv_f16_g1, uint16_t, 1);
+SPLITKV(splitkv_f16_g2, uint16_t, 2);
+SPLITKV(splitkv_f16_g4, uint16_t, 4);
+SPLITKV(splitkv_f16_g8, uint16_t, 8);
 
 // splitkv_reduce: block (head, query) merges the query's working splits
 // into out; a thread per output element.
