@@ -172,6 +172,9 @@ func (b *cudaBackend) loadCublasLt() {
 	}
 	b.ltTried = true
 	b.lt, b.info.CublasLt = openCublasLt(b.dev)
+	if b.lt == nil {
+		b.log.Debug("cuda: matmul variant cublaslt unavailable", "device", b.name, "reason", b.info.CublasLt)
+	}
 }
 
 // CompileVariant implements backend.VariantCompiler.
