@@ -35,7 +35,11 @@ func RepoRoot(t testing.TB) string {
 // path, except under CI=true, where a missing file fails the test.
 func SharedPath(t testing.TB, rel ...string) string {
 	t.Helper()
-	p, err := locate(RepoRoot(t), rel...)
+	root := "" // not needed with GOLEM_SHARED (a bundle has no go.mod)
+	if os.Getenv("GOLEM_SHARED") == "" {
+		root = RepoRoot(t)
+	}
+	p, err := locate(root, rel...)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("sharedtest: required shared file missing: %s", p)
