@@ -31,7 +31,7 @@ RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/*.go),./$(d)))
 NOCGO_PKGS := ./backend/cuda ./backend/vulkan
 FUZZTIME ?= 20s
 
-.PHONY: deps build vet test run kernels kernels-check cuda-emu fuzz clean gpu-bundle
+.PHONY: deps build vet test run kernels kernels-check cuda-emu fuzz clean gpu-bundle gpu-bundle-check
 
 ## deps: install the missing Debian packages (apt-get update only when needed)
 deps:
@@ -71,6 +71,7 @@ test: deps vet kernels-check cuda-emu
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) vet ./...
 	CGO_ENABLED=0 $(GO) test -timeout $(TEST_TIMEOUT) $(NOCGO_PKGS)
+	$(MAKE) --no-print-directory gpu-bundle-check
 
 ## run: build golem, list the devices, check every available device against
 ## the CPU reference (short op suite) and benchmark attention on each, ending
@@ -173,6 +174,17 @@ fuzz:
 ## clean: remove build outputs
 clean:
 	rm -rf bin .gpu gpu-results
+
+## gpu-bundle-check: build the GPU bundle and run it here end to end, on the
+## CUDA emulator and lavapipe (quick shapes), as a GPU machine would run it
+gpu-bundle-check: gpu-bundle
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	if OUT=$$out GOLEM_CUDA_LIBRARY=$(CURDIR)/.gpu/libgolem-cuda-emu.so GOLEM_GPU_QUICK=1 bash .gpu/run.sh >$$out/run.out 2>&1; then \
+		tail -n 25 $$out/run.out; \
+	else \
+		cat $$out/run.out; cat $$out/log.txt; echo "gpu-bundle-check: the bundle failed"; exit 1; \
+	fi; \
+	for f in summary.txt log.txt results.tar.gz; do [ -s "$$out/$$f" ] || { echo "gpu-bundle-check: $$f missing"; exit 1; }; done
 
 ## gpu-bundle: .gpu/, a self-contained folder for a GPU machine without Go,
 ## root or network (see ../shared/docs/GPU.md): golem, the GPU packages' test
