@@ -84,7 +84,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) error {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
 	m.mu.Lock()
-	family("golem_requests_total", "counter", "HTTP requests answered, by endpoint and status code.")
+	family("golem_requests_total", "counter", "HTTP requests answered, by endpoint and status code (counted as the status is sent).")
 	keys := make([][2]string, 0, len(m.requests))
 	for k := range m.requests {
 		keys = append(keys, k)

@@ -188,7 +188,9 @@ func (s *Server) wrap(endpoint string, auth bool, h func(http.ResponseWriter, *h
 		s.handlers.Add(1)
 		defer s.handlers.Done()
 		start := s.now()
-		rec := &recorder{ResponseWriter: w}
+		// Counted as the status is written: before the client can read
+		// the answer.
+		rec := &recorder{ResponseWriter: w, onStatus: func(status int) { s.metrics.request(endpoint, status) }}
 		var err error
 		if auth && !s.authorized(r) {
 			err = &apiError{status: http.StatusUnauthorized, typ: "authentication_error", code: "invalid_api_key",
@@ -199,11 +201,10 @@ func (s *Server) wrap(endpoint string, auth bool, h func(http.ResponseWriter, *h
 		if err != nil {
 			s.writeError(rec, r, err)
 		}
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
+		if rec.status == 0 {
+			rec.WriteHeader(http.StatusOK)
 		}
-		s.metrics.request(endpoint, status)
+		status := rec.status
 		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", s.now().Sub(start), "remote", r.RemoteAddr)
 	})
 }
@@ -217,22 +218,25 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.key)) == 1
 }
 
-// recorder remembers the status a handler wrote.
+// recorder remembers the status a handler wrote, and tells onStatus of
+// it once.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(status int)
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		r.onStatus(code)
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.ResponseWriter.Write(b)
 }
