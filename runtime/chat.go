@@ -48,6 +48,8 @@ type ChatTemplate struct {
 	Special SpecialTexts
 
 	render func(t *ChatTemplate, b *segments, msgs []Message, addAssistant bool) error
+	// noSystem: the template refuses system messages (Gemma 1 and 2).
+	noSystem bool
 }
 
 // segments collects a rendered conversation: the template's own text, in
@@ -440,8 +442,11 @@ func (f phi3Format) render(_ *ChatTemplate, b *segments, msgs []Message, add boo
 }
 
 // renderGemma is Gemma's format (the system message joins the first user
-// turn, as Gemma 3's template does).
-func renderGemma(_ *ChatTemplate, b *segments, msgs []Message, add bool) error {
+// turn, as Gemma 3's template does; Gemma 1 and 2 refuse it).
+func renderGemma(t *ChatTemplate, b *segments, msgs []Message, add bool) error {
+	if _, ok, _ := splitSystem(msgs); ok && t.noSystem {
+		return messagesErr("the template takes no system message")
+	}
 	b.mark(b.sp.BOS)
 	system := ""
 	for _, m := range msgs {

@@ -100,6 +100,11 @@ var templateForms = []templateForm{
 		`{{bos_token}}`,
 		`{%ifmessage.role=='user'%}{{'[INST] '+message.content+' [/INST]'}}{%elifmessage.role=='assistant'%}{{message.content+eos_token+' '}}{%else%}`,
 	}, forbid: []string{"system_message", "tools"}},
+	{name: "gemma", require: []string{
+		`{%if(message.role=='assistant')%}{%setrole='model'%}{%else%}{%setrole=message.role%}{%endif%}{{'<start_of_turn>'+role+'\n'+message.content|trim+'<end_of_turn>\n'}}`,
+		`{%ifadd_generation_prompt%}{{'<start_of_turn>model\n'}}{%endif%}`,
+		`{%ifmessages[0].role=='system'%}{{raise_exception('System role not supported')}}{%endif%}`,
+	}, adjust: func(t *ChatTemplate, _ string) { t.noSystem = true }},
 	{name: "phi3", require: []string{
 		`{%ifmessage.role=='system'%}{{'<|system|>\n'+message.content+'<|end|>\n'}}{%elifmessage.role=='user'%}{{'<|user|>\n'+message.content+'<|end|>\n'}}{%elifmessage.role=='assistant'%}{{'<|assistant|>\n'+message.content+'<|end|>\n'}}{%endif%}`,
 		`{%ifadd_generation_prompt%}{{'<|assistant|>\n'}}`,

@@ -57,6 +57,10 @@ const (
     {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}
 {%- endif %}
 `
+	// Gemma's documented format (1 and 2), written for these tests.
+	gemmaJinja = "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}" +
+		"{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}" +
+		"{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}"
 	mistralV3Jinja = `{%- if messages[0]["role"] == "system" %}{%- set system_message = messages[0]["content"] %}{%- set loop_messages = messages[1:] %}{%- else %}{%- set loop_messages = messages %}{%- endif %}
 {{- bos_token }}
 {%- for message in loop_messages %}
@@ -117,6 +121,8 @@ func TestChatTemplates(t *testing.T) {
 		{"phi3-small", readTemplate(t, "phi-3-small-8k-instruct.jinja"), "<|endoftext|><|system|>\nYou are a helpful assistant<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\n", conversation[:2], runtime.SpecialTexts{BOS: "<|endoftext|>", EOS: "<|endoftext|>"}, ""},
 		{"phi3-small", readTemplate(t, "phi-3-vision-128k-instruct.jinja"), "<|user|>\nHello<|end|>\n<|assistant|>\nHi there<|end|>\n", noSystem[:2], llamaSp, ""},
 		{"phi3-legacy", readTemplate(t, "phi-3-mini-128k-instruct.jinja"), "<s><|user|>\nHello<|end|>\n<|assistant|>\nHi there<|end|>\n<|user|>\nWho are you<|end|>\n<|assistant|>\n   I am an assistant   <|end|>\n<|user|>\nAnother question<|end|>\n<|assistant|>\n", conversation, llamaSp, ""},
+		{"gemma", gemmaJinja, "<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nWho are you<end_of_turn>\n<start_of_turn>model\nI am an assistant<end_of_turn>\n<start_of_turn>user\nAnother question<end_of_turn>\n<start_of_turn>model\n", noSystem, runtime.SpecialTexts{BOS: "<bos>"}, ""},
+		{"gemma", gemmaJinja, "", conversation, runtime.SpecialTexts{BOS: "<bos>"}, "takes no system message"},
 		{"phi3-legacy", readTemplate(t, "phi-3-medium-128k-instruct.jinja"), "<|user|>\nHello<|end|>\n<|assistant|>\n", conversation[:2], llamaSp, ""},
 	}
 	for _, tc := range tests {

@@ -22,7 +22,6 @@ import (
 	"github.com/golem-llm/golem/server"
 )
 
-
 // testServer is a server answering on a loopback port.
 type testServer struct {
 	url   string
@@ -682,4 +681,3 @@ func TestShutdown(t *testing.T) {
 		require.NotEqual(t, "[DONE]", last, "the stream was cut")
 	})
 }
-
