@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/golem-llm/golem/backend"
@@ -120,7 +121,8 @@ type Options struct {
 	// running (0: DefaultQueue).
 	Queue int
 	// ChatTemplate names the chat format used when the model has none
-	// golem recognises: chatml, gemma, llama2, llama3, mistral or phi3.
+	// golem recognises: one of ChatTemplates() ("chatml", "llama3",
+	// "mistral", "qwen3", ...).
 	ChatTemplate string
 	// Progress, when set, is called as the weights load, with bytes done
 	// and the total.
@@ -143,7 +145,7 @@ func (o Options) Validate() error {
 	}
 	if o.ChatTemplate != "" {
 		if _, err := runtime.LookupChatTemplate(o.ChatTemplate); err != nil {
-			return optionsStruct.Fail("ChatTemplate", o.ChatTemplate, fmt.Sprintf("one of %v", runtime.ChatTemplateNames()))
+			return optionsStruct.Fail("ChatTemplate", o.ChatTemplate, "one of "+strings.Join(runtime.ChatTemplateNames(), ", "))
 		}
 	}
 	return optcheck.First(
