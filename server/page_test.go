@@ -219,6 +219,9 @@ func (c *cdp) waitFor(expr, what string) {
 // message typed into it, and shows the streamed reply: the model's greedy
 // reply to that conversation.
 func TestChatPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the chat page test starts a browser")
+	}
 	c := startChromium(t)
 	m := openModel(t, golem.Options{Parallel: 2, ChatTemplate: "chatml"})
 	ts := start(t, m, server.Config{})
