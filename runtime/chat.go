@@ -326,6 +326,23 @@ func renderLlama31(t *ChatTemplate, b *segments, msgs []Message, add bool) error
 	return nil
 }
 
+// renderZephyr is Zephyr's format (TinyLlama-1.1B-Chat): each message as
+// "<|role|>\n" + content + eos_token + "\n", then "<|assistant|>\n".
+func renderZephyr(_ *ChatTemplate, b *segments, msgs []Message, add bool) error {
+	if err := knownRoles(msgs); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		b.mark("<|" + m.Role + "|>\n")
+		b.text(m.Content)
+		b.mark(b.sp.EOS + "\n")
+	}
+	if add && len(msgs) > 0 {
+		b.mark("<|assistant|>\n")
+	}
+	return nil
+}
+
 // renderLlama2 is Llama-2-chat's format: a <<SYS>> block in the first
 // user turn, bos_token before every [INST].
 func renderLlama2(_ *ChatTemplate, b *segments, msgs []Message, _ bool) error {
@@ -505,6 +522,7 @@ var chatTemplates = map[string]ChatTemplate{
 	"phi3-small":        {Stop: []string{"<|end|>"}, Special: SpecialTexts{BOS: "<|endoftext|>", EOS: "<|endoftext|>"}, render: phi3Format{bos: true}.render},
 	"phi3-legacy":       {Stop: []string{"<|end|>"}, Special: llamaSpecial, render: phi3Format{legacy: true}.render},
 	"gemma":             {Stop: []string{"<end_of_turn>"}, Special: gemmaSpecial, render: renderGemma},
+	"zephyr":            {Stop: []string{"</s>"}, Special: llamaSpecial, render: renderZephyr},
 }
 
 // ChatTemplateNames lists the built-in templates.

@@ -105,6 +105,12 @@ var templateForms = []templateForm{
 		`{%ifadd_generation_prompt%}{{'<start_of_turn>model\n'}}{%endif%}`,
 		`{%ifmessages[0].role=='system'%}{{raise_exception('System role not supported')}}{%endif%}`,
 	}, adjust: func(t *ChatTemplate, _ string) { t.noSystem = true }},
+	{name: "zephyr", require: []string{
+		`{%ifmessage.role=='user'%}{{'<|user|>\n'+message.content+eos_token}}`,
+		`{{'<|system|>\n'+message.content+eos_token}}`,
+		`{{'<|assistant|>\n'+message.content+eos_token}}`,
+		`{%ifloop.lastandadd_generation_prompt%}{{'<|assistant|>'}}{%endif%}`,
+	}},
 	{name: "phi3", require: []string{
 		`{%ifmessage.role=='system'%}{{'<|system|>\n'+message.content+'<|end|>\n'}}{%elifmessage.role=='user'%}{{'<|user|>\n'+message.content+'<|end|>\n'}}{%elifmessage.role=='assistant'%}{{'<|assistant|>\n'+message.content+'<|end|>\n'}}{%endif%}`,
 		`{%ifadd_generation_prompt%}{{'<|assistant|>\n'}}`,

@@ -124,6 +124,9 @@ func TestChatTemplates(t *testing.T) {
 		{"gemma", gemmaJinja, "<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nWho are you<end_of_turn>\n<start_of_turn>model\nI am an assistant<end_of_turn>\n<start_of_turn>user\nAnother question<end_of_turn>\n<start_of_turn>model\n", noSystem, runtime.SpecialTexts{BOS: "<bos>"}, ""},
 		{"gemma", gemmaJinja, "", conversation, runtime.SpecialTexts{BOS: "<bos>"}, "takes no system message"},
 		{"phi3-legacy", readTemplate(t, "phi-3-medium-128k-instruct.jinja"), "<|user|>\nHello<|end|>\n<|assistant|>\n", conversation[:2], llamaSp, ""},
+		// TinyLlama-1.1B-Chat-v1.0 (Zephyr's format), as HF renders it with
+		// trim_blocks: the newline after each {{ }} stays.
+		{"zephyr", readTemplate(t, "tinyllama-1.1b-chat-v1.0.jinja"), "<|system|>\nYou are a helpful assistant</s>\n<|user|>\nHello</s>\n<|assistant|>\nHi there</s>\n<|user|>\nWho are you</s>\n<|assistant|>\n   I am an assistant   </s>\n<|user|>\nAnother question</s>\n<|assistant|>\n", conversation, llamaSp, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,8 +154,8 @@ func TestChatTemplates(t *testing.T) {
 // stands in for them.
 func TestChatTemplateDetection(t *testing.T) {
 	refused := []struct{ name, jinja, family string }{
-		// Zephyr's <|user|> markers with eos_token: not Phi-3.
-		{"tinyllama", readTemplate(t, "tinyllama-1.1b-chat-v1.0.jinja"), "Phi-3-like"},
+		// Zephyr's format whose turns end with <|end|>: not Zephyr, not Phi-3.
+		{"zephyr-end", strings.ReplaceAll(readTemplate(t, "tinyllama-1.1b-chat-v1.0.jinja"), "eos_token", "'<|end|>'"), "Phi-3-like"},
 		// Llama 2's format with a default system message of its own.
 		{"vigogne", strings.Replace(llama2Jinja, "{% else %}{% set loop_messages = messages %}{% set system_message = false %}", "{% elif true == true %}{% set loop_messages = messages %}{% set system_message = 'Vous êtes Vigogne.' %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}", 1), "[INST]"},
 		// ChatML whose turns end without a newline.

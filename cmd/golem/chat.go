@@ -30,7 +30,8 @@ func newChatCmd() *cobra.Command {
 replies. The conversation stays in the KV cache: each turn feeds only the new
 tokens. The prompt format comes from the model's tokenizer.chat_template
 (the templates of Llama 2, Llama 3 and 3.1-3.3, Mistral and Mixtral, Qwen2,
-Qwen2.5 and Qwen3, SmolLM and SmolLM2, Phi-3 and others in ChatML are recognised
+Qwen2.5 and Qwen3, SmolLM and SmolLM2, Phi-3, Gemma, TinyLlama-Chat (Zephyr)
+and others in ChatML are recognised
 and rendered as their Jinja renders them; others are refused with their name)
 or --template.
 Only the template's own markers become control tokens: "<|im_start|>" typed in
