@@ -54,7 +54,10 @@ type Buffer interface {
 
 // Program is a compiled graph. Every leaf (weight, input, state) and every
 // output must be bound to a buffer before Run; bindings persist across runs,
-// so a decode loop binds once and then only writes inputs and runs.
+// so a decode loop binds once and then only writes inputs and runs. Binding
+// a node again between runs replaces its binding from the next run on (the
+// runtime's batched decode step binds each row's KV-cache states to the
+// cache of the sequence in that row).
 type Program interface {
 	// Bind places node n (a leaf or an output of the compiled graph) at byte
 	// offset off of buf. The range must hold n's contiguous bytes.
@@ -79,10 +82,15 @@ type HostWrapper interface {
 type OpTiming struct {
 	Node    *graph.Node
 	Seconds float64
+	// Launches is the number of kernel launches (GPU dispatches) the
+	// node's work took; 0 for views and for backends that run no kernels.
+	Launches int
 }
 
 // Profiler is implemented by programs that can report per-node timings of
-// their last run (for example from device timestamps).
+// their last run (for example from device timestamps). Nodes are those of
+// the graph the backend ran, which may be the compiled graph's fused
+// rewrite (graph.Fuse) rather than the graph given to Compile.
 type Profiler interface {
 	Timings() []OpTiming
 }
@@ -93,6 +101,10 @@ type Options struct {
 	Threads int
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Profile asks programs to time every node (backend.Profiler). Without
+	// it a backend may skip the timing work: Vulkan then writes no
+	// timestamps and its programs report no timings.
+	Profile bool
 }
 
 // Validate reports a field out of its range as an *optcheck.FieldError

@@ -377,10 +377,10 @@ func growAndTime(ctx context.Context, be backend.Backend, minRun time.Duration, 
 		if err != nil {
 			return 0, 0, err
 		}
-		t, err := p.run(ctx) // also the warm-up
+		t, _, err := p.run(ctx) // also the warm-up
 		if err == nil && (t >= minRun.Seconds() || last) {
 			var times []float64
-			times, err = timeRuns(ctx, p, timing{reps: ceilReps})
+			times, _, err = timeRuns(ctx, p, timing{reps: ceilReps})
 			if err == nil {
 				st := summarize(times)
 				cerr := p.close()

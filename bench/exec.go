@@ -79,13 +79,34 @@ func prepare(be backend.Backend, compile compileFunc, g *graph.Graph, data map[s
 }
 
 // run runs the program once and returns the wall-clock seconds it took
-// (Program.Run returns when the results can be read).
-func (p *prepared) run(ctx context.Context) (float64, error) {
+// (Program.Run returns when the results can be read) and, when the
+// backend timed the run's ops (backend.Profiler), their device seconds
+// (else -1).
+func (p *prepared) run(ctx context.Context) (wall, dev float64, err error) {
 	start := time.Now()
 	if err := p.prog.Run(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return time.Since(start).Seconds(), nil
+	wall = time.Since(start).Seconds()
+	return wall, deviceSeconds(p.prog), nil
+}
+
+// deviceSeconds returns the summed device time of the last run of prog
+// (backend.Profiler), or -1 when it reports none.
+func deviceSeconds(prog backend.Program) float64 {
+	pr, ok := prog.(backend.Profiler)
+	if !ok {
+		return -1
+	}
+	ts := pr.Timings()
+	if ts == nil {
+		return -1
+	}
+	var s float64
+	for _, t := range ts {
+		s += t.Seconds
+	}
+	return s
 }
 
 // close releases the program and the buffers.
@@ -116,20 +137,22 @@ type timing struct {
 }
 
 // timeRuns runs p warmup times, then the timed runs, and returns their
-// seconds. With automatic repetitions it runs at least autoMinReps times and
-// until minTime has passed, at most autoMaxReps times.
-func timeRuns(ctx context.Context, p *prepared, t timing) ([]float64, error) {
+// wall-clock seconds and, when the backend reports them for every run,
+// their device seconds (else nil). With automatic repetitions it runs at
+// least autoMinReps times and until minTime has passed, at most
+// autoMaxReps times.
+func timeRuns(ctx context.Context, p *prepared, t timing) (times, dev []float64, err error) {
 	for range t.warmup {
-		if _, err := p.run(ctx); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
+		if _, _, err := p.run(ctx); err != nil {
+			return nil, nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
 	minTime := t.minTime
 	if minTime <= 0 {
 		minTime = defaultMinTime
 	}
-	var times []float64
 	start := time.Now()
+	timed := true
 	for {
 		if t.reps > 0 && len(times) >= t.reps {
 			break
@@ -138,15 +161,22 @@ func timeRuns(ctx context.Context, p *prepared, t timing) ([]float64, error) {
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			return times, err
+			return times, nil, err
 		}
-		s, err := p.run(ctx)
+		s, d, err := p.run(ctx)
 		if err != nil {
-			return times, err
+			return times, nil, err
 		}
 		times = append(times, s)
+		if d < 0 {
+			timed = false
+		}
+		dev = append(dev, d)
 	}
-	return times, nil
+	if !timed {
+		dev = nil
+	}
+	return times, dev, nil
 }
 
 // randomBytes returns n seeded pseudo-random values uniform in [-1, 1)

@@ -3,13 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"sort"
-	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/internal/optcheck"
 	"github.com/golem-llm/golem/runtime"
@@ -29,30 +26,31 @@ type ModelOptions struct {
 	Name string
 	// WeightType labels the rows' dtype column (e.g. "q4_0"); "" leaves it empty.
 	WeightType string
-	// Profile, when set, receives for each test the time its timed
-	// repetitions spent in each op kind, from the programs' per-node
-	// timings (backends whose programs do not report them give none).
-	Profile func(OpProfile)
-}
-
-// OpProfile is where a model test's time went: the seconds of each op
-// kind (matmul, attention, rms_norm, …) summed over the nodes of every
-// program run of its timed repetitions.
-type OpProfile struct {
-	Device, Model, Test string
-	// Tokens is the tokens of the repetitions together (per-token times
-	// are Seconds / Tokens).
-	Tokens int
-	// Seconds maps an op kind to its seconds; Wall is the repetitions'
-	// wall time (the difference is time outside the program runs).
-	Seconds map[string]float64
-	Wall    float64
+	// Parallel, when set, replaces the decode test by one per count N:
+	// N sequences decoded together by a runtime.Engine (one batched step
+	// per token), each generating Gen tokens after a short random prompt;
+	// the row reports the aggregate decode tokens per second. The counts
+	// are measured in turn, repetition after repetition (1, 2, 4, 1, 2,
+	// 4, ...), so that a machine shared with other work slows them alike.
+	Parallel []int
+	// Profile, when set, is called after each test (pp, tg) on each device
+	// with the per-op device times of the last run of each of the test's
+	// programs (runtime.Session.Timings, by tokens per run: 1 is the
+	// decode step); empty when the backend reports none, or when
+	// Options.DeviceTime is off (the backends then time nothing).
+	Profile func(device, test string, timings map[int][]backend.OpTiming)
 }
 
 // Validate reports a field out of its range as an *optcheck.FieldError.
 func (mo ModelOptions) Validate() error {
+	s := optcheck.Struct{Pkg: "bench", Name: "ModelOptions"}
 	if mo.KVType != graph.F32 && mo.KVType != graph.F16 {
-		return optcheck.Struct{Pkg: "bench", Name: "ModelOptions"}.Fail("KVType", mo.KVType, "f32 or f16")
+		return s.Fail("KVType", mo.KVType, "f32 or f16")
+	}
+	for _, n := range mo.Parallel {
+		if err := s.IntRange("Parallel", n, 1, runtime.MaxParallel); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -61,9 +59,15 @@ func (mo ModelOptions) Validate() error {
 type modelTest struct {
 	kind   string // "pp" or "tg"
 	tokens int
+	seqs   int // tg of seqs sequences decoded together (0: one session)
 }
 
-func (t modelTest) String() string { return fmt.Sprintf("%s%d", t.kind, t.tokens) }
+func (t modelTest) String() string {
+	if t.seqs > 0 {
+		return fmt.Sprintf("%s%dx%d", t.kind, t.tokens, t.seqs)
+	}
+	return fmt.Sprintf("%s%d", t.kind, t.tokens)
+}
 
 // RunModel measures end-to-end throughput of the model in src on every
 // chosen device, as llama-bench does: pp = a prompt of Prompt tokens fed
@@ -89,15 +93,22 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 	var tests []modelTest
 	switch {
 	case mo.Prompt == 0:
-		tests = append(tests, modelTest{"pp", 512})
+		tests = append(tests, modelTest{kind: "pp", tokens: 512})
 	case mo.Prompt > 0:
-		tests = append(tests, modelTest{"pp", mo.Prompt})
+		tests = append(tests, modelTest{kind: "pp", tokens: mo.Prompt})
+	}
+	gen := mo.Gen
+	if gen == 0 {
+		gen = 128
 	}
 	switch {
-	case mo.Gen == 0:
-		tests = append(tests, modelTest{"tg", 128})
-	case mo.Gen > 0:
-		tests = append(tests, modelTest{"tg", mo.Gen})
+	case gen < 0:
+	case len(mo.Parallel) > 0:
+		for _, n := range mo.Parallel {
+			tests = append(tests, modelTest{kind: "tg", tokens: gen, seqs: n})
+		}
+	default:
+		tests = append(tests, modelTest{kind: "tg", tokens: gen})
 	}
 	if len(tests) == 0 {
 		return nil, fmt.Errorf("bench: model %s: neither a prefill nor a decode test", src.Name())
@@ -143,23 +154,44 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 			}
 			return rows, fmt.Errorf("bench: load %s on %s: %w", name, d.name, err)
 		}
+		// The parallel decode tests are measured together, interleaved.
+		var par []modelTest
+		var parTimes map[int][]float64
+		var parErr error
+		for _, t := range tests {
+			if t.seqs > 0 {
+				par = append(par, t)
+			}
+		}
+		if len(par) > 0 {
+			o.progress(Progress{Done: done, Total: total, Device: d.name, Variant: DefaultVariant, Case: fmt.Sprintf("tg%dx%v", gen, mo.Parallel), Phase: "time"})
+			parTimes, parErr = runParallelTests(ctx, m, mo.KVType, par, reps, warm, rng, cfg.VocabSize)
+			if parErr != nil && ctx.Err() != nil {
+				m.Close()
+				return rows, ctx.Err()
+			}
+		}
 		for _, t := range tests {
 			o.progress(Progress{Done: done, Total: total, Device: d.name, Variant: DefaultVariant, Case: t.String(), Phase: "time"})
 			r := newResult(o.Env, SuiteModel, t.String(), d.name, d.be.Device(), DefaultVariant)
-			r.Kind, r.Model, r.Tokens, r.DType = t.kind, name, t.tokens, mo.WeightType
-			r.FLOPs = 2 * float64(matmulWeights) * float64(t.tokens)
+			r.Kind, r.Model, r.Tokens, r.Seqs, r.DType = t.kind, name, t.tokens, t.seqs, mo.WeightType
+			seqs := max(t.seqs, 1)
+			r.FLOPs = 2 * float64(matmulWeights) * float64(t.tokens*seqs)
 			r.Bytes = float64(m.WeightBytes())
 			if t.kind == "tg" {
-				r.Bytes *= float64(t.tokens)
+				r.Bytes *= float64(t.tokens) // a decode step reads every weight once, for all its sequences
 			}
 			if warm {
 				r.Warmup = 1
 			}
-			var prof map[string]float64
-			if mo.Profile != nil {
-				prof = map[string]float64{}
+			var times, dev []float64
+			var profile map[int][]backend.OpTiming
+			var err error
+			if t.seqs > 0 {
+				times, err = parTimes[t.seqs], parErr
+			} else {
+				times, dev, profile, err = runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize)
 			}
-			times, err := runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize, prof)
 			if err != nil {
 				if ctx.Err() != nil {
 					m.Close()
@@ -173,19 +205,18 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 					peak = ceil.Peak(dt)
 				}
 				r.setTimes(times, peak, ceil.Bandwidth, ceil.Source)
+				if o.DeviceTime {
+					r.setDeviceTimes(dev)
+				}
+				if mo.Profile != nil {
+					mo.Profile(d.name, t.String(), profile)
+				}
 				rates := make([]float64, len(times))
 				for i, s := range times {
-					rates[i] = float64(t.tokens) / s
+					rates[i] = float64(t.tokens*seqs) / s
 				}
 				st := summarize(rates)
 				r.TokensPerS, r.TokensPerSStd = st.mean, st.std
-				if prof != nil {
-					var wall float64
-					for _, s := range times {
-						wall += s
-					}
-					mo.Profile(OpProfile{Device: d.name, Model: name, Test: t.String(), Tokens: t.tokens * len(times), Seconds: prof, Wall: wall})
-				}
 			}
 			r.Check = CheckSkipped
 			r.NMSE = -1
@@ -201,97 +232,161 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 }
 
 // runModelTest runs test t reps times in a fresh session and returns the
-// seconds of each repetition; with prof set it adds the seconds of each op
-// kind of the timed runs to it.
-func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand, vocab int, prof map[string]float64) ([]float64, error) {
+// seconds of each repetition, the device seconds of each (the summed
+// per-op device times of its program runs; nil when the backend reports
+// none) and the per-op timings of the last run of each program.
+func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand,
+	vocab int) (times, dev []float64, profile map[int][]backend.OpTiming, err error) {
 	s, err := m.NewSession(runtime.SessionOptions{Context: t.tokens, KVType: kv, Chunk: t.tokens})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	defer s.Close()
 	tokens := make([]int32, t.tokens)
 	for i := range tokens {
 		tokens[i] = int32(rng.IntN(vocab))
 	}
-	var timed bool // the run is a timed repetition: profile it
-	addTimes := func() {
-		if prof == nil || !timed {
-			return
+	timed := true
+	// feed feeds toks and returns the device seconds of the run (each Feed
+	// here runs one program once: a whole prompt, or one token).
+	feed := func(toks []int32) (float64, error) {
+		if err := s.Feed(ctx, toks); err != nil {
+			return 0, err
 		}
-		for _, ot := range s.LastTimings() {
-			prof[ot.Node.Op.String()] += ot.Seconds
+		ts, ok := s.Timings()[len(toks)]
+		if !ok {
+			timed = false
+			return 0, nil
 		}
+		var d float64
+		for _, x := range ts {
+			d += x.Seconds
+		}
+		return d, nil
 	}
-	once := func(n int) (float64, error) {
+	once := func(n int) (wall, devSec float64, err error) {
 		s.Rewind(0)
 		start := time.Now()
 		if t.kind == "pp" {
-			if err := s.Feed(ctx, tokens[:n]); err != nil {
-				return 0, err
+			if devSec, err = feed(tokens[:n]); err != nil {
+				return 0, 0, err
 			}
-			addTimes()
 		} else {
 			for i := 0; i < n; i++ {
-				if err := s.Feed(ctx, tokens[i:i+1]); err != nil {
-					return 0, err
+				d, err := feed(tokens[i : i+1])
+				if err != nil {
+					return 0, 0, err
 				}
-				addTimes()
+				devSec += d
 			}
 		}
-		return time.Since(start).Seconds(), nil
+		return time.Since(start).Seconds(), devSec, nil
 	}
 	if warm {
 		n := t.tokens
 		if t.kind == "tg" {
 			n = 1
 		}
-		if _, err := once(n); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
+		if _, _, err := once(n); err != nil {
+			return nil, nil, nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	var times []float64
-	timed = true
 	for range reps {
 		if err := ctx.Err(); err != nil {
-			return times, err
+			return times, nil, nil, err
 		}
-		sec, err := once(t.tokens)
+		sec, d, err := once(t.tokens)
 		if err != nil {
-			return times, err
+			return times, nil, nil, err
 		}
 		times = append(times, sec)
+		dev = append(dev, d)
 	}
-	return times, nil
+	if !timed {
+		dev = nil
+	}
+	return times, dev, s.Timings(), nil
 }
 
-// WriteOpProfile writes p as a table: each op kind's milliseconds per
-// token and share of the wall time, largest first, and the time outside
-// the program runs (reading logits, writing inputs, the session).
-func WriteOpProfile(w io.Writer, p OpProfile) error {
-	type row struct {
-		op string
-		s  float64
+// parallelPrompt is the prompt length of each sequence of a parallel
+// decode test: short, so that the test measures decoding.
+const parallelPrompt = 8
+
+// runParallelTests times the parallel decode tests: for each, an engine of
+// t.seqs sequences (built once, its programs compiled by the warm-up run)
+// decodes t.seqs requests of t.tokens tokens each after a random prompt,
+// ignoring end-of-generation tokens. The tests take turns, repetition after
+// repetition. A run's time is the longest decode time of its sequences
+// (from the end of its prompt to its last token) less the first token,
+// which the prompt's run gives: t.tokens decode steps.
+func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tests []modelTest, reps int, warm bool, rng *rand.Rand, vocab int) (map[int][]float64, error) {
+	engines := map[int]*runtime.Engine{}
+	defer func() {
+		for _, e := range engines {
+			e.Close()
+		}
+	}()
+	for _, t := range tests {
+		e, err := runtime.NewEngine(m, runtime.EngineOptions{Parallel: t.seqs, Context: parallelPrompt + t.tokens + 1, KVType: kv})
+		if err != nil {
+			return nil, err
+		}
+		engines[t.seqs] = e
 	}
-	var rows []row
-	var inside float64
-	for op, s := range p.Seconds {
-		rows = append(rows, row{op, s})
-		inside += s
+	once := func(t modelTest) (float64, error) {
+		streams := make([]*runtime.Stream, t.seqs)
+		for i := range streams {
+			prompt := make([]int32, parallelPrompt)
+			for j := range prompt {
+				prompt[j] = int32(rng.IntN(vocab))
+			}
+			st, err := engines[t.seqs].Submit(ctx, runtime.Request{Prompt: prompt, MaxTokens: t.tokens + 1, IgnoreEOS: true})
+			if err != nil {
+				for _, s := range streams[:i] {
+					s.Close()
+				}
+				return 0, err
+			}
+			streams[i] = st
+		}
+		var longest time.Duration
+		var first error
+		for _, st := range streams {
+			for {
+				tok, err := st.Next()
+				if err != nil && first == nil {
+					first = err
+				}
+				if tok.End != nil {
+					longest = max(longest, tok.End.GenTime)
+					break
+				}
+			}
+		}
+		if first != nil {
+			return 0, first
+		}
+		return longest.Seconds(), nil
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].s > rows[j].s || rows[i].s == rows[j].s && rows[i].op < rows[j].op })
-	rows = append(rows, row{"(outside the programs)", max(p.Wall-inside, 0)})
-	tok := float64(max(p.Tokens, 1))
-	wall := max(p.Wall, 1e-12)
-	var b strings.Builder
-	fmt.Fprintf(&b, "profile: %s %s %s, %d tokens in %.3f s\n", p.Device, p.Model, p.Test, p.Tokens, p.Wall)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  OP\t MS/TOKEN\t  SHARE")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "  %s\t%9.4f\t%6.1f%%\n", r.op, 1e3*r.s/tok, 100*r.s/wall)
+	times := map[int][]float64{}
+	if warm {
+		for _, t := range tests {
+			if _, err := once(t); err != nil {
+				return nil, fmt.Errorf("warm-up of %s: %w", t, err)
+			}
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	for range reps {
+		for _, t := range tests {
+			if err := ctx.Err(); err != nil {
+				return times, err
+			}
+			sec, err := once(t)
+			if err != nil {
+				return times, fmt.Errorf("%s: %w", t, err)
+			}
+			times[t.seqs] = append(times[t.seqs], sec)
+		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return times, nil
 }

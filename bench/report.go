@@ -50,8 +50,8 @@ func ParseFormat(s string) (string, error) {
 //
 //	suite case device device_name device_id driver cpu_model golem_version
 //	git_commit go_version timestamp variant kind dtype batch heads kv_heads
-//	head_dim seq_q seq_kv causal m n k model tokens reps warmup median_s
-//	min_s max_s q1_s q3_s mean_s std_s flops bytes intensity tflops gbps
+//	head_dim seq_q seq_kv causal m n k model tokens seqs reps warmup median_s
+//	min_s max_s q1_s q3_s mean_s std_s device_s flops bytes intensity tflops gbps
 //	peak_tflops peak_gbps peak_source roofline_pct tokens_per_s
 //	tokens_per_s_std check check_case nmse error
 //
@@ -220,9 +220,9 @@ func ReadResultsFile(path string) ([]Result, error) {
 func tableColumns(suite string) []string {
 	switch suite {
 	case SuiteModel:
-		return []string{"DEVICE", "MODEL", "TEST", "T/S", "MEDIAN", "MIN–MAX", "GB/S", "ROOF%", "NOTE"}
+		return []string{"DEVICE", "MODEL", "TEST", "T/S", "MEDIAN", "DEVICE TIME", "MIN–MAX", "GB/S", "ROOF%", "NOTE"}
 	}
-	return []string{"DEVICE", "VARIANT", "CASE", "MEDIAN", "MIN–MAX", "TFLOP/S", "GB/S", "ROOF%", "BOUND", "CHECK", "NMSE", "NOTE"}
+	return []string{"DEVICE", "VARIANT", "CASE", "MEDIAN", "DEVICE TIME", "MIN–MAX", "TFLOP/S", "GB/S", "ROOF%", "BOUND", "CHECK", "NMSE", "NOTE"}
 }
 
 // tableRow renders r for tableColumns(r.Suite).
@@ -253,12 +253,16 @@ func tableRow(r Result) []string {
 		note = note[:77] + "..."
 	}
 	note = dashIfEmpty(note)
+	devTime := "-"
+	if timed && r.DeviceS > 0 {
+		devTime = humanSeconds(r.DeviceS)
+	}
 	if r.Suite == SuiteModel {
 		tps := "-"
 		if timed {
 			tps = fmt.Sprintf("%s ± %s", sig3(r.TokensPerS), sig3(r.TokensPerSStd))
 		}
-		return []string{r.Device, dashIfEmpty(r.Model), r.Case, tps, tm(r.MedianS), spread, num(r.GBps), pct, note}
+		return []string{r.Device, dashIfEmpty(r.Model), r.Case, tps, tm(r.MedianS), devTime, spread, num(r.GBps), pct, note}
 	}
 	nmse := "-"
 	if r.Check == CheckOK || (r.Check == CheckFail && r.NMSE >= 0) {
@@ -268,7 +272,7 @@ func tableRow(r Result) []string {
 	if timed {
 		bound = dashIfEmpty(r.Bound())
 	}
-	return []string{r.Device, r.Variant, r.Case, tm(r.MedianS), spread, num(r.TFLOPS), num(r.GBps), pct, bound,
+	return []string{r.Device, r.Variant, r.Case, tm(r.MedianS), devTime, spread, num(r.TFLOPS), num(r.GBps), pct, bound,
 		dashIfEmpty(r.Check), nmse, note}
 }
 

@@ -77,8 +77,8 @@ func TestWriteJSONRoundTrip(t *testing.T) {
 // README.
 var documentedColumns = strings.Fields(`suite case device device_name device_id driver cpu_model golem_version
 	git_commit go_version timestamp variant kind dtype batch heads kv_heads
-	head_dim seq_q seq_kv causal m n k model tokens reps warmup median_s
-	min_s max_s q1_s q3_s mean_s std_s flops bytes intensity tflops gbps
+	head_dim seq_q seq_kv causal m n k model tokens seqs reps warmup median_s
+	min_s max_s q1_s q3_s mean_s std_s device_s flops bytes intensity tflops gbps
 	peak_tflops peak_gbps peak_source roofline_pct tokens_per_s
 	tokens_per_s_std check check_case nmse error`)
 

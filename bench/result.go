@@ -55,7 +55,8 @@ type Result struct {
 	N       int    `json:"n"`        // matmul rows of W
 	K       int    `json:"k"`        // matmul inner dimension
 	Model   string `json:"model"`    // model file or synthetic preset
-	Tokens  int    `json:"tokens"`   // tokens per run (model)
+	Tokens  int    `json:"tokens"`   // tokens per run (model; of each sequence for seqs > 1)
+	Seqs    int    `json:"seqs"`     // model: sequences decoded together (parallel decode tests)
 
 	Reps    int     `json:"reps"`     // timed runs
 	Warmup  int     `json:"warmup"`   // untimed runs before them
@@ -66,6 +67,11 @@ type Result struct {
 	Q3S     float64 `json:"q3_s"`     // third quartile
 	MeanS   float64 `json:"mean_s"`   // mean
 	StdS    float64 `json:"std_s"`    // sample standard deviation
+	// DeviceS is the median over the timed runs of the device time the
+	// backend reports for a run (the sum of its per-op times,
+	// backend.Profiler); 0 without bench --device-time, or for a backend
+	// without timings.
+	DeviceS float64 `json:"device_s"`
 
 	FLOPs       float64 `json:"flops"`        // floating-point operations per run
 	Bytes       float64 `json:"bytes"`        // compulsory bytes per run
@@ -159,6 +165,15 @@ func (r *Result) setTimes(times []float64, peakFLOPS, peakBW float64, source str
 	r.MedianS, r.MinS, r.MaxS, r.Q1S, r.Q3S, r.MeanS, r.StdS = st.median, st.min, st.max, st.q1, st.q3, st.mean, st.std
 	r.PeakTFLOPS, r.PeakGBps, r.PeakSource = peakFLOPS/1e12, peakBW/1e9, source
 	r.derive()
+}
+
+// setDeviceTimes sets DeviceS from the device seconds of the timed runs
+// (none: 0).
+func (r *Result) setDeviceTimes(dev []float64) {
+	r.DeviceS = 0
+	if len(dev) > 0 {
+		r.DeviceS = summarize(dev).median
+	}
 }
 
 // derive computes Intensity, TFLOPS, GBps and RooflinePct from the other

@@ -50,6 +50,13 @@ type Options struct {
 	Env Env
 	// Ceilings configures how device ceilings are found.
 	Ceilings CeilingOptions
+	// DeviceTime opens the backends with per-op timing
+	// (backend.Options.Profile), so that rows also report the device time
+	// of a run where the backend times its ops. It is off by default: a
+	// profiled run pays for its timestamps (and on CUDA runs its launches
+	// one by one instead of replaying a CUDA graph), so the wall times of
+	// the default runs are those of production runs.
+	DeviceTime bool
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// Progress, if set, is called before each case and once at the end.
@@ -145,7 +152,7 @@ func openDevices(o *Options) ([]*device, error) {
 			continue
 		}
 		seen[n] = true
-		be, err := backend.Open(n, backend.Options{Threads: o.Threads, Logger: o.Logger})
+		be, err := backend.Open(n, backend.Options{Threads: o.Threads, Logger: o.Logger, Profile: o.DeviceTime})
 		if err != nil {
 			closeDevices(devs)
 			return nil, fmt.Errorf("bench: %w", err)
@@ -298,7 +305,7 @@ func runKernelCases(ctx context.Context, cases []kernelCase, o Options) ([]Resul
 				peakF, peakBW := ceil.Peak(c.peakTypes...), ceil.Bandwidth
 				r.PeakTFLOPS, r.PeakGBps, r.PeakSource = peakF/1e12, peakBW/1e9, ceil.Source
 				r.derive()
-				times, err := runOne(ctx, d, ref, c, v, &o, tm, checks, &r, func() {
+				times, dev, err := runOne(ctx, d, ref, c, v, &o, tm, checks, &r, func() {
 					o.progress(Progress{Done: done, Total: total, Device: d.name, Variant: v, Case: c.name, Phase: "time"})
 				})
 				if err != nil && ctx.Err() != nil {
@@ -309,6 +316,9 @@ func runKernelCases(ctx context.Context, cases []kernelCase, o Options) ([]Resul
 					log.Warn("case failed", "device", d.name, "variant", v, "case", c.name, "err", err)
 				} else {
 					r.setTimes(times, peakF, peakBW, ceil.Source)
+					if o.DeviceTime {
+						r.setDeviceTimes(dev)
+					}
 				}
 				rows = append(rows, r)
 				done++
@@ -351,10 +361,10 @@ func deviceNames(devs []*device) string {
 // runOne checks variant v of case c on d against the reference (once per
 // checked shape, recording the outcome in r) and, when it passes, times it.
 func runOne(ctx context.Context, d *device, ref backend.Backend, c kernelCase, v string, o *Options, tm timing,
-	checks map[string]checkResult, r *Result, timingStarts func()) ([]float64, error) {
+	checks map[string]checkResult, r *Result, timingStarts func()) (times, dev []float64, err error) {
 	if mem := d.be.Device().MemoryBytes; mem > 0 && c.mem > mem*9/10 {
 		r.Check = CheckSkipped
-		return nil, fmt.Errorf("needs %.1f GiB, the device has %.1f GiB", float64(c.mem)/(1<<30), float64(mem)/(1<<30))
+		return nil, nil, fmt.Errorf("needs %.1f GiB, the device has %.1f GiB", float64(c.mem)/(1<<30), float64(mem)/(1<<30))
 	}
 	target := variantBackend{Backend: d.be, op: c.op, variant: v}
 	chk := c.check
@@ -379,33 +389,33 @@ func runOne(ctx context.Context, d *device, ref backend.Backend, c kernelCase, v
 			cr = checkResult{status: CheckOK, nmse: finiteOr(res.Check.NMSE, -1)}
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		checks[key] = cr
 	}
 	r.Check, r.NMSE = cr.status, cr.nmse
 	if cr.status != CheckOK {
-		return nil, errors.New(cr.err)
+		return nil, nil, errors.New(cr.err)
 	}
 	timingStarts()
 	b := graph.NewBuilder()
 	fx, err := c.build(b, parity.NewRand(o.seed(), c.name))
 	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
+		return nil, nil, fmt.Errorf("build: %w", err)
 	}
 	g, err := b.Build(fx.Outputs...)
 	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
+		return nil, nil, fmt.Errorf("build: %w", err)
 	}
 	p, err := prepare(d.be, target.Compile, g, fx.Data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	times, err := timeRuns(ctx, p, tm)
+	times, dev, err = timeRuns(ctx, p, tm)
 	if cerr := p.close(); err == nil {
 		err = cerr
 	}
-	return times, err
+	return times, dev, err
 }
 
 // attentionCase turns a shape into a kernel case.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,7 +60,7 @@ func TestCPUVariants(t *testing.T) {
 	for _, v := range []string{"fused", "ref"} {
 		p, err := prepare(be, variantBackend{Backend: be, op: graph.OpAttention, variant: v}.Compile, g, fx.Data)
 		require.NoError(t, err, v)
-		_, err = p.run(context.Background())
+		_, _, err = p.run(context.Background())
 		require.NoError(t, err, v)
 		require.NoError(t, p.close())
 	}
@@ -138,9 +139,17 @@ func TestMatMulEndToEnd(t *testing.T) {
 		require.Equal(t, DefaultVariant, r.Variant)
 		require.Positive(t, r.MedianS)
 		require.Positive(t, r.TFLOPS)
+		require.Zero(t, r.DeviceS, "no device time without DeviceTime (the default)")
 	}
 	require.Equal(t, "gemv", rows[0].Kind)
 	require.Equal(t, 256, rows[1].K)
+
+	o := testOptions()
+	o.DeviceTime = true
+	rows, err = RunMatMul(context.Background(), shapes[:1], o)
+	require.NoError(t, err)
+	require.Positive(t, rows[0].MedianS)
+	require.Positive(t, rows[0].DeviceS, "the CPU backend times its ops when profiling")
 }
 
 func TestUnknownDevice(t *testing.T) {
@@ -287,9 +296,23 @@ func TestModelBench(t *testing.T) {
 	defer src.Close()
 	o := testOptions()
 	o.Reps = 2
-	rows, err := RunModel(context.Background(), src, ModelOptions{Prompt: 32, Gen: 8, Name: "stories260K"}, o)
+	o.DeviceTime = true // the profiles and device times need timed ops
+	profiles := map[string]map[int][]backend.OpTiming{}
+	mo := ModelOptions{Prompt: 32, Gen: 8, Name: "stories260K", Profile: func(device, test string, ts map[int][]backend.OpTiming) {
+		require.Equal(t, "cpu", device)
+		profiles[test] = ts
+	}}
+	rows, err := RunModel(context.Background(), src, mo, o)
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
+	require.NotEmpty(t, profiles["pp32"][32])
+	require.NotEmpty(t, profiles["tg8"][1], "the decode step's ops")
+	for _, r := range rows {
+		// Device time: the summed op times of every run of a repetition,
+		// at most its wall time.
+		require.Positive(t, r.DeviceS, r.Case)
+		require.LessOrEqual(t, r.DeviceS, r.MaxS, r.Case)
+	}
 	require.Equal(t, "pp32", rows[0].Case)
 	require.Equal(t, "tg8", rows[1].Case)
 	for _, r := range rows {
@@ -304,6 +327,23 @@ func TestModelBench(t *testing.T) {
 	}
 	_, err = RunModel(context.Background(), src, ModelOptions{Prompt: -1, Gen: -1}, o)
 	require.Error(t, err)
+
+	// --parallel: one decode row per count, in the order given, each the
+	// aggregate rate of its sequences.
+	rows, err = RunModel(context.Background(), src, ModelOptions{Prompt: -1, Gen: 8, Parallel: []int{1, 3}, Name: "stories260K"}, o)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	for i, n := range []int{1, 3} {
+		r := rows[i]
+		require.Empty(t, r.Error)
+		require.Equal(t, fmt.Sprintf("tg8x%d", n), r.Case)
+		require.Equal(t, n, r.Seqs)
+		require.Equal(t, 8, r.Tokens)
+		require.Equal(t, 2, r.Reps)
+		require.Positive(t, r.TokensPerS)
+		require.InDelta(t, float64(8*n)/r.MedianS, r.TokensPerS, r.TokensPerS) // same order as tokens / time
+	}
+	require.ErrorContains(t, ModelOptions{Parallel: []int{0}}.Validate(), "ModelOptions.Parallel 0")
 }
 
 // fakeDriver registers "benchfake": the CPU fast tier with two attention

@@ -398,6 +398,53 @@ func TestBuilderValidOps(t *testing.T) {
 			build: func(b *graph.Builder) *graph.Node { return b.Argmax(b.Input("x", graph.F32, 5)) },
 			op:    graph.OpArgmax, shape: graph.Shape{1}, dt: graph.I32,
 		},
+		{
+			name: "rms_norm_mul",
+			build: func(b *graph.Builder) *graph.Node {
+				return b.RMSNormMul(b.Input("x", graph.F32, 3, 8), b.Weight("w", graph.F32, 8), 1e-5)
+			},
+			op: graph.OpRMSNormMul, shape: graph.Shape{3, 8}, dt: graph.F32,
+			params: func(t *testing.T, n *graph.Node) { require.Equal(t, float32(1e-5), n.Params.Eps) },
+		},
+		{
+			name: "rope_kv_write f16 with factors",
+			build: func(b *graph.Builder) *graph.Node {
+				return b.RoPEKVWrite(b.State("c", graph.F16, 16, 2, 8), b.Input("x", graph.F32, 3, 2, 8),
+					b.Input("p", graph.I32, 3), b.Weight("ff", graph.F32, 2), graph.RoPEParams{Theta: 10000, Dims: 4})
+			},
+			op: graph.OpRoPEKVWrite, shape: graph.Shape{16, 2, 8}, dt: graph.F16,
+			params: func(t *testing.T, n *graph.Node) {
+				require.True(t, n.Params.HasFreqFactors)
+				require.Equal(t, float32(1), n.Params.RoPE.FreqScale)
+				require.Same(t, n.Inputs[0], n.Storage())
+			},
+		},
+		{
+			name: "matmul_fused norm cat residual",
+			build: func(b *graph.Builder) *graph.Node {
+				x := b.Input("x", graph.F32, 2, 64)
+				ws := []*graph.Node{b.Weight("a", graph.Q8_0, 5, 64), b.Weight("b", graph.Q8_0, 3, 64)}
+				return b.MatMulFused(x, ws, graph.FusedMatMulOpts{Norm: b.Weight("g", graph.F32, 64), Eps: 1e-6,
+					Residual: b.Input("r", graph.F32, 2, 8)})
+			},
+			op: graph.OpMatMulFused, shape: graph.Shape{2, 8}, dt: graph.F32,
+			params: func(t *testing.T, n *graph.Node) {
+				x, g, ws, r := n.FusedInputs()
+				require.Equal(t, "x", x.Name)
+				require.Equal(t, "g", g.Name)
+				require.Len(t, ws, 2)
+				require.Equal(t, "r", r.Name)
+				require.Equal(t, graph.FusedDims{Rows: 2, K: 64, Cols: 8, N: []int{5, 3}, WRowBytes: 68}, n.FusedDims())
+			},
+		},
+		{
+			name: "matmul_fused swiglu",
+			build: func(b *graph.Builder) *graph.Node {
+				ws := []*graph.Node{b.Weight("g", graph.F16, 6, 4), b.Weight("u", graph.F16, 6, 4)}
+				return b.MatMulFused(b.Input("x", graph.F32, 1, 4), ws, graph.FusedMatMulOpts{SwiGLU: true})
+			},
+			op: graph.OpMatMulFused, shape: graph.Shape{1, 6}, dt: graph.F32,
+		},
 	}
 	seen := map[graph.Op]bool{}
 	for _, tc := range tests {
@@ -438,6 +485,28 @@ func TestBuilderInvalid(t *testing.T) {
 		{"leaf without name", func(b *graph.Builder) { b.Weight("", graph.F32, 2) }, graph.OpWeight, []string{"needs a name"}},
 		{"leaf bad dtype", func(b *graph.Builder) { b.Input("x", graph.DType(99), 2) }, graph.OpInput, []string{`"x"`, "unknown dtype 99"}},
 		{"leaf zero dim", func(b *graph.Builder) { b.State("s", graph.F32, 2, 0) }, graph.OpState, []string{`"s"`, "[2 0]", "non-positive"}},
+		// Fused ops.
+		{"rms_norm_mul weight shape", func(b *graph.Builder) { b.RMSNormMul(f32(b, "x", 2, 8), f32(b, "w", 4), 1e-5) },
+			graph.OpRMSNormMul, []string{"weight [4] must be [8]"}},
+		{"rope_kv_write not a state", func(b *graph.Builder) {
+			b.RoPEKVWrite(f32(b, "c", 8, 2, 4), f32(b, "x", 1, 2, 4), i32(b, "p", 1), nil, rope)
+		}, graph.OpRoPEKVWrite, []string{"must be a state tensor"}},
+		{"rope_kv_write rows differ", func(b *graph.Builder) {
+			b.RoPEKVWrite(b.State("c", graph.F32, 8, 2, 4), f32(b, "x", 1, 3, 4), i32(b, "p", 1), nil, rope)
+		}, graph.OpRoPEKVWrite, []string{"[1 3 4] must be [S H D] with the rows of cache [8 2 4]"}},
+		{"matmul_fused mixed dtypes", func(b *graph.Builder) {
+			b.MatMulFused(f32(b, "x", 1, 32), []*graph.Node{b.Weight("a", graph.F32, 2, 32), b.Weight("b", graph.Q8_0, 2, 32)}, graph.FusedMatMulOpts{})
+		}, graph.OpMatMulFused, []string{"weight 1 has dtype q8_0, weight 0 f32"}},
+		{"matmul_fused four weights", func(b *graph.Builder) {
+			w := b.Weight("a", graph.F32, 2, 4)
+			b.MatMulFused(f32(b, "x", 1, 4), []*graph.Node{w, w, w, w}, graph.FusedMatMulOpts{})
+		}, graph.OpMatMulFused, []string{"4 weights, want 1 to 3"}},
+		{"matmul_fused swiglu rows differ", func(b *graph.Builder) {
+			b.MatMulFused(f32(b, "x", 1, 4), []*graph.Node{b.Weight("a", graph.F32, 2, 4), b.Weight("b", graph.F32, 3, 4)}, graph.FusedMatMulOpts{SwiGLU: true})
+		}, graph.OpMatMulFused, []string{"swiglu needs two weights of equal rows"}},
+		{"matmul_fused residual shape", func(b *graph.Builder) {
+			b.MatMulFused(f32(b, "x", 1, 4), []*graph.Node{b.Weight("a", graph.F32, 2, 4)}, graph.FusedMatMulOpts{Residual: f32(b, "r", 1, 3)})
+		}, graph.OpMatMulFused, []string{"residual [1 3] must be [1 2]"}},
 		{"leaf negative dim", func(b *graph.Builder) { b.Input("x", graph.F32, -3) }, graph.OpInput, []string{`"x"`, "[-3]"}},
 		{"leaf rank 5", func(b *graph.Builder) { b.Input("x", graph.F32, 1, 1, 1, 1, 1) }, graph.OpInput, []string{`"x"`, "rank 5"}},
 		{"leaf too many elements", func(b *graph.Builder) { b.Input("x", graph.F32, 1<<30, 1<<30) }, graph.OpInput, []string{`"x"`, "too many elements"}},
@@ -926,7 +995,7 @@ func TestAccessorsOnOtherOps(t *testing.T) {
 }
 
 func TestOpNames(t *testing.T) {
-	require.Len(t, graph.ComputeOps(), 21)
+	require.Len(t, graph.ComputeOps(), 24)
 	all := append([]graph.Op{graph.OpWeight, graph.OpInput, graph.OpState}, graph.ComputeOps()...)
 	seen := map[string]bool{}
 	for _, op := range all {
@@ -944,9 +1013,11 @@ func TestOpNames(t *testing.T) {
 		require.True(t, op.IsLeaf())
 		require.False(t, op.IsAlias())
 	}
-	for _, op := range []graph.Op{graph.OpView, graph.OpReshape, graph.OpPermute, graph.OpKVWrite} {
+	for _, op := range []graph.Op{graph.OpView, graph.OpReshape, graph.OpPermute, graph.OpKVWrite, graph.OpRoPEKVWrite} {
 		require.True(t, op.IsAlias(), "%s", op)
 	}
+	require.True(t, graph.OpRoPEKVWrite.WritesState())
+	require.False(t, graph.OpView.WritesState())
 	require.False(t, graph.OpContiguous.IsAlias())
 	require.Equal(t, "rms_norm", graph.OpRMSNorm.String())
 	require.Equal(t, "op(200)", graph.Op(200).String())

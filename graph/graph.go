@@ -37,8 +37,8 @@ func (b *Builder) Build(outputs ...*Node) (*Graph, error) {
 		switch {
 		case o.Op.IsLeaf():
 			return nil, fmt.Errorf("graph: build: output %d (%s) is a leaf; leaves are bound, not computed", i, o)
-		case o.Op == OpKVWrite:
-			return nil, fmt.Errorf("graph: build: output %d (%s) is a kv_write; its result lives in the state it writes", i, o)
+		case o.Op.WritesState():
+			return nil, fmt.Errorf("graph: build: output %d (%s) is a %s; its result lives in the state it writes", i, o, o.Op)
 		case o.Op.IsAlias():
 			o = b.Contiguous(o)
 			if b.err != nil {

@@ -117,6 +117,8 @@ func wantInputs(n *Node) int {
 		return k
 	case OpKVWrite:
 		return 3
+	case OpRMSNormMul, OpRoPEKVWrite, OpMatMulFused:
+		return fusedInputs(n)
 	}
 	return 2
 }
@@ -124,27 +126,30 @@ func wantInputs(n *Node) int {
 // opCheckers validates a compute node whose tensors and arity are already
 // checked. The table is never modified.
 var opCheckers = map[Op]func(n *Node) error{
-	OpGetRows:    checkGetRows,
-	OpMatMul:     checkMatMul,
-	OpAdd:        checkBinary,
-	OpMul:        checkBinary,
-	OpScale:      checkUnary,
-	OpRMSNorm:    checkUnary,
-	OpLayerNorm:  checkUnary,
-	OpSiLU:       checkUnary,
-	OpGELU:       checkUnary,
-	OpSwiGLU:     checkSwiGLU,
-	OpSoftmax:    checkSoftmax,
-	OpRoPE:       checkRoPE,
-	OpAttention:  checkAttention,
-	OpKVWrite:    checkKVWrite,
-	OpView:       checkView,
-	OpReshape:    checkReshape,
-	OpPermute:    checkPermute,
-	OpContiguous: checkCopyLike,
-	OpConcat:     checkConcat,
-	OpCopy:       checkCopyLike,
-	OpArgmax:     checkArgmax,
+	OpGetRows:     checkGetRows,
+	OpMatMul:      checkMatMul,
+	OpAdd:         checkBinary,
+	OpMul:         checkBinary,
+	OpScale:       checkUnary,
+	OpRMSNorm:     checkUnary,
+	OpLayerNorm:   checkUnary,
+	OpSiLU:        checkUnary,
+	OpGELU:        checkUnary,
+	OpSwiGLU:      checkSwiGLU,
+	OpSoftmax:     checkSoftmax,
+	OpRoPE:        checkRoPE,
+	OpAttention:   checkAttention,
+	OpKVWrite:     checkKVWrite,
+	OpView:        checkView,
+	OpReshape:     checkReshape,
+	OpPermute:     checkPermute,
+	OpContiguous:  checkCopyLike,
+	OpConcat:      checkConcat,
+	OpCopy:        checkCopyLike,
+	OpArgmax:      checkArgmax,
+	OpRMSNormMul:  checkRMSNormMul,
+	OpRoPEKVWrite: checkRoPEKVWrite,
+	OpMatMulFused: checkMatMulFused,
 }
 
 var (

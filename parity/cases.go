@@ -23,7 +23,7 @@ func Cases() []Case {
 		getRowsCases(), matMulCases(), binaryCases(), unaryCases(), swiGLUCases(),
 		softmaxCases(), ropeCases(), attentionCases(), kvWriteCases(),
 		viewCases(), reshapeCases(), permuteCases(), contiguousCases(),
-		concatCases(), copyCases(), argmaxCases(),
+		concatCases(), copyCases(), argmaxCases(), fusedCases(),
 	} {
 		cs = append(cs, part...)
 	}

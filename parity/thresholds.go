@@ -27,7 +27,7 @@ const (
 //
 //	op                                      dtypes              threshold
 //	softmax                                 f32                 1e-6
-//	matmul, attention                       any w / kv dtype    5e-4
+//	matmul, matmul_fused, attention         any w / kv dtype    5e-4
 //	get_rows                                f32 table           1e-7
 //	get_rows                                f16/bf16/quantized  5e-4
 //	copy                                    same src and dst    0 (exact bytes)
@@ -47,7 +47,7 @@ func Threshold(c Case) float64 {
 	switch c.Op {
 	case graph.OpSoftmax:
 		return SoftmaxThreshold
-	case graph.OpMatMul, graph.OpAttention:
+	case graph.OpMatMul, graph.OpAttention, graph.OpMatMulFused:
 		return MatMulThreshold
 	case graph.OpGetRows:
 		if first == graph.F32 {

@@ -29,17 +29,20 @@ func (o GenerateOptions) Validate() error {
 	return optcheck.First(s.NonNegative("MaxTokens", o.MaxTokens), o.Sampler.Validate())
 }
 
-// Stats are the counts and timings of one Generate call.
+// Stats are the counts and timings of one generation (a Generate call or
+// an engine request).
 type Stats struct {
-	PromptTokens int
-	GenTokens    int
-	PromptTime   time.Duration
-	GenTime      time.Duration
-	StopReason   string // "eos", "stop", "length", "context"
+	PromptTokens int           // tokens of the prompt
+	CachedTokens int           // of which the KV cache already held (engine requests)
+	GenTokens    int           // tokens generated (an end-of-generation token not counted)
+	QueueTime    time.Duration // waiting for a sequence slot (engine requests)
+	PromptTime   time.Duration // running the prompt
+	GenTime      time.Duration // generating, from the end of the prompt
+	StopReason   string        // StopEOS, StopString, StopLength, StopContext, StopCancelled or StopError
 }
 
-// PromptRate returns prompt tokens per second.
-func (s Stats) PromptRate() float64 { return rate(s.PromptTokens, s.PromptTime) }
+// PromptRate returns prompt tokens run (those not cached) per second.
+func (s Stats) PromptRate() float64 { return rate(s.PromptTokens-s.CachedTokens, s.PromptTime) }
 
 // GenRate returns generated tokens per second.
 func (s Stats) GenRate() float64 { return rate(s.GenTokens, s.GenTime) }

@@ -1,11 +1,12 @@
 package runtime
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 
 	"github.com/golem-llm/golem/internal/optcheck"
 )
@@ -63,6 +64,10 @@ type NonFiniteError struct {
 	Pos   int     // position whose logits these are (-1: not known, as in Sampler.Sample)
 	Index int     // the first non-finite logit (a token id)
 	Value float32 // its value: NaN, +Inf or -Inf
+	// Tokens are the tokens fed up to and including Pos, when known (set
+	// by the Engine): running them again locates the first non-finite
+	// activation (parity.FirstNonFinite).
+	Tokens []int32
 }
 
 // Error formats the error as "non-finite logits at position 4 (logit 17 = NaN)".
@@ -119,10 +124,23 @@ func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
 	if len(logits) == 0 {
 		return -1, errors.New("runtime: sample: no logits")
 	}
+	c := s.cfg
+	if c.Temperature <= 0 && !s.penalizes() {
+		// Greedy without penalties: one pass, no copy.
+		best := 0
+		for i, l := range logits {
+			if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+				return -1, &NonFiniteError{Pos: -1, Index: i, Value: l}
+			}
+			if l > logits[best] {
+				best = i
+			}
+		}
+		return int32(best), nil
+	}
 	if err := checkFinite(logits); err != nil {
 		return -1, err
 	}
-	c := s.cfg
 	s.cands = s.cands[:0]
 	for i, l := range logits {
 		s.cands = append(s.cands, candidate{int32(i), l})
@@ -138,7 +156,7 @@ func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
 		return s.cands[best].id, nil
 	}
 	cands := s.cands
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].l > cands[j].l })
+	slices.SortStableFunc(cands, byLogitDesc) // no allocation, unlike sort.SliceStable
 	if c.TopK > 0 && c.TopK < len(cands) {
 		cands = cands[:c.TopK]
 	}
@@ -178,12 +196,21 @@ func (s *Sampler) Sample(logits []float32, history []int32) (int32, error) {
 	return cands[len(cands)-1].id, nil
 }
 
+// byLogitDesc orders candidates by logit, largest first.
+func byLogitDesc(a, b candidate) int { return cmp.Compare(b.l, a.l) }
+
+// penalizes reports whether any repetition penalty is set.
+func (s *Sampler) penalizes() bool {
+	c := s.cfg
+	return (c.RepeatPenalty != 0 && c.RepeatPenalty != 1) || c.PresencePenalty != 0 || c.FrequencyPenalty != 0
+}
+
 // penalize applies the repetition penalties to the last RepeatLastN tokens
 // of history (all of them when RepeatLastN is negative or exceeds it).
 func (s *Sampler) penalize(history []int32) {
 	c := s.cfg
 	rep := c.RepeatPenalty != 0 && c.RepeatPenalty != 1
-	if !rep && c.PresencePenalty == 0 && c.FrequencyPenalty == 0 {
+	if !s.penalizes() {
 		return
 	}
 	clear(s.count)

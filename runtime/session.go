@@ -60,19 +60,10 @@ type Session struct {
 	m       *Model
 	opts    SessionOptions
 	caches  map[string]backend.Buffer
-	progs   map[int]*program
+	progs   map[int]*step
 	tokens  []int32 // everything fed so far
 	logits  []float32
 	scratch []byte
-	last    *program // the program of the last run
-}
-
-type program struct {
-	built          *llama.Built
-	prog           backend.Program
-	tokBuf, posBuf backend.Buffer
-	outBuf         backend.Buffer
-	rows           int // logits rows produced
 }
 
 // DefaultContext returns the context of a session that asks for none:
@@ -97,23 +88,49 @@ func (m *Model) NewSession(o SessionOptions) (*Session, error) {
 		o.Chunk = DefaultChunk
 	}
 	o.Chunk = min(o.Chunk, o.Context)
-	s := &Session{m: m, opts: o, caches: map[string]backend.Buffer{}, progs: map[int]*program{}}
-	kvRow, err := o.KVType.RowBytes(int64(m.Config.KVHeads * m.Config.HeadDim))
+	s := &Session{m: m, opts: o, caches: map[string]backend.Buffer{}, progs: map[int]*step{}}
+	bufs, err := m.allocCache(o.Context, o.KVType)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: kv cache: %w", err)
+		return nil, err
 	}
 	for l := 0; l < m.Config.Layers; l++ {
 		kn, vn := llama.CacheNames(l)
-		for _, name := range []string{kn, vn} {
-			buf, err := m.Backend.Alloc(kvRow * int64(o.Context))
-			if err != nil {
-				s.Close()
-				return nil, fmt.Errorf("runtime: allocate %s (%d tokens): %w", name, o.Context, err)
-			}
-			s.caches[name] = buf
-		}
+		s.caches[kn], s.caches[vn] = bufs[2*l], bufs[2*l+1]
 	}
 	return s, nil
+}
+
+// allocCache allocates the KV cache of one sequence of ctx tokens: the K
+// and V of layer 0, then of layer 1, ...
+func (m *Model) allocCache(ctx int, kv graph.DType) ([]backend.Buffer, error) {
+	kvRow, err := kv.RowBytes(int64(m.Config.KVHeads * m.Config.HeadDim))
+	if err != nil {
+		return nil, fmt.Errorf("runtime: kv cache: %w", err)
+	}
+	bufs := make([]backend.Buffer, 0, 2*m.Config.Layers)
+	for l := 0; l < m.Config.Layers; l++ {
+		kn, vn := llama.CacheNames(l)
+		for _, name := range []string{kn, vn} {
+			buf, err := m.Backend.Alloc(kvRow * int64(ctx))
+			if err != nil {
+				freeAll(bufs)
+				return nil, fmt.Errorf("runtime: allocate %s (%d tokens): %w", name, ctx, err)
+			}
+			bufs = append(bufs, buf)
+		}
+	}
+	return bufs, nil
+}
+
+// freeAll frees bufs and returns the first error.
+func freeAll(bufs []backend.Buffer) error {
+	var first error
+	for _, b := range bufs {
+		if err := b.Free(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Context returns the session's capacity in tokens.
@@ -148,70 +165,24 @@ func (s *Session) Rewind(n int) {
 	}
 }
 
-func (s *Session) program(n int) (*program, error) {
+func (s *Session) program(n int) (*step, error) {
 	if p, ok := s.progs[n]; ok {
 		return p, nil
 	}
-	m := s.m
-	built, err := llama.Build(m.Config, m.Src.Weights(), llama.BuildOptions{
+	p, err := s.m.newStep(llama.BuildOptions{
 		Tokens: n, Context: s.opts.Context, KVType: s.opts.KVType, AllLogits: s.opts.AllLogits,
 	})
 	if err != nil {
 		return nil, err
 	}
-	prog, err := m.Backend.Compile(built.Graph)
-	if err != nil {
-		return nil, fmt.Errorf("compile %d-token graph on %s: %w", n, m.Backend.Name(), err)
-	}
-	p := &program{built: built, prog: prog, rows: built.Logits.Shape[0]}
-	fail := func(err error) (*program, error) {
-		p.close()
-		return nil, err
-	}
-	for _, w := range built.Graph.Leaves(graph.OpWeight) {
-		buf, ok := m.weights[w.Name]
-		if !ok {
-			return fail(fmt.Errorf("weight %q not loaded", w.Name))
-		}
-		if err := prog.Bind(w, buf, 0); err != nil {
-			return fail(err)
-		}
-	}
-	for _, c := range built.Caches {
-		if err := prog.Bind(c, s.caches[c.Name], 0); err != nil {
-			return fail(err)
-		}
-	}
-	if p.tokBuf, err = m.Backend.Alloc(int64(4 * n)); err != nil {
-		return fail(err)
-	}
-	if p.posBuf, err = m.Backend.Alloc(int64(4 * n)); err != nil {
-		return fail(err)
-	}
-	if p.outBuf, err = m.Backend.Alloc(built.Logits.Bytes()); err != nil {
-		return fail(err)
-	}
-	for _, b := range []struct {
-		n   *graph.Node
-		buf backend.Buffer
-	}{{built.Tokens, p.tokBuf}, {built.Pos, p.posBuf}, {built.Logits, p.outBuf}} {
-		if err := prog.Bind(b.n, b.buf, 0); err != nil {
-			return fail(err)
+	for _, c := range p.built.Caches {
+		if err := p.prog.Bind(c, s.caches[c.Name], 0); err != nil {
+			p.close()
+			return nil, err
 		}
 	}
 	s.progs[n] = p
 	return p, nil
-}
-
-func (p *program) close() {
-	if p.prog != nil {
-		p.prog.Close()
-	}
-	for _, b := range []backend.Buffer{p.tokBuf, p.posBuf, p.outBuf} {
-		if b != nil {
-			b.Free()
-		}
-	}
 }
 
 // Feed runs tokens through the model after what the cache already holds
@@ -254,25 +225,10 @@ func (s *Session) run(ctx context.Context, chunk []int32) error {
 	if err != nil {
 		return err
 	}
-	n := len(chunk)
-	if cap(s.scratch) < 4*n {
-		s.scratch = make([]byte, 4*n)
-	}
-	buf := s.scratch[:4*n]
-	for i, t := range chunk {
-		binary.LittleEndian.PutUint32(buf[4*i:], uint32(t))
-	}
-	if err := p.tokBuf.Write(0, buf); err != nil {
-		return fmt.Errorf("write tokens: %w", err)
-	}
 	base := len(s.tokens)
-	for i := range chunk {
-		binary.LittleEndian.PutUint32(buf[4*i:], uint32(base+i))
+	if s.scratch, err = p.writeInputs(chunk, func(i int) int { return base + i }, s.scratch); err != nil {
+		return err
 	}
-	if err := p.posBuf.Write(0, buf); err != nil {
-		return fmt.Errorf("write positions: %w", err)
-	}
-	s.last = p
 	if err := p.prog.Run(ctx); err != nil {
 		return fmt.Errorf("run at position %d: %w", base, err)
 	}
@@ -280,7 +236,7 @@ func (s *Session) run(ctx context.Context, chunk []int32) error {
 	return s.readLogits(p)
 }
 
-func (s *Session) readLogits(p *program) error {
+func (s *Session) readLogits(p *step) error {
 	size := p.built.Logits.Bytes()
 	if int64(cap(s.scratch)) < size {
 		s.scratch = make([]byte, size)
@@ -299,17 +255,20 @@ func (s *Session) readLogits(p *program) error {
 	return nil
 }
 
-// LastTimings returns the seconds each compute node took in the session's
-// last program run (the last chunk of the last Feed), when the backend's
-// programs report them (backend.Profiler); nil otherwise.
-func (s *Session) LastTimings() []backend.OpTiming {
-	if s.last == nil {
-		return nil
+// Timings returns, for each program of the session by tokens per run (1:
+// the decode step), the per-node device times and kernel launches of its
+// last run, for backends whose programs record them (backend.Profiler,
+// with backend.Options.Profile). Programs without timings are left out.
+func (s *Session) Timings() map[int][]backend.OpTiming {
+	out := map[int][]backend.OpTiming{}
+	for n, p := range s.progs {
+		if pr, ok := p.prog.(backend.Profiler); ok {
+			if t := pr.Timings(); t != nil {
+				out[n] = t
+			}
+		}
 	}
-	if pr, ok := s.last.prog.(backend.Profiler); ok {
-		return pr.Timings()
-	}
-	return nil
+	return out
 }
 
 // Close frees the session's programs and KV cache. After the backend was
@@ -318,7 +277,7 @@ func (s *Session) Close() error {
 	for _, p := range s.progs {
 		p.close()
 	}
-	s.progs, s.last = nil, nil
+	s.progs = nil
 	var first error
 	for _, b := range s.caches {
 		if err := b.Free(); err != nil && first == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/golem-llm/golem/model/gguf"
 	"github.com/golem-llm/golem/model/llama"
 	"github.com/golem-llm/golem/model/safetensors"
 	"github.com/golem-llm/golem/model/tokenizer"
@@ -51,3 +52,27 @@ func (s *hfSource) TensorData(name string) ([]byte, error) { return s.m.TensorDa
 func (s *hfSource) Tokenizer() (*tokenizer.Tokenizer, error) { return s.m.Tokenizer() }
 
 func (s *hfSource) ChatTemplate() string { return s.m.ChatTemplate() }
+
+// OpenTokenizer reads only the tokenizer of a model: a GGUF file (one
+// without weights too, such as llama.cpp's vocab-only files) or a Hugging
+// Face folder. Its errors name the file or folder.
+func OpenTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: open tokenizer: %w", err)
+	}
+	if st.IsDir() {
+		src, err := OpenHF(path)
+		if err != nil {
+			return nil, err
+		}
+		defer src.Close()
+		return src.Tokenizer()
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return tokenizer.FromGGUF(f)
+}

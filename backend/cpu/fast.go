@@ -41,6 +41,9 @@ func fastKernels() map[graph.Op]kernel {
 	ks[graph.OpSoftmax] = fastSoftmax
 	ks[graph.OpRoPE] = fastRoPE
 	ks[graph.OpAttention] = fastAttention
+	ks[graph.OpRMSNormMul] = fastRMSNormMul
+	ks[graph.OpRoPEKVWrite] = fastRoPEKVWrite
+	ks[graph.OpMatMulFused] = fastMatMulFused
 	return ks
 }
 
@@ -53,7 +56,7 @@ func fastScratch(n *graph.Node) (int, int) {
 	case graph.OpRoPE:
 		return n.Params.RoPE.Dims, 0
 	}
-	return moveScratch(n), 0
+	return moveScratch(n) + fusedScratch(n), 0
 }
 
 // elemGrain is the number of elements below which an elementwise loop is
@@ -186,6 +189,7 @@ type rowsTask struct {
 	x, out []float32
 	last   int
 	eps    float32
+	w      []float32 // rms_norm_mul's weight
 	// softmax
 	mask  []float32
 	scale float32
@@ -200,6 +204,11 @@ func (t *rowsTask) run(lo, hi, _ int) error {
 		case graph.OpRMSNorm:
 			inv := float32(1 / math.Sqrt(float64(quant.DotF32(x, x)/float32(last)+t.eps)))
 			quant.Scale(out, inv, x)
+		case graph.OpRMSNormMul:
+			inv := float32(1 / math.Sqrt(float64(quant.DotF32(x, x)/float32(last)+t.eps)))
+			for i, v := range x {
+				out[i] = v * inv * t.w[i]
+			}
 		case graph.OpLayerNorm:
 			mean := sum32(x) / float32(last)
 			for i, v := range x {

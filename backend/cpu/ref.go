@@ -31,6 +31,9 @@ func refKernels() map[graph.Op]kernel {
 	ks[graph.OpSoftmax] = refSoftmax
 	ks[graph.OpRoPE] = refRoPE
 	ks[graph.OpAttention] = refAttention
+	ks[graph.OpRMSNormMul] = refRMSNormMul
+	ks[graph.OpRoPEKVWrite] = refRoPEKVWrite
+	ks[graph.OpMatMulFused] = refMatMulFused
 	return ks
 }
 
@@ -39,7 +42,7 @@ func refScratch(n *graph.Node) (int, int) {
 		a := n.AttentionDims()
 		return 0, a.Sk + a.Dv
 	}
-	return moveScratch(n), 0
+	return moveScratch(n) + fusedScratch(n), 0
 }
 
 // refMatMul computes every output as one float64 dot product.

@@ -2,7 +2,22 @@
 
 package cuda
 
-import "github.com/golem-llm/golem/backend"
+import (
+	"errors"
+
+	"github.com/golem-llm/golem/backend"
+)
+
+// built reports whether this build can open CUDA devices.
+const built = false
+
+// reasonNoCgo is why CUDA is unavailable without cgo.
+const reasonNoCgo = "cuda: built without cgo"
 
 // probe reports that CUDA needs cgo (to dlopen the driver).
-func probe() []backend.Status { return unavailable("cuda: built without cgo") }
+func probe() []backend.Status { return unavailable(reasonNoCgo) }
+
+// open is never reached: probe lists no available device.
+func open(backend.Status, backend.Options) (backend.Backend, error) {
+	return nil, errors.New(reasonNoCgo)
+}

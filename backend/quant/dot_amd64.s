@@ -141,6 +141,12 @@ bf16done:
 	RET
 
 // func dot4F32AVX2(x, w0, w1, w2, w3 *float32, n int, out *[4]float32)
+//
+// One 8-lane accumulator per row (Y0..Y3), summed in element order and
+// reduced as dot2x4F32AVX2 reduces each of its rows: a row gets the same
+// bits from either kernel, so a matmul of one x row (GEMV, this kernel)
+// and of many (GEMM, dot2x4F32AVX2 and this one for an odd row) agree
+// bit for bit, and a sequence decoded in a batch gets what it gets alone.
 TEXT ·dot4F32AVX2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ w0+8(FP), R8
@@ -153,10 +159,6 @@ TEXT ·dot4F32AVX2(SB), NOSPLIT, $0-56
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
 	CMPQ CX, $16
 	JLT  d4tail
 
@@ -167,10 +169,10 @@ d4loop:
 	VFMADD231PS (R9)(AX*1), Y8, Y1
 	VFMADD231PS (R10)(AX*1), Y8, Y2
 	VFMADD231PS (R11)(AX*1), Y8, Y3
-	VFMADD231PS 32(R8)(AX*1), Y9, Y4
-	VFMADD231PS 32(R9)(AX*1), Y9, Y5
-	VFMADD231PS 32(R10)(AX*1), Y9, Y6
-	VFMADD231PS 32(R11)(AX*1), Y9, Y7
+	VFMADD231PS 32(R8)(AX*1), Y9, Y0
+	VFMADD231PS 32(R9)(AX*1), Y9, Y1
+	VFMADD231PS 32(R10)(AX*1), Y9, Y2
+	VFMADD231PS 32(R11)(AX*1), Y9, Y3
 	ADDQ $64, AX
 	SUBQ $16, CX
 	CMPQ CX, $16
@@ -186,10 +188,6 @@ d4tail:
 	VFMADD231PS (R11)(AX*1), Y8, Y3
 
 d4done:
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
 	VEXTRACTF128 $1, Y0, X4
 	VEXTRACTF128 $1, Y1, X5
 	VEXTRACTF128 $1, Y2, X6

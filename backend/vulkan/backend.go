@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/spirv"
 	vulkankernels "github.com/golem-llm/golem/kernels/vulkan"
 )
 
@@ -30,8 +33,15 @@ type vkBackend struct {
 	closed  bool
 	lost    error // set when the device was lost or a run timed out
 	pipes   map[string]*pipeline
+	ifaces  map[string]spirv.Interface // reflected shaders, by name
 	buffers map[*vkBuffer]struct{}
 	progs   map[*program]struct{}
+	seen    int  // validation messages already reported
+	fuse    bool // compile graphs through graph.Fuse (FuseEnv)
+	profile bool // programs write timestamps (backend.Options.Profile)
+	// noBarriers records programs without barriers between dispatches
+	// (tests: synchronization validation must report the hazards).
+	noBarriers bool
 }
 
 // pipeline is a cached compute pipeline.
@@ -43,7 +53,7 @@ type pipeline struct {
 
 // open opens the device of status line st.
 func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
-	dev, info, err := openDevice(st.Info.Index)
+	dev, info, err := openDevice(st.Info.Index, os.Getenv(ValidationEnv) == "1")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
 	}
@@ -66,12 +76,40 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 		log:     log,
 		dev:     dev,
 		pipes:   map[string]*pipeline{},
+		ifaces:  map[string]spirv.Interface{},
 		buffers: map[*vkBuffer]struct{}{},
 		progs:   map[*program]struct{}{},
+		fuse:    os.Getenv(FuseEnv) != "0",
+		profile: opts.Profile,
 	}
 	log.Debug("vulkan: opened device", "device", b.name, "name", info.Name, "caps", b.dinfo.Caps,
 		"max_storage_buffer_range", info.Limits.MaxStorageBufferRange)
 	return b, nil
+}
+
+// errValidation is wrapped by the errors that report validation messages.
+var errValidation = errors.New("Vulkan validation layer")
+
+// validation returns the validation messages received since the last
+// call as one error (nil when none or when the device is not validated),
+// and logs each. The caller holds b.mu.
+func (b *vkBackend) validation() error {
+	if b.dev == nil {
+		return nil
+	}
+	n, msgs := b.dev.messages(b.seen)
+	if n <= b.seen {
+		return nil
+	}
+	for _, m := range msgs {
+		b.log.Warn("vulkan: validation", "device", b.name, "message", m)
+	}
+	err := fmt.Errorf("%w: %d message(s): %s", errValidation, n-b.seen, strings.Join(msgs, " | "))
+	if len(msgs) < n-b.seen {
+		err = fmt.Errorf("%w (only the first %d messages of a device are kept)", err, len(msgs))
+	}
+	b.seen = n
+	return err
 }
 
 // Name implements backend.Backend: "vulkan:0".
@@ -120,6 +158,10 @@ func (b *vkBackend) Alloc(size int64) (backend.Buffer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vulkan: alloc: %w", err)
 	}
+	if err := b.validation(); err != nil {
+		b.dev.freeBuffer(c)
+		return nil, fmt.Errorf("vulkan: alloc: %w", err)
+	}
 	buf := &vkBuffer{owner: b, size: size, c: c}
 	b.buffers[buf] = struct{}{}
 	return buf, nil
@@ -161,9 +203,12 @@ func (b *vkBackend) pipeline(shader string, bindings, pushBytes int, specs []gpu
 	if p, ok := b.pipes[key]; ok {
 		return p, nil
 	}
-	code, err := fs.ReadFile(vulkankernels.FS, shader+".spv")
+	code, in, err := b.shader(shader)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s.spv is not embedded (run make kernels)", errNoShader, shader)
+		return nil, err
+	}
+	if err := checkInterface(in, bindings, pushBytes); err != nil {
+		return nil, fmt.Errorf("shader %s: %w", shader, err)
 	}
 	s := append([]gpu.Spec(nil), specs...)
 	sort.Slice(s, func(i, j int) bool { return s[i].ID < s[j].ID })
@@ -180,6 +225,24 @@ func (b *vkBackend) pipeline(shader string, bindings, pushBytes int, specs []gpu
 	p := &pipeline{c: c, bindings: bindings, pushBytes: pushBytes}
 	b.pipes[key] = p
 	return p, nil
+}
+
+// shader returns the SPIR-V of shader and its reflected interface (cached).
+// The caller holds b.mu.
+func (b *vkBackend) shader(name string) ([]byte, spirv.Interface, error) {
+	code, err := fs.ReadFile(vulkankernels.FS, name+".spv")
+	if err != nil {
+		return nil, spirv.Interface{}, fmt.Errorf("%w: %s.spv is not embedded (run make kernels)", errNoShader, name)
+	}
+	if in, ok := b.ifaces[name]; ok {
+		return code, in, nil
+	}
+	in, err := reflectShader(code)
+	if err != nil {
+		return nil, spirv.Interface{}, fmt.Errorf("shader %s: %w", name, err)
+	}
+	b.ifaces[name] = in
+	return code, in, nil
 }
 
 // Compile implements backend.Backend.
@@ -223,7 +286,12 @@ func (b *vkBackend) Close() error {
 	}
 	b.pipes = nil
 	b.dev.destroy()
-	return backend.InUseError(b.name, liveBufs, liveBytes, liveProgs)
+	verr := b.validation()
+	b.dev.freeMessages()
+	if verr != nil {
+		verr = fmt.Errorf("vulkan: close %s: %w", b.name, verr)
+	}
+	return errors.Join(backend.InUseError(b.name, liveBufs, liveBytes, liveProgs), verr)
 }
 
 // vkBuffer is a device buffer (backend.Buffer).
@@ -231,6 +299,28 @@ type vkBuffer struct {
 	owner *vkBackend
 	size  int64
 	c     *cbuf // nil once freed
+
+	// gen counts the changes of the buffer's contents (writes, runs of
+	// programs that write it). rb, when not nil, is host-visible memory of
+	// the buffer's size into which programs copy the outputs bound here;
+	// the ranges rbValid hold the buffer's bytes while rbGen == gen.
+	gen, rbGen uint64
+	rb         *cbuf
+	rbValid    [][2]int64
+}
+
+// readBack copies [off, off+len(dst)) from the read-back memory when it
+// holds those bytes, and reports whether it did. The caller holds owner.mu.
+func (buf *vkBuffer) readBack(off int64, dst []byte) bool {
+	if buf.rb == nil || buf.rbGen != buf.gen || len(dst) == 0 {
+		return false
+	}
+	for _, r := range buf.rbValid {
+		if off >= r[0] && off+int64(len(dst)) <= r[1] {
+			return buf.owner.dev.read(buf.rb, off, dst) == nil
+		}
+	}
+	return false
 }
 
 // Size implements backend.Buffer.
@@ -258,8 +348,12 @@ func (buf *vkBuffer) Write(off int64, src []byte) error {
 	if err := buf.access("write", off, len(src)); err != nil {
 		return err
 	}
+	buf.gen++
 	if err := b.dev.write(buf.c, off, src); err != nil {
 		b.noteFailure(err)
+		return fmt.Errorf("vulkan: write: %w", err)
+	}
+	if err := b.validation(); err != nil {
 		return fmt.Errorf("vulkan: write: %w", err)
 	}
 	return nil
@@ -273,8 +367,14 @@ func (buf *vkBuffer) Read(off int64, dst []byte) error {
 	if err := buf.access("read", off, len(dst)); err != nil {
 		return err
 	}
+	if buf.readBack(off, dst) {
+		return nil
+	}
 	if err := b.dev.read(buf.c, off, dst); err != nil {
 		b.noteFailure(err)
+		return fmt.Errorf("vulkan: read: %w", err)
+	}
+	if err := b.validation(); err != nil {
 		return fmt.Errorf("vulkan: read: %w", err)
 	}
 	return nil
@@ -294,6 +394,9 @@ func (buf *vkBuffer) Free() error {
 		return fmt.Errorf("vulkan: free: buffer is already %w (freed twice)", backend.ErrClosed)
 	}
 	buf.releaseLocked()
+	if err := b.validation(); err != nil {
+		return fmt.Errorf("vulkan: free: %w", err)
+	}
 	return nil
 }
 
@@ -303,6 +406,10 @@ func (buf *vkBuffer) releaseLocked() {
 		return
 	}
 	buf.owner.dev.freeBuffer(buf.c)
+	if buf.rb != nil {
+		buf.owner.dev.freeBuffer(buf.rb)
+		buf.rb = nil
+	}
 	buf.c = nil
 	delete(buf.owner.buffers, buf)
 }

@@ -25,7 +25,13 @@ import (
 // it under CI=true, where lavapipe is installed) when there is none.
 func vkDevice(t testing.TB) *vkBackend {
 	t.Helper()
-	be, err := backend.Open("vulkan", backend.Options{})
+	return vkDeviceWith(t, backend.Options{})
+}
+
+// vkDeviceWith is vkDevice opened with o.
+func vkDeviceWith(t testing.TB, o backend.Options) *vkBackend {
+	t.Helper()
+	be, err := backend.Open("vulkan", o)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("no Vulkan device under CI: %v", err)
@@ -62,20 +68,11 @@ func TestOwnOps(t *testing.T) {
 		}
 		t.Run(c.Name, func(t *testing.T) {
 			r := parity.RunCase(context.Background(), be, ref, c, parity.DefaultSeed)
-			if unquantizable.MatchString(c.Name) {
-				// Documented: quantizing to the k-quants is not implemented.
-				require.True(t, r.Skipped, r.Message())
-				return
-			}
-			require.False(t, r.Skipped, r.Message())
+			require.False(t, r.Skipped, "every case runs on vulkan: %s", r.Message())
 			require.True(t, r.Err == nil && r.Pass, r.Message())
 		})
 	}
 }
-
-// unquantizable matches the cases the backend does not implement: copies
-// to the k-quant formats.
-var unquantizable = regexp.MustCompile(`^copy\(src=(f32|f16|bf16),dst=q[46]_k,`)
 
 // TestSupportsEveryOwnOp checks that every op other than matmul and
 // attention has a registered kernel.

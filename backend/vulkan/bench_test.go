@@ -4,10 +4,13 @@ package vulkan
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/runtime"
 )
 
 // benchProgram compiles g and binds every leaf and output to fresh buffers.
@@ -75,5 +78,44 @@ func BenchmarkRMSNorm(b *testing.B) {
 		if err := prog.Run(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLoadStaging measures loading (uploading) the model named by
+// GOLEM_BENCH_MODEL through the staging path of discrete GPUs (buffers
+// forced unmapped), with the staging ring one slot deep (every chunk waits
+// for the previous copy) and four deep (the memcpy of a chunk overlaps the
+// copy of the one before). Bytes per second are the model's weight bytes.
+func BenchmarkLoadStaging(b *testing.B) {
+	path := os.Getenv("GOLEM_BENCH_MODEL")
+	if path == "" {
+		b.Skip("GOLEM_BENCH_MODEL names no model")
+	}
+	src, err := runtime.OpenSource(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	for _, depth := range []int{1, 4} {
+		b.Run(fmt.Sprintf("ring=%d", depth), func(b *testing.B) {
+			be := vkDevice(b)
+			be.mu.Lock()
+			if err := be.dev.forceStaging(); err != nil {
+				be.mu.Unlock()
+				b.Fatal(err)
+			}
+			be.dev.setRing(depth)
+			be.mu.Unlock()
+			for b.Loop() {
+				m, err := runtime.Load(context.Background(), src, be, runtime.LoadOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(m.WeightBytes())
+				if err := m.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -70,6 +70,8 @@ func stageError(r *C.golem_vk_probe_result) string {
 		return "vulkan: no such device"
 	case C.GOLEM_VK_NO_QUEUE:
 		return "vulkan: the device has no compute queue"
+	case C.GOLEM_VK_NO_VALIDATION:
+		return "vulkan: validation asked for (" + ValidationEnv + ") but the layer VK_LAYER_KHRONOS_validation with VK_EXT_debug_utils and VK_EXT_validation_features is not installed (Debian package vulkan-validationlayers)"
 	}
 	msg := fmt.Sprintf("vulkan: %s failed: %s", C.GoString(r.function), resultName(int32(r.result)))
 	if int32(r.result) == errIncompatibleDriver {
@@ -113,6 +115,7 @@ func convertDevice(d *C.golem_vk_device) deviceInfo {
 			MaxStorageBufferRange: uint64(d.max_storage_buffer_range),
 			MinOffsetAlignment:    uint64(d.min_storage_buffer_offset_alignment),
 			MaxPushConstants:      uint32(d.max_push_constants_size),
+			MaxStorageBuffers:     uint32(d.max_storage_buffers),
 			MaxSharedMemory:       uint32(d.max_shared_memory),
 			MaxInvocations:        uint32(d.max_invocations),
 			TimestampPeriod:       float64(d.timestamp_period),
@@ -142,6 +145,12 @@ func convertDevice(d *C.golem_vk_device) deviceInfo {
 			MemoryModel:   d.f_vmm != 0,
 		},
 	}
+	for i := 0; i < int(d.coopmat_count); i++ {
+		c := d.coopmat[i]
+		info.Features.CoopMatShapes = append(info.Features.CoopMatShapes, coopShape{
+			M: uint32(c.m), N: uint32(c.n), K: uint32(c.k),
+			A: uint32(c.a), B: uint32(c.b), C: uint32(c.c), Result: uint32(c.result), Scope: uint32(c.scope)})
+	}
 	for i := 0; i < 3; i++ {
 		info.Limits.MaxWorkgroupSize[i] = uint32(d.max_workgroup_size[i])
 		info.Limits.MaxWorkgroupCount[i] = uint32(d.max_workgroup_count[i])
@@ -158,11 +167,46 @@ func convertDevice(d *C.golem_vk_device) deviceInfo {
 
 // cdev is an opened logical device.
 type cdev struct {
-	p *C.golem_vk_dev
+	p    *C.golem_vk_dev
+	msgs *C.golem_vk_msgs // validation messages (nil: not validated); freed after the device
+
+	// pools sub-allocate buffers from memory blocks, one pool per memory
+	// type (and mapping); blockBytes is the block size of device-local
+	// pools, hostBlockBytes that of host-visible ones (status, read-back).
+	pools                      map[poolKey]*pool[*cmem]
+	blockBytes, hostBlockBytes int64
 }
 
-// openDevice opens physical device index of the system loader.
-func openDevice(index int) (*cdev, deviceInfo, error) {
+// poolKey identifies a pool: a memory type, and whether its blocks are
+// mapped.
+type poolKey struct {
+	typ    int
+	mapped bool
+}
+
+// cmem is a device memory block.
+type cmem struct {
+	m C.golem_vk_mem
+}
+
+// blockSizes returns the sizes of the memory blocks buffers are
+// sub-allocated from: for device-local memory 256 MiB, halved down to
+// 16 MiB while above a sixteenth of the device's memory or its
+// maxMemoryAllocationSize; 16 MiB for host-visible memory.
+func blockSizes(info deviceInfo) (local, host int64) {
+	local = 256 << 20
+	for local > 16<<20 && info.LocalBytes > 0 && local > info.LocalBytes/16 {
+		local /= 2
+	}
+	for info.Limits.MaxAllocation > 0 && uint64(local) > info.Limits.MaxAllocation && local > 1<<20 {
+		local /= 2
+	}
+	return local, min(16<<20, local)
+}
+
+// openDevice opens physical device index of the system loader; with
+// validate, under the Khronos validation layer (see golem_vk_dev_create).
+func openDevice(index int, validate bool) (*cdev, deviceInfo, error) {
 	lib, msg := loadSystem()
 	if lib == nil {
 		return nil, deviceInfo{}, fmt.Errorf("vulkan: loader %s not found (%s)", libName, msg)
@@ -176,18 +220,59 @@ func openDevice(index int) (*cdev, deviceInfo, error) {
 	}
 	defer C.free(unsafe.Pointer(info))
 	defer C.free(unsafe.Pointer(why))
-	p := C.golem_vk_dev_create(lib.lib, C.uint32_t(index), info, why)
+	var msgs *C.golem_vk_msgs
+	if validate {
+		if msgs = (*C.golem_vk_msgs)(C.calloc(1, C.sizeof_golem_vk_msgs)); msgs == nil {
+			return nil, deviceInfo{}, fmt.Errorf("vulkan: out of memory")
+		}
+	}
+	p := C.golem_vk_dev_create(lib.lib, C.uint32_t(index), info, why, msgs)
 	if p == nil {
+		C.free(unsafe.Pointer(msgs))
 		return nil, deviceInfo{}, fmt.Errorf("%s", stageError(why))
 	}
-	return &cdev{p: p}, convertDevice(info), nil
+	di := convertDevice(info)
+	local, host := blockSizes(di)
+	return &cdev{p: p, msgs: msgs, pools: map[poolKey]*pool[*cmem]{}, blockBytes: local, hostBlockBytes: host}, di, nil
 }
 
-// destroy waits for the device and destroys it.
+// destroy waits for the device and destroys it, with any memory block
+// still held. Validation messages stay readable (messages).
 func (d *cdev) destroy() {
+	C.golem_vk_dev_wait_transfers(d.p)
+	for _, pl := range d.pools {
+		for _, b := range pl.blocks {
+			C.golem_vk_mem_free(d.p, &b.mem.m)
+		}
+		pl.blocks = nil
+	}
 	C.golem_vk_dev_destroy(d.p)
 	d.p = nil
 }
+
+// messages returns how many validation messages the device received and
+// the text of those from index from on (at most GOLEM_VK_MAX_MESSAGES are
+// kept). The caller serialises it with every other use of the device.
+func (d *cdev) messages(from int) (int, []string) {
+	if d.msgs == nil {
+		return 0, nil
+	}
+	n := int(d.msgs.count)
+	var out []string
+	for i := from; i < min(n, C.GOLEM_VK_MAX_MESSAGES); i++ {
+		out = append(out, C.GoString(&d.msgs.text[i][0]))
+	}
+	return n, out
+}
+
+// freeMessages releases the message store after destroy.
+func (d *cdev) freeMessages() {
+	C.free(unsafe.Pointer(d.msgs))
+	d.msgs = nil
+}
+
+// invalidCall breaks a valid-usage rule once (golem_vk_dev_invalid_call).
+func (d *cdev) invalidCall() { C.golem_vk_dev_invalid_call(d.p) }
 
 // forceStaging makes later buffers unmapped (see golem_vk_dev_force_staging).
 func (d *cdev) forceStaging() error {
@@ -210,34 +295,125 @@ func check(what string, r C.VkResult) error {
 	return &vkError{what: what, result: int32(r)}
 }
 
-// cbuf is a device buffer.
+// cbuf is a device buffer: its own memory, or a range of a pool's block.
 type cbuf struct {
-	b C.golem_vk_buf
+	b *C.golem_vk_buf // C memory
+
+	pool *pool[*cmem] // nil: the buffer owns its memory
+	blk  *block[*cmem]
+	off  int64 // the range of blk the buffer is bound to
+	span int64
 }
 
-// newBuffer allocates a buffer; host selects the memory (see golem_vk_buf_create).
+// newBuffer allocates a buffer; host selects the memory (see
+// golem_vk_buf_create). Buffers up to half a block are sub-allocated from
+// the pool of their memory type; larger ones get their own allocation.
 func (d *cdev) newBuffer(size uint64, host int) (*cbuf, error) {
-	b := (*cbuf)(C.calloc(1, C.sizeof_golem_vk_buf))
-	if b == nil {
+	cb := (*C.golem_vk_buf)(C.calloc(1, C.sizeof_golem_vk_buf))
+	if cb == nil {
 		return nil, fmt.Errorf("out of host memory")
 	}
-	if err := check("vkAllocateMemory", C.golem_vk_buf_create(d.p, C.uint64_t(size), C.int(host), &b.b)); err != nil {
-		C.free(unsafe.Pointer(b))
+	b := &cbuf{b: cb}
+	block := d.blockBytes
+	if host == 1 || host == 2 {
+		block = d.hostBlockBytes
+	}
+	if int64(size) > block/2 {
+		if err := check("vkAllocateMemory", C.golem_vk_buf_create(d.p, C.uint64_t(size), C.int(host), cb)); err != nil {
+			C.free(unsafe.Pointer(cb))
+			return nil, err
+		}
+		return b, nil
+	}
+	var reqSize, reqAlign C.uint64_t
+	var bits C.uint32_t
+	if err := check("vkCreateBuffer", C.golem_vk_buf_new(d.p, C.uint64_t(size), cb, &reqSize, &reqAlign, &bits)); err != nil {
+		C.free(unsafe.Pointer(cb))
+		return nil, err
+	}
+	err := d.bindPooled(b, host, block, int64(reqSize), int64(reqAlign), bits)
+	if err != nil && host == 0 {
+		// The small host-visible device-local heap (a PCIe BAR) may be full.
+		err = d.bindPooled(b, 3, block, int64(reqSize), int64(reqAlign), bits)
+	}
+	if err != nil {
+		C.golem_vk_buf_destroy(d.p, cb)
+		C.free(unsafe.Pointer(cb))
 		return nil, err
 	}
 	return b, nil
 }
 
-// zero fills the whole buffer with zero bytes.
-func (d *cdev) zero(b *cbuf) error {
-	return check("vkCmdFillBuffer", C.golem_vk_buf_zero(d.p, &b.b, 0, b.b.size))
+// bindPooled binds b to a range of a block of the pool of host kind host.
+func (d *cdev) bindPooled(b *cbuf, host int, block, size, align int64, bits C.uint32_t) error {
+	var mapped C.int
+	typ := int(C.golem_vk_mem_type(d.p, bits, C.int(host), b.b.size, &mapped))
+	if typ < 0 {
+		return &vkError{what: "memory type", result: errFeatureNotPresent}
+	}
+	key := poolKey{typ: typ, mapped: mapped != 0}
+	pl := d.pools[key]
+	if pl == nil {
+		pl = &pool[*cmem]{
+			blockSize: block,
+			newBlock: func(n int64) (*cmem, error) {
+				m := &cmem{}
+				if err := check("vkAllocateMemory", C.golem_vk_mem_alloc(d.p, C.uint32_t(typ), C.uint64_t(n), mapped, &m.m)); err != nil {
+					return nil, err
+				}
+				return m, nil
+			},
+			freeBlock: func(m *cmem) { C.golem_vk_mem_free(d.p, &m.m) },
+		}
+		d.pools[key] = pl
+	}
+	blk, off, err := pl.alloc(size, max(align, 16))
+	if err != nil {
+		return err
+	}
+	if err := check("vkBindBufferMemory", C.golem_vk_buf_bind(d.p, b.b, &blk.mem.m, C.uint64_t(off))); err != nil {
+		pl.release(blk, off, size)
+		return err
+	}
+	b.pool, b.blk, b.off, b.span = pl, blk, off, size
+	return nil
 }
 
-// freeBuffer releases the buffer.
-func (d *cdev) freeBuffer(b *cbuf) {
-	C.golem_vk_buf_destroy(d.p, &b.b)
-	C.free(unsafe.Pointer(b))
+// memoryInUse returns the bytes of pooled buffers and the bytes the pools'
+// blocks hold.
+func (d *cdev) memoryInUse() (used, held int64) {
+	for _, pl := range d.pools {
+		u, h := pl.used()
+		used += u
+		held += h
+	}
+	return used, held
 }
+
+// errFeatureNotPresent is VK_ERROR_FEATURE_NOT_PRESENT.
+const errFeatureNotPresent = -8
+
+// zero fills the whole buffer with zero bytes.
+func (d *cdev) zero(b *cbuf) error {
+	return check("vkCmdFillBuffer", C.golem_vk_buf_zero(d.p, b.b, 0, b.b.size))
+}
+
+// freeBuffer releases the buffer (and its range of a block).
+func (d *cdev) freeBuffer(b *cbuf) {
+	C.golem_vk_buf_destroy(d.p, b.b)
+	C.free(unsafe.Pointer(b.b))
+	b.b = nil
+	if b.pool != nil {
+		b.pool.release(b.blk, b.off, b.span)
+		b.pool, b.blk = nil, nil
+	}
+}
+
+// setRing sets the staging ring's depth (see golem_vk_dev_set_ring).
+func (d *cdev) setRing(depth int) { C.golem_vk_dev_set_ring(d.p, C.uint32_t(depth)) }
+
+// submits returns the number of queue submissions so far.
+func (d *cdev) submits() uint64 { return uint64(C.golem_vk_dev_submits(d.p)) }
 
 // mapped returns the buffer's persistent mapping, or nil.
 func (b *cbuf) mapped() unsafe.Pointer { return b.b._map }
@@ -254,7 +430,7 @@ func (d *cdev) write(b *cbuf, off int64, src []byte) error {
 		copy(unsafe.Slice((*byte)(unsafe.Add(m, off)), len(src)), src)
 		return nil
 	}
-	return check("upload", C.golem_vk_buf_write(d.p, &b.b, C.uint64_t(off), unsafe.Pointer(unsafe.SliceData(src)), C.uint64_t(len(src))))
+	return check("upload", C.golem_vk_buf_write(d.p, b.b, C.uint64_t(off), unsafe.Pointer(unsafe.SliceData(src)), C.uint64_t(len(src))))
 }
 
 // read copies bytes from byte offset off of b into dst.
@@ -266,7 +442,7 @@ func (d *cdev) read(b *cbuf, off int64, dst []byte) error {
 		copy(dst, unsafe.Slice((*byte)(unsafe.Add(m, off)), len(dst)))
 		return nil
 	}
-	return check("download", C.golem_vk_buf_read(d.p, &b.b, C.uint64_t(off), unsafe.Pointer(unsafe.SliceData(dst)), C.uint64_t(len(dst))))
+	return check("download", C.golem_vk_buf_read(d.p, b.b, C.uint64_t(off), unsafe.Pointer(unsafe.SliceData(dst)), C.uint64_t(len(dst))))
 }
 
 // cpipe is a compute pipeline.
@@ -314,12 +490,17 @@ func (d *cdev) freePipeline(p *cpipe) {
 }
 
 // crecord is what the C side needs to record a program: dispatches,
-// bindings and push-constant words, in C memory.
+// bindings and push-constant words, and (set when the program is bound)
+// barrier ranges and output copies, in C memory.
 type crecord struct {
 	ds    []C.golem_vk_dispatch
 	bs    []C.golem_vk_binding
 	words []C.uint32_t
 	mem   unsafe.Pointer
+
+	ranges []C.golem_vk_binding // barrier ranges (setBarriers)
+	copies []C.golem_vk_binding // output copies, source and destination (setCopies)
+	extra  unsafe.Pointer       // ranges and copies
 }
 
 // newRecord allocates C arrays for nd dispatches, nb bindings, nw words.
@@ -340,7 +521,60 @@ func newRecord(nd, nb, nw int) (*crecord, error) {
 
 func (r *crecord) free() {
 	C.free(r.mem)
-	r.mem = nil
+	C.free(r.extra)
+	r.mem, r.extra = nil, nil
+}
+
+// rangeRec is a buffer range for the C side.
+type rangeRec struct {
+	b        *cbuf
+	off, len uint64
+}
+
+// setLinks stores the barriers (bars[k] before dispatch bars[k].before,
+// flushing ranges) and the output copies (pairs: source, destination),
+// replacing earlier ones.
+func (r *crecord) setLinks(bars []barrierRec, copies [][2]rangeRec) error {
+	for i := range r.ds {
+		r.ds[i].barrier, r.ds[i].first_range, r.ds[i].nranges = 0, 0, 0
+	}
+	nr := 0
+	for _, b := range bars {
+		nr += len(b.ranges)
+	}
+	C.free(r.extra)
+	r.extra, r.ranges, r.copies = nil, nil, nil
+	sz := int(C.sizeof_golem_vk_binding)
+	mem := C.calloc(C.size_t(max(nr+2*len(copies), 1)), C.size_t(sz))
+	if mem == nil {
+		return fmt.Errorf("out of host memory")
+	}
+	r.extra = mem
+	r.ranges = unsafe.Slice((*C.golem_vk_binding)(mem), nr)
+	r.copies = unsafe.Slice((*C.golem_vk_binding)(unsafe.Add(mem, sz*nr)), 2*len(copies))
+	k := 0
+	for _, b := range bars {
+		d := &r.ds[b.before]
+		d.barrier = 1
+		d.first_range = C.uint32_t(k)
+		d.nranges = C.uint32_t(len(b.ranges))
+		for _, x := range b.ranges {
+			r.ranges[k] = C.golem_vk_binding{buffer: x.b.handle(), offset: C.uint64_t(x.off), _range: C.uint64_t(x.len)}
+			k++
+		}
+	}
+	for i, c := range copies {
+		for j, x := range c {
+			r.copies[2*i+j] = C.golem_vk_binding{buffer: x.b.handle(), offset: C.uint64_t(x.off), _range: C.uint64_t(x.len)}
+		}
+	}
+	return nil
+}
+
+// barrierRec is a barrier before dispatch before, flushing ranges.
+type barrierRec struct {
+	before int
+	ranges []rangeRec
 }
 
 // setDispatch fills dispatch i.
@@ -401,8 +635,9 @@ func (d *cdev) freeProgram(p *cprog) {
 	p.p = nil
 }
 
-// record writes the descriptor sets and records the command buffer.
-func (d *cdev) record(p *cprog, r *crecord) error {
+// record writes the descriptor sets and records the command buffer; it
+// returns the number of barriers between dispatches.
+func (d *cdev) record(p *cprog, r *crecord) (int, error) {
 	var ws *C.uint32_t
 	if len(r.words) > 0 {
 		ws = &r.words[0]
@@ -411,7 +646,10 @@ func (d *cdev) record(p *cprog, r *crecord) error {
 	if len(r.bs) > 0 {
 		bs = &r.bs[0]
 	}
-	return check("recording", C.golem_vk_prog_record(d.p, p.p, unsafe.SliceData(r.ds), C.uint32_t(len(r.ds)), bs, ws))
+	var n C.uint32_t
+	res := C.golem_vk_prog_record(d.p, p.p, unsafe.SliceData(r.ds), C.uint32_t(len(r.ds)), bs, ws,
+		unsafe.SliceData(r.ranges), unsafe.SliceData(r.copies), C.uint32_t(len(r.copies)/2), &n)
+	return int(n), check("recording", res)
 }
 
 // run submits p and waits, zeroing status first; it returns the timestamps

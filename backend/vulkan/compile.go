@@ -10,6 +10,7 @@ import (
 
 	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
+	"github.com/golem-llm/golem/internal/spirv"
 )
 
 // This file is the Vulkan half of the kernel contract (docs/vulkan.md): the
@@ -75,8 +76,8 @@ func (d *deviceInfo) rowChunks(rows int, rowBytes int64) ([][2]int, error) {
 // caller holds b.mu.
 func (b *vkBackend) finish(l *launch) (*pipeline, error) {
 	lim := b.info.Limits
-	if len(l.Words) > 32 || uint32(4*len(l.Words)) > lim.MaxPushConstants {
-		return nil, fmt.Errorf("%d push-constant words exceed the limit of %d bytes", len(l.Words), min(128, lim.MaxPushConstants))
+	if err := checkLimits(lim, len(l.Args), len(l.Words)); err != nil {
+		return nil, err
 	}
 	if err := l.CheckShape(gpu.Limits{
 		MaxLocal:       lim.MaxWorkgroupSize,
@@ -92,7 +93,44 @@ func (b *vkBackend) finish(l *launch) (*pipeline, error) {
 				i, a.Node, size, lim.MaxStorageBufferRange)
 		}
 	}
-	return b.pipeline(l.Kernel, len(l.Args), 4*len(l.Words), l.Specs)
+	pipe, err := b.pipeline(l.Kernel, len(l.Args), 4*len(l.Words), l.Specs)
+	if err != nil {
+		return nil, err
+	}
+	_, in, err := b.shader(l.Kernel)
+	if err != nil {
+		return nil, err
+	}
+	return pipe, checkWrites(in, l.Args)
+}
+
+// checkWrites fails when the shader may write a binding that the launch
+// binds as an input (In, Const): barriers between dispatches are placed
+// from what launches declare they write (gpu.PlanBarriers), so a write the
+// launch does not declare would race with later dispatches. A shader
+// declares its inputs readonly.
+func checkWrites(in spirv.Interface, args []gpu.Arg) error {
+	for _, b := range in.Writable {
+		if int(b) < len(args) && !args[b].Writes() {
+			return fmt.Errorf("the shader may write binding %d, which the launch binds as an input (bind outputs with Out; declare inputs readonly)", b)
+		}
+	}
+	return nil
+}
+
+// checkLimits checks a launch's bindings and push-constant words against
+// the device's maxPerStageDescriptorStorageBuffers and
+// maxPushConstantsSize (and the contract's 32 words). Workgroup sizes and
+// counts are Launch.CheckShape's; shared memory is each launch function's
+// own check against Limits.MaxSharedMemory (not read from the SPIR-V).
+func checkLimits(lim limits, bindings, words int) error {
+	if lim.MaxStorageBuffers > 0 && uint32(bindings) > lim.MaxStorageBuffers {
+		return fmt.Errorf("%d storage-buffer bindings exceed the device's maxPerStageDescriptorStorageBuffers %d", bindings, lim.MaxStorageBuffers)
+	}
+	if words > 32 || uint32(4*words) > lim.MaxPushConstants {
+		return fmt.Errorf("%d push-constant words exceed the limit of %d bytes", words, min(128, lim.MaxPushConstants))
+	}
+	return nil
 }
 
 // pipelineKey identifies a cached pipeline.
@@ -105,6 +143,34 @@ func pipelineKey(shader string, bindings, pushBytes int, specs []gpu.Spec) strin
 		fmt.Fprintf(&b, "/%d=%d", x.ID, x.Value)
 	}
 	return b.String()
+}
+
+// checkInterface compares what a launch binds and pushes with what the
+// shader's SPIR-V declares: storage buffers of set 0 at bindings below
+// bindings (the compiler drops a buffer the shader never reads, and two
+// declarations may share a binding: a 16-bit alias), and a push-constant
+// block of exactly pushBytes bytes. Launches and shaders otherwise
+// match by position only, so this catches an argument or word added on
+// one side and not the other.
+func checkInterface(in spirv.Interface, bindings, pushBytes int) error {
+	for _, b := range in.Bindings {
+		if int(b) >= bindings {
+			return fmt.Errorf("declares binding %d, the launch binds %d arguments", b, bindings)
+		}
+	}
+	if in.PushBytes != pushBytes {
+		return fmt.Errorf("declares %d bytes of push constants, the launch pushes %d", in.PushBytes, pushBytes)
+	}
+	return nil
+}
+
+// reflectShader parses SPIR-V code and returns its interface.
+func reflectShader(code []byte) (spirv.Interface, error) {
+	m, err := spirv.Parse(code)
+	if err != nil {
+		return spirv.Interface{}, err
+	}
+	return m.Reflect()
 }
 
 // errNoShader is returned for a shader name with no embedded SPIR-V.

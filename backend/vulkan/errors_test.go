@@ -186,7 +186,7 @@ func TestBindAndRunErrors(t *testing.T) {
 }
 
 func TestRunResultsAndRebind(t *testing.T) {
-	be := vkDevice(t)
+	be := vkDeviceWith(t, backend.Options{Profile: true})
 	g, x, y, out := addGraph(t, 2, 3)
 	prog, err := be.Compile(g)
 	require.NoError(t, err)
@@ -221,17 +221,29 @@ func TestRunResultsAndRebind(t *testing.T) {
 	require.Len(t, ts, 2)
 	for _, tm := range ts {
 		require.GreaterOrEqual(t, tm.Seconds, 0.0)
+		require.Equal(t, 1, tm.Launches)
 	}
 	require.Equal(t, graph.OpAdd, ts[0].Node.Op)
 }
 
-func TestTimingsBeforeRun(t *testing.T) {
-	be := vkDevice(t)
-	g, _, _, _ := addGraph(t, 1, 4)
-	prog, err := be.Compile(g)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, prog.Close()) }()
-	require.Nil(t, prog.(backend.Profiler).Timings())
+// TestTimingsOnlyWhenProfiling: programs of a backend opened without
+// Profile write no timestamps and report no timings, even after a run;
+// with it, none before the first run.
+func TestTimingsOnlyWhenProfiling(t *testing.T) {
+	for _, profile := range []bool{false, true} {
+		be := vkDeviceWith(t, backend.Options{Profile: profile})
+		g, x, y, out := addGraph(t, 1, 4)
+		prog, err := be.Compile(g)
+		require.NoError(t, err)
+		require.Nil(t, prog.(backend.Profiler).Timings())
+		require.Equal(t, profile, len(prog.(*program).tsNodes) > 0, "timestamps recorded")
+		for _, n := range []*graph.Node{x, y, out} {
+			require.NoError(t, prog.Bind(n, upload(t, be, make([]byte, n.Bytes())), 0))
+		}
+		require.NoError(t, prog.Run(context.Background()))
+		require.Equal(t, profile, prog.(backend.Profiler).Timings() != nil)
+		require.NoError(t, prog.Close())
+	}
 }
 
 func TestOutOfRangeIDsAndPositions(t *testing.T) {
@@ -443,12 +455,12 @@ func TestCompileErrors(t *testing.T) {
 	require.ErrorContains(t, err, "vulkan: compile: empty graph")
 
 	b := graph.NewBuilder()
-	x := b.Input("x", graph.F32, 1, 256)
-	g, err := b.Build(b.Copy(x, graph.Q4_K))
+	x := b.Input("x", graph.Q8_0, 1, 256)
+	g, err := b.Build(b.Copy(x, graph.Q4_0))
 	require.NoError(t, err)
 	require.False(t, be.Supports(g.Outputs[0]))
 	_, err = be.Compile(g)
-	require.ErrorContains(t, err, "quantizing to q4_k is not implemented")
+	require.ErrorContains(t, err, "converting q8_0 to q4_0 is not implemented")
 
 	require.Nil(t, be.Variants(graph.OpAdd))
 	_, err = be.CompileVariant(g, graph.OpAdd, "fast")

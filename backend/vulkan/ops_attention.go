@@ -23,10 +23,13 @@ import (
 //     softmax, weighted sum); simple and obviously right, for checking.
 //   - "splitkv": the visible keys of each row are split over workgroups
 //     that write partial maxima, sums and rows; a second pass combines them.
-//   - "flash_s16", "splitkv_s16" (devices with storageBuffer16BitAccess):
-//     flash and splitkv reading F16 keys and values as float16_t, converted
-//     by the hardware rather than decoded bit by bit. "auto" uses them for
-//     F16 caches when the device has the feature.
+//   - "flash_s16", "splitkv_s16", "naive_s16" (devices with
+//     storageBuffer16BitAccess): flash, splitkv and naive reading F16 keys
+//     and values as float16_t, converted by the hardware rather than
+//     decoded bit by bit. "auto" uses them for F16 caches when the device
+//     has the feature.
+//   - "flash_coopmat" (ops_coopmat.go; devices with VK_KHR_cooperative_matrix):
+//     flash attention whose Q·Kᵀ and P·V run on cooperative matrices.
 const (
 	attnAuto       = "auto"
 	attnFlash      = "flash"
@@ -34,16 +37,21 @@ const (
 	attnSplitKV    = "splitkv"
 	attnFlashS16   = "flash_s16"
 	attnSplitKVS16 = "splitkv_s16"
+	attnNaiveS16   = "naive_s16"
 )
 
 const (
 	// attnLocal is the workgroup size of every attention kernel.
 	attnLocal = 128
 	// splitKVMaxSplits is the most splits of one row, unless a split would
-	// then hold more than splitKVMaxTiles tiles of attnLocal keys (which
-	// also keeps each invocation well inside lavapipe's loop budget).
+	// then hold more than splitKVMaxKeys keys (which also keeps each
+	// invocation well inside lavapipe's loop budget).
 	splitKVMaxSplits = 32
-	splitKVMaxTiles  = 16
+	splitKVMaxKeys   = 2048
+	// splitKVMinKeys is the fewest keys a split takes: a row that sees p
+	// keys uses ceil(p / splitKVMinKeys) splits (at most the grid's), chosen
+	// by the kernel from the positions at run time.
+	splitKVMinKeys = 256
 )
 
 // Flag bits of the attention kernels' pc.flags (attention_common.glsl).
@@ -65,6 +73,9 @@ func init() {
 			Launch: func(c *compiler, n *graph.Node) error { return launchFlashKind(c, n, true) }},
 		variant{Name: attnSplitKVS16, Available: storage16Available, Supports: supportsSplitKV,
 			Launch: func(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, true) }},
+		variant{Name: attnNaiveS16, Available: storage16Available, Supports: supportsNaive,
+			Launch: func(c *compiler, n *graph.Node) error { return launchNaiveKind(c, n, true) }},
+		variant{Name: attnFlashCoopmat, Available: coopmatFlashAvailable, Supports: supportsFlashCoopmat, Launch: launchFlashCoopmat},
 	)
 }
 
@@ -182,14 +193,32 @@ func supportsNaive(dev *deviceInfo, n *graph.Node) error {
 	return nil
 }
 
-// splitPlan returns the split-KV split count and keys per split: up to
-// splitKVMaxSplits splits, more when a split would hold more than
-// splitKVMaxTiles workgroup-size tiles of keys.
-func splitPlan(a graph.AttentionDims) (nsplit, chunk int64) {
-	tiles := groups(int64(a.Sk), attnLocal)
-	nsplit = max(min(tiles, splitKVMaxSplits), groups(tiles, splitKVMaxTiles))
-	chunk = groups(tiles, nsplit) * attnLocal
-	return groups(int64(a.Sk), chunk), chunk
+// splitPlan returns the most splits a split-KV row can use (the grid's x)
+// and the fewest keys per split: up to splitKVMaxSplits splits of at least
+// splitKVMinKeys keys, more splits when Sk keys would otherwise put more
+// than splitKVMaxKeys in one. The kernel picks each row's split count at
+// run time from the keys the row sees (attention_splitkv.glsl), so a
+// decode step early in a long cache uses few workgroups.
+func splitPlan(a graph.AttentionDims) (nsplit, minKeys int64) {
+	sk := int64(a.Sk)
+	nsplit = max(min(groups(sk, splitKVMinKeys), splitKVMaxSplits), groups(sk, splitKVMaxKeys), 1)
+	return nsplit, splitKVMinKeys
+}
+
+// splitTile returns the split-KV kernel's key tile BK and the row stride
+// KP of its staged key rows: the largest BK of 64, 32, 16, 8 whose shared
+// memory fits the device, and KP ≥ D with KP ≡ WG/BK (mod 32), which makes
+// the per-key partial dot products read 32 different banks (see
+// attention_splitkv.glsl). ok is false when no tile fits.
+func splitTile(dev *deviceInfo, d int64) (bk, kp int64, ok bool) {
+	for _, bk = range []int64{64, 32, 16, 8} {
+		tpk := attnLocal / bk
+		kp = d + ((tpk-d)%32+32)%32
+		if 4*(d+bk*kp+attnLocal+2*bk) <= int64(dev.Limits.MaxSharedMemory) {
+			return bk, kp, true
+		}
+	}
+	return 0, 0, false
 }
 
 // splitScratch is the split-KV partial results in bytes.
@@ -203,7 +232,7 @@ func supportsSplitKV(dev *deviceInfo, n *graph.Node) error {
 		return err
 	}
 	a := n.AttentionDims()
-	if 4*(int64(a.D)+2*attnLocal) > int64(dev.Limits.MaxSharedMemory) {
+	if _, _, ok := splitTile(dev, int64(a.D)); !ok {
 		return fmt.Errorf("head dim %d needs more shared memory than the device's %d bytes", a.D, dev.Limits.MaxSharedMemory)
 	}
 	nsplit, _ := splitPlan(a)
@@ -344,13 +373,20 @@ func launchFlashKind(c *compiler, n *graph.Node, s16 bool) error {
 	return nil
 }
 
-// launchNaive records the three passes over a scratch score matrix.
-func launchNaive(c *compiler, n *graph.Node) error {
+func launchNaive(c *compiler, n *graph.Node) error { return launchNaiveKind(c, n, false) }
+
+// launchNaiveKind records the three passes over a scratch score matrix
+// (the score and output passes of the 16-bit storage kernels with s16).
+func launchNaiveKind(c *compiler, n *graph.Node, s16 bool) error {
 	a := n.AttentionDims()
 	s := c.Scratch(naiveScratch(a))
 	rows := int64(a.Batch) * int64(a.Hq) * int64(a.Sq)
+	suffix := ""
+	if s16 {
+		suffix = "_s16"
+	}
 
-	l := c.Launch(n, "attention_naive_scores")
+	l := c.Launch(n, "attention_naive_scores"+suffix)
 	attnArgs(l, n, a, s, 0, 0)
 	l.Local(attnLocal, 1, 1)
 	l.Grid1D(groups(rows*int64(a.Sk), attnLocal))
@@ -364,7 +400,7 @@ func launchNaive(c *compiler, n *graph.Node) error {
 	l.Local(local, 1, 1)
 	l.Grid1D(rows)
 
-	l = c.Launch(n, "attention_naive_out")
+	l = c.Launch(n, "attention_naive_out"+suffix)
 	attnArgs(l, n, a, s, 0, 0)
 	l.Local(attnLocal, 1, 1)
 	l.Grid1D(groups(int64(a.Batch)*int64(a.Sq)*int64(a.Hq)*int64(a.Dv), attnLocal))
@@ -378,6 +414,10 @@ func launchSplitKVKind(c *compiler, n *graph.Node, s16 bool) error {
 	nsplit, chunk := splitPlan(a)
 	s := c.Scratch(splitScratch(a, nsplit))
 
+	bk, kp, ok := splitTile(c.Dev, int64(a.D))
+	if !ok {
+		return fmt.Errorf("head dim %d does not fit the split-KV kernel's shared memory", a.D)
+	}
 	shader := "attention_splitkv"
 	if s16 {
 		shader += "_s16"
@@ -387,6 +427,8 @@ func launchSplitKVKind(c *compiler, n *graph.Node, s16 bool) error {
 	l.Local(attnLocal, 1, 1)
 	l.Spec(3, uint32(a.D))
 	l.Spec(4, uint32(groups(int64(a.Dv), attnLocal)))
+	l.Spec(5, uint32(bk))
+	l.Spec(6, uint32(kp))
 	l.Grid(uint32(nsplit), uint32(a.Hq), uint32(int64(a.Batch)*int64(a.Sq)))
 
 	l = c.Launch(n, "attention_splitkv_reduce")

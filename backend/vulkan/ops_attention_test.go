@@ -3,6 +3,7 @@
 package vulkan
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 	"github.com/golem-llm/golem/parity"
 )
@@ -125,7 +127,10 @@ func seqInts(start, n int) []int {
 func attnVariants(be *vkBackend) []string {
 	vs := []string{attnFlash, attnNaive, attnSplitKV}
 	if storage16Available(&be.info) == nil {
-		vs = append(vs, attnFlashS16, attnSplitKVS16)
+		vs = append(vs, attnFlashS16, attnSplitKVS16, attnNaiveS16)
+	}
+	if coopmatFlashAvailable(&be.info) == nil {
+		vs = append(vs, attnFlashCoopmat) // takes D%16 == 0 cases only
 	}
 	return vs
 }
@@ -210,4 +215,89 @@ func TestAttentionLoopBudget(t *testing.T) {
 	}
 	c := attnCase(attnCaseSpec{name: "splitkv,sk=70000", sq: 1, sk: 70000, hq: 2, hkv: 1, d: 64, kdt: graph.F16, causal: true})
 	t.Run(c.Name, func(t *testing.T) { runOwnCase(t, variantTarget{be, graph.OpAttention, attnSplitKV}, ref, c) })
+}
+
+// TestSplitKVSplitsFromPositions: the split-KV kernel chooses each row's
+// split count at run time from its position, not from the cache size: one
+// compiled decode program over a 4096-key cache uses 1 split at position
+// 100, 12 at 2999 and all 16 at 4095 (splits of at least 256 keys; the
+// partial sums in the scratch buffer show which splits saw keys), with the
+// right result each time.
+func TestSplitKVSplitsFromPositions(t *testing.T) {
+	be := vkDevice(t)
+	const sk, hq, d = 4096, 2, 64
+	b := graph.NewBuilder()
+	q := b.Input("q", graph.F32, 1, hq, d)
+	k := b.Input("k", graph.F16, sk, 1, d)
+	v := b.Input("v", graph.F32, sk, 1, d)
+	pos := b.Input("pos", graph.I32, 1)
+	out := b.Attention(q, k, v, graph.AttentionOpts{Causal: true, Pos: pos})
+	g, err := b.Build(out)
+	require.NoError(t, err)
+	prog, err := be.CompileVariant(g, graph.OpAttention, attnSplitKV)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, prog.Close()) }()
+	p := prog.(*program)
+	nsplit, _ := splitPlan(out.AttentionDims())
+	require.Equal(t, int64(16), nsplit)
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	qv, kv, vv := randNormals(rng, hq*d), randNormals(rng, sk*d), randNormals(rng, sk*d)
+	kh := make([]byte, 2*len(kv))
+	for i, x := range kv {
+		h := quant.F32ToF16(x)
+		kh[2*i], kh[2*i+1] = byte(h), byte(h>>8)
+		kv[i] = quant.F16ToF32(h)
+	}
+	bufs := map[*graph.Node][]byte{q: f32Bytes(qv...), k: kh, v: f32Bytes(vv...)}
+	for n, data := range bufs {
+		require.NoError(t, prog.Bind(n, upload(t, be, data), 0))
+	}
+	ob := upload(t, be, make([]byte, out.Bytes()))
+	require.NoError(t, prog.Bind(out, ob, 0))
+	pb := upload(t, be, i32Bytes(0))
+	require.NoError(t, prog.Bind(pos, pb, 0))
+	for _, tc := range []struct{ pos, splits int }{{100, 1}, {2999, 12}, {4095, 16}, {0, 1}} {
+		require.NoError(t, pb.Write(0, i32Bytes(int32(tc.pos))))
+		require.NoError(t, prog.Run(context.Background()))
+		// Splits of row 0 that saw keys: l > 0 in the scratch buffer.
+		raw := make([]byte, 8*nsplit)
+		be.mu.Lock()
+		require.NoError(t, be.dev.read(p.arena, p.scratchAt+p.core.Scratch.Offsets[0], raw))
+		be.mu.Unlock()
+		ml := bytesF32(raw)
+		used := 0
+		for s := 0; s < int(nsplit); s++ {
+			if ml[2*s+1] > 0 {
+				used++
+			}
+		}
+		require.Equal(t, tc.splits, used, "position %d", tc.pos)
+		// The result against float64 attention over keys 0..pos.
+		got := bytesF32(readAll(t, ob))
+		for h := 0; h < hq; h++ {
+			scores := make([]float64, tc.pos+1)
+			mx := math.Inf(-1)
+			for j := range scores {
+				var s float64
+				for e := 0; e < d; e++ {
+					s += float64(qv[h*d+e]) * float64(kv[j*d+e])
+				}
+				scores[j] = s / math.Sqrt(d)
+				mx = max(mx, scores[j])
+			}
+			var sum float64
+			for j := range scores {
+				scores[j] = math.Exp(scores[j] - mx)
+				sum += scores[j]
+			}
+			for e := 0; e < d; e++ {
+				var want float64
+				for j := range scores {
+					want += scores[j] / sum * float64(vv[j*d+e])
+				}
+				require.InDelta(t, want, float64(got[h*d+e]), 1e-4, "position %d head %d element %d", tc.pos, h, e)
+			}
+		}
+	}
 }

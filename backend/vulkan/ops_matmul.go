@@ -54,6 +54,11 @@ func init() {
 			}
 			return gemmAvailable(d)
 		}, Supports: supportsMatMulGEMM, Launch: launchMatMulGEMMS16},
+		// Registered here, after "auto", so that they are never the default.
+		variant{Name: matmulGEMVVec4, Supports: supportsGEMV4, Launch: launchGEMV4("gemv4")},
+		variant{Name: matmulGEMVQ8, Supports: supportsGEMVQ8, Launch: launchGEMV4("gemv_q8")},
+		variant{Name: matmulGEMVDP4, Available: intDotAvailable, Supports: supportsGEMVQ8, Launch: launchGEMV4("gemv_dp4")},
+		variant{Name: matmulCoopmat, Available: coopmatAvailable, Supports: supportsCoopmat, Launch: launchCoopmat},
 	)
 }
 

@@ -69,10 +69,8 @@ func copyShader(src, dst graph.DType) (string, error) {
 		return "dq_" + src.String() + "_" + dst.String(), nil
 	case src.IsQuantized():
 		return "", fmt.Errorf("converting %s to %s is not implemented (dequantize to f32 first)", src, dst)
-	case dst == graph.Q8_0 || dst == graph.Q4_0:
-		return "q_" + src.String() + "_" + dst.String(), nil
 	case dst.IsQuantized():
-		return "", fmt.Errorf("quantizing to %s is not implemented on vulkan (only q8_0 and q4_0)", dst)
+		return "q_" + src.String() + "_" + dst.String(), nil
 	}
 	return "cpy_" + src.String() + "_" + dst.String(), nil
 }
@@ -104,6 +102,14 @@ func launchCopy(c *compiler, n *graph.Node) error {
 		blocks := count / int64(n.DType.BlockSize())
 		l.Int(blocks)
 		pushStrided(l, x)
+		if n.DType == graph.Q4_K || n.DType == graph.Q6_K {
+			// One workgroup of 16 per super-block (quantize_k.glsl), which
+			// flags scales that do not fit an f16.
+			l.Status()
+			l.Local(16, 1, 1)
+			l.Grid1D(blocks)
+			return nil
+		}
 		elementGrid(c, l, blocks)
 		return nil
 	case x.DType.IsQuantized(): // dequantize

@@ -19,6 +19,17 @@ typedef struct {
 	VkBool32 cooperativeMatrixRobustBufferAccess;
 } golem_coopmat_features;
 
+#define GOLEM_STYPE_COOPMAT_PROPERTIES ((VkStructureType)1000506001)
+typedef struct {
+	VkStructureType sType;
+	void *pNext;
+	uint32_t MSize, NSize, KSize;
+	uint32_t AType, BType, CType, ResultType;
+	VkBool32 saturatingAccumulation;
+	uint32_t scope;
+} golem_coopmat_properties;
+typedef VkResult(VKAPI_PTR *golem_PFN_coopmat_props)(VkPhysicalDevice, uint32_t *, golem_coopmat_properties *);
+
 struct golem_vk_lib {
 	void *handle;
 	PFN_vkGetInstanceProcAddr gipa;
@@ -36,6 +47,9 @@ typedef struct {
 	PFN_vkEnumerateDeviceExtensionProperties EnumerateDeviceExtensionProperties;
 	PFN_vkCreateDevice CreateDevice;
 	PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
+	PFN_vkCreateDebugUtilsMessengerEXT CreateDebugUtilsMessengerEXT;
+	PFN_vkDestroyDebugUtilsMessengerEXT DestroyDebugUtilsMessengerEXT;
+	golem_PFN_coopmat_props CoopMatProps; // vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR (optional)
 } inst_fns;
 
 // Device-level entry points.
@@ -89,9 +103,27 @@ typedef struct {
 	PFN_vkGetQueryPoolResults GetQueryPoolResults;
 } dev_fns;
 
+// The staging ring: RING_SLOTS host-visible buffers of RING_BYTES, each with
+// a command buffer and a fence, used in turn by transfers to and from
+// unmapped buffers, so that copying chunk i+1 into a slot (host memcpy)
+// overlaps the device's copy of chunk i.
+#define RING_SLOTS 4
+#define RING_BYTES (8u << 20)
+
+typedef struct {
+	golem_vk_buf buf;
+	VkCommandBuffer cb;
+	VkFence fence;
+	int busy;       // a submitted copy not yet waited for
+	void *read_dst; // a read's destination, copied out by slot_wait
+	uint64_t read_n;
+} ring_slot;
+
 struct golem_vk_dev {
 	golem_vk_lib *lib;
 	VkInstance instance;
+	VkDebugUtilsMessengerEXT messenger; // validation only
+	golem_vk_msgs *msgs;
 	inst_fns fi;
 	dev_fns f;
 	VkPhysicalDevice pd;
@@ -104,8 +136,12 @@ struct golem_vk_dev {
 	VkCommandPool pool;
 	VkCommandBuffer xfer;
 	VkFence xfer_fence;
-	golem_vk_buf staging;
+	ring_slot ring[RING_SLOTS]; // staging ring (created on first use)
+	uint32_t ring_made, ring_depth, ring_next;
+	uint64_t submits; // queue submissions so far
 };
+
+static VkResult ensure_ring(golem_vk_dev *d);
 
 struct golem_vk_prog {
 	VkDescriptorPool pool;
@@ -117,7 +153,6 @@ struct golem_vk_prog {
 	uint32_t nqueries;
 };
 
-#define STAGING_BYTES (16u << 20)
 #define SMALL_MAPPED_BYTES (64u << 10)
 
 golem_vk_lib *golem_vk_open(const char *path, char *err, size_t errlen) {
@@ -153,9 +188,77 @@ void golem_vk_close(golem_vk_lib *lib) {
 	free(lib);
 }
 
+// has_ext reports whether name is among the device's extensions.
+static int has_ext(const VkExtensionProperties *exts, uint32_t n, const char *name) {
+	for (uint32_t i = 0; i < n; i++) {
+		if (strcmp(exts[i].extensionName, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+// on_message is the VK_EXT_debug_utils callback of validated devices: it
+// counts the message and keeps the first GOLEM_VK_MAX_MESSAGES.
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                  VkDebugUtilsMessageTypeFlagsEXT types,
+                                                  const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+	(void)types;
+	golem_vk_msgs *m = user;
+	if (m->count < GOLEM_VK_MAX_MESSAGES) {
+		const char *sev = severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning";
+		snprintf(m->text[m->count], GOLEM_VK_MESSAGE_BYTES, "%s: %s", sev,
+		         data != NULL && data->pMessage != NULL ? data->pMessage : "(no message)");
+	}
+	m->count++;
+	return VK_FALSE;
+}
+
+// messenger_info describes the messenger of validated devices.
+static VkDebugUtilsMessengerCreateInfoEXT messenger_info(golem_vk_msgs *msgs) {
+	VkDebugUtilsMessengerCreateInfoEXT mi = {
+		.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+		.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+		.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+		               VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+		.pfnUserCallback = on_message,
+		.pUserData = msgs,
+	};
+	return mi;
+}
+
+#define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
+
+// layer_has reports whether the validation layer is installed and offers
+// extension ext.
+static int layer_has(PFN_vkGetInstanceProcAddr gipa, const char *ext) {
+	PFN_vkEnumerateInstanceExtensionProperties enumExt =
+		(PFN_vkEnumerateInstanceExtensionProperties)gipa(NULL, "vkEnumerateInstanceExtensionProperties");
+	if (enumExt == NULL) {
+		return 0;
+	}
+	uint32_t n = 0;
+	if (enumExt(VALIDATION_LAYER, &n, NULL) != VK_SUCCESS || n == 0) {
+		return 0;
+	}
+	VkExtensionProperties *props = calloc(n, sizeof *props);
+	if (props == NULL) {
+		return 0;
+	}
+	int found = 0;
+	if (enumExt(VALIDATION_LAYER, &n, props) == VK_SUCCESS) {
+		found = has_ext(props, n, ext);
+	}
+	free(props);
+	return found;
+}
+
 // make_instance creates an instance (Vulkan 1.3 when the loader has it, else
-// 1.2) and loads its entry points. On failure it sets why and returns NULL.
-static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_result *why) {
+// 1.2) and loads its entry points. With msgs, the validation layer is
+// enabled with synchronization validation and messages go to msgs (also
+// those of instance creation and destruction). On failure it sets why and
+// returns NULL.
+static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_result *why, golem_vk_msgs *msgs) {
 	PFN_vkGetInstanceProcAddr gipa = lib->gipa;
 	PFN_vkEnumerateInstanceVersion enumVersion =
 		(PFN_vkEnumerateInstanceVersion)gipa(NULL, "vkEnumerateInstanceVersion");
@@ -181,6 +284,28 @@ static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_
 		.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
 		.pApplicationInfo = &app,
 	};
+	const char *layers[1] = {VALIDATION_LAYER};
+	const char *exts[2] = {"VK_EXT_debug_utils", "VK_EXT_validation_features"};
+	VkValidationFeatureEnableEXT enables[1] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+	VkValidationFeaturesEXT vf = {
+		.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+		.enabledValidationFeatureCount = 1,
+		.pEnabledValidationFeatures = enables,
+	};
+	VkDebugUtilsMessengerCreateInfoEXT mi;
+	if (msgs != NULL) {
+		if (!layer_has(gipa, exts[0]) || !layer_has(gipa, exts[1])) {
+			why->stage = GOLEM_VK_NO_VALIDATION;
+			return NULL;
+		}
+		mi = messenger_info(msgs);
+		mi.pNext = &vf;
+		info.pNext = &mi;
+		info.enabledLayerCount = 1;
+		info.ppEnabledLayerNames = layers;
+		info.enabledExtensionCount = 2;
+		info.ppEnabledExtensionNames = exts;
+	}
 	VkInstance instance = NULL;
 	why->result = createInstance(&info, NULL, &instance);
 	if (why->result != VK_SUCCESS) {
@@ -206,6 +331,9 @@ static VkInstance make_instance(golem_vk_lib *lib, inst_fns *fi, golem_vk_probe_
 	// Optional: absent from instances that could not be made 1.1 or later.
 	ILOAD(GetPhysicalDeviceProperties2, 0);
 	ILOAD(GetPhysicalDeviceFeatures2, 0);
+	fi->CoopMatProps = (golem_PFN_coopmat_props)gipa(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+	ILOAD(CreateDebugUtilsMessengerEXT, msgs != NULL);
+	ILOAD(DestroyDebugUtilsMessengerEXT, msgs != NULL);
 #undef ILOAD
 	return instance;
 fail:;
@@ -214,16 +342,6 @@ fail:;
 		destroy(instance, NULL);
 	}
 	return NULL;
-}
-
-// has_ext reports whether name is among the device's extensions.
-static int has_ext(const VkExtensionProperties *exts, uint32_t n, const char *name) {
-	for (uint32_t i = 0; i < n; i++) {
-		if (strcmp(exts[i].extensionName, name) == 0) {
-			return 1;
-		}
-	}
-	return 0;
 }
 
 // device_exts returns the device's extensions (malloc'ed; *n set), or NULL.
@@ -263,6 +381,7 @@ static void describe(inst_fns *fi, VkPhysicalDevice pd, golem_vk_device *d) {
 	d->max_storage_buffer_range = lim->maxStorageBufferRange;
 	d->min_storage_buffer_offset_alignment = lim->minStorageBufferOffsetAlignment;
 	d->max_push_constants_size = lim->maxPushConstantsSize;
+	d->max_storage_buffers = lim->maxPerStageDescriptorStorageBuffers;
 	d->max_shared_memory = lim->maxComputeSharedMemorySize;
 	d->max_invocations = lim->maxComputeWorkGroupInvocations;
 	for (int i = 0; i < 3; i++) {
@@ -384,6 +503,32 @@ static void describe(inst_fns *fi, VkPhysicalDevice pd, golem_vk_device *d) {
 		d->f_coopmat = d->f_coopmat && fcm.cooperativeMatrix;
 	}
 	free(exts);
+	if (d->f_coopmat && fi->CoopMatProps != NULL) {
+		uint32_t n = 0;
+		if (fi->CoopMatProps(pd, &n, NULL) == VK_SUCCESS && n > 0) {
+			golem_coopmat_properties *ps = calloc(n, sizeof *ps);
+			if (ps != NULL) {
+				for (uint32_t i = 0; i < n; i++) {
+					ps[i].sType = GOLEM_STYPE_COOPMAT_PROPERTIES;
+				}
+				VkResult r = fi->CoopMatProps(pd, &n, ps);
+				if (r == VK_SUCCESS || r == VK_INCOMPLETE) {
+					for (uint32_t i = 0; i < n && d->coopmat_count < GOLEM_VK_MAX_COOPMAT; i++) {
+						golem_vk_coopmat *c = &d->coopmat[d->coopmat_count++];
+						c->m = ps[i].MSize;
+						c->n = ps[i].NSize;
+						c->k = ps[i].KSize;
+						c->a = ps[i].AType;
+						c->b = ps[i].BType;
+						c->c = ps[i].CType;
+						c->result = ps[i].ResultType;
+						c->scope = ps[i].scope;
+					}
+				}
+				free(ps);
+			}
+		}
+	}
 
 	VkPhysicalDeviceMemoryProperties mem;
 	memset(&mem, 0, sizeof mem);
@@ -431,7 +576,7 @@ void golem_vk_probe(golem_vk_lib *lib, golem_vk_probe_result *out) {
 	memset(out, 0, sizeof *out);
 	inst_fns fi;
 	memset(&fi, 0, sizeof fi);
-	VkInstance instance = make_instance(lib, &fi, out);
+	VkInstance instance = make_instance(lib, &fi, out, NULL);
 	if (instance == NULL) {
 		return;
 	}
@@ -531,7 +676,7 @@ static int load_device_fns(golem_vk_dev *d, golem_vk_probe_result *why) {
 	} while (0)
 
 golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_device *info,
-                                  golem_vk_probe_result *why) {
+                                  golem_vk_probe_result *why, golem_vk_msgs *msgs) {
 	memset(why, 0, sizeof *why);
 	golem_vk_dev *d = calloc(1, sizeof *d);
 	if (d == NULL) {
@@ -541,10 +686,21 @@ golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_de
 		return NULL;
 	}
 	d->lib = lib;
-	d->instance = make_instance(lib, &d->fi, why);
+	d->msgs = msgs;
+	d->instance = make_instance(lib, &d->fi, why, msgs);
 	if (d->instance == NULL) {
 		free(d);
 		return NULL;
+	}
+	if (msgs != NULL) {
+		VkDebugUtilsMessengerCreateInfoEXT mi = messenger_info(msgs);
+		why->result = d->fi.CreateDebugUtilsMessengerEXT(d->instance, &mi, NULL, &d->messenger);
+		if (why->result != VK_SUCCESS) {
+			why->stage = GOLEM_VK_SETUP;
+			why->function = "vkCreateDebugUtilsMessengerEXT";
+			d->messenger = VK_NULL_HANDLE;
+			goto fail;
+		}
 	}
 	{
 		uint32_t count = 0;
@@ -675,9 +831,6 @@ golem_vk_dev *golem_vk_dev_create(golem_vk_lib *lib, uint32_t index, golem_vk_de
 		SETUP(d->f.AllocateCommandBuffers(d->device, &ai, &d->xfer), "vkAllocateCommandBuffers");
 		VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
 		SETUP(d->f.CreateFence(d->device, &fi, NULL, &d->xfer_fence), "vkCreateFence");
-		if (!d->map_device_local) {
-			SETUP(golem_vk_buf_create(d, STAGING_BYTES, 2, &d->staging), "staging buffer");
-		}
 	}
 	return d;
 fail:
@@ -694,9 +847,15 @@ void golem_vk_dev_destroy(golem_vk_dev *d) {
 		if (d->f.DeviceWaitIdle != NULL) {
 			d->f.DeviceWaitIdle(d->device);
 		}
-		if (d->staging.buffer != VK_NULL_HANDLE) {
-			golem_vk_buf_destroy(d, &d->staging);
+		for (uint32_t i = 0; i < d->ring_made; i++) {
+			ring_slot *rs = &d->ring[i];
+			rs->busy = 0;
+			rs->read_dst = NULL;
+			golem_vk_buf_destroy(d, &rs->buf);
+			d->f.DestroyFence(d->device, rs->fence, NULL);
+			d->f.FreeCommandBuffers(d->device, d->pool, 1, &rs->cb);
 		}
+		d->ring_made = 0;
 		if (d->xfer_fence != VK_NULL_HANDLE) {
 			d->f.DestroyFence(d->device, d->xfer_fence, NULL);
 		}
@@ -713,18 +872,31 @@ void golem_vk_dev_destroy(golem_vk_dev *d) {
 		}
 	}
 	if (d->instance != NULL) {
+		if (d->messenger != VK_NULL_HANDLE) {
+			d->fi.DestroyDebugUtilsMessengerEXT(d->instance, d->messenger, NULL);
+		}
 		d->fi.DestroyInstance(d->instance, NULL);
 	}
 	free(d);
 }
 
+void golem_vk_dev_invalid_call(golem_vk_dev *d) {
+	VkBufferCreateInfo bi = {
+		.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+		.size = 0,
+		.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+		.sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+	};
+	VkBuffer buf = VK_NULL_HANDLE;
+	if (d->f.CreateBuffer(d->device, &bi, NULL, &buf) == VK_SUCCESS && buf != VK_NULL_HANDLE) {
+		d->f.DestroyBuffer(d->device, buf, NULL);
+	}
+}
+
 VkResult golem_vk_dev_force_staging(golem_vk_dev *d) {
 	d->map_device_local = 0;
 	d->force_unmapped = 1;
-	if (d->staging.buffer == VK_NULL_HANDLE) {
-		return golem_vk_buf_create(d, STAGING_BYTES, 2, &d->staging);
-	}
-	return VK_SUCCESS;
+	return ensure_ring(d);
 }
 
 // ---- buffers --------------------------------------------------------------
@@ -751,7 +923,12 @@ static int find_type(golem_vk_dev *d, uint32_t bits, VkMemoryPropertyFlags requi
 	return fallback;
 }
 
-VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_buf *out) {
+// usage is every buffer's usage: storage, and both ends of copies.
+#define BUFFER_USAGE \
+	(VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT)
+
+VkResult golem_vk_buf_new(golem_vk_dev *d, uint64_t size, golem_vk_buf *out, uint64_t *req_size, uint64_t *req_align,
+                          uint32_t *type_bits) {
 	memset(out, 0, sizeof *out);
 	size = (size + 15) & ~(uint64_t)15;
 	if (size == 0) {
@@ -760,8 +937,7 @@ VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_
 	VkBufferCreateInfo bi = {
 		.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
 		.size = size,
-		.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-		         VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+		.usage = BUFFER_USAGE,
 		.sharingMode = VK_SHARING_MODE_EXCLUSIVE,
 	};
 	VkResult r = d->f.CreateBuffer(d->device, &bi, NULL, &out->buffer);
@@ -771,6 +947,14 @@ VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_
 	}
 	VkMemoryRequirements req;
 	d->f.GetBufferMemoryRequirements(d->device, out->buffer, &req);
+	out->size = size;
+	*req_size = req.size;
+	*req_align = req.alignment;
+	*type_bits = req.memoryTypeBits;
+	return VK_SUCCESS;
+}
+
+int golem_vk_mem_type(golem_vk_dev *d, uint32_t bits, int host, uint64_t size, int *map) {
 	const VkMemoryPropertyFlags DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
 	                            HC = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, CA = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
 	int type = -1;
@@ -780,75 +964,142 @@ VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_
 		// for small buffers (token ids, positions), which then need no
 		// staging round trip per write.
 		if (d->map_device_local || (!d->force_unmapped && size <= SMALL_MAPPED_BYTES)) {
-			type = find_type(d, req.memoryTypeBits, DL | HV | HC, DL | HV | HC | CA);
+			type = find_type(d, bits, DL | HV | HC, DL | HV | HC | CA);
 		}
 		if (type < 0) {
-			type = find_type(d, req.memoryTypeBits, DL, DL);
+			type = find_type(d, bits, DL, DL);
 		}
 		break;
 	case 1:
-		type = find_type(d, req.memoryTypeBits, HV | HC, HV | HC | DL);
+		type = find_type(d, bits, HV | HC, HV | HC | DL);
 		break;
-	default:
-		type = find_type(d, req.memoryTypeBits, HV | HC, HV | HC | CA);
+	case 2:
+		type = find_type(d, bits, HV | HC, HV | HC | CA);
+		break;
+	default: // 3: device-local, never the host-visible heap (the fallback of 0)
+		type = find_type(d, bits, DL, DL);
+		if (type >= 0 && (d->mem.memoryTypes[type].propertyFlags & HV) && !d->map_device_local) {
+			for (uint32_t i = 0; i < d->mem.memoryTypeCount; i++) {
+				VkMemoryPropertyFlags f = d->mem.memoryTypes[i].propertyFlags;
+				if ((bits & (1u << i)) && (f & DL) && !(f & HV)) {
+					type = (int)i;
+					break;
+				}
+			}
+		}
 		break;
 	}
 	if (type < 0) {
-		type = find_type(d, req.memoryTypeBits, 0, 0);
+		type = find_type(d, bits, 0, 0);
 	}
-	if (type < 0) {
-		d->f.DestroyBuffer(d->device, out->buffer, NULL);
-		out->buffer = VK_NULL_HANDLE;
-		return VK_ERROR_FEATURE_NOT_PRESENT;
+	*map = 0;
+	if (type >= 0) {
+		VkMemoryPropertyFlags f = d->mem.memoryTypes[type].propertyFlags;
+		*map = (f & (HV | HC)) == (HV | HC) && !((host == 0 || host == 3) && d->force_unmapped);
 	}
+	return type;
+}
+
+VkResult golem_vk_mem_alloc(golem_vk_dev *d, uint32_t type, uint64_t size, int map, golem_vk_mem *out) {
+	memset(out, 0, sizeof *out);
 	VkMemoryAllocateInfo ai = {
 		.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-		.allocationSize = req.size,
-		.memoryTypeIndex = (uint32_t)type,
+		.allocationSize = size,
+		.memoryTypeIndex = type,
 	};
-	r = d->f.AllocateMemory(d->device, &ai, NULL, &out->memory);
-	if (r != VK_SUCCESS && host == 0 && !d->map_device_local) {
-		// The small host-visible device-local heap (a PCIe BAR) may be full.
-		int plain = find_type(d, req.memoryTypeBits, DL, DL);
-		if (plain >= 0 && plain != type) {
-			type = plain;
-			ai.memoryTypeIndex = (uint32_t)type;
-			r = d->f.AllocateMemory(d->device, &ai, NULL, &out->memory);
-		}
-	}
+	VkResult r = d->f.AllocateMemory(d->device, &ai, NULL, &out->memory);
 	if (r != VK_SUCCESS) {
-		d->f.DestroyBuffer(d->device, out->buffer, NULL);
-		out->buffer = VK_NULL_HANDLE;
 		out->memory = VK_NULL_HANDLE;
 		return r;
 	}
-	r = d->f.BindBufferMemory(d->device, out->buffer, out->memory, 0);
-	VkMemoryPropertyFlags f = d->mem.memoryTypes[type].propertyFlags;
-	if (r == VK_SUCCESS && (f & (HV | HC)) == (HV | HC) && !(host == 0 && d->force_unmapped)) {
+	if (map) {
 		r = d->f.MapMemory(d->device, out->memory, 0, VK_WHOLE_SIZE, 0, &out->map);
-		out->coherent = 1;
+		if (r != VK_SUCCESS) {
+			d->f.FreeMemory(d->device, out->memory, NULL);
+			memset(out, 0, sizeof *out);
+			return r;
+		}
+	}
+	out->size = size;
+	out->type = type;
+	return VK_SUCCESS;
+}
+
+void golem_vk_mem_free(golem_vk_dev *d, golem_vk_mem *m) {
+	if (m->map != NULL) {
+		d->f.UnmapMemory(d->device, m->memory);
+	}
+	if (m->memory != VK_NULL_HANDLE) {
+		d->f.FreeMemory(d->device, m->memory, NULL);
+	}
+	memset(m, 0, sizeof *m);
+}
+
+VkResult golem_vk_buf_bind(golem_vk_dev *d, golem_vk_buf *b, const golem_vk_mem *m, uint64_t off) {
+	VkResult r = d->f.BindBufferMemory(d->device, b->buffer, m->memory, off);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	b->memory = m->memory;
+	b->owns_memory = 0;
+	if (m->map != NULL) {
+		b->map = (char *)m->map + off;
+		b->coherent = 1;
+	}
+	return VK_SUCCESS;
+}
+
+VkResult golem_vk_buf_create(golem_vk_dev *d, uint64_t size, int host, golem_vk_buf *out) {
+	uint64_t req_size, req_align;
+	uint32_t bits;
+	VkResult r = golem_vk_buf_new(d, size, out, &req_size, &req_align, &bits);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	int map = 0;
+	int type = golem_vk_mem_type(d, bits, host, out->size, &map);
+	if (type < 0) {
+		golem_vk_buf_destroy(d, out);
+		return VK_ERROR_FEATURE_NOT_PRESENT;
+	}
+	golem_vk_mem m;
+	r = golem_vk_mem_alloc(d, (uint32_t)type, req_size, map, &m);
+	if (r != VK_SUCCESS && host == 0) {
+		// The small host-visible device-local heap (a PCIe BAR) may be full.
+		int plain = golem_vk_mem_type(d, bits, 3, out->size, &map);
+		if (plain >= 0 && plain != type) {
+			r = golem_vk_mem_alloc(d, (uint32_t)plain, req_size, map, &m);
+		}
 	}
 	if (r != VK_SUCCESS) {
 		golem_vk_buf_destroy(d, out);
 		return r;
 	}
-	out->size = size;
+	if ((r = golem_vk_buf_bind(d, out, &m, 0)) != VK_SUCCESS) {
+		golem_vk_mem_free(d, &m);
+		golem_vk_buf_destroy(d, out);
+		return r;
+	}
+	out->owns_memory = 1;
 	return VK_SUCCESS;
 }
 
 void golem_vk_buf_destroy(golem_vk_dev *d, golem_vk_buf *b) {
-	if (b->map != NULL) {
+	// A staged upload may still read or write the buffer.
+	golem_vk_dev_wait_transfers(d);
+	if (b->owns_memory && b->map != NULL) {
 		d->f.UnmapMemory(d->device, b->memory);
-		b->map = NULL;
 	}
+	b->map = NULL;
 	if (b->buffer != VK_NULL_HANDLE) {
 		d->f.DestroyBuffer(d->device, b->buffer, NULL);
 		b->buffer = VK_NULL_HANDLE;
 	}
-	if (b->memory != VK_NULL_HANDLE) {
+	if (b->owns_memory && b->memory != VK_NULL_HANDLE) {
 		d->f.FreeMemory(d->device, b->memory, NULL);
-		b->memory = VK_NULL_HANDLE;
 	}
+	b->memory = VK_NULL_HANDLE;
+	b->owns_memory = 0;
 }
 
 // barrier records a global memory barrier.
@@ -862,10 +1113,13 @@ static void barrier(golem_vk_dev *d, VkCommandBuffer cb, VkPipelineStageFlags sr
 	d->f.CmdPipelineBarrier(cb, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-// copy_once copies n bytes between two buffers on the device and waits;
-// with src VK_NULL_HANDLE it fills the destination range with zeros.
-static VkResult copy_once(golem_vk_dev *d, VkBuffer src, uint64_t soff, VkBuffer dst, uint64_t doff, uint64_t n) {
-	VkResult r = d->f.ResetCommandBuffer(d->xfer, 0);
+// record_copy records into cb a copy of n bytes between two buffers (with
+// src VK_NULL_HANDLE: a fill of the destination range with zeros) between
+// barriers that order it after every earlier host, transfer and shader
+// write and make it visible to later ones.
+static VkResult record_copy(golem_vk_dev *d, VkCommandBuffer cb, VkBuffer src, uint64_t soff, VkBuffer dst,
+                            uint64_t doff, uint64_t n) {
+	VkResult r = d->f.ResetCommandBuffer(cb, 0);
 	if (r != VK_SUCCESS) {
 		return r;
 	}
@@ -873,37 +1127,147 @@ static VkResult copy_once(golem_vk_dev *d, VkBuffer src, uint64_t soff, VkBuffer
 		.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
 		.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
 	};
-	if ((r = d->f.BeginCommandBuffer(d->xfer, &bi)) != VK_SUCCESS) {
+	if ((r = d->f.BeginCommandBuffer(cb, &bi)) != VK_SUCCESS) {
 		return r;
 	}
-	barrier(d, d->xfer, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+	barrier(d, cb, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
 	        VK_ACCESS_HOST_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
 	        VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
 	if (src == VK_NULL_HANDLE) {
-		d->f.CmdFillBuffer(d->xfer, dst, doff, n, 0);
+		d->f.CmdFillBuffer(cb, dst, doff, n, 0);
 	} else {
 		VkBufferCopy region = {.srcOffset = soff, .dstOffset = doff, .size = n};
-		d->f.CmdCopyBuffer(d->xfer, src, dst, 1, &region);
+		d->f.CmdCopyBuffer(cb, src, dst, 1, &region);
 	}
-	barrier(d, d->xfer, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+	barrier(d, cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
 	        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
 	        VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
 	            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
-	if ((r = d->f.EndCommandBuffer(d->xfer)) != VK_SUCCESS) {
-		return r;
-	}
+	return d->f.EndCommandBuffer(cb);
+}
+
+// submit submits cb signalling fence (reset first).
+static VkResult submit(golem_vk_dev *d, VkCommandBuffer cb, VkFence fence) {
 	VkSubmitInfo si = {
 		.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
 		.commandBufferCount = 1,
-		.pCommandBuffers = &d->xfer,
+		.pCommandBuffers = &cb,
 	};
-	if ((r = d->f.ResetFences(d->device, 1, &d->xfer_fence)) != VK_SUCCESS) {
+	VkResult r = d->f.ResetFences(d->device, 1, &fence);
+	if (r != VK_SUCCESS) {
 		return r;
 	}
-	if ((r = d->f.QueueSubmit(d->queue, 1, &si, d->xfer_fence)) != VK_SUCCESS) {
+	if ((r = d->f.QueueSubmit(d->queue, 1, &si, fence)) == VK_SUCCESS) {
+		d->submits++;
+	}
+	return r;
+}
+
+// copy_once copies n bytes between two buffers on the device and waits;
+// with src VK_NULL_HANDLE it fills the destination range with zeros.
+static VkResult copy_once(golem_vk_dev *d, VkBuffer src, uint64_t soff, VkBuffer dst, uint64_t doff, uint64_t n) {
+	VkResult r = record_copy(d, d->xfer, src, soff, dst, doff, n);
+	if (r == VK_SUCCESS) {
+		r = submit(d, d->xfer, d->xfer_fence);
+	}
+	if (r != VK_SUCCESS) {
 		return r;
 	}
 	return d->f.WaitForFences(d->device, 1, &d->xfer_fence, VK_TRUE, UINT64_MAX);
+}
+
+// ---- the staging ring -----------------------------------------------------
+
+// ensure_ring creates the ring's slots: host-visible buffers of
+// RING_BYTES, each with its command buffer and fence.
+static VkResult ensure_ring(golem_vk_dev *d) {
+	for (; d->ring_made < RING_SLOTS; d->ring_made++) {
+		ring_slot *s = &d->ring[d->ring_made];
+		VkResult r = golem_vk_buf_create(d, RING_BYTES, 2, &s->buf);
+		if (r != VK_SUCCESS) {
+			return r;
+		}
+		VkCommandBufferAllocateInfo ai = {
+			.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+			.commandPool = d->pool,
+			.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+			.commandBufferCount = 1,
+		};
+		if ((r = d->f.AllocateCommandBuffers(d->device, &ai, &s->cb)) != VK_SUCCESS) {
+			s->cb = NULL;
+			golem_vk_buf_destroy(d, &s->buf);
+			return r;
+		}
+		VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+		if ((r = d->f.CreateFence(d->device, &fi, NULL, &s->fence)) != VK_SUCCESS) {
+			d->f.FreeCommandBuffers(d->device, d->pool, 1, &s->cb);
+			golem_vk_buf_destroy(d, &s->buf);
+			return r;
+		}
+	}
+	if (d->ring_depth == 0 || d->ring_depth > RING_SLOTS) {
+		d->ring_depth = RING_SLOTS;
+	}
+	return VK_SUCCESS;
+}
+
+// slot_wait waits for a slot's copy and finishes it: a read's bytes are
+// copied out of the slot.
+static VkResult slot_wait(golem_vk_dev *d, ring_slot *s) {
+	if (!s->busy) {
+		return VK_SUCCESS;
+	}
+	VkResult r = d->f.WaitForFences(d->device, 1, &s->fence, VK_TRUE, UINT64_MAX);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	s->busy = 0;
+	if (s->read_dst != NULL) {
+		memcpy(s->read_dst, s->buf.map, s->read_n);
+		s->read_dst = NULL;
+	}
+	return VK_SUCCESS;
+}
+
+VkResult golem_vk_dev_wait_transfers(golem_vk_dev *d) {
+	VkResult out = VK_SUCCESS;
+	for (uint32_t i = 0; i < d->ring_made; i++) {
+		VkResult r = slot_wait(d, &d->ring[i]);
+		if (r != VK_SUCCESS) {
+			d->ring[i].busy = 0;
+			d->ring[i].read_dst = NULL;
+			out = r;
+		}
+	}
+	return out;
+}
+
+// ring_copy copies one chunk through the next slot: for a write, src
+// (host) into the slot and the slot into dst at off; for a read, b at off
+// into the slot, and the slot into dst once the copy is done (slot_wait).
+static VkResult ring_copy(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, const void *src, void *dst, uint64_t n) {
+	ring_slot *s = &d->ring[d->ring_next];
+	d->ring_next = (d->ring_next + 1) % d->ring_depth;
+	VkResult r = slot_wait(d, s);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	if (src != NULL) {
+		memcpy(s->buf.map, src, n);
+		r = record_copy(d, s->cb, s->buf.buffer, 0, b->buffer, off, n);
+	} else {
+		r = record_copy(d, s->cb, b->buffer, off, s->buf.buffer, 0, n);
+	}
+	if (r == VK_SUCCESS) {
+		r = submit(d, s->cb, s->fence);
+	}
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	s->busy = 1;
+	s->read_dst = dst;
+	s->read_n = n;
+	return VK_SUCCESS;
 }
 
 VkResult golem_vk_buf_write(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, const void *src, uint64_t n) {
@@ -911,15 +1275,20 @@ VkResult golem_vk_buf_write(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, cons
 		memcpy((char *)b->map + off, src, n);
 		return VK_SUCCESS;
 	}
-	const char *s = src;
+	VkResult r = ensure_ring(d);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
+	// The copy of chunk i runs while chunk i+1 is copied into the next
+	// slot; the last copies finish later (the queue orders them before
+	// anything submitted after, and freeing a buffer waits for them).
+	const char *p = src;
 	while (n > 0) {
-		uint64_t c = n < STAGING_BYTES ? n : STAGING_BYTES;
-		memcpy(d->staging.map, s, c);
-		VkResult r = copy_once(d, d->staging.buffer, 0, b->buffer, off, c);
-		if (r != VK_SUCCESS) {
+		uint64_t c = n < RING_BYTES ? n : RING_BYTES;
+		if ((r = ring_copy(d, b, off, p, NULL, c)) != VK_SUCCESS) {
 			return r;
 		}
-		s += c;
+		p += c;
 		off += c;
 		n -= c;
 	}
@@ -931,19 +1300,22 @@ VkResult golem_vk_buf_read(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, void 
 		memcpy(dst, (const char *)b->map + off, n);
 		return VK_SUCCESS;
 	}
+	VkResult r = ensure_ring(d);
+	if (r != VK_SUCCESS) {
+		return r;
+	}
 	char *o = dst;
 	while (n > 0) {
-		uint64_t c = n < STAGING_BYTES ? n : STAGING_BYTES;
-		VkResult r = copy_once(d, b->buffer, off, d->staging.buffer, 0, c);
-		if (r != VK_SUCCESS) {
+		uint64_t c = n < RING_BYTES ? n : RING_BYTES;
+		if ((r = ring_copy(d, b, off, NULL, o, c)) != VK_SUCCESS) {
+			golem_vk_dev_wait_transfers(d); // no slot may keep dst
 			return r;
 		}
-		memcpy(o, d->staging.map, c);
 		o += c;
 		off += c;
 		n -= c;
 	}
-	return VK_SUCCESS;
+	return golem_vk_dev_wait_transfers(d);
 }
 
 VkResult golem_vk_buf_zero(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, uint64_t n) {
@@ -953,6 +1325,14 @@ VkResult golem_vk_buf_zero(golem_vk_dev *d, golem_vk_buf *b, uint64_t off, uint6
 	}
 	return copy_once(d, VK_NULL_HANDLE, 0, b->buffer, off, n);
 }
+
+void golem_vk_dev_set_ring(golem_vk_dev *d, uint32_t depth) {
+	golem_vk_dev_wait_transfers(d);
+	d->ring_depth = depth < 1 ? 1 : depth > RING_SLOTS ? RING_SLOTS : depth;
+	d->ring_next = 0;
+}
+
+uint64_t golem_vk_dev_submits(golem_vk_dev *d) { return d->submits; }
 
 // ---- pipelines ------------------------------------------------------------
 
@@ -1163,8 +1543,44 @@ void golem_vk_prog_destroy(golem_vk_dev *d, golem_vk_prog *p) {
 	free(p);
 }
 
+// dispatch_barrier records the barrier before dispatch x: buffer memory
+// barriers on its ranges (shader writes made visible to shader reads and
+// writes), or an execution dependency alone.
+static VkResult dispatch_barrier(golem_vk_dev *d, VkCommandBuffer cb, const golem_vk_dispatch *x,
+                                 const golem_vk_binding *ranges) {
+	VkBufferMemoryBarrier one[8];
+	VkBufferMemoryBarrier *bb = one;
+	if (x->nranges > 8) {
+		bb = calloc(x->nranges, sizeof *bb);
+		if (bb == NULL) {
+			return VK_ERROR_OUT_OF_HOST_MEMORY;
+		}
+	}
+	for (uint32_t k = 0; k < x->nranges; k++) {
+		const golem_vk_binding *r = &ranges[x->first_range + k];
+		bb[k] = (VkBufferMemoryBarrier){
+			.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
+			.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+			.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+			.srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+			.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+			.buffer = r->buffer,
+			.offset = r->offset,
+			.size = r->range,
+		};
+	}
+	d->f.CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 0, NULL,
+	                        x->nranges, bb, 0, NULL);
+	if (bb != one) {
+		free(bb);
+	}
+	return VK_SUCCESS;
+}
+
 VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_dispatch *ds, uint32_t nd,
-                              const golem_vk_binding *bs, const uint32_t *words) {
+                              const golem_vk_binding *bs, const uint32_t *words, const golem_vk_binding *ranges,
+                              const golem_vk_binding *copies, uint32_t ncopies, uint32_t *barriers) {
+	*barriers = 0;
 	uint32_t ndesc = 0;
 	for (uint32_t i = 0; i < nd; i++) {
 		ndesc += ds[i].pipe->bindings;
@@ -1215,6 +1631,12 @@ VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_
 	VkPipeline bound = VK_NULL_HANDLE;
 	for (uint32_t i = 0; i < nd; i++) {
 		const golem_vk_dispatch *x = &ds[i];
+		if (x->barrier) {
+			if ((r = dispatch_barrier(d, p->cb, x, ranges)) != VK_SUCCESS) {
+				return r;
+			}
+			(*barriers)++;
+		}
 		if (x->pipe->pipeline != bound) {
 			d->f.CmdBindPipeline(p->cb, VK_PIPELINE_BIND_POINT_COMPUTE, x->pipe->pipeline);
 			bound = x->pipe->pipeline;
@@ -1225,16 +1647,26 @@ VkResult golem_vk_prog_record(golem_vk_dev *d, golem_vk_prog *p, const golem_vk_
 			                      words + x->first_word);
 		}
 		d->f.CmdDispatch(p->cb, x->groups[0], x->groups[1], x->groups[2]);
-		barrier(d, p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-		        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
 		if (x->timestamp >= 0 && (uint32_t)x->timestamp < p->nqueries) {
 			d->f.CmdWriteTimestamp(p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, p->queries, (uint32_t)x->timestamp);
 		}
 	}
-	// Results visible to the host and to later transfers.
+	// Results visible to the host and to later transfers (and later
+	// programs' shaders: the next submission starts with its own barrier).
 	barrier(d, p->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
 	        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
 	        VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+	if (ncopies > 0) {
+		// Outputs copied into their host-visible read-back buffers in the
+		// same submission (golem_vk_buf_read then needs none).
+		for (uint32_t k = 0; k < ncopies; k++) {
+			const golem_vk_binding *src = &copies[2 * k], *dst = &copies[2 * k + 1];
+			VkBufferCopy region = {.srcOffset = src->offset, .dstOffset = dst->offset, .size = src->range};
+			d->f.CmdCopyBuffer(p->cb, src->buffer, dst->buffer, 1, &region);
+		}
+		barrier(d, p->cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+		        VK_ACCESS_HOST_READ_BIT);
+	}
 	return d->f.EndCommandBuffer(p->cb);
 }
 
@@ -1255,6 +1687,7 @@ VkResult golem_vk_prog_run(golem_vk_dev *d, golem_vk_prog *p, void *status, uint
 	if ((r = d->f.QueueSubmit(d->queue, 1, &si, p->fence)) != VK_SUCCESS) {
 		return r;
 	}
+	d->submits++;
 	if ((r = d->f.WaitForFences(d->device, 1, &p->fence, VK_TRUE, timeout_ns)) != VK_SUCCESS) {
 		return r;
 	}

@@ -21,6 +21,20 @@ import (
 // driverName is the device-string prefix of this driver.
 const driverName = "vulkan"
 
+// ValidationEnv names the environment variable that opens every Vulkan
+// device under the Khronos validation layer (VK_LAYER_KHRONOS_validation,
+// Debian package vulkan-validationlayers) with synchronization validation
+// when set to 1. Each warning or error the layer reports fails the call
+// that caused it (Compile, Run, Alloc, a buffer transfer or Free) or, at
+// the latest, Close, with the message; opening fails when the layer is
+// missing. Tests and CI use it; it slows every call down.
+const ValidationEnv = "GOLEM_VULKAN_VALIDATION"
+
+// FuseEnv names the environment variable that, set to 0, compiles graphs
+// as they are instead of through graph.Fuse (fused ops: fewer dispatches),
+// for A/B comparisons.
+const FuseEnv = "GOLEM_VULKAN_FUSE"
+
 // minAPI is the Vulkan version golem needs from a device.
 const minAPI = 1<<22 | 2<<12 // VK_MAKE_API_VERSION(0, 1, 2, 0)
 
@@ -82,6 +96,7 @@ type limits struct {
 	MaxStorageBufferRange uint64    // bytes one storage-buffer binding can address
 	MinOffsetAlignment    uint64    // minStorageBufferOffsetAlignment
 	MaxPushConstants      uint32    // bytes
+	MaxStorageBuffers     uint32    // maxPerStageDescriptorStorageBuffers: bindings one kernel may have
 	MaxSharedMemory       uint32    // bytes of shared memory per workgroup
 	MaxInvocations        uint32    // invocations per workgroup
 	MaxWorkgroupSize      [3]uint32 // per dimension
@@ -96,6 +111,22 @@ type limits struct {
 	SubgroupOps           uint32    // VkSubgroupFeatureFlags usable in compute shaders
 }
 
+// coopShape is one VkCooperativeMatrixPropertiesKHR: an M×N×K product of
+// A (M×K) and B (K×N) accumulated in C (M×N), with VkComponentTypeKHR
+// component types and a VkScopeKHR scope.
+type coopShape struct {
+	M, N, K         uint32
+	A, B, C, Result uint32
+	Scope           uint32
+}
+
+// VkComponentTypeKHR and VkScopeKHR values coopShape uses.
+const (
+	compF16       = 0
+	compF32       = 1
+	scopeSubgroup = 3
+)
+
 // Subgroup operation bits of limits.SubgroupOps (VkSubgroupFeatureFlagBits).
 const (
 	subgroupBasic      = 1 << 0
@@ -108,16 +139,19 @@ const (
 // features are the optional device features golem can use; the backend
 // enables every one the device has.
 type features struct {
-	Float16       bool // shaderFloat16: fp16 arithmetic
-	Int8          bool // shaderInt8
-	Int16         bool // shaderInt16
-	Int64         bool // shaderInt64
-	Float64       bool // shaderFloat64
-	Storage16     bool // storageBuffer16BitAccess: float16_t / uint16_t in storage buffers
-	Storage8      bool // storageBuffer8BitAccess: int8_t / uint8_t in storage buffers
-	IntDot        bool // shaderIntegerDotProduct (int8 dot products)
-	SizeControl   bool // subgroupSizeControl and computeFullSubgroups
-	CoopMat       bool // VK_KHR_cooperative_matrix
+	Float16     bool // shaderFloat16: fp16 arithmetic
+	Int8        bool // shaderInt8
+	Int16       bool // shaderInt16
+	Int64       bool // shaderInt64
+	Float64     bool // shaderFloat64
+	Storage16   bool // storageBuffer16BitAccess: float16_t / uint16_t in storage buffers
+	Storage8    bool // storageBuffer8BitAccess: int8_t / uint8_t in storage buffers
+	IntDot      bool // shaderIntegerDotProduct (int8 dot products)
+	SizeControl bool // subgroupSizeControl and computeFullSubgroups
+	CoopMat     bool // VK_KHR_cooperative_matrix
+	// CoopMatShapes are the cooperative-matrix shapes and types the
+	// device reports (vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR).
+	CoopMatShapes []coopShape
 	BF16          bool // VK_KHR_shader_bfloat16 is present
 	DeviceAddress bool // bufferDeviceAddress
 	MemoryModel   bool // vulkanMemoryModel and its device scope

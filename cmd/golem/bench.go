@@ -63,6 +63,7 @@ type benchFlags struct {
 	threads   int
 	seed      int64
 	force     bool
+	devTime   bool
 	status    *statusLine // the progress line on stderr
 }
 
@@ -82,6 +83,7 @@ func (f *benchFlags) register(cmd *cobra.Command, plot bool, reps int) {
 	fl.IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
 	fl.Int64Var(&f.seed, "seed", 0, "input seed (0: the parity suite's default)")
 	fl.BoolVarP(&f.force, "force", "f", false, "replace the -o and --plot files if they exist")
+	fl.BoolVar(&f.devTime, "device-time", false, "open the devices with per-op timing and report each run's device time (DEVICE TIME) beside its wall time; the timing costs time in the runs")
 }
 
 // options turns the flags into bench.Options with a progress line on a
@@ -123,7 +125,7 @@ func (f *benchFlags) options(cmd *cobra.Command) (bench.Options, error) {
 		warm = -1 // bench.Options: negative means none
 	}
 	o := bench.Options{
-		Devices: f.devices, Reps: f.reps, Warmup: warm, MinTime: f.minTime, Threads: f.threads, Seed: f.seed,
+		Devices: f.devices, Reps: f.reps, Warmup: warm, MinTime: f.minTime, Threads: f.threads, Seed: f.seed, DeviceTime: f.devTime,
 		Env:      bench.DetectEnv(version, buildCommit()),
 		Ceilings: bench.CeilingOptions{Version: buildKey(), Remeasure: f.remeasure, Override: ov, Logger: log},
 		Logger:   log,
@@ -320,8 +322,9 @@ func newBenchModelCmd() *cobra.Command {
 		types         []string
 		prompt, gen   int
 		kvType, vocab string
-		profile       bool
 		seed          uint64
+		parallel      []int
+		profile       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "model (-m FILE | --shape NAME)",
@@ -329,13 +332,23 @@ func newBenchModelCmd() *cobra.Command {
 		Long: `model measures end-to-end throughput like llama-bench: pp = a prompt of -p
 tokens fed in one batch into an empty KV cache, tg = -n tokens decoded one at a
 time from an empty cache, each repeated -r times after one warm-up; the table
-shows mean ± standard deviation tokens per second.
+shows mean ± standard deviation tokens per second, and the device time of a
+repetition where the backend times its ops. --profile prints, after each test,
+the per-op table of golem run --profile (count, kernel launches, device time,
+share) for the test's last prefill or decode step, on stderr.
+
+--parallel 1,2,4,8 replaces tg by one test per count N: N sequences of -n
+tokens decoded together (one batched step per token reads the weights once
+for all N), reporting the aggregate decode tokens per second (rows tgNxM,
+column seqs). The counts take turns, repetition after repetition, so that
+load from other work on the machine slows them alike.
 
 The model is a file (-m: GGUF or a Hugging Face folder), or a synthetic model
 of a real shape with seeded random weights (--shape: ` + strings.Join(synth.PresetNames(), ", ") + `,
 or a custom spec), written to a temporary file in each --type.`,
 		Example: `  golem bench model --shape tinyllama-1.1b --type q4_0,q8_0 -p 512 -n 128 -r 3
-  golem bench model -m ../shared/models/stories260K.gguf --format md`,
+  golem bench model -m ../shared/models/stories260K.gguf --format md
+  golem bench model --shape 110m --type q8_0 -p 0 -n 64 --parallel 1,2,4,8 -r 5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (path == "") == (shape == "") {
@@ -355,20 +368,15 @@ or a custom spec), written to a temporary file in each --type.`,
 			if err != nil {
 				return err
 			}
-			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv}
+			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv, Parallel: parallel}
 			if err := mo.Validate(); err != nil {
 				return err
 			}
 			if profile {
-				// Printed on stderr as each test ends, so that stdout keeps
-				// the --format output alone.
-				mo.Profile = func(p bench.OpProfile) {
-					if f.status != nil {
-						f.status.clear()
-					}
-					if err := bench.WriteOpProfile(cmd.ErrOrStderr(), p); err != nil {
-						o.Logger.Warn("writing the profile", "err", err)
-					}
+				o.DeviceTime = true // the per-op timings are the profile
+				mo.Profile = func(device, test string, ts map[int][]backend.OpTiming) {
+					f.status.clear()
+					printProfiles(cmd.ErrOrStderr(), fmt.Sprintf("%s (%s %s)", device, mo.Name, test), programProfiles(ts))
 				}
 			}
 			if prompt == 0 {
@@ -451,7 +459,8 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().IntVarP(&prompt, "n-prompt", "p", 512, "prompt tokens of the prefill test (0: skip it)")
 	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
 	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32 or f16")
-	cmd.Flags().BoolVar(&profile, "profile", false, "also print, on stderr, each test's time per op kind (from the programs' per-node timings)")
+	cmd.Flags().IntSliceVar(&parallel, "parallel", nil, "decode tests of N sequences decoded together, for each N (e.g. 1,2,4,8)")
+	cmd.Flags().BoolVar(&profile, "profile", false, "print the per-op device times (count, launches, device time, share) of each test's last prefill or decode step on stderr")
 	return cmd
 }
 

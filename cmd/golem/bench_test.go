@@ -115,20 +115,6 @@ func TestBenchMatMul(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestBenchModelProfile(t *testing.T) {
-	path := sharedtest.SharedPath(t, "models", "stories260K.gguf")
-	out, errOut, err := runBench(t, append([]string{"model", "-m", path, "-p", "16", "-n", "4", "--profile", "--format", "json"}, fast...)...)
-	require.NoError(t, err, errOut)
-	_, err = bench.ReadResults(strings.NewReader(out))
-	require.NoError(t, err, "stdout keeps the --format output alone")
-	for _, test := range []string{"pp16, 16 tokens", "tg4, 4 tokens"} {
-		require.Contains(t, errOut, "profile: cpu stories260K.gguf "+test)
-	}
-	for _, op := range []string{"matmul", "attention", "rms_norm", "(outside the programs)", "MS/TOKEN"} {
-		require.Contains(t, errOut, op)
-	}
-}
-
 func TestBenchModel(t *testing.T) {
 	path := sharedtest.SharedPath(t, "models", "stories260K.gguf")
 	out, errOut, err := runBench(t, append([]string{"model", "-m", path, "-p", "16", "-n", "4"}, fast...)...)
@@ -190,4 +176,41 @@ func TestRateCell(t *testing.T) {
 	require.Equal(t, "-", rateCell(0, "B/s"))
 	require.Equal(t, "45.3 GFLOP/s", rateCell(4.53e10, "FLOP/s"))
 	require.Equal(t, "12 B/s", rateCell(12, "B/s"))
+}
+
+// TestBenchModelProfile: bench model reports each test's device time next
+// to its wall time and, with --profile, prints the per-op table of golem
+// run --profile for the test's last prefill and decode step on stderr;
+// without --profile or --device-time there is no device time.
+func TestBenchModelProfile(t *testing.T) {
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
+	out, errOut, err := runBench(t, append([]string{"model", "-m", model, "-p", "16", "-n", "4", "--profile", "--format", "csv"}, fast...)...)
+	require.NoError(t, err, errOut)
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	col := map[string]int{}
+	for i, c := range recs[0] {
+		col[c] = i
+	}
+	for _, r := range recs[1:] {
+		require.NotEqual(t, "0", r[col["device_s"]], "device time of %s", r[col["case"]])
+	}
+	require.Contains(t, errOut, "profile: prefill of 16 tokens, last run on cpu (stories260K.gguf pp16)")
+	require.Contains(t, errOut, "profile: decode step, last run on cpu (stories260K.gguf tg4)")
+	require.Contains(t, errOut, "DEVICE ms")
+	require.Contains(t, errOut, "matmul")
+
+	out, errOut, err = runBench(t, append([]string{"model", "-m", model, "-p", "16", "-n", "0", "--format", "csv"}, fast...)...)
+	require.NoError(t, err, errOut)
+	recs, err = csv.NewReader(strings.NewReader(out)).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, "0", recs[1][col["device_s"]], "no device time by default")
+	require.NotContains(t, errOut, "profile:")
+
+	out, errOut, err = runBench(t, append([]string{"model", "-m", model, "-p", "16", "-n", "0", "--device-time", "--format", "csv"}, fast...)...)
+	require.NoError(t, err, errOut)
+	recs, err = csv.NewReader(strings.NewReader(out)).ReadAll()
+	require.NoError(t, err)
+	require.NotEqual(t, "0", recs[1][col["device_s"]], "--device-time")
 }

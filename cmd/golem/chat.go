@@ -11,8 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/golem-llm/golem/model/tokenizer"
-	"github.com/golem-llm/golem/runtime"
+	"github.com/golem-llm/golem"
 )
 
 func newChatCmd() *cobra.Command {
@@ -30,40 +29,45 @@ func newChatCmd() *cobra.Command {
 		Long: `chat reads your messages from stdin, one per line, and streams the model's
 replies. The conversation stays in the KV cache: each turn feeds only the new
 tokens. The prompt format comes from the model's tokenizer.chat_template
-(llama-2, llama-3, chatml, mistral, phi-3 and gemma are recognised) or --template.
+(the templates of Llama 2, Llama 3 and 3.1-3.3, Mistral and Mixtral, Qwen2,
+Qwen2.5 and Qwen3, SmolLM and SmolLM2, Phi-3, Gemma, TinyLlama-Chat (Zephyr)
+and others in ChatML are recognised
+and rendered as their Jinja renders them; others are refused with their name)
+or --template.
 Only the template's own markers become control tokens: "<|im_start|>" typed in
 a message (or in --system) stays text.
+When the conversation outgrows the context, its oldest turns are dropped (with
+a note on stderr).
 An empty line or end of input ends the chat. Ctrl-C during a reply stops the
 reply; at the prompt it ends the chat (exit status 130). Lines of up to 16 MiB
 are accepted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			so, err := sessionOptions(&mf)
+			mo, err := mf.options(cmd)
 			if err != nil {
+				return err
+			}
+			mo.ChatTemplate = template
+			if err := mo.Validate(); err != nil {
 				return err
 			}
 			gen, err := sf.generateOptions(cmd, n)
 			if err != nil {
 				return err
 			}
-			l, err := mf.load(cmd.Context(), cmd)
+			m, err := mf.open(cmd.Context(), cmd, mo)
 			if err != nil {
 				return err
 			}
-			defer func() { err = errors.Join(err, l.Close()) }()
-			tmpl, err := runtime.DetectChatTemplate(l.src.ChatTemplate(), template)
-			if err != nil {
-				return fmt.Errorf("chat: %s: %w; pass --template", mf.path, err)
+			defer func() { err = errors.Join(err, m.Close()) }()
+			s, err := m.NewSession(golem.SessionOptions{System: system})
+			if errors.Is(err, golem.ErrNoChatTemplate) {
+				return fmt.Errorf("chat: %w; pass --template", err)
 			}
-			s, err := l.model.NewSession(so)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			var msgs []runtime.Message
-			if system != "" {
-				msgs = append(msgs, runtime.Message{Role: "system", Content: system})
-			}
 			readCtx, stopReading := context.WithCancel(cmd.Context())
 			defer stopReading()
 			lines := readLines(readCtx, cmd.InOrStdin(), maxChatLine)
@@ -88,101 +92,51 @@ are accepted.`,
 				if text == "" {
 					return nil
 				}
-				msgs = append(msgs, runtime.Message{Role: "user", Content: text})
-				msgs, err = fitContext(cmd, l.model.Tokenizer, tmpl, msgs, s.Context()-replyRoom(gen.MaxTokens, s.Context()))
-				if err != nil {
+				if err := chatTurn(cmd, m, s, text, gen, verbose); err != nil {
 					return err
 				}
-				reply, err := chatTurn(cmd, l, s, tmpl, msgs, gen, verbose)
-				if err != nil {
-					return err
-				}
-				msgs = append(msgs, runtime.Message{Role: "assistant", Content: reply})
 			}
 		},
 	}
 	mf.register(cmd)
 	sf.register(cmd)
 	cmd.Flags().StringVar(&system, "system", "", "system message")
-	cmd.Flags().StringVar(&template, "template", "", "chat template when the model has none: "+strings.Join(runtime.ChatTemplateNames(), ", "))
+	cmd.Flags().StringVar(&template, "template", "", "chat template when the model has none: "+strings.Join(golem.ChatTemplates(), ", "))
 	cmd.Flags().IntVarP(&n, "n-predict", "n", 512, "most tokens per reply")
 	registerVerbosePrompt(cmd, &verbose)
 	return cmd
 }
 
-// replyRoom is how many tokens of the context a turn keeps free for the
-// reply: -n, but at most half the context.
-func replyRoom(maxTokens, context int) int {
-	room := context / 2
-	if maxTokens > 0 {
-		room = min(room, maxTokens)
-	}
-	return max(room, 1)
-}
-
-// fitContext drops the oldest messages after the system message (a user
-// message with the reply that followed it) until the rendered conversation
-// takes at most limit tokens, and says so on stderr. A conversation whose
-// newest message alone does not fit is an error naming the sizes.
-func fitContext(cmd *cobra.Command, tok *tokenizer.Tokenizer, t *runtime.ChatTemplate, msgs []runtime.Message, limit int) ([]runtime.Message, error) {
-	first := 0
-	if len(msgs) > 0 && msgs[0].Role == "system" {
-		first = 1
-	}
-	dropped := 0
-	for {
-		n := len(t.Encode(tok, msgs, true))
-		if n <= limit {
-			if dropped > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "chat: dropped the %d oldest messages to fit the context of %d tokens (-c raises it)\n", dropped, limit)
-			}
-			return msgs, nil
-		}
-		if len(msgs)-first <= 1 {
-			return nil, fmt.Errorf("chat: the conversation takes %d tokens, more than the %d the context leaves for it (-c raises the context)", n, limit)
-		}
-		k := 1
-		if len(msgs)-first > 2 && msgs[first+1].Role == "assistant" {
-			k = 2
-		}
-		msgs = append(msgs[:first:first], msgs[first+k:]...)
-		dropped += k
-	}
-}
-
-// chatTurn renders the conversation, feeds only the tokens the cache does
-// not already hold, and streams the reply.
-func chatTurn(cmd *cobra.Command, l *loaded, s *runtime.Session, t *runtime.ChatTemplate, msgs []runtime.Message, o runtime.GenerateOptions, verbose bool) (string, error) {
+// chatTurn sends one message and streams the reply. Ctrl-C stops the
+// reply (which stays in the conversation as far as it got); SIGTERM ends
+// the chat.
+func chatTurn(cmd *cobra.Command, m *golem.Model, s *golem.Session, text string, o golem.GenerateOptions, verbose bool) error {
 	ctx, done := interruptScope(cmd.Context())
 	defer done()
-	ids := t.Encode(l.model.Tokenizer, msgs, true)
-	if len(ids) == 0 {
-		return "", fmt.Errorf("chat: template %s gave no tokens", t.Name)
-	}
 	if verbose {
-		fmt.Fprintf(cmd.ErrOrStderr(), "prompt tokens: %v\n", ids)
+		o.OnPrompt = func(ids []int32) { fmt.Fprintf(cmd.ErrOrStderr(), "prompt tokens: %v\n", ids) }
 	}
-	have := s.Tokens()
-	common := 0
-	for common < len(have) && common < len(ids) && have[common] == ids[common] {
-		common++
-	}
-	if common == len(ids) { // the whole prompt is cached: re-feed its last token for fresh logits
-		common--
-	}
-	s.Rewind(common)
 	out := cmd.OutOrStdout()
-	o.Stop = t.Stop
-	o.OnText = func(text string) error { _, err := fmt.Fprint(out, text); return err }
-	reply, _, err := runtime.Generate(ctx, s, ids[common:], o)
+	var end *golem.Stats
+	var genErr error
+	for tok, err := range s.Chat(ctx, text, o) {
+		fmt.Fprint(out, tok.Text)
+		if err != nil {
+			genErr = err
+		}
+		end = tok.End
+	}
 	fmt.Fprintln(out)
-	if err != nil && ctx.Err() == nil {
-		return "", generationError(ctx, l, s, err)
+	if end != nil && end.Dropped > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "chat: dropped the %d oldest messages to fit the context of %d tokens (-c raises it)\n", end.Dropped, m.Info().Context)
 	}
-	if err := cmd.Context().Err(); err != nil {
-		return "", err // SIGTERM: the whole chat ends
+	if genErr != nil && ctx.Err() == nil {
+		if errors.Is(genErr, golem.ErrContextFull) {
+			return fmt.Errorf("chat: %w (-c raises the context)", genErr)
+		}
+		return m.LocateNonFinite(ctx, genErr)
 	}
-	return strings.TrimSpace(reply), nil
+	return cmd.Context().Err() // SIGTERM: the whole chat ends
 }
 
 // maxChatLine is the longest line of input chat accepts.

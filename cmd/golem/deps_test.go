@@ -1,7 +1,10 @@
 package main
 
 import (
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,4 +57,31 @@ func TestTestingOnlyInTestPackages(t *testing.T) {
 			require.NotEqual(t, "testing", imp, "package %s (%s) imports testing outside a _test.go file; move that code into a package whose name ends in \"test\"", f[0], f[1])
 		}
 	}
+}
+
+// TestGenerationCommandsUseTheAPI checks that the commands that generate
+// and tokenize (run, chat, tokenize, detokenize, serve) are written
+// against the public Go API, package golem, and nothing else of golem's
+// (serve adds package server, which is itself written against the API
+// alone).
+func TestGenerationCommandsUseTheAPI(t *testing.T) {
+	files := map[string][]string{"run.go": nil, "chat.go": nil, "model.go": nil, "tokenize.go": nil,
+		"serve.go": {"github.com/golem-llm/golem/server"}}
+	for file, allowed := range files {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ImportsOnly)
+		require.NoError(t, err)
+		for _, imp := range f.Imports {
+			path := strings.Trim(imp.Path.Value, `"`)
+			if strings.HasPrefix(path, "github.com/golem-llm/golem/") && !slices.Contains(allowed, path) {
+				t.Errorf("%s imports %s: the generation commands use only package golem", file, path)
+			}
+		}
+	}
+	deps := goList(t, "-f", `{{join .Imports "\n"}}`, "github.com/golem-llm/golem/server")
+	for _, p := range deps {
+		if strings.HasPrefix(p, "github.com/golem-llm/golem/") {
+			t.Errorf("package server imports %s: it uses only package golem", p)
+		}
+	}
+	require.Contains(t, deps, "github.com/golem-llm/golem", "the import list is real")
 }

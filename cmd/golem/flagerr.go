@@ -14,17 +14,21 @@ import (
 // options (each rule lives in their Validate methods); the command line
 // only renames the field in the message.
 var optionFlags = map[string]string{
-	"runtime.SamplerConfig.Temperature":      "temp",
-	"runtime.SamplerConfig.TopK":             "top-k",
-	"runtime.SamplerConfig.TopP":             "top-p",
-	"runtime.SamplerConfig.MinP":             "min-p",
-	"runtime.SamplerConfig.RepeatPenalty":    "repeat-penalty",
-	"runtime.SamplerConfig.RepeatLastN":      "repeat-last-n",
-	"runtime.SamplerConfig.PresencePenalty":  "presence-penalty",
-	"runtime.SamplerConfig.FrequencyPenalty": "frequency-penalty",
-	"runtime.SessionOptions.Context":         "ctx-size",
-	"runtime.SessionOptions.KVType":          "kv-type",
-	"runtime.GenerateOptions.MaxTokens":      "n-predict",
+	"golem.GenerateOptions.Temperature":      "temp",
+	"golem.GenerateOptions.TopK":             "top-k",
+	"golem.GenerateOptions.TopP":             "top-p",
+	"golem.GenerateOptions.MinP":             "min-p",
+	"golem.GenerateOptions.RepeatPenalty":    "repeat-penalty",
+	"golem.GenerateOptions.RepeatLastN":      "repeat-last-n",
+	"golem.GenerateOptions.PresencePenalty":  "presence-penalty",
+	"golem.GenerateOptions.FrequencyPenalty": "frequency-penalty",
+	"golem.GenerateOptions.MaxTokens":        "n-predict",
+	"golem.Options.Context":                  "ctx-size",
+	"golem.Options.KVType":                   "kv-type",
+	"golem.Options.Threads":                  "threads",
+	"golem.Options.Parallel":                 "parallel",
+	"golem.Options.Queue":                    "queue",
+	"golem.Options.ChatTemplate":             "template",
 	"backend.Options.Threads":                "threads",
 	"parity.ModelOptions.MaxMeanKL":          "max-kl",
 	"parity.ModelOptions.KVType":             "kv-type",
@@ -33,6 +37,7 @@ var optionFlags = map[string]string{
 	"bench.Options.MinTime":                  "min-time",
 	"bench.Options.Threads":                  "threads",
 	"bench.ModelOptions.KVType":              "kv-type",
+	"bench.ModelOptions.Parallel":            "parallel",
 }
 
 // flagError rewrites an option error whose field a flag of cmd sets as

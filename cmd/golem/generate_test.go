@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -167,4 +169,34 @@ func TestRunVulkan(t *testing.T) {
 	require.NoError(t, err, errOut)
 	require.Equal(t, llama2cText+"\n", out)
 	require.Contains(t, errOut, "device: vulkan:0")
+}
+
+// TestRunProfile: --profile prints a per-op table for the prefill and the
+// decode step; on Vulkan the decode step of stories260K takes at most half
+// of the 104 dispatches of its unfused graph, and the text is unchanged.
+func TestRunProfile(t *testing.T) {
+	model := sharedtest.SharedPath(t, "models", "stories260K.gguf")
+	be, err := backend.Open("vulkan", backend.Options{})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no Vulkan device under CI (lavapipe is installed by make deps): %v", err)
+		}
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	be.Close()
+	out, errOut, err := execute(t, "run", "-m", model, "-p", "Once upon a time", "-n", "30", "--temp", "0", "--device", "vulkan", "--profile")
+	require.NoError(t, err, errOut)
+	require.True(t, strings.HasPrefix(llama2cText, strings.TrimSuffix(out, "\n")), "stdout %q", out)
+	m := regexp.MustCompile(`profile: decode step, last run on vulkan:0: \d+ ops, (\d+) kernel launches, [0-9.]+ ms device time`).FindStringSubmatch(errOut)
+	require.NotNil(t, m, errOut)
+	launches, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	require.LessOrEqual(t, launches, 52, errOut)
+	require.Contains(t, errOut, "profile: prefill of 4 tokens", "the engine prefills in power-of-two pieces: 4 + 1")
+	require.Regexp(t, `(?m)^ +matmul_fused +\d+ +\d+ +[0-9.]+ +[0-9.]+%$`, errOut)
+
+	// The CPU backend times its nodes too (on the host; no kernel launches).
+	_, errOut, err = execute(t, "run", "-m", model, "-p", "Once", "-n", "2", "--temp", "0", "--device", "cpu:ref", "--profile")
+	require.NoError(t, err, errOut)
+	require.Regexp(t, `profile: decode step, last run on cpu:ref: \d+ ops, 0 kernel launches`, errOut)
 }

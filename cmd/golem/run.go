@@ -8,8 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/golem-llm/golem/graph"
-	"github.com/golem-llm/golem/runtime"
+	"github.com/golem-llm/golem"
 )
 
 // samplingFlags are the flags that choose how tokens are sampled.
@@ -25,7 +24,7 @@ func (f *samplingFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Float32Var(&f.topP, "top-p", 0.95, "nucleus sampling threshold, in [0, 1] (1: off)")
 	cmd.Flags().Float32Var(&f.minP, "min-p", 0.05, "drop tokens below min-p × the top probability, in [0, 1] (0: off)")
 	cmd.Flags().Float32Var(&f.repeat, "repeat-penalty", 1.0, "penalty for recently seen tokens, ≥ 0 (1: off)")
-	cmd.Flags().IntVar(&f.repeatLastN, "repeat-last-n", runtime.DefaultRepeatLastN, "how many recent tokens the penalties consider (-1: every token so far)")
+	cmd.Flags().IntVar(&f.repeatLastN, "repeat-last-n", golem.DefaultRepeatLastN, "how many recent tokens the penalties consider (-1: every token so far)")
 	cmd.Flags().Float32Var(&f.presence, "presence-penalty", 0, "subtracted from logits of tokens already seen")
 	cmd.Flags().Float32Var(&f.frequency, "frequency-penalty", 0, "subtracted per occurrence of a token already seen")
 	cmd.Flags().Int64Var(&f.seed, "seed", -1, "random seed (-1: pick one and print it); the same seed gives the same text")
@@ -39,36 +38,22 @@ func registerVerbosePrompt(cmd *cobra.Command, v *bool) {
 // generateOptions returns the options of a generation of up to n tokens,
 // checked. With --seed -1 it picks a seed, and prints it when sampling is
 // random, once everything is checked.
-func (f *samplingFlags) generateOptions(cmd *cobra.Command, n int) (runtime.GenerateOptions, error) {
-	o := runtime.GenerateOptions{MaxTokens: n, Sampler: runtime.SamplerConfig{
+func (f *samplingFlags) generateOptions(cmd *cobra.Command, n int) (golem.GenerateOptions, error) {
+	o := golem.GenerateOptions{MaxTokens: n,
 		Temperature: f.temp, TopK: f.topK, TopP: f.topP, MinP: f.minP,
 		RepeatPenalty: f.repeat, RepeatLastN: f.repeatLastN,
 		PresencePenalty: f.presence, FrequencyPenalty: f.frequency, Seed: uint64(f.seed),
-	}}
+	}
 	if err := o.Validate(); err != nil {
 		return o, err
 	}
 	if f.seed < 0 {
-		o.Sampler.Seed = uint64(time.Now().UnixNano() & 0x7fffffff)
+		o.Seed = uint64(time.Now().UnixNano() & 0x7fffffff)
 		if f.temp > 0 {
-			fmt.Fprintf(cmd.ErrOrStderr(), "seed: %d\n", o.Sampler.Seed)
+			fmt.Fprintf(cmd.ErrOrStderr(), "seed: %d\n", o.Seed)
 		}
 	}
 	return o, nil
-}
-
-// sessionOptions returns the session options of the flags, checked (with
-// the backend options: every flag is checked before the model loads).
-func sessionOptions(mf *modelFlags) (runtime.SessionOptions, error) {
-	if err := mf.backendOptions(nil).Validate(); err != nil {
-		return runtime.SessionOptions{}, err
-	}
-	kv, err := graph.ParseDType(mf.kvType)
-	if err != nil {
-		return runtime.SessionOptions{}, fmt.Errorf("--kv-type %s: want f32 or f16", mf.kvType)
-	}
-	so := runtime.SessionOptions{Context: mf.ctx, KVType: kv}
-	return so, so.Validate()
 }
 
 func newRunCmd() *cobra.Command {
@@ -100,7 +85,7 @@ are printed, and golem exits with status 130 (143 for SIGTERM).`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			ctx := cmd.Context()
-			so, err := sessionOptions(&mf)
+			mo, err := mf.options(cmd)
 			if err != nil {
 				return err
 			}
@@ -108,13 +93,13 @@ are printed, and golem exits with status 130 (143 for SIGTERM).`,
 			if err != nil {
 				return err
 			}
-			o.Stop = stops
-			l, err := mf.load(ctx, cmd)
+			o.Stop, o.NoBOS, o.ParseSpecial = stops, noBOS, !noSpecial
+			m, err := mf.open(ctx, cmd, mo)
 			if err != nil {
 				return err
 			}
-			defer func() { err = errors.Join(err, l.Close()) }()
-			return runPrompt(ctx, cmd, l, so, prompt, !noBOS, !noSpecial, verbose, o)
+			defer func() { err = errors.Join(err, m.Close()) }()
+			return runPrompt(ctx, cmd, m, prompt, verbose, mf.profile, o)
 		},
 	}
 	mf.register(cmd)
@@ -124,48 +109,60 @@ are printed, and golem exits with status 130 (143 for SIGTERM).`,
 	cmd.Flags().StringArrayVar(&stops, "stop", nil, "stop when this text is generated (repeatable)")
 	cmd.Flags().BoolVar(&noBOS, "no-bos", false, "do not add the BOS token the model asks for")
 	cmd.Flags().BoolVar(&noSpecial, "no-special", false, "keep the texts of control tokens in the prompt as text")
+	cmd.Flags().BoolVar(&mf.profile, "profile", false, "time every op on the device and print, per op, its count, kernel launches and device time for the last prefill and decode step")
 	registerVerbosePrompt(cmd, &verbose)
 	return cmd
 }
 
-func runPrompt(ctx context.Context, cmd *cobra.Command, l *loaded, so runtime.SessionOptions, prompt string, addSpecial, parseSpecial, verbose bool, o runtime.GenerateOptions) error {
-	m := l.model
-	s, err := m.NewSession(so)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ids := m.Tokenizer.Encode(prompt, addSpecial, parseSpecial)
-	if verbose {
-		fmt.Fprintf(cmd.ErrOrStderr(), "prompt tokens: %v\n", ids)
-	}
-	if len(ids) == 0 {
-		return fmt.Errorf("run: the prompt is empty and the model adds no BOS token; give -p")
-	}
+// runPrompt streams the continuation of prompt: the prompt, then the text
+// as it comes, then the summary on stderr.
+func runPrompt(ctx context.Context, cmd *cobra.Command, m *golem.Model, prompt string, verbose, profile bool, o golem.GenerateOptions) error {
 	out := cmd.OutOrStdout()
-	fmt.Fprint(out, prompt)
-	o.OnText = func(text string) error {
-		_, err := fmt.Fprint(out, text)
-		return err
+	started := false
+	o.OnPrompt = func(ids []int32) {
+		if verbose {
+			fmt.Fprintf(cmd.ErrOrStderr(), "prompt tokens: %v\n", ids)
+		}
+		fmt.Fprint(out, prompt)
+		started = true
 	}
-	_, st, err := runtime.Generate(ctx, s, ids, o)
-	fmt.Fprintln(out)
-	if err != nil && ctx.Err() == nil {
-		return generationError(ctx, l, s, err)
+	var end *golem.Stats
+	var genErr error
+	for tok, err := range m.Generate(ctx, prompt, o) {
+		fmt.Fprint(out, tok.Text)
+		if err != nil {
+			genErr = err
+		}
+		end = tok.End
+	}
+	if started {
+		fmt.Fprintln(out)
+	}
+	if genErr != nil && ctx.Err() == nil {
+		if errors.Is(genErr, golem.ErrEmptyPrompt) {
+			return fmt.Errorf("run: %w; give -p", genErr)
+		}
+		return m.LocateNonFinite(ctx, genErr)
+	}
+	if end == nil {
+		return genErr
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "prompt: %d tokens, %.1f tok/s | generation: %d tokens, %.1f tok/s | stop: %s | device: %s\n",
-		st.PromptTokens, st.PromptRate(), st.GenTokens, st.GenRate(), stopReason(st, ctx), m.Backend.Name())
+		end.PromptTokens, end.PromptRate(), end.GenTokens, end.GenRate(), stopReason(end, ctx), m.Info().Device)
+	if profile {
+		printProfiles(cmd.ErrOrStderr(), m.Info().Device, m.Profile())
+	}
 	return nil
 }
 
 // stopReason is the summary's stop word: the signal's ("interrupted",
 // "terminated") when one stopped the generation.
-func stopReason(st runtime.Stats, ctx context.Context) string {
+func stopReason(st *golem.Stats, ctx context.Context) string {
 	if se, ok := interrupted(ctx); ok {
 		return se.Error()
 	}
 	if ctx.Err() != nil {
 		return "interrupted"
 	}
-	return st.StopReason
+	return string(st.Stop)
 }

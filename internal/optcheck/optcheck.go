@@ -104,3 +104,15 @@ func First(errs ...error) error {
 	}
 	return nil
 }
+
+// Restruct returns err reported as a field of s when err is a *FieldError
+// (a layer whose option struct has the field under the same name, passing
+// the check on to the struct that owns the rule), and err unchanged
+// otherwise.
+func Restruct(err error, s Struct) error {
+	fe, ok := err.(*FieldError)
+	if !ok {
+		return err
+	}
+	return &FieldError{Pkg: s.Pkg, Struct: s.Name, Field: fe.Field, Value: fe.Value, Want: fe.Want}
+}

@@ -3,6 +3,7 @@
 package sharedtest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,16 +35,45 @@ func RepoRoot(t testing.TB) string {
 // path, except under CI=true, where a missing file fails the test.
 func SharedPath(t testing.TB, rel ...string) string {
 	t.Helper()
-	root := os.Getenv("GOLEM_SHARED")
-	if root == "" {
-		root = filepath.Join(RepoRoot(t), "..", "shared")
+	root := "" // not needed with GOLEM_SHARED (a bundle has no go.mod)
+	if os.Getenv("GOLEM_SHARED") == "" {
+		root = RepoRoot(t)
 	}
-	p := filepath.Join(append([]string{root}, rel...)...)
-	if _, err := os.Stat(p); err != nil {
+	p, err := locate(root, rel...)
+	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("sharedtest: required shared file missing: %s", p)
 		}
 		t.Skipf("sharedtest: shared file missing: %s", p)
 	}
 	return p
+}
+
+// MainPath is SharedPath for a TestMain whose package's tests and examples
+// all need the file, run from the directory holding go.mod (examples
+// cannot skip): it returns the path, or, when the file is absent, prints
+// why and exits (status 0 skips the package, 1 under CI=true).
+func MainPath(rel ...string) string {
+	p, err := locate(".", rel...)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintf(os.Stderr, "sharedtest: required shared file missing: %s\n", p)
+			os.Exit(1)
+		}
+		fmt.Printf("sharedtest: shared file missing: %s; skipping the package\n", p)
+		os.Exit(0)
+	}
+	return p
+}
+
+// locate returns the path of rel in the shared folder beside root (or in
+// $GOLEM_SHARED), and an error when it does not exist.
+func locate(root string, rel ...string) (string, error) {
+	dir := os.Getenv("GOLEM_SHARED")
+	if dir == "" {
+		dir = filepath.Join(root, "..", "shared")
+	}
+	p := filepath.Join(append([]string{dir}, rel...)...)
+	_, err := os.Stat(p)
+	return p, err
 }

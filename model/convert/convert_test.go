@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -481,4 +482,28 @@ func TestOpenSourceErrors(t *testing.T) {
 		require.ErrorContains(t, err, c.want)
 		require.Nil(t, src)
 	}
+}
+
+// TestConvertCancelled cancels a conversion half-way (what Ctrl-C does):
+// it stops with the context's error and leaves neither the output nor the
+// scratch file behind.
+func TestConvertCancelled(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "model")
+	spec := hftest.Spec{Arch: "LlamaForCausalLM", Dim: 64, Layers: 4, Heads: 4, KVHeads: 2, FFN: 128,
+		Vocab: 512, Seed: 9, Tokenizer: storiesTokenizerJSON(t)}
+	_, err := hftest.Write(dir, spec, nil)
+	require.NoError(t, err)
+	outDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	err = convert.Convert(ctx, dir, filepath.Join(outDir, "m.gguf"), graph.Q8_0, convert.Options{Progress: func(done, total int64) {
+		if calls++; calls == 3 {
+			cancel()
+		}
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	es, err := os.ReadDir(outDir)
+	require.NoError(t, err)
+	require.Empty(t, es, "no output and no scratch file are left")
 }

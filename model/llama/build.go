@@ -19,8 +19,14 @@ var ErrNotFound = errors.New("tensor not found")
 
 // BuildOptions choose the shape class of a graph.
 type BuildOptions struct {
-	Tokens      int         // tokens per run: the prompt chunk for prefill, 1 for decode
-	Context     int         // KV cache rows
+	Tokens int // tokens per run: the prompt chunk for prefill, 1 for decode
+	// Seqs > 1 builds the batched decode step of Seqs independent sequences,
+	// one token each (Tokens must equal Seqs): every matmul runs on the Seqs
+	// rows at once (the weights are read once per step), while each row
+	// writes and attends to its own KV cache (Built.SeqCaches). 0 or 1: one
+	// sequence of Tokens tokens.
+	Seqs        int
+	Context     int         // KV cache rows (of each sequence)
 	KVType      graph.DType // F32 (default) or F16
 	AllLogits   bool        // logits for every token, not just the last
 	LayerOutput bool        // also output each block's residual stream (for parity --layers)
@@ -33,12 +39,36 @@ type Built struct {
 	Pos    *graph.Node   // input I32 [Tokens]: absolute positions
 	Logits *graph.Node   // output F32 [Tokens or 1, VocabSize]
 	Layers []*graph.Node // outputs F32 [Tokens, Dim] per block, when LayerOutput
-	Caches []*graph.Node // state: cache_k.0, cache_v.0, cache_k.1, ...
+	// Caches are the KV-cache states [Context, KVHeads, HeadDim]: for one
+	// sequence cache_k.0, cache_v.0, cache_k.1, ...; for Seqs > 1, layer by
+	// layer, the K and V of each sequence in turn (SeqCaches picks one's).
+	Caches []*graph.Node
+	Seqs   int // sequences of the batched decode step (1 otherwise)
+}
+
+// SeqCaches returns the KV-cache states that sequence (row) r of a batched
+// decode graph reads and writes, in the order of Caches for one sequence:
+// K and V of layer 0, then of layer 1, ...
+func (b *Built) SeqCaches(r int) []*graph.Node {
+	if b.Seqs <= 1 {
+		return b.Caches
+	}
+	out := make([]*graph.Node, 0, len(b.Caches)/b.Seqs)
+	for i := 2 * r; i < len(b.Caches); i += 2 * b.Seqs {
+		out = append(out, b.Caches[i], b.Caches[i+1])
+	}
+	return out
 }
 
 // CacheNames returns the names of the KV-cache state tensors of layer l.
 func CacheNames(l int) (k, v string) {
 	return fmt.Sprintf("cache_k.%d", l), fmt.Sprintf("cache_v.%d", l)
+}
+
+// seqCacheNames returns the names of the KV-cache states of layer l for
+// sequence r of a batched decode graph.
+func seqCacheNames(l, r int) (k, v string) {
+	return fmt.Sprintf("cache_k.%d.%d", l, r), fmt.Sprintf("cache_v.%d.%d", l, r)
 }
 
 type builder struct {
@@ -91,11 +121,15 @@ func Build(cfg *Config, weights WeightInfo, o BuildOptions) (*Built, error) {
 	if o.KVType != graph.F32 && o.KVType != graph.F16 {
 		return nil, fmt.Errorf("llama: build: KV cache type %s (want f32 or f16)", o.KVType)
 	}
+	seqs := max(o.Seqs, 1)
+	if seqs > 1 && o.Tokens != seqs {
+		return nil, fmt.Errorf("llama: build: a batched decode step of %d sequences takes one token each, not %d tokens", seqs, o.Tokens)
+	}
 	m := &builder{b: graph.NewBuilder(), cfg: cfg, w: weights}
 	b := m.b
 	s, d, hd := o.Tokens, cfg.Dim, cfg.HeadDim
 	nq, nkv := cfg.Heads*hd, cfg.KVHeads*hd
-	out := &Built{}
+	out := &Built{Seqs: seqs}
 	out.Tokens = b.Input("tokens", graph.I32, s)
 	out.Pos = b.Input("pos", graph.I32, s)
 
@@ -143,13 +177,13 @@ func Build(cfg *Config, weights WeightInfo, o BuildOptions) (*Built, error) {
 		}
 		q = b.SetName(b.RoPE(q, out.Pos, freq, rope), p+"q_rope")
 		k = b.SetName(b.RoPE(k, out.Pos, freq, rope), p+"k_rope")
-		kn, vn := CacheNames(l)
-		kc := b.State(kn, o.KVType, o.Context, cfg.KVHeads, hd)
-		vc := b.State(vn, o.KVType, o.Context, cfg.KVHeads, hd)
-		out.Caches = append(out.Caches, kc, vc)
-		kw := b.KVWrite(kc, k, out.Pos)
-		vw := b.KVWrite(vc, v, out.Pos)
-		a := b.Attention(q, kw, vw, graph.AttentionOpts{Causal: true, Pos: out.Pos})
+		var a *graph.Node
+		if seqs == 1 {
+			kn, vn := CacheNames(l)
+			a = m.attend(out, q, k, v, out.Pos, kn, vn, o)
+		} else {
+			a = m.attendEach(out, q, k, v, l, o)
+		}
 		b.SetName(a, p+"kqv")
 		a = b.Reshape(a, s, nq)
 		x = b.Add(x, b.SetName(b.MatMul(a, m.weight(p+"attn_output.weight", d, nq)), p+"attn_out"))
@@ -168,7 +202,7 @@ func Build(cfg *Config, weights WeightInfo, o BuildOptions) (*Built, error) {
 		}
 	}
 	b.SetScope("")
-	if !o.AllLogits && s > 1 {
+	if !o.AllLogits && s > 1 && seqs == 1 {
 		x = b.View(x, graph.Shape{1, d}, []int64{int64(d), 1}, int64((s-1)*d))
 	}
 	x = b.SetName(b.Mul(b.RMSNorm(x, cfg.NormEps), m.vec("output_norm.weight", d)), "result_norm")
@@ -189,4 +223,53 @@ func Build(cfg *Config, weights WeightInfo, o BuildOptions) (*Built, error) {
 	out.Logits = g.Outputs[0]
 	out.Layers = g.Outputs[1:]
 	return out, nil
+}
+
+// attend writes k and v into the KV-cache states named kn and vn at the
+// positions pos and returns causal attention of q over the whole caches
+// (declaring the states in out.Caches).
+func (m *builder) attend(out *Built, q, k, v, pos *graph.Node, kn, vn string, o BuildOptions) *graph.Node {
+	b, cfg := m.b, m.cfg
+	kc := b.State(kn, o.KVType, o.Context, cfg.KVHeads, cfg.HeadDim)
+	vc := b.State(vn, o.KVType, o.Context, cfg.KVHeads, cfg.HeadDim)
+	out.Caches = append(out.Caches, kc, vc)
+	kw := b.KVWrite(kc, k, pos)
+	vw := b.KVWrite(vc, v, pos)
+	return b.Attention(q, kw, vw, graph.AttentionOpts{Causal: true, Pos: pos})
+}
+
+// attendEach is attend for a batched decode step of layer l: row r of q,
+// k and v (one token of sequence r) goes to sequence r's own caches at its
+// own position, and the rows' results are joined again. Views and concat
+// keep it within the op set every backend runs.
+func (m *builder) attendEach(out *Built, q, k, v *graph.Node, l int, o BuildOptions) *graph.Node {
+	b, cfg := m.b, m.cfg
+	hd := cfg.HeadDim
+	nq, nkv := int64(cfg.Heads*hd), int64(cfg.KVHeads*hd)
+	row := func(x *graph.Node, heads int, width, r int64) *graph.Node {
+		return b.View(x, graph.Shape{1, heads, hd}, []int64{width, int64(hd), 1}, r*width)
+	}
+	parts := make([]*graph.Node, o.Tokens)
+	for r := range parts {
+		kn, vn := seqCacheNames(l, r)
+		pos := b.View(out.Pos, graph.Shape{1}, []int64{1}, int64(r))
+		parts[r] = m.attend(out, row(q, cfg.Heads, nq, int64(r)), row(k, cfg.KVHeads, nkv, int64(r)), row(v, cfg.KVHeads, nkv, int64(r)), pos, kn, vn, o)
+	}
+	return concatRows(b, parts)
+}
+
+// concatRows joins xs along their first axis, pairwise in a balanced tree
+// (each row is copied about log2(len(xs)) times, not len(xs) times).
+func concatRows(b *graph.Builder, xs []*graph.Node) *graph.Node {
+	for len(xs) > 1 {
+		next := xs[:0:0]
+		for i := 0; i+1 < len(xs); i += 2 {
+			next = append(next, b.Concat(xs[i], xs[i+1], 0))
+		}
+		if len(xs)%2 == 1 {
+			next = append(next, xs[len(xs)-1])
+		}
+		xs = next
+	}
+	return xs[0]
 }

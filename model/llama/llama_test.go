@@ -108,6 +108,33 @@ func TestBuildVariants(t *testing.T) {
 	}
 }
 
+// TestBuildBatchedDecode checks the batched decode graph: logits for every
+// sequence, and each sequence's own caches, which SeqCaches lists in the
+// order of a one-sequence graph's Caches.
+func TestBuildBatchedDecode(t *testing.T) {
+	cfg := tinyConfig()
+	b, err := llama.Build(cfg, weights(cfg, "", nil), llama.BuildOptions{Tokens: 3, Seqs: 3, Context: 8})
+	require.NoError(t, err)
+	require.Equal(t, 3, b.Seqs)
+	require.Equal(t, graph.Shape{3, 32}, b.Logits.Shape)
+	require.Len(t, b.Caches, 2*cfg.Layers*3)
+	seen := map[*graph.Node]bool{}
+	for r := range 3 {
+		cs := b.SeqCaches(r)
+		require.Len(t, cs, 2*cfg.Layers)
+		for i, c := range cs {
+			k, v := llama.CacheNames(i / 2)
+			want := []string{k, v}[i%2]
+			require.Equal(t, fmt.Sprintf("%s.%d", want, r), c.Name)
+			require.False(t, seen[c])
+			seen[c] = true
+		}
+	}
+	one, err := llama.Build(cfg, weights(cfg, "", nil), llama.BuildOptions{Tokens: 1, Context: 8})
+	require.NoError(t, err)
+	require.Equal(t, one.Caches, one.SeqCaches(0))
+}
+
 func TestBuildErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -124,6 +151,7 @@ func TestBuildErrors(t *testing.T) {
 		{"tokens over context", nil, "", nil, llama.BuildOptions{Tokens: 5, Context: 4}, "5 tokens with a context of 4"},
 		{"kv type", nil, "", nil, llama.BuildOptions{Tokens: 1, Context: 4, KVType: graph.Q8_0}, "KV cache type q8_0"},
 		{"zero layers", func(c *llama.Config) { c.Layers = 0 }, "", nil, llama.BuildOptions{Tokens: 1, Context: 4}, "llama: layers = 0: want 1..4096"},
+		{"batched decode takes one token each", nil, "", nil, llama.BuildOptions{Tokens: 2, Seqs: 3, Context: 4}, "3 sequences takes one token each, not 2 tokens"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

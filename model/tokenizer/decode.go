@@ -154,3 +154,11 @@ func validString(b []byte) string {
 	}
 	return sb.String()
 }
+
+// TokenText returns the bytes token id stands for, as Decode would give
+// them inside a text: a leading space kept, a byte token's single byte
+// (which may be part of a UTF-8 character), nothing for control tokens
+// and for an id out of range.
+func (t *Tokenizer) TokenText(id int32) string {
+	return string(t.appendToken(nil, id))
+}

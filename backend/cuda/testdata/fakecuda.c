@@ -7,6 +7,8 @@
 //   NO_UUID_V2   export only cuDeviceGetUuid (the pre-11.4 name)
 //   NO_TOTALMEM  omit cuDeviceTotalMem_v2
 //   INTEGRATED=1 device 1 reports CU_DEVICE_ATTRIBUTE_INTEGRATED
+//   NO_COMPUTE   omit every entry point only computing needs
+// The compute entry points are stubs that fail (the fake cannot compute).
 #include <stddef.h>
 #include <string.h>
 
@@ -73,3 +75,39 @@ int cuGetErrorString(int err, const char **s) {
 	}
 	return 1;
 }
+
+#ifndef NO_COMPUTE
+#define STUB(name) int name(void) { return 801; } // CUDA_ERROR_NOT_SUPPORTED
+STUB(cuDevicePrimaryCtxRetain)
+STUB(cuDevicePrimaryCtxRelease_v2)
+STUB(cuCtxSetCurrent)
+STUB(cuCtxSynchronize)
+STUB(cuMemGetInfo_v2)
+STUB(cuMemAlloc_v2)
+STUB(cuMemFree_v2)
+STUB(cuMemAllocHost_v2)
+STUB(cuMemFreeHost)
+STUB(cuMemcpyHtoDAsync_v2)
+STUB(cuMemcpyDtoHAsync_v2)
+STUB(cuMemsetD32Async)
+STUB(cuMemsetD8Async)
+STUB(cuModuleLoadDataEx)
+STUB(cuModuleUnload)
+STUB(cuModuleGetFunction)
+STUB(cuFuncSetAttribute)
+STUB(cuLaunchKernel)
+STUB(cuStreamCreate)
+STUB(cuStreamDestroy_v2)
+STUB(cuStreamSynchronize)
+STUB(cuEventCreate)
+STUB(cuEventDestroy_v2)
+STUB(cuEventRecord)
+STUB(cuEventSynchronize)
+STUB(cuEventElapsedTime)
+STUB(cuStreamBeginCapture_v2)
+STUB(cuStreamEndCapture)
+STUB(cuGraphInstantiateWithFlags)
+STUB(cuGraphLaunch)
+STUB(cuGraphExecDestroy)
+STUB(cuGraphDestroy)
+#endif

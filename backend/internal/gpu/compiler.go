@@ -65,11 +65,12 @@ type Compiler[D any] struct {
 	Graph *graph.Graph
 
 	list *LaunchList
+	temp int // the scratch region Temp shares, or -1
 }
 
 // NewCompiler returns a compiler of g for dev.
 func NewCompiler[D any](dev D, g *graph.Graph) *Compiler[D] {
-	return &Compiler[D]{Dev: dev, Graph: g, list: &LaunchList{}}
+	return &Compiler[D]{Dev: dev, Graph: g, list: &LaunchList{}, temp: -1}
 }
 
 // Launch starts a launch of kernel for n and returns it for the launch
@@ -86,6 +87,23 @@ func (c *Compiler[D]) Launch(n *graph.Node, kernel string) *Launch {
 func (c *Compiler[D]) Scratch(bytes int64) int {
 	c.list.Scratch = append(c.list.Scratch, max(bytes, 4))
 	return len(c.list.Scratch) - 1
+}
+
+// Temp reserves bytes (at least 4) of device scratch that every node's
+// temporaries share, and returns its region index (bind it with
+// Launch.Scratch): one region, as large as the largest request. Its
+// content is undefined when a node's first launch starts and stays valid
+// across that node's launches, for a node's intermediate results (a
+// converted operand, partial sums) that no later node reads. Launches run
+// in order, one after another, on the backends that use it.
+func (c *Compiler[D]) Temp(bytes int64) int {
+	bytes = max(bytes, 4)
+	if c.temp < 0 {
+		c.list.Scratch = append(c.list.Scratch, bytes)
+		c.temp = len(c.list.Scratch) - 1
+	}
+	c.list.Scratch[c.temp] = max(c.list.Scratch[c.temp], bytes)
+	return c.temp
 }
 
 // Constants stores a copy of data in a read-only device region, uploaded

@@ -142,7 +142,43 @@ func TestCompilerRegions(t *testing.T) {
 	for _, l := range list.Launches {
 		require.Equal(t, []Arg{{Kind: ArgNode, Node: table}, {Kind: ArgScratch}, {Kind: ArgConst}, {Kind: ArgStatus}}, l.Args)
 		require.Equal(t, []Word{{Value: 9}, {Value: 0}}, l.Words, "the status slot follows the words before it")
+		w, ok := l.StatusWord()
+		require.True(t, ok)
+		require.Equal(t, 1, w, "StatusWord names the slot word")
+		require.True(t, l.Args[1].Writes() && l.Args[3].Writes(), "scratch and status may be written")
+		require.False(t, l.Args[0].Writes() || l.Args[2].Writes(), "inputs and constants are read")
 	}
+	_, ok := (&Launch{}).StatusWord()
+	require.False(t, ok, "a launch without Status has no status word")
+}
+
+// TestCompilerTemp: every node's Temp is one scratch region, as large as
+// the largest request, beside the nodes' own Scratch regions.
+func TestCompilerTemp(t *testing.T) {
+	b := graph.NewBuilder()
+	x := b.Input("x", graph.F32, 4)
+	y := b.Scale(b.Scale(b.Scale(x, 2), 3), 4)
+	g, err := b.Build(y)
+	require.NoError(t, err)
+	sizes := map[*graph.Node]int64{}
+	for i, n := range g.Nodes {
+		sizes[n] = []int64{0, 100, 1, 60}[i]
+	}
+	r := NewRegistry[*testDev](Config{Backend: "test", Kernel: "kernel"})
+	var regions []int
+	r.Register(graph.OpScale, Variant[*testDev]{Name: "default", Launch: func(c *Compiler[*testDev], n *graph.Node) error {
+		own := c.Scratch(8)
+		tmp := c.Temp(sizes[n])
+		regions = append(regions, tmp)
+		l := c.Launch(n, "scale")
+		l.Scratch(own)
+		l.Scratch(tmp)
+		return nil
+	}})
+	list, err := NewCompiler(&testDev{}, g).Compile(r, graph.OpInvalid, "", nil)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 1, 1}, regions, "one shared region, made at the first request")
+	require.Equal(t, []int64{8, 100, 8, 8}, list.Scratch, "the shared region has the largest size")
 }
 
 func TestCheckStatus(t *testing.T) {
@@ -173,6 +209,9 @@ func TestCheckStatus(t *testing.T) {
 		"the first flagged slot")
 
 	require.Equal(t, "bad value 5 at index 2", StatusMessage(sm, 1, 5, 2))
+	cp := b.Copy(b.Input("w", graph.F32, 256), graph.Q4_K)
+	require.NoError(t, b.Err())
+	require.Equal(t, "block 3: scale dmin does not fit an f16 (source values too large or not finite)", StatusMessage(cp, 1, 1, 3))
 	words[0] = 0
 	require.ErrorContains(t, list.CheckStatus(words[:5]), "status region of 5 words holds no slot 1")
 }

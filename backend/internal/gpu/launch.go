@@ -35,6 +35,9 @@ type Arg struct {
 	Lo, Hi int64
 	// Region is the index of an ArgScratch or ArgConst region.
 	Region int
+	// Write marks an argument the kernel writes (Out, OutRange); see
+	// Writes for program regions.
+	Write bool
 }
 
 // WordKind says what a parameter word holds.
@@ -104,6 +107,9 @@ type Launch struct {
 
 	err  error
 	list *LaunchList
+	// statusWord is 1 + the index in Words of the status slot word
+	// (Status), 0 without one.
+	statusWord int
 }
 
 // Err returns the first error of the launch description.
@@ -123,8 +129,13 @@ func (l *Launch) In(n *graph.Node) int {
 	return len(l.Args) - 1
 }
 
-// Out binds the output node n; it is In, named for the reader.
-func (l *Launch) Out(n *graph.Node) int { return l.In(n) }
+// Out binds the output node n (every element it addresses) as the next
+// argument, which the kernel writes, and returns its index.
+func (l *Launch) Out(n *graph.Node) int {
+	a := l.In(n)
+	l.Args[a].Write = true
+	return a
+}
 
 // InRange binds bytes [lo, hi) of contiguous node n, counted from its
 // element 0, and returns the argument index. Offset then locates byte lo.
@@ -136,8 +147,13 @@ func (l *Launch) InRange(n *graph.Node, lo, hi int64) int {
 	return len(l.Args) - 1
 }
 
-// OutRange binds a window of an output; it is InRange, named for the reader.
-func (l *Launch) OutRange(n *graph.Node, lo, hi int64) int { return l.InRange(n, lo, hi) }
+// OutRange binds a window of an output, which the kernel writes; it is
+// InRange otherwise.
+func (l *Launch) OutRange(n *graph.Node, lo, hi int64) int {
+	a := l.InRange(n, lo, hi)
+	l.Args[a].Write = true
+	return a
+}
 
 // Status binds the program's status region as the next argument and
 // pushes the node's status slot as one word (see LaunchList.CheckStatus
@@ -145,8 +161,14 @@ func (l *Launch) OutRange(n *graph.Node, lo, hi int64) int { return l.InRange(n,
 func (l *Launch) Status() int {
 	l.Args = append(l.Args, Arg{Kind: ArgStatus})
 	l.U32(uint32(l.list.slot(l.Node)))
+	l.statusWord = len(l.Words)
 	return len(l.Args) - 1
 }
+
+// StatusWord returns the index in Words of the word Status pushed (the
+// node's status slot), and false when the launch has no status argument. A
+// backend that binds each launch only its own slot rewrites that word.
+func (l *Launch) StatusWord() (int, bool) { return l.statusWord - 1, l.statusWord > 0 }
 
 // Scratch binds scratch region s (from Compiler.Scratch) as the next
 // argument.

@@ -28,7 +28,7 @@ func TestLaunchWords(t *testing.T) {
 	l.Stride(-3)
 	l.Offset(ad, 2)
 	require.NoError(t, l.Err())
-	require.Equal(t, []Arg{{Kind: ArgNode, Node: x}, {Kind: ArgNode, Node: x}}, l.Args)
+	require.Equal(t, []Arg{{Kind: ArgNode, Node: x}, {Kind: ArgNode, Node: x, Write: true}}, l.Args)
 	require.Equal(t, 0, ax)
 	require.Equal(t, []Word{
 		{Value: 7},

@@ -144,6 +144,13 @@ func Layout(sizes []int64, align int64) Regions {
 // constant regions at align bytes.
 func (p *Program[B]) SetLaunches(ll *LaunchList, align int64) {
 	p.List = ll
+	count := map[*graph.Node]int{}
+	for _, l := range ll.Launches {
+		count[l.Node]++
+	}
+	for i := range p.timings {
+		p.timings[i].Launches = count[p.timings[i].Node]
+	}
 	p.Scratch = Layout(ll.Scratch, align)
 	sizes := make([]int64, len(ll.Consts))
 	for i, k := range ll.Consts {

@@ -48,8 +48,14 @@ func StatusMessage(n *graph.Node, count uint32, value int32, row uint32) string 
 	switch n.Op {
 	case graph.OpGetRows:
 		what = fmt.Sprintf("id %d at index %d is outside the table's rows [0, %d)", value, row, n.Inputs[0].Shape[0])
-	case graph.OpKVWrite:
+	case graph.OpKVWrite, graph.OpRoPEKVWrite:
 		what = fmt.Sprintf("position %d at index %d is outside the cache's rows [0, %d)", value, row, n.Inputs[0].Shape[0])
+	case graph.OpCopy:
+		scale := "d"
+		if value == 1 {
+			scale = "dmin"
+		}
+		what = fmt.Sprintf("block %d: scale %s does not fit an f16 (source values too large or not finite)", row, scale)
 	default:
 		what = fmt.Sprintf("bad value %d at index %d", value, row)
 	}

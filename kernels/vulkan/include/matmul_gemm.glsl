@@ -19,8 +19,15 @@ const uint BM = 64u;
 const uint BN = 64u;
 const uint BK = 32u;
 
-shared float xs[BK * BM]; // [kk][row]
-shared float ws[BK * BN]; // [kk][col]
+// The tiles are stored [kk][row ^ kk] and [kk][col ^ kk] (an XOR swizzle
+// of the row or column by the k index, no padding): the staging stores,
+// where 32 consecutive invocations hold one row and 32 values of kk (or
+// 8 columns and 4 groups of 8 kk), and the loads of the product loop, where
+// they hold 16 columns (or 2 rows) of one kk, all fall in 32 different
+// banks of 4 bytes. Unswizzled, the stores hit one bank 32 times (x, float
+// w) or 4 times (quantized w). TestGEMMSharedLayout checks the mapping.
+shared float xs[BK * BM]; // [kk][row ^ kk]
+shared float ws[BK * BN]; // [kk][col ^ kk]
 
 void main() {
 	uint tid = gl_LocalInvocationIndex;
@@ -48,14 +55,14 @@ void main() {
 			uint e = tid + 256u * u;
 			uint r = e / BK, kk = e % BK;
 			uint row = r0 + r, kq = k0 + kk;
-			xs[kk * BM + r] = (row < pc.m && kq < pc.k) ? x[xb + row * pc.k + kq] : 0.0;
+			xs[kk * BM + (r ^ kk)] = (row < pc.m && kq < pc.k) ? x[xb + row * pc.k + kq] : 0.0;
 		}
 #ifdef W_FLOAT
 		[[unroll]] for (uint u = 0u; u < BN * BK / 256u; u++) {
 			uint e = tid + 256u * u;
 			uint c = e / BK, kk = e % BK;
 			uint col = c0 + c, kq = k0 + kk;
-			ws[kk * BN + c] = (col < pc.nc && kq < pc.k) ? w_at(wb + col * pc.w_row + kq) : 0.0;
+			ws[kk * BN + (c ^ kk)] = (col < pc.nc && kq < pc.k) ? w_at(wb + col * pc.w_row + kq) : 0.0;
 		}
 #else
 		{
@@ -67,22 +74,22 @@ void main() {
 			if (col < pc.nc) {
 				w_dequant8(wb + col * pc.w_row, k0 + g, lo, hi);
 			}
-			ws[(g + 0u) * BN + c] = lo.x;
-			ws[(g + 1u) * BN + c] = lo.y;
-			ws[(g + 2u) * BN + c] = lo.z;
-			ws[(g + 3u) * BN + c] = lo.w;
-			ws[(g + 4u) * BN + c] = hi.x;
-			ws[(g + 5u) * BN + c] = hi.y;
-			ws[(g + 6u) * BN + c] = hi.z;
-			ws[(g + 7u) * BN + c] = hi.w;
+			ws[(g + 0u) * BN + (c ^ (g + 0u))] = lo.x;
+			ws[(g + 1u) * BN + (c ^ (g + 1u))] = lo.y;
+			ws[(g + 2u) * BN + (c ^ (g + 2u))] = lo.z;
+			ws[(g + 3u) * BN + (c ^ (g + 3u))] = lo.w;
+			ws[(g + 4u) * BN + (c ^ (g + 4u))] = hi.x;
+			ws[(g + 5u) * BN + (c ^ (g + 5u))] = hi.y;
+			ws[(g + 6u) * BN + (c ^ (g + 6u))] = hi.z;
+			ws[(g + 7u) * BN + (c ^ (g + 7u))] = hi.w;
 		}
 #endif
 		barrier();
 		[[unroll]] for (uint kk = 0u; kk < BK; kk++) {
 			float a[4], bv[4];
 			[[unroll]] for (uint i = 0u; i < 4u; i++) {
-				a[i] = xs[kk * BM + ty + 16u * i];
-				bv[i] = ws[kk * BN + tx + 16u * i];
+				a[i] = xs[kk * BM + ((ty + 16u * i) ^ kk)];
+				bv[i] = ws[kk * BN + ((tx + 16u * i) ^ kk)];
 			}
 			[[unroll]] for (uint i = 0u; i < 4u; i++) {
 				[[unroll]] for (uint j = 0u; j < 4u; j++) {

@@ -24,14 +24,23 @@
 #define W_QUANT 1
 #endif
 
+// W_F32_AT(i) and W_HALF(i) read float element i and 16-bit element i;
+// by default from wt (matmul_fused.glsl picks among several weights).
+#ifndef W_F32_AT
+#define W_F32_AT(i) wt[i]
+#endif
+#ifndef W_HALF
+#define W_HALF(i) half_of(wt, i)
+#endif
+
 #if defined(W_F32)
-float w_at(uint i) { return wt[i]; }
+float w_at(uint i) { return W_F32_AT(i); }
 #elif defined(W_F16) && defined(W_S16)
 float w_at(uint i) { return float(wh[i]); }
 #elif defined(W_F16)
-float w_at(uint i) { return f16_to_f32(half_of(wt, i)); }
+float w_at(uint i) { return f16_to_f32(W_HALF(i)); }
 #elif defined(W_BF16)
-float w_at(uint i) { return bf16_to_f32(half_of(wt, i)); }
+float w_at(uint i) { return bf16_to_f32(W_HALF(i)); }
 #endif
 
 #ifdef W_QUANT
@@ -40,7 +49,9 @@ float w_at(uint i) { return bf16_to_f32(half_of(wt, i)); }
 #error "matmul_w.glsl: no weight dtype defined"
 #endif
 
+#ifndef QREAD
 #define QBUF wt
+#endif
 #include "quant.glsl"
 
 // nib4 returns the four nibbles at bit shift sh (0 or 4) of the bytes of u.

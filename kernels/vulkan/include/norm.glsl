@@ -1,13 +1,23 @@
 // Row normalisation: one workgroup per row (a power-of-two size), partial
 // sums per invocation, then a tree reduction in shared memory. NORM_MEAN
-// set: layer_norm (subtract the mean); unset: rms_norm.
+// set: layer_norm (subtract the mean); unset: rms_norm. NORM_WEIGHT set:
+// rms_norm_mul (the result multiplied by the weight vector w).
 #include "common.glsl"
 
 layout(set = 0, binding = 0, std430) readonly buffer X { float x[]; };
+#ifdef NORM_WEIGHT
+layout(set = 0, binding = 1, std430) readonly buffer W { float w[]; };
+layout(set = 0, binding = 2, std430) writeonly buffer D { float d[]; };
+#else
 layout(set = 0, binding = 1, std430) writeonly buffer D { float d[]; };
+#endif
 
 layout(push_constant) uniform PC {
-	uint x_off, d_off;
+	uint x_off;
+#ifdef NORM_WEIGHT
+	uint w_off;
+#endif
+	uint d_off;
 	uint cols;
 	uint rows;
 	float eps;
@@ -54,6 +64,10 @@ void main() {
 	float inv = 1.0 / sqrt(reduce_sum(ss) / float(pc.cols) + pc.eps);
 	uint ob = pc.d_off + row * pc.cols;
 	for (uint j = t; j < pc.cols; j += gl_WorkGroupSize.x) {
+#ifdef NORM_WEIGHT
+		d[ob + j] = (x[base + j] - mean) * inv * w[pc.w_off + j];
+#else
 		d[ob + j] = (x[base + j] - mean) * inv;
+#endif
 	}
 }

@@ -13,34 +13,40 @@
 #ifndef GOLEM_QUANT_GLSL
 #define GOLEM_QUANT_GLSL
 
+// QREAD(i) reads word i; by default QBUF[i]. A kernel reading several
+// buffers through one set of helpers defines QREAD as a function that
+// picks the buffer (matmul_fused.glsl).
+#ifndef QREAD
 #ifndef QBUF
 #error "define QBUF to the uint array holding the data before including quant.glsl"
 #endif
+#define QREAD(i) QBUF[i]
+#endif
 
 // qb_u8 returns byte b.
-uint qb_u8(uint b) { return (QBUF[b >> 2] >> ((b & 3u) * 8u)) & 0xffu; }
+uint qb_u8(uint b) { return (QREAD(b >> 2) >> ((b & 3u) * 8u)) & 0xffu; }
 
 // qb_i8 returns byte b as a signed value.
 int qb_i8(uint b) { return int(qb_u8(b) << 24) >> 24; }
 
 // qb_u16 returns the 16-bit little-endian value at even byte b.
-uint qb_u16(uint b) { return (QBUF[b >> 2] >> ((b & 2u) * 8u)) & 0xffffu; }
+uint qb_u16(uint b) { return (QREAD(b >> 2) >> ((b & 2u) * 8u)) & 0xffffu; }
 
 // qb_u32 returns the 32-bit little-endian value at byte b (any alignment).
 uint qb_u32(uint b) {
 	uint w = b >> 2;
 	uint s = (b & 3u) * 8u;
-	uint lo = QBUF[w] >> s;
+	uint lo = QREAD(w) >> s;
 	if (s == 0u) {
 		return lo;
 	}
-	return lo | (QBUF[w + 1u] << (32u - s));
+	return lo | (QREAD(w + 1u) << (32u - s));
 }
 
 // qb_f16 returns the f16 at even byte b as f32.
 float qb_f16(uint b) { return f16_to_f32(qb_u16(b)); }
 
-float dq_f32(uint row, uint i) { return uintBitsToFloat(QBUF[(row >> 2) + i]); }
+float dq_f32(uint row, uint i) { return uintBitsToFloat(QREAD((row >> 2) + i)); }
 
 float dq_f16(uint row, uint i) { return f16_to_f32(qb_u16(row + 2u * i)); }
 

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -29,15 +30,22 @@ func buildFake(t *testing.T, defines ...string) string {
 }
 
 func TestSystemProbe(t *testing.T) {
-	lib, msg := loadSystem()
+	lib, reason := loadSystem()
 	sts := probe()
 	if lib == nil {
 		require.Len(t, sts, 1)
-		require.Equal(t, "cuda: libcuda.so.1 not found ("+msg+")", sts[0].Reason)
-		require.Contains(t, msg, "libcuda.so.1")
+		require.Equal(t, reason, sts[0].Reason)
+		if os.Getenv(LibraryEnv) == "" {
+			require.True(t, strings.HasPrefix(reason, "cuda: libcuda.so.1 not found (libcuda.so.1: "), reason)
+		}
 		return
 	}
-	t.Logf("libcuda.so.1 loaded: %+v", sts)
+	t.Logf("%s loaded: %+v", lib.path, sts)
+}
+
+func TestNotFoundReason(t *testing.T) {
+	require.Equal(t, "cuda: libcuda.so.1 not found (x)", notFound("libcuda.so.1", "x"))
+	require.Equal(t, "cuda: GOLEM_CUDA_LIBRARY=/a/b.so cannot be loaded (x)", notFound("/a/b.so", "x"))
 }
 
 func TestOpenLibraryMissing(t *testing.T) {
@@ -58,7 +66,7 @@ func TestFakeDriver(t *testing.T) {
 				Device: "cuda:0",
 				Info: backend.DeviceInfo{Backend: "cuda", Index: 0, Type: backend.DeviceDiscreteGPU, ID: "GPU-00010203-0405-0607-0809-0a0b0c0d0e0f",
 					Name: "Fake H100 80GB HBM3", Driver: "13.0", MemoryBytes: 85520809984, Caps: "sm_90, 132 SMs"},
-				Reason: "cuda: kernels not yet implemented (device found)",
+				Available: true,
 			}, sts[0])
 			require.Equal(t, "cuda:1", sts[1].Device)
 			require.Equal(t, "Fake L4", sts[1].Info.Name)
@@ -90,7 +98,7 @@ func TestFakeDriver(t *testing.T) {
 		}},
 		{"one device fails", []string{"-DNAME_ERR=3"}, func(t *testing.T, sts []backend.Status) {
 			require.Len(t, sts, 2)
-			require.Equal(t, reasonNoKernels, sts[0].Reason)
+			require.True(t, sts[0].Available)
 			require.Equal(t, "cuda:1", sts[1].Device)
 			require.Equal(t, "cuda: device 1: cuDeviceGetName failed: CUDA_ERROR_NOT_INITIALIZED (initialization error)", sts[1].Reason)
 		}},
@@ -103,6 +111,16 @@ func TestFakeDriver(t *testing.T) {
 			tt.check(t, lib.probe())
 		})
 	}
+}
+
+func TestFakeDriverMissingComputeSymbol(t *testing.T) {
+	lib, msg := openLibrary(buildFake(t, "-DNO_COMPUTE"))
+	require.NotNil(t, lib, msg)
+	defer lib.close()
+	sts := lib.probe()
+	require.Len(t, sts, 2)
+	require.False(t, sts[0].Available)
+	require.Equal(t, "cuda: the driver lacks cuDevicePrimaryCtxRetain (CUDA 13.0; golem needs CUDA 12.0 or newer)", sts[0].Reason)
 }
 
 func TestFakeDriverMissingSymbol(t *testing.T) {

@@ -1,0 +1,5 @@
+// matmul_bf16_gemv4.comp: matmul GEMV with bf16 weights and 16-byte loads (body in include/matmul_gemv4.glsl).
+#version 450
+#include "common.glsl"
+#define W_BF16 1
+#include "matmul_gemv4.glsl"

@@ -1,0 +1,5 @@
+#version 450
+// matmul GEMM on cooperative matrices with f16 weights (body in include/matmul_gemm_coopmat.glsl).
+#include "common.glsl"
+#define W_F16 1
+#include "matmul_gemm_coopmat.glsl"

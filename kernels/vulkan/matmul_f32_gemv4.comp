@@ -1,0 +1,5 @@
+// matmul_f32_gemv4.comp: matmul GEMV with f32 weights and 16-byte loads (body in include/matmul_gemv4.glsl).
+#version 450
+#include "common.glsl"
+#define W_F32 1
+#include "matmul_gemv4.glsl"

@@ -1,0 +1,6 @@
+#version 450
+// matmul_fused_sg with q6_k weights (body in include/matmul_fused.glsl).
+#include "common.glsl"
+#define W_Q6_K 1
+#define SG_REDUCE 1
+#include "matmul_fused.glsl"

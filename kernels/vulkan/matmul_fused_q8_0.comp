@@ -1,0 +1,5 @@
+#version 450
+// matmul_fused with q8_0 weights (body in include/matmul_fused.glsl).
+#include "common.glsl"
+#define W_Q8_0 1
+#include "matmul_fused.glsl"

@@ -1,0 +1,5 @@
+#version 450
+// matmul GEMM on cooperative matrices with q4_0 weights (body in include/matmul_gemm_coopmat.glsl).
+#include "common.glsl"
+#define W_Q4_0 1
+#include "matmul_gemm_coopmat.glsl"

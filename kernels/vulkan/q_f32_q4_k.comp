@@ -1,0 +1,5 @@
+#version 450
+// quantize f32 -> q4_k (body in include/quantize_k.glsl).
+#define Q4_K 1
+#define LOADF(e) uintBitsToFloat(S32(e))
+#include "quantize_k.glsl"
