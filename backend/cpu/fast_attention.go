@@ -19,6 +19,11 @@ const attnRows = 32
 // attnKeys is the number of keys per block of the blocked path.
 const attnKeys = 64
 
+// attnPad is the multiple of keys the blocked path pads a block to: the
+// lanes of the widest GemmF32 kernel (AVX-512, 16 floats), which has no
+// tail then. attnKeys is a multiple of it.
+const attnPad = 16
+
 // attentionScratch is the per-thread scratch of fastAttention, the largest
 // of its paths' needs. Per-query path: for the query heads of one kv
 // group, the output accumulators, running maxima, running sums and the
@@ -333,8 +338,14 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 			mx[r] = negInf
 		}
 		for j0 := 0; j0 < nk; j0 += attnKeys {
-			nb := min(attnKeys, nk-j0)
-			for jj := range nb {
+			// The block's keys, padded with zero keys (whose weights are
+			// 0) to a multiple of attnPad: every key's products then sit
+			// in the same lanes of the GEMMs however many keys the block
+			// has, so that a query's output does not depend on the
+			// queries beside it (a prompt fed in other chunks).
+			nv := min(attnKeys, nk-j0)
+			nb := min(attnKeys, (nv+attnPad-1)/attnPad*attnPad)
+			for jj := range nv {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				if t.kh != nil {
 					quant.DecodeF16(ks[jj*d:(jj+1)*d], t.kh[kvRow*d:(kvRow+1)*d])
@@ -342,6 +353,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 					copy(ks[jj*d:(jj+1)*d], t.kf[kvRow*d:(kvRow+1)*d])
 				}
 			}
+			clear(ks[nv*d : nb*d])
 			s := sm[:rows*nb]
 			quant.GemmF32(s, nb, qs, rows, ks, nb, d)
 			live := false
@@ -383,7 +395,12 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 			}
 			// vt[c*nb+jj] = V[j0+jj][c]
 			w := vt[:dv*nb]
-			for jj := range nb {
+			for jj := nv; jj < nb; jj++ {
+				for c := range dv {
+					w[c*nb+jj] = 0
+				}
+			}
+			for jj := range nv {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var vr []float32
 				if t.vh != nil {

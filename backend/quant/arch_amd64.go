@@ -506,9 +506,9 @@ func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride in
 // gemmRows6 selects the six-row Q4_0 GEMM kernel (10-20% faster than the
 // three-row one on 126×64×2048 blocks: the weights' unpacking is shared by
 // twice the rows; for Q8_0, whose unpacking is cheap, six rows read from
-// memory were not faster than four in registers); the benchmarks turn it
-// off to compare.
-var gemmRows6 = true
+// memory were not faster than four in registers). The three-row kernel
+// takes the rows past the last block of six.
+const gemmRows6 = true
 
 //go:noescape
 func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int)
@@ -598,31 +598,42 @@ func archIntKernels(t graph.DType, k int, gemm bool) bool {
 	return false
 }
 
-//go:noescape
-func gemvF32AVX512(w *float32, ldw int, rows int, x *float32, k int, out *float32)
-
-//go:noescape
-func gemvF16AVX512(w *uint16, ldw int, rows int, x *float32, k int, out *float32)
-
 // archGemvF32 does the first rows of GemvF32 (sizes checked) and returns
-// how many: whole groups of four rows, the first k&^31 elements in
-// assembly and the rest in Go.
+// how many: on AVX-512, whole groups of four rows with GemmF32's
+// arithmetic for one x row (gemm1x4F32AVX512), so that a matrix-vector
+// product and a product of many x rows give each row the same bits.
 func archGemvF32(w []float32, rows int, x []float32, out []float32) int {
 	k := len(x)
-	k32, r4 := k&^31, rows&^3
-	if !useAVX512 || k32 == 0 || r4 == 0 {
+	r4 := rows &^ 3
+	if !useAVX512 || k < 16 || r4 == 0 {
 		return 0
 	}
-	gemvF32AVX512(&w[0], k, r4, &x[0], k32, &out[0])
-	if k32 < k {
+	k16 := k &^ 15
+	if k16 <= gemmKC {
+		gemm1x4F32AVX512(&out[0], &x[0], &w[0], k, r4, k16, false)
+	} else {
+		// gemmF32AVX512's k-chunks, each group of rows through all of
+		// them before the next, so that the rows stream in order.
+		for r := 0; r < r4; r += 4 {
+			for k0 := 0; k0 < k16; k0 += gemmKC {
+				gemm1x4F32AVX512(&out[r], &x[k0], &w[r*k+k0], k, 4, min(gemmKC, k16-k0), k0 > 0)
+			}
+		}
+	}
+	if k16 < k {
 		for r := range r4 {
-			out[r] += dotF32Go(x[k32:], w[r*k+k32:(r+1)*k])
+			out[r] += dotF32Go(x[k16:], w[r*k+k16:(r+1)*k])
 		}
 	}
 	return r4
 }
 
-// archGemvF16 is archGemvF32 for f16 weights.
+//go:noescape
+func gemvF16AVX512(w *uint16, ldw int, rows int, x *float32, k int, out *float32)
+
+// archGemvF16 does the first rows of GemvF16 (sizes checked) and returns
+// how many: on AVX-512, whole groups of four rows, the first k&^31
+// elements in assembly and the rest in Go.
 func archGemvF16(w []uint16, rows int, x []float32, out []float32) int {
 	k := len(x)
 	k32, r4 := k&^31, rows&^3
@@ -644,20 +655,20 @@ func expSumAVX512(x *float32, n int, m float32) float32
 //go:noescape
 func swigluAVX512(out, x, y *float32, n int)
 
-// archExpSum does the first len(x)&^15 elements of ExpSum on AVX-512 and
-// returns how many and their sum.
+// archExpSum does ExpSum on AVX-512 and returns how many elements it did
+// (all of them, or none without AVX-512) and their sum.
 func archExpSum(x []float32, m float32) (int, float32) {
-	n := len(x) &^ 15
+	n := len(x)
 	if !useAVX512 || n == 0 {
 		return 0, 0
 	}
 	return n, expSumAVX512(&x[0], n, m)
 }
 
-// archSwiGLU does the first len(x)&^15 elements of SwiGLU (SiLU when y is
-// nil) on AVX-512 and returns how many.
+// archSwiGLU does SwiGLU (SiLU when y is nil) on AVX-512 and returns how
+// many elements it did: all of them, or none without AVX-512.
 func archSwiGLU(out, x, y []float32) int {
-	n := len(x) &^ 15
+	n := len(x)
 	if !useAVX512 || n == 0 {
 		return 0
 	}

@@ -165,6 +165,10 @@ group1:
 	XORQ AX, AX
 
 kloop1:
+	PREFETCHT0 1024(SI)(AX*1)
+	PREFETCHT0 1024(DI)(AX*1)
+	PREFETCHT0 1024(BX)(AX*1)
+	PREFETCHT0 1024(DX)(AX*1)
 	VMOVUPS (R8)(AX*1), Z28
 	VFMADD231PS (SI)(AX*1), Z28, Z0
 	VFMADD231PS (DI)(AX*1), Z28, Z1
@@ -188,73 +192,11 @@ kloop1:
 	VZEROUPPER
 	RET
 
-// func gemvF32AVX512(w *float32, ldw int, rows int, x *float32, k int, out *float32)
-//
-// out[r] = w[r*ldw:]·x over k elements (a positive multiple of 32) for rows
-// rows (a positive multiple of 4), four rows at a time, prefetching each
-// row 1 KiB ahead.
-TEXT ·gemvF32AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
-	MOVQ ldw+8(FP), DX
-	SHLQ $2, DX
-	MOVQ rows+16(FP), R10
-	MOVQ x+24(FP), R8
-	MOVQ k+32(FP), CX
-	SHLQ $2, CX
-	MOVQ out+40(FP), R11
-	LEAQ (SI)(DX*1), DI
-	LEAQ (DI)(DX*1), BX
-	LEAQ (BX)(DX*1), R9
-
-gf32group:
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	XORQ AX, AX
-
-gf32loop:
-	PREFETCHT0 1024(SI)(AX*1)
-	PREFETCHT0 1024(DI)(AX*1)
-	PREFETCHT0 1024(BX)(AX*1)
-	PREFETCHT0 1024(R9)(AX*1)
-	VMOVUPS (R8)(AX*1), Z8
-	VMOVUPS 64(R8)(AX*1), Z9
-	VFMADD231PS (SI)(AX*1), Z8, Z0
-	VFMADD231PS (DI)(AX*1), Z8, Z1
-	VFMADD231PS (BX)(AX*1), Z8, Z2
-	VFMADD231PS (R9)(AX*1), Z8, Z3
-	VFMADD231PS 64(SI)(AX*1), Z9, Z4
-	VFMADD231PS 64(DI)(AX*1), Z9, Z5
-	VFMADD231PS 64(BX)(AX*1), Z9, Z6
-	VFMADD231PS 64(R9)(AX*1), Z9, Z7
-	ADDQ $128, AX
-	CMPQ AX, CX
-	JLT  gf32loop
-
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z1, Z1
-	VADDPS Z6, Z2, Z2
-	VADDPS Z7, Z3, Z3
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
-	ADDQ $16, R11
-	LEAQ (R9)(DX*1), SI
-	LEAQ (SI)(DX*1), DI
-	LEAQ (DI)(DX*1), BX
-	LEAQ (BX)(DX*1), R9
-	SUBQ $4, R10
-	JNZ  gf32group
-	VZEROUPPER
-	RET
-
 // func gemvF16AVX512(w *uint16, ldw int, rows int, x *float32, k int, out *float32)
 //
-// gemvF32AVX512 for f16 weights (widened with VCVTPH2PS).
+// out[r] = w[r*ldw:]·x over k elements (a positive multiple of 32) for rows
+// rows (a positive multiple of 4) of f16 weights (widened with VCVTPH2PS),
+// four rows at a time, prefetching each row ahead.
 TEXT ·gemvF16AVX512(SB), NOSPLIT, $0-48
 	MOVQ w+0(FP), SI
 	MOVQ ldw+8(FP), DX

@@ -129,16 +129,6 @@ func BenchmarkGemmAct(b *testing.B) {
 			}
 			ops(b)
 		})
-		if dt == graph.Q4_0 {
-			b.Run(dt.String()+"/int-3rows", func(b *testing.B) {
-				defer func(v bool) { gemmRows6 = v }(gemmRows6)
-				gemmRows6 = false
-				for b.Loop() {
-					GemmAct(dt, out, rows, acts, stride, m, w, rows, k)
-				}
-				ops(b)
-			})
-		}
 	}
 }
 

@@ -10,21 +10,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestGemmRowsEqualDots checks that GemmF32 gives every row of x, bit for
-// bit, what a matrix-vector product of that row alone gives (Dot4F32 on
-// groups of four weight rows, DotF32 on the rest, as the CPU backend's GEMV
-// computes it), whatever the number of x rows and the row's place among
-// them: a sequence decoded in a batch must get what it gets alone.
-func TestGemmRowsEqualDots(t *testing.T) {
+// TestGemmRowsEqualGemv checks that GemmF32 gives every row of x, bit for
+// bit, what a matrix-vector product of that row alone gives (GemvF32, as
+// the CPU backend's GEMV computes it), on every kernel family, whatever
+// the number of x rows and the row's place among them: a sequence decoded
+// in a batch must get what it gets alone.
+func TestGemmRowsEqualGemv(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, p := range implPaths() {
-		for _, k := range []int{1, 7, 8, 16, 24, 64, 100, 172} {
+		// 1072 and 2053: past one and two of the AVX-512 GEMM's k-chunks.
+		for _, k := range []int{1, 7, 8, 16, 24, 64, 100, 172, 1072, 2053} {
 			for _, rows := range []int{1, 4, 6, 9} {
 				w := make([]float32, rows*k)
 				for i := range w {
 					w[i] = float32(r.NormFloat64())
 				}
-				for _, m := range []int{1, 2, 3, 5} {
+				for _, m := range []int{1, 2, 3, 5, 7, 13} {
 					t.Run(fmt.Sprintf("%s/k%d/rows%d/m%d", p.name, k, rows, m), func(t *testing.T) {
 						x := make([]float32, m*k)
 						for i := range x {
@@ -33,17 +34,11 @@ func TestGemmRowsEqualDots(t *testing.T) {
 						withImpl(p.level, func() {
 							out := make([]float32, m*rows)
 							GemmF32(out, rows, x, m, w, rows, k)
+							want := make([]float32, rows)
 							for i := range m {
-								xi := x[i*k : (i+1)*k]
-								for j := 0; j < rows; j++ {
-									var want float32
-									if g := j / 4 * 4; g+4 <= rows {
-										s0, s1, s2, s3 := Dot4F32(xi, w[g*k:], w[(g+1)*k:], w[(g+2)*k:], w[(g+3)*k:])
-										want = [4]float32{s0, s1, s2, s3}[j-g]
-									} else {
-										want = DotF32(xi, w[j*k:(j+1)*k])
-									}
-									require.Equal(t, math.Float32bits(want), math.Float32bits(out[i*rows+j]), "x row %d, w row %d", i, j)
+								GemvF32(w, rows, x[i*k:(i+1)*k], want)
+								for j := range rows {
+									require.Equal(t, math.Float32bits(want[j]), math.Float32bits(out[i*rows+j]), "x row %d, w row %d", i, j)
 								}
 							}
 						})

@@ -182,9 +182,11 @@ func gemmRowF32(out, x, w []float32, rows, k int) {
 
 // GemvF32 sets out[r] = w[r*k:(r+1)*k]·x for r < rows (the rows of a
 // row-major matrix, k = len(x)): the decode matmul. It checks its
-// arguments once and panics if w or out is too short. On AVX-512 it
-// streams four rows at a time and prefetches ahead; its sums may differ
-// from DotF32's by float32 rounding.
+// arguments once and panics if w or out is too short. Each output is
+// bit for bit what GemmF32 gives the same x row and weight row, on every
+// kernel family (a sequence decoded alone and in a batch get the same
+// logits); on AVX-512 it streams four rows at a time and prefetches
+// ahead, and its sums may differ from DotF32's by float32 rounding.
 func GemvF32(w []float32, rows int, x []float32, out []float32) {
 	k := len(x)
 	w, out = w[:rows*k], out[:rows]

@@ -57,16 +57,27 @@ GLOBL expc<>(SB), RODATA|NOPTR, $48
 	VADDPS Z25, u, u \
 	VSCALEFPS t, u, z
 
+// TAILMASK sets K1 to the low CX bits (0 < CX < 16), using AX.
+#define TAILMASK \
+	MOVQ $1, AX \
+	SHLQ CX, AX \
+	DECQ AX \
+	KMOVW AX, K1
+
 // func expSumAVX512(x *float32, n int, m float32) float32
 //
-// x[i] = e**(x[i]-m) for n (a positive multiple of 16) elements; returns
-// their sum.
+// x[i] = e**(x[i]-m) for n (positive) elements; returns their sum. The
+// last n%16 elements go through the same vector arithmetic under a mask,
+// so that every element's result is the same function of its input
+// wherever it sits.
 TEXT ·expSumAVX512(SB), NOSPLIT, $0-28
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSS m+16(FP), Z29
 	EXPCONST
 	VXORPS Z30, Z30, Z30
+	CMPQ CX, $16
+	JLT  estail
 
 esloop:
 	VMOVUPS (SI), Z0
@@ -76,8 +87,20 @@ esloop:
 	VADDPS Z0, Z30, Z30
 	ADDQ $64, SI
 	SUBQ $16, CX
-	JNZ  esloop
+	CMPQ CX, $16
+	JGE  esloop
 
+estail:
+	TESTQ CX, CX
+	JZ   esdone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z29, Z0, Z0
+	EXP(Z0, Z1, Z2)
+	VMOVUPS Z0, K1, (SI)
+	VADDPS Z0, Z30, K1, Z30
+
+esdone:
 	VEXTRACTF64X4 $1, Z30, Y1
 	VADDPS Y1, Y30, Y0
 	VEXTRACTF128 $1, Y0, X1
@@ -92,8 +115,8 @@ esloop:
 
 // func swigluAVX512(out, x, y *float32, n int)
 //
-// out[i] = x[i]/(1+e**-x[i]) · y[i] (silu when y is nil) for n (a
-// positive multiple of 16) elements.
+// out[i] = x[i]/(1+e**-x[i]) · y[i] (silu when y is nil) for n (positive)
+// elements, the last n%16 under a mask (as in expSumAVX512).
 TEXT ·swigluAVX512(SB), NOSPLIT, $0-32
 	MOVQ out+0(FP), DI
 	MOVQ x+8(FP), SI
@@ -101,24 +124,36 @@ TEXT ·swigluAVX512(SB), NOSPLIT, $0-32
 	MOVQ n+24(FP), CX
 	EXPCONST
 	VXORPS Z29, Z29, Z29
+	MOVQ $-1, AX
+	KMOVW AX, K1
+	CMPQ CX, $16
+	JGE  swloop
+	TAILMASK
 
 swloop:
-	VMOVUPS (SI), Z3
+	VMOVUPS.Z (SI), K1, Z3
 	VSUBPS Z3, Z29, Z0
 	EXP(Z0, Z1, Z2)
 	VADDPS Z25, Z0, Z0
 	VDIVPS Z0, Z3, Z0
 	TESTQ DX, DX
 	JZ   swstore
-	VMULPS (DX), Z0, Z0
+	VMOVUPS.Z (DX), K1, Z4
+	VMULPS Z4, Z0, Z0
 	ADDQ $64, DX
 
 swstore:
-	VMOVUPS Z0, (DI)
+	VMOVUPS Z0, K1, (DI)
 	ADDQ $64, SI
 	ADDQ $64, DI
 	SUBQ $16, CX
-	JNZ  swloop
+	JLE  swdone
+	CMPQ CX, $16
+	JGE  swloop
+	TAILMASK
+	JMP  swloop
+
+swdone:
 	VZEROUPPER
 	RET
 
