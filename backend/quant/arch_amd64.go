@@ -629,27 +629,6 @@ func archGemvF32(w []float32, rows int, x []float32, out []float32) int {
 }
 
 //go:noescape
-func gemvF16AVX512(w *uint16, ldw int, rows int, x *float32, k int, out *float32)
-
-// archGemvF16 does the first rows of GemvF16 (sizes checked) and returns
-// how many: on AVX-512, whole groups of four rows, the first k&^31
-// elements in assembly and the rest in Go.
-func archGemvF16(w []uint16, rows int, x []float32, out []float32) int {
-	k := len(x)
-	k32, r4 := k&^31, rows&^3
-	if !useAVX512 || k32 == 0 || r4 == 0 {
-		return 0
-	}
-	gemvF16AVX512(&w[0], k, r4, &x[0], k32, &out[0])
-	if k32 < k {
-		for r := range r4 {
-			out[r] += dotF16Go(w[r*k+k32:(r+1)*k], x[k32:])
-		}
-	}
-	return r4
-}
-
-//go:noescape
 func expSumAVX512(x *float32, n int, m float32) float32
 
 //go:noescape

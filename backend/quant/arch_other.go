@@ -61,9 +61,6 @@ func archIntKernels(graph.DType, int, bool) bool { return false }
 // archGemvF32 does no rows of GemvF32: there is no assembly here.
 func archGemvF32([]float32, int, []float32, []float32) int { return 0 }
 
-// archGemvF16 does no rows of GemvF16: there is no assembly here.
-func archGemvF16([]uint16, int, []float32, []float32) int { return 0 }
-
 // archExpSum does no prefix of ExpSum: there is no assembly here.
 func archExpSum([]float32, float32) (int, float32) { return 0, 0 }
 
