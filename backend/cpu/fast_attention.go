@@ -23,7 +23,7 @@ const attnKeys = 64
 // of its paths' needs. Per-query path: for the query heads of one kv
 // group, the output accumulators, running maxima, running sums and the
 // scores of one block of keys, then one key and one value row converted
-// from f16. Blocked path: see runBlocked. Split path: see runSplit.
+// from f16 or bf16. Blocked path: see runBlocked. Split path: see runSplit.
 func attentionScratch(n *graph.Node) int {
 	a := n.AttentionDims()
 	perQuery := a.Group*(a.Dv+2+attnBlock) + a.D + a.Dv
@@ -47,8 +47,8 @@ func blockQueries(a *graph.AttentionDims) int { return min(max(1, attnRows/a.Gro
 func useBlocked(a *graph.AttentionDims) bool { return a.Sq > 1 && blockRows(a) >= 4 }
 
 // attnTask is fused attention with an online softmax, reading only keys up
-// to the causal limit and each key and value row (converted from f16) once
-// for all the query heads that share it. It has three paths, chosen from
+// to the causal limit and each key and value row (converted from f16 or
+// bf16) once for all the query heads that share it. It has three paths, chosen from
 // the shapes only (so results never depend on the thread count):
 //
 //   - one query (a decode step): split over blocks of keys, every head at
@@ -65,7 +65,9 @@ type attnTask struct {
 	pos    []int32
 	q, out []float32
 	kf, vf []float32
-	kh, vh []uint16
+	kh, vh []uint16    // 16-bit K or V (F16 or BF16: kdt, vdt)
+	kdt    graph.DType // K's dtype
+	vdt    graph.DType // V's dtype
 	// mode says what the items are: (batch, query, kv head) for the
 	// per-query path, (batch, kv head, block of queries) for runBlocked,
 	// (batch, block of keys) for runSplit, (batch, query head) for
@@ -124,7 +126,7 @@ func (t *attnTask) run(lo, hi, slot int) error {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var kr []float32
 				if t.kh != nil {
-					quant.DecodeF16(kbuf, t.kh[kvRow*a.D:(kvRow+1)*a.D])
+					decodeKV(t.kdt, kbuf, t.kh[kvRow*a.D:(kvRow+1)*a.D])
 					kr = kbuf
 				} else {
 					kr = t.kf[kvRow*a.D : (kvRow+1)*a.D]
@@ -182,7 +184,7 @@ func (t *attnTask) run(lo, hi, slot int) error {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var vr []float32
 				if t.vh != nil {
-					quant.DecodeF16(vbuf, t.vh[kvRow*a.Dv:(kvRow+1)*a.Dv])
+					decodeKV(t.vdt, vbuf, t.vh[kvRow*a.Dv:(kvRow+1)*a.Dv])
 					vr = vbuf
 				} else {
 					vr = t.vf[kvRow*a.Dv : (kvRow+1)*a.Dv]
@@ -219,12 +221,13 @@ func fastAttention(p *program, n *graph.Node) error {
 		t.pos = p.i32(ps)
 	}
 	t.kf, t.kh, t.vf, t.vh = nil, nil, nil, nil
-	if k.DType == graph.F16 {
+	t.kdt, t.vdt = k.DType, v.DType
+	if k.DType != graph.F32 {
 		t.kh = p.u16(k)
 	} else {
 		t.kf = p.f32(k)
 	}
-	if v.DType == graph.F16 {
+	if v.DType != graph.F32 {
 		t.vh = p.u16(v)
 	} else {
 		t.vf = p.f32(v)
@@ -344,7 +347,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 			for jj := range nb {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				if t.kh != nil {
-					quant.DecodeF16(ks[jj*d:(jj+1)*d], t.kh[kvRow*d:(kvRow+1)*d])
+					decodeKV(t.kdt, ks[jj*d:(jj+1)*d], t.kh[kvRow*d:(kvRow+1)*d])
 				} else {
 					copy(ks[jj*d:(jj+1)*d], t.kf[kvRow*d:(kvRow+1)*d])
 				}
@@ -401,7 +404,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var vr []float32
 				if t.vh != nil {
-					quant.DecodeF16(vbuf, t.vh[kvRow*dv:(kvRow+1)*dv])
+					decodeKV(t.vdt, vbuf, t.vh[kvRow*dv:(kvRow+1)*dv])
 					vr = vbuf
 				} else {
 					vr = t.vf[kvRow*dv : (kvRow+1)*dv]
@@ -492,7 +495,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			row := b*a.Sk + j0 + jj // all kv heads of one position
 			var kr []float32
 			if t.kh != nil {
-				quant.DecodeF16(kbuf, t.kh[row*hkv*d:(row+1)*hkv*d])
+				decodeKV(t.kdt, kbuf, t.kh[row*hkv*d:(row+1)*hkv*d])
 				kr = kbuf
 			} else {
 				kr = t.kf[row*hkv*d : (row+1)*hkv*d]
@@ -531,7 +534,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			row := b*a.Sk + j0 + jj
 			var vr []float32
 			if t.vh != nil {
-				quant.DecodeF16(vbuf, t.vh[row*hkv*dv:(row+1)*hkv*dv])
+				decodeKV(t.vdt, vbuf, t.vh[row*hkv*dv:(row+1)*hkv*dv])
 				vr = vbuf
 			} else {
 				vr = t.vf[row*hkv*dv : (row+1)*hkv*dv]
