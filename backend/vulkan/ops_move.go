@@ -37,10 +37,7 @@ func launchKVWrite(c *compiler, n *graph.Node) error {
 	cache, src, pos := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	rows := src.Shape[0]
 	rowLen := src.Shape.NumElements() / int64(rows)
-	shader := "kv_write_f32"
-	if cache.DType == graph.F16 {
-		shader = "kv_write_f16"
-	}
+	shader := "kv_write_" + cache.DType.String()
 	l := c.Launch(n, shader)
 	ac, as, ap := l.Out(cache), l.In(src), l.In(pos)
 	l.Offset(ac, elemUnit(cache.DType))
