@@ -27,10 +27,7 @@ func launchKVWrite(c *compiler, n *graph.Node) error {
 	cache, src, pos := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	rows := src.Shape[0]
 	rowLen := src.Shape.NumElements() / int64(rows)
-	kernel := "kv_write_f32"
-	if cache.DType == graph.F16 {
-		kernel = "kv_write_f16"
-	}
+	kernel := "kv_write_" + cache.DType.String()
 	l := c.Launch(n, kernel)
 	l.Out(cache)
 	l.In(src)
