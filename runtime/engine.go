@@ -49,7 +49,8 @@ type EngineOptions struct {
 	// Context is the KV cache rows of each sequence (0:
 	// Model.DefaultContext).
 	Context int
-	// KVType is the KV cache element type: F32 (the zero value) or F16.
+	// KVType is the KV cache element type: F32 (the zero value), F16 or
+	// BF16 (graph.KVTypes).
 	KVType graph.DType
 	// Chunk is the most prompt tokens the engine runs between two decode
 	// steps (0: DefaultChunk): a long prompt is fed in several steps, so
@@ -67,8 +68,8 @@ type EngineOptions struct {
 func (o EngineOptions) Validate() error {
 	s := optcheck.Struct{Pkg: "runtime", Name: "EngineOptions"}
 	var kv error
-	if o.KVType != graph.F32 && o.KVType != graph.F16 {
-		kv = s.Fail("KVType", o.KVType, "f32 or f16")
+	if !o.KVType.IsKVType() {
+		kv = s.Fail("KVType", o.KVType, graph.KVTypeNames())
 	}
 	return optcheck.First(
 		s.IntRange("Parallel", o.Parallel, 0, MaxParallel),
