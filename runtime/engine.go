@@ -663,14 +663,16 @@ func (e *Engine) runDecode() error {
 	if e.scratch, err = p.writeInputs(e.feed, func(i int) int { return len(e.rows[i].cache.tokens) }, e.scratch); err != nil {
 		return fmt.Errorf("runtime: decode step: %w", err)
 	}
-	if err := p.prog.Run(e.ctx); err != nil {
+	if err := p.start(e.ctx); err != nil {
+		return fmt.Errorf("runtime: decode step of %d sequences: %w", b, err)
+	}
+	// The read waits for the run and reports its errors (step.start): one
+	// host wait per step.
+	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
 		return fmt.Errorf("runtime: decode step of %d sequences: %w", b, err)
 	}
 	for i, s := range e.rows {
 		s.cache.tokens = append(s.cache.tokens, e.feed[i])
-	}
-	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
-		return fmt.Errorf("runtime: decode step: %w", err)
 	}
 	return nil
 }
@@ -770,13 +772,13 @@ func (e *Engine) runPrefill(s *seq, chunk []int32) error {
 	if e.scratch, err = p.writeInputs(chunk, func(i int) int { return base + i }, e.scratch); err != nil {
 		return fmt.Errorf("runtime: prefill: %w", err)
 	}
-	if err := p.prog.Run(e.ctx); err != nil {
+	if err := p.start(e.ctx); err != nil {
+		return fmt.Errorf("runtime: prefill at position %d: %w", base, err)
+	}
+	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
 		return fmt.Errorf("runtime: prefill at position %d: %w", base, err)
 	}
 	s.cache.tokens = append(s.cache.tokens, chunk...)
-	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
-		return fmt.Errorf("runtime: prefill: %w", err)
-	}
 	return nil
 }
 

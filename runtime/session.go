@@ -229,11 +229,15 @@ func (s *Session) run(ctx context.Context, chunk []int32) error {
 	if s.scratch, err = p.writeInputs(chunk, func(i int) int { return base + i }, s.scratch); err != nil {
 		return err
 	}
-	if err := p.prog.Run(ctx); err != nil {
+	if err := p.start(ctx); err != nil {
+		return fmt.Errorf("run at position %d: %w", base, err)
+	}
+	// The read waits for the run and reports its errors (step.start).
+	if err := s.readLogits(p); err != nil {
 		return fmt.Errorf("run at position %d: %w", base, err)
 	}
 	s.tokens = append(s.tokens, chunk...)
-	return s.readLogits(p)
+	return nil
 }
 
 func (s *Session) readLogits(p *step) error {
