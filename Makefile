@@ -17,15 +17,16 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # the CUDA emulator, clang-19 and glslc for the GPU kernels, the Vulkan
 # headers, loader and Mesa drivers (lavapipe, a CPU Vulkan device, so the
 # Vulkan backend runs without a GPU) and the Khronos validation layers (the
-# Vulkan tests run under them).
-DEPS ?= gcc g++ clang-19 glslc libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers
+# Vulkan tests run under them), and Chromium (the server's chat page is tested
+# in it, headless).
+DEPS ?= gcc g++ clang-19 glslc libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers chromium
 SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 
 TEST_TIMEOUT ?= 10m
 # Packages also tested under the race detector (with -short): those with
 # goroutines or shared state, as long as make test stays under ~12 minutes on
 # 2 cores. Measured when added: 5-7 s each. Missing directories are skipped.
-RACE_DIRS := . graph backend backend/cpu backend/quant parity runtime
+RACE_DIRS := . graph backend backend/cpu backend/quant parity runtime server
 RACE_PKGS := $(foreach d,$(RACE_DIRS),$(if $(wildcard $(d)/*.go),./$(d)))
 # Packages whose !cgo stubs are tested with CGO_ENABLED=0.
 NOCGO_PKGS := ./backend/cuda ./backend/vulkan

@@ -48,6 +48,9 @@ type GenerateOptions struct {
 	Stop []string
 	// LogProbs fills Token.LogProb.
 	LogProbs bool
+	// TopLogProbs fills Token.TopLogProbs with this many of the most
+	// likely tokens of each step, 0..MaxTopLogProbs (0: none).
+	TopLogProbs int
 	// IgnoreEOS generates past end-of-generation tokens (benchmarks).
 	IgnoreEOS bool
 	// NoBOS (Generate) does not add the tokens the vocabulary asks for
@@ -79,9 +82,10 @@ func (o GenerateOptions) request(prompt []int32) runtime.Request {
 			RepeatPenalty: o.RepeatPenalty, RepeatLastN: o.RepeatLastN,
 			PresencePenalty: o.PresencePenalty, FrequencyPenalty: o.FrequencyPenalty, Seed: o.Seed,
 		},
-		Stop:      o.Stop,
-		LogProbs:  o.LogProbs,
-		IgnoreEOS: o.IgnoreEOS,
+		Stop:        o.Stop,
+		LogProbs:    o.LogProbs,
+		TopLogProbs: o.TopLogProbs,
+		IgnoreEOS:   o.IgnoreEOS,
 	}
 }
 
@@ -100,10 +104,21 @@ type Token struct {
 	// of its logits, before penalties and temperature), with
 	// GenerateOptions.LogProbs; 0 otherwise.
 	LogProb float32
+	// TopLogProbs are the GenerateOptions.TopLogProbs most likely tokens of
+	// this step (the token generated may be one of them), most likely
+	// first, with log-probabilities as LogProb gives them; nil when not
+	// asked for, and in the last token when it is not a generated one.
+	TopLogProbs []TokenLogProb
 	// End is set on the last token: why generation stopped, counts and
 	// timings.
 	End *Stats
 }
+
+// TokenLogProb is a token id and its log-probability.
+type TokenLogProb = runtime.TokenLogProb
+
+// MaxTopLogProbs is the most GenerateOptions.TopLogProbs may ask for.
+const MaxTopLogProbs = runtime.MaxTopLogProbs
 
 // StopReason says why a generation ended.
 type StopReason string
@@ -197,7 +212,7 @@ func (m *Model) run(ctx context.Context, ids []int32, o GenerateOptions, cache *
 	defer st.Close()
 	for {
 		t, err := st.Next()
-		tok := Token{ID: t.ID, Text: t.Text, LogProb: t.LogProb}
+		tok := Token{ID: t.ID, Text: t.Text, LogProb: t.LogProb, TopLogProbs: t.TopLogProbs}
 		if t.End != nil {
 			tok.End = statsOf(*t.End)
 		}
@@ -226,15 +241,21 @@ func runtimeMessages(msgs []Message) []runtime.Message {
 // never does, so "<|im_start|>" typed by a user stays text). The
 // template's end-of-turn strings are added to o.Stop. It fails with
 // ErrNoChatTemplate when the model has no template golem recognises and
-// Options.ChatTemplate named none.
+// Options.ChatTemplate named none, and with ErrChatMessages for a
+// conversation the template refuses.
 func (m *Model) Chat(ctx context.Context, msgs []Message, o GenerateOptions) iter.Seq2[Token, error] {
 	return func(yield func(Token, error) bool) {
 		if m.chat == nil {
 			yield(Token{}, m.chatEr)
 			return
 		}
+		ids, err := m.chat.Encode(m.rm.Tokenizer, runtimeMessages(msgs), true)
+		if err != nil {
+			yield(Token{}, err)
+			return
+		}
 		o.Stop = append(append([]string(nil), o.Stop...), m.chat.Stop...)
-		m.run(ctx, m.chat.Encode(m.rm.Tokenizer, runtimeMessages(msgs), true), o, nil, yield)
+		m.run(ctx, ids, o, nil, yield)
 	}
 }
 

@@ -24,7 +24,8 @@
 //
 // Errors wrap sentinels matched with errors.Is: ErrNoDevice,
 // ErrDeviceUnavailable, ErrContextFull, ErrQueueFull, ErrNonFinite,
-// ErrClosed, ErrBusy, ErrNoChatTemplate, ErrEmptyPrompt. Errors from the layers below name
+// ErrClosed, ErrBusy, ErrNoChatTemplate, ErrEmptyPrompt, ErrChatMessages.
+// Errors from the layers below name
 // their layer ("runtime: ...", "backend: ..."); this package's own name
 // what they are about ("model closed"), and option errors name the field
 // ("golem: Options.KVType q4_0: want f32, f16 or bf16").
@@ -70,7 +71,18 @@ var (
 	// ErrEmptyPrompt: Generate was given a prompt of no tokens (empty
 	// text, and the model adds no BOS token).
 	ErrEmptyPrompt = errors.New("the prompt is empty and the model adds no BOS token")
+	// ErrChatMessages: Chat was given a conversation the model's chat
+	// template refuses, as its Jinja original does (roles that do not
+	// alternate, a system message the format has no place for, an
+	// unknown role).
+	ErrChatMessages = runtime.ErrChatMessages
 )
+
+// FieldError is an option field out of its range, as Options.Validate and
+// GenerateOptions.Validate report it (errors.As): Struct is "Options" or
+// "GenerateOptions", Field the field's name ("TopP"), Value the value and
+// Want what is accepted.
+type FieldError = optcheck.FieldError
 
 // NonFiniteError reports logits holding NaN or ±Inf: the position, the
 // first bad logit, and the tokens fed up to it (Model.LocateNonFinite runs
@@ -109,7 +121,8 @@ type Options struct {
 	// running (0: DefaultQueue).
 	Queue int
 	// ChatTemplate names the chat format used when the model has none
-	// golem recognises: chatml, gemma, llama2, llama3, mistral or phi3.
+	// golem recognises: one of ChatTemplates() ("chatml", "llama3",
+	// "mistral", "qwen3", ...).
 	ChatTemplate string
 	// Progress, when set, is called as the weights load, with bytes done
 	// and the total.
@@ -132,7 +145,7 @@ func (o Options) Validate() error {
 	}
 	if o.ChatTemplate != "" {
 		if _, err := runtime.LookupChatTemplate(o.ChatTemplate); err != nil {
-			return optionsStruct.Fail("ChatTemplate", o.ChatTemplate, fmt.Sprintf("one of %v", runtime.ChatTemplateNames()))
+			return optionsStruct.Fail("ChatTemplate", o.ChatTemplate, "one of "+strings.Join(runtime.ChatTemplateNames(), ", "))
 		}
 	}
 	return optcheck.First(
@@ -208,7 +221,7 @@ func Open(ctx context.Context, path string, o Options) (*Model, error) {
 	}
 	m.tok = &Tokenizer{t: m.rm.Tokenizer}
 	if m.chat, err = runtime.DetectChatTemplate(m.src.ChatTemplate(), o.ChatTemplate); err != nil {
-		m.chatEr = fmt.Errorf("%s: %w (known: %s)", path, ErrNoChatTemplate, strings.Join(runtime.ChatTemplateNames(), ", "))
+		m.chatEr = fmt.Errorf("%s: %w: %w; Options.ChatTemplate names one to use instead", path, ErrNoChatTemplate, err)
 	}
 	return m, nil
 }
@@ -247,6 +260,20 @@ func (m *Model) Close() error {
 		errs = append(errs, m.src.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Load is how busy a model is at one moment.
+type Load struct {
+	Active int // requests holding a sequence (running their prompt or generating), at most Parallel
+	Queued int // requests waiting for a sequence, at most Options.Queue
+}
+
+// Load returns how many requests hold a sequence and how many wait for
+// one. A request that ended (finished, cancelled, failed) has left both
+// counts by the time its iterator yields its last token.
+func (m *Model) Load() Load {
+	l := m.engine.Load()
+	return Load{Active: l.Running, Queued: l.Waiting}
 }
 
 // Info describes a loaded model.

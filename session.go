@@ -160,7 +160,10 @@ func (s *Session) fit(msgs []Message, limit int) ([]Message, []int32, int, error
 	}
 	dropped := 0
 	for {
-		ids := t.Encode(tok, runtimeMessages(msgs), true)
+		ids, err := t.Encode(tok, runtimeMessages(msgs), true)
+		if err != nil {
+			return nil, nil, 0, err
+		}
 		if len(ids) <= limit {
 			if len(ids) == 0 {
 				return nil, nil, 0, fmt.Errorf("chat template %s gave no tokens", t.Name)

@@ -251,3 +251,29 @@ func (p *nodeFaultProgram) Run(ctx context.Context) error {
 	}
 	return p.buf.Write(p.off, raw)
 }
+
+// TestCompareModelReportsProgress checks that a comparison tells its
+// Progress callback of every stage on each device, with token counts that
+// only grow and end at the stage's total.
+func TestCompareModelReportsProgress(t *testing.T) {
+	src, fast, ref, ids := openStories(t)
+	type key struct{ device, stage string }
+	last := map[key]parity.ModelProgress{}
+	o := parity.ModelOptions{Layers: true, Generate: 8, Progress: func(p parity.ModelProgress) {
+		k := key{p.Device, p.Stage}
+		if prev, ok := last[k]; ok {
+			require.GreaterOrEqual(t, p.Done, prev.Done, "%+v after %+v", p, prev)
+		}
+		require.LessOrEqual(t, p.Done, p.Total, "%+v", p)
+		last[k] = p
+	}}
+	_, err := parity.CompareModel(t.Context(), src, fast, ref, ids, o)
+	require.NoError(t, err)
+	for _, dev := range []string{fast.Name(), ref.Name()} {
+		for _, stage := range []string{"load", "prefill", "generate", "layers"} {
+			_, ok := last[key{dev, stage}]
+			require.True(t, ok, "no progress of %s on %s", stage, dev)
+		}
+		require.Equal(t, 8, last[key{dev, "generate"}].Done, "generation on %s ends at its total", dev)
+	}
+}

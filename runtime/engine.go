@@ -22,6 +22,9 @@ const MaxParallel = 256
 // EngineOptions.Queue is 0.
 const DefaultQueue = 64
 
+// MaxTopLogProbs is the most alternatives Request.TopLogProbs may ask for.
+const MaxTopLogProbs = 20
+
 // ErrQueueFull is returned by Engine.Submit when every sequence slot is
 // taken and the queue of waiting requests is full.
 var ErrQueueFull = errors.New("queue full")
@@ -96,6 +99,10 @@ type Request struct {
 	Stop []string
 	// LogProbs fills Token.LogProb (one pass over the vocabulary per token).
 	LogProbs bool
+	// TopLogProbs fills Token.TopLogProbs with this many of the most likely
+	// tokens of each step, 0..MaxTopLogProbs (0: none; one more pass over
+	// the vocabulary per token).
+	TopLogProbs int
 	// IgnoreEOS treats end-of-generation tokens as any other token
 	// (benchmarks: every request runs to MaxTokens).
 	IgnoreEOS bool
@@ -109,7 +116,7 @@ type Request struct {
 // included) as an *optcheck.FieldError.
 func (r Request) Validate() error {
 	s := optcheck.Struct{Pkg: "runtime", Name: "Request"}
-	return optcheck.First(s.NonNegative("MaxTokens", r.MaxTokens), r.Sampler.Validate())
+	return optcheck.First(s.NonNegative("MaxTokens", r.MaxTokens), s.IntRange("TopLogProbs", r.TopLogProbs, 0, MaxTopLogProbs), r.Sampler.Validate())
 }
 
 // Cache is the KV cache of one sequence: a region of Context rows per
@@ -241,6 +248,21 @@ func newEngine(m *Model, o EngineOptions) (*Engine, error) {
 
 // Options returns the engine's options with the defaults filled in.
 func (e *Engine) Options() EngineOptions { return e.o }
+
+// EngineLoad is how busy an engine is at one moment.
+type EngineLoad struct {
+	Running int // requests admitted to a sequence slot (prefill or decoding)
+	Waiting int // requests queued for a slot
+}
+
+// Load returns how many requests hold a sequence slot and how many wait
+// for one. A request that ends (finished, cancelled, failed) leaves both
+// counts before its stream reports the end.
+func (e *Engine) Load() EngineLoad {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return EngineLoad{Running: e.running, Waiting: e.waiting}
+}
 
 // Model returns the model the engine runs.
 func (e *Engine) Model() *Model { return e.m }
@@ -567,11 +589,15 @@ func (e *Engine) emit(s *seq, id int32, logits []float32) bool {
 		e.finish(s, StopEOS, id, nil)
 		return true
 	}
-	var lp float32
-	if s.st.req.LogProbs {
-		lp = logProb(logits, id)
+	ev := event{id: id}
+	if r := s.st.req; r.LogProbs || r.TopLogProbs > 0 {
+		lse := logSumExp(logits)
+		ev.logprob = logits[id] - lse
+		if r.TopLogProbs > 0 {
+			ev.top = topLogProbs(logits, r.TopLogProbs, lse)
+		}
 	}
-	s.st.push(event{id: id, logprob: lp})
+	s.st.push(ev)
 	s.gen++
 	switch {
 	case s.st.req.MaxTokens > 0 && s.gen >= s.st.req.MaxTokens:
@@ -603,8 +629,9 @@ func (e *Engine) sample(s *seq, logits []float32) {
 	e.emit(s, id, logits)
 }
 
-// logProb returns log softmax(logits)[id].
-func logProb(logits []float32, id int32) float32 {
+// logSumExp returns log Σ exp(logits), so that logits[i] - logSumExp is
+// log softmax(logits)[i].
+func logSumExp(logits []float32) float32 {
 	m := logits[0]
 	for _, l := range logits[1:] {
 		m = max(m, l)
@@ -613,7 +640,37 @@ func logProb(logits []float32, id int32) float32 {
 	for _, l := range logits {
 		sum += math.Exp(float64(l - m))
 	}
-	return float32(float64(logits[id]-m) - math.Log(sum))
+	return float32(float64(m) + math.Log(sum))
+}
+
+// topLogProbs returns the k most likely tokens of logits, most likely
+// first (the lower id first among equal logits), with their
+// log-probabilities (logit - lse).
+func topLogProbs(logits []float32, k int, lse float32) []TokenLogProb {
+	k = min(k, len(logits))
+	top := make([]TokenLogProb, 0, k)
+	for i, l := range logits {
+		if len(top) == k && l <= top[k-1].LogProb {
+			continue
+		}
+		// Insert after the entries with a logit at least l (ids ascend
+		// among equals, as i does).
+		j := len(top)
+		if j < k {
+			top = append(top, TokenLogProb{})
+		} else {
+			j = k - 1
+		}
+		for j > 0 && top[j-1].LogProb < l {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = TokenLogProb{ID: int32(i), LogProb: l}
+	}
+	for i := range top {
+		top[i].LogProb -= lse
+	}
+	return top
 }
 
 // decodeStep runs one batched decode step over every sequence past its

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -41,4 +42,34 @@ func TestDecodeStepAllocs(t *testing.T) {
 	require.Zero(t, allocs, "allocations per decode step of 4 sequences")
 	go e.loop()
 	require.NoError(t, e.Close())
+}
+
+// TestTopLogProbs: the k most likely tokens, most likely first (the lower
+// id first among equal logits), with log softmax values.
+func TestTopLogProbs(t *testing.T) {
+	logits := []float32{1, 3, -2, 3, 0.5, 2}
+	lse := logSumExp(logits)
+	var sum float64
+	for _, l := range logits {
+		sum += math.Exp(float64(l))
+	}
+	require.InDelta(t, math.Log(sum), float64(lse), 1e-6)
+	tests := []struct {
+		k   int
+		ids []int32
+	}{
+		{1, []int32{1}},
+		{3, []int32{1, 3, 5}},
+		{6, []int32{1, 3, 5, 0, 4, 2}},
+		{9, []int32{1, 3, 5, 0, 4, 2}}, // at most the vocabulary
+	}
+	for _, tc := range tests {
+		top := topLogProbs(logits, tc.k, lse)
+		ids := make([]int32, len(top))
+		for i, x := range top {
+			ids[i] = x.ID
+			require.InDelta(t, float64(logits[x.ID]-lse), float64(x.LogProb), 1e-6)
+		}
+		require.Equal(t, tc.ids, ids, "k %d", tc.k)
+	}
 }

@@ -27,9 +27,19 @@ type Token struct {
 	// the model (softmax of its logits, before penalties and temperature),
 	// when Request.LogProbs is set; 0 otherwise.
 	LogProb float32
+	// TopLogProbs are the Request.TopLogProbs most likely tokens of this
+	// step, most likely first, with their log-probabilities as LogProb
+	// gives them; nil when not asked for.
+	TopLogProbs []TokenLogProb
 	// End is set on the last token: why generation stopped, its counts
 	// and timings.
 	End *Stats
+}
+
+// TokenLogProb is a token and its log-probability.
+type TokenLogProb struct {
+	ID      int32
+	LogProb float32
 }
 
 // errStopped cancels the sequence of a stream that ended at a stop string.
@@ -42,6 +52,7 @@ var errStreamClosed = errors.New("stream closed")
 type event struct {
 	id      int32
 	logprob float32
+	top     []TokenLogProb
 	final   bool
 	reason  string
 	err     error
@@ -199,7 +210,7 @@ func (st *Stream) consume(ev event) (Token, error) {
 	st.gen++
 	piece := st.dec.Next(ev.id)
 	if st.holdBack == 0 {
-		return Token{ID: ev.id, Text: piece, LogProb: ev.logprob}, nil
+		return Token{ID: ev.id, Text: piece, LogProb: ev.logprob, TopLogProbs: ev.top}, nil
 	}
 	st.pending += piece
 	if i, ok := firstStop(st.pending, st.req.Stop); ok {
@@ -210,7 +221,7 @@ func (st *Stream) consume(ev event) (Token, error) {
 		st.cancel(errStopped)
 		st.awaitEnd()
 		stats := st.stats(StopString, end)
-		return Token{ID: ev.id, Text: text, LogProb: ev.logprob, End: &stats}, nil
+		return Token{ID: ev.id, Text: text, LogProb: ev.logprob, TopLogProbs: ev.top, End: &stats}, nil
 	}
 	cut := len(st.pending) - st.holdBack
 	for cut > 0 && !utf8.RuneStart(st.pending[cut]) {
@@ -219,7 +230,7 @@ func (st *Stream) consume(ev event) (Token, error) {
 	cut = max(cut, 0)
 	text := st.pending[:cut]
 	st.pending = st.pending[cut:]
-	return Token{ID: ev.id, Text: text, LogProb: ev.logprob}, nil
+	return Token{ID: ev.id, Text: text, LogProb: ev.logprob, TopLogProbs: ev.top}, nil
 }
 
 // stats are the request's counts and timings at its end.

@@ -29,7 +29,11 @@ func newChatCmd() *cobra.Command {
 		Long: `chat reads your messages from stdin, one per line, and streams the model's
 replies. The conversation stays in the KV cache: each turn feeds only the new
 tokens. The prompt format comes from the model's tokenizer.chat_template
-(llama-2, llama-3, chatml, mistral, phi-3 and gemma are recognised) or --template.
+(the templates of Llama 2, Llama 3 and 3.1-3.3, Mistral and Mixtral, Qwen2,
+Qwen2.5 and Qwen3, SmolLM and SmolLM2, Phi-3, Gemma, TinyLlama-Chat (Zephyr)
+and others in ChatML are recognised
+and rendered as their Jinja renders them; others are refused with their name)
+or --template.
 Only the template's own markers become control tokens: "<|im_start|>" typed in
 a message (or in --system) stays text.
 When the conversation outgrows the context, its oldest turns are dropped (with

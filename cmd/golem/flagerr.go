@@ -27,6 +27,7 @@ var optionFlags = map[string]string{
 	"golem.Options.KVType":                   "kv-type",
 	"golem.Options.Threads":                  "threads",
 	"golem.Options.Parallel":                 "parallel",
+	"golem.Options.Queue":                    "queue",
 	"golem.Options.ChatTemplate":             "template",
 	"backend.Options.Threads":                "threads",
 	"parity.ModelOptions.MaxMeanKL":          "max-kl",

@@ -34,14 +34,14 @@ func TestVersion(t *testing.T) {
 func TestRootHelp(t *testing.T) {
 	out, _, err := execute(t, "--help")
 	require.NoError(t, err)
-	// The help describes the linked backends as they are, and promises no
-	// server golem does not have.
+	// The help describes the linked backends as they are, and the server
+	// golem has.
 	require.Contains(t, out, "golem runs transformer language models with the backends linked into this")
 	for _, d := range backend.Descriptions() {
 		require.Contains(t, out, "  "+d.Name+" ", "a line for driver %s", d.Name)
 	}
-	require.NotContains(t, out, "OpenAI")
-	require.NotContains(t, out, "HTTP")
+	require.Contains(t, out, "serve")
+	require.Contains(t, out, "OpenAI-compatible HTTP API")
 	require.Contains(t, out, "devices")
 	require.Contains(t, out, "version")
 }

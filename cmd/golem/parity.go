@@ -270,9 +270,7 @@ The exit status is 1 when a gate fails.`,
 			}
 			ctx := cmd.Context()
 			status := newStatusLine(cmd.ErrOrStderr(), time.Now)
-			mo.Progress = func(p parity.ModelProgress) {
-				status.update(fmt.Sprintf("parity model: %s: %s %d/%d tokens", p.Device, p.Stage, p.Done, p.Total), false)
-			}
+			mo.Progress = parityProgress(status)
 			defer status.clear()
 
 			src, err := runtime.OpenSource(path)
@@ -370,4 +368,12 @@ func parityTokens(src runtime.Source, prompt string, n int, seed int64, bos, ran
 		ids = append(ids, int32(rng.IntN(vocab)))
 	}
 	return ids, nil
+}
+
+// parityProgress returns the progress callback of parity model: one
+// status line per step, "parity model: DEVICE: STAGE DONE/TOTAL tokens".
+func parityProgress(status *statusLine) func(parity.ModelProgress) {
+	return func(p parity.ModelProgress) {
+		status.update(fmt.Sprintf("parity model: %s: %s %d/%d tokens", p.Device, p.Stage, p.Done, p.Total), false)
+	}
 }

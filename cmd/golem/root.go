@@ -25,7 +25,8 @@ graph, and the CPU reference (cpu:ref) checks the others.
 It serves three kinds of work:
   - benchmarking attention and matmul kernels across devices against each
     device's measured roofline (bench);
-  - running generation with real GGUF and safetensors models (run, chat);
+  - running generation with real GGUF and safetensors models (run, chat), and
+    serving them over an OpenAI-compatible HTTP API (serve);
   - validating that every backend agrees with the CPU reference, op by op and
     layer by layer (parity).
 
@@ -36,7 +37,7 @@ is unavailable.`,
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.PersistentFlags().String("log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
-	root.AddCommand(newVersionCmd(), newDevicesCmd(), newRunCmd(), newChatCmd(), newInfoCmd(), newGenModelCmd(), newParityCmd(), newBenchCmd(), newConvertCmd(), newTokenizeCmd(), newDetokenizeCmd())
+	root.AddCommand(newVersionCmd(), newDevicesCmd(), newRunCmd(), newChatCmd(), newInfoCmd(), newGenModelCmd(), newParityCmd(), newBenchCmd(), newConvertCmd(), newTokenizeCmd(), newDetokenizeCmd(), newServeCmd())
 	nameFlagsInErrors(root)
 	return root
 }

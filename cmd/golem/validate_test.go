@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/golem-llm/golem"
 	"github.com/golem-llm/golem/internal/sharedtest"
 	"github.com/golem-llm/golem/model/gguf"
 	"github.com/golem-llm/golem/model/gguf/gguftest"
@@ -41,7 +42,7 @@ func TestBadNumericFlags(t *testing.T) {
 		{append(chat, "-c", "-1"), "--ctx-size -1: want a value in [0, 2147483647]"},
 		{append(chat, "-t", "-3"), "--threads -3: want 0 or more"},
 		{append(chat, "-n", "-3"), "--n-predict -3: want 0 or more"},
-		{[]string{"chat", "-m", model, "--device", "cpu", "--template", "nope"}, "--template nope: want one of [chatml gemma llama2 llama3 mistral phi3]"},
+		{[]string{"chat", "-m", model, "--device", "cpu", "--template", "nope"}, "--template nope: want one of " + strings.Join(golem.ChatTemplates(), ", ")},
 		{append(pm, "--max-kl", "NaN"), "--max-kl NaN: want a finite number > 0"},
 		{append(pm, "--max-kl", "-1"), "--max-kl -1: want a finite number > 0"},
 		{append(pm, "--max-kl", "0"), "--max-kl 0: want a finite number > 0"},
