@@ -28,7 +28,7 @@
 // Errors from the layers below name
 // their layer ("runtime: ...", "backend: ..."); this package's own name
 // what they are about ("model closed"), and option errors name the field
-// ("golem: Options.KVType q4_0: want f32 or f16").
+// ("golem: Options.KVType q4_0: want f32, f16 or bf16").
 package golem
 
 import (
@@ -112,7 +112,7 @@ type Options struct {
 	// Context is the KV cache length of each sequence in tokens (0: the
 	// model's trained context, at most DefaultContext).
 	Context int
-	// KVType is the KV cache element type: "f32" (or "") or "f16".
+	// KVType is the KV cache element type: "f32" (or ""), "f16" or "bf16".
 	KVType string
 	// Parallel is how many sequences decode together, 1..256 (0: 1). Each
 	// has a KV cache of Context tokens, allocated when first used.
@@ -155,13 +155,16 @@ func (o Options) Validate() error {
 }
 
 func (o Options) kvType() (graph.DType, error) {
-	switch o.KVType {
-	case "", "f32":
+	if o.KVType == "" {
 		return graph.F32, nil
-	case "f16":
-		return graph.F16, nil
 	}
-	return 0, optionsStruct.Fail("KVType", o.KVType, "f32 or f16")
+	// The names as graph.DType.String spells them (no case folding).
+	for _, d := range graph.KVTypes() {
+		if o.KVType == d.String() {
+			return d, nil
+		}
+	}
+	return 0, optionsStruct.Fail("KVType", o.KVType, graph.KVTypeNames())
 }
 
 func (o Options) engineOptions(kv graph.DType) runtime.EngineOptions {

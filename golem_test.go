@@ -171,7 +171,7 @@ func TestOpenErrors(t *testing.T) {
 		o    golem.Options
 		want string
 	}{
-		{golem.Options{KVType: "q4_0"}, "golem: Options.KVType q4_0: want f32 or f16"},
+		{golem.Options{KVType: "q4_0"}, "golem: Options.KVType q4_0: want f32, f16 or bf16"},
 		{golem.Options{Parallel: -1}, "golem: Options.Parallel -1"},
 		{golem.Options{Threads: -2}, "golem: Options.Threads -2"},
 		{golem.Options{Context: -1}, "golem: Options.Context -1"},

@@ -78,6 +78,41 @@ type HostWrapper interface {
 	WrapHost(data []byte) (Buffer, error)
 }
 
+// AsyncRunner is implemented by programs that can enqueue a run and return
+// before it is done, so that a caller waits on the host once per step (when
+// it reads the results) instead of once for the run and once for the read.
+// Run keeps its synchronous contract on every program, this one included.
+//
+// Start checks what it can before enqueuing (the program or its backend
+// closed, ctx done, a leaf or an output not bound, a failed enqueue) and
+// returns those errors itself, having enqueued nothing. The errors of the
+// run itself (an id or position out of range found by a kernel, a device
+// fault) are held and returned, exactly once, by the next synchronising
+// call on the program:
+//
+//   - Buffer.Read of any buffer bound to the program (its outputs and the
+//     states it writes included), which first waits for the run; the read
+//     returns the run's error, and what it copied is not to be used;
+//   - the next Start or Run, which first wait for the run and, when it
+//     failed, return its error without running again;
+//   - Wait.
+//
+// Whichever of them reports the error, it reads as Run's would have. Between
+// Start and the synchronising call the caller may Write or Bind the
+// program's buffers (they are ordered after the run: its inputs are read
+// with the values they had at Start, and a new binding holds from the next
+// run) and may Close the program (which waits for the run and drops its
+// error); it must not Free a buffer the run uses. Reads of buffers that are
+// not bound to the program do not report its error.
+type AsyncRunner interface {
+	// Start enqueues a run of the program and returns without waiting for
+	// it (see the type's documentation for where its errors go).
+	Start(ctx context.Context) error
+	// Wait waits for the run Start enqueued and returns its error; nil when
+	// no run is outstanding or its error was already returned.
+	Wait() error
+}
+
 // OpTiming is the time one node took in the last run.
 type OpTiming struct {
 	Node    *graph.Node

@@ -20,7 +20,8 @@ type ModelOptions struct {
 	// Gen is the tokens of each decode run (tg); 0 means 128, a negative
 	// value skips the decode test.
 	Gen int
-	// KVType is the KV cache dtype (F32 or F16; the zero value is F32).
+	// KVType is the KV cache dtype (F32, F16 or BF16: graph.KVTypes; the
+	// zero value is F32).
 	KVType graph.DType
 	// Name labels the model in rows (a file name or a synthetic preset).
 	Name string
@@ -44,8 +45,8 @@ type ModelOptions struct {
 // Validate reports a field out of its range as an *optcheck.FieldError.
 func (mo ModelOptions) Validate() error {
 	s := optcheck.Struct{Pkg: "bench", Name: "ModelOptions"}
-	if mo.KVType != graph.F32 && mo.KVType != graph.F16 {
-		return s.Fail("KVType", mo.KVType, "f32 or f16")
+	if !mo.KVType.IsKVType() {
+		return s.Fail("KVType", mo.KVType, graph.KVTypeNames())
 	}
 	for _, n := range mo.Parallel {
 		if err := s.IntRange("Parallel", n, 1, runtime.MaxParallel); err != nil {

@@ -40,5 +40,5 @@ func TestOptionsValidate(t *testing.T) {
 		require.EqualError(t, err, tc.want)
 	}
 	_, err = RunModel(ctx, src, ModelOptions{Prompt: 4, Gen: -1, KVType: graph.Q8_0}, testOptions())
-	require.EqualError(t, err, "bench: ModelOptions.KVType q8_0: want f32 or f16")
+	require.EqualError(t, err, "bench: ModelOptions.KVType q8_0: want f32, f16 or bf16")
 }

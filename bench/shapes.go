@@ -27,13 +27,14 @@ type AttnShape struct {
 	SeqQ    int         // queries per batch (1 for decode)
 	SeqKV   int         // keys per batch
 	Causal  bool        // causal mask (always set for decode, where it changes nothing)
-	KVType  graph.DType // dtype of K and V: F16 (default) or F32
+	KVType  graph.DType // dtype of K and V: F16 (default), F32 or BF16
 }
 
 // String returns the canonical spec that ParseAttnShape reads back:
 // "prefill:b1,h32,kv8,d128,s2048,causal" or "decode:b4,h32,kv8,d128,kv4096"
 // (in decode specs the first kv is the kv heads, the second the KV length).
-// A prefill over more keys than queries adds skvN; an F32 KV adds ",f32".
+// A prefill over more keys than queries adds skvN; an F32 or BF16 KV adds
+// ",f32" or ",bf16".
 func (s AttnShape) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s:b%d,h%d,kv%d,d%d", s.Kind, s.Batch, s.Heads, s.KVHeads, s.HeadDim)
@@ -67,8 +68,8 @@ func (s AttnShape) Validate() error {
 		return fmt.Errorf("bench: shape %s: decode has one query", s)
 	case s.Causal && s.SeqQ > s.SeqKV:
 		return fmt.Errorf("bench: shape %s: causal with more queries (%d) than keys (%d)", s, s.SeqQ, s.SeqKV)
-	case s.KVType != graph.F16 && s.KVType != graph.F32:
-		return fmt.Errorf("bench: shape %s: KV dtype must be f16 or f32", s)
+	case !s.KVType.IsKVType():
+		return fmt.Errorf("bench: shape %s: KV dtype must be %s", s, graph.KVTypeNames())
 	}
 	if _, err := s.tensorBytes(); err != nil {
 		return fmt.Errorf("bench: shape %s: %w", s, err)
@@ -127,7 +128,7 @@ func (s AttnShape) memBytes() int64 {
 // prefill or decode and the tokens are bN (batch), hN (query heads), kvN
 // (kv heads; in a decode spec a second kvN is the KV length), hkvN (kv
 // heads), dN (head dim), sN (queries; prefill), skvN or lenN (keys),
-// causal, noncausal, f16 or f32 (KV dtype). Defaults: b1, h32, kv = h,
+// causal, noncausal, f16, f32 or bf16 (KV dtype). Defaults: b1, h32, kv = h,
 // d128, f16; a prefill has Skv = Sq and no causal mask unless given.
 func ParseAttnShape(spec string) (AttnShape, error) {
 	kind, rest, ok := strings.Cut(strings.TrimSpace(spec), ":")
@@ -148,8 +149,8 @@ func ParseAttnShape(spec string) (AttnShape, error) {
 		case "noncausal", "nc":
 			s.Causal = false
 			continue
-		case "f16", "f32":
-			s.KVType, _ = graph.ParseDType(tok)
+		case "f16", "f32", "bf16":
+			s.KVType, _ = graph.ParseKVType(tok)
 			continue
 		}
 		key := strings.TrimRight(tok, "0123456789")

@@ -29,6 +29,11 @@ func TestAttnFLOPsAndBytes(t *testing.T) {
 			flops: 4 * 2 * 4 * 64 * 34,
 			bytes: 2*4*2*4*4*64 + 2*4*2*10*2*64,
 		},
+		{ // bf16 K and V: two bytes each, as f16
+			spec: "decode:b1,h32,kv8,d128,kv4096,bf16", pairs: 4096,
+			flops: 4 * 32 * 128 * 4096,
+			bytes: 2*4*32*128 + 2*2*4096*8*128,
+		},
 		{ // decode: one query sees every key
 			spec: "decode:b4,h32,kv8,d128,kv4096", pairs: 4096,
 			flops: 4 * 4 * 32 * 128 * 4096,
@@ -87,6 +92,8 @@ func TestParseAttnShape(t *testing.T) {
 			AttnShape{KindDecode, 1, 8, 2, 64, 1, 1024, true, graph.F16}, "decode:b1,h8,kv2,d64,kv1024"},
 		{"prefill:h4,kv1,d64,s16,skv64,causal",
 			AttnShape{KindPrefill, 1, 4, 1, 64, 16, 64, true, graph.F16}, "prefill:b1,h4,kv1,d64,s16,skv64,causal"},
+		{"decode:b2,h8,kv2,d64,kv512,BF16",
+			AttnShape{KindDecode, 2, 8, 2, 64, 1, 512, true, graph.BF16}, "decode:b2,h8,kv2,d64,kv512,bf16"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {
@@ -101,7 +108,7 @@ func TestParseAttnShape(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"", "prefill", "attn:s8", "prefill:b1", "decode:h8,kv2", "prefill:s8,h6,kv4",
-		"prefill:s8,x3", "prefill:s0", "prefill:s8,kv2,kv4,kv8", "prefill:s16,skv8,causal", "decode:s4,kv2,kv64",
+		"prefill:s8,x3", "prefill:s0", "prefill:s8,q8_0", "prefill:s8,i32", "prefill:s8,kv2,kv4,kv8", "prefill:s16,skv8,causal", "decode:s4,kv2,kv64",
 	} {
 		_, err := ParseAttnShape(bad)
 		require.Error(t, err, bad)

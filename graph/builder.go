@@ -393,9 +393,10 @@ type AttentionOpts struct {
 }
 
 // Attention is fused scaled-dot-product attention. q is F32 [Sq, Hq, D],
-// k is [Sk, Hkv, D] and v is [Sk, Hkv, Dv] in F32 or F16 (a leading batch
-// dimension B on all three is allowed), with Hq a multiple of Hkv (grouped-query
-// heads: query head h reads kv head h/(Hq/Hkv)). The result is F32 [Sq, Hq, Dv].
+// k is [Sk, Hkv, D] and v is [Sk, Hkv, Dv], each in F32, F16 or BF16
+// (KVTypes; k and v may differ), a leading batch dimension B on all three
+// allowed, with Hq a multiple of Hkv (grouped-query heads: query head h
+// reads kv head h/(Hq/Hkv)). The result is F32 [Sq, Hq, Dv].
 // With Causal, query i sees key j only when j ≤ pos[i]; keys past every
 // position are never read, so k and v may be a whole KV cache.
 func (b *Builder) Attention(q, k, v *Node, o AttentionOpts) *Node {
@@ -408,7 +409,7 @@ func (b *Builder) Attention(q, k, v *Node, o AttentionOpts) *Node {
 		ins = append(ins, o.Pos)
 	}
 	if !b.usable(op, ins...) || !b.requireContiguous(op, ins...) || !b.requireDType(op, q, 0, F32) ||
-		!b.requireDType(op, k, 1, F32, F16) || !b.requireDType(op, v, 2, F32, F16) {
+		!b.requireDType(op, k, 1, kvTypes...) || !b.requireDType(op, v, 2, kvTypes...) {
 		return b.bad
 	}
 	r := q.Shape.Rank()
@@ -459,13 +460,15 @@ func (b *Builder) Attention(q, k, v *Node, o AttentionOpts) *Node {
 }
 
 // KVWrite stores the F32 rows src [S, ...] into the state cache [Ctx, ...]
-// (F32 or F16, same trailing dims) at the I32 row positions pos [S], and
-// returns the cache after the write (it shares the cache's storage). Positions
-// outside [0, Ctx) are a run-time error. Consumers of the result run after the write.
+// (F32, F16 or BF16: KVTypes; same trailing dims) at the I32 row positions
+// pos [S], rounded to the cache's type (to nearest, ties to even), and
+// returns the cache after the write (it shares the cache's storage).
+// Positions outside [0, Ctx) are a run-time error. Consumers of the result
+// run after the write.
 func (b *Builder) KVWrite(cache, src, pos *Node) *Node {
 	const op = OpKVWrite
 	if !b.usable(op, cache, src, pos) || !b.requireContiguous(op, cache, src, pos) ||
-		!b.requireDType(op, cache, 0, F32, F16) || !b.requireDType(op, src, 1, F32) || !b.requireDType(op, pos, 2, I32) {
+		!b.requireDType(op, cache, 0, kvTypes...) || !b.requireDType(op, src, 1, F32) || !b.requireDType(op, pos, 2, I32) {
 		return b.bad
 	}
 	if root := cache.Storage(); root.Op != OpState {

@@ -278,6 +278,28 @@ func TestBuilderValidOps(t *testing.T) {
 			},
 		},
 		{
+			name: "attention bf16 k and v",
+			build: func(b *graph.Builder) *graph.Node {
+				return b.Attention(b.Input("q", graph.F32, 1, 4, 8), b.State("k", graph.BF16, 16, 2, 8),
+					b.State("v", graph.BF16, 16, 2, 8), graph.AttentionOpts{Causal: true, Pos: b.Input("pos", graph.I32, 1)})
+			},
+			op: graph.OpAttention, shape: graph.Shape{1, 4, 8}, dt: graph.F32,
+			params: func(t *testing.T, n *graph.Node) {
+				require.Equal(t, graph.BF16, n.Inputs[1].DType)
+				require.Equal(t, graph.BF16, n.Inputs[2].DType)
+			},
+		},
+		{
+			name: "kv_write bf16 cache",
+			build: func(b *graph.Builder) *graph.Node {
+				return b.KVWrite(b.State("cache", graph.BF16, 32, 2, 8), b.Input("k", graph.F32, 3, 2, 8), b.Input("pos", graph.I32, 3))
+			},
+			op: graph.OpKVWrite, shape: graph.Shape{32, 2, 8}, dt: graph.BF16,
+			params: func(t *testing.T, n *graph.Node) {
+				require.Equal(t, "cache", n.Storage().Name)
+			},
+		},
+		{
 			name: "kv_write f16 cache",
 			build: func(b *graph.Builder) *graph.Node {
 				return b.KVWrite(b.State("cache", graph.F16, 32, 2, 8), b.Input("k", graph.F32, 3, 2, 8), b.Input("pos", graph.I32, 3))
@@ -656,9 +678,9 @@ func TestBuilderInvalid(t *testing.T) {
 		{"attention k quantized", func(b *graph.Builder) {
 			b.Attention(f32(b, "q", 4, 1, 32), b.Weight("k", graph.Q8_0, 4, 1, 32), f32(b, "v", 4, 1, 32), graph.AttentionOpts{})
 		}, graph.OpAttention, []string{`"k"`, "q8_0"}},
-		{"attention v bf16", func(b *graph.Builder) {
-			b.Attention(f32(b, "q", 4, 1, 8), f32(b, "k", 4, 1, 8), b.Input("v", graph.BF16, 4, 1, 8), graph.AttentionOpts{})
-		}, graph.OpAttention, []string{`"v"`, "bf16"}},
+		{"attention v i32", func(b *graph.Builder) {
+			b.Attention(f32(b, "q", 4, 1, 8), f32(b, "k", 4, 1, 8), b.Input("v", graph.I32, 4, 1, 8), graph.AttentionOpts{})
+		}, graph.OpAttention, []string{`"v"`, "i32", "[f32 f16 bf16]"}},
 		{"attention mask shape", func(b *graph.Builder) {
 			b.Attention(f32(b, "q", 3, 1, 8), f32(b, "k", 5, 1, 8), f32(b, "v", 5, 1, 8), graph.AttentionOpts{Mask: f32(b, "m", 5, 3)})
 		}, graph.OpAttention, []string{"mask [5 3]", "[3 5]"}},

@@ -5,6 +5,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -77,6 +78,39 @@ func (d DType) BlockBytes() int {
 		return 0
 	}
 	return dtypeInfos[d].blockBytes
+}
+
+// kvTypes are the element types of a KV cache: what kv_write and
+// rope_kv_write write into and attention reads k and v from. The slice is
+// never modified.
+var kvTypes = []DType{F32, F16, BF16}
+
+// KVTypes lists the element types a KV cache may have (kv_write and
+// rope_kv_write caches, attention's k and v): F32, F16 and BF16. F16 and
+// BF16 values are written rounded to nearest, ties to even.
+func KVTypes() []DType { return append([]DType(nil), kvTypes...) }
+
+// IsKVType reports whether d is one of KVTypes.
+func (d DType) IsKVType() bool { return slices.Contains(kvTypes, d) }
+
+// KVTypeNames returns the names of KVTypes as a list for messages:
+// "f32, f16 or bf16".
+func KVTypeNames() string {
+	names := make([]string, len(kvTypes))
+	for i, d := range kvTypes {
+		names[i] = d.String()
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// ParseKVType parses the name of a KV cache element type ("f32", "f16",
+// "bf16"; case-insensitive); the error lists the accepted names.
+func ParseKVType(s string) (DType, error) {
+	d, err := ParseDType(s)
+	if err != nil || !d.IsKVType() {
+		return 0, fmt.Errorf("graph: KV cache type %q: want %s", s, KVTypeNames())
+	}
+	return d, nil
 }
 
 // IsQuantized reports whether d stores elements in multi-element blocks.

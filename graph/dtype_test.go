@@ -121,3 +121,24 @@ func TestRowBytesLarge(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1)<<62, got)
 }
+
+func TestKVTypes(t *testing.T) {
+	require.Equal(t, []graph.DType{graph.F32, graph.F16, graph.BF16}, graph.KVTypes())
+	require.Equal(t, "f32, f16 or bf16", graph.KVTypeNames())
+	for _, d := range graph.AllDTypes() {
+		want := d == graph.F32 || d == graph.F16 || d == graph.BF16
+		require.Equal(t, want, d.IsKVType(), "%s", d)
+		got, err := graph.ParseKVType(strings.ToUpper(d.String()))
+		if !want {
+			require.ErrorContains(t, err, "want f32, f16 or bf16", "%s", d)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, d, got)
+	}
+	_, err := graph.ParseKVType("f64")
+	require.ErrorContains(t, err, `"f64": want f32, f16 or bf16`)
+	ks := graph.KVTypes()
+	ks[0] = graph.I32
+	require.Equal(t, graph.F32, graph.KVTypes()[0], "KVTypes returns a copy")
+}

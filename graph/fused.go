@@ -33,10 +33,10 @@ func (b *Builder) RMSNormMul(x, w *Node, eps float32) *Node {
 
 // RoPEKVWrite applies rotary embedding to F32 x [S, H, D] at the I32
 // positions pos [S] (freqFactors and p as in RoPE) and stores the rotated
-// rows into the state cache [Ctx, H, D] (F32 or F16) at rows pos, as
-// KVWrite(cache, RoPE(x, pos, freqFactors, p), pos) does: it returns the
-// cache after the write, sharing its storage. Positions outside [0, Ctx)
-// are a run-time error.
+// rows into the state cache [Ctx, H, D] (F32, F16 or BF16: KVTypes) at
+// rows pos, as KVWrite(cache, RoPE(x, pos, freqFactors, p), pos) does: it
+// returns the cache after the write, sharing its storage. Positions outside
+// [0, Ctx) are a run-time error.
 func (b *Builder) RoPEKVWrite(cache, x, pos, freqFactors *Node, p RoPEParams) *Node {
 	const op = OpRoPEKVWrite
 	ins := []*Node{cache, x, pos}
@@ -44,7 +44,7 @@ func (b *Builder) RoPEKVWrite(cache, x, pos, freqFactors *Node, p RoPEParams) *N
 		ins = append(ins, freqFactors)
 	}
 	if !b.usable(op, ins...) || !b.requireContiguous(op, ins...) ||
-		!b.requireDType(op, cache, 0, F32, F16) || !b.requireDType(op, x, 1, F32) || !b.requireDType(op, pos, 2, I32) {
+		!b.requireDType(op, cache, 0, kvTypes...) || !b.requireDType(op, x, 1, F32) || !b.requireDType(op, pos, 2, I32) {
 		return b.bad
 	}
 	if freqFactors != nil && !b.requireDType(op, freqFactors, 3, F32) {

@@ -155,7 +155,6 @@ var opCheckers = map[Op]func(n *Node) error{
 var (
 	f32Only = []DType{F32}
 	i32Only = []DType{I32}
-	kvTypes = []DType{F32, F16}
 )
 
 // checkInputs checks that every input is contiguous and that input i has

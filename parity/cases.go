@@ -356,7 +356,7 @@ func attentionCases() []Case {
 		attnSpec{sq: 1, sk: 1, hq: 1, hkv: 1, d: 64, causal: true},
 	)
 	var cs []Case
-	for _, kv := range []graph.DType{graph.F32, graph.F16} {
+	for _, kv := range graph.KVTypes() {
 		for _, s := range specs {
 			if s.dv == 0 {
 				s.dv = s.d
@@ -364,13 +364,19 @@ func attentionCases() []Case {
 			if s.b == 0 {
 				s.b = 1
 			}
-			c := attentionCase(kv, s)
+			c := attentionCase(kv, kv, s)
 			if s.short {
 				c = short(c)
 			}
 			cs = append(cs, c)
 		}
 		cs = append(cs, kvAttentionCase(kv))
+	}
+	// K and V of different dtypes, a decode step and a prefill each.
+	for _, kv := range [][2]graph.DType{{graph.F32, graph.F16}, {graph.BF16, graph.F32}, {graph.F16, graph.BF16}} {
+		cs = append(cs,
+			attentionCase(kv[0], kv[1], attnSpec{b: 1, sq: 1, sk: 37, hq: 4, hkv: 2, d: 64, dv: 64, causal: true}),
+			attentionCase(kv[0], kv[1], attnSpec{b: 1, sq: 7, sk: 7, hq: 4, hkv: 2, d: 64, dv: 64, causal: true}))
 	}
 	return cs
 }
@@ -383,14 +389,21 @@ func dimsB(b int, d ...int) []int {
 	return d
 }
 
-func attentionCase(kv graph.DType, s attnSpec) Case {
+// attentionCase is attention of spec s over K of dtype kt and V of vt.
+func attentionCase(kt, vt graph.DType, s attnSpec) Case {
 	pos := s.pos
 	if pos == "" {
 		pos = "default"
 	}
-	name := caseName(graph.OpAttention, "type_kv", kv, "b", s.b, "sq", s.sq, "sk", s.sk, "hq", s.hq, "hkv", s.hkv,
-		"d", s.d, "dv", s.dv, "causal", s.causal, "mask", s.mask, "pos", pos, "scale", s.scale, "stale_nan", s.stale)
-	return newCase(graph.OpAttention, []graph.DType{kv}, name, func(g *gen) []*graph.Node {
+	types := []any{"type_kv", kt}
+	dtypes := []graph.DType{kt}
+	if kt != vt {
+		types = []any{"type_k", kt, "type_v", vt}
+		dtypes = []graph.DType{kt, vt}
+	}
+	name := caseName(graph.OpAttention, append(types, "b", s.b, "sq", s.sq, "sk", s.sk, "hq", s.hq, "hkv", s.hkv,
+		"d", s.d, "dv", s.dv, "causal", s.causal, "mask", s.mask, "pos", pos, "scale", s.scale, "stale_nan", s.stale)...)
+	return newCase(graph.OpAttention, dtypes, name, func(g *gen) []*graph.Node {
 		q := g.input("q", graph.F32, dimsB(s.b, s.sq, s.hq, s.d)...)
 		o := graph.AttentionOpts{Scale: s.scale, Causal: s.causal}
 		last := s.sk - 1 // the last key any query may read
@@ -417,8 +430,8 @@ func attentionCase(kv graph.DType, s attnSpec) Case {
 			}
 			return vals
 		}
-		k := g.inputVals("k", kv, kvVals(s.d), dimsB(s.b, s.sk, s.hkv, s.d)...)
-		v := g.inputVals("v", kv, kvVals(s.dv), dimsB(s.b, s.sk, s.hkv, s.dv)...)
+		k := g.inputVals("k", kt, kvVals(s.d), dimsB(s.b, s.sk, s.hkv, s.d)...)
+		v := g.inputVals("v", vt, kvVals(s.dv), dimsB(s.b, s.sk, s.hkv, s.dv)...)
 		if s.mask {
 			o.Mask = g.inputVals("mask", graph.F32, g.mask(s.sq, s.sk), s.sq, s.sk)
 		}
@@ -457,7 +470,7 @@ func kvWriteCases() []Case {
 		s     int
 	}
 	var cs []Case
-	for _, dt := range []graph.DType{graph.F32, graph.F16} {
+	for _, dt := range graph.KVTypes() {
 		for _, k := range []kvs{
 			{[]int{16, 2, 64}, 1},
 			{[]int{32, 4, 80}, 7},

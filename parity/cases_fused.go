@@ -29,7 +29,7 @@ func fusedCases() []Case {
 		mode  graph.RoPEMode
 		ff    bool
 	}
-	for _, dt := range []graph.DType{graph.F32, graph.F16} {
+	for _, dt := range graph.KVTypes() {
 		for _, k := range []rkv{
 			{[]int{16, 2, 64}, 1, 64, graph.RoPENormal, false},
 			{[]int{32, 4, 80}, 7, 80, graph.RoPENeoX, false},

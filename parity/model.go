@@ -48,7 +48,8 @@ type ModelOptions struct {
 	// NodeThreshold gives the NMSE tolerance of an activation with Layers
 	// (nil: NodeThreshold).
 	NodeThreshold func(n *graph.Node) float64
-	// KVType is the KV cache element type, F32 (default) or F16.
+	// KVType is the KV cache element type: F32 (default), F16 or BF16
+	// (graph.KVTypes).
 	KVType graph.DType
 	// Progress, if set, is told of each step of a long comparison: the
 	// load, every prefill chunk and every generated token on each device,
@@ -86,8 +87,8 @@ func (o ModelOptions) Validate() error {
 	if f := o.MinTop1; !(f >= 0 && f <= 1) {
 		top1 = s.Fail("MinTop1", f, "a fraction in (0, 1]")
 	}
-	if o.KVType != graph.F32 && o.KVType != graph.F16 {
-		kv = s.Fail("KVType", o.KVType, "f32 or f16")
+	if !o.KVType.IsKVType() {
+		kv = s.Fail("KVType", o.KVType, graph.KVTypeNames())
 	}
 	return optcheck.First(kl, top1, kv)
 }

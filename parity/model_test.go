@@ -76,6 +76,24 @@ func TestCompareModelStoriesPasses(t *testing.T) {
 	require.Equal(t, "output", r.Nodes[len(r.Nodes)-1].Layer)
 }
 
+// TestCompareModelStories16BitCaches runs stories260K with F16 and BF16 KV
+// caches on both CPU tiers: the logits, the greedy text and (with Layers)
+// every activation must pass the gates.
+func TestCompareModelStories16BitCaches(t *testing.T) {
+	src, fast, ref, ids := openStories(t)
+	for _, kv := range []graph.DType{graph.F16, graph.BF16} {
+		t.Run(kv.String(), func(t *testing.T) {
+			r, err := parity.CompareModel(t.Context(), src, fast, ref, ids, parity.ModelOptions{Layers: true, KVType: kv})
+			require.NoError(t, err)
+			require.True(t, r.Pass, "failures: %v", r.Failures)
+			require.Equal(t, -1, r.GenMismatch, "greedy texts differ:\ncpu:     %q\ncpu:ref: %q", r.GenA.Text, r.GenB.Text)
+			require.Nil(t, r.FirstDivergence)
+			require.Contains(t, r.GenA.Text, "She loved to play")
+			t.Logf("%s cache: mean KL %.2e, max |Δlogit| %.2e, greedy %q", kv, float64(r.MeanKL), float64(r.MaxAbs), r.GenA.Text)
+		})
+	}
+}
+
 func TestCompareModelLayersFindsFaultyNode(t *testing.T) {
 	src, fast, ref, ids := openStories(t)
 	faulty := &nodeFaultBackend{Backend: fast, node: "blk.2.ffn_out", factor: 1.5}
@@ -107,7 +125,7 @@ func TestCompareModelBadInput(t *testing.T) {
 		o    parity.ModelOptions
 		want string
 	}{
-		{parity.ModelOptions{KVType: graph.Q4_0}, "parity: ModelOptions.KVType q4_0: want f32 or f16"},
+		{parity.ModelOptions{KVType: graph.Q4_0}, "parity: ModelOptions.KVType q4_0: want f32, f16 or bf16"},
 		{parity.ModelOptions{MaxMeanKL: math.NaN()}, "parity: ModelOptions.MaxMeanKL NaN: want a finite number > 0"},
 		{parity.ModelOptions{MaxMeanKL: -1}, "parity: ModelOptions.MaxMeanKL -1: want a finite number > 0"},
 		{parity.ModelOptions{MaxMeanKL: math.Inf(1)}, "MaxMeanKL +Inf"},
@@ -232,4 +250,30 @@ func (p *nodeFaultProgram) Run(ctx context.Context) error {
 		binary.LittleEndian.PutUint32(raw[i:], math.Float32bits(v*p.factor))
 	}
 	return p.buf.Write(p.off, raw)
+}
+
+// TestCompareModelReportsProgress checks that a comparison tells its
+// Progress callback of every stage on each device, with token counts that
+// only grow and end at the stage's total.
+func TestCompareModelReportsProgress(t *testing.T) {
+	src, fast, ref, ids := openStories(t)
+	type key struct{ device, stage string }
+	last := map[key]parity.ModelProgress{}
+	o := parity.ModelOptions{Layers: true, Generate: 8, Progress: func(p parity.ModelProgress) {
+		k := key{p.Device, p.Stage}
+		if prev, ok := last[k]; ok {
+			require.GreaterOrEqual(t, p.Done, prev.Done, "%+v after %+v", p, prev)
+		}
+		require.LessOrEqual(t, p.Done, p.Total, "%+v", p)
+		last[k] = p
+	}}
+	_, err := parity.CompareModel(t.Context(), src, fast, ref, ids, o)
+	require.NoError(t, err)
+	for _, dev := range []string{fast.Name(), ref.Name()} {
+		for _, stage := range []string{"load", "prefill", "generate", "layers"} {
+			_, ok := last[key{dev, stage}]
+			require.True(t, ok, "no progress of %s on %s", stage, dev)
+		}
+		require.Equal(t, 8, last[key{dev, "generate"}].Done, "generation on %s ends at its total", dev)
+	}
 }

@@ -65,9 +65,10 @@ func TestCatalogueCoversEveryOp(t *testing.T) {
 		require.True(t, dtypesOf[graph.OpCopy][d], "no copy case for dtype %s", d)
 		require.True(t, dtypesOf[graph.OpContiguous][d], "no contiguous case for dtype %s", d)
 	}
-	for _, d := range []graph.DType{graph.F32, graph.F16} {
+	for _, d := range graph.KVTypes() {
 		require.True(t, dtypesOf[graph.OpAttention][d], "no attention case for kv dtype %s", d)
 		require.True(t, dtypesOf[graph.OpKVWrite][d], "no kv_write case for dtype %s", d)
+		require.True(t, dtypesOf[graph.OpRoPEKVWrite][d], "no rope_kv_write case for dtype %s", d)
 	}
 
 	short := parity.ShortCases()

@@ -52,7 +52,8 @@ type EngineOptions struct {
 	// Context is the KV cache rows of each sequence (0:
 	// Model.DefaultContext).
 	Context int
-	// KVType is the KV cache element type: F32 (the zero value) or F16.
+	// KVType is the KV cache element type: F32 (the zero value), F16 or
+	// BF16 (graph.KVTypes).
 	KVType graph.DType
 	// Chunk is the most prompt tokens the engine runs between two decode
 	// steps (0: DefaultChunk): a long prompt is fed in several steps, so
@@ -70,8 +71,8 @@ type EngineOptions struct {
 func (o EngineOptions) Validate() error {
 	s := optcheck.Struct{Pkg: "runtime", Name: "EngineOptions"}
 	var kv error
-	if o.KVType != graph.F32 && o.KVType != graph.F16 {
-		kv = s.Fail("KVType", o.KVType, "f32 or f16")
+	if !o.KVType.IsKVType() {
+		kv = s.Fail("KVType", o.KVType, graph.KVTypeNames())
 	}
 	return optcheck.First(
 		s.IntRange("Parallel", o.Parallel, 0, MaxParallel),
@@ -719,14 +720,16 @@ func (e *Engine) runDecode() error {
 	if e.scratch, err = p.writeInputs(e.feed, func(i int) int { return len(e.rows[i].cache.tokens) }, e.scratch); err != nil {
 		return fmt.Errorf("runtime: decode step: %w", err)
 	}
-	if err := p.prog.Run(e.ctx); err != nil {
+	if err := p.start(e.ctx); err != nil {
+		return fmt.Errorf("runtime: decode step of %d sequences: %w", b, err)
+	}
+	// The read waits for the run and reports its errors (step.start): one
+	// host wait per step.
+	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
 		return fmt.Errorf("runtime: decode step of %d sequences: %w", b, err)
 	}
 	for i, s := range e.rows {
 		s.cache.tokens = append(s.cache.tokens, e.feed[i])
-	}
-	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
-		return fmt.Errorf("runtime: decode step: %w", err)
 	}
 	return nil
 }
@@ -826,13 +829,13 @@ func (e *Engine) runPrefill(s *seq, chunk []int32) error {
 	if e.scratch, err = p.writeInputs(chunk, func(i int) int { return base + i }, e.scratch); err != nil {
 		return fmt.Errorf("runtime: prefill: %w", err)
 	}
-	if err := p.prog.Run(e.ctx); err != nil {
+	if err := p.start(e.ctx); err != nil {
+		return fmt.Errorf("runtime: prefill at position %d: %w", base, err)
+	}
+	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
 		return fmt.Errorf("runtime: prefill at position %d: %w", base, err)
 	}
 	s.cache.tokens = append(s.cache.tokens, chunk...)
-	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
-		return fmt.Errorf("runtime: prefill: %w", err)
-	}
 	return nil
 }
 

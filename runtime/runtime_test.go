@@ -178,7 +178,7 @@ func TestOptionsValidate(t *testing.T) {
 	}{
 		{runtime.SessionOptions{Context: -5}, "runtime: SessionOptions.Context -5: want a value in [0, 2147483647]"},
 		{runtime.SessionOptions{Chunk: -1}, "runtime: SessionOptions.Chunk -1: want 0 or more"},
-		{runtime.SessionOptions{KVType: graph.Q4_0}, "runtime: SessionOptions.KVType q4_0: want f32 or f16"},
+		{runtime.SessionOptions{KVType: graph.Q4_0}, "runtime: SessionOptions.KVType q4_0: want f32, f16 or bf16"},
 	} {
 		_, err := m.NewSession(tc.o)
 		require.EqualError(t, err, tc.want)

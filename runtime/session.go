@@ -32,7 +32,7 @@ type SessionOptions struct {
 	// Context is the KV cache rows (0: Model.DefaultContext, the smaller
 	// of DefaultContext and the model's trained context).
 	Context   int
-	KVType    graph.DType // F32 (default) or F16
+	KVType    graph.DType // F32 (default), F16 or BF16 (graph.KVTypes)
 	Chunk     int         // prefill tokens per run (0: DefaultChunk)
 	AllLogits bool        // keep logits of every position of the last Feed (parity)
 }
@@ -42,8 +42,8 @@ type SessionOptions struct {
 func (o SessionOptions) Validate() error {
 	s := optcheck.Struct{Pkg: "runtime", Name: "SessionOptions"}
 	var kv error
-	if o.KVType != graph.F32 && o.KVType != graph.F16 {
-		kv = s.Fail("KVType", o.KVType, "f32 or f16")
+	if !o.KVType.IsKVType() {
+		kv = s.Fail("KVType", o.KVType, graph.KVTypeNames())
 	}
 	return optcheck.First(
 		s.IntRange("Context", o.Context, 0, MaxContext),
@@ -229,11 +229,15 @@ func (s *Session) run(ctx context.Context, chunk []int32) error {
 	if s.scratch, err = p.writeInputs(chunk, func(i int) int { return base + i }, s.scratch); err != nil {
 		return err
 	}
-	if err := p.prog.Run(ctx); err != nil {
+	if err := p.start(ctx); err != nil {
+		return fmt.Errorf("run at position %d: %w", base, err)
+	}
+	// The read waits for the run and reports its errors (step.start).
+	if err := s.readLogits(p); err != nil {
 		return fmt.Errorf("run at position %d: %w", base, err)
 	}
 	s.tokens = append(s.tokens, chunk...)
-	return s.readLogits(p)
+	return nil
 }
 
 func (s *Session) readLogits(p *step) error {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -15,8 +16,10 @@ import (
 // its weights bound and its own buffers for the token and position inputs
 // and the logits output. Its owner binds the KV caches.
 type step struct {
-	built                  *llama.Built
-	prog                   backend.Program
+	built *llama.Built
+	prog  backend.Program
+	// async is prog as a backend.AsyncRunner, when it is one (start).
+	async                  backend.AsyncRunner
 	tokBuf, posBuf, outBuf backend.Buffer
 	// seqCaches[r] are the cache states of sequence row r (K, V of layer
 	// 0, then layer 1, ...); bound[r] is the cache they are bound to.
@@ -36,6 +39,7 @@ func (m *Model) newStep(o llama.BuildOptions) (*step, error) {
 		return nil, fmt.Errorf("compile %d-token graph on %s: %w", o.Tokens, m.Backend.Name(), err)
 	}
 	p := &step{built: built, prog: prog}
+	p.async, _ = prog.(backend.AsyncRunner)
 	fail := func(err error) (*step, error) {
 		p.close()
 		return nil, err
@@ -98,6 +102,17 @@ func (p *step) unbind(c *Cache) {
 			p.bound[r] = nil
 		}
 	}
+}
+
+// start runs the program. A program that can (backend.AsyncRunner) is
+// only enqueued, so that the logits read after it is the one host wait of
+// the step; the errors of such a run (a bad token id or position found on
+// the device) then come from that read.
+func (p *step) start(ctx context.Context) error {
+	if p.async != nil {
+		return p.async.Start(ctx)
+	}
+	return p.prog.Run(ctx)
 }
 
 // writeInputs writes the token ids and positions of a run through scratch

@@ -28,7 +28,7 @@ const attnPad = 16
 // of its paths' needs. Per-query path: for the query heads of one kv
 // group, the output accumulators, running maxima, running sums and the
 // scores of one block of keys, then one key and one value row converted
-// from f16. Blocked path: see runBlocked. Split path: see runSplit.
+// from f16 or bf16. Blocked path: see runBlocked. Split path: see runSplit.
 func attentionScratch(n *graph.Node) int {
 	a := n.AttentionDims()
 	perQuery := a.Group*(a.Dv+2+attnBlock) + a.D + a.Dv
@@ -52,8 +52,8 @@ func blockQueries(a *graph.AttentionDims) int { return min(max(1, attnRows/a.Gro
 func useBlocked(a *graph.AttentionDims) bool { return a.Sq > 1 && blockRows(a) >= 4 }
 
 // attnTask is fused attention with an online softmax, reading only keys up
-// to the causal limit and each key and value row (converted from f16) once
-// for all the query heads that share it. It has three paths, chosen from
+// to the causal limit and each key and value row (converted from f16 or
+// bf16) once for all the query heads that share it. It has three paths, chosen from
 // the shapes only (so results never depend on the thread count):
 //
 //   - one query (a decode step): split over blocks of keys, every head at
@@ -70,7 +70,9 @@ type attnTask struct {
 	pos    []int32
 	q, out []float32
 	kf, vf []float32
-	kh, vh []uint16
+	kh, vh []uint16    // 16-bit K or V (F16 or BF16: kdt, vdt)
+	kdt    graph.DType // K's dtype
+	vdt    graph.DType // V's dtype
 	// mode says what the items are: (batch, query, kv head) for the
 	// per-query path, (batch, kv head, block of queries) for runBlocked,
 	// (batch, block of keys) for runSplit, (batch, query head) for
@@ -129,7 +131,7 @@ func (t *attnTask) run(lo, hi, slot int) error {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var kr []float32
 				if t.kh != nil {
-					quant.DecodeF16(kbuf, t.kh[kvRow*a.D:(kvRow+1)*a.D])
+					decodeKV(t.kdt, kbuf, t.kh[kvRow*a.D:(kvRow+1)*a.D])
 					kr = kbuf
 				} else {
 					kr = t.kf[kvRow*a.D : (kvRow+1)*a.D]
@@ -180,7 +182,7 @@ func (t *attnTask) run(lo, hi, slot int) error {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var vr []float32
 				if t.vh != nil {
-					quant.DecodeF16(vbuf, t.vh[kvRow*a.Dv:(kvRow+1)*a.Dv])
+					decodeKV(t.vdt, vbuf, t.vh[kvRow*a.Dv:(kvRow+1)*a.Dv])
 					vr = vbuf
 				} else {
 					vr = t.vf[kvRow*a.Dv : (kvRow+1)*a.Dv]
@@ -217,12 +219,13 @@ func fastAttention(p *program, n *graph.Node) error {
 		t.pos = p.i32(ps)
 	}
 	t.kf, t.kh, t.vf, t.vh = nil, nil, nil, nil
-	if k.DType == graph.F16 {
+	t.kdt, t.vdt = k.DType, v.DType
+	if k.DType != graph.F32 {
 		t.kh = p.u16(k)
 	} else {
 		t.kf = p.f32(k)
 	}
-	if v.DType == graph.F16 {
+	if v.DType != graph.F32 {
 		t.vh = p.u16(v)
 	} else {
 		t.vf = p.f32(v)
@@ -348,7 +351,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 			for jj := range nv {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				if t.kh != nil {
-					quant.DecodeF16(ks[jj*d:(jj+1)*d], t.kh[kvRow*d:(kvRow+1)*d])
+					decodeKV(t.kdt, ks[jj*d:(jj+1)*d], t.kh[kvRow*d:(kvRow+1)*d])
 				} else {
 					copy(ks[jj*d:(jj+1)*d], t.kf[kvRow*d:(kvRow+1)*d])
 				}
@@ -404,7 +407,7 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 				kvRow := (b*a.Sk+j0+jj)*a.Hkv + g
 				var vr []float32
 				if t.vh != nil {
-					quant.DecodeF16(vbuf, t.vh[kvRow*dv:(kvRow+1)*dv])
+					decodeKV(t.vdt, vbuf, t.vh[kvRow*dv:(kvRow+1)*dv])
 					vr = vbuf
 				} else {
 					vr = t.vf[kvRow*dv : (kvRow+1)*dv]
@@ -495,7 +498,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			g := h / G
 			sh := scores[h*KB : h*KB+nb]
 			if t.kh != nil {
-				quant.DotRowsF16(q[h*d:(h+1)*d], t.kh[(base*hkv+g)*d:], hkv*d, sh)
+				dotRowsKV(t.kdt, q[h*d:(h+1)*d], t.kh[(base*hkv+g)*d:], hkv*d, sh)
 			} else {
 				quant.DotRowsF32(q[h*d:(h+1)*d], t.kf[(base*hkv+g)*d:], hkv*d, sh)
 			}
@@ -529,7 +532,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			g := h / G
 			sh, ah := scores[h*KB:h*KB+nb], acc[h*dv:(h+1)*dv]
 			if t.vh != nil {
-				quant.AXPYRowsF16(sh, t.vh[(base*hkv+g)*dv:], hkv*dv, ah)
+				axpyRowsKV(t.vdt, sh, t.vh[(base*hkv+g)*dv:], hkv*dv, ah)
 			} else {
 				quant.AXPYRowsF32(sh, t.vf[(base*hkv+g)*dv:], hkv*dv, ah)
 			}
@@ -576,4 +579,24 @@ func (t *attnTask) combine(lo, hi int) error {
 		quant.Scale(o, 1/total, o)
 	}
 	return nil
+}
+
+// dotRowsKV is quant.DotRowsF16 or quant.DotRowsBF16 for the 16-bit KV
+// cache rows of dtype dt.
+func dotRowsKV(dt graph.DType, q []float32, rows []uint16, stride int, out []float32) {
+	if dt == graph.BF16 {
+		quant.DotRowsBF16(q, rows, stride, out)
+		return
+	}
+	quant.DotRowsF16(q, rows, stride, out)
+}
+
+// axpyRowsKV is quant.AXPYRowsF16 or quant.AXPYRowsBF16 for the 16-bit KV
+// cache rows of dtype dt.
+func axpyRowsKV(dt graph.DType, e []float32, rows []uint16, stride int, acc []float32) {
+	if dt == graph.BF16 {
+		quant.AXPYRowsBF16(e, rows, stride, acc)
+		return
+	}
+	quant.AXPYRowsF16(e, rows, stride, acc)
 }

@@ -80,11 +80,8 @@ func ropeKVWrite(p *program, n *graph.Node, freq func(i int) float64, row []floa
 		switch cache.DType {
 		case graph.F32:
 			copy(p.f32(cache)[int(ps)*rowLen:], row)
-		case graph.F16:
-			dst := p.u16(cache)[int(ps)*rowLen : (int(ps)+1)*rowLen]
-			for j, v := range row {
-				dst[j] = quant.F32ToF16(v)
-			}
+		case graph.F16, graph.BF16:
+			encodeKV(cache.DType, p.u16(cache)[int(ps)*rowLen:(int(ps)+1)*rowLen], row)
 		default:
 			return fmt.Errorf("cache dtype %s is not supported", cache.DType)
 		}

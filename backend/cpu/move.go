@@ -94,15 +94,38 @@ func kKVWrite(p *program, n *graph.Node) error {
 		for i, ps := range pv {
 			copy(cv[int(ps)*rowLen:(int(ps)+1)*rowLen], sv[i*rowLen:(i+1)*rowLen])
 		}
-	case graph.F16:
+	case graph.F16, graph.BF16:
 		cv := p.u16(cache)
 		for i, ps := range pv {
-			quant.EncodeF16(cv[int(ps)*rowLen:(int(ps)+1)*rowLen], sv[i*rowLen:(i+1)*rowLen])
+			encodeKV(cache.DType, cv[int(ps)*rowLen:(int(ps)+1)*rowLen], sv[i*rowLen:(i+1)*rowLen])
 		}
 	default:
 		return fmt.Errorf("cache dtype %s is not supported", cache.DType)
 	}
 	return nil
+}
+
+// encodeKV rounds the float32 values of src into dst, elements of a
+// 16-bit KV cache of dtype dt (F16 or BF16), to nearest with ties to even.
+func encodeKV(dt graph.DType, dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	if dt == graph.BF16 {
+		for j, x := range src {
+			dst[j] = quant.F32ToBF16(x)
+		}
+		return
+	}
+	quant.EncodeF16(dst, src)
+}
+
+// decodeKV converts the 16-bit KV cache elements src of dtype dt (F16 or
+// BF16) to float32 in dst (exact).
+func decodeKV(dt graph.DType, dst []float32, src []uint16) {
+	if dt == graph.BF16 {
+		quant.DecodeBF16(dst, src)
+		return
+	}
+	quant.DecodeF16(dst, src)
 }
 
 // kContiguous copies a possibly strided tensor into contiguous memory.

@@ -305,11 +305,15 @@ func refAttention(p *program, n *graph.Node) error {
 	return nil
 }
 
-// floatReader returns element access to contiguous F32 or F16 node n.
+// floatReader returns element access to contiguous F32, F16 or BF16 node n.
 func floatReader(p *program, n *graph.Node) func(i int) float64 {
-	if n.DType == graph.F16 {
+	switch n.DType {
+	case graph.F16:
 		h := p.u16(n)
 		return func(i int) float64 { return float64(quant.F16ToF32(h[i])) }
+	case graph.BF16:
+		h := p.u16(n)
+		return func(i int) float64 { return float64(quant.BF16ToF32(h[i])) }
 	}
 	f := p.f32(n)
 	return func(i int) float64 { return float64(f[i]) }

@@ -79,17 +79,22 @@ func attentionRef(s attnSpec, q, k, v, mask []float32) []float32 {
 	return out
 }
 
-// encodeKV encodes vals as kvt (F32 or F16); rows of the flattened cache
-// at or past stale hold NaN.
+// encodeKV encodes vals as kvt (F32, F16 or BF16) and returns the values
+// the encoding holds.
 func encodeKV(vals []float32, kvt graph.DType) ([]byte, []float32) {
 	var out []byte
 	back := make([]float32, len(vals))
 	for i, x := range vals {
-		if kvt == graph.F16 {
+		switch kvt {
+		case graph.F16:
 			h := quant.F32ToF16(x)
 			back[i] = quant.F16ToF32(h)
 			out = binary.LittleEndian.AppendUint16(out, h)
-		} else {
+		case graph.BF16:
+			h := quant.F32ToBF16(x)
+			back[i] = quant.BF16ToF32(h)
+			out = binary.LittleEndian.AppendUint16(out, h)
+		default:
 			back[i] = x
 			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(x))
 		}
@@ -181,7 +186,8 @@ func runAttention(t *testing.T, be *cudaBackend, s attnSpec, variant string) {
 // TestAttentionKernelShapes runs the split-KV and flash kernels on shapes
 // the op suite lacks: long caches split many ways (the SM count raised),
 // GQA groups of 16 (two head chunks), queries that see one key or none,
-// F32 rows of 128, masks with −inf, batches, NaN rows past every position.
+// F32 rows of 128, BF16 rows (vector and unaligned pieces), masks with
+// −inf, batches, NaN rows past every position.
 func TestAttentionKernelShapes(t *testing.T) {
 	be := cudaDevice(t)
 	tests := []struct {
@@ -192,6 +198,17 @@ func TestAttentionKernelShapes(t *testing.T) {
 		{attnSplitKV, attnSpec{b: 1, sq: 1, sk: 300, hq: 4, hkv: 4, d: 80, dv: 80, kvt: graph.F16, pos: []int32{0}, sms: 132}},
 		{attnSplitKV, attnSpec{b: 2, sq: 1, sk: 513, hq: 8, hkv: 2, d: 128, dv: 128, kvt: graph.F32, mask: true, sms: 64}},
 		{attnSplitKV, attnSpec{b: 1, sq: 3, sk: 200, hq: 6, hkv: 2, d: 96, dv: 64, kvt: graph.F16, pos: []int32{-1, 150, 60}, sms: 40}},
+		{attnSplitKV, attnSpec{b: 1, sq: 1, sk: 1000, hq: 16, hkv: 2, d: 128, dv: 128, kvt: graph.BF16, pos: []int32{900}, sms: 132}},
+		{attnSplitKV, attnSpec{b: 2, sq: 1, sk: 97, hq: 3, hkv: 1, d: 36, dv: 20, kvt: graph.BF16, mask: true, sms: 8}},
+		{attnFlash, attnSpec{b: 1, sq: 130, sk: 200, hq: 4, hkv: 2, d: 128, dv: 128, kvt: graph.BF16, pos: func() []int32 {
+			p := make([]int32, 130)
+			for i := range p {
+				p[i] = int32(50 + i)
+			}
+			return p
+		}()}},
+		{attnFlash, attnSpec{b: 2, sq: 33, sk: 70, hq: 2, hkv: 1, d: 80, dv: 80, kvt: graph.BF16, mask: true}},
+		{attnSimple, attnSpec{b: 1, sq: 4, sk: 50, hq: 4, hkv: 2, d: 200, dv: 72, kvt: graph.BF16, pos: []int32{10, 49, 0, 30}}},
 		{attnFlash, attnSpec{b: 1, sq: 150, sk: 150, hq: 4, hkv: 1, d: 64, dv: 64, kvt: graph.F16}},
 		{attnFlash, attnSpec{b: 2, sq: 70, sk: 200, hq: 2, hkv: 2, d: 128, dv: 128, kvt: graph.F32, mask: true}},
 		{attnFlash, attnSpec{b: 1, sq: 5, sk: 300, hq: 8, hkv: 2, d: 80, dv: 80, kvt: graph.F16, pos: []int32{200, 7, 0, -1, 130}}},

@@ -39,10 +39,13 @@ type cudaBackend struct {
 	shared  map[string]uint32    // dynamic shared memory a function allows beyond the default
 	buffers map[*cuBuffer]struct{}
 	progs   map[*program]struct{}
-	fuse    bool              // compile graphs through graph.Fuse (FuseEnv)
-	lt      *C.golem_cublaslt // cuBLASLt, nil when unavailable (info.CublasLt says why)
-	ltTried bool              // loadCublasLt ran
-	profile bool              // programs time every node (backend.Options.Profile)
+	// inflight are the programs with a started run whose status words are
+	// not checked yet (program.Start).
+	inflight map[*program]struct{}
+	fuse     bool              // compile graphs through graph.Fuse (FuseEnv)
+	lt       *C.golem_cublaslt // cuBLASLt, nil when unavailable (info.CublasLt says why)
+	ltTried  bool              // loadCublasLt ran
+	profile  bool              // programs time every node (backend.Options.Profile)
 }
 
 // entryRE finds the kernels (.entry functions) of a PTX module.
@@ -74,17 +77,18 @@ func open(st backend.Status, opts backend.Options) (backend.Backend, error) {
 	}
 	info.CublasLt = "cuBLASLt not loaded yet"
 	b := &cudaBackend{
-		name:    st.Device,
-		info:    info,
-		dinfo:   info.status(st.Info.Index).Info,
-		log:     log,
-		dev:     dev,
-		funcs:   map[string]cfunction{},
-		shared:  map[string]uint32{},
-		buffers: map[*cuBuffer]struct{}{},
-		progs:   map[*program]struct{}{},
-		fuse:    os.Getenv(FuseEnv) != "0",
-		profile: opts.Profile,
+		name:     st.Device,
+		info:     info,
+		dinfo:    info.status(st.Info.Index).Info,
+		log:      log,
+		dev:      dev,
+		funcs:    map[string]cfunction{},
+		shared:   map[string]uint32{},
+		buffers:  map[*cuBuffer]struct{}{},
+		progs:    map[*program]struct{}{},
+		inflight: map[*program]struct{}{},
+		fuse:     os.Getenv(FuseEnv) != "0",
+		profile:  opts.Profile,
 	}
 	if err := b.loadKernels(); err != nil {
 		b.releaseLocked()
@@ -208,6 +212,20 @@ func (b *cudaBackend) note(err error) error {
 	return err
 }
 
+// settled forgets the runs in flight after a wait on the stream failed
+// with err: their status words are not known, and err (a driver error,
+// which makes the device unusable) is what the failed call reports. The
+// caller holds b.mu.
+func (b *cudaBackend) settled(err error) {
+	if err == nil {
+		return
+	}
+	for p := range b.inflight {
+		p.inflight = false
+	}
+	clear(b.inflight)
+}
+
 // usable returns an error when the backend is closed (wrapping
 // backend.ErrClosed) or its context lost (wrapping backend.ErrUnavailable);
 // callers add "cuda: " and what they were doing. The caller holds b.mu.
@@ -322,7 +340,10 @@ func (buf *cuBuffer) Write(off int64, src []byte) error {
 	return nil
 }
 
-// Read implements backend.Buffer.
+// Read implements backend.Buffer. It waits for everything issued before
+// it, runs started without waiting included (program.Start); the first
+// error of such a run of a program this buffer is bound to is returned
+// instead of nil (backend.AsyncRunner), as Run would have returned it.
 func (buf *cuBuffer) Read(off int64, dst []byte) error {
 	b := buf.owner
 	b.mu.Lock()
@@ -331,9 +352,18 @@ func (buf *cuBuffer) Read(off int64, dst []byte) error {
 		return err
 	}
 	if err := b.dev.read(dst, buf.ptr+devicePtr(off)); err != nil {
+		b.settled(err)
 		return fmt.Errorf("cuda: read: %w", b.note(err))
 	}
-	return nil
+	var first error
+	for p := range b.inflight {
+		if p.core.Binds(func(cb *cuBuffer) bool { return cb == buf }) {
+			if err := p.check(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 // Free implements backend.Buffer. Freeing twice, or after the backend is

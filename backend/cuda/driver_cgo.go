@@ -52,7 +52,12 @@ type device struct {
 	stream  C.CUstream
 	staging C.golem_cu_staging
 	closed  bool
-	pending bool // small writes were issued without waiting (writeAsync)
+	pending bool // work was issued without waiting: small writes, graph launches
+	// failed receives the failing entry point's name from the calls made
+	// under mu: a field, not a local, so that the calls of a decode step
+	// (write, launchGraph, read) allocate nothing (a local whose address
+	// goes to C escapes to the heap).
+	failed *C.char
 }
 
 // openDevice retains the primary context of device ordinal and makes its
@@ -111,8 +116,8 @@ func (d *device) alloc(size int64) (C.CUdeviceptr, error) {
 	return p, nil
 }
 
-// free releases device memory from alloc, after the small writes still
-// in flight (one may target it).
+// free releases device memory from alloc, after the small writes and runs
+// still in flight (one may use it).
 func (d *device) free(p C.CUdeviceptr) error {
 	if err := d.settle(); err != nil {
 		return err
@@ -124,16 +129,16 @@ func (d *device) free(p C.CUdeviceptr) error {
 	return nil
 }
 
-// settle waits for the small writes issued without waiting.
+// settle waits for the work issued without waiting (small writes, graph
+// launches).
 func (d *device) settle() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.pending || d.closed {
 		return nil
 	}
-	var failed *C.char
-	if r := C.golem_cu_stream_sync(d.lib.lib, d.ctx, d.stream, &failed); r != 0 {
-		return d.lib.fail(r, failed, "", "")
+	if r := C.golem_cu_stream_sync(d.lib.lib, d.ctx, d.stream, &d.failed); r != 0 {
+		return d.lib.fail(r, d.failed, "", "")
 	}
 	d.pending = false
 	return nil
@@ -152,21 +157,21 @@ func (d *device) write(dst C.CUdeviceptr, src []byte) error {
 	if d.closed {
 		return errClosed
 	}
-	var failed *C.char
 	if len(src) <= ringSlot {
-		if r := C.golem_cu_write_async(d.lib.lib, d.ctx, d.stream, &d.staging, dst, unsafe.Pointer(&src[0]), C.size_t(len(src)), &failed); r != 0 {
-			return d.lib.fail(r, failed, "cuMemcpyHtoDAsync_v2", strconv.Itoa(len(src)))
+		if r := C.golem_cu_write_async(d.lib.lib, d.ctx, d.stream, &d.staging, dst, unsafe.Pointer(&src[0]), C.size_t(len(src)), &d.failed); r != 0 {
+			return d.lib.fail(r, d.failed, "cuMemcpyHtoDAsync_v2", strconv.Itoa(len(src)))
 		}
 		d.pending = true
 		return nil
 	}
-	if r := C.golem_cu_write(d.lib.lib, d.ctx, d.stream, &d.staging, dst, unsafe.Pointer(&src[0]), C.size_t(len(src)), &failed); r != 0 {
-		return d.lib.fail(r, failed, "cuMemcpyHtoDAsync_v2", strconv.Itoa(len(src)))
+	if r := C.golem_cu_write(d.lib.lib, d.ctx, d.stream, &d.staging, dst, unsafe.Pointer(&src[0]), C.size_t(len(src)), &d.failed); r != 0 {
+		return d.lib.fail(r, d.failed, "cuMemcpyHtoDAsync_v2", strconv.Itoa(len(src)))
 	}
 	return nil
 }
 
-// read copies len(dst) bytes from device address src.
+// read copies len(dst) bytes from device address src, after everything
+// issued on the transfer stream before it: it waits on the host once.
 func (d *device) read(dst []byte, src C.CUdeviceptr) error {
 	if len(dst) == 0 {
 		return nil
@@ -176,10 +181,10 @@ func (d *device) read(dst []byte, src C.CUdeviceptr) error {
 	if d.closed {
 		return errClosed
 	}
-	var failed *C.char
-	if r := C.golem_cu_read(d.lib.lib, d.ctx, d.stream, &d.staging, unsafe.Pointer(&dst[0]), src, C.size_t(len(dst)), &failed); r != 0 {
-		return d.lib.fail(r, failed, "cuMemcpyDtoHAsync_v2", strconv.Itoa(len(dst)))
+	if r := C.golem_cu_read(d.lib.lib, d.ctx, d.stream, &d.staging, unsafe.Pointer(&dst[0]), src, C.size_t(len(dst)), &d.failed); r != 0 {
+		return d.lib.fail(r, d.failed, "cuMemcpyDtoHAsync_v2", strconv.Itoa(len(dst)))
 	}
+	d.pending = false // the read waited for everything issued before it
 	return nil
 }
 
@@ -190,9 +195,8 @@ func (d *device) zero(dst C.CUdeviceptr, n int64) error {
 	if d.closed {
 		return errClosed
 	}
-	var failed *C.char
-	if r := C.golem_cu_memset8(d.lib.lib, d.ctx, d.stream, dst, 0, C.size_t(n), &failed); r != 0 {
-		return d.lib.fail(r, failed, "cuMemsetD8Async", strconv.FormatInt(n, 10))
+	if r := C.golem_cu_memset8(d.lib.lib, d.ctx, d.stream, dst, 0, C.size_t(n), &d.failed); r != 0 {
+		return d.lib.fail(r, d.failed, "cuMemsetD8Async", strconv.FormatInt(n, 10))
 	}
 	return nil
 }
@@ -422,6 +426,10 @@ func (d *device) launchAll(s *stream, ll *launchList, names []string) error {
 // pinned host memory after.
 type capturedGraph struct {
 	p C.golem_cu_program
+	// instantiations and updates count how its executable graph was made:
+	// instantiated from a capture, or updated in place by a later capture
+	// (recapture).
+	instantiations, updates int
 }
 
 // newCapturedGraph prepares a graph with the status region status (words
@@ -447,20 +455,60 @@ func (d *device) capture(s *stream, ll *launchList, names []string, status C.CUd
 	if err != nil {
 		return nil, err
 	}
-	var failed *C.char
-	var index C.int
-	if r := C.golem_cu_capture(d.lib.lib, d.ctx, s.s, ll.l, C.int(ll.n), &g.p, &index, &failed); r != 0 {
+	if _, err := d.recapture(s, ll, names, g); err != nil {
 		d.destroyGraph(g)
-		return nil, d.launchError(r, failed, int(index), names)
+		return nil, err
 	}
 	return g, nil
 }
 
-// replay runs g on s and waits for it.
-func (d *device) replay(s *stream, g *capturedGraph) error {
+// recapture captures ll on s into g again: the launches g holds with other
+// parameters (a binding changed), whose graph updates g's executable graph
+// in place (cuGraphExecUpdate; updated is true) unless the driver refuses,
+// when it is instantiated anew. g keeps its status region. A g that holds
+// no executable graph yet gets a new one.
+func (d *device) recapture(s *stream, ll *launchList, names []string, g *capturedGraph) (updated bool, err error) {
 	var failed *C.char
-	if r := C.golem_cu_replay(d.lib.lib, d.ctx, s.s, &g.p, &failed); r != 0 {
-		return d.lib.fail(r, failed, "cuGraphLaunch", "")
+	var index, upd C.int
+	if r := C.golem_cu_capture(d.lib.lib, d.ctx, s.s, ll.l, C.int(ll.n), &g.p, &upd, &index, &failed); r != 0 {
+		return false, d.launchError(r, failed, int(index), names)
+	}
+	if upd != 0 {
+		g.updates++
+	} else {
+		g.instantiations++
+	}
+	return upd != 0, nil
+}
+
+// launchGraph enqueues g on s without waiting: the stream orders it after
+// the writes before it and before the reads after it, and free waits for
+// it (settle).
+func (d *device) launchGraph(s *stream, g *capturedGraph) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errClosed
+	}
+	if r := C.golem_cu_graph_launch(d.lib.lib, d.ctx, s.s, &g.p, &d.failed); r != 0 {
+		return d.lib.fail(r, d.failed, "cuGraphLaunch", "")
+	}
+	d.pending = true
+	return nil
+}
+
+// wait waits on the host for everything issued on s.
+func (d *device) wait(s *stream) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errClosed
+	}
+	if r := C.golem_cu_stream_sync(d.lib.lib, d.ctx, s.s, &d.failed); r != 0 {
+		return d.lib.fail(r, d.failed, "", "")
+	}
+	if s.s == d.stream {
+		d.pending = false
 	}
 	return nil
 }

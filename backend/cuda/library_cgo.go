@@ -54,6 +54,15 @@ func openLibrary(path string) (*library, string) {
 	return &library{lib: lib, path: path, emulator: C.golem_cuda_is_emulator(lib) != 0}, ""
 }
 
+// syncs returns how many times the shim has waited on the device from the
+// host through l (stream, event and context synchronisations), for the
+// tests that count the waits of a decode step.
+func (l *library) syncs() uint64 { return uint64(C.golem_cuda_syncs(l.lib)) }
+
+// allocs returns how many device and pinned host allocations the shim has
+// made through l, for the tests that check a decode step makes none.
+func (l *library) allocs() uint64 { return uint64(C.golem_cuda_allocs(l.lib)) }
+
 // close unloads a library opened by openLibrary (used by tests).
 func (l *library) close() {
 	C.golem_cuda_close(l.lib)

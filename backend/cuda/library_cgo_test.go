@@ -114,13 +114,24 @@ func TestFakeDriver(t *testing.T) {
 }
 
 func TestFakeDriverMissingComputeSymbol(t *testing.T) {
-	lib, msg := openLibrary(buildFake(t, "-DNO_COMPUTE"))
-	require.NotNil(t, lib, msg)
-	defer lib.close()
-	sts := lib.probe()
-	require.Len(t, sts, 2)
-	require.False(t, sts[0].Available)
-	require.Equal(t, "cuda: the driver lacks cuDevicePrimaryCtxRetain (CUDA 13.0; golem needs CUDA 12.0 or newer)", sts[0].Reason)
+	tests := []struct {
+		define, missing string
+	}{
+		{"-DNO_COMPUTE", "cuDevicePrimaryCtxRetain"},
+		// The graph update of a rebound program (CUDA 12.0) is required too.
+		{"-DNO_GRAPH_UPDATE", "cuGraphExecUpdate_v2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.define, func(t *testing.T) {
+			lib, msg := openLibrary(buildFake(t, tt.define))
+			require.NotNil(t, lib, msg)
+			defer lib.close()
+			sts := lib.probe()
+			require.Len(t, sts, 2)
+			require.False(t, sts[0].Available)
+			require.Equal(t, "cuda: the driver lacks "+tt.missing+" (CUDA 13.0; golem needs CUDA 12.0 or newer)", sts[0].Reason)
+		})
+	}
 }
 
 func TestFakeDriverMissingSymbol(t *testing.T) {

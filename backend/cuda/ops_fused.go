@@ -47,10 +47,7 @@ func launchRoPEKVWrite(c *compiler, n *graph.Node) error {
 	if p.Mode == graph.RoPENeoX {
 		neox = 1
 	}
-	kernel := "rope_kv_write_f32"
-	if cache.DType == graph.F16 {
-		kernel = "rope_kv_write_f16"
-	}
+	kernel := "rope_kv_write_" + cache.DType.String()
 	k := c.Constants(ropeFreqs(p))
 	rows := x.Shape[0]
 	l := c.Launch(n, kernel)

@@ -1,8 +1,6 @@
 package cuda
 
 import (
-	"fmt"
-
 	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
 )
@@ -20,17 +18,11 @@ func init() {
 	ops.Register(graph.OpConcat, variant{Name: "default", Launch: launchConcat})
 }
 
-// unit16 reports whether dt has 16-bit elements.
-func unit16(dt graph.DType) bool { return dt == graph.F16 || dt == graph.BF16 }
-
 func launchKVWrite(c *compiler, n *graph.Node) error {
 	cache, src, pos := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	rows := src.Shape[0]
 	rowLen := src.Shape.NumElements() / int64(rows)
-	kernel := "kv_write_f32"
-	if cache.DType == graph.F16 {
-		kernel = "kv_write_f16"
-	}
+	kernel := "kv_write_" + cache.DType.String()
 	l := c.Launch(n, kernel)
 	l.Out(cache)
 	l.In(src)
@@ -44,34 +36,14 @@ func launchKVWrite(c *compiler, n *graph.Node) error {
 	return nil
 }
 
-// copyKernel returns the kernel converting src to dst, or an error for the
-// conversions the backend does not implement.
-func copyKernel(src, dst graph.DType) (string, error) {
-	switch {
-	case src == dst && src.IsQuantized():
-		return "cpy_bytes", nil
-	case src == dst && unit16(src):
-		return "cpy_16", nil
-	case src == dst:
-		return "cpy_32", nil
-	case src.IsQuantized() && (dst == graph.F32 || unit16(dst)):
-		return "dq_" + src.String() + "_" + dst.String(), nil
-	case src.IsQuantized():
-		return "", fmt.Errorf("converting %s to %s is not implemented (dequantize to f32 first)", src, dst)
-	case dst.IsQuantized():
-		return "q_" + src.String() + "_" + dst.String(), nil
-	}
-	return "cpy_" + src.String() + "_" + dst.String(), nil
-}
-
 func supportsCopy(_ *deviceInfo, n *graph.Node) error {
-	_, err := copyKernel(n.Inputs[0].DType, n.DType)
+	_, err := gpu.CopyKernel(n.Inputs[0].DType, n.DType)
 	return err
 }
 
 func launchCopy(c *compiler, n *graph.Node) error {
 	x := n.Inputs[0]
-	kernel, err := copyKernel(x.DType, n.DType)
+	kernel, err := gpu.CopyKernel(x.DType, n.DType)
 	if err != nil {
 		return err
 	}
@@ -129,7 +101,7 @@ func launchConcat(c *compiler, n *graph.Node) error {
 		inner *= int64(d)
 	}
 	kernel := "concat_32"
-	if unit16(n.DType) {
+	if gpu.Is16Bit(n.DType) {
 		kernel = "concat_16"
 	}
 	count := n.Shape.NumElements()

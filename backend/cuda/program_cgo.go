@@ -19,7 +19,10 @@ const regionAlign = 256
 // program is a compiled graph: the GPU program layer's half (graph,
 // bindings, memory plan, launches, timings) and CUDA's: its functions,
 // memory, a stream, and the launches packed once after binding and
-// captured into a CUDA graph that every run replays.
+// captured into a CUDA graph that every run replays. It implements
+// backend.AsyncRunner: Start enqueues the graph, and the status words it
+// copies to pinned memory in the same stream are checked at the next
+// synchronising call.
 type program struct {
 	b     *cudaBackend
 	core  *gpu.Program[*cuBuffer]
@@ -34,6 +37,9 @@ type program struct {
 	graph  *capturedGraph
 	dirty  bool // bindings changed: pack and capture again
 	closed bool
+	// inflight: a run was started (Start) and its status words have not
+	// been checked yet; the backend lists the program in b.inflight.
+	inflight bool
 
 	profile bool // time every node with events (no graph) on each run
 	ends    []int
@@ -217,9 +223,23 @@ func (p *program) resolve() error {
 		}
 		ls[i] = kernelLaunch{fn: p.fns[i], grid: l.Groups, block: l.LocalSize(), shared: dynamicShared(l), params: pr, call: p.calls[i]}
 	}
-	p.releaseGraph()
-	p.packed = pack(ls)
+	ll := pack(ls)
 	if p.profile {
+		p.releaseGraph()
+		p.packed = ll
+		return nil
+	}
+	if p.packed != nil {
+		p.packed.free() // the captured graph holds copies of the parameters
+	}
+	p.packed = ll
+	if p.graph != nil {
+		// A binding changed: the same launches with other pointers update
+		// the executable graph instead of instantiating a new one.
+		if _, err := p.b.dev.recapture(p.stream, p.packed, p.names, p.graph); err != nil {
+			p.releaseGraph()
+			return fmt.Errorf("cuda: run: %w", p.b.note(err))
+		}
 		return nil
 	}
 	g, err := p.b.dev.capture(p.stream, p.packed, p.names, p.status, int(list.StatusBytes()/4))
@@ -255,14 +275,43 @@ func (p *program) Profile(on bool) {
 	}
 }
 
-// Run implements backend.Program: the replay of the captured graph
-// (captured again only after Bind), then the status check.
+// Run implements backend.Program: Start, then Wait.
 func (p *program) Run(ctx context.Context) error {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	if err := p.startLocked(ctx); err != nil {
+		return err
+	}
+	return p.waitLocked()
+}
+
+// Start implements backend.AsyncRunner: the replay of the captured graph
+// (captured again after Bind, updating the executable graph), enqueued on
+// the transfer stream without a host wait. The status words, copied to
+// pinned memory by the graph itself, are checked by the next synchronising
+// call: Wait, Start, Run, or a Read of a buffer bound to the program.
+// Profiled runs (Profile) run to completion in Start.
+func (p *program) Start(ctx context.Context) error {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	return p.startLocked(ctx)
+}
+
+// Wait implements backend.AsyncRunner.
+func (p *program) Wait() error {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	return p.waitLocked()
+}
+
+// startLocked is Start; the caller holds b.mu.
+func (p *program) startLocked(ctx context.Context) error {
 	b := p.b
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if p.closed {
 		return fmt.Errorf("cuda: run: program is %w", backend.ErrClosed)
+	}
+	if err := p.waitLocked(); err != nil {
+		return err // the previous run's error, reported once
 	}
 	if err := b.usable(); err != nil {
 		return fmt.Errorf("cuda: run: %w", err)
@@ -283,34 +332,61 @@ func (p *program) Run(ctx context.Context) error {
 		p.dirty = false
 	}
 	p.core.ClearTimings()
-	list := p.core.List
-	var words []uint32
 	if p.profile {
-		st, err := b.dev.newCapturedGraph(p.status, int(list.StatusBytes()/4))
-		if err != nil {
-			return fmt.Errorf("cuda: run: %w", b.note(err))
-		}
-		defer b.dev.destroyGraph(st)
-		secs, err := b.dev.runTimed(p.stream, p.packed, p.names, p.ends, st)
-		if err != nil {
-			return fmt.Errorf("cuda: run: %w", b.note(err))
-		}
-		words = st.status()
-		if err := list.CheckStatus(words); err != nil {
-			return fmt.Errorf("cuda: run: %w", err)
-		}
-		p.core.SetTimings(p.nodes, secs)
+		return p.runProfiled()
+	}
+	if len(p.core.List.Launches) == 0 {
 		return nil
 	}
-	if len(list.Launches) > 0 {
-		if err := b.dev.replay(p.stream, p.graph); err != nil {
-			return fmt.Errorf("cuda: run: %w", b.note(err))
-		}
-		words = p.graph.status()
+	if err := b.dev.launchGraph(p.stream, p.graph); err != nil {
+		return fmt.Errorf("cuda: run: %w", b.note(err))
 	}
-	if err := list.CheckStatus(words); err != nil {
+	p.inflight = true
+	b.inflight[p] = struct{}{}
+	return nil
+}
+
+// waitLocked waits for the run in flight, if any, and checks its status
+// words. The caller holds b.mu.
+func (p *program) waitLocked() error {
+	if !p.inflight {
+		return nil
+	}
+	if err := p.b.dev.wait(p.stream); err != nil {
+		p.b.settled(err)
+		return fmt.Errorf("cuda: run: %w", p.b.note(err))
+	}
+	return p.check()
+}
+
+// check checks the status words of the run in flight, which the stream
+// has finished, and marks it done. The caller holds b.mu.
+func (p *program) check() error {
+	p.inflight = false
+	delete(p.b.inflight, p)
+	if err := p.core.List.CheckStatus(p.graph.status()); err != nil {
 		return fmt.Errorf("cuda: run: %w", err)
 	}
+	return nil
+}
+
+// runProfiled runs every launch with an event after each node's last one
+// and waits. The caller holds b.mu.
+func (p *program) runProfiled() error {
+	b, list := p.b, p.core.List
+	st, err := b.dev.newCapturedGraph(p.status, int(list.StatusBytes()/4))
+	if err != nil {
+		return fmt.Errorf("cuda: run: %w", b.note(err))
+	}
+	defer b.dev.destroyGraph(st)
+	secs, err := b.dev.runTimed(p.stream, p.packed, p.names, p.ends, st)
+	if err != nil {
+		return fmt.Errorf("cuda: run: %w", b.note(err))
+	}
+	if err := list.CheckStatus(st.status()); err != nil {
+		return fmt.Errorf("cuda: run: %w", err)
+	}
+	p.core.SetTimings(p.nodes, secs)
 	return nil
 }
 
@@ -333,10 +409,14 @@ func (p *program) Close() error {
 	return nil
 }
 
-// releaseLocked frees the program's device resources. The caller holds b.mu.
+// releaseLocked frees the program's device resources, after its run in
+// flight (whose error is dropped). The caller holds b.mu.
 func (p *program) releaseLocked() {
 	if p.closed {
 		return
+	}
+	if p.inflight {
+		_ = p.waitLocked()
 	}
 	p.closed = true
 	d := p.b.dev
@@ -362,3 +442,5 @@ func (p *program) freeCalls() {
 		}
 	}
 }
+
+var _ backend.AsyncRunner = (*program)(nil)

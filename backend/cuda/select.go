@@ -107,11 +107,11 @@ func gemmSplit(sms int, md graph.MatMulDims) int {
 // Attention kernels.
 const (
 	// attnSimple is the first, simple kernel: a block per (query, head),
-	// every head dim up to 512, F32/F16 K and V (attention.cu).
+	// every head dim up to 512, F32/F16/BF16 K and V (attention.cu).
 	attnSimple = "simple"
 	// attnFlash is FlashAttention-2 on tensor cores: 64 queries per block,
-	// K and V tiles of 64 keys in f16, online softmax in f32, causal tile
-	// skipping, GQA by indexing (flash.cu).
+	// K and V tiles of 64 keys in f16 (F32 and BF16 converted), online
+	// softmax in f32, causal tile skipping, GQA by indexing (flash.cu).
 	attnFlash = "flash"
 	// attnSplitKV is flash-decoding: each query's visible keys split into
 	// chunks by its position, one block per (chunk, kv head) for all the
@@ -136,7 +136,7 @@ func splitKVDims(d, dv, esize int) bool { return max(d, dv)*esize <= 32*16 }
 // a with K and V of dtypes kt and vt with, on a device of compute
 // capability cc:
 //
-//	one query per batch (decode), one K/V dtype  splitkv (head dims up to 128 f32 / 256 f16)
+//	one query per batch (decode), one K/V dtype  splitkv (head dims up to 128 f32 / 256 f16, bf16)
 //	K and V of one dtype, d = dv in 64/80/96/128 flash (sm_80 and newer)
 //	otherwise                                    simple
 func chooseAttention(cc int, a graph.AttentionDims, kt, vt graph.DType) string {

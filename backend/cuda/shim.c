@@ -49,12 +49,14 @@
 	C(cuEventDestroy, "cuEventDestroy_v2", CUresult, (CUevent e))                                                      \
 	C(cuEventRecord, "cuEventRecord", CUresult, (CUevent e, CUstream s))                                               \
 	C(cuEventSynchronize, "cuEventSynchronize", CUresult, (CUevent e))                                                 \
+	C(cuEventQuery, "cuEventQuery", CUresult, (CUevent e))                                                             \
 	C(cuEventElapsedTime, "cuEventElapsedTime", CUresult, (float *ms, CUevent a, CUevent b))                           \
 	C(cuStreamBeginCapture, "cuStreamBeginCapture_v2", CUresult, (CUstream s, int mode))                               \
 	C(cuStreamEndCapture, "cuStreamEndCapture", CUresult, (CUstream s, CUgraph * g))                                   \
 	C(cuGraphInstantiate, "cuGraphInstantiateWithFlags", CUresult, (CUgraphExec * e, CUgraph g, unsigned long long f)) \
 	C(cuGraphLaunch, "cuGraphLaunch", CUresult, (CUgraphExec e, CUstream s))                                           \
 	C(cuGraphExecDestroy, "cuGraphExecDestroy", CUresult, (CUgraphExec e))                                             \
+	C(cuGraphExecUpdate, "cuGraphExecUpdate_v2", CUresult, (CUgraphExec e, CUgraph g, golem_cu_update_info * info))    \
 	C(cuGraphDestroy, "cuGraphDestroy", CUresult, (CUgraph g))
 
 #define GOLEM_FIELD(field, sym, ret, args) ret(*field) args;
@@ -66,6 +68,8 @@ typedef size_t (*fn_golem_emu_last_error)(char *buf, size_t len);
 struct golem_cuda_lib {
 	void *handle;
 	const char *missing;  // first compute entry point not found
+	unsigned long long syncs;   // host waits on the device (golem_cuda_syncs)
+	unsigned long long allocs;  // device and pinned host allocations (golem_cuda_allocs)
 	GOLEM_CUDA_ENTRY_POINTS(GOLEM_FIELD, GOLEM_FIELD)
 	fn_cuDeviceGetUuid cuDeviceGetUuid;             // may be NULL
 	fn_cuGetErrorString cuGetErrorString;           // may be NULL
@@ -121,6 +125,39 @@ golem_cuda_lib *golem_cuda_open(const char *path, char *err, size_t errlen) {
 const char *golem_cuda_missing(golem_cuda_lib *lib) { return lib->missing; }
 
 int golem_cuda_is_emulator(golem_cuda_lib *lib) { return lib->golem_emu_last_error != NULL; }
+
+unsigned long long golem_cuda_syncs(golem_cuda_lib *lib) { return __atomic_load_n(&lib->syncs, __ATOMIC_RELAXED); }
+
+unsigned long long golem_cuda_allocs(golem_cuda_lib *lib) { return __atomic_load_n(&lib->allocs, __ATOMIC_RELAXED); }
+
+// mem_alloc and host_alloc are the only ways the shim allocates memory
+// through the driver: each counts one allocation (golem_cuda_allocs).
+static CUresult mem_alloc(golem_cuda_lib *lib, CUdeviceptr *p, size_t size) {
+	__atomic_add_fetch(&lib->allocs, 1, __ATOMIC_RELAXED);
+	return lib->cuMemAlloc(p, size);
+}
+
+static CUresult host_alloc(golem_cuda_lib *lib, void **p, size_t size) {
+	__atomic_add_fetch(&lib->allocs, 1, __ATOMIC_RELAXED);
+	return lib->cuMemAllocHost(p, size);
+}
+
+// stream_sync, event_sync and ctx_sync are the only ways the shim waits on
+// the device from the host: each counts one wait (golem_cuda_syncs).
+static CUresult stream_sync(golem_cuda_lib *lib, CUstream s) {
+	__atomic_add_fetch(&lib->syncs, 1, __ATOMIC_RELAXED);
+	return lib->cuStreamSynchronize(s);
+}
+
+static CUresult event_sync(golem_cuda_lib *lib, CUevent e) {
+	__atomic_add_fetch(&lib->syncs, 1, __ATOMIC_RELAXED);
+	return lib->cuEventSynchronize(e);
+}
+
+static CUresult ctx_sync(golem_cuda_lib *lib) {
+	__atomic_add_fetch(&lib->syncs, 1, __ATOMIC_RELAXED);
+	return lib->cuCtxSynchronize();
+}
 
 void golem_cuda_close(golem_cuda_lib *lib) {
 	if (lib == NULL) {
@@ -255,14 +292,14 @@ CUresult golem_cu_ctx_close(golem_cuda_lib *lib, CUdevice dev, const char **fail
 
 CUresult golem_cu_sync(golem_cuda_lib *lib, CUcontext ctx, const char **failed) {
 	CURRENT(ctx);
-	CALL("cuCtxSynchronize", lib->cuCtxSynchronize());
+	CALL("cuCtxSynchronize", ctx_sync(lib));
 	return 0;
 }
 
 CUresult golem_cu_mem_alloc(golem_cuda_lib *lib, CUcontext ctx, size_t size, CUdeviceptr *p, size_t *free_bytes, const char **failed) {
 	CURRENT(ctx);
 	*failed = "cuMemAlloc_v2";
-	CUresult r = lib->cuMemAlloc(p, size);
+	CUresult r = mem_alloc(lib, p, size);
 	if (r == GOLEM_CUDA_ERROR_OUT_OF_MEMORY) {
 		size_t total;
 		if (lib->cuMemGetInfo(free_bytes, &total) != 0) {
@@ -298,7 +335,7 @@ CUresult golem_cu_stream_destroy(golem_cuda_lib *lib, CUcontext ctx, CUstream s,
 
 CUresult golem_cu_host_alloc(golem_cuda_lib *lib, CUcontext ctx, size_t size, void **p, const char **failed) {
 	CURRENT(ctx);
-	CALL("cuMemAllocHost_v2", lib->cuMemAllocHost(p, size));
+	CALL("cuMemAllocHost_v2", host_alloc(lib, p, size));
 	return 0;
 }
 
@@ -316,7 +353,7 @@ CUresult golem_cu_ctx_current(golem_cuda_lib *lib, CUcontext ctx, const char **f
 CUresult golem_cu_staging_create(golem_cuda_lib *lib, CUcontext ctx, size_t size, golem_cu_staging *st, const char **failed) {
 	memset(st, 0, sizeof *st);
 	CURRENT(ctx);
-	CALL("cuMemAllocHost_v2", lib->cuMemAllocHost((void **)&st->host, size + GOLEM_CU_RING_SLOTS * GOLEM_CU_RING_SLOT));
+	CALL("cuMemAllocHost_v2", host_alloc(lib, (void **)&st->host, size + GOLEM_CU_RING_SLOTS * GOLEM_CU_RING_SLOT));
 	st->size = size;
 	st->ring = st->host + size;
 	for (int i = 0; i < 2; i++) {
@@ -340,7 +377,7 @@ void golem_cu_staging_destroy(golem_cuda_lib *lib, CUcontext ctx, golem_cu_stagi
 	for (int i = 0; i < GOLEM_CU_RING_SLOTS; i++) {
 		if (st->ring_done[i] != NULL) {
 			if (st->ring_used[i]) {
-				lib->cuEventSynchronize(st->ring_done[i]);
+				event_sync(lib, st->ring_done[i]);
 			}
 			lib->cuEventDestroy(st->ring_done[i]);
 		}
@@ -360,14 +397,14 @@ CUresult golem_cu_write(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu
 		size_t c = n - off < half ? n - off : half;
 		unsigned char *buf = st->host + k * half;
 		if (used[k]) {  // the copy from this half must be done before refilling it
-			CALL("cuEventSynchronize", lib->cuEventSynchronize(st->done[k]));
+			CALL("cuEventSynchronize", event_sync(lib, st->done[k]));
 		}
 		memcpy(buf, (const unsigned char *)src + off, c);
 		CALL("cuMemcpyHtoDAsync_v2", lib->cuMemcpyHtoDAsync(dst + off, buf, c, s));
 		CALL("cuEventRecord", lib->cuEventRecord(st->done[k], s));
 		used[k] = 1;
 	}
-	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
+	CALL("cuStreamSynchronize", stream_sync(lib, s));
 	return 0;
 }
 
@@ -377,7 +414,15 @@ CUresult golem_cu_write_async(golem_cuda_lib *lib, CUcontext ctx, CUstream s, go
 	unsigned k = st->ring_next++ % GOLEM_CU_RING_SLOTS;
 	unsigned char *buf = st->ring + (size_t)k * GOLEM_CU_RING_SLOT;
 	if (st->ring_used[k]) {  // the copy from this slot must be done before refilling it
-		CALL("cuEventSynchronize", lib->cuEventSynchronize(st->ring_done[k]));
+		// Usually it is (a read since waited for the stream): ask first, so
+		// that the host waits only when it must.
+		*failed = "cuEventQuery";
+		CUresult q = lib->cuEventQuery(st->ring_done[k]);
+		if (q == GOLEM_CUDA_ERROR_NOT_READY) {
+			CALL("cuEventSynchronize", event_sync(lib, st->ring_done[k]));
+		} else if (q != 0) {
+			return q;
+		}
 	}
 	memcpy(buf, src, n);
 	CALL("cuMemcpyHtoDAsync_v2", lib->cuMemcpyHtoDAsync(dst, buf, n, s));
@@ -388,7 +433,7 @@ CUresult golem_cu_write_async(golem_cuda_lib *lib, CUcontext ctx, CUstream s, go
 
 CUresult golem_cu_stream_sync(golem_cuda_lib *lib, CUcontext ctx, CUstream s, const char **failed) {
 	CURRENT(ctx);
-	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
+	CALL("cuStreamSynchronize", stream_sync(lib, s));
 	return 0;
 }
 
@@ -411,7 +456,7 @@ CUresult golem_cu_read(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_
 			CALL("cuMemcpyDtoHAsync_v2", lib->cuMemcpyDtoHAsync(st->host + (k ^ 1) * half, src + next, cn, s));
 			CALL("cuEventRecord", lib->cuEventRecord(st->done[k ^ 1], s));
 		}
-		CALL("cuEventSynchronize", lib->cuEventSynchronize(st->done[k]));
+		CALL("cuEventSynchronize", event_sync(lib, st->done[k]));
 		memcpy((unsigned char *)dst + off, st->host + k * half, c);
 	}
 	return 0;
@@ -421,7 +466,7 @@ CUresult golem_cu_memset8(golem_cuda_lib *lib, CUcontext ctx, CUstream s, CUdevi
                           const char **failed) {
 	CURRENT(ctx);
 	CALL("cuMemsetD8Async", lib->cuMemsetD8Async(dst, value, n, s));
-	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
+	CALL("cuStreamSynchronize", stream_sync(lib, s));
 	return 0;
 }
 
@@ -490,9 +535,9 @@ CUresult golem_cu_launch_all(golem_cuda_lib *lib, CUcontext ctx, CUstream s, con
 }
 
 CUresult golem_cu_capture(golem_cuda_lib *lib, CUcontext ctx, CUstream s, const golem_cu_launch *l, int n, golem_cu_program *p,
-                          int *index, const char **failed) {
+                          int *updated, int *index, const char **failed) {
 	*index = -1;
-	p->exec = NULL;
+	*updated = 0;
 	CURRENT(ctx);
 	// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1: other threads' calls are not
 	// affected by this capture.
@@ -521,6 +566,25 @@ CUresult golem_cu_capture(golem_cuda_lib *lib, CUcontext ctx, CUstream s, const 
 	}
 	*index = -1;
 	CALL("cuStreamEndCapture", re);
+	if (p->exec != NULL) {
+		// The same launches with other parameters (a binding changed):
+		// update the executable graph in place when the driver can.
+		golem_cu_update_info info;
+		memset(&info, 0, sizeof info);
+		*failed = "cuGraphExecUpdate_v2";
+		r = lib->cuGraphExecUpdate(p->exec, g, &info);
+		if (r == 0) {
+			lib->cuGraphDestroy(g);
+			*updated = 1;
+			return 0;
+		}
+		if (r != GOLEM_CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE) {
+			lib->cuGraphDestroy(g);
+			return r;
+		}
+		lib->cuGraphExecDestroy(p->exec);  // refused: instantiate anew
+		p->exec = NULL;
+	}
 	*failed = "cuGraphInstantiateWithFlags";
 	r = lib->cuGraphInstantiate(&p->exec, g, 0);
 	lib->cuGraphDestroy(g);
@@ -530,10 +594,9 @@ CUresult golem_cu_capture(golem_cuda_lib *lib, CUcontext ctx, CUstream s, const 
 	return r;
 }
 
-CUresult golem_cu_replay(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_program *p, const char **failed) {
+CUresult golem_cu_graph_launch(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_program *p, const char **failed) {
 	CURRENT(ctx);
 	CALL("cuGraphLaunch", lib->cuGraphLaunch(p->exec, s));
-	CALL("cuStreamSynchronize", lib->cuStreamSynchronize(s));
 	return 0;
 }
 
@@ -587,7 +650,7 @@ CUresult golem_cu_run_timed(golem_cuda_lib *lib, CUcontext ctx, CUstream s, cons
 	}
 	if (r == 0) {
 		*failed = "cuStreamSynchronize";
-		r = lib->cuStreamSynchronize(s);
+		r = stream_sync(lib, s);
 	}
 	for (int seg = 0; r == 0 && seg < ns; seg++) {
 		*failed = "cuEventElapsedTime";

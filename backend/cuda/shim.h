@@ -37,7 +37,18 @@ typedef struct {
 enum {
 	GOLEM_CUDA_ERROR_OUT_OF_MEMORY = 2,
 	GOLEM_CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222,
+	GOLEM_CUDA_ERROR_NOT_READY = 600,
+	GOLEM_CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE = 910,
 };
+
+// golem_cu_update_info is CUgraphExecUpdateResultInfo (CUDA 12.0+), what
+// cuGraphExecUpdate_v2 fills: the CUgraphExecUpdateResult and the nodes at
+// fault.
+typedef struct {
+	int result;
+	void *error_node;
+	void *error_from_node;
+} golem_cu_update_info;
 
 // Device attributes read by the probe (values of enum CUdevice_attribute).
 enum {
@@ -77,6 +88,15 @@ const char *golem_cuda_missing(golem_cuda_lib *lib);
 // golem_cuda_is_emulator reports whether the library is golem's emulator
 // (it exports golem_emu_last_error).
 int golem_cuda_is_emulator(golem_cuda_lib *lib);
+
+// golem_cuda_syncs returns how many times the shim has waited on the device
+// from the host (cuStreamSynchronize, cuEventSynchronize, cuCtxSynchronize
+// calls) through lib: the count the tests check per decode step.
+unsigned long long golem_cuda_syncs(golem_cuda_lib *lib);
+
+// golem_cuda_allocs returns how many device (cuMemAlloc_v2) and pinned host
+// (cuMemAllocHost_v2) allocations the shim has made through lib.
+unsigned long long golem_cuda_allocs(golem_cuda_lib *lib);
 
 // golem_cuda_close unloads the library and frees lib.
 void golem_cuda_close(golem_cuda_lib *lib);
@@ -151,7 +171,8 @@ CUresult golem_cu_write(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu
 CUresult golem_cu_read(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_staging *st, void *dst, CUdeviceptr src, size_t n,
                        const char **failed);
 // golem_cu_write_async copies n ≤ GOLEM_CU_RING_SLOT bytes through the
-// next ring slot and returns without waiting for the copy.
+// next ring slot and returns without waiting for the copy (nor for the
+// slot's previous copy when cuEventQuery says it is done).
 CUresult golem_cu_write_async(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_staging *st, CUdeviceptr dst, const void *src,
                               size_t n, const char **failed);
 // golem_cu_stream_sync waits for the work of stream s.
@@ -206,11 +227,14 @@ typedef struct {
 } golem_cu_program;
 
 // golem_cu_capture captures the launches (with the status zeroing and
-// read-back around them) on stream s and instantiates the graph.
+// read-back around them) on stream s into a graph. When p->exec is set (an
+// earlier capture of the same launches, whose parameters changed), the
+// graph updates it (cuGraphExecUpdate_v2) and *updated is 1; else, or when
+// the driver refuses the update, the graph is instantiated into p->exec.
 CUresult golem_cu_capture(golem_cuda_lib *lib, CUcontext ctx, CUstream s, const golem_cu_launch *l, int n, golem_cu_program *p,
-                          int *index, const char **failed);
-// golem_cu_replay launches p's graph on s and waits for it.
-CUresult golem_cu_replay(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_program *p, const char **failed);
+                          int *updated, int *index, const char **failed);
+// golem_cu_graph_launch enqueues p's graph on s; it does not wait.
+CUresult golem_cu_graph_launch(golem_cuda_lib *lib, CUcontext ctx, CUstream s, golem_cu_program *p, const char **failed);
 void golem_cu_program_destroy(golem_cuda_lib *lib, CUcontext ctx, golem_cu_program *p);
 
 // golem_cu_run_timed runs the launches without a graph, recording an event

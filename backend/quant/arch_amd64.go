@@ -258,6 +258,17 @@ func archDecodeF16(dst []float32, src []uint16) int {
 	return n8
 }
 
+// archDecodeBF16 converts a prefix of src into dst (same lengths) and
+// returns its length.
+func archDecodeBF16(dst []float32, src []uint16) int {
+	n8 := len(src) &^ 7
+	if !useAsm || n8 == 0 {
+		return 0
+	}
+	decodeBF16AVX2(&dst[0], unsafe.Pointer(&src[0]), n8)
+	return n8
+}
+
 // archAXPY does a prefix of AXPY (len(x) == len(y)) and returns its length.
 func archAXPY(a float32, x, y []float32) int {
 	n8 := len(x) &^ 7

@@ -35,6 +35,9 @@ func archDotF16([]uint16, []float32) (float32, bool) { return 0, false }
 // archDecodeF16 converts no prefix of src: there is no assembly here.
 func archDecodeF16([]float32, []uint16) int { return 0 }
 
+// archDecodeBF16 converts no prefix of src: there is no assembly here.
+func archDecodeBF16([]float32, []uint16) int { return 0 }
+
 // archAXPY does no prefix of AXPY: there is no assembly here.
 func archAXPY(float32, []float32, []float32) int { return 0 }
 

@@ -199,6 +199,26 @@ func TestDecodeF16Exhaustive(t *testing.T) {
 	}
 }
 
+func TestDecodeBF16Exhaustive(t *testing.T) {
+	src := make([]uint16, 1<<16)
+	want := make([]uint32, 1<<16)
+	for i := range src {
+		src[i] = uint16(i)
+		want[i] = uint32(i) << 16
+	}
+	for _, p := range implPaths() {
+		t.Run(p.name, func(t *testing.T) {
+			withImpl(p.level, func() {
+				for _, off := range []int{0, 1, 3, 7} {
+					d := make([]float32, len(src)-off)
+					DecodeBF16(d, src[off:])
+					require.Equal(t, want[off:], bitsOf(d), "offset %d", off)
+				}
+			})
+		})
+	}
+}
+
 // vecLengths are the lengths of the float32 vector tests.
 func vecLengths() []int {
 	var ns []int
@@ -303,6 +323,7 @@ func TestVecPanicsOnShortSlices(t *testing.T) {
 		{"Dot4F32", func() { Dot4F32(x, x, x, short, x) }},
 		{"DotF16", func() { DotF16(make([]uint16, 15), x) }},
 		{"DecodeF16", func() { DecodeF16(short, make([]uint16, 16)) }},
+		{"DecodeBF16", func() { DecodeBF16(short, make([]uint16, 16)) }},
 		{"AXPY", func() { AXPY(1, x, short) }},
 		{"Scale", func() { Scale(short, 1, x) }},
 	}

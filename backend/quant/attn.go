@@ -1,6 +1,11 @@
 package quant
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/golem-llm/golem/graph"
+)
 
 // Attention kernels over a block of cache rows: the keys (or values) of
 // one kv head for n consecutive positions, rows of d elements stride
@@ -69,6 +74,36 @@ func AXPYRowsF16(e []float32, rows []uint16, stride int, acc []float32) {
 			r := rows[j*stride : j*stride+d]
 			for i := range acc {
 				acc[i] += w * F16ToF32(r[i])
+			}
+		}
+	}
+}
+
+// DotRowsBF16 is DotRowsF32 for BF16 rows viewed as uint16 values (a BF16
+// KV cache): one Dot per row (AVX2 on amd64).
+func DotRowsBF16(q []float32, rows []uint16, stride int, out []float32) {
+	d, n := len(q), len(out)
+	checkRows("DotRowsBF16", d, stride, n, len(rows))
+	if d == 0 {
+		clear(out)
+		return
+	}
+	for j := range n {
+		r := rows[j*stride : j*stride+d]
+		out[j] = Dot(graph.BF16, unsafe.Slice((*byte)(unsafe.Pointer(&r[0])), 2*d), q)
+	}
+}
+
+// AXPYRowsBF16 is AXPYRowsF32 for BF16 rows viewed as uint16 values, in
+// Go.
+func AXPYRowsBF16(e []float32, rows []uint16, stride int, acc []float32) {
+	d, n := len(acc), len(e)
+	checkRows("AXPYRowsBF16", d, stride, n, len(rows))
+	for j, w := range e {
+		if w != 0 {
+			r := rows[j*stride : j*stride+d]
+			for i := range acc {
+				acc[i] += w * BF16ToF32(r[i])
 			}
 		}
 	}

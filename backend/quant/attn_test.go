@@ -19,9 +19,13 @@ func TestDotAndAXPYRows(t *testing.T) {
 				rows := randFloats(rng, have+1)[1:]
 				h := make([]uint16, have)
 				hf := make([]float32, have)
+				bh := make([]uint16, have)
+				bf := make([]float32, have)
 				for i := range h {
 					h[i] = F32ToF16(rows[i])
 					hf[i] = F16ToF32(h[i])
+					bh[i] = F32ToBF16(rows[i])
+					bf[i] = BF16ToF32(bh[i])
 				}
 				q := randFloats(rng, d)
 				e := randFloats(rng, n)
@@ -31,17 +35,21 @@ func TestDotAndAXPYRows(t *testing.T) {
 				acc0 := randFloats(rng, d)
 				for _, p := range implPaths() {
 					withImpl(p.level, func() {
-						for _, f16 := range []bool{false, true} {
-							src := rows
-							if f16 {
-								src = hf
-							}
+						for _, kind := range []string{"f32", "f16", "bf16"} {
 							out := make([]float32, n)
 							acc := append([]float32(nil), acc0...)
-							if f16 {
+							var src []float32
+							switch kind {
+							case "f16":
+								src = hf
 								DotRowsF16(q, h, stride, out)
 								AXPYRowsF16(e, h, stride, acc)
-							} else {
+							case "bf16":
+								src = bf
+								DotRowsBF16(q, bh, stride, out)
+								AXPYRowsBF16(e, bh, stride, acc)
+							default:
+								src = rows
 								DotRowsF32(q, rows, stride, out)
 								AXPYRowsF32(e, rows, stride, acc)
 							}
@@ -51,7 +59,7 @@ func TestDotAndAXPYRows(t *testing.T) {
 								for i := range d {
 									want += float64(q[i]) * float64(r[i])
 								}
-								require.InDelta(t, want, float64(out[j]), dotTolerance(q, r), "%s f16=%v dot row %d", p.name, f16, j)
+								require.InDelta(t, want, float64(out[j]), dotTolerance(q, r), "%s %s dot row %d", p.name, kind, j)
 							}
 							for i := range d {
 								want, mag := float64(acc0[i]), math.Abs(float64(acc0[i]))
@@ -60,7 +68,7 @@ func TestDotAndAXPYRows(t *testing.T) {
 									want += v
 									mag += math.Abs(v)
 								}
-								require.InDelta(t, want, float64(acc[i]), 1e-5*mag+1e-30, "%s f16=%v acc[%d]", p.name, f16, i)
+								require.InDelta(t, want, float64(acc[i]), 1e-5*mag+1e-30, "%s %s acc[%d]", p.name, kind, i)
 							}
 						}
 					})
@@ -70,5 +78,7 @@ func TestDotAndAXPYRows(t *testing.T) {
 	}
 	require.Panics(t, func() { DotRowsF32(make([]float32, 4), make([]float32, 7), 4, make([]float32, 2)) })
 	require.Panics(t, func() { AXPYRowsF16(make([]float32, 2), make([]uint16, 7), 4, make([]float32, 4)) })
+	require.Panics(t, func() { AXPYRowsBF16(make([]float32, 2), make([]uint16, 7), 4, make([]float32, 4)) })
+	require.Panics(t, func() { DotRowsBF16(make([]float32, 4), make([]uint16, 7), 4, make([]float32, 2)) })
 	require.Panics(t, func() { DotRowsF32(make([]float32, 4), make([]float32, 16), 3, make([]float32, 2)) })
 }

@@ -113,6 +113,16 @@ func DecodeF16(dst []float32, src []uint16) {
 	}
 }
 
+// DecodeBF16 converts the len(src) bfloat16 values of src to float32 in
+// dst, exactly as BF16ToF32 does. It panics if len(dst) < len(src).
+func DecodeBF16(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	done := archDecodeBF16(dst, src)
+	for i := done; i < len(src); i++ {
+		dst[i] = BF16ToF32(src[i])
+	}
+}
+
 // AXPY adds a*x[i] to y[i] for every i < len(x); the product is rounded to
 // float32 before the addition (no fused multiply-add). It panics if
 // len(y) < len(x).

@@ -26,8 +26,9 @@ import (
 //   - "flash_s16", "splitkv_s16", "naive_s16" (devices with
 //     storageBuffer16BitAccess): flash, splitkv and naive reading F16 keys
 //     and values as float16_t, converted by the hardware rather than
-//     decoded bit by bit. "auto" uses them for F16 caches when the device
-//     has the feature.
+//     decoded bit by bit (BF16 ones are decoded from words, as in the other
+//     kernels). "auto" uses them for F16 caches when the device has the
+//     feature.
 //   - "flash_coopmat" (ops_coopmat.go; devices with VK_KHR_cooperative_matrix):
 //     flash attention whose Q·Kᵀ and P·V run on cooperative matrices.
 const (
@@ -61,6 +62,8 @@ const (
 	attnFlagPos
 	attnFlagKF16
 	attnFlagVF16
+	attnFlagKBF16
+	attnFlagVBF16
 )
 
 func init() {
@@ -277,14 +280,6 @@ func launchFlash(c *compiler, n *graph.Node) error { return launchFlashKind(c, n
 
 func launchSplitKV(c *compiler, n *graph.Node) error { return launchSplitKVKind(c, n, false) }
 
-// kvUnit is the unit of a K or V offset: one element (4 bytes) or one half.
-func kvUnit(dt graph.DType) int64 {
-	if dt == graph.F16 {
-		return 2
-	}
-	return 4
-}
-
 // attnArgs binds q, k, v, mask (or q again), positions (or q again), the
 // output and, when scratch ≥ 0, that scratch region, and pushes the
 // constants of attention_common.glsl.
@@ -317,11 +312,17 @@ func attnArgs(l *launch, n *graph.Node, a graph.AttentionDims, scratch int, nspl
 	if n.Params.HasPos {
 		flags |= attnFlagPos
 	}
-	if k.DType == graph.F16 {
+	switch k.DType {
+	case graph.F16:
 		flags |= attnFlagKF16
+	case graph.BF16:
+		flags |= attnFlagKBF16
 	}
-	if v.DType == graph.F16 {
+	switch v.DType {
+	case graph.F16:
 		flags |= attnFlagVF16
+	case graph.BF16:
+		flags |= attnFlagVBF16
 	}
 	l.Int(int64(a.Batch))
 	l.Int(int64(a.Sq))
@@ -333,8 +334,8 @@ func attnArgs(l *launch, n *graph.Node, a graph.AttentionDims, scratch int, nspl
 	l.F32(n.Params.Scale)
 	l.U32(flags)
 	l.Offset(aq, 4)
-	l.Offset(ak, kvUnit(k.DType))
-	l.Offset(av, kvUnit(v.DType))
+	l.Offset(ak, elemUnit(k.DType))
+	l.Offset(av, elemUnit(v.DType))
 	l.Offset(am, 4)
 	l.Offset(ap, 4)
 	l.Offset(ao, 4)

@@ -152,8 +152,8 @@ func TestAttentionSuite(t *testing.T) {
 
 // TestAttentionVariants checks each variant against the reference on
 // shapes the suite does not cover: several tiles and splits, GQA 8, head
-// dims 8/80/128, F16 and mixed K/V, NaN rows past the last position, rows
-// that see no key.
+// dims 8/10/80/128, F16, BF16 and mixed K/V, NaN rows past the last
+// position, rows that see no key.
 func TestAttentionVariants(t *testing.T) {
 	be := vkDevice(t)
 	ref := opsReference(t)
@@ -167,6 +167,10 @@ func TestAttentionVariants(t *testing.T) {
 		{name: "decode,sk=1100,f16,stale_nan", sq: 1, sk: 1100, hq: 2, hkv: 1, d: 64, kdt: graph.F16, causal: true, pos: []int{700}, stale: true},
 		{name: "decode,sk=5000,multi-tile splits", sq: 1, sk: 5000, hq: 2, hkv: 2, d: 80, causal: true},
 		{name: "decode,k_f32,v_f16,d=8", sq: 1, sk: 40, hq: 2, hkv: 1, d: 8, kdt: graph.F32, vdt: graph.F16, causal: true, pos: []int{17}, stale: true},
+		{name: "prefill,cache,stale_nan,bf16", sq: 6, sk: 96, hq: 4, hkv: 2, d: 64, kdt: graph.BF16, causal: true, pos: seqInts(30, 6), stale: true},
+		{name: "decode,sk=1100,bf16,stale_nan", sq: 1, sk: 1100, hq: 2, hkv: 1, d: 64, kdt: graph.BF16, causal: true, pos: []int{700}, stale: true},
+		{name: "prefill,k_bf16,v_f16,d=10", sq: 5, sk: 9, hq: 2, hkv: 1, d: 10, kdt: graph.BF16, vdt: graph.F16, causal: true},
+		{name: "decode,k_f16,v_bf16,d=10", sq: 1, sk: 40, hq: 2, hkv: 1, d: 10, kdt: graph.F16, vdt: graph.BF16, causal: true, pos: []int{17}, stale: true},
 		{name: "no visible key", sq: 3, sk: 8, hq: 2, hkv: 1, d: 16, causal: true, pos: []int{-1, 0, 2}},
 		{name: "non-causal,mask,scale", sq: 4, sk: 70, hq: 4, hkv: 2, d: 32, mask: true, scale: 0.3},
 	}

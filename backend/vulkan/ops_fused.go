@@ -64,10 +64,7 @@ func launchRoPEKVWrite(c *compiler, n *graph.Node) error {
 	if p.Mode == graph.RoPENeoX {
 		neox = 1
 	}
-	shader := "rope_kv_write_f32"
-	if cache.DType == graph.F16 {
-		shader = "rope_kv_write_f16"
-	}
+	shader := "rope_kv_write_" + cache.DType.String()
 	k := c.Constants(ropeFreqs(p))
 	rows := x.Shape[0]
 	l := c.Launch(n, shader)

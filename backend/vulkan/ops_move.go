@@ -3,8 +3,6 @@
 package vulkan
 
 import (
-	"fmt"
-
 	"github.com/golem-llm/golem/backend/internal/gpu"
 	"github.com/golem-llm/golem/graph"
 )
@@ -22,12 +20,9 @@ func init() {
 	ops.Register(graph.OpConcat, variant{Name: "default", Launch: launchConcat})
 }
 
-// unit16 reports whether dt has 16-bit elements.
-func unit16(dt graph.DType) bool { return dt == graph.F16 || dt == graph.BF16 }
-
 // elemUnit is the push-constant offset unit of a non-quantized dtype.
 func elemUnit(dt graph.DType) int64 {
-	if unit16(dt) {
+	if gpu.Is16Bit(dt) {
 		return 2
 	}
 	return 4
@@ -37,10 +32,7 @@ func launchKVWrite(c *compiler, n *graph.Node) error {
 	cache, src, pos := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	rows := src.Shape[0]
 	rowLen := src.Shape.NumElements() / int64(rows)
-	shader := "kv_write_f32"
-	if cache.DType == graph.F16 {
-		shader = "kv_write_f16"
-	}
+	shader := "kv_write_" + cache.DType.String()
 	l := c.Launch(n, shader)
 	ac, as, ap := l.Out(cache), l.In(src), l.In(pos)
 	l.Offset(ac, elemUnit(cache.DType))
@@ -55,34 +47,14 @@ func launchKVWrite(c *compiler, n *graph.Node) error {
 	return nil
 }
 
-// copyShader returns the kernel converting src to dst, or an error for the
-// conversions the backend does not implement.
-func copyShader(src, dst graph.DType) (string, error) {
-	switch {
-	case src == dst && src.IsQuantized():
-		return "cpy_bytes", nil
-	case src == dst && unit16(src):
-		return "cpy_16", nil
-	case src == dst:
-		return "cpy_32", nil
-	case src.IsQuantized() && (dst == graph.F32 || unit16(dst)):
-		return "dq_" + src.String() + "_" + dst.String(), nil
-	case src.IsQuantized():
-		return "", fmt.Errorf("converting %s to %s is not implemented (dequantize to f32 first)", src, dst)
-	case dst.IsQuantized():
-		return "q_" + src.String() + "_" + dst.String(), nil
-	}
-	return "cpy_" + src.String() + "_" + dst.String(), nil
-}
-
 func supportsCopy(_ *deviceInfo, n *graph.Node) error {
-	_, err := copyShader(n.Inputs[0].DType, n.DType)
+	_, err := gpu.CopyKernel(n.Inputs[0].DType, n.DType)
 	return err
 }
 
 func launchCopy(c *compiler, n *graph.Node) error {
 	x := n.Inputs[0]
-	shader, err := copyShader(x.DType, n.DType)
+	shader, err := gpu.CopyKernel(x.DType, n.DType)
 	if err != nil {
 		return err
 	}
@@ -124,7 +96,7 @@ func launchCopy(c *compiler, n *graph.Node) error {
 	rb, _ := x.DType.RowBytes(cols)
 	l.Int(cols)
 	l.Int(rb)
-	if unit16(n.DType) {
+	if gpu.Is16Bit(n.DType) {
 		elementGrid(c, l, count/2+1)
 	} else {
 		elementGrid(c, l, count)
@@ -156,7 +128,7 @@ func launchConcat(c *compiler, n *graph.Node) error {
 		inner *= int64(d)
 	}
 	shader := "concat_32"
-	if unit16(n.DType) {
+	if gpu.Is16Bit(n.DType) {
 		shader = "concat_16"
 	}
 	u := elemUnit(n.DType)

@@ -360,9 +360,9 @@ or a custom spec), written to a temporary file in each --type.`,
 			if prompt < 0 || gen < 0 || prompt+gen == 0 {
 				return fmt.Errorf("-p %d -n %d: want sizes ≥ 0, not both 0", prompt, gen)
 			}
-			kv, err := graph.ParseDType(kvType)
+			kv, err := graph.ParseKVType(kvType)
 			if err != nil {
-				return fmt.Errorf("--kv-type %q: want f32 or f16", kvType)
+				return fmt.Errorf("--kv-type %q: want %s", kvType, graph.KVTypeNames())
 			}
 			o, err := f.options(cmd)
 			if err != nil {
@@ -458,7 +458,7 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().Uint64Var(&seed, "model-seed", 1, "seed of the synthetic weights")
 	cmd.Flags().IntVarP(&prompt, "n-prompt", "p", 512, "prompt tokens of the prefill test (0: skip it)")
 	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
-	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32 or f16")
+	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32, f16 or bf16")
 	cmd.Flags().IntSliceVar(&parallel, "parallel", nil, "decode tests of N sequences decoded together, for each N (e.g. 1,2,4,8)")
 	cmd.Flags().BoolVar(&profile, "profile", false, "print the per-op device times (count, launches, device time, share) of each test's last prefill or decode step on stderr")
 	return cmd

@@ -84,6 +84,19 @@ func TestBenchAttentionFormats(t *testing.T) {
 	back, err := bench.ReadResults(strings.NewReader(out))
 	require.NoError(t, err)
 	require.Len(t, back, 2)
+
+	// BF16 K and V: the spec keeps its dtype, the rows check against cpu:ref.
+	const bf16Shapes = "prefill:b1,h4,kv2,d64,s32,causal,bf16;decode:b1,h4,kv1,d64,kv128,bf16"
+	out, _, err = runBench(t, append([]string{"attention", "--shapes", bf16Shapes, "--format", "jsonl", "--variants", "fused"}, fast...)...)
+	require.NoError(t, err)
+	back, err = bench.ReadResults(strings.NewReader(out))
+	require.NoError(t, err)
+	require.Len(t, back, 2)
+	for _, r := range back {
+		require.Equal(t, "bf16", r.DType)
+		require.True(t, strings.HasSuffix(r.Case, ",bf16"), r.Case)
+		require.Equal(t, bench.CheckOK, r.Check)
+	}
 }
 
 func TestBenchCompare(t *testing.T) {
@@ -133,6 +146,15 @@ func TestBenchModel(t *testing.T) {
 	require.Equal(t, "tiny", rows[0].Model)
 	require.Equal(t, "q8_0", rows[0].DType)
 	require.Positive(t, rows[0].TokensPerS)
+
+	out, errOut, err = runBench(t, append([]string{"model", "--shape", "tiny", "--type", "f16", "--kv-type", "bf16", "-p", "8", "-n", "4", "--format", "json"}, fast...)...)
+	require.NoError(t, err, errOut)
+	rows, err = bench.ReadResults(strings.NewReader(out))
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	for _, r := range rows {
+		require.Positive(t, r.TokensPerS, r.Case)
+	}
 }
 
 func TestBenchCeilings(t *testing.T) {

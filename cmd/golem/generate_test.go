@@ -36,6 +36,7 @@ func TestRunStories260K(t *testing.T) {
 		{"n 200 continues it", []string{"-n", "200", "--temp", "0", "-c", "256"}, llama2cText + " said", false},
 		{"cpu ref", []string{"-n", "20", "--temp", "0", "--device", "cpu:ref"}, "Once upon a time, there was a little girl named Lily.", false},
 		{"f16 kv cache", []string{"-n", "20", "--temp", "0", "--kv-type", "f16"}, "Once upon a time, there was a little girl named Lily.", false},
+		{"bf16 kv cache", []string{"-n", "20", "--temp", "0", "--kv-type", "bf16"}, "Once upon a time, there was a little girl named Lily.", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,7 +95,7 @@ func TestChatKeepsHistory(t *testing.T) {
 	root.SetErr(&errb)
 	root.SetIn(strings.NewReader("Tell me a story\nAnd then?\n\n"))
 	// -c 512: chatml's markers are many tokens in this 512-token vocabulary.
-	root.SetArgs([]string{"chat", "-m", model, "--template", "chatml", "--temp", "0", "-n", "12", "-c", "512", "--device", "cpu", "--system", "You tell stories."})
+	root.SetArgs([]string{"chat", "-m", model, "--template", "chatml", "--temp", "0", "-n", "12", "-c", "512", "--device", "cpu", "--kv-type", "bf16", "--system", "You tell stories."})
 	require.NoError(t, root.Execute(), errb.String())
 	require.Equal(t, 3, strings.Count(out.String(), "> "), out.String())
 	replies := strings.Split(out.String(), "> ")

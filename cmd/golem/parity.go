@@ -242,9 +242,9 @@ The exit status is 1 when a gate fails.`,
 			if maxKL == 0 { // 0 is ModelOptions' "default", not a bound
 				return errors.New("--max-kl 0: want a finite number > 0")
 			}
-			kv, err := graph.ParseDType(kvType)
+			kv, err := graph.ParseKVType(kvType)
 			if err != nil {
-				return fmt.Errorf("--kv-type %q: want f32 or f16", kvType)
+				return fmt.Errorf("--kv-type %q: want %s", kvType, graph.KVTypeNames())
 			}
 			mo := parity.ModelOptions{MaxMeanKL: maxKL, MinTop1: minTop1 / 100, Generate: gen, Layers: layers, KVType: kv}
 			if gen == 0 {
@@ -270,9 +270,7 @@ The exit status is 1 when a gate fails.`,
 			}
 			ctx := cmd.Context()
 			status := newStatusLine(cmd.ErrOrStderr(), time.Now)
-			mo.Progress = func(p parity.ModelProgress) {
-				status.update(fmt.Sprintf("parity model: %s: %s %d/%d tokens", p.Device, p.Stage, p.Done, p.Total), false)
-			}
+			mo.Progress = parityProgress(status)
 			defer status.clear()
 
 			src, err := runtime.OpenSource(path)
@@ -334,7 +332,7 @@ The exit status is 1 when a gate fails.`,
 	f.Float64Var(&maxKL, "max-kl", parity.DefaultMaxMeanKL, "gate: largest mean KL divergence that passes")
 	f.Float64Var(&minTop1, "min-top1", 100*parity.DefaultMinTop1, "gate: smallest top-1 agreement in percent that passes")
 	f.StringVar(&nodeThr, "node-thresholds", "layer", "activation tolerances with --layers: layer (2e-3 everywhere) or op (each op's own)")
-	f.StringVar(&kvType, "kv-type", "f32", "KV cache element type: f32 or f16")
+	f.StringVar(&kvType, "kv-type", "f32", "KV cache element type: f32, f16 or bf16")
 	f.IntVarP(&threads, "threads", "t", 0, "CPU threads (0: all cores)")
 	f.BoolVar(&noBOS, "no-bos", false, "do not start the prompt with the BOS token")
 	f.BoolVar(&showPrompt, "verbose-prompt", false, "print the prompt's token ids on stderr")
@@ -370,4 +368,12 @@ func parityTokens(src runtime.Source, prompt string, n int, seed int64, bos, ran
 		ids = append(ids, int32(rng.IntN(vocab)))
 	}
 	return ids, nil
+}
+
+// parityProgress returns the progress callback of parity model: one
+// status line per step, "parity model: DEVICE: STAGE DONE/TOTAL tokens".
+func parityProgress(status *statusLine) func(parity.ModelProgress) {
+	return func(p parity.ModelProgress) {
+		status.update(fmt.Sprintf("parity model: %s: %s %d/%d tokens", p.Device, p.Stage, p.Done, p.Total), false)
+	}
 }

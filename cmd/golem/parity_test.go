@@ -213,6 +213,11 @@ func TestParityModelStories(t *testing.T) {
 	require.Len(t, r.Positions, 12)
 	require.Len(t, r.GenA.Tokens, 4)
 	require.Empty(t, r.Nodes)
+
+	out, _, err = runParity(t, "model", "-m", model, "--device", "cpu", "--device", "cpu:ref", "--kv-type", "bf16", "--layers", "-n", "8")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "no divergence: every activation is within its threshold")
+	require.True(t, strings.HasSuffix(out, "\nPASS\n"))
 }
 
 func TestParityModelGateFailureExitsNonZero(t *testing.T) {

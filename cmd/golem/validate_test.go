@@ -37,7 +37,7 @@ func TestBadNumericFlags(t *testing.T) {
 		{append(run, "--frequency-penalty", "NaN"), "--frequency-penalty NaN: want a finite number"},
 		{append(run, "-t", "-3"), "--threads -3: want 0 or more"},
 		{append(run, "-n", "-1"), "--n-predict -1: want 0 or more"},
-		{append(run, "--kv-type", "q4_0"), "--kv-type q4_0: want f32 or f16"},
+		{append(run, "--kv-type", "q4_0"), "--kv-type q4_0: want f32, f16 or bf16"},
 		{append(chat, "--top-p", "2"), "--top-p 2: want a value in [0, 1]"},
 		{append(chat, "-c", "-1"), "--ctx-size -1: want a value in [0, 2147483647]"},
 		{append(chat, "-t", "-3"), "--threads -3: want 0 or more"},

@@ -1,6 +1,6 @@
 // attention: fused scaled-dot-product attention with an online softmax.
-// q [B, Sq, Hq, D] F32, k [B, Sk, Hkv, D] and v [B, Sk, Hkv, Dv] F32 or F16
-// (each on its own), out [B, Sq, Hq, Dv]; query head h reads kv head
+// q [B, Sq, Hq, D] F32, k [B, Sk, Hkv, D] and v [B, Sk, Hkv, Dv] F32, F16
+// or BF16 (each on its own), out [B, Sq, Hq, Dv]; query head h reads kv head
 // h / (Hq/Hkv). Query i sees keys j < nvis(i): clamp(pos[i]+1, 0, Sk) with
 // positions, Sk−Sq+i+1 without, Sk when not causal; an optional mask
 // [Sq, Sk] is added to scale·q·k. A row that sees no key (or only −inf) is
@@ -18,15 +18,10 @@
 
 enum { kCausal = 1, kMask = 2, kPos = 4 };
 
+// load_kv returns element i of a K or V row as f32.
 template <class K>
-static __device__ __forceinline__ float load_kv(const K* p, uint64_t i);
-template <>
-__device__ __forceinline__ float load_kv<float>(const float* p, uint64_t i) {
-	return p[i];
-}
-template <>
-__device__ __forceinline__ float load_kv<uint16_t>(const uint16_t* p, uint64_t i) {
-	return golem_f16_to_f32(p[i]);
+static __device__ __forceinline__ float load_kv(const K* p, uint64_t i) {
+	return golem_kv_f32(p[i]);
 }
 
 template <class K, class V>
@@ -97,7 +92,13 @@ static __device__ __forceinline__ void attention(const float* __restrict__ q, co
 	}                                                                                                                               \
 	GOLEM_KERNEL(name)
 
+// attention_<k>_<v>: every pair of K and V dtypes.
 ATTENTION(attention_f32_f32, float, float);
 ATTENTION(attention_f32_f16, float, uint16_t);
+ATTENTION(attention_f32_bf16, float, golem_bf16);
 ATTENTION(attention_f16_f32, uint16_t, float);
 ATTENTION(attention_f16_f16, uint16_t, uint16_t);
+ATTENTION(attention_f16_bf16, uint16_t, golem_bf16);
+ATTENTION(attention_bf16_f32, golem_bf16, float);
+ATTENTION(attention_bf16_f16, golem_bf16, uint16_t);
+ATTENTION(attention_bf16_bf16, golem_bf16, golem_bf16);

@@ -1,5 +1,6 @@
 // flash: attention kernels beyond attention.cu's simple one (same contract:
-// q [B, Sq, Hq, D] F32, k [B, Sk, Hkv, D] and v [B, Sk, Hkv, Dv] F32 or F16,
+// q [B, Sq, Hq, D] F32, k [B, Sk, Hkv, D] and v [B, Sk, Hkv, Dv] F32, F16 or
+// BF16 (one dtype for both),
 // an optional mask [Sq, Sk], optional positions [Sq], out [B, Sq, Hq, Dv]
 // F32; query i sees keys j < nvis(i); no key or value row at or past the
 // largest nvis a block needs is read).
@@ -21,8 +22,8 @@
 // per warp; q·scale·log2(e) goes to shared memory in f16, then into
 // registers as mma A fragments (ldmatrix.x4). K and V tiles of FLASH_BKV
 // keys are double-buffered in shared memory as f16 (F16 rows by cp.async,
-// zero-filled past the last key the tile's queries see; F32 rows converted
-// by the threads); rows are padded by 16 bytes so that ldmatrix reads no
+// zero-filled past the last key the tile's queries see; F32 and BF16 rows
+// converted by the threads: values beyond ±65504 overflow to ±inf); rows are padded by 16 bytes so that ldmatrix reads no
 // bank twice. Per tile each warp computes S = Q·Kᵀ (16 × 64, mma.m16n8k16
 // with K fragments from ldmatrix), masks it (causal, mask input), updates
 // its rows' running max and sum in f32 (exp2), turns P into A fragments in
@@ -81,6 +82,21 @@ struct KV<uint16_t> {
 		}
 		#pragma unroll
 		for (uint32_t e = 0; e < 8; e++) out[e] = e < n ? golem_f16_to_f32(p[e]) : 0.0f;
+	}
+};
+template <>
+struct KV<golem_bf16> {
+	static constexpr int E = 8;
+	static __device__ __forceinline__ void piece(const golem_bf16* p, bool vec, uint32_t n, float* out) {
+		if (vec && n == 8) {
+			golem_v4 v = *reinterpret_cast<const golem_v4*>(p);
+			const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+			#pragma unroll
+			for (int i = 0; i < 4; i++) out[2 * i] = golem_uint_as_float(u[i] << 16), out[2 * i + 1] = golem_uint_as_float(u[i] & 0xffff0000u);
+			return;
+		}
+		#pragma unroll
+		for (uint32_t e = 0; e < 8; e++) out[e] = e < n ? golem_kv_f32(p[e]) : 0.0f;
 	}
 };
 
@@ -210,6 +226,10 @@ SPLITKV(splitkv_f16_g1, uint16_t, 1);
 SPLITKV(splitkv_f16_g2, uint16_t, 2);
 SPLITKV(splitkv_f16_g4, uint16_t, 4);
 SPLITKV(splitkv_f16_g8, uint16_t, 8);
+SPLITKV(splitkv_bf16_g1, golem_bf16, 1);
+SPLITKV(splitkv_bf16_g2, golem_bf16, 2);
+SPLITKV(splitkv_bf16_g4, golem_bf16, 4);
+SPLITKV(splitkv_bf16_g8, golem_bf16, 8);
 
 // splitkv_reduce: block (head, query) merges the query's working splits
 // into out; a thread per output element.
@@ -249,9 +269,26 @@ GOLEM_KERNEL(splitkv_reduce);
 // f16x2 packs two floats as f16 (a in the low half).
 static __device__ __forceinline__ uint32_t f16x2(float a, float b) { return (uint32_t)golem_f32_to_f16(a) | ((uint32_t)golem_f32_to_f16(b) << 16); }
 
+// flash_f16 returns a K/V element as f16 bits: F16 as it is, F32 and BF16
+// rounded to nearest even.
+static __device__ __forceinline__ uint32_t flash_f16(uint16_t h) { return h; }
+static __device__ __forceinline__ uint32_t flash_f16(float v) { return golem_f32_to_f16(v); }
+static __device__ __forceinline__ uint32_t flash_f16(golem_bf16 h) { return golem_f32_to_f16(golem_bf16_to_f32(h.bits)); }
+
+// flash_raw says whether rows of T are copied as they are (F16).
+template <class T>
+struct flash_raw {
+	static constexpr bool v = false;
+};
+template <>
+struct flash_raw<uint16_t> {
+	static constexpr bool v = true;
+};
+
 // flash_load_rows stages rows [j0, j0+FLASH_BKV) of a K or V head (rows
 // of w elements, row j at src + j·stride) into dst (rows of w+8 halves):
-// cp.async for aligned F16, converted loads for F32, zeros at or past end.
+// cp.async for aligned F16, converted loads for F32 and BF16, zeros at or
+// past end.
 template <class T, int W>
 static __device__ __forceinline__ void flash_load_rows(uint16_t* dst, const T* src, uint64_t stride, int64_t j0, int64_t end, bool vec) {
 	constexpr int C = W / 8;  // 16-byte chunks of f16 per row
@@ -260,20 +297,14 @@ static __device__ __forceinline__ void flash_load_rows(uint16_t* dst, const T* s
 		int64_t j = j0 + r;
 		uint16_t* d = dst + r * (W + 8) + ch * 8;
 		bool in = j < end;
-		if (sizeof(T) == 2 && vec) {
+		if (flash_raw<T>::v && vec) {
 			golem_cp_async16_cg(d, in ? (const void*)(src + (uint64_t)j * stride + ch * 8) : (const void*)src, in ? 16u : 0u);
 			continue;
 		}
 		uint32_t h[8];
 		#pragma unroll
 		for (int e = 0; e < 8; e++) {
-			if (!in) {
-				h[e] = 0;
-			} else if (sizeof(T) == 2) {
-				h[e] = (uint32_t)(reinterpret_cast<const uint16_t*>(src))[(uint64_t)j * stride + ch * 8 + e];
-			} else {
-				h[e] = golem_f32_to_f16((float)(reinterpret_cast<const float*>(src))[(uint64_t)j * stride + ch * 8 + e]);
-			}
+			h[e] = in ? flash_f16(src[(uint64_t)j * stride + ch * 8 + e]) : 0u;
 		}
 		*reinterpret_cast<golem_v4*>(d) = golem_v4{h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16)};
 	}
@@ -465,3 +496,7 @@ FLASH(flash_f32_d64, float, 64);
 FLASH(flash_f32_d80, float, 80);
 FLASH(flash_f32_d96, float, 96);
 FLASH(flash_f32_d128, float, 128);
+FLASH(flash_bf16_d64, golem_bf16, 64);
+FLASH(flash_bf16_d80, golem_bf16, 80);
+FLASH(flash_bf16_d96, golem_bf16, 96);
+FLASH(flash_bf16_d128, golem_bf16, 128);

@@ -1,4 +1,4 @@
-// Data movement: kv_write (F32 and F16 caches), copy/contiguous (strided
+// Data movement: kv_write (F32, F16 and BF16 caches), copy/contiguous (strided
 // sources, every float conversion, dequantization, quantization to Q8_0,
 // Q4_0, Q4_K and Q6_K, same-type copies of any dtype) and concat. One thread per
 // element (per block for quantization, per row for kv_write).
@@ -31,6 +31,7 @@
 #define AS_F32(v) (v)
 KV_WRITE(kv_write_f32, float, AS_F32);
 KV_WRITE(kv_write_f16, uint16_t, golem_f32_to_f16);
+KV_WRITE(kv_write_bf16, uint16_t, golem_f32_to_bf16);
 
 // sidx returns the source element index (from the source's element 0) of
 // destination element e: the source is strided (element strides st0..st3

@@ -183,6 +183,7 @@ GOLEM_KERNEL(rope_f32);
 #define ROPE_AS_F32(v) (v)
 ROPE_KV_WRITE(rope_kv_write_f32, float, ROPE_AS_F32);
 ROPE_KV_WRITE(rope_kv_write_f16, uint16_t, golem_f32_to_f16);
+ROPE_KV_WRITE(rope_kv_write_bf16, uint16_t, golem_f32_to_bf16);
 
 // get_rows: d[r, :] = table[ids[r], :] as F32, one thread per output
 // element. An id outside [0, rows) gives a zero row and is reported in the

@@ -27,7 +27,7 @@ type BuildOptions struct {
 	// sequence of Tokens tokens.
 	Seqs        int
 	Context     int         // KV cache rows (of each sequence)
-	KVType      graph.DType // F32 (default) or F16
+	KVType      graph.DType // F32 (default), F16 or BF16 (graph.KVTypes)
 	AllLogits   bool        // logits for every token, not just the last
 	LayerOutput bool        // also output each block's residual stream (for parity --layers)
 }
@@ -118,8 +118,8 @@ func Build(cfg *Config, weights WeightInfo, o BuildOptions) (*Built, error) {
 	if o.Tokens <= 0 || o.Context <= 0 || o.Tokens > o.Context {
 		return nil, fmt.Errorf("llama: build: %d tokens with a context of %d", o.Tokens, o.Context)
 	}
-	if o.KVType != graph.F32 && o.KVType != graph.F16 {
-		return nil, fmt.Errorf("llama: build: KV cache type %s (want f32 or f16)", o.KVType)
+	if !o.KVType.IsKVType() {
+		return nil, fmt.Errorf("llama: build: KV cache type %s (want %s)", o.KVType, graph.KVTypeNames())
 	}
 	seqs := max(o.Seqs, 1)
 	if seqs > 1 && o.Tokens != seqs {

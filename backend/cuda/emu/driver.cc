@@ -66,6 +66,7 @@ const ErrorName kErrors[] = {
     {801, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
     {900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED", "operation not permitted when stream is capturing"},
     {901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED", "operation failed due to a previous error during capture"},
+    {910, "CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE", "the graph update was not performed because it included changes which violated constraints specific to instantiated graph update"},
     {999, "CUDA_ERROR_UNKNOWN", "unknown error"},
 };
 constexpr int kIllegalState = 401;
@@ -938,6 +939,14 @@ API CUresult cuEventSynchronize(void* event) {
 	return kSuccess;
 }
 
+// cuEventQuery: work is done when it is issued, so every recorded event
+// (and one never recorded, as the driver says) is complete.
+API CUresult cuEventQuery(void* event) {
+	if (CUresult r = enter()) return r;
+	if (!live(primary.events, event)) return fail(kInvalidHandle, format("cuEventQuery: event %p does not exist", event));
+	return kSuccess;
+}
+
 API CUresult cuEventElapsedTime(float* ms, void* start, void* end) {
 	if (CUresult r = enter()) return r;
 	if (!live(primary.events, start) || !live(primary.events, end)) return fail(kInvalidHandle, "cuEventElapsedTime: no such event");
@@ -999,6 +1008,50 @@ API CUresult cuGraphLaunch(void* exec, void* stream) {
 	for (const Node& n : static_cast<GraphExec*>(exec)->nodes) {
 		if (CUresult r = run_node(n)) return r;
 	}
+	return kSuccess;
+}
+
+// CUgraphExecUpdateResultInfo (CUDA 12.0+).
+struct UpdateResultInfo {
+	int result;
+	void* error_node;
+	void* error_from_node;
+};
+
+// cuGraphExecUpdate_v2 takes graph's parameters into exec when the two
+// have the same topology: as many nodes, of the same kinds, kernel nodes
+// of the same functions (grids, blocks, parameters, copy and memset
+// addresses and values, recorded events may change). Otherwise
+// it changes nothing and fails with CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE,
+// the reason in info->result (CUgraphExecUpdateResult).
+API CUresult cuGraphExecUpdate_v2(void* exec, void* graph, UpdateResultInfo* info) {
+	if (CUresult r = enter()) return r;
+	if (info == nullptr) return fail(kInvalidValue, "cuGraphExecUpdate: null result info");
+	*info = UpdateResultInfo{};
+	if (!live(primary.execs, exec)) return fail(kInvalidHandle, format("cuGraphExecUpdate: graph exec %p does not exist", exec));
+	if (!live(primary.graphs, graph)) return fail(kInvalidHandle, format("cuGraphExecUpdate: graph %p does not exist", graph));
+	GraphExec* e = static_cast<GraphExec*>(exec);
+	const std::vector<Node>& nodes = static_cast<Graph*>(graph)->nodes;
+	constexpr int kUpdateFailure = 910;
+	// CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED, _NODE_TYPE_CHANGED, _FUNCTION_CHANGED.
+	enum { kTopology = 2, kNodeType = 3, kFunction = 4 };
+	if (nodes.size() != e->nodes.size()) {
+		info->result = kTopology;
+		return fail(kUpdateFailure, format("cuGraphExecUpdate: the graph has %zu nodes, the executable graph %zu", nodes.size(), e->nodes.size()));
+	}
+	for (size_t i = 0; i < nodes.size(); i++) {
+		const Node &a = e->nodes[i], &b = nodes[i];
+		if (a.kind != b.kind) {
+			info->result = kNodeType;
+			return fail(kUpdateFailure, format("cuGraphExecUpdate: node %zu changed its type", i));
+		}
+		if (a.kind == Node::kKernel && a.fn != b.fn) {
+			info->result = kFunction;
+			return fail(kUpdateFailure, format("cuGraphExecUpdate: node %zu changed its function (%s to %s)", i, a.fn->kernel->name,
+			                                   b.fn->kernel->name));
+		}
+	}
+	e->nodes = nodes;
 	return kSuccess;
 }
 

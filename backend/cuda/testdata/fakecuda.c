@@ -8,6 +8,7 @@
 //   NO_TOTALMEM  omit cuDeviceTotalMem_v2
 //   INTEGRATED=1 device 1 reports CU_DEVICE_ATTRIBUTE_INTEGRATED
 //   NO_COMPUTE   omit every entry point only computing needs
+//   NO_GRAPH_UPDATE omit cuGraphExecUpdate_v2 (a driver older than CUDA 12.0)
 // The compute entry points are stubs that fail (the fake cannot compute).
 #include <stddef.h>
 #include <string.h>
@@ -103,11 +104,15 @@ STUB(cuEventCreate)
 STUB(cuEventDestroy_v2)
 STUB(cuEventRecord)
 STUB(cuEventSynchronize)
+STUB(cuEventQuery)
 STUB(cuEventElapsedTime)
 STUB(cuStreamBeginCapture_v2)
 STUB(cuStreamEndCapture)
 STUB(cuGraphInstantiateWithFlags)
 STUB(cuGraphLaunch)
 STUB(cuGraphExecDestroy)
+#ifndef NO_GRAPH_UPDATE
+STUB(cuGraphExecUpdate_v2)
+#endif
 STUB(cuGraphDestroy)
 #endif

@@ -222,6 +222,18 @@ func (p *Program[B]) CheckBound(live func(B) bool) error {
 	return nil
 }
 
+// Binds reports whether a leaf or output is bound to a buffer for which
+// match reports true (for a backend that must know which programs a
+// buffer's transfer concerns).
+func (p *Program[B]) Binds(match func(B) bool) bool {
+	for _, bd := range p.binds {
+		if bd.set && match(bd.buf) {
+			return true
+		}
+	}
+	return false
+}
+
 // Unbind forgets every binding (the program is being closed).
 func (p *Program[B]) Unbind() { clear(p.binds) }
 

@@ -10,6 +10,19 @@
 
 #define GOLEM_NEG_INF (golem_uint_as_float(0xff800000u))
 
+// golem_bf16 is one bfloat16 element (its bits, the upper half of an f32):
+// a type of its own, so that kernels templated over a K/V element type
+// tell a BF16 cache from an F16 one (uint16_t bits).
+struct golem_bf16 {
+	uint16_t bits;
+};
+
+// golem_kv_f32 converts one K/V element to f32 (exact): float, f16 bits
+// (uint16_t) or golem_bf16.
+static __device__ __forceinline__ float golem_kv_f32(float v) { return v; }
+static __device__ __forceinline__ float golem_kv_f32(uint16_t h) { return golem_f16_to_f32(h); }
+static __device__ __forceinline__ float golem_kv_f32(golem_bf16 h) { return golem_bf16_to_f32(h.bits); }
+
 // golem_silu is x · sigmoid(x).
 static __device__ __forceinline__ float golem_silu(float v) { return v / (1.0f + golem_expf(-v)); }
 

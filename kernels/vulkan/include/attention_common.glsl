@@ -5,8 +5,9 @@
 // Bindings (set 0): q, k, v, mask, pos, out, then the kernel's scratch
 // buffer when it has one (ATTN_SCRATCH defined by the includer). A node
 // without a mask or without positions binds q in that slot (never read:
-// the flags say which are present). k and v are F32 or F16, each on its own
-// (flags), and read as 32-bit words.
+// the flags say which are present). k and v are F32, F16 or BF16, each on
+// its own (flags), and read as 32-bit words; a BF16 element is the upper
+// half of an f32 (decoded by a shift: no device needs a bf16 type).
 //
 // Layouts (elements, outermost first): q [B, Sq, Hq, D], k [B, Sk, Hkv, D],
 // v [B, Sk, Hkv, Dv], mask [Sq, Sk], pos [Sq], out [B, Sq, Hq, Dv]. Query
@@ -22,7 +23,7 @@ layout(set = 0, binding = 1, std430) readonly buffer K { uint kw[]; };
 layout(set = 0, binding = 2, std430) readonly buffer V { uint vw[]; };
 #ifdef ATTN_S16
 // Feature kernels (GL_EXT_shader_16bit_storage): the same bindings as
-// 16-bit floats, read when k or v is F16.
+// 16-bit floats, read when k or v is F16 (BF16 is read as words).
 layout(set = 0, binding = 1, std430) readonly buffer K16 { float16_t kh[]; };
 layout(set = 0, binding = 2, std430) readonly buffer V16 { float16_t vh[]; };
 #endif
@@ -39,6 +40,8 @@ const uint ATTN_MASK = 2u;
 const uint ATTN_POS = 4u;
 const uint ATTN_K_F16 = 8u;
 const uint ATTN_V_F16 = 16u;
+const uint ATTN_K_BF16 = 32u;
+const uint ATTN_V_BF16 = 64u;
 
 layout(push_constant) uniform PC {
 	uint b;        // batches
@@ -51,8 +54,8 @@ layout(push_constant) uniform PC {
 	float scale;   // logit scale
 	uint flags;    // ATTN_* bits
 	uint q_off;    // element offsets of each binding's tensor
-	uint k_off;    // (halves when F16)
-	uint v_off;    // (halves when F16)
+	uint k_off;    // (halves when F16 or BF16)
+	uint v_off;    // (halves when F16 or BF16)
 	uint mask_off;
 	uint pos_off;
 	uint o_off;
@@ -64,6 +67,9 @@ layout(push_constant) uniform PC {
 // k_at and v_at return element i (counted from the tensor's first element).
 float k_at(uint i) {
 	i += pc.k_off;
+	if ((pc.flags & ATTN_K_BF16) != 0u) {
+		return bf16_to_f32(half_of(kw, i));
+	}
 	if ((pc.flags & ATTN_K_F16) != 0u) {
 #ifdef ATTN_S16
 		return float(kh[i]);
@@ -76,6 +82,9 @@ float k_at(uint i) {
 
 float v_at(uint i) {
 	i += pc.v_off;
+	if ((pc.flags & ATTN_V_BF16) != 0u) {
+		return bf16_to_f32(half_of(vw, i));
+	}
 	if ((pc.flags & ATTN_V_F16) != 0u) {
 #ifdef ATTN_S16
 		return float(vh[i]);
@@ -91,22 +100,33 @@ vec4 f16x4(uint a, uint b) {
 	return vec4(f16_to_f32(a & 0xffffu), f16_to_f32(a >> 16), f16_to_f32(b & 0xffffu), f16_to_f32(b >> 16));
 }
 
+// bf16x4 decodes the four bfloat16 halves of words a and b (low half first).
+vec4 bf16x4(uint a, uint b) {
+	return uintBitsToFloat(uvec4(a << 16, a & 0xffff0000u, b << 16, b & 0xffff0000u));
+}
+
 // k_vec4 returns elements 4·c .. 4·c+3 of the key row starting at element
 // row (zeros past the head dim); v_vec4 likewise for value rows.
 vec4 k_vec4(uint row, uint c) {
 	uint e = 4u * c;
 	uint i = pc.k_off + row + e;
 	if (e + 4u <= pc.d) {
-		if ((pc.flags & ATTN_K_F16) == 0u) {
+		if ((pc.flags & (ATTN_K_F16 | ATTN_K_BF16)) == 0u) {
 			return uintBitsToFloat(uvec4(kw[i], kw[i + 1u], kw[i + 2u], kw[i + 3u]));
 		}
+		if ((pc.flags & ATTN_K_BF16) != 0u) {
+			if ((i & 1u) == 0u) {
+				return bf16x4(kw[i >> 1], kw[(i >> 1) + 1u]);
+			}
+		} else {
 #ifdef ATTN_S16
-		return vec4(float(kh[i]), float(kh[i + 1u]), float(kh[i + 2u]), float(kh[i + 3u]));
+			return vec4(float(kh[i]), float(kh[i + 1u]), float(kh[i + 2u]), float(kh[i + 3u]));
 #else
-		if ((i & 1u) == 0u) {
-			return f16x4(kw[i >> 1], kw[(i >> 1) + 1u]);
-		}
+			if ((i & 1u) == 0u) {
+				return f16x4(kw[i >> 1], kw[(i >> 1) + 1u]);
+			}
 #endif
+		}
 	}
 	vec4 r = vec4(0.0);
 	for (uint t = 0u; t < 4u && e + t < pc.d; t++) {
@@ -119,16 +139,22 @@ vec4 v_vec4(uint row, uint c) {
 	uint e = 4u * c;
 	uint i = pc.v_off + row + e;
 	if (e + 4u <= pc.dv) {
-		if ((pc.flags & ATTN_V_F16) == 0u) {
+		if ((pc.flags & (ATTN_V_F16 | ATTN_V_BF16)) == 0u) {
 			return uintBitsToFloat(uvec4(vw[i], vw[i + 1u], vw[i + 2u], vw[i + 3u]));
 		}
+		if ((pc.flags & ATTN_V_BF16) != 0u) {
+			if ((i & 1u) == 0u) {
+				return bf16x4(vw[i >> 1], vw[(i >> 1) + 1u]);
+			}
+		} else {
 #ifdef ATTN_S16
-		return vec4(float(vh[i]), float(vh[i + 1u]), float(vh[i + 2u]), float(vh[i + 3u]));
+			return vec4(float(vh[i]), float(vh[i + 1u]), float(vh[i + 2u]), float(vh[i + 3u]));
 #else
-		if ((i & 1u) == 0u) {
-			return f16x4(vw[i >> 1], vw[(i >> 1) + 1u]);
-		}
+			if ((i & 1u) == 0u) {
+				return f16x4(vw[i >> 1], vw[(i >> 1) + 1u]);
+			}
 #endif
+		}
 	}
 	vec4 r = vec4(0.0);
 	for (uint t = 0u; t < 4u && e + t < pc.dv; t++) {

@@ -2,9 +2,17 @@
 // row r, one workgroup per row: the rotation of rope.comp (host frequency
 // table, angle reduced to [-pi, pi]) and the store of kv_write.glsl
 // (positions outside [0, ctx) reported and skipped, the last of repeated
-// positions wins). KV_F16: the cache is F16 (edge halves written
-// atomically).
+// positions wins). KV_F16 / KV_BF16: the cache is F16 / BF16 (edge halves
+// written atomically; rounded to nearest even by bit operations).
 #include "common.glsl"
+
+#if defined(KV_F16)
+#define KV_16 1
+#define KV_ENC(v) f32_to_f16(v)
+#elif defined(KV_BF16)
+#define KV_16 1
+#define KV_ENC(v) f32_to_bf16(v)
+#endif
 
 layout(set = 0, binding = 0, std430) buffer C { uint cache[]; };
 layout(set = 0, binding = 1, std430) readonly buffer X { float x[]; };
@@ -14,7 +22,7 @@ layout(set = 0, binding = 4, std430) readonly buffer Q { float freq[]; }; // con
 layout(set = 0, binding = 5, std430) buffer S { uint status[]; };
 
 layout(push_constant) uniform PC {
-	uint c_off;   // elements of the cache (halves for F16)
+	uint c_off;   // elements of the cache (halves for F16 and BF16)
 	uint x_off, p_off, f_off;
 	uint head_dim;
 	uint heads;
@@ -95,15 +103,15 @@ void main() {
 	}
 	uint row_len = pc.heads * pc.head_dim;
 	uint cb = pc.c_off + uint(p) * row_len;
-#ifdef KV_F16
+#ifdef KV_16
 	uint end = cb + row_len; // halves [cb, end)
 	for (uint w = (cb >> 1) + t; w <= ((end - 1u) >> 1); w += gl_WorkGroupSize.x) {
 		uint h0 = 2u * w;
 		uint h1 = h0 + 1u;
 		bool in0 = h0 >= cb;
 		bool in1 = h1 < end;
-		uint v0 = in0 ? f32_to_f16(value(r, h0 - cb, p)) : 0u;
-		uint v1 = in1 ? f32_to_f16(value(r, h1 - cb, p)) : 0u;
+		uint v0 = in0 ? KV_ENC(value(r, h0 - cb, p)) : 0u;
+		uint v1 = in1 ? KV_ENC(value(r, h1 - cb, p)) : 0u;
 		if (in0 && in1) {
 			cache[w] = v0 | (v1 << 16);
 		} else if (in0) {
