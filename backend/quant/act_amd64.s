@@ -11,7 +11,9 @@
 // activation buffer's lane corrections, and the lanes, converted to
 // float, times the product of the weight block's scale and the activation
 // block's, are added into a float accumulator. Rows are consecutive in
-// memory; the stream ahead is prefetched.
+// memory; the stream ahead is prefetched. The Q4_0 and Q8_0 kernels keep
+// one accumulator per row and reduce it as the integer GEMM reduces a
+// row's (ROWSUM4), so that GemvAct and GemmAct give a row the same bits.
 
 // Word indices for VPERMW: the f16 scale of each block of a 64-byte step,
 // repeated over the block's int32 lanes.
@@ -106,7 +108,7 @@ q40row:
 
 q40pair:
 	Q4_0_GROUP(Z0)
-	Q4_0_GROUP(Z1)
+	Q4_0_GROUP(Z0)
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE  q40pair
@@ -117,7 +119,7 @@ q40one:
 	Q4_0_GROUP(Z0)
 
 q40done:
-	HSUM
+	ROWSUM4(Z0, Z0, Z0, Z0, X0, Y0)
 	MOVSS X0, (DI)
 	ADDQ $4, DI
 	DECQ R8
@@ -170,7 +172,7 @@ q80row:
 
 q80quad:
 	Q8_0_PAIR(Z0)
-	Q8_0_PAIR(Z1)
+	Q8_0_PAIR(Z0)
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE  q80quad
@@ -201,7 +203,7 @@ q80last:
 	ADDQ $34, SI
 
 q80done:
-	HSUM
+	ROWSUM4(Z0, Z0, Z0, Z0, X0, Y0)
 	MOVSS X0, (DI)
 	ADDQ $4, DI
 	DECQ R8

@@ -284,11 +284,15 @@ func TestGemmAct(t *testing.T) {
 										require.InDelta(t, float64(want[0]), float64(out[i*ldo+r]), 2e-5*mag+1e-6, "%s out[%d][%d]", p.name, i, r)
 									}
 								}
-								// Row i's results do not depend on the rows around it.
+								// Row i's results do not depend on the rows around it,
+								// and are GemvAct's bits for the row (a decode step
+								// alone and in a batch agree).
 								for i := range m {
 									one := make([]float32, rows)
 									GemmAct(dt, one, rows, acts[i*stride:], stride, 1, w, rows, k)
 									require.Equal(t, bitsOf(one), bitsOf(out[i*ldo:i*ldo+rows]), "%s row %d alone", p.name, i)
+									GemvAct(dt, w, rows, acts[i*stride:i*stride+ActBytes(dt, k)], k, one)
+									require.Equal(t, bitsOf(one), bitsOf(out[i*ldo:i*ldo+rows]), "%s row %d: GemvAct", p.name, i)
 								}
 							})
 						}
