@@ -40,7 +40,7 @@ DATA permQ8_0<>+56(SB)/8, $0
 GLOBL permQ8_0<>(SB), RODATA|NOPTR, $64
 
 // How far ahead of the step being multiplied the weights are prefetched.
-#define AHEAD 1024
+#define AHEAD 4096
 
 // HSUM adds the 16 floats of Z0 and Z1 into the low float of X0.
 #define HSUM \
