@@ -447,35 +447,10 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 	}
 	l := layoutFor(t, k)
 	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
+	// The kernels of the level in use; both levels take the same arguments.
+	q40, q80, q4k, q6k := gemvQ4_0AVX512, gemvQ8_0AVX512, gemvQ4KAVX512, gemvQ6KAVX512
 	if !useAVX512 {
-		switch t {
-		case graph.Q4_0:
-			ng := k / 128
-			if ng == 0 {
-				return false
-			}
-			if k%128 == 0 {
-				gemvQ4_0AVX2(&w[0], len(out), qs, init, scale, ng, &out[0])
-				return true
-			}
-			for r := range out {
-				row := w[r*rowBytes : (r+1)*rowBytes]
-				gemvQ4_0AVX2(&row[0], 1, qs, init, scale, ng, &out[r])
-				out[r] += dotActGo(t, row, act, l, 4*ng)
-			}
-			return true
-		case graph.Q8_0:
-			gemvQ8_0AVX2(&w[0], len(out), qs, init, scale, k/32, &out[0])
-			return true
-		case graph.Q4_K:
-			d, sum := (*float32)(unsafe.Pointer(&act[l.d])), (*int32)(unsafe.Pointer(&act[l.sum]))
-			gemvQ4KAVX2(&w[0], len(out), qs, scale, d, sum, k/256, &out[0])
-			return true
-		case graph.Q6_K:
-			gemvQ6KAVX2(&w[0], len(out), qs, init, scale, k/256, &out[0])
-			return true
-		}
-		return false
+		q40, q80, q4k, q6k = gemvQ4_0AVX2, gemvQ8_0AVX2, gemvQ4KAVX2, gemvQ6KAVX2
 	}
 	switch t {
 	case graph.Q4_0:
@@ -484,25 +459,25 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 			return false
 		}
 		if k%128 == 0 {
-			gemvQ4_0AVX512(&w[0], len(out), qs, init, scale, ng, &out[0])
+			q40(&w[0], len(out), qs, init, scale, ng, &out[0])
 			return true
 		}
 		// Whole groups in assembly, the trailing blocks in Go, row by row.
 		for r := range out {
 			row := w[r*rowBytes : (r+1)*rowBytes]
-			gemvQ4_0AVX512(&row[0], 1, qs, init, scale, ng, &out[r])
+			q40(&row[0], 1, qs, init, scale, ng, &out[r])
 			out[r] += dotActGo(t, row, act, l, 4*ng)
 		}
 		return true
 	case graph.Q8_0:
-		gemvQ8_0AVX512(&w[0], len(out), qs, init, scale, k/32, &out[0])
+		q80(&w[0], len(out), qs, init, scale, k/32, &out[0])
 		return true
 	case graph.Q4_K:
 		d, sum := (*float32)(unsafe.Pointer(&act[l.d])), (*int32)(unsafe.Pointer(&act[l.sum]))
-		gemvQ4KAVX512(&w[0], len(out), qs, scale, d, sum, k/256, &out[0])
+		q4k(&w[0], len(out), qs, scale, d, sum, k/256, &out[0])
 		return true
 	case graph.Q6_K:
-		gemvQ6KAVX512(&w[0], len(out), qs, init, scale, k/256, &out[0])
+		q6k(&w[0], len(out), qs, init, scale, k/256, &out[0])
 		return true
 	}
 	return false
