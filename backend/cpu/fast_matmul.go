@@ -148,10 +148,11 @@ func useGEMV(d graph.MatMulDims, wt graph.DType) bool {
 	if d.M > gemvMaxRows || wt.BlockSize() == 1 {
 		return false
 	}
-	// A few x rows over quantized weights: the integer GEMM, where it
-	// exists, gives each row the bits of the integer GEMV it gets alone
-	// (quant.GemmAct) while sharing each weight block's unpacking.
-	return !(d.N >= intMinRows && quant.IntGemm(wt, d.K) && quant.IntGemv(wt, d.K))
+	// A few x rows over quantized weights: from gemmShareRows rows the
+	// integer GEMM, where it exists, gives each row the bits of the
+	// integer GEMV it gets alone (quant.GemmAct) while sharing each
+	// weight block's unpacking among the rows.
+	return d.M < gemmShareRows || !(d.N >= intMinRows && quant.IntGemm(wt, d.K) && quant.IntGemv(wt, d.K))
 }
 
 // gemvTask is a matmul with one x row per batch (a decode step), or a few
@@ -198,6 +199,14 @@ func touch(b []byte) byte {
 	}
 	return s
 }
+
+// gemmShareRows is the fewest x rows of a small batch over q8_0 or q4_0
+// weights that take the integer GEMM instead of one GEMV per row: its
+// kernels share a weight block's unpacking among 4 (q8_0) or 3 and 6
+// (q4_0) rows; with fewer rows they run their one-row kernel per row,
+// slower than the GEMV (110m q8_0, 2 sequences: 245-295 against 386-396
+// tokens/s, alternating).
+const gemmShareRows = 4
 
 // gemvGroup is the number of consecutive weight rows of one GEMV item: the
 // f32 and f16 kernels multiply rows four at a time (sharing the loads of
