@@ -659,9 +659,11 @@ func TestShutdown(t *testing.T) {
 		require.Error(t, err, "no longer listening")
 	})
 	t.Run("then cancelled", func(t *testing.T) {
-		m := openModel(t, golem.Options{Parallel: 2})
-		ts := start(t, m, server.Config{ShutdownTimeout: 50 * time.Millisecond})
-		res := streamRequest(t, context.Background(), ts.url, `{"prompt":"Once","max_tokens":250,"ignore_eos":true,"stream":true}`)
+		// A request far longer than the grace period on any machine:
+		// 4000 tokens (about 0.4 s at stories260K's fastest) against 1 ms.
+		m := openModel(t, golem.Options{Parallel: 2, Context: 4096})
+		ts := start(t, m, server.Config{ShutdownTimeout: time.Millisecond})
+		res := streamRequest(t, context.Background(), ts.url, `{"prompt":"Once","max_tokens":4000,"ignore_eos":true,"stream":true}`)
 		defer res.Body.Close()
 		br := bufio.NewReader(res.Body)
 		_, err := readEvent(br)

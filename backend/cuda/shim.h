@@ -114,7 +114,7 @@ void golem_cuda_error_text(golem_cuda_lib *lib, CUresult err, char *buf, size_t 
 // golem_cuda_error_name writes the CUresult's name (CUDA_ERROR_...) into buf.
 void golem_cuda_error_name(golem_cuda_lib *lib, CUresult err, char *buf, size_t buflen);
 
-// golem_cuda_detail writes the emulator's account of this thread's last
+// golem_cuda_detail writes the emulator's account of the most recent
 // failed call into buf (empty for a real driver).
 void golem_cuda_detail(golem_cuda_lib *lib, char *buf, size_t buflen);
 

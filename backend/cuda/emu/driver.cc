@@ -72,12 +72,26 @@ const ErrorName kErrors[] = {
 constexpr int kIllegalState = 401;
 constexpr int kNotReady = 600;
 
-// last_error is the detail of this thread's last failed call
-// (golem_emu_last_error returns it); successful calls leave it.
-thread_local std::string last_error;
+// last_error is the detail of the process's most recent failed call
+// (golem_emu_last_error returns it); successful calls leave it. It is not
+// per thread: golem reads it in a second call right after the failing
+// one, and a Go program may make the two calls on different threads (a
+// long call, such as a launch, can resume on another thread).
+struct LastError {
+	std::mutex mu;
+	std::string msg;
+	void set(const std::string& m) {
+		std::lock_guard<std::mutex> lock(mu);
+		msg = m;
+	}
+	std::string get() {
+		std::lock_guard<std::mutex> lock(mu);
+		return msg;
+	}
+} last_error;
 
 CUresult fail(CUresult code, std::string msg) {
-	last_error = "golem-cuda-emu: " + msg;
+	last_error.set("golem-cuda-emu: " + msg);
 	return code;
 }
 
@@ -246,7 +260,7 @@ CUresult enter() {
 	if (current_ctx == nullptr) return fail(kInvalidContext, "no context is current on this thread (cuCtxSetCurrent)");
 	std::lock_guard<std::mutex> lock(primary.mu);
 	if (primary.sticky != 0) {
-		last_error = primary.sticky_msg;
+		last_error.set(primary.sticky_msg);
 		return primary.sticky;
 	}
 	return kSuccess;
@@ -313,7 +327,7 @@ CUresult launch(const Node& n) {
 		std::string msg = "golem-cuda-emu: " + f.message;
 		fprintf(stderr, "%s\n", msg.c_str());
 		set_sticky(f.code, msg);
-		last_error = msg;
+		last_error.set(msg);
 		return f.code;
 	}
 	std::string slack;
@@ -321,7 +335,7 @@ CUresult launch(const Node& n) {
 		std::string msg = format("golem-cuda-emu: kernel %s launch #%llu %s", cfg.kernel->name, (unsigned long long)cfg.number, slack.c_str());
 		fprintf(stderr, "%s\n", msg.c_str());
 		set_sticky(kIllegalAddress, msg);
-		last_error = msg;
+		last_error.set(msg);
 		return kIllegalAddress;
 	}
 	return kSuccess;
@@ -504,10 +518,10 @@ API CUresult cuGetErrorString(CUresult e, const char** s) {
 	return kInvalidValue;
 }
 
-// golem_emu_last_error copies the detail of this thread's last failed call
+// golem_emu_last_error copies the detail of the process's most recent failed call
 // (or the context's sticky error) into buf and returns its length.
 API size_t golem_emu_last_error(char* buf, size_t len) {
-	std::string s = last_error;
+	std::string s = last_error.get();
 	if (s.empty()) {
 		std::lock_guard<std::mutex> lock(primary.mu);
 		s = primary.sticky_msg;
@@ -575,6 +589,7 @@ API CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
 	case 10: *v = 32; break;            // WARP_SIZE
 	case 12: *v = 65536; break;         // MAX_REGISTERS_PER_BLOCK
 	case 16: *v = (int)sysconf(_SC_NPROCESSORS_ONLN); break;  // MULTIPROCESSOR_COUNT
+	case 18: *v = 0; break;             // INTEGRATED
 	case 39: *v = 2048; break;          // MAX_THREADS_PER_MULTIPROCESSOR
 	case 75: *v = 8; break;             // COMPUTE_CAPABILITY_MAJOR
 	case 76: *v = 0; break;             // COMPUTE_CAPABILITY_MINOR
@@ -762,7 +777,7 @@ API CUresult cuModuleLoadDataEx(void** mod, const void* image, unsigned int nopt
 			if (opts[i] == 5) log = static_cast<char*>(values[i]);
 			if (opts[i] == 6) loglen = (size_t)(uintptr_t)values[i];
 		}
-		if (log != nullptr && loglen > 0) snprintf(log, loglen, "%s", last_error.c_str());
+		if (log != nullptr && loglen > 0) snprintf(log, loglen, "%s", last_error.get().c_str());
 		for (Function* f : m->functions) delete f;
 		delete m;
 		return r;
