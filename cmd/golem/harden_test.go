@@ -156,17 +156,31 @@ func TestInputFIFO(t *testing.T) {
 // refused with the numbers before anything is allocated or written.
 func TestResourceLimits(t *testing.T) {
 	dir := t.TempDir()
-	tests := []struct {
+	type limitCase struct {
 		name string
 		args []string
 		want string
-	}{
+	}
+	tests := []limitCase{
 		{"gen-model larger than the disk", []string{"gen-model", "--shape", "dim=65536,layers=4096,heads=512,ffn=262144", "-o", "m.gguf"},
 			"needs "},
 		{"bench model larger than memory", []string{"bench", "model", "--device", "cpu", "--shape", "dim=16384,layers=4096,heads=32,ffn=16777216"},
 			"of memory"},
 		{"bench attention size overflow", []string{"bench", "attention", "--device", "cpu", "--shapes", "decode:b99999999,h99999,kv1,d999999,kv1"},
 			"overflows 64 bits"},
+	}
+	// The shapes of the issue (each on a 110m-like shape): refused by the
+	// shape's ranges or by the size, before anything is allocated.
+	const base = "dim=768,layers=12,heads=12,ffn=2048"
+	for _, c := range []struct{ shape, want string }{
+		{"dim=999999936,layers=12,heads=12,ffn=2048", "dim = 999999936: want 1..1048576"},
+		{"dim=768,layers=999999999,heads=12,ffn=2048", "layers = 999999999: want 1..4096"},
+		{base + ",vocab=2000000000", "needs 11.4 TiB"},
+		{"dim=768,layers=12,heads=12,ffn=999999999999", "ffn = 999999999999: want 1..16777216"},
+	} {
+		tests = append(tests,
+			limitCase{"bench model " + c.shape, []string{"bench", "model", "--device", "cpu", "--shape", c.shape}, c.want},
+			limitCase{"gen-model " + c.shape, []string{"gen-model", "--shape", c.shape, "-o", "m.gguf"}, c.want})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
