@@ -99,6 +99,8 @@ func TestOutputFilesAreSafe(t *testing.T) {
 		{"gen-model missing directory", genModel(filepath.Join(dir, "no", "m.gguf")), "no such file or directory"},
 		{"convert existing", []string{"convert", dir, existing}, "already exists"},
 		{"convert fifo", []string{"convert", dir, fifo, "--force"}, "a named pipe (FIFO)"},
+		{"convert device", []string{"convert", dir, "/dev/full", "--force"}, "a character device"},
+		{"gen-model device", genModel("/dev/null", "--force"), "a character device"},
 		{"bench -o existing", benchOut("-o", existing), "-o: create " + existing + ": already exists"},
 		{"bench --plot symlink", benchOut("--plot", link+".png"), "--plot"},
 		{"bench -o fifo", benchOut("-o", fifo, "--force"), "a named pipe (FIFO)"},
@@ -123,6 +125,11 @@ func TestOutputFilesAreSafe(t *testing.T) {
 	st, err = os.Lstat(fifo)
 	require.NoError(t, err)
 	require.True(t, st.Mode()&fs.ModeNamedPipe != 0, "the FIFO is still a FIFO")
+	for _, dev := range []string{"/dev/full", "/dev/null"} {
+		st, err = os.Lstat(dev)
+		require.NoError(t, err)
+		require.True(t, st.Mode()&fs.ModeCharDevice != 0, "%s is still a character device", dev)
+	}
 	require.ElementsMatch(t, []string{"existing.gguf", "readonly.gguf", "link.gguf", "link.gguf.png", "fifo.gguf", "sub.gguf"}, names(t, dir))
 
 	// --force replaces an existing regular file, and only that.
