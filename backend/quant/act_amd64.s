@@ -15,29 +15,30 @@
 // one accumulator per row and reduce it as the integer GEMM reduces a
 // row's (ROWSUM4), so that GemvAct and GemmAct give a row the same bits.
 
-// Word indices for VPERMW: the f16 scale of each block of a 64-byte step,
+// Word indices for VPERMW (package symbols: the GEMM kernels of
+// actgemm_amd64.s use them too): the f16 scale of each block of a 64-byte step,
 // repeated over the block's int32 lanes.
 // Q4_0 group (4 blocks of 18 bytes: words 0, 9, 18, 27), 4 lanes each.
-DATA permQ4_0<>+0(SB)/8, $0x0000000000000000
-DATA permQ4_0<>+8(SB)/8, $0x0009000900090009
-DATA permQ4_0<>+16(SB)/8, $0x0012001200120012
-DATA permQ4_0<>+24(SB)/8, $0x001b001b001b001b
-DATA permQ4_0<>+32(SB)/8, $0
-DATA permQ4_0<>+40(SB)/8, $0
-DATA permQ4_0<>+48(SB)/8, $0
-DATA permQ4_0<>+56(SB)/8, $0
-GLOBL permQ4_0<>(SB), RODATA|NOPTR, $64
+DATA ·permQ4_0+0(SB)/8, $0x0000000000000000
+DATA ·permQ4_0+8(SB)/8, $0x0009000900090009
+DATA ·permQ4_0+16(SB)/8, $0x0012001200120012
+DATA ·permQ4_0+24(SB)/8, $0x001b001b001b001b
+DATA ·permQ4_0+32(SB)/8, $0
+DATA ·permQ4_0+40(SB)/8, $0
+DATA ·permQ4_0+48(SB)/8, $0
+DATA ·permQ4_0+56(SB)/8, $0
+GLOBL ·permQ4_0(SB), RODATA|NOPTR, $64
 
 // Q8_0 pair (2 blocks of 34 bytes: words 0 and 17), 8 lanes each.
-DATA permQ8_0<>+0(SB)/8, $0x0000000000000000
-DATA permQ8_0<>+8(SB)/8, $0x0000000000000000
-DATA permQ8_0<>+16(SB)/8, $0x0011001100110011
-DATA permQ8_0<>+24(SB)/8, $0x0011001100110011
-DATA permQ8_0<>+32(SB)/8, $0
-DATA permQ8_0<>+40(SB)/8, $0
-DATA permQ8_0<>+48(SB)/8, $0
-DATA permQ8_0<>+56(SB)/8, $0
-GLOBL permQ8_0<>(SB), RODATA|NOPTR, $64
+DATA ·permQ8_0+0(SB)/8, $0x0000000000000000
+DATA ·permQ8_0+8(SB)/8, $0x0000000000000000
+DATA ·permQ8_0+16(SB)/8, $0x0011001100110011
+DATA ·permQ8_0+24(SB)/8, $0x0011001100110011
+DATA ·permQ8_0+32(SB)/8, $0
+DATA ·permQ8_0+40(SB)/8, $0
+DATA ·permQ8_0+48(SB)/8, $0
+DATA ·permQ8_0+56(SB)/8, $0
+GLOBL ·permQ8_0(SB), RODATA|NOPTR, $64
 
 // How far ahead of the step being multiplied the weights are prefetched.
 #define AHEAD 4096
@@ -94,7 +95,7 @@ TEXT ·gemvQ4_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ out+48(FP), DI
 	MOVL $0x000f000f, AX
 	VPBROADCASTD AX, Z31
-	VMOVDQU64 permQ4_0<>(SB), Z30
+	VMOVDQU64 ·permQ4_0(SB), Z30
 
 q40row:
 	MOVQ qs+16(FP), R9
@@ -159,7 +160,7 @@ TEXT ·gemvQ8_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), R8
 	MOVQ out+48(FP), DI
-	VMOVDQU64 permQ8_0<>(SB), Z30
+	VMOVDQU64 ·permQ8_0(SB), Z30
 
 q80row:
 	MOVQ qs+16(FP), R9

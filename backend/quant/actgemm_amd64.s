@@ -17,26 +17,8 @@
 // (ROWSUM4): a pair's result does not depend on which or how many x rows
 // share its block.
 
-// Word indices for VPERMW (see act_amd64.s).
-DATA gpermQ4_0<>+0(SB)/8, $0x0000000000000000
-DATA gpermQ4_0<>+8(SB)/8, $0x0009000900090009
-DATA gpermQ4_0<>+16(SB)/8, $0x0012001200120012
-DATA gpermQ4_0<>+24(SB)/8, $0x001b001b001b001b
-DATA gpermQ4_0<>+32(SB)/8, $0
-DATA gpermQ4_0<>+40(SB)/8, $0
-DATA gpermQ4_0<>+48(SB)/8, $0
-DATA gpermQ4_0<>+56(SB)/8, $0
-GLOBL gpermQ4_0<>(SB), RODATA|NOPTR, $64
-
-DATA gpermQ8_0<>+0(SB)/8, $0x0000000000000000
-DATA gpermQ8_0<>+8(SB)/8, $0x0000000000000000
-DATA gpermQ8_0<>+16(SB)/8, $0x0011001100110011
-DATA gpermQ8_0<>+24(SB)/8, $0x0011001100110011
-DATA gpermQ8_0<>+32(SB)/8, $0
-DATA gpermQ8_0<>+40(SB)/8, $0
-DATA gpermQ8_0<>+48(SB)/8, $0
-DATA gpermQ8_0<>+56(SB)/8, $0
-GLOBL gpermQ8_0<>(SB), RODATA|NOPTR, $64
+// The VPERMW word indices of the block scales are act_amd64.s's
+// ·permQ4_0 and ·permQ8_0 (the same lanes as the GEMV kernels).
 
 // 0x8888 in every word: XOR makes each nibble n the signed nibble n-8.
 DATA xorQ4_0<>+0(SB)/4, $0x88888888
@@ -110,7 +92,7 @@ GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
 // out[i*ldo+j] = x row i · weight row j for i < 3 and j < nw (a positive
 // multiple of 4), rows of ng whole Q4_0 groups.
 TEXT ·gemmQ4_0x3AVX512(SB), NOSPLIT, $0-72
-	VMOVDQU64 gpermQ4_0<>(SB), Z31
+	VMOVDQU64 ·permQ4_0(SB), Z31
 	MOVQ out+0(FP), R11
 	MOVQ ldo+8(FP), R12
 	SHLQ $2, R12
@@ -173,7 +155,7 @@ g40step:
 //
 // gemmQ4_0x3AVX512 for one x row, with the same arithmetic per pair.
 TEXT ·gemmQ4_0x1AVX512(SB), NOSPLIT, $0-56
-	VMOVDQU64 gpermQ4_0<>(SB), Z31
+	VMOVDQU64 ·permQ4_0(SB), Z31
 	MOVQ out+0(FP), R11
 	MOVQ w+24(FP), SI
 	MOVQ rowBytes+32(FP), DX
@@ -245,7 +227,7 @@ g41step:
 // multiple of 4), rows of np pairs of Q8_0 blocks. Z0..Z15 accumulate,
 // Z16..Z23 hold the x rows' steps, Z24..Z27 and Z12..Z15... see below.
 TEXT ·gemmQ8_0x4AVX512(SB), NOSPLIT, $0-72
-	VMOVDQU64 gpermQ8_0<>(SB), Z30
+	VMOVDQU64 ·permQ8_0(SB), Z30
 	MOVQ out+0(FP), R11
 	MOVQ ldo+8(FP), R12
 	SHLQ $2, R12
@@ -325,7 +307,7 @@ g80step:
 //
 // gemmQ8_0x4AVX512 for one x row, with the same arithmetic per pair.
 TEXT ·gemmQ8_0x1AVX512(SB), NOSPLIT, $0-56
-	VMOVDQU64 gpermQ8_0<>(SB), Z30
+	VMOVDQU64 ·permQ8_0(SB), Z30
 	MOVQ out+0(FP), R11
 	MOVQ w+24(FP), SI
 	MOVQ rowBytes+32(FP), DX
@@ -388,7 +370,7 @@ g81step:
 // gemmQ4_0x3AVX512 for six x rows, read from memory by the multiply-adds
 // (the weights' unpacking is shared by six rows instead of three).
 TEXT ·gemmQ4_0x6AVX512(SB), NOSPLIT, $0-72
-	VMOVDQU64 gpermQ4_0<>(SB), Z31
+	VMOVDQU64 ·permQ4_0(SB), Z31
 	MOVQ out+0(FP), R11
 	MOVQ ldo+8(FP), R12
 	SHLQ $2, R12
