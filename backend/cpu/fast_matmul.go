@@ -21,10 +21,10 @@ const gemmMinRows = 2
 // quantized activations, or quant.DotRows, which gives each x row exactly
 // what quant.Dot gives it). A batched decode step of up to this many
 // sequences then gives each sequence the bits it gets alone. Where the
-// integer GEMM exists (quant.IntGemm), useGEMV sends these rows to it
-// instead: it gives each row GemvAct's bits too and unpacks each weight
-// block once for four rows (110m q8_0, 8 sequences: 453 -> 657 tokens/s
-// on Zen 5, 2 threads). On 768-wide rows in cache, DotRows of 8 x rows
+// integer GEMM exists (quant.IntGemm), useGEMV sends gemmShareRows or
+// more of these rows to it instead: it gives each row GemvAct's bits too
+// and unpacks each weight block once for four rows (110m q8_0, 8
+// sequences: 453 -> 657 tokens/s on Zen 5, 2 threads). On 768-wide rows in cache, DotRows of 8 x rows
 // ran about as fast as the float GEMM (q8_0 37 against 39 GB/s of
 // weights, q4_0 19 against 17), and from memory it also saves the GEMM's
 // dequantized copy; at 16 rows the GEMM's register blocking was faster
