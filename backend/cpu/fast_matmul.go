@@ -259,6 +259,31 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 	return nil
 }
 
+// runPair computes items [lo1, hi1) and [lo2, hi2) as run does, the two
+// runs of weight rows side by side (quant.GemvAct2) for one x row over
+// quantized weights within one batch, one after the other otherwise.
+func (t *gemvTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
+	d := t.d
+	groups := (d.N + gemvGroup - 1) / gemvGroup
+	if t.act == nil || d.M != 1 || lo1/groups != (hi1-1)/groups || lo2/groups != (hi2-1)/groups || lo1/groups != lo2/groups {
+		if err := t.run(lo1, hi1, slot); err != nil {
+			return err
+		}
+		return t.run(lo2, hi2, slot)
+	}
+	rows := func(lo, hi int) ([]byte, []float32) {
+		b, g := lo/groups, lo%groups
+		j0, j1 := g*gemvGroup, min((g+hi-lo)*gemvGroup, d.N)
+		first := int64(b*d.N + j0)
+		return t.wb[first*d.WRowBytes : (first+int64(j1-j0))*d.WRowBytes], t.out[b*d.N+j0 : b*d.N+j1]
+	}
+	w1, o1 := rows(lo1, hi1)
+	w2, o2 := rows(lo2, hi2)
+	b := lo1 / groups
+	quant.GemvAct2(t.dt, w1, o1, w2, o2, t.act[b*t.actRow:(b+1)*t.actRow], d.K)
+	return nil
+}
+
 // runRows computes items [lo, hi) with one matrix-vector call per x row
 // for the chunk's run of weight rows of each batch (the kernels stream
 // the rows and prefetch ahead themselves): quant.GemvAct with integer dot

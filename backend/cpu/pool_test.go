@@ -165,7 +165,7 @@ func (t *parkTask) run(lo, hi, slot int) error {
 		// Hold chunk 0 until chunk 1 is claimed: by a worker, since the
 		// caller is here (waiting only for the worker to join is not
 		// enough: the caller could then take chunk 1 itself).
-		for t.j.next.Load() < 2 {
+		for v := t.j.ranges[3].lohi.Load(); v>>32 < v&(1<<32-1); v = t.j.ranges[3].lohi.Load() {
 			runtime.Gosched()
 		}
 		return nil

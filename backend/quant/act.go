@@ -367,6 +367,23 @@ func GemvAct(t graph.DType, w []byte, rows int, act []byte, k int, out []float32
 	}
 }
 
+// GemvAct2 is GemvAct on two sets of rows of w1 and w2 (len(out1) and
+// len(out2) rows of type t, k elements each) with the same activations,
+// each row getting GemvAct's bits. Where a kernel exists (Q4_0 on
+// AVX-512) it multiplies a row of each set at a time, reading the two
+// sets as two streams of memory, which a core reads faster than one: on
+// Zen 5, 600 MB of q4_0 rows of 2048 elements in calls of 2×2048 rows,
+// 23 to 27 GB/s on one thread, 45 to 50 GB/s on two. Elsewhere it is two
+// GemvAct calls. It panics on programmer error as GemvAct does.
+func GemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []float32, act []byte, k int) {
+	rb := checkAct("GemvAct2", t, w1, len(out1), act, k)
+	checkAct("GemvAct2", t, w2, len(out2), act, k)
+	if len(out1) == 0 || len(out2) == 0 || !archGemvAct2(t, w1, out1, w2, out2, rb, act, k) {
+		GemvAct(t, w1, len(out1), act, k, out1)
+		GemvAct(t, w2, len(out2), act, k, out2)
+	}
+}
+
 // GemmAct sets out[i*ldo+r] to the dot product of weight row r (rows rows
 // of type t, k elements each, one after another in w) with x row i, for
 // i < m: the activations of x row i quantized by QuantizeAct at

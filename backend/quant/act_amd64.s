@@ -128,6 +128,81 @@ q40done:
 	VZEROUPPER
 	RET
 
+// Q4_0_ROW is Q4_0_GROUP for the row at p into acc with the given
+// temporaries, without advancing any pointer.
+#define Q4_0_ROW(p, acc, z2, x2, z3, z4, z5, z6, z7, z8, y8) \
+	PREFETCHT0 AHEAD(p) \
+	VMOVDQU 2(p), x2 \
+	VINSERTI32X4 $1, 20(p), z2, z2 \
+	VINSERTI32X4 $2, 38(p), z2, z2 \
+	VINSERTI32X4 $3, 56(p), z2, z2 \
+	VPANDD Z31, z2, z3 \
+	VPSRLW $8, z2, z4 \
+	VPANDD Z31, z4, z4 \
+	VPSRLW $4, z2, z5 \
+	VPANDD Z31, z5, z5 \
+	VPSRLW $12, z2, z6 \
+	VMOVDQU32 (R10), z7 \
+	VPDPWSSD (R9), z3, z7 \
+	VPDPWSSD 64(R9), z4, z7 \
+	VPDPWSSD 128(R9), z5, z7 \
+	VPDPWSSD 192(R9), z6, z7 \
+	VPERMW (p), Z30, z8 \
+	VCVTPH2PS y8, z8 \
+	VMULPS (R11), z8, z8 \
+	VCVTDQ2PS z7, z7 \
+	VFMADD231PS z8, z7, acc
+
+// Q4_0_GROUP2 multiplies the groups at SI (row a, into Z0) and DX (row
+// b, into Z1) by the activation group, each exactly as Q4_0_GROUP does.
+#define Q4_0_GROUP2 \
+	Q4_0_ROW(SI, Z0, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8) \
+	Q4_0_ROW(DX, Z1, Z9, X9, Z10, Z11, Z12, Z13, Z14, Z15, Y15) \
+	ADDQ $72, SI \
+	ADDQ $72, DX \
+	ADDQ $256, R9 \
+	ADDQ $64, R10 \
+	ADDQ $64, R11
+
+// func gemvQ4_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, ng int, outa *float32, outb *float32)
+//
+// gemvQ4_0AVX512 for rows rows at wa and rows rows at wb, a row of each
+// at a time: two streams of weights, which the memory system feeds faster
+// than one. Each row gets gemvQ4_0AVX512's bits.
+TEXT ·gemvQ4_0x2AVX512(SB), NOSPLIT, $0-72
+	MOVQ wa+0(FP), SI
+	MOVQ wb+8(FP), DX
+	MOVQ rows+16(FP), R8
+	MOVQ outa+56(FP), DI
+	MOVQ outb+64(FP), BX
+	MOVL $0x000f000f, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU64 ·permQ4_0(SB), Z30
+
+q42row:
+	MOVQ qs+24(FP), R9
+	MOVQ init+32(FP), R10
+	MOVQ scale+40(FP), R11
+	MOVQ ng+48(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+q42group:
+	Q4_0_GROUP2
+	DECQ CX
+	JNZ  q42group
+
+	ROWSUM4(Z0, Z0, Z0, Z0, X0, Y0)
+	MOVSS X0, (DI)
+	ROWSUM4(Z1, Z1, Z1, Z1, X1, Y1)
+	MOVSS X1, (BX)
+	ADDQ $4, DI
+	ADDQ $4, BX
+	DECQ R8
+	JNZ  q42row
+	VZEROUPPER
+	RET
+
 // Q8_0_PAIR multiplies the two Q8_0 blocks (68 bytes) at SI by the
 // activations at R9 (lane scales at R11) into accumulator acc: the even
 // bytes sign-extended to words (shift left, then right arithmetically),

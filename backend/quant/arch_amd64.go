@@ -418,6 +418,9 @@ func archQuantizeAct(t graph.DType, x []float32, qs []byte, d []float32, sum []i
 func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
 
 //go:noescape
+func gemvQ4_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, ng int, outa *float32, outb *float32)
+
+//go:noescape
 func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
 
 //go:noescape
@@ -504,6 +507,26 @@ func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride in
 
 //go:noescape
 func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int)
+
+// archGemvAct2 is GemvAct2's assembly path; it reports whether it ran
+// (arguments checked): Q4_0 rows of whole groups on AVX-512, a row of
+// each set at a time while both have rows.
+func archGemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []float32, rowBytes int, act []byte, k int) bool {
+	if !useAVX512 || t != graph.Q4_0 || k%128 != 0 {
+		return false
+	}
+	l := layoutFor(t, k)
+	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
+	n := min(len(out1), len(out2))
+	gemvQ4_0x2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/128, &out1[0], &out2[0])
+	if len(out1) > n {
+		gemvQ4_0AVX512(&w1[n*rowBytes], len(out1)-n, qs, init, scale, k/128, &out1[n])
+	}
+	if len(out2) > n {
+		gemvQ4_0AVX512(&w2[n*rowBytes], len(out2)-n, qs, init, scale, k/128, &out2[n])
+	}
+	return true
+}
 
 // archGemmAct is GemmAct's assembly path; it reports whether it ran. The
 // arguments have been checked. Blocks of x rows go through the multi-row

@@ -53,6 +53,11 @@ func archQuantizeAct(graph.DType, []float32, []byte, []float32, []int32) bool { 
 // archGemvAct is GemvAct's assembly path: there is none here.
 func archGemvAct(graph.DType, []byte, int, []byte, int, []float32) bool { return false }
 
+// archGemvAct2 is GemvAct2's assembly path: there is none here.
+func archGemvAct2(graph.DType, []byte, []float32, []byte, []float32, int, []byte, int) bool {
+	return false
+}
+
 // archGemmAct is GemmAct's assembly path: there is none here.
 func archGemmAct(graph.DType, []float32, int, []byte, int, int, []byte, int, int, int) bool {
 	return false
