@@ -102,6 +102,80 @@ func (t *errTask) run(lo, hi, _ int) error {
 	return nil
 }
 
+// pairCountTask is a countTask that also runs pairs of chunks, counting
+// the pairs.
+type pairCountTask struct {
+	*countTask
+	pairs atomic.Int32
+}
+
+func (t *pairCountTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
+	t.pairs.Add(1)
+	if lo2 < hi1 {
+		return fmt.Errorf("pair [%d, %d) and [%d, %d) overlap or are out of order", lo1, hi1, lo2, hi2)
+	}
+	if err := t.run(lo1, hi1, slot); err != nil {
+		return err
+	}
+	return t.run(lo2, hi2, slot)
+}
+
+// TestPoolPairs checks that a pairTask gets pairs of chunks (each thread's
+// halves side by side) and, with the single chunks around them, every
+// item once.
+func TestPoolPairs(t *testing.T) {
+	for _, threads := range []int{1, 2, 3} {
+		p := newPool(threads)
+		for _, n := range []int{1, 2, 5, 64, 1000} {
+			for range 20 {
+				task := &pairCountTask{countTask: newCountTask(n, threads)}
+				require.NoError(t, p.parallel(n, 1, task))
+				for i := range task.seen {
+					require.EqualValues(t, 1, task.seen[i].Load(), "threads %d n %d item %d", threads, n, i)
+				}
+				if threads > 1 && n >= 64 {
+					require.Positive(t, task.pairs.Load(), "threads %d n %d: no pair ran", threads, n)
+				}
+			}
+		}
+		p.close()
+	}
+}
+
+// slowTask makes the caller's chunks slow, so that the worker runs out of
+// its own chunks first and takes the caller's.
+type slowTask struct{ *countTask }
+
+func (t slowTask) run(lo, hi, slot int) error {
+	if slot == 0 {
+		for range 200 {
+			runtime.Gosched()
+		}
+	}
+	return t.countTask.run(lo, hi, slot)
+}
+
+// TestPoolSteals checks that a participant that has finished its own
+// chunks takes another's: the worker computes more than its half.
+func TestPoolSteals(t *testing.T) {
+	p := newPool(2)
+	defer p.close()
+	stole := false
+	for range 20 {
+		task := newCountTask(64, 2)
+		require.NoError(t, p.parallel(64, 1, slowTask{task}))
+		for i := range task.seen {
+			require.EqualValues(t, 1, task.seen[i].Load(), "item %d", i)
+		}
+		// The worker's own half is items 32..63, sum 1520.
+		if task.sums[1].Load() > 1520 {
+			stole = true
+			break
+		}
+	}
+	require.True(t, stole, "the worker never took the caller's chunks")
+}
+
 // TestPoolConcurrentCallers runs loops from several goroutines on one pool
 // (programs sharing a backend): each loop must see all of its items.
 func TestPoolConcurrentCallers(t *testing.T) {

@@ -237,6 +237,38 @@ func TestActDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestGemvAct2 checks that GemvAct2 gives each row of both sets
+// GemvAct's bits, whatever the two sets' row counts.
+func TestGemvAct2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	for _, dt := range intTypes {
+		for _, k := range []int{256, 2048} {
+			rb, err := dt.RowBytes(int64(k))
+			require.NoError(t, err)
+			var w []byte
+			for range 40 {
+				w = append(w, randRow(t, rng, dt, k, false)...)
+			}
+			act := make([]byte, ActBytes(dt, k))
+			QuantizeAct(dt, randFloats(rng, k), act)
+			for _, n := range [][2]int{{1, 1}, {7, 7}, {16, 3}, {2, 19}, {0, 5}} {
+				w1, w2 := w[:n[0]*int(rb)], w[20*int(rb):(20+n[1])*int(rb)]
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						o1, o2 := make([]float32, n[0]), make([]float32, n[1])
+						GemvAct2(dt, w1, o1, w2, o2, act, k)
+						want1, want2 := make([]float32, n[0]), make([]float32, n[1])
+						GemvAct(dt, w1, n[0], act, k, want1)
+						GemvAct(dt, w2, n[1], act, k, want2)
+						require.Equal(t, bitsOf(want1), bitsOf(o1), "%s %s k=%d %v: first set", p.name, dt, k, n)
+						require.Equal(t, bitsOf(want2), bitsOf(o2), "%s %s k=%d %v: second set", p.name, dt, k, n)
+					})
+				}
+			}
+		}
+	}
+}
+
 func TestGemmAct(t *testing.T) {
 	rng := rand.New(rand.NewPCG(49, 50))
 	for _, dt := range intTypes {
