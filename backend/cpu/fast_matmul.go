@@ -259,13 +259,17 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 	return nil
 }
 
+// pairs reports whether runPair reads two streams of weights: one x row
+// over weights with a two-stream integer kernel (quant.IntGemv2).
+func (t *gemvTask) pairs() bool { return t.act != nil && t.d.M == 1 && quant.IntGemv2(t.dt, t.d.K) }
+
 // runPair computes items [lo1, hi1) and [lo2, hi2) as run does, the two
-// runs of weight rows side by side (quant.GemvAct2) for one x row over
-// quantized weights within one batch, one after the other otherwise.
+// runs of weight rows side by side (quant.GemvAct2) when both lie in one
+// batch, one after the other otherwise.
 func (t *gemvTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
 	d := t.d
 	groups := (d.N + gemvGroup - 1) / gemvGroup
-	if t.act == nil || d.M != 1 || lo1/groups != (hi1-1)/groups || lo2/groups != (hi2-1)/groups || lo1/groups != lo2/groups {
+	if !t.pairs() || lo1/groups != (hi1-1)/groups || lo2/groups != (hi2-1)/groups || lo1/groups != lo2/groups {
 		if err := t.run(lo1, hi1, slot); err != nil {
 			return err
 		}

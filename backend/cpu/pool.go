@@ -14,6 +14,9 @@ import (
 // finds optional interfaces.
 type pairTask interface {
 	task
+	// pairs reports whether runPair gains anything in this loop; when it
+	// does not, the threads take single chunks in order.
+	pairs() bool
 	runPair(lo1, hi1, lo2, hi2, slot int) error
 }
 
@@ -275,6 +278,7 @@ func (j *job) wait() {
 // others', from their backs.
 func (j *job) participate(slot int) {
 	pt, pair := j.t.(pairTask)
+	pair = pair && pt.pairs()
 	own := j.ranges[2*slot : 2*slot+2]
 	slots := len(j.ranges) / 2
 	for {

@@ -106,11 +106,13 @@ func (t *errTask) run(lo, hi, _ int) error {
 // the pairs.
 type pairCountTask struct {
 	*countTask
-	pairs atomic.Int32
+	npairs atomic.Int32
 }
 
+func (t *pairCountTask) pairs() bool { return true }
+
 func (t *pairCountTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
-	t.pairs.Add(1)
+	t.npairs.Add(1)
 	if lo2 < hi1 {
 		return fmt.Errorf("pair [%d, %d) and [%d, %d) overlap or are out of order", lo1, hi1, lo2, hi2)
 	}
@@ -134,7 +136,7 @@ func TestPoolPairs(t *testing.T) {
 					require.EqualValues(t, 1, task.seen[i].Load(), "threads %d n %d item %d", threads, n, i)
 				}
 				if threads > 1 && n >= 64 {
-					require.Positive(t, task.pairs.Load(), "threads %d n %d: no pair ran", threads, n)
+					require.Positive(t, task.npairs.Load(), "threads %d n %d: no pair ran", threads, n)
 				}
 			}
 		}

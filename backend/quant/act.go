@@ -104,6 +104,12 @@ func IntGemv(t graph.DType, k int) bool {
 	return ActBytes(t, k) > 0 && archIntKernels(t, k, false)
 }
 
+// IntGemv2 reports whether GemvAct2 has a two-stream kernel for k
+// elements of type t on this CPU (otherwise it is two GemvAct calls).
+func IntGemv2(t graph.DType, k int) bool {
+	return ActBytes(t, k) > 0 && archGemv2(t, k)
+}
+
 // IntGemm reports whether GemmAct has a vector kernel for k elements of
 // type t on this CPU, faster than decoding the weights to float32 for
 // GemmF32.

@@ -508,11 +508,15 @@ func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride in
 //go:noescape
 func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int)
 
+// archGemv2 reports whether archGemvAct2 has a kernel for k elements of
+// type t.
+func archGemv2(t graph.DType, k int) bool { return useAVX512 && t == graph.Q4_0 && k%128 == 0 }
+
 // archGemvAct2 is GemvAct2's assembly path; it reports whether it ran
 // (arguments checked): Q4_0 rows of whole groups on AVX-512, a row of
 // each set at a time while both have rows.
 func archGemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []float32, rowBytes int, act []byte, k int) bool {
-	if !useAVX512 || t != graph.Q4_0 || k%128 != 0 {
+	if !archGemv2(t, k) {
 		return false
 	}
 	l := layoutFor(t, k)

@@ -53,6 +53,9 @@ func archQuantizeAct(graph.DType, []float32, []byte, []float32, []int32) bool { 
 // archGemvAct is GemvAct's assembly path: there is none here.
 func archGemvAct(graph.DType, []byte, int, []byte, int, []float32) bool { return false }
 
+// archGemv2 reports whether there is a two-stream GEMV here: no.
+func archGemv2(graph.DType, int) bool { return false }
+
 // archGemvAct2 is GemvAct2's assembly path: there is none here.
 func archGemvAct2(graph.DType, []byte, []float32, []byte, []float32, int, []byte, int) bool {
 	return false
