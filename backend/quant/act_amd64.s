@@ -287,6 +287,65 @@ q80done:
 	VZEROUPPER
 	RET
 
+// Q8_0_ROW is Q8_0_PAIR for the row at p into acc with the given
+// temporaries, without advancing any pointer.
+#define Q8_0_ROW(p, acc, z2, y2, z3, z4, z5, y5, z7) \
+	PREFETCHT0 AHEAD(p) \
+	VMOVDQU 2(p), y2 \
+	VINSERTI64X4 $1, 36(p), z2, z2 \
+	VPSLLW $8, z2, z3 \
+	VPSRAW $8, z3, z3 \
+	VPSRAW $8, z2, z4 \
+	VPXORD z7, z7, z7 \
+	VPDPWSSD (R9), z3, z7 \
+	VPDPWSSD 64(R9), z4, z7 \
+	VPERMW (p), Z30, z5 \
+	VCVTPH2PS y5, z5 \
+	VMULPS (R11), z5, z5 \
+	VCVTDQ2PS z7, z7 \
+	VFMADD231PS z5, z7, acc
+
+// func gemvQ8_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, scale *float32, np int, outa *float32, outb *float32)
+//
+// gemvQ8_0AVX512 for rows rows at wa and rows rows at wb, rows of np pairs
+// of blocks (an even block count), a row of each at a time: two streams
+// of weights. Each row gets gemvQ8_0AVX512's bits.
+TEXT ·gemvQ8_0x2AVX512(SB), NOSPLIT, $0-64
+	MOVQ wa+0(FP), SI
+	MOVQ wb+8(FP), DX
+	MOVQ rows+16(FP), R8
+	MOVQ outa+48(FP), DI
+	MOVQ outb+56(FP), BX
+	VMOVDQU64 ·permQ8_0(SB), Z30
+
+q82row:
+	MOVQ qs+24(FP), R9
+	MOVQ scale+32(FP), R11
+	MOVQ np+40(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+q82pair:
+	Q8_0_ROW(SI, Z0, Z2, Y2, Z3, Z4, Z5, Y5, Z7)
+	Q8_0_ROW(DX, Z1, Z9, Y9, Z10, Z11, Z12, Y12, Z14)
+	ADDQ $68, SI
+	ADDQ $68, DX
+	ADDQ $128, R9
+	ADDQ $64, R11
+	DECQ CX
+	JNZ  q82pair
+
+	ROWSUM4(Z0, Z0, Z0, Z0, X0, Y0)
+	MOVSS X0, (DI)
+	ROWSUM4(Z1, Z1, Z1, Z1, X1, Y1)
+	MOVSS X1, (BX)
+	ADDQ $4, DI
+	ADDQ $4, BX
+	DECQ R8
+	JNZ  q82row
+	VZEROUPPER
+	RET
+
 // Dword indices that put the even elements of a zmm first, then the odd.
 DATA evenOdd<>+0(SB)/8, $0x0000000200000000
 DATA evenOdd<>+8(SB)/8, $0x0000000600000004

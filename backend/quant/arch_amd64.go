@@ -421,6 +421,9 @@ func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, ng
 func gemvQ4_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, ng int, outa *float32, outb *float32)
 
 //go:noescape
+func gemvQ8_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, scale *float32, np int, outa *float32, outb *float32)
+
+//go:noescape
 func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
 
 //go:noescape
@@ -510,11 +513,14 @@ func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes 
 
 // archGemv2 reports whether archGemvAct2 has a kernel for k elements of
 // type t.
-func archGemv2(t graph.DType, k int) bool { return useAVX512 && t == graph.Q4_0 && k%128 == 0 }
+func archGemv2(t graph.DType, k int) bool {
+	return useAVX512 && (t == graph.Q4_0 && k%128 == 0 || t == graph.Q8_0 && k%64 == 0)
+}
 
 // archGemvAct2 is GemvAct2's assembly path; it reports whether it ran
-// (arguments checked): Q4_0 rows of whole groups on AVX-512, a row of
-// each set at a time while both have rows.
+// (arguments checked): Q4_0 rows of whole groups and Q8_0 rows of whole
+// pairs of blocks on AVX-512, a row of each set at a time while both have
+// rows.
 func archGemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []float32, rowBytes int, act []byte, k int) bool {
 	if !archGemv2(t, k) {
 		return false
@@ -522,13 +528,22 @@ func archGemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []fl
 	l := layoutFor(t, k)
 	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
 	n := min(len(out1), len(out2))
-	gemvQ4_0x2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/128, &out1[0], &out2[0])
-	if len(out1) > n {
-		gemvQ4_0AVX512(&w1[n*rowBytes], len(out1)-n, qs, init, scale, k/128, &out1[n])
+	one := func(w []byte, out []float32) { // the rows past the shorter set
+		if len(out) > n {
+			if t == graph.Q4_0 {
+				gemvQ4_0AVX512(&w[n*rowBytes], len(out)-n, qs, init, scale, k/128, &out[n])
+			} else {
+				gemvQ8_0AVX512(&w[n*rowBytes], len(out)-n, qs, init, scale, k/32, &out[n])
+			}
+		}
 	}
-	if len(out2) > n {
-		gemvQ4_0AVX512(&w2[n*rowBytes], len(out2)-n, qs, init, scale, k/128, &out2[n])
+	if t == graph.Q4_0 {
+		gemvQ4_0x2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/128, &out1[0], &out2[0])
+	} else {
+		gemvQ8_0x2AVX512(&w1[0], &w2[0], n, qs, scale, k/64, &out1[0], &out2[0])
 	}
+	one(w1, out1)
+	one(w2, out2)
 	return true
 }
 
