@@ -262,8 +262,6 @@ func TestEngineCacheReuse(t *testing.T) {
 	second := append(append(append([]int32(nil), first...), ids...), m.Tokenizer.Encode(" The end", false, false)...)
 	st, err = e.Submit(ctx, runtime.Request{Prompt: second, MaxTokens: 8, Cache: c})
 	require.NoError(t, err)
-	_, err = e.Submit(ctx, runtime.Request{Prompt: second, Cache: c})
-	require.ErrorIs(t, err, runtime.ErrCacheInUse)
 	reused, _, _, end, err := collect(t, st)
 	require.NoError(t, err)
 	require.Equal(t, len(first)+len(ids)-1, end.CachedTokens, "the prompt and the generated tokens fed (the last one never is)")
@@ -277,6 +275,37 @@ func TestEngineCacheReuse(t *testing.T) {
 	require.NoError(t, c.Close())
 	_, err = e.Submit(ctx, runtime.Request{Prompt: second, Cache: c})
 	require.ErrorIs(t, err, backend.ErrClosed)
+}
+
+// TestEngineCacheInUse checks that a cache is refused while a request
+// holds it, from its Submit on: the request waits in the queue behind a
+// long one, so that it cannot have finished when the cache is offered
+// again.
+func TestEngineCacheInUse(t *testing.T) {
+	m := loadStories(t, "cpu")
+	e := newEngine(t, m, runtime.EngineOptions{Parallel: 1, Context: 2048})
+	prompt := m.Tokenizer.Encode("Once upon a time", true, false)
+	long, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	blocker, err := e.Submit(long, runtime.Request{Prompt: prompt, IgnoreEOS: true})
+	require.NoError(t, err)
+	c, err := e.NewCache()
+	require.NoError(t, err)
+	st, err := e.Submit(context.Background(), runtime.Request{Prompt: prompt, MaxTokens: 4, Cache: c})
+	require.NoError(t, err)
+	_, err = e.Submit(context.Background(), runtime.Request{Prompt: prompt, Cache: c})
+	require.ErrorIs(t, err, runtime.ErrCacheInUse)
+	cancel()
+	_, _, _, _, err = collect(t, blocker)
+	require.ErrorIs(t, err, context.Canceled)
+	ids, _, _, _, err := collect(t, st)
+	require.NoError(t, err)
+	require.Len(t, ids, 4)
+	// Free again once the request has ended.
+	st, err = e.Submit(context.Background(), runtime.Request{Prompt: prompt, MaxTokens: 1, Cache: c})
+	require.NoError(t, err)
+	_, _, _, _, err = collect(t, st)
+	require.NoError(t, err)
 }
 
 // TestEngineClose checks that closing the engine ends running and waiting
