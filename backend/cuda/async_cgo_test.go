@@ -376,16 +376,25 @@ func TestModelGraphUpdateOnRebind(t *testing.T) {
 			drain(t, st)
 		}
 	}
-	// Two rounds compile every program the pairs need (the second runs the
-	// prompts' last token again: the caches hold them).
+	// Two rounds compile the programs the pairs need (the second runs the
+	// prompts' last token again: the caches hold them). Which programs a
+	// pair needs depends on whether the engine starts the first request
+	// before the second arrives, so a measured round that needed a new
+	// program is a warm-up round too, and is run again (at most 5 times).
 	for range 2 {
 		pair(caches[0], caches[1])
 		pair(caches[2], caches[3])
 	}
-	before := graphCounts(be)
-	pair(caches[0], caches[1])
-	pair(caches[2], caches[3])
-	after := graphCounts(be)
+	var before, after map[*program][2]int
+	for try := 0; ; try++ {
+		before = graphCounts(be)
+		pair(caches[0], caches[1])
+		pair(caches[2], caches[3])
+		after = graphCounts(be)
+		if len(before) == len(after) || try == 4 {
+			break
+		}
+	}
 	require.Equal(t, len(before), len(after), "no new program")
 	updated := 0
 	for p, c := range before {
