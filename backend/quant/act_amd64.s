@@ -55,31 +55,37 @@ GLOBL ·permQ8_0(SB), RODATA|NOPTR, $64
 	VMOVSHDUP X0, X1 \
 	VADDSS X1, X0, X0
 
-// Q4_0_GROUP multiplies the Q4_0 group (4 blocks, 72 bytes) at SI by the
-// activation group at R9 (lanes at R10, R11) into accumulator acc. Z31
-// holds 0x000f in every word.
+// Q4_0_ROW multiplies the Q4_0 group (4 blocks, 72 bytes) at p by the
+// activation group at R9 (lane corrections at R10, lane scales at R11)
+// into accumulator acc, using the given temporaries; it advances no
+// pointer. Z31 holds 0x000f in every word, Z30 ·permQ4_0.
+#define Q4_0_ROW(p, acc, z2, x2, z3, z4, z5, z6, z7, z8, y8) \
+	PREFETCHT0 AHEAD(p) \
+	VMOVDQU 2(p), x2 \
+	VINSERTI32X4 $1, 20(p), z2, z2 \
+	VINSERTI32X4 $2, 38(p), z2, z2 \
+	VINSERTI32X4 $3, 56(p), z2, z2 \
+	VPANDD Z31, z2, z3 \
+	VPSRLW $8, z2, z4 \
+	VPANDD Z31, z4, z4 \
+	VPSRLW $4, z2, z5 \
+	VPANDD Z31, z5, z5 \
+	VPSRLW $12, z2, z6 \
+	VMOVDQU32 (R10), z7 \
+	VPDPWSSD (R9), z3, z7 \
+	VPDPWSSD 64(R9), z4, z7 \
+	VPDPWSSD 128(R9), z5, z7 \
+	VPDPWSSD 192(R9), z6, z7 \
+	VPERMW (p), Z30, z8 \
+	VCVTPH2PS y8, z8 \
+	VMULPS (R11), z8, z8 \
+	VCVTDQ2PS z7, z7 \
+	VFMADD231PS z8, z7, acc
+
+// Q4_0_GROUP is Q4_0_ROW for the row at SI, then moves the weight and
+// activation pointers to the next group.
 #define Q4_0_GROUP(acc) \
-	PREFETCHT0 AHEAD(SI) \
-	VMOVDQU 2(SI), X2 \
-	VINSERTI32X4 $1, 20(SI), Z2, Z2 \
-	VINSERTI32X4 $2, 38(SI), Z2, Z2 \
-	VINSERTI32X4 $3, 56(SI), Z2, Z2 \
-	VPANDD Z31, Z2, Z3 \
-	VPSRLW $8, Z2, Z4 \
-	VPANDD Z31, Z4, Z4 \
-	VPSRLW $4, Z2, Z5 \
-	VPANDD Z31, Z5, Z5 \
-	VPSRLW $12, Z2, Z6 \
-	VMOVDQU32 (R10), Z7 \
-	VPDPWSSD (R9), Z3, Z7 \
-	VPDPWSSD 64(R9), Z4, Z7 \
-	VPDPWSSD 128(R9), Z5, Z7 \
-	VPDPWSSD 192(R9), Z6, Z7 \
-	VPERMW (SI), Z30, Z8 \
-	VCVTPH2PS Y8, Z8 \
-	VMULPS (R11), Z8, Z8 \
-	VCVTDQ2PS Z7, Z7 \
-	VFMADD231PS Z8, Z7, acc \
+	Q4_0_ROW(SI, acc, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8) \
 	ADDQ $72, SI \
 	ADDQ $256, R9 \
 	ADDQ $64, R10 \
@@ -127,31 +133,6 @@ q40done:
 	JNZ  q40row
 	VZEROUPPER
 	RET
-
-// Q4_0_ROW is Q4_0_GROUP for the row at p into acc with the given
-// temporaries, without advancing any pointer.
-#define Q4_0_ROW(p, acc, z2, x2, z3, z4, z5, z6, z7, z8, y8) \
-	PREFETCHT0 AHEAD(p) \
-	VMOVDQU 2(p), x2 \
-	VINSERTI32X4 $1, 20(p), z2, z2 \
-	VINSERTI32X4 $2, 38(p), z2, z2 \
-	VINSERTI32X4 $3, 56(p), z2, z2 \
-	VPANDD Z31, z2, z3 \
-	VPSRLW $8, z2, z4 \
-	VPANDD Z31, z4, z4 \
-	VPSRLW $4, z2, z5 \
-	VPANDD Z31, z5, z5 \
-	VPSRLW $12, z2, z6 \
-	VMOVDQU32 (R10), z7 \
-	VPDPWSSD (R9), z3, z7 \
-	VPDPWSSD 64(R9), z4, z7 \
-	VPDPWSSD 128(R9), z5, z7 \
-	VPDPWSSD 192(R9), z6, z7 \
-	VPERMW (p), Z30, z8 \
-	VCVTPH2PS y8, z8 \
-	VMULPS (R11), z8, z8 \
-	VCVTDQ2PS z7, z7 \
-	VFMADD231PS z8, z7, acc
 
 // Q4_0_GROUP2 multiplies the groups at SI (row a, into Z0) and DX (row
 // b, into Z1) by the activation group, each exactly as Q4_0_GROUP does.
@@ -203,25 +184,31 @@ q42group:
 	VZEROUPPER
 	RET
 
-// Q8_0_PAIR multiplies the two Q8_0 blocks (68 bytes) at SI by the
-// activations at R9 (lane scales at R11) into accumulator acc: the even
-// bytes sign-extended to words (shift left, then right arithmetically),
-// the odd bytes shifted right arithmetically.
+// Q8_0_ROW multiplies the two Q8_0 blocks (68 bytes) at p by the
+// activations at R9 (lane scales at R11) into accumulator acc, using the
+// given temporaries; it advances no pointer: the even bytes sign-extended
+// to words (shift left, then right arithmetically), the odd bytes shifted
+// right arithmetically. Z30 holds ·permQ8_0.
+#define Q8_0_ROW(p, acc, z2, y2, z3, z4, z5, y5, z7) \
+	PREFETCHT0 AHEAD(p) \
+	VMOVDQU 2(p), y2 \
+	VINSERTI64X4 $1, 36(p), z2, z2 \
+	VPSLLW $8, z2, z3 \
+	VPSRAW $8, z3, z3 \
+	VPSRAW $8, z2, z4 \
+	VPXORD z7, z7, z7 \
+	VPDPWSSD (R9), z3, z7 \
+	VPDPWSSD 64(R9), z4, z7 \
+	VPERMW (p), Z30, z5 \
+	VCVTPH2PS y5, z5 \
+	VMULPS (R11), z5, z5 \
+	VCVTDQ2PS z7, z7 \
+	VFMADD231PS z5, z7, acc
+
+// Q8_0_PAIR is Q8_0_ROW for the row at SI, then moves the weight and
+// activation pointers to the next pair of blocks.
 #define Q8_0_PAIR(acc) \
-	PREFETCHT0 AHEAD(SI) \
-	VMOVDQU 2(SI), Y2 \
-	VINSERTI64X4 $1, 36(SI), Z2, Z2 \
-	VPSLLW $8, Z2, Z3 \
-	VPSRAW $8, Z3, Z3 \
-	VPSRAW $8, Z2, Z4 \
-	VPXORD Z7, Z7, Z7 \
-	VPDPWSSD (R9), Z3, Z7 \
-	VPDPWSSD 64(R9), Z4, Z7 \
-	VPERMW (SI), Z30, Z5 \
-	VCVTPH2PS Y5, Z5 \
-	VMULPS (R11), Z5, Z5 \
-	VCVTDQ2PS Z7, Z7 \
-	VFMADD231PS Z5, Z7, acc \
+	Q8_0_ROW(SI, acc, Z2, Y2, Z3, Z4, Z5, Y5, Z7) \
 	ADDQ $68, SI \
 	ADDQ $128, R9 \
 	ADDQ $64, R11
@@ -286,24 +273,6 @@ q80done:
 	JNZ  q80row
 	VZEROUPPER
 	RET
-
-// Q8_0_ROW is Q8_0_PAIR for the row at p into acc with the given
-// temporaries, without advancing any pointer.
-#define Q8_0_ROW(p, acc, z2, y2, z3, z4, z5, y5, z7) \
-	PREFETCHT0 AHEAD(p) \
-	VMOVDQU 2(p), y2 \
-	VINSERTI64X4 $1, 36(p), z2, z2 \
-	VPSLLW $8, z2, z3 \
-	VPSRAW $8, z3, z3 \
-	VPSRAW $8, z2, z4 \
-	VPXORD z7, z7, z7 \
-	VPDPWSSD (R9), z3, z7 \
-	VPDPWSSD 64(R9), z4, z7 \
-	VPERMW (p), Z30, z5 \
-	VCVTPH2PS y5, z5 \
-	VMULPS (R11), z5, z5 \
-	VCVTDQ2PS z7, z7 \
-	VFMADD231PS z5, z7, acc
 
 // func gemvQ8_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, scale *float32, np int, outa *float32, outb *float32)
 //
