@@ -86,7 +86,7 @@ run: deps build
 		echo 'bin/golem run -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 60 --temp 0'; \
 		bin/golem run -m ../shared/models/stories260K.gguf -p "Once upon a time" -n 60 --temp 0; \
 	else echo "run: ../shared/models/stories260K.gguf not found: generation skipped"; fi
-	bin/golem bench attention --quick -o $(RUN_OUT)/attention.json --plot $(RUN_OUT)/roofline.png
+	bin/golem bench attention --quick --force -o $(RUN_OUT)/attention.json --plot $(RUN_OUT)/roofline.png
 	@echo "attention results: $(RUN_OUT)/attention.json; roofline plot: $(RUN_OUT)/roofline.png"
 
 ## kernels: regenerate the committed GPU kernels (kernels/vulkan/*.comp -> .spv,
