@@ -375,8 +375,8 @@ func GemvAct(t graph.DType, w []byte, rows int, act []byte, k int, out []float32
 
 // GemvAct2 is GemvAct on two sets of rows of w1 and w2 (len(out1) and
 // len(out2) rows of type t, k elements each) with the same activations,
-// each row getting GemvAct's bits. Where a kernel exists (Q4_0 and Q8_0
-// on AVX-512) it multiplies a row of each set at a time, reading the two
+// each row getting GemvAct's bits. Where a kernel exists (Q4_0, Q8_0 and
+// Q6_K on AVX-512) it multiplies a row of each set at a time, reading the two
 // sets as two streams of memory, which a core reads faster than one: on
 // Zen 5, 600 MB of q4_0 rows of 2048 elements in calls of 2×2048 rows,
 // 23 to 27 GB/s on one thread, 45 to 50 GB/s on two. Elsewhere it is two

@@ -595,13 +595,14 @@ DATA shufQ6K<>+16(SB)/8, $0x0505050504040404
 DATA shufQ6K<>+24(SB)/8, $0x0707070706060606
 GLOBL shufQ6K<>(SB), RODATA|NOPTR, $32
 
-// Q6K_HALF multiplies half h of the Q6_K super-block at SI by the
+// Q6K_ROWHALF multiplies half h of the Q6_K super-block at p by the
 // activations (quants at R9, lane corrections at R10, lane scales at R11)
-// into Z0: Z12 holds d, Z29 0x0f0f, Z30 0x3030, Z31 0x00ff in each word,
-// X26/X27 the scale patterns.
-#define Q6K_HALF(h) \
-	VMOVDQU64 (64*(h))(SI), Z2 \
-	VMOVDQU (128+32*(h))(SI), Y3 \
+// into acc0 and acc1: d holds the super-block's d, Z29 0x0f0f, Z30 0x3030,
+// Z31 0x00ff in each word, X26/X27 the scale patterns. It uses Z2..Z11
+// and Z13..Z15.
+#define Q6K_ROWHALF(h, p, d, acc0, acc1) \
+	VMOVDQU64 (64*(h))(p), Z2 \
+	VMOVDQU (128+32*(h))(p), Y3 \
 	VPSRLW $2, Y3, Y4 \
 	VINSERTI64X4 $1, Y4, Z3, Z3 \
 	VPANDD Z29, Z2, Z4 \
@@ -620,21 +621,26 @@ GLOBL shufQ6K<>(SB), RODATA|NOPTR, $32
 	VMOVDQU32 (128*(h)+64)(R10), Z10 \
 	VPDPWSSD (256*(h)+128)(R9), Z8, Z10 \
 	VPDPWSSD (256*(h)+192)(R9), Z6, Z10 \
-	VPBROADCASTQ (192+8*(h))(SI), X13 \
+	VPBROADCASTQ (192+8*(h))(p), X13 \
 	VPSHUFB X26, X13, X14 \
 	VPSHUFB X27, X13, X15 \
 	VPMOVSXBD X14, Z14 \
 	VPMOVSXBD X15, Z15 \
 	VCVTDQ2PS Z14, Z14 \
 	VCVTDQ2PS Z15, Z15 \
-	VMULPS Z12, Z14, Z14 \
-	VMULPS Z12, Z15, Z15 \
+	VMULPS d, Z14, Z14 \
+	VMULPS d, Z15, Z15 \
 	VMULPS (128*(h))(R11), Z14, Z14 \
 	VMULPS (128*(h)+64)(R11), Z15, Z15 \
 	VCVTDQ2PS Z9, Z9 \
 	VCVTDQ2PS Z10, Z10 \
-	VFMADD231PS Z14, Z9, Z0 \
-	VFMADD231PS Z15, Z10, Z1
+	VFMADD231PS Z14, Z9, acc0 \
+	VFMADD231PS Z15, Z10, acc1
+
+// Q6K_HALF is Q6K_ROWHALF for the row at SI into Z0 and Z1, Z12 holding
+// its d.
+#define Q6K_HALF(h) \
+	Q6K_ROWHALF(h, SI, Z12, Z0, Z1)
 
 // func gemvQ6KAVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, out *float32)
 //
@@ -683,6 +689,73 @@ q6kblock:
 	ADDQ $4, DI
 	DECQ R12
 	JNZ  q6krow
+	VZEROUPPER
+	RET
+
+// func gemvQ6Kx2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, outa *float32, outb *float32)
+//
+// gemvQ6KAVX512 for rows rows at wa and rows rows at wb, a row of each at
+// a time: two streams of weights. Each row gets gemvQ6KAVX512's bits.
+TEXT ·gemvQ6Kx2AVX512(SB), NOSPLIT, $0-72
+	MOVQ wa+0(FP), SI
+	MOVQ wb+8(FP), DX
+	MOVQ rows+16(FP), R12
+	MOVQ outa+56(FP), DI
+	MOVQ outb+64(FP), BX
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z29
+	MOVL $0x30303030, AX
+	VPBROADCASTD AX, Z30
+	MOVL $0x00ff00ff, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU64 shufQ6K<>(SB), X26
+	VMOVDQU64 shufQ6K<>+16(SB), X27
+
+q62row:
+	MOVQ qs+24(FP), R9
+	MOVQ init+32(FP), R10
+	MOVQ scale+40(FP), R11
+	MOVQ nsb+48(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+
+q62block:
+	PREFETCHT0 AHEAD(SI)
+	PREFETCHT0 (AHEAD+64)(SI)
+	PREFETCHT0 (AHEAD+128)(SI)
+	PREFETCHT0 (AHEAD+192)(SI)
+	PREFETCHT0 AHEAD(DX)
+	PREFETCHT0 (AHEAD+64)(DX)
+	PREFETCHT0 (AHEAD+128)(DX)
+	PREFETCHT0 (AHEAD+192)(DX)
+	VPBROADCASTW 208(SI), Y12
+	VCVTPH2PS Y12, Z12
+	VPBROADCASTW 208(DX), Y18
+	VCVTPH2PS Y18, Z18
+	Q6K_ROWHALF(0, SI, Z12, Z0, Z1)
+	Q6K_ROWHALF(0, DX, Z18, Z16, Z17)
+	Q6K_ROWHALF(1, SI, Z12, Z0, Z1)
+	Q6K_ROWHALF(1, DX, Z18, Z16, Z17)
+	ADDQ $210, SI
+	ADDQ $210, DX
+	ADDQ $512, R9
+	ADDQ $256, R10
+	ADDQ $256, R11
+	DECQ CX
+	JNZ  q62block
+
+	HSUM
+	MOVSS X0, (DI)
+	VMOVAPS Z16, Z0
+	VMOVAPS Z17, Z1
+	HSUM
+	MOVSS X0, (BX)
+	ADDQ $4, DI
+	ADDQ $4, BX
+	DECQ R12
+	JNZ  q62row
 	VZEROUPPER
 	RET
 

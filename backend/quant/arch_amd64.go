@@ -421,6 +421,9 @@ func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, ng
 func gemvQ4_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, ng int, outa *float32, outb *float32)
 
 //go:noescape
+func gemvQ6Kx2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, outa *float32, outb *float32)
+
+//go:noescape
 func gemvQ8_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, scale *float32, np int, outa *float32, outb *float32)
 
 //go:noescape
@@ -514,13 +517,13 @@ func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes 
 // archGemv2 reports whether archGemvAct2 has a kernel for k elements of
 // type t.
 func archGemv2(t graph.DType, k int) bool {
-	return useAVX512 && (t == graph.Q4_0 && k%128 == 0 || t == graph.Q8_0 && k%64 == 0)
+	return useAVX512 && (t == graph.Q4_0 && k%128 == 0 || t == graph.Q8_0 && k%64 == 0 || t == graph.Q6_K)
 }
 
 // archGemvAct2 is GemvAct2's assembly path; it reports whether it ran
-// (arguments checked): Q4_0 rows of whole groups and Q8_0 rows of whole
-// pairs of blocks on AVX-512, a row of each set at a time while both have
-// rows.
+// (arguments checked): Q4_0 rows of whole groups, Q8_0 rows of whole
+// pairs of blocks and Q6_K rows on AVX-512, a row of each set at a time
+// while both have rows.
 func archGemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []float32, rowBytes int, act []byte, k int) bool {
 	if !archGemv2(t, k) {
 		return false
@@ -530,17 +533,23 @@ func archGemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []fl
 	n := min(len(out1), len(out2))
 	one := func(w []byte, out []float32) { // the rows past the shorter set
 		if len(out) > n {
-			if t == graph.Q4_0 {
+			switch t {
+			case graph.Q4_0:
 				gemvQ4_0AVX512(&w[n*rowBytes], len(out)-n, qs, init, scale, k/128, &out[n])
-			} else {
+			case graph.Q8_0:
 				gemvQ8_0AVX512(&w[n*rowBytes], len(out)-n, qs, init, scale, k/32, &out[n])
+			default:
+				gemvQ6KAVX512(&w[n*rowBytes], len(out)-n, qs, init, scale, k/256, &out[n])
 			}
 		}
 	}
-	if t == graph.Q4_0 {
+	switch t {
+	case graph.Q4_0:
 		gemvQ4_0x2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/128, &out1[0], &out2[0])
-	} else {
+	case graph.Q8_0:
 		gemvQ8_0x2AVX512(&w1[0], &w2[0], n, qs, scale, k/64, &out1[0], &out2[0])
+	default:
+		gemvQ6Kx2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/256, &out1[0], &out2[0])
 	}
 	one(w1, out1)
 	one(w2, out2)
