@@ -98,6 +98,32 @@ func (t *quantTask) run(lo, hi, _ int) error {
 	return nil
 }
 
+// quantKey names the quantized x rows the program's shared scratch holds:
+// matmul input x for weights of type dt, rows rows of k elements.
+type quantKey struct {
+	x       *graph.Node
+	dt      graph.DType
+	rows, k int
+}
+
+// quantizeInput quantizes matmul n's x rows into act (the start of
+// p.shared) unless the matmul before it in this run left the same rows
+// there: the Q, K and V projections of a layer share their input, as do
+// the gate and up projections. A node's values do not change within a
+// run, and only matmuls write p.shared.
+func quantizeInput(p *program, n *graph.Node, dt graph.DType, x []float32, rows, k, ab int, act []byte) error {
+	key := quantKey{n.Inputs[0], dt, rows, k}
+	if p.quantized == key {
+		return nil
+	}
+	p.quantized = quantKey{}
+	if err := quantizeRows(p, n, dt, x, rows, k, ab, act); err != nil {
+		return err
+	}
+	p.quantized = key
+	return nil
+}
+
 // quantizeRows quantizes the rows x rows of k elements into act (ab
 // bytes each), on the pool's threads when there are many.
 func quantizeRows(p *program, n *graph.Node, dt graph.DType, x []float32, rows, k, ab int, act []byte) error {
@@ -412,7 +438,7 @@ func fastMatMul(p *program, n *graph.Node) error {
 		if ab := matmulAct(n, d); ab > 0 {
 			// Quantize each x row once; every thread reads them.
 			t.act, t.actRow = p.shared[:d.Batches*d.M*ab], ab
-			if err := quantizeRows(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, t.act); err != nil {
+			if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, t.act); err != nil {
 				return err
 			}
 		}
@@ -429,7 +455,7 @@ func fastMatMul(p *program, n *graph.Node) error {
 	if ab > 0 {
 		nt = max(4, intTileBytes/int(d.WRowBytes)/4*4)
 		act = p.shared[:d.Batches*d.M*ab]
-		if err := quantizeRows(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, act); err != nil {
+		if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, act); err != nil {
 			return err
 		}
 	}

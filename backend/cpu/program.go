@@ -53,8 +53,9 @@ type program struct {
 	mem       [][]byte // storage bytes of each storage node during a run
 	scratch   [][]float32
 	scratch64 [][]float64
-	shared    []byte // scratch shared by the threads of one node (see tier.shared)
-	tasks     []any  // per node: the kernel's reusable loop state (see taskFor)
+	shared    []byte   // scratch shared by the threads of one node (see tier.shared)
+	quantized quantKey // what shared holds: the x rows a matmul quantized this run
+	tasks     []any    // per node: the kernel's reusable loop state (see taskFor)
 	timings   []backend.OpTiming
 	hasTimes  bool
 }
@@ -258,6 +259,7 @@ func (p *program) Run(ctx context.Context) error {
 		return err
 	}
 	defer p.release()
+	p.quantized = quantKey{}
 	p.hasTimes = false
 	// Node times are read from the cheap cycle counter (one read per node:
 	// a node's end is the next one's start) and scaled to the run's wall
