@@ -291,27 +291,35 @@ func (t *gemvTask) pairs() bool { return t.act != nil && t.d.M == 1 && quant.Int
 
 // runPair computes items [lo1, hi1) and [lo2, hi2) as run does, the two
 // runs of weight rows side by side (quant.GemvAct2) when both lie in one
-// batch, one after the other otherwise.
+// batch, one after the other otherwise. The pool calls it only when pairs
+// holds.
 func (t *gemvTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
-	d := t.d
-	groups := (d.N + gemvGroup - 1) / gemvGroup
-	if !t.pairs() || lo1/groups != (hi1-1)/groups || lo2/groups != (hi2-1)/groups || lo1/groups != lo2/groups {
+	b1, j0, j1, n1 := t.span(lo1, hi1)
+	b2, k0, k1, n2 := t.span(lo2, hi2)
+	if n1 != hi1 || n2 != hi2 || b1 != b2 {
 		if err := t.run(lo1, hi1, slot); err != nil {
 			return err
 		}
 		return t.run(lo2, hi2, slot)
 	}
-	rows := func(lo, hi int) ([]byte, []float32) {
-		b, g := lo/groups, lo%groups
-		j0, j1 := g*gemvGroup, min((g+hi-lo)*gemvGroup, d.N)
-		first := int64(b*d.N + j0)
-		return t.wb[first*d.WRowBytes : (first+int64(j1-j0))*d.WRowBytes], t.out[b*d.N+j0 : b*d.N+j1]
+	d := t.d
+	w := func(j0, j1 int) []byte {
+		first := int64(b1*d.N + j0)
+		return t.wb[first*d.WRowBytes : (first+int64(j1-j0))*d.WRowBytes]
 	}
-	w1, o1 := rows(lo1, hi1)
-	w2, o2 := rows(lo2, hi2)
-	b := lo1 / groups
-	quant.GemvAct2(t.dt, w1, o1, w2, o2, t.act[b*t.actRow:(b+1)*t.actRow], d.K)
+	o := t.out[b1*d.N : (b1+1)*d.N]
+	quant.GemvAct2(t.dt, w(j0, j1), o[j0:j1], w(k0, k1), o[k0:k1], t.act[b1*t.actRow:(b1+1)*t.actRow], d.K)
 	return nil
+}
+
+// span returns the batch b of item it and the weight rows [j0, j1) of
+// that batch's items in [it, hi), which end before item next.
+func (t *gemvTask) span(it, hi int) (b, j0, j1, next int) {
+	d := t.d
+	groups := (d.N + gemvGroup - 1) / gemvGroup
+	b, g := it/groups, it%groups
+	end := min(groups, g+hi-it) // this batch's items in [it, hi)
+	return b, g * gemvGroup, min(end*gemvGroup, d.N), it + end - g
 }
 
 // runRows computes items [lo, hi) with one matrix-vector call per x row
@@ -320,11 +328,8 @@ func (t *gemvTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
 // products, quant.GemvF32 or quant.GemvF16.
 func (t *gemvTask) runRows(lo, hi int) {
 	d := t.d
-	groups := (d.N + gemvGroup - 1) / gemvGroup
 	for it := lo; it < hi; {
-		b, g := it/groups, it%groups
-		end := min(groups, g+hi-it) // this batch's items in the chunk
-		j0, j1 := g*gemvGroup, min(end*gemvGroup, d.N)
+		b, j0, j1, next := t.span(it, hi)
 		first := b*d.N + j0
 		for i := 0; i < d.M; i++ {
 			r := b*d.M + i
@@ -340,7 +345,7 @@ func (t *gemvTask) runRows(lo, hi int) {
 				quant.GemvF16(t.wh[first*d.K:(first+j1-j0)*d.K], j1-j0, x, o)
 			}
 		}
-		it += end - g
+		it = next
 	}
 }
 

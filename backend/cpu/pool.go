@@ -97,6 +97,7 @@ type job struct {
 	t      task
 	n      int
 	chunks int
+	pair   pairTask     // t when it runs pairs of chunks in this loop, else nil
 	ranges []chunkRange // per participant slot, two: the halves of the chunks it owns
 	state  atomic.Uint64
 	done   chan struct{} // capacity 1: the last worker out wakes a parked caller
@@ -277,15 +278,13 @@ func (j *job) wait() {
 // front to back (a chunk of each half at a time for a pairTask), then the
 // others', from their backs.
 func (j *job) participate(slot int) {
-	pt, pair := j.t.(pairTask)
-	pair = pair && pt.pairs()
 	own := j.ranges[2*slot : 2*slot+2]
 	slots := len(j.ranges) / 2
 	for {
 		c, ok := own[0].front()
-		if ok && pair {
+		if ok && j.pair != nil {
 			if c2, ok2 := own[1].front(); ok2 {
-				j.record(c, runPairChunk(pt, j.chunk(c), j.chunk(c2), slot))
+				j.record(c, runPairChunk(j.pair, j.chunk(c), j.chunk(c2), slot))
 				continue
 			}
 		}
@@ -301,19 +300,13 @@ func (j *job) participate(slot int) {
 		if !ok {
 			return
 		}
-		lo, hi := j.bounds(c)
-		j.record(c, runChunk(j.t, lo, hi, slot))
+		b := j.chunk(c)
+		j.record(c, runChunk(j.t, b[0], b[1], slot))
 	}
 }
 
-// bounds returns the items [lo, hi) of chunk c.
-func (j *job) bounds(c int) (lo, hi int) { return c * j.n / j.chunks, (c + 1) * j.n / j.chunks }
-
-// chunk returns bounds(c) as an array.
-func (j *job) chunk(c int) [2]int {
-	lo, hi := j.bounds(c)
-	return [2]int{lo, hi}
-}
+// chunk returns the items [lo, hi) of chunk c as {lo, hi}.
+func (j *job) chunk(c int) [2]int { return [2]int{c * j.n / j.chunks, (c + 1) * j.n / j.chunks} }
 
 // record keeps err, from chunk c, if it is the lowest chunk's so far.
 func (j *job) record(c int, err error) {
@@ -370,6 +363,10 @@ func (p *pool) parallel(n, grain int, t task) error {
 	defer p.mu.Unlock()
 	j := &p.job
 	j.t, j.n, j.chunks, j.err, j.errAt = t, n, chunks, nil, 0
+	j.pair = nil
+	if pt, ok := t.(pairTask); ok && pt.pairs() {
+		j.pair = pt // decided once per loop, not per participant
+	}
 	for i := range p.threads {
 		lo, hi := i*chunks/p.threads, (i+1)*chunks/p.threads
 		j.ranges[2*i].set(lo, (lo+hi)/2)
@@ -382,6 +379,6 @@ func (p *pool) parallel(n, grain int, t task) error {
 	j.participate(0)
 	j.wait()
 	err := j.err
-	j.t, j.err = nil, nil
+	j.t, j.pair, j.err = nil, nil, nil
 	return err
 }

@@ -384,10 +384,13 @@ func GemvAct(t graph.DType, w []byte, rows int, act []byte, k int, out []float32
 func GemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []float32, act []byte, k int) {
 	rb := checkAct("GemvAct2", t, w1, len(out1), act, k)
 	checkAct("GemvAct2", t, w2, len(out2), act, k)
-	if len(out1) == 0 || len(out2) == 0 || !archGemvAct2(t, w1, out1, w2, out2, rb, act, k) {
-		GemvAct(t, w1, len(out1), act, k, out1)
-		GemvAct(t, w2, len(out2), act, k, out2)
+	// Both sets' first n rows side by side, the longer set's rest alone.
+	n := min(len(out1), len(out2))
+	if n == 0 || !archGemvAct2(t, w1, w2, n, act, k, out1, out2) {
+		n = 0
 	}
+	GemvAct(t, w1[n*rb:], len(out1)-n, act, k, out1[n:])
+	GemvAct(t, w2[n*rb:], len(out2)-n, act, k, out2[n:])
 }
 
 // GemmAct sets out[i*ldo+r] to the dot product of weight row r (rows rows

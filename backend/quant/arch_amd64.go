@@ -520,29 +520,16 @@ func archGemv2(t graph.DType, k int) bool {
 	return useAVX512 && (t == graph.Q4_0 && k%128 == 0 || t == graph.Q8_0 && k%64 == 0 || t == graph.Q6_K)
 }
 
-// archGemvAct2 is GemvAct2's assembly path; it reports whether it ran
-// (arguments checked): Q4_0 rows of whole groups, Q8_0 rows of whole
-// pairs of blocks and Q6_K rows on AVX-512, a row of each set at a time
-// while both have rows.
-func archGemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []float32, rowBytes int, act []byte, k int) bool {
+// archGemvAct2 is GemvAct2's assembly path for the first n rows of each
+// set (arguments checked); it reports whether it ran: Q4_0 rows of whole
+// groups, Q8_0 rows of whole pairs of blocks and Q6_K rows on AVX-512, a
+// row of each set at a time.
+func archGemvAct2(t graph.DType, w1, w2 []byte, n int, act []byte, k int, out1, out2 []float32) bool {
 	if !archGemv2(t, k) {
 		return false
 	}
 	l := layoutFor(t, k)
 	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
-	n := min(len(out1), len(out2))
-	one := func(w []byte, out []float32) { // the rows past the shorter set
-		if len(out) > n {
-			switch t {
-			case graph.Q4_0:
-				gemvQ4_0AVX512(&w[n*rowBytes], len(out)-n, qs, init, scale, k/128, &out[n])
-			case graph.Q8_0:
-				gemvQ8_0AVX512(&w[n*rowBytes], len(out)-n, qs, init, scale, k/32, &out[n])
-			default:
-				gemvQ6KAVX512(&w[n*rowBytes], len(out)-n, qs, init, scale, k/256, &out[n])
-			}
-		}
-	}
 	switch t {
 	case graph.Q4_0:
 		gemvQ4_0x2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/128, &out1[0], &out2[0])
@@ -551,8 +538,6 @@ func archGemvAct2(t graph.DType, w1 []byte, out1 []float32, w2 []byte, out2 []fl
 	default:
 		gemvQ6Kx2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/256, &out1[0], &out2[0])
 	}
-	one(w1, out1)
-	one(w2, out2)
 	return true
 }
 

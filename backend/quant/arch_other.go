@@ -57,7 +57,7 @@ func archGemvAct(graph.DType, []byte, int, []byte, int, []float32) bool { return
 func archGemv2(graph.DType, int) bool { return false }
 
 // archGemvAct2 is GemvAct2's assembly path: there is none here.
-func archGemvAct2(graph.DType, []byte, []float32, []byte, []float32, int, []byte, int) bool {
+func archGemvAct2(graph.DType, []byte, []byte, int, []byte, int, []float32, []float32) bool {
 	return false
 }
 
