@@ -459,6 +459,12 @@ func fastMatMul(p *program, n *graph.Node) error {
 	ab := matmulAct(n, d)
 	if ab > 0 {
 		nt = max(4, intTileBytes/int(d.WRowBytes)/4*4)
+		if d.M <= gemvMaxRows {
+			// A batched decode step: 8 tiles per thread at least, so
+			// that the threads end close together.
+			per := (d.Batches*d.N + 8*p.b.threads - 1) / (8 * p.b.threads)
+			nt = min(nt, max(16, (per+3)/4*4))
+		}
 		act = p.shared[:d.Batches*d.M*ab]
 		if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, act); err != nil {
 			return err
