@@ -272,7 +272,7 @@ func TestGemvAct2(t *testing.T) {
 func TestGemmAct(t *testing.T) {
 	rng := rand.New(rand.NewPCG(49, 50))
 	for _, dt := range intTypes {
-		for _, k := range []int{256, 512, 2048} {
+		for _, k := range []int{256, 512, 768, 2048} {
 			for _, m := range []int{1, 2, 3, 4, 5, 7, 13} {
 				for _, rows := range []int{1, 4, 7, 16} {
 					t.Run(fmt.Sprintf("%s/k=%d/m=%d/rows=%d", dt, k, m, rows), func(t *testing.T) {
