@@ -208,6 +208,28 @@ func (t *attnTask) run(lo, hi, slot int) error {
 
 // fastAttention runs attnTask over every (batch, query, kv head).
 func fastAttention(p *program, n *graph.Node) error {
+	t := prepareAttention(p, n)
+	a := &t.a
+	var err error
+	switch {
+	case a.Sq == 1:
+		err = t.split(p)
+	case useBlocked(a):
+		t.mode = attnBlocked
+		items := a.Batch * a.Hkv * ((a.Sq + blockQueries(a) - 1) / blockQueries(a))
+		err = p.parallel(items, attentionGrain(a, t.pos, items), t)
+	default:
+		t.mode = attnPerQuery
+		items := a.Batch * a.Sq * a.Hkv
+		err = p.parallel(items, attentionGrain(a, t.pos, items), t)
+	}
+	t.clear()
+	return err
+}
+
+// prepareAttention fills attention node n's task with the node's inputs
+// and output; clear empties it after its loops.
+func prepareAttention(p *program, n *graph.Node) *attnTask {
 	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
 	t := taskFor[attnTask](p, n)
 	t.p, t.a, t.scale, t.q, t.out = p, n.AttentionDims(), n.Params.Scale, p.f32(q), p.f32(n)
@@ -230,22 +252,12 @@ func fastAttention(p *program, n *graph.Node) error {
 	} else {
 		t.vf = p.f32(v)
 	}
-	a := &t.a
-	var err error
-	switch {
-	case a.Sq == 1:
-		err = t.split(p)
-	case useBlocked(a):
-		t.mode = attnBlocked
-		items := a.Batch * a.Hkv * ((a.Sq + blockQueries(a) - 1) / blockQueries(a))
-		err = p.parallel(items, attentionGrain(a, t.pos, items), t)
-	default:
-		t.mode = attnPerQuery
-		items := a.Batch * a.Sq * a.Hkv
-		err = p.parallel(items, attentionGrain(a, t.pos, items), t)
-	}
+	return t
+}
+
+// clear drops the task's references to the run's buffers.
+func (t *attnTask) clear() {
 	t.q, t.out, t.mask, t.pos, t.kf, t.kh, t.vf, t.vh = nil, nil, nil, nil, nil, nil, nil, nil
-	return err
 }
 
 // attnGrainWork is the least work (multiply-adds) worth one chunk of an
@@ -446,6 +458,20 @@ func splitKeys(nk int) int { return min(max((nk+15)/16, 16), splitMaxKeys) }
 // read as contiguous rows of all kv heads, giving a partial softmax per
 // query head; combine then merges the blocks' partials in block order.
 func (t *attnTask) split(p *program) error {
+	l, ok := t.splitLoop()
+	if !ok {
+		return nil
+	}
+	if err := p.parallel(l.items, l.grain, l.t); err != nil {
+		return err
+	}
+	l = t.combineLoop()
+	return p.parallel(l.items, l.grain, l.t)
+}
+
+// splitLoop readies the first loop of the split path (blocks of keys);
+// ok is false when no key is visible, the output then being zeros.
+func (t *attnTask) splitLoop() (l loop, ok bool) {
 	a := &t.a
 	nk := a.Visible(0, t.pos)
 	t.splitKeys = splitKeys(max(nk, 1))
@@ -462,17 +488,20 @@ func (t *attnTask) split(p *program) error {
 		for i := range t.out {
 			t.out[i] = 0
 		}
-		return nil
+		return loop{}, false
 	}
 	t.mode = attnSplit
 	items := a.Batch * t.splitBlocks
 	work := int64(t.splitKeys) * int64(a.Hq*(a.D+a.Dv))
-	if err := p.parallel(items, int(max(1, attnGrainWork/max(work, 1))), t); err != nil {
-		return err
-	}
+	return loop{t, items, int(max(1, attnGrainWork/max(work, 1)))}, true
+}
+
+// combineLoop readies the second loop of the split path, which merges
+// the blocks' partials per (batch, query head).
+func (t *attnTask) combineLoop() loop {
+	a := &t.a
 	t.mode = attnCombine
-	items = a.Batch * a.Hq
-	return p.parallel(items, max(1, attnGrainWork/(t.splitBlocks*a.Dv)), t)
+	return loop{t, a.Batch * a.Hq, max(1, attnGrainWork/(t.splitBlocks*a.Dv))}
 }
 
 // runSplit computes blocks [lo, hi) of the split path: for each query head,

@@ -289,27 +289,38 @@ func (t *gemvTask) run(lo, hi, _ int) error {
 // over weights with a two-stream integer kernel (quant.IntGemv2).
 func (t *gemvTask) pairs() bool { return t.act != nil && t.d.M == 1 && quant.IntGemv2(t.dt, t.d.K) }
 
-// runPair computes items [lo1, hi1) and [lo2, hi2) as run does, the two
-// runs of weight rows side by side (quant.GemvAct2) when both lie in one
-// batch, one after the other otherwise. The pool calls it only when pairs
-// holds.
+// runPair computes items [lo1, hi1) and [lo2, hi2) as run does (see
+// pairWith). The pool calls it only when pairs holds.
 func (t *gemvTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
+	return t.pairWith(t, lo1, hi1, lo2, hi2, slot)
+}
+
+// pairWith computes t's items [lo1, hi1) and u's items [lo2, hi2) as run
+// does, the two runs of weight rows side by side (quant.GemvAct2) when u
+// multiplies the same quantized x row (u is t, or a matmul of the same x
+// in a node group) and each run lies in one batch, one after the other
+// otherwise. Either way every output gets GemvAct's bits.
+func (t *gemvTask) pairWith(u *gemvTask, lo1, hi1, lo2, hi2, slot int) error {
 	b1, j0, j1, n1 := t.span(lo1, hi1)
-	b2, k0, k1, n2 := t.span(lo2, hi2)
-	if n1 != hi1 || n2 != hi2 || b1 != b2 {
+	b2, k0, k1, n2 := u.span(lo2, hi2)
+	if n1 != hi1 || n2 != hi2 || b1 != b2 || t.dt != u.dt || !t.pairs() || !u.pairs() || !sameBytes(t.act, u.act) {
 		if err := t.run(lo1, hi1, slot); err != nil {
 			return err
 		}
-		return t.run(lo2, hi2, slot)
+		return u.run(lo2, hi2, slot)
 	}
-	d := t.d
-	w := func(j0, j1 int) []byte {
-		first := int64(b1*d.N + j0)
-		return t.wb[first*d.WRowBytes : (first+int64(j1-j0))*d.WRowBytes]
+	w := func(g *gemvTask, j0, j1 int) []byte {
+		first := int64(b1*g.d.N + j0)
+		return g.wb[first*g.d.WRowBytes : (first+int64(j1-j0))*g.d.WRowBytes]
 	}
-	o := t.out[b1*d.N : (b1+1)*d.N]
-	quant.GemvAct2(t.dt, w(j0, j1), o[j0:j1], w(k0, k1), o[k0:k1], t.act[b1*t.actRow:(b1+1)*t.actRow], d.K)
+	o1, o2 := t.out[b1*t.d.N:(b1+1)*t.d.N], u.out[b1*u.d.N:(b1+1)*u.d.N]
+	quant.GemvAct2(t.dt, w(t, j0, j1), o1[j0:j1], w(u, k0, k1), o2[k0:k1], t.act[b1*t.actRow:(b1+1)*t.actRow], t.d.K)
 	return nil
+}
+
+// sameBytes reports whether a and b are the same bytes.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // span returns the batch b of item it and the weight rows [j0, j1) of
@@ -423,6 +434,26 @@ func gemmBlock(out []float32, ldo int, x []float32, m int, w []float32, rows, k 
 }
 
 func fastMatMul(p *program, n *graph.Node) error {
+	l, err := prepareMatMul(p, n)
+	if err != nil {
+		return err
+	}
+	err = p.parallel(l.items, l.grain, l.t)
+	finishMatMul(p, n)
+	return err
+}
+
+// loop is one node's parallel loop: task t over items [0, items) in
+// chunks of at least grain items.
+type loop struct {
+	t            task
+	items, grain int
+}
+
+// prepareMatMul readies matmul n's loop: its GEMV or GEMM task, with the
+// x rows quantized for integer dot products where it takes them.
+// finishMatMul clears the task after the loop.
+func prepareMatMul(p *program, n *graph.Node) (loop, error) {
 	x, w := n.Inputs[0], n.Inputs[1]
 	d := n.MatMulDims()
 	xv, out := p.f32(x), p.f32(n)
@@ -444,14 +475,12 @@ func fastMatMul(p *program, n *graph.Node) error {
 			// Quantize each x row once; every thread reads them.
 			t.act, t.actRow = p.shared[:d.Batches*d.M*ab], ab
 			if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, t.act); err != nil {
-				return err
+				return loop{}, err
 			}
 		}
 		groups := (d.N + gemvGroup - 1) / gemvGroup
 		// About 64K multiply-adds per chunk, whatever the x rows.
-		err := p.parallel(d.Batches*groups, max(1, 1<<16/(gemvGroup*max(d.K, 1)*d.M)), t)
-		*t = gemvTask{}
-		return err
+		return loop{t, d.Batches * groups, max(1, 1<<16/(gemvGroup*max(d.K, 1)*d.M))}, nil
 	}
 	t := &taskFor[matmulTasks](p, n).gemm
 	nt := gemmTileRows(d.K)
@@ -467,7 +496,7 @@ func fastMatMul(p *program, n *graph.Node) error {
 		}
 		act = p.shared[:d.Batches*d.M*ab]
 		if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, act); err != nil {
-			return err
+			return loop{}, err
 		}
 	}
 	tiles := (d.N + nt - 1) / nt
@@ -477,7 +506,12 @@ func fastMatMul(p *program, n *graph.Node) error {
 	}
 	*t = gemmTask{p: p, d: d, dt: w.DType, nt: nt, tiles: tiles, blocks: blocks,
 		x: xv, out: out, wf: wf, wh: wh, wb: wb, act: act, actRow: ab}
-	err := p.parallel(d.Batches*tiles*blocks, 1, t)
-	*t = gemmTask{}
-	return err
+	return loop{t, d.Batches * tiles * blocks, 1}, nil
+}
+
+// finishMatMul clears matmul n's task, so that it keeps no reference to
+// bound buffers between runs.
+func finishMatMul(p *program, n *graph.Node) {
+	t := taskFor[matmulTasks](p, n)
+	t.gemv, t.gemm = gemvTask{}, gemmTask{}
 }

@@ -53,9 +53,12 @@ type program struct {
 	mem       [][]byte // storage bytes of each storage node during a run
 	scratch   [][]float32
 	scratch64 [][]float64
-	shared    []byte   // scratch shared by the threads of one node (see tier.shared)
-	quantized quantKey // what shared holds: the x rows a matmul quantized this run
-	tasks     []any    // per node: the kernel's reusable loop state (see taskFor)
+	shared    []byte       // scratch shared by the threads of one node (see tier.shared)
+	quantized quantKey     // what shared holds: the x rows a matmul quantized this run
+	tasks     []any        // per node: the kernel's reusable loop state (see taskFor)
+	deferred  []bool       // per node: computed by the group of a later node (see group.go)
+	groups    []*nodeGroup // per node: the group computed at its step (nil: none)
+	multi     multiTask    // the loop of the group in flight
 	timings   []backend.OpTiming
 	hasTimes  bool
 }
@@ -141,6 +144,9 @@ func compile(b *cpuBackend, g *graph.Graph) (*program, error) {
 	}
 	if err := b.fits(plan.Size); err != nil {
 		return nil, fmt.Errorf("cpu: compile: arena: %w", err)
+	}
+	if t == fastTier {
+		p.planGroups(plan)
 	}
 	p.arena = alignedBytes(int(plan.Size))
 	p.mem = make([][]byte, len(g.Nodes))
@@ -267,14 +273,14 @@ func (p *program) Run(ctx context.Context) error {
 	ti := 0
 	wall0, c0 := time.Now(), cycles()
 	start := c0
-	for _, n := range p.g.Nodes {
+	for i, n := range p.g.Nodes {
 		if n.Op.IsLeaf() {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("cpu: run: before %s: %w", n, err)
 		}
-		if err := p.exec(n); err != nil {
+		if err := p.step(i, n); err != nil {
 			return fmt.Errorf("cpu: run: %s: %w", n, err)
 		}
 		end := cycles()
@@ -290,6 +296,35 @@ func (p *program) Run(ctx context.Context) error {
 	}
 	p.hasTimes = true
 	return nil
+}
+
+// step computes node n (index i): nothing when a later node's group
+// computes it, its group when it ends one, its kernel otherwise. A
+// group's time is reported as its last node's.
+func (p *program) step(i int, n *graph.Node) (err error) {
+	if p.deferred != nil && p.deferred[i] {
+		return nil
+	}
+	if g := p.groupAt(i); g != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("internal error: %v", r)
+			}
+		}()
+		if err := p.runGroup(g); err != nil {
+			return fmt.Errorf("with the %d nodes deferred to it: %w", len(g.nodes)-1, err)
+		}
+		return nil
+	}
+	return p.exec(n)
+}
+
+// groupAt returns the group computed at step i, nil for none.
+func (p *program) groupAt(i int) *nodeGroup {
+	if p.groups == nil {
+		return nil
+	}
+	return p.groups[i]
 }
 
 // exec runs n's kernel, turning a panic into an error.
