@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	goruntime "runtime"
+	"strings"
 	"time"
 
 	"github.com/golem-llm/golem/backend"
@@ -40,6 +43,17 @@ type ModelOptions struct {
 	// decode step); empty when the backend reports none, or when
 	// Options.DeviceTime is off (the backends then time nothing).
 	Profile func(device, test string, timings map[int][]backend.OpTiming)
+	// HostBandwidth, on a CPU device, samples the host's memory read
+	// bandwidth with the bench's threads right before the first timed
+	// repetition of a single-sequence decode test and right after each
+	// (see hostReader), so that each repetition's weight bytes per second
+	// is compared with the bandwidth of the moment on a host whose memory
+	// speed drifts: rows report the median share (Result.HostBWPct) and
+	// the median sample (Result.HostGBps).
+	HostBandwidth bool
+	// HostBandwidthBytes is the buffer HostBandwidth streams (0:
+	// DefaultHostBandwidthBytes); it must be far larger than the caches.
+	HostBandwidthBytes int64
 }
 
 // Validate reports a field out of its range as an *optcheck.FieldError.
@@ -52,6 +66,9 @@ func (mo ModelOptions) Validate() error {
 		if err := s.IntRange("Parallel", n, 1, runtime.MaxParallel); err != nil {
 			return err
 		}
+	}
+	if mo.HostBandwidthBytes < 0 {
+		return s.Fail("HostBandwidthBytes", mo.HostBandwidthBytes, "0 or more")
 	}
 	return nil
 }
@@ -134,6 +151,7 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 		matmulWeights -= int64(cfg.VocabSize) * int64(cfg.Dim) // the embedding is looked up, not multiplied
 	}
 	rng := rand.New(rand.NewPCG(uint64(o.seed()), 7))
+	var host *hostReader // made for the first CPU device
 	total, done := len(devs)*len(tests), 0
 	var rows []Result
 	for _, d := range devs {
@@ -185,13 +203,23 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 			if warm {
 				r.Warmup = 1
 			}
-			var times, dev []float64
+			var times, dev, samples []float64
 			var profile map[int][]backend.OpTiming
 			var err error
 			if t.seqs > 0 {
 				times, err = parTimes[t.seqs], parErr
 			} else {
-				times, dev, profile, err = runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize)
+				var hr *hostReader
+				if mo.HostBandwidth && t.kind == "tg" && strings.HasPrefix(d.name, "cpu") {
+					if host == nil {
+						if host, err = newHostReader(cmp.Or(mo.HostBandwidthBytes, DefaultHostBandwidthBytes), cmp.Or(o.Threads, goruntime.NumCPU())); err != nil {
+							m.Close()
+							return rows, err
+						}
+					}
+					hr = host
+				}
+				times, dev, samples, profile, err = runModelTest(ctx, m, mo.KVType, t, reps, warm, rng, cfg.VocabSize, hr)
 			}
 			if err != nil {
 				if ctx.Err() != nil {
@@ -206,6 +234,10 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 					peak = ceil.Peak(dt)
 				}
 				r.setTimes(times, peak, ceil.Bandwidth, ceil.Source)
+				if len(samples) > 0 {
+					pct, bw := hostShares(r.Bytes, times, samples)
+					r.HostBWPct, r.HostGBps = pct, bw/1e9
+				}
 				if o.DeviceTime {
 					r.setDeviceTimes(dev)
 				}
@@ -235,12 +267,14 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 // runModelTest runs test t reps times in a fresh session and returns the
 // seconds of each repetition, the device seconds of each (the summed
 // per-op device times of its program runs; nil when the backend reports
-// none) and the per-op timings of the last run of each program.
+// none), with host set the host's read bandwidth sampled before the
+// first repetition and after each (reps+1 samples), and the per-op
+// timings of the last run of each program.
 func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand,
-	vocab int) (times, dev []float64, profile map[int][]backend.OpTiming, err error) {
+	vocab int, host *hostReader) (times, dev, samples []float64, profile map[int][]backend.OpTiming, err error) {
 	s, err := m.NewSession(runtime.SessionOptions{Context: t.tokens, KVType: kv, Chunk: t.tokens})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	defer s.Close()
 	tokens := make([]int32, t.tokens)
@@ -289,24 +323,30 @@ func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t model
 			n = 1
 		}
 		if _, _, err := once(n); err != nil {
-			return nil, nil, nil, fmt.Errorf("warm-up: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("warm-up: %w", err)
 		}
+	}
+	if host != nil {
+		samples = append(samples, host.sample())
 	}
 	for range reps {
 		if err := ctx.Err(); err != nil {
-			return times, nil, nil, err
+			return times, nil, nil, nil, err
 		}
 		sec, d, err := once(t.tokens)
 		if err != nil {
-			return times, nil, nil, err
+			return times, nil, nil, nil, err
 		}
 		times = append(times, sec)
 		dev = append(dev, d)
+		if host != nil {
+			samples = append(samples, host.sample())
+		}
 	}
 	if !timed {
 		dev = nil
 	}
-	return times, dev, s.Timings(), nil
+	return times, dev, samples, s.Timings(), nil
 }
 
 // parallelPrompt is the prompt length of each sequence of a parallel

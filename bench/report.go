@@ -53,7 +53,7 @@ func ParseFormat(s string) (string, error) {
 //	head_dim seq_q seq_kv causal m n k model tokens seqs reps warmup median_s
 //	min_s max_s q1_s q3_s mean_s std_s device_s flops bytes intensity tflops gbps
 //	peak_tflops peak_gbps peak_source roofline_pct tokens_per_s
-//	tokens_per_s_std check check_case nmse error
+//	tokens_per_s_std host_gbps host_bw_pct check check_case nmse error
 //
 // Times are seconds, rates are 10¹² FLOP/s (tflops, peak_tflops) and 10⁹
 // bytes/s (gbps, peak_gbps), intensity is FLOPs per byte, roofline_pct is a
@@ -258,6 +258,9 @@ func tableRow(r Result) []string {
 		devTime = humanSeconds(r.DeviceS)
 	}
 	if r.Suite == SuiteModel {
+		if r.Error == "" && r.HostBWPct > 0 {
+			note = fmt.Sprintf("%.0f%% of host read (%s GB/s)", r.HostBWPct, sig3(r.HostGBps))
+		}
 		tps := "-"
 		if timed {
 			tps = fmt.Sprintf("%s ± %s", sig3(r.TokensPerS), sig3(r.TokensPerSStd))

@@ -80,7 +80,7 @@ var documentedColumns = strings.Fields(`suite case device device_name device_id 
 	head_dim seq_q seq_kv causal m n k model tokens seqs reps warmup median_s
 	min_s max_s q1_s q3_s mean_s std_s device_s flops bytes intensity tflops gbps
 	peak_tflops peak_gbps peak_source roofline_pct tokens_per_s
-	tokens_per_s_std check check_case nmse error`)
+	tokens_per_s_std host_gbps host_bw_pct check check_case nmse error`)
 
 func TestWriteCSV(t *testing.T) {
 	require.Equal(t, documentedColumns, Columns())

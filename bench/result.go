@@ -85,6 +85,13 @@ type Result struct {
 
 	TokensPerS    float64 `json:"tokens_per_s"`     // model: mean tokens per second over reps
 	TokensPerSStd float64 `json:"tokens_per_s_std"` // model: its standard deviation
+	// HostGBps and HostBWPct are set for a decode test run with
+	// ModelOptions.HostBandwidth: the median of the host read bandwidth
+	// samples (10⁹ bytes per second), and the median over the reps of a
+	// rep's weight bytes per second in percent of the mean of the samples
+	// taken right before and right after it.
+	HostGBps  float64 `json:"host_gbps"`
+	HostBWPct float64 `json:"host_bw_pct"`
 
 	Check     string  `json:"check"`      // ok, fail or skipped
 	CheckCase string  `json:"check_case"` // the shape checked (reduced when the case is too big for the reference)

@@ -325,6 +325,7 @@ func newBenchModelCmd() *cobra.Command {
 		seed          uint64
 		parallel      []int
 		profile       bool
+		hostBW        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "model (-m FILE | --shape NAME)",
@@ -343,12 +344,21 @@ for all N), reporting the aggregate decode tokens per second (rows tgNxM,
 column seqs). The counts take turns, repetition after repetition, so that
 load from other work on the machine slows them alike.
 
+--host-bandwidth (CPU devices) reads a 1 GiB buffer on the bench's threads
+right before the first timed decode repetition and right after each, and
+compares each repetition's weight bytes per second with the mean of the two
+read rates around it; the NOTE column gives the median share and the median
+read rate (columns host_bw_pct and host_gbps of the other formats). On a host
+whose memory speed drifts, that tells how close decode runs to the memory
+system of the moment.
+
 The model is a file (-m: GGUF or a Hugging Face folder), or a synthetic model
 of a real shape with seeded random weights (--shape: ` + strings.Join(synth.PresetNames(), ", ") + `,
 or a custom spec), written to a temporary file in each --type.`,
 		Example: `  golem bench model --shape tinyllama-1.1b --type q4_0,q8_0 -p 512 -n 128 -r 3
   golem bench model -m ../shared/models/stories260K.gguf --format md
-  golem bench model --shape 110m --type q8_0 -p 0 -n 64 --parallel 1,2,4,8 -r 5`,
+  golem bench model --shape 110m --type q8_0 -p 0 -n 64 --parallel 1,2,4,8 -r 5
+  golem bench model -m tinyllama-1.1b-q4_0.gguf --device cpu -t 2 -p 0 -n 128 -r 8 --host-bandwidth`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (path == "") == (shape == "") {
@@ -368,7 +378,7 @@ or a custom spec), written to a temporary file in each --type.`,
 			if err != nil {
 				return err
 			}
-			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv, Parallel: parallel}
+			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv, Parallel: parallel, HostBandwidth: hostBW}
 			if err := mo.Validate(); err != nil {
 				return err
 			}
@@ -461,6 +471,7 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32, f16 or bf16")
 	cmd.Flags().IntSliceVar(&parallel, "parallel", nil, "decode tests of N sequences decoded together, for each N (e.g. 1,2,4,8)")
 	cmd.Flags().BoolVar(&profile, "profile", false, "print the per-op device times (count, launches, device time, share) of each test's last prefill or decode step on stderr")
+	cmd.Flags().BoolVar(&hostBW, "host-bandwidth", false, "on CPU devices, compare each decode repetition with the host's read bandwidth measured right before and after it (1 GiB buffer)")
 	return cmd
 }
 
