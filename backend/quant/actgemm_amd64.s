@@ -39,7 +39,9 @@ GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
 // ahead of a tile that is not in the cache: 8 x rows times 65536×768
 // q8_0 weights from memory ran at 36-50 G multiply-adds/s without it,
 // 59-68 with it (87-92 in cache; one thread, Zen 5).
-#define PREFETCH_AHEAD \
+#define PREFETCH_AHEAD(cold, skip) \
+	CMPB cold, $0 \
+	JEQ  skip \
 	PREFETCHT0 (SI)(DX*8) \
 	PREFETCHT0 64(SI)(DX*8) \
 	PREFETCHT0 (DI)(DX*8) \
@@ -47,7 +49,8 @@ GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
 	PREFETCHT0 (R14)(DX*8) \
 	PREFETCHT0 64(R14)(DX*8) \
 	PREFETCHT0 (R13)(DX*8) \
-	PREFETCHT0 64(R13)(DX*8)
+	PREFETCHT0 64(R13)(DX*8) \
+skip:
 
 // W4_0 unpacks the Q4_0 group (4 blocks) at p into signed words q-8: Z25
 // the low nibbles of the even bytes, Z26 of the odd bytes, Z27 the high
@@ -107,7 +110,7 @@ GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
 //
 // out[i*ldo+j] = x row i · weight row j for i < 3 and j < nw (a positive
 // multiple of 4), rows of ng whole Q4_0 groups.
-TEXT ·gemmQ4_0x3AVX512(SB), NOSPLIT, $0-72
+TEXT ·gemmQ4_0x3AVX512(SB), NOSPLIT, $0-73
 	VMOVDQU64 ·permQ4_0(SB), Z31
 	MOVQ out+0(FP), R11
 	MOVQ ldo+8(FP), R12
@@ -125,7 +128,7 @@ g40group:
 	ZERO12
 
 g40step:
-	PREFETCH_AHEAD
+	PREFETCH_AHEAD(cold+72(FP), g40fetched)
 	X4_0((R8), 64(R8), 128(R8), 192(R8), Z12, Z13, Z14, Z15)
 	X4_0((R8)(AX*1), 64(R8)(AX*1), 128(R8)(AX*1), 192(R8)(AX*1), Z16, Z17, Z18, Z19)
 	X4_0((R8)(AX*2), 64(R8)(AX*2), 128(R8)(AX*2), 192(R8)(AX*2), Z20, Z21, Z22, Z23)
@@ -171,7 +174,7 @@ g40step:
 // func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int)
 //
 // gemmQ4_0x3AVX512 for one x row, with the same arithmetic per pair.
-TEXT ·gemmQ4_0x1AVX512(SB), NOSPLIT, $0-56
+TEXT ·gemmQ4_0x1AVX512(SB), NOSPLIT, $0-57
 	VMOVDQU64 ·permQ4_0(SB), Z31
 	MOVQ out+0(FP), R11
 	MOVQ w+24(FP), SI
@@ -189,7 +192,7 @@ g41group:
 	VXORPS Z3, Z3, Z3
 
 g41step:
-	PREFETCH_AHEAD
+	PREFETCH_AHEAD(cold+56(FP), g41fetched)
 	X4_0((R8), 64(R8), 128(R8), 192(R8), Z12, Z13, Z14, Z15)
 	W4_0(SI)
 	P4_0(Z12, Z13, Z14, Z15, (CX), Z0)
@@ -244,7 +247,7 @@ g41step:
 // out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (a positive
 // multiple of 4), rows of np pairs of Q8_0 blocks. Z0..Z15 accumulate,
 // Z16..Z23 hold the x rows' steps, Z24..Z27 and Z12..Z15... see below.
-TEXT ·gemmQ8_0x4AVX512(SB), NOSPLIT, $0-72
+TEXT ·gemmQ8_0x4AVX512(SB), NOSPLIT, $0-73
 	VMOVDQU64 ·permQ8_0(SB), Z30
 	MOVQ out+0(FP), R11
 	MOVQ ldo+8(FP), R12
@@ -267,7 +270,7 @@ g80group:
 	VXORPS Z15, Z15, Z15
 
 g80step:
-	PREFETCH_AHEAD
+	PREFETCH_AHEAD(cold+72(FP), g80fetched)
 	VMOVDQU64 (R8), Z16
 	VMOVDQU64 64(R8), Z17
 	VMOVDQU64 (R8)(AX*1), Z18
@@ -325,7 +328,7 @@ g80step:
 // func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int)
 //
 // gemmQ8_0x4AVX512 for one x row, with the same arithmetic per pair.
-TEXT ·gemmQ8_0x1AVX512(SB), NOSPLIT, $0-56
+TEXT ·gemmQ8_0x1AVX512(SB), NOSPLIT, $0-57
 	VMOVDQU64 ·permQ8_0(SB), Z30
 	MOVQ out+0(FP), R11
 	MOVQ w+24(FP), SI
@@ -343,7 +346,7 @@ g81group:
 	VXORPS Z3, Z3, Z3
 
 g81step:
-	PREFETCH_AHEAD
+	PREFETCH_AHEAD(cold+56(FP), g81fetched)
 	VMOVDQU64 (R8), Z16
 	VMOVDQU64 64(R8), Z17
 	W8_0(SI, Y24, Z24, Z25, Z26, Y26)
@@ -389,7 +392,7 @@ g81step:
 //
 // gemmQ4_0x3AVX512 for six x rows, read from memory by the multiply-adds
 // (the weights' unpacking is shared by six rows instead of three).
-TEXT ·gemmQ4_0x6AVX512(SB), NOSPLIT, $0-72
+TEXT ·gemmQ4_0x6AVX512(SB), NOSPLIT, $0-73
 	VMOVDQU64 ·permQ4_0(SB), Z31
 	MOVQ out+0(FP), R11
 	MOVQ ldo+8(FP), R12
@@ -421,7 +424,7 @@ g46group:
 	VXORPS Z23, Z23, Z23
 
 g46step:
-	PREFETCH_AHEAD
+	PREFETCH_AHEAD(cold+72(FP), g46fetched)
 	W4_0(SI)
 	P4_0M((R8), (CX), Z0)
 	P4_0M((R8)(AX*1), (CX)(AX*1), Z4)

@@ -493,10 +493,10 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 }
 
 //go:noescape
-func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int)
+func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int, cold bool)
 
 //go:noescape
-func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int)
+func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int, cold bool)
 
 // gemmRows6 selects the six-row Q4_0 GEMM kernel (10-20% faster than the
 // three-row one on 126×64×2048 blocks: the weights' unpacking is shared by
@@ -506,13 +506,13 @@ func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride in
 const gemmRows6 = true
 
 //go:noescape
-func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int)
+func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int, cold bool)
 
 //go:noescape
-func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int)
+func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int, cold bool)
 
 //go:noescape
-func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int)
+func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int, cold bool)
 
 // archGemv2 reports whether archGemvAct2 has a kernel for k elements of
 // type t.
@@ -571,25 +571,27 @@ func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 		return &a[l.qs], (*float32)(unsafe.Pointer(&a[l.scale]))
 	}
 	if r4 > 0 {
+		// The first block of x rows reads the weights from memory and
+		// prefetches ahead; the others find them in the cache.
 		i := 0
 		for ; t == graph.Q4_0 && gemmRows6 && i+6 <= m; i += 6 {
 			qs, scale := ptrs(i)
-			gemmQ4_0x6AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps)
+			gemmQ4_0x6AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps, i == 0)
 		}
 		for ; i+blk <= m; i += blk {
 			qs, scale := ptrs(i)
 			if t == graph.Q4_0 {
-				gemmQ4_0x3AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps)
+				gemmQ4_0x3AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps, i == 0)
 			} else {
-				gemmQ8_0x4AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps)
+				gemmQ8_0x4AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps, i == 0)
 			}
 		}
 		for ; i < m; i++ {
 			qs, scale := ptrs(i)
 			if t == graph.Q4_0 {
-				gemmQ4_0x1AVX512(&out[i*ldo], qs, scale, &w[0], rowBytes, r4, steps)
+				gemmQ4_0x1AVX512(&out[i*ldo], qs, scale, &w[0], rowBytes, r4, steps, i == 0)
 			} else {
-				gemmQ8_0x1AVX512(&out[i*ldo], qs, scale, &w[0], rowBytes, r4, steps)
+				gemmQ8_0x1AVX512(&out[i*ldo], qs, scale, &w[0], rowBytes, r4, steps, i == 0)
 			}
 		}
 	}
