@@ -63,10 +63,11 @@ GLOBL ·permQ8_0(SB), RODATA|NOPTR, $64
 	VADDSS X1, X0, X0
 
 // Q4_0_ROW multiplies the Q4_0 group (4 blocks, 72 bytes) at p by the
-// activation group at R9 (lane corrections at R10, lane scales at R11)
+// activation group xa..xd (lane corrections xi, lane scales xs: memory
+// operands, or registers a two-stream kernel loaded once for both rows)
 // into accumulator acc, using the given temporaries; it advances no
 // pointer. Z31 holds 0x000f in every word, Z30 ·permQ4_0.
-#define Q4_0_ROW(p, acc, z2, x2, z3, z4, z5, z6, z7, z8, y8) \
+#define Q4_0_ROW(p, acc, z2, x2, z3, z4, z5, z6, z7, z8, y8, xa, xb, xc, xd, xi, xs) \
 	PREFETCHT0 AHEAD(p) \
 	VMOVDQU 2(p), x2 \
 	VINSERTI32X4 $1, 20(p), z2, z2 \
@@ -78,21 +79,21 @@ GLOBL ·permQ8_0(SB), RODATA|NOPTR, $64
 	VPSRLW $4, z2, z5 \
 	VPANDD Z31, z5, z5 \
 	VPSRLW $12, z2, z6 \
-	VMOVDQU32 (R10), z7 \
-	VPDPWSSD (R9), z3, z7 \
-	VPDPWSSD 64(R9), z4, z7 \
-	VPDPWSSD 128(R9), z5, z7 \
-	VPDPWSSD 192(R9), z6, z7 \
+	VMOVDQU32 xi, z7 \
+	VPDPWSSD xa, z3, z7 \
+	VPDPWSSD xb, z4, z7 \
+	VPDPWSSD xc, z5, z7 \
+	VPDPWSSD xd, z6, z7 \
 	VPERMW (p), Z30, z8 \
 	VCVTPH2PS y8, z8 \
-	VMULPS (R11), z8, z8 \
+	VMULPS xs, z8, z8 \
 	VCVTDQ2PS z7, z7 \
 	VFMADD231PS z8, z7, acc
 
 // Q4_0_GROUP is Q4_0_ROW for the row at SI, then moves the weight and
 // activation pointers to the next group.
 #define Q4_0_GROUP(acc) \
-	Q4_0_ROW(SI, acc, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8) \
+	Q4_0_ROW(SI, acc, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8, (R9), 64(R9), 128(R9), 192(R9), (R10), (R11)) \
 	ADDQ $72, SI \
 	ADDQ $256, R9 \
 	ADDQ $64, R10 \
@@ -144,8 +145,14 @@ q40done:
 // Q4_0_GROUP2 multiplies the groups at SI (row a, into Z0) and DX (row
 // b, into Z1) by the activation group, each exactly as Q4_0_GROUP does.
 #define Q4_0_GROUP2 \
-	Q4_0_ROW(SI, Z0, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8) \
-	Q4_0_ROW(DX, Z1, Z9, X9, Z10, Z11, Z12, Z13, Z14, Z15, Y15) \
+	VMOVDQU64 (R9), Z16 \
+	VMOVDQU64 64(R9), Z17 \
+	VMOVDQU64 128(R9), Z18 \
+	VMOVDQU64 192(R9), Z19 \
+	VMOVDQU64 (R10), Z20 \
+	VMOVDQU64 (R11), Z21 \
+	Q4_0_ROW(SI, Z0, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8, Z16, Z17, Z18, Z19, Z20, Z21) \
+	Q4_0_ROW(DX, Z1, Z9, X9, Z10, Z11, Z12, Z13, Z14, Z15, Y15, Z16, Z17, Z18, Z19, Z20, Z21) \
 	ADDQ $72, SI \
 	ADDQ $72, DX \
 	ADDQ $256, R9 \
@@ -192,11 +199,12 @@ q42group:
 	RET
 
 // Q8_0_ROW multiplies the two Q8_0 blocks (68 bytes) at p by the
-// activations at R9 (lane scales at R11) into accumulator acc, using the
-// given temporaries; it advances no pointer: the even bytes sign-extended
-// to words (shift left, then right arithmetically), the odd bytes shifted
-// right arithmetically. Z30 holds ·permQ8_0.
-#define Q8_0_ROW(p, acc, z2, y2, z3, z4, z5, y5, z7) \
+// activations xe, xo (lane scales xs: memory operands, or registers a
+// two-stream kernel loaded once for both rows) into accumulator acc,
+// using the given temporaries; it advances no pointer: the even bytes
+// sign-extended to words (shift left, then right arithmetically), the odd
+// bytes shifted right arithmetically. Z30 holds ·permQ8_0.
+#define Q8_0_ROW(p, acc, z2, y2, z3, z4, z5, y5, z7, xe, xo, xs) \
 	PREFETCHT0 AHEAD(p) \
 	VMOVDQU 2(p), y2 \
 	VINSERTI64X4 $1, 36(p), z2, z2 \
@@ -204,18 +212,18 @@ q42group:
 	VPSRAW $8, z3, z3 \
 	VPSRAW $8, z2, z4 \
 	VPXORD z7, z7, z7 \
-	VPDPWSSD (R9), z3, z7 \
-	VPDPWSSD 64(R9), z4, z7 \
+	VPDPWSSD xe, z3, z7 \
+	VPDPWSSD xo, z4, z7 \
 	VPERMW (p), Z30, z5 \
 	VCVTPH2PS y5, z5 \
-	VMULPS (R11), z5, z5 \
+	VMULPS xs, z5, z5 \
 	VCVTDQ2PS z7, z7 \
 	VFMADD231PS z5, z7, acc
 
 // Q8_0_PAIR is Q8_0_ROW for the row at SI, then moves the weight and
 // activation pointers to the next pair of blocks.
 #define Q8_0_PAIR(acc) \
-	Q8_0_ROW(SI, acc, Z2, Y2, Z3, Z4, Z5, Y5, Z7) \
+	Q8_0_ROW(SI, acc, Z2, Y2, Z3, Z4, Z5, Y5, Z7, (R9), 64(R9), (R11)) \
 	ADDQ $68, SI \
 	ADDQ $128, R9 \
 	ADDQ $64, R11
@@ -302,8 +310,11 @@ q82row:
 	VXORPS Z1, Z1, Z1
 
 q82pair:
-	Q8_0_ROW(SI, Z0, Z2, Y2, Z3, Z4, Z5, Y5, Z7)
-	Q8_0_ROW(DX, Z1, Z9, Y9, Z10, Z11, Z12, Y12, Z14)
+	VMOVDQU64 (R9), Z16
+	VMOVDQU64 64(R9), Z17
+	VMOVDQU64 (R11), Z18
+	Q8_0_ROW(SI, Z0, Z2, Y2, Z3, Z4, Z5, Y5, Z7, Z16, Z17, Z18)
+	Q8_0_ROW(DX, Z1, Z9, Y9, Z10, Z11, Z12, Y12, Z14, Z16, Z17, Z18)
 	ADDQ $68, SI
 	ADDQ $68, DX
 	ADDQ $128, R9
