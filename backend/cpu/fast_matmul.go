@@ -21,7 +21,7 @@ const gemmMinRows = 2
 // quantized activations, or quant.DotRows, which gives each x row exactly
 // what quant.Dot gives it). A batched decode step of up to this many
 // sequences then gives each sequence the bits it gets alone. Where the
-// integer GEMM exists (quant.IntGemm), useGEMV sends gemmShareRows or
+// integer GEMM exists (quant.IntGemm), useGEMV sends quant.GemmShareRows or
 // more of these rows to it instead: it gives each row GemvAct's bits too
 // and unpacks each weight block once for four rows (110m q8_0, 8
 // sequences: 453 -> 657 tokens/s on Zen 5, 2 threads). On 768-wide rows in cache, DotRows of 8 x rows
@@ -174,11 +174,14 @@ func useGEMV(d graph.MatMulDims, wt graph.DType) bool {
 	if d.M > gemvMaxRows || wt.BlockSize() == 1 {
 		return false
 	}
-	// A few x rows over quantized weights: from gemmShareRows rows the
-	// integer GEMM, where it exists, gives each row the bits of the
+	// A few x rows over quantized weights: from quant.GemmShareRows rows
+	// the integer GEMM, where it exists, gives each row the bits of the
 	// integer GEMV it gets alone (quant.GemmAct) while sharing each
-	// weight block's unpacking among the rows.
-	return d.M < gemmShareRows || !(d.N >= intMinRows && quant.IntGemm(wt, d.K) && quant.IntGemv(wt, d.K))
+	// weight block's unpacking among the rows; with fewer, its one-row
+	// kernel per row is slower than the GEMV (110m q8_0, 2 sequences
+	// before the two-row kernel: 245-295 against 386-396 tokens/s).
+	share := quant.GemmShareRows(wt, d.K)
+	return share == 0 || d.M < share || d.N < intMinRows || !quant.IntGemv(wt, d.K)
 }
 
 // gemvTask is a matmul with one x row per batch (a decode step), or a few
@@ -225,14 +228,6 @@ func touch(b []byte) byte {
 	}
 	return s
 }
-
-// gemmShareRows is the fewest x rows of a small batch over q8_0 or q4_0
-// weights that take the integer GEMM instead of one GEMV per row: its
-// kernels share a weight block's unpacking among 4 (q8_0) or 3 and 6
-// (q4_0) rows; with fewer rows they run their one-row kernel per row,
-// slower than the GEMV (110m q8_0, 2 sequences: 245-295 against 386-396
-// tokens/s, alternating).
-const gemmShareRows = 4
 
 // gemvGroup is the number of consecutive weight rows of one GEMV item: the
 // f32 and f16 kernels multiply rows four at a time (sharing the loads of

@@ -117,6 +117,17 @@ func IntGemm(t graph.DType, k int) bool {
 	return ActBytes(t, k) > 0 && archIntKernels(t, k, true)
 }
 
+// GemmShareRows returns the fewest x rows for which GemmAct over k
+// elements of type t shares each unpacked weight block among rows (two
+// for Q8_0, three for Q4_0 on AVX-512), 0 when it has no kernel that does:
+// below it, GemvAct per row is as fast or faster.
+func GemmShareRows(t graph.DType, k int) int {
+	if !IntGemm(t, k) {
+		return 0
+	}
+	return archGemmShare(t)
+}
+
 // actOrder returns the byte position of element i (see the package
 // comment on integer dot products). Trailing Q4_0 blocks outside a whole
 // group of four keep element order.

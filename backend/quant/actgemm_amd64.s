@@ -325,6 +325,74 @@ g80step:
 	VZEROUPPER
 	RET
 
+// func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int, cold bool)
+//
+// gemmQ8_0x4AVX512 for two x rows, with the same arithmetic per pair: a
+// batched decode step of two sequences unpacks each weight block once for
+// both. Z0..Z3 and Z4..Z7 accumulate.
+TEXT ·gemmQ8_0x2AVX512(SB), NOSPLIT, $0-73
+	VMOVDQU64 ·permQ8_0(SB), Z30
+	MOVQ out+0(FP), R11
+	MOVQ ldo+8(FP), R12
+	SHLQ $2, R12
+	MOVQ stride+32(FP), AX
+	MOVQ w+40(FP), SI
+	MOVQ rowBytes+48(FP), DX
+	MOVQ nw+56(FP), R10
+	WROWS
+
+g82group:
+	MOVQ qs+16(FP), R8
+	MOVQ scale+24(FP), CX
+	MOVQ np+64(FP), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+g82step:
+	PREFETCH_AHEAD(cold+72(FP), g82fetched)
+	VMOVDQU64 (R8), Z16
+	VMOVDQU64 64(R8), Z17
+	VMOVDQU64 (R8)(AX*1), Z18
+	VMOVDQU64 64(R8)(AX*1), Z19
+	W8_0(SI, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z0)
+	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z4)
+	W8_0(DI, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z1)
+	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z5)
+	W8_0(R14, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z2)
+	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z6)
+	W8_0(R13, Y24, Z24, Z25, Z26, Y26)
+	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z3)
+	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z7)
+	ADDQ $68, SI
+	ADDQ $68, DI
+	ADDQ $68, R14
+	ADDQ $68, R13
+	ADDQ $128, R8
+	ADDQ $64, CX
+	DECQ R9
+	JNZ  g82step
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
+	VMOVUPS X4, (R11)(R12*1)
+	ADDQ $16, R11
+	MOVQ R13, SI
+	WROWS
+	SUBQ $4, R10
+	JNZ  g82group
+	VZEROUPPER
+	RET
+
 // func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int)
 //
 // gemmQ8_0x4AVX512 for one x row, with the same arithmetic per pair.

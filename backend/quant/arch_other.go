@@ -69,6 +69,9 @@ func archGemmAct(graph.DType, []float32, int, []byte, int, int, []byte, int, int
 // archIntKernels reports whether there are integer kernels here: no.
 func archIntKernels(graph.DType, int, bool) bool { return false }
 
+// archGemmShare is never called here (there is no GemmAct kernel).
+func archGemmShare(graph.DType) int { return 0 }
+
 // archGemvF32 does no rows of GemvF32: there is no assembly here.
 func archGemvF32([]float32, int, []float32, []float32) int { return 0 }
 
