@@ -171,6 +171,72 @@ g40step:
 	VZEROUPPER
 	RET
 
+// func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int, cold bool)
+//
+// gemmQ4_0x3AVX512 for two x rows, with the same arithmetic per pair: a
+// batched decode step of two sequences unpacks each weight group once for
+// both.
+TEXT ·gemmQ4_0x2AVX512(SB), NOSPLIT, $0-73
+	VMOVDQU64 ·permQ4_0(SB), Z31
+	MOVQ out+0(FP), R11
+	MOVQ ldo+8(FP), R12
+	SHLQ $2, R12
+	MOVQ stride+32(FP), AX
+	MOVQ w+40(FP), SI
+	MOVQ rowBytes+48(FP), DX
+	MOVQ nw+56(FP), R10
+	WROWS
+
+g4x2group:
+	MOVQ qs+16(FP), R8
+	MOVQ scale+24(FP), CX
+	MOVQ ng+64(FP), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+g4x2step:
+	PREFETCH_AHEAD(cold+72(FP), g4x2fetched)
+	X4_0((R8), 64(R8), 128(R8), 192(R8), Z12, Z13, Z14, Z15)
+	X4_0((R8)(AX*1), 64(R8)(AX*1), 128(R8)(AX*1), 192(R8)(AX*1), Z16, Z17, Z18, Z19)
+	W4_0(SI)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z0)
+	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z4)
+	W4_0(DI)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z1)
+	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z5)
+	W4_0(R14)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z2)
+	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z6)
+	W4_0(R13)
+	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
+	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z7)
+	ADDQ $72, SI
+	ADDQ $72, DI
+	ADDQ $72, R14
+	ADDQ $72, R13
+	ADDQ $256, R8
+	ADDQ $64, CX
+	DECQ R9
+	JNZ  g4x2step
+
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	VMOVUPS X0, (R11)
+	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
+	VMOVUPS X4, (R11)(R12*1)
+	ADDQ $16, R11
+	MOVQ R13, SI // the next group of rows
+	WROWS
+	SUBQ $4, R10
+	JNZ  g4x2group
+	VZEROUPPER
+	RET
+
 // func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int)
 //
 // gemmQ4_0x3AVX512 for one x row, with the same arithmetic per pair.

@@ -512,6 +512,9 @@ func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes 
 func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int, cold bool)
 
 //go:noescape
+func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int, cold bool)
+
+//go:noescape
 func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int, cold bool)
 
 //go:noescape
@@ -589,9 +592,13 @@ func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 				gemmQ8_0x4AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps, i == 0)
 			}
 		}
-		for ; t == graph.Q8_0 && i+2 <= m; i += 2 {
+		for ; i+2 <= m; i += 2 {
 			qs, scale := ptrs(i)
-			gemmQ8_0x2AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps, i == 0)
+			if t == graph.Q4_0 {
+				gemmQ4_0x2AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps, i == 0)
+			} else {
+				gemmQ8_0x2AVX512(&out[i*ldo], ldo, qs, scale, stride, &w[0], rowBytes, r4, steps, i == 0)
+			}
 		}
 		for ; i < m; i++ {
 			qs, scale := ptrs(i)
@@ -611,14 +618,9 @@ func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 	return true
 }
 
-// archGemmShare is GemmShareRows for a type GemmAct has kernels for: the
-// two-row Q8_0 kernel, the three-row Q4_0 kernel.
-func archGemmShare(t graph.DType) int {
-	if t == graph.Q8_0 {
-		return 2
-	}
-	return 3
-}
+// archGemmShare is GemmShareRows for a type GemmAct has kernels for: both
+// have a two-row kernel.
+func archGemmShare(graph.DType) int { return 2 }
 
 // archIntKernels reports whether GemvAct (gemm false) or GemmAct (gemm
 // true) has assembly for k elements of type t at the level in use.
