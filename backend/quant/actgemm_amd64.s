@@ -33,6 +33,54 @@ GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
 	LEAQ (DI)(DX*1), R14 \
 	LEAQ (R14)(DX*1), R13
 
+// The multi-row GEMMs' arguments (out, ldo, qs, scale, stride, w,
+// rowBytes, nw, steps, cold) in the registers named at WROWS: GEMM_ARGS
+// before the first group of weight rows, GEMM_X at the start of each
+// (the x rows' first step), GEMM_NEXT(group) after each, looping to label
+// group while rows remain.
+#define GEMM_ARGS \
+	MOVQ out+0(FP), R11 \
+	MOVQ ldo+8(FP), R12 \
+	SHLQ $2, R12 \
+	MOVQ stride+32(FP), AX \
+	MOVQ w+40(FP), SI \
+	MOVQ rowBytes+48(FP), DX \
+	MOVQ nw+56(FP), R10 \
+	WROWS
+
+#define GEMM_X \
+	MOVQ qs+16(FP), R8 \
+	MOVQ scale+24(FP), CX \
+	MOVQ steps+64(FP), R9
+
+#define GEMM_NEXT(group) \
+	ADDQ $16, R11 \
+	MOVQ R13, SI \
+	WROWS \
+	SUBQ $4, R10 \
+	JNZ  group
+
+// GEMM_STEP moves the four weight rows on by wb bytes and the x rows by xb
+// bytes (their quants; the lane scales by 64), counts the step and loops
+// to label step while steps remain.
+#define GEMM_STEP(wb, xb, step) \
+	ADDQ $wb, SI \
+	ADDQ $wb, DI \
+	ADDQ $wb, R14 \
+	ADDQ $wb, R13 \
+	ADDQ $xb, R8 \
+	ADDQ $64, CX \
+	DECQ R9 \
+	JNZ  step
+
+// STORE2 stores the results of x rows 0 and 1 (accumulators Z0..Z3 and
+// Z4..Z7) for the four weight rows.
+#define STORE2 \
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0) \
+	VMOVUPS X0, (R11) \
+	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4) \
+	VMOVUPS X4, (R11)(R12*1)
+
 // PREFETCH_AHEAD prefetches, for each row of the group, the 128 bytes at
 // the same offset of the row eight rows on (two groups ahead). The GEMMs
 // do too much work per weight byte for the hardware prefetcher to keep
@@ -92,7 +140,7 @@ skip:
 	VMOVDQU64 q2, x2 \
 	VMOVDQU64 q3, x3
 
-#define ZERO12 \
+#define ZERO8 \
 	VXORPS Z0, Z0, Z0 \
 	VXORPS Z1, Z1, Z1 \
 	VXORPS Z2, Z2, Z2 \
@@ -100,31 +148,26 @@ skip:
 	VXORPS Z4, Z4, Z4 \
 	VXORPS Z5, Z5, Z5 \
 	VXORPS Z6, Z6, Z6 \
-	VXORPS Z7, Z7, Z7 \
+	VXORPS Z7, Z7, Z7
+
+#define ZERO12 \
+	ZERO8 \
 	VXORPS Z8, Z8, Z8 \
 	VXORPS Z9, Z9, Z9 \
 	VXORPS Z10, Z10, Z10 \
 	VXORPS Z11, Z11, Z11
 
-// func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int)
+// func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // out[i*ldo+j] = x row i · weight row j for i < 3 and j < nw (a positive
-// multiple of 4), rows of ng whole Q4_0 groups.
+// multiple of 4), rows of steps whole Q4_0 groups; cold: prefetch the
+// weights (the first block of x rows over them).
 TEXT ·gemmQ4_0x3AVX512(SB), NOSPLIT, $0-73
 	VMOVDQU64 ·permQ4_0(SB), Z31
-	MOVQ out+0(FP), R11
-	MOVQ ldo+8(FP), R12
-	SHLQ $2, R12
-	MOVQ stride+32(FP), AX
-	MOVQ w+40(FP), SI
-	MOVQ rowBytes+48(FP), DX
-	MOVQ nw+56(FP), R10
-	WROWS
+	GEMM_ARGS
 
 g40group:
-	MOVQ qs+16(FP), R8
-	MOVQ scale+24(FP), CX
-	MOVQ ng+64(FP), R9
+	GEMM_X
 	ZERO12
 
 g40step:
@@ -148,57 +191,27 @@ g40step:
 	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
 	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z7)
 	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z11)
-	ADDQ $72, SI
-	ADDQ $72, DI
-	ADDQ $72, R14
-	ADDQ $72, R13
-	ADDQ $256, R8
-	ADDQ $64, CX
-	DECQ R9
-	JNZ  g40step
+	GEMM_STEP(72, 256, g40step)
 
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
-	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
-	VMOVUPS X4, (R11)(R12*1)
+	STORE2
 	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
 	VMOVUPS X8, (R11)(R12*2)
-	ADDQ $16, R11
-	MOVQ R13, SI // the next group of rows
-	WROWS
-	SUBQ $4, R10
-	JNZ  g40group
+	GEMM_NEXT(g40group)
 	VZEROUPPER
 	RET
 
-// func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int, cold bool)
+// func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // gemmQ4_0x3AVX512 for two x rows, with the same arithmetic per pair: a
 // batched decode step of two sequences unpacks each weight group once for
 // both.
 TEXT ·gemmQ4_0x2AVX512(SB), NOSPLIT, $0-73
 	VMOVDQU64 ·permQ4_0(SB), Z31
-	MOVQ out+0(FP), R11
-	MOVQ ldo+8(FP), R12
-	SHLQ $2, R12
-	MOVQ stride+32(FP), AX
-	MOVQ w+40(FP), SI
-	MOVQ rowBytes+48(FP), DX
-	MOVQ nw+56(FP), R10
-	WROWS
+	GEMM_ARGS
 
 g4x2group:
-	MOVQ qs+16(FP), R8
-	MOVQ scale+24(FP), CX
-	MOVQ ng+64(FP), R9
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
+	GEMM_X
+	ZERO8
 
 g4x2step:
 	PREFETCH_AHEAD(cold+72(FP), g4x2fetched)
@@ -216,28 +229,14 @@ g4x2step:
 	W4_0(R13)
 	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
 	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z7)
-	ADDQ $72, SI
-	ADDQ $72, DI
-	ADDQ $72, R14
-	ADDQ $72, R13
-	ADDQ $256, R8
-	ADDQ $64, CX
-	DECQ R9
-	JNZ  g4x2step
+	GEMM_STEP(72, 256, g4x2step)
 
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
-	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
-	VMOVUPS X4, (R11)(R12*1)
-	ADDQ $16, R11
-	MOVQ R13, SI // the next group of rows
-	WROWS
-	SUBQ $4, R10
-	JNZ  g4x2group
+	STORE2
+	GEMM_NEXT(g4x2group)
 	VZEROUPPER
 	RET
 
-// func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int)
+// func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int, cold bool)
 //
 // gemmQ4_0x3AVX512 for one x row, with the same arithmetic per pair.
 TEXT ·gemmQ4_0x1AVX512(SB), NOSPLIT, $0-57
@@ -268,14 +267,7 @@ g41step:
 	P4_0(Z12, Z13, Z14, Z15, (CX), Z2)
 	W4_0(R13)
 	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
-	ADDQ $72, SI
-	ADDQ $72, DI
-	ADDQ $72, R14
-	ADDQ $72, R13
-	ADDQ $256, R8
-	ADDQ $64, CX
-	DECQ R9
-	JNZ  g41step
+	GEMM_STEP(72, 256, g41step)
 
 	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
 	VMOVUPS X0, (R11)
@@ -308,27 +300,19 @@ g41step:
 	VMULPS sc, zd, Z29 \
 	VFMADD231PS Z29, Z28, acc
 
-// func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int)
+// func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (a positive
-// multiple of 4), rows of np pairs of Q8_0 blocks. Z0..Z15 accumulate,
+// multiple of 4), rows of steps pairs of Q8_0 blocks; cold: prefetch the
+// weights (the first block of x rows over them). Z0..Z15 accumulate,
 // Z16..Z23 hold the x rows' steps, Z24..Z27 and Z12..Z15... see below.
 TEXT ·gemmQ8_0x4AVX512(SB), NOSPLIT, $0-73
 	VMOVDQU64 ·permQ8_0(SB), Z30
-	MOVQ out+0(FP), R11
-	MOVQ ldo+8(FP), R12
-	SHLQ $2, R12
-	MOVQ stride+32(FP), AX
+	GEMM_ARGS
 	LEAQ (AX)(AX*2), BX
-	MOVQ w+40(FP), SI
-	MOVQ rowBytes+48(FP), DX
-	MOVQ nw+56(FP), R10
-	WROWS
 
 g80group:
-	MOVQ qs+16(FP), R8
-	MOVQ scale+24(FP), CX
-	MOVQ np+64(FP), R9
+	GEMM_X
 	ZERO12
 	VXORPS Z12, Z12, Z12
 	VXORPS Z13, Z13, Z13
@@ -365,60 +349,30 @@ g80step:
 	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z7)
 	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z11)
 	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z15)
-	ADDQ $68, SI
-	ADDQ $68, DI
-	ADDQ $68, R14
-	ADDQ $68, R13
-	ADDQ $128, R8
-	ADDQ $64, CX
-	DECQ R9
-	JNZ  g80step
+	GEMM_STEP(68, 128, g80step)
 
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
-	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
-	VMOVUPS X4, (R11)(R12*1)
+	STORE2
 	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
 	VMOVUPS X8, (R11)(R12*2)
 	ROWSUM4(Z12, Z13, Z14, Z15, X12, Y12)
 	LEAQ (R12)(R12*2), R15
 	VMOVUPS X12, (R11)(R15*1)
-	ADDQ $16, R11
-	MOVQ R13, SI
-	WROWS
-	SUBQ $4, R10
-	JNZ  g80group
+	GEMM_NEXT(g80group)
 	VZEROUPPER
 	RET
 
-// func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int, cold bool)
+// func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // gemmQ8_0x4AVX512 for two x rows, with the same arithmetic per pair: a
 // batched decode step of two sequences unpacks each weight block once for
 // both. Z0..Z3 and Z4..Z7 accumulate.
 TEXT ·gemmQ8_0x2AVX512(SB), NOSPLIT, $0-73
 	VMOVDQU64 ·permQ8_0(SB), Z30
-	MOVQ out+0(FP), R11
-	MOVQ ldo+8(FP), R12
-	SHLQ $2, R12
-	MOVQ stride+32(FP), AX
-	MOVQ w+40(FP), SI
-	MOVQ rowBytes+48(FP), DX
-	MOVQ nw+56(FP), R10
-	WROWS
+	GEMM_ARGS
 
 g82group:
-	MOVQ qs+16(FP), R8
-	MOVQ scale+24(FP), CX
-	MOVQ np+64(FP), R9
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
+	GEMM_X
+	ZERO8
 
 g82step:
 	PREFETCH_AHEAD(cold+72(FP), g82fetched)
@@ -438,28 +392,14 @@ g82step:
 	W8_0(R13, Y24, Z24, Z25, Z26, Y26)
 	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z3)
 	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z7)
-	ADDQ $68, SI
-	ADDQ $68, DI
-	ADDQ $68, R14
-	ADDQ $68, R13
-	ADDQ $128, R8
-	ADDQ $64, CX
-	DECQ R9
-	JNZ  g82step
+	GEMM_STEP(68, 128, g82step)
 
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
-	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
-	VMOVUPS X4, (R11)(R12*1)
-	ADDQ $16, R11
-	MOVQ R13, SI
-	WROWS
-	SUBQ $4, R10
-	JNZ  g82group
+	STORE2
+	GEMM_NEXT(g82group)
 	VZEROUPPER
 	RET
 
-// func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int)
+// func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int, cold bool)
 //
 // gemmQ8_0x4AVX512 for one x row, with the same arithmetic per pair.
 TEXT ·gemmQ8_0x1AVX512(SB), NOSPLIT, $0-57
@@ -491,14 +431,7 @@ g81step:
 	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z2)
 	W8_0(R13, Y24, Z24, Z25, Z26, Y26)
 	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z3)
-	ADDQ $68, SI
-	ADDQ $68, DI
-	ADDQ $68, R14
-	ADDQ $68, R13
-	ADDQ $128, R8
-	ADDQ $64, CX
-	DECQ R9
-	JNZ  g81step
+	GEMM_STEP(68, 128, g81step)
 
 	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
 	VMOVUPS X0, (R11)
@@ -522,27 +455,18 @@ g81step:
 	VMULPS sc, Z28, Z30 \
 	VFMADD231PS Z30, Z29, acc
 
-// func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int)
+// func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // gemmQ4_0x3AVX512 for six x rows, read from memory by the multiply-adds
 // (the weights' unpacking is shared by six rows instead of three).
 TEXT ·gemmQ4_0x6AVX512(SB), NOSPLIT, $0-73
 	VMOVDQU64 ·permQ4_0(SB), Z31
-	MOVQ out+0(FP), R11
-	MOVQ ldo+8(FP), R12
-	SHLQ $2, R12
-	MOVQ stride+32(FP), AX
+	GEMM_ARGS
 	LEAQ (AX)(AX*2), BX
 	LEAQ (AX)(AX*4), R15
-	MOVQ w+40(FP), SI
-	MOVQ rowBytes+48(FP), DX
-	MOVQ nw+56(FP), R10
-	WROWS
 
 g46group:
-	MOVQ qs+16(FP), R8
-	MOVQ scale+24(FP), CX
-	MOVQ ng+64(FP), R9
+	GEMM_X
 	ZERO12
 	VXORPS Z12, Z12, Z12
 	VXORPS Z13, Z13, Z13
@@ -587,19 +511,9 @@ g46step:
 	P4_0M((R8)(BX*1), (CX)(BX*1), Z15)
 	P4_0M((R8)(AX*4), (CX)(AX*4), Z19)
 	P4_0M((R8)(R15*1), (CX)(R15*1), Z23)
-	ADDQ $72, SI
-	ADDQ $72, DI
-	ADDQ $72, R14
-	ADDQ $72, R13
-	ADDQ $256, R8
-	ADDQ $64, CX
-	DECQ R9
-	JNZ  g46step
+	GEMM_STEP(72, 256, g46step)
 
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
-	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4)
-	VMOVUPS X4, (R11)(R12*1)
+	STORE2
 	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
 	VMOVUPS X8, (R11)(R12*2)
 	LEAQ (R12)(R12*2), R8
@@ -610,10 +524,6 @@ g46step:
 	LEAQ (R12)(R12*4), R8
 	ROWSUM4(Z20, Z21, Z22, Z23, X20, Y20)
 	VMOVUPS X20, (R11)(R8*1)
-	ADDQ $16, R11
-	MOVQ R13, SI
-	WROWS
-	SUBQ $4, R10
-	JNZ  g46group
+	GEMM_NEXT(g46group)
 	VZEROUPPER
 	RET

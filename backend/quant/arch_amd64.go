@@ -493,10 +493,10 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 }
 
 //go:noescape
-func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int, cold bool)
+func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 //go:noescape
-func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int, cold bool)
+func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 // gemmRows6 selects the six-row Q4_0 GEMM kernel (10-20% faster than the
 // three-row one on 126×64×2048 blocks: the weights' unpacking is shared by
@@ -509,13 +509,13 @@ const gemmRows6 = true
 func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int, cold bool)
 
 //go:noescape
-func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int, cold bool)
+func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 //go:noescape
-func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, ng int, cold bool)
+func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 //go:noescape
-func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, np int, cold bool)
+func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 //go:noescape
 func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int, cold bool)
