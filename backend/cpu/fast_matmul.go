@@ -23,7 +23,7 @@ const gemmMinRows = 2
 // sequences then gives each sequence the bits it gets alone. Where the
 // integer GEMM exists (quant.IntGemm), useGEMV sends quant.GemmShareRows or
 // more of these rows to it instead: it gives each row GemvAct's bits too
-// and unpacks each weight block once for four rows (110m q8_0, 8
+// and unpacks each weight block once for two to six rows (110m q8_0, 8
 // sequences: 453 -> 657 tokens/s on Zen 5, 2 threads). On 768-wide rows in cache, DotRows of 8 x rows
 // ran about as fast as the float GEMM (q8_0 37 against 39 GB/s of
 // weights, q4_0 19 against 17), and from memory it also saves the GEMM's
@@ -294,11 +294,12 @@ func (t *gemvTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
 // does, the two runs of weight rows side by side (quant.GemvAct2) when u
 // multiplies the same quantized x row (u is t, or a matmul of the same x
 // in a node group) and each run lies in one batch, one after the other
-// otherwise. Either way every output gets GemvAct's bits.
+// otherwise. Either way every output gets GemvAct's bits. Both tasks'
+// pairs hold: the pool asks once per loop before it pairs chunks.
 func (t *gemvTask) pairWith(u *gemvTask, lo1, hi1, lo2, hi2, slot int) error {
 	b1, j0, j1, n1 := t.span(lo1, hi1)
 	b2, k0, k1, n2 := u.span(lo2, hi2)
-	if n1 != hi1 || n2 != hi2 || b1 != b2 || t.dt != u.dt || !t.pairs() || !u.pairs() || !sameBytes(t.act, u.act) {
+	if n1 != hi1 || n2 != hi2 || b1 != b2 || t.dt != u.dt || !sameBytes(t.act, u.act) {
 		if err := t.run(lo1, hi1, slot); err != nil {
 			return err
 		}

@@ -62,6 +62,13 @@ GLOBL ·permQ8_0(SB), RODATA|NOPTR, $64
 	VMOVSHDUP X0, X1 \
 	VADDSS X1, X0, X0
 
+// Q4_0_CONSTS sets the Q4_0 GEMVs' constants (clobbers AX): Z31 0x000f
+// in every word, Z30 ·permQ4_0.
+#define Q4_0_CONSTS \
+	MOVL $0x000f000f, AX \
+	VPBROADCASTD AX, Z31 \
+	VMOVDQU64 ·permQ4_0(SB), Z30
+
 // Q4_0_ROW multiplies the Q4_0 group (4 blocks, 72 bytes) at p by the
 // activation group xa..xd (lane corrections xi, lane scales xs: memory
 // operands, or registers a two-stream kernel loaded once for both rows)
@@ -107,9 +114,7 @@ TEXT ·gemvQ4_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), R8
 	MOVQ out+48(FP), DI
-	MOVL $0x000f000f, AX
-	VPBROADCASTD AX, Z31
-	VMOVDQU64 ·permQ4_0(SB), Z30
+	Q4_0_CONSTS
 
 q40row:
 	MOVQ qs+16(FP), R9
@@ -170,9 +175,7 @@ TEXT ·gemvQ4_0x2AVX512(SB), NOSPLIT, $0-72
 	MOVQ rows+16(FP), R8
 	MOVQ outa+56(FP), DI
 	MOVQ outb+64(FP), BX
-	MOVL $0x000f000f, AX
-	VPBROADCASTD AX, Z31
-	VMOVDQU64 ·permQ4_0(SB), Z30
+	Q4_0_CONSTS
 
 q42row:
 	MOVQ qs+24(FP), R9
