@@ -274,7 +274,7 @@ func TestGemmAct(t *testing.T) {
 	for _, dt := range intTypes {
 		for _, k := range []int{256, 512, 768, 2048} {
 			for _, m := range []int{1, 2, 3, 4, 5, 7, 13} {
-				for _, rows := range []int{1, 4, 7, 16} {
+				for _, rows := range []int{1, 4, 7, 16, 20} {
 					t.Run(fmt.Sprintf("%s/k=%d/m=%d/rows=%d", dt, k, m, rows), func(t *testing.T) {
 						rb, err := dt.RowBytes(int64(k))
 						require.NoError(t, err)
