@@ -725,7 +725,7 @@ func (e *Engine) runDecode() error {
 	}
 	// The read waits for the run and reports its errors (step.start): one
 	// host wait per step.
-	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
+	if e.logits, e.scratch, err = p.appendLogits(e.logits[:0], e.scratch); err != nil {
 		return fmt.Errorf("runtime: decode step of %d sequences: %w", b, err)
 	}
 	for i, s := range e.rows {
@@ -832,7 +832,7 @@ func (e *Engine) runPrefill(s *seq, chunk []int32) error {
 	if err := p.start(e.ctx); err != nil {
 		return fmt.Errorf("runtime: prefill at position %d: %w", base, err)
 	}
-	if e.logits, e.scratch, err = p.readLogits(e.logits, e.scratch); err != nil {
+	if e.logits, e.scratch, err = p.appendLogits(e.logits[:0], e.scratch); err != nil {
 		return fmt.Errorf("runtime: prefill at position %d: %w", base, err)
 	}
 	s.cache.tokens = append(s.cache.tokens, chunk...)

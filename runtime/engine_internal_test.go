@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
 	"testing"
 
@@ -71,5 +72,44 @@ func TestTopLogProbs(t *testing.T) {
 			require.InDelta(t, float64(logits[x.ID]-lse), float64(x.LogProb), 1e-6)
 		}
 		require.Equal(t, tc.ids, ids, "k %d", tc.k)
+	}
+}
+
+// TestAppendF32 reads float32 values from a backend buffer both ways (into
+// dst directly, as on little-endian hosts, and through scratch), appending
+// them after the values dst holds.
+func TestAppendF32(t *testing.T) {
+	be, err := backend.Open("cpu", backend.Options{})
+	require.NoError(t, err)
+	defer be.Close()
+	want := []float32{1.5, -2, float32(math.Inf(1)), 3e-39, 0, 7}
+	raw := make([]byte, 4*len(want))
+	for i, v := range want {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	buf, err := be.Alloc(int64(len(raw)))
+	require.NoError(t, err)
+	defer buf.Free()
+	require.NoError(t, buf.Write(0, raw))
+	for _, tc := range []struct {
+		name   string
+		little bool
+		n      int64
+	}{
+		{"direct", true, int64(len(raw))},
+		{"scratch", false, int64(len(raw))},
+		{"direct/part", true, 8},
+		{"scratch/part", false, 8},
+		{"none", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.little && !hostLittleEndian() {
+				t.Skip("a direct read is for little-endian hosts")
+			}
+			dst := []float32{42}
+			dst, _, err := appendF32(dst, buf, tc.n, nil, tc.little)
+			require.NoError(t, err)
+			require.Equal(t, append([]float32{42}, want[:tc.n/4]...), dst)
+		})
 	}
 }

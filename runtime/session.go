@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -241,22 +240,12 @@ func (s *Session) run(ctx context.Context, chunk []int32) error {
 }
 
 func (s *Session) readLogits(p *step) error {
-	size := p.built.Logits.Bytes()
-	if int64(cap(s.scratch)) < size {
-		s.scratch = make([]byte, size)
-	}
-	raw := s.scratch[:size]
-	if err := p.outBuf.Read(0, raw); err != nil {
-		return fmt.Errorf("read logits: %w", err)
-	}
-	count := int(size / 4)
 	if !s.opts.AllLogits {
 		s.logits = s.logits[:0]
 	}
-	for i := 0; i < count; i++ {
-		s.logits = append(s.logits, math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
-	}
-	return nil
+	var err error
+	s.logits, s.scratch, err = p.appendLogits(s.logits, s.scratch)
+	return err
 }
 
 // Timings returns, for each program of the session by tokens per run (1:

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"unsafe"
 
 	"github.com/golem-llm/golem/backend"
 	"github.com/golem-llm/golem/graph"
@@ -138,26 +140,54 @@ func (p *step) writeInputs(tokens []int32, pos func(i int) int, scratch []byte) 
 	return scratch, nil
 }
 
-// readLogits reads the logits output into dst (resized) through scratch
-// (grown as needed) and returns both.
-func (p *step) readLogits(dst []float32, scratch []byte) ([]float32, []byte, error) {
-	size := p.built.Logits.Bytes()
-	if int64(cap(scratch)) < size {
-		scratch = make([]byte, size)
-	}
-	raw := scratch[:size]
-	if err := p.outBuf.Read(0, raw); err != nil {
+// appendLogits appends the logits output to dst and returns it, with
+// scratch (grown as needed: it holds the bytes on big-endian hosts). The
+// backends' buffers hold little-endian float32, so on little-endian hosts
+// the bytes are read straight into dst's new elements: decoding them one
+// by one cost 0.3 ms of an 8-sequence decode step's 9 ms (256K logits).
+func (p *step) appendLogits(dst []float32, scratch []byte) ([]float32, []byte, error) {
+	dst, scratch, err := appendF32(dst, p.outBuf, p.built.Logits.Bytes(), scratch, hostLittleEndian())
+	if err != nil {
 		return dst, scratch, fmt.Errorf("read logits: %w", err)
 	}
+	return dst, scratch, nil
+}
+
+// appendF32 appends the size/4 little-endian float32 values at the start of
+// buf to dst, reading them straight into dst when little is true (the
+// host's order), else through scratch.
+func appendF32(dst []float32, buf backend.Buffer, size int64, scratch []byte, little bool) ([]float32, []byte, error) {
 	count := int(size / 4)
-	if cap(dst) < count {
-		dst = make([]float32, count)
+	n := len(dst)
+	if count == 0 {
+		return dst, scratch, nil
 	}
-	dst = dst[:count]
-	for i := range dst {
-		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	dst = slices.Grow(dst, count)[:n+count]
+	if little {
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&dst[n])), 4*count)
+		if err := buf.Read(0, raw); err != nil {
+			return dst[:n], scratch, err
+		}
+		return dst, scratch, nil
+	}
+	if cap(scratch) < 4*count {
+		scratch = make([]byte, 4*count)
+	}
+	raw := scratch[:4*count]
+	if err := buf.Read(0, raw); err != nil {
+		return dst[:n], scratch, err
+	}
+	for i := range count {
+		dst[n+i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 	}
 	return dst, scratch, nil
+}
+
+// hostLittleEndian reports whether this machine stores the low byte of a
+// word first.
+func hostLittleEndian() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
 }
 
 func (p *step) close() {
