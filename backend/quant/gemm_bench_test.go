@@ -2,9 +2,12 @@ package quant
 
 import (
 	"fmt"
-	"github.com/golem-llm/golem/graph"
 	"math/rand/v2"
+	"sync"
 	"testing"
+	"unsafe"
+
+	"github.com/golem-llm/golem/graph"
 )
 
 // BenchmarkGemmF32Shapes times GemmF32 on prefill-like blocks (m x rows,
@@ -160,6 +163,70 @@ func BenchmarkGemvF32(b *testing.B) {
 					GemvF16(h, rows, x, out)
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkGemvActMemory compares, on the same buffer of q4_0 rows of 2048
+// elements, the two-stream integer GEMV on two goroutines (each over its
+// half of the rows, in pairs of 256-row chunks as the CPU backend's pool
+// hands them out) with the plain read the host-bandwidth sample makes
+// (DotF32 of the two halves of each goroutine's part): SetBytes counts
+// the buffer. 512 MiB is far past the caches; 64 MiB fits the L3 of some
+// hosts (the Zen 5 this was tuned on runs it from cache).
+func BenchmarkGemvActMemory(b *testing.B) {
+	const k, chunk = 2048, 256
+	dt := graph.Q4_0
+	rb, _ := dt.RowBytes(k)
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, size := range []int{512 << 20, 64 << 20} {
+		rows := size / int(rb)
+		w := make([]byte, 0, rows*int(rb))
+		for range 16 {
+			w = append(w, randRow(b, rng, dt, k, false)...)
+		}
+		for len(w) < rows*int(rb) {
+			w = append(w, w[:min(len(w), rows*int(rb)-len(w))]...)
+		}
+		act := make([]byte, ActBytes(dt, k))
+		QuantizeAct(dt, randFloats(rng, k), act)
+		out := make([]float32, rows)
+		b.Run(fmt.Sprintf("gemv/%dMiB", size>>20), func(b *testing.B) {
+			b.SetBytes(int64(len(w)))
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for t := range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						lo, hi := t*rows/2, (t+1)*rows/2
+						mid := (lo + hi) / 2
+						for a, c := lo, mid; a < mid; a, c = a+chunk, c+chunk {
+							na, nc := min(chunk, mid-a), min(chunk, hi-c)
+							GemvAct2(dt, w[a*int(rb):(a+na)*int(rb)], out[a:a+na], w[c*int(rb):(c+nc)*int(rb)], out[c:c+nc], act, k)
+						}
+					}()
+				}
+				wg.Wait()
+			}
+		})
+		f := unsafe.Slice((*float32)(unsafe.Pointer(&w[0])), len(w)/4)
+		sums := make([]float32, 2)
+		b.Run(fmt.Sprintf("read/%dMiB", size>>20), func(b *testing.B) {
+			b.SetBytes(int64(len(w)))
+			part := len(f) / 2
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for t := range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						s := f[t*part : (t+1)*part]
+						sums[t] += DotF32(s[:part/2], s[part/2:2*(part/2)])
+					}()
+				}
+				wg.Wait()
+			}
 		})
 	}
 }
