@@ -142,6 +142,32 @@ func BenchmarkAttentionKV(b *testing.B) {
 	}
 }
 
+// BenchmarkRoPE times the RoPE nodes of a 12-layer model's step (q and k of
+// each layer, 110m's 12 heads of 64, one positions input) for one row (a
+// decode step) and 128 (a prefill chunk).
+func BenchmarkRoPE(b *testing.B) {
+	for _, rows := range []int{1, 128} {
+		b.Run(fmt.Sprintf("rows%d", rows), func(b *testing.B) {
+			pos := make([]int32, rows)
+			for i := range pos {
+				pos[i] = int32(100 + i)
+			}
+			p := benchProgram(b, func(g *graph.Builder) []*graph.Node {
+				ps := g.Input("pos", graph.I32, rows)
+				var outs []*graph.Node
+				for l := range 12 {
+					for _, name := range []string{"q", "k"} {
+						x := g.Input(fmt.Sprintf("%s%d", name, l), graph.F32, rows, 12, 64)
+						outs = append(outs, g.RoPE(x, ps, nil, graph.RoPEParams{Theta: 10000}))
+					}
+				}
+				return outs
+			}, map[string][]byte{"pos": i32s(pos...)})
+			runBench(b, p)
+		})
+	}
+}
+
 // BenchmarkMemoryBandwidth measures the host's memory bandwidth on buffers
 // far larger than the caches, on one and two goroutines: "copy" moves
 // bytes from one buffer to another (the rate counts bytes read plus bytes

@@ -55,6 +55,7 @@ type program struct {
 	scratch64 [][]float64
 	shared    []byte       // scratch shared by the threads of one node (see tier.shared)
 	quantized quantKey     // what shared holds: the x rows a matmul quantized this run
+	rope      ropeTable    // the RoPE angles' cosines and sines computed this run
 	tasks     []any        // per node: the kernel's reusable loop state (see taskFor)
 	deferred  []bool       // per node: computed by the group of a later node (see group.go)
 	groups    []*nodeGroup // per node: the group computed at its step (nil: none)
@@ -266,6 +267,7 @@ func (p *program) Run(ctx context.Context) error {
 	}
 	defer p.release()
 	p.quantized = quantKey{}
+	p.rope.pos = nil
 	p.hasTimes = false
 	// Node times are read from the cheap cycle counter (one read per node:
 	// a node's end is the next one's start) and scaled to the run's wall
