@@ -134,7 +134,11 @@ func quantizeRows(p *program, n *graph.Node, dt graph.DType, x []float32, rows, 
 	t := taskFor[matmulTasks](p, n)
 	q := &t.quant
 	*q = quantTask{dt: dt, k: k, x: x, act: act, ab: ab}
-	err := p.parallel(rows, max(1, elemGrain/k), q)
+	// A quantized element costs several elementwise passes (its block's
+	// maximum, the scaling and rounding, the lane sums): a quarter of an
+	// elementwise loop's grain, so that a batched decode step's 8 rows of
+	// 768 split across the threads.
+	err := p.parallel(rows, max(1, elemGrain/4/k), q)
 	*q = quantTask{}
 	return err
 }
