@@ -192,41 +192,40 @@ func BenchmarkGemvActMemory(b *testing.B) {
 		QuantizeAct(dt, randFloats(rng, k), act)
 		out := make([]float32, rows)
 		b.Run(fmt.Sprintf("gemv/%dMiB", size>>20), func(b *testing.B) {
-			b.SetBytes(int64(len(w)))
-			for b.Loop() {
-				var wg sync.WaitGroup
-				for t := range 2 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						lo, hi := t*rows/2, (t+1)*rows/2
-						mid := (lo + hi) / 2
-						for a, c := lo, mid; a < mid; a, c = a+chunk, c+chunk {
-							na, nc := min(chunk, mid-a), min(chunk, hi-c)
-							GemvAct2(dt, w[a*int(rb):(a+na)*int(rb)], out[a:a+na], w[c*int(rb):(c+nc)*int(rb)], out[c:c+nc], act, k)
-						}
-					}()
+			onTwo(b, len(w), func(t int) {
+				lo, hi := t*rows/2, (t+1)*rows/2
+				mid := (lo + hi) / 2
+				for a, c := lo, mid; a < mid; a, c = a+chunk, c+chunk {
+					na, nc := min(chunk, mid-a), min(chunk, hi-c)
+					GemvAct2(dt, w[a*int(rb):(a+na)*int(rb)], out[a:a+na], w[c*int(rb):(c+nc)*int(rb)], out[c:c+nc], act, k)
 				}
-				wg.Wait()
-			}
+			})
 		})
 		f := unsafe.Slice((*float32)(unsafe.Pointer(&w[0])), len(w)/4)
 		sums := make([]float32, 2)
 		b.Run(fmt.Sprintf("read/%dMiB", size>>20), func(b *testing.B) {
-			b.SetBytes(int64(len(w)))
 			part := len(f) / 2
-			for b.Loop() {
-				var wg sync.WaitGroup
-				for t := range 2 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						s := f[t*part : (t+1)*part]
-						sums[t] += DotF32(s[:part/2], s[part/2:2*(part/2)])
-					}()
-				}
-				wg.Wait()
-			}
+			onTwo(b, len(w), func(t int) {
+				s := f[t*part : (t+1)*part]
+				sums[t] += DotF32(s[:part/2], s[part/2:2*(part/2)])
+			})
 		})
+	}
+}
+
+// onTwo times body on two goroutines (t = 0 and 1) per iteration,
+// SetBytes counting bytes.
+func onTwo(b *testing.B, bytes int, body func(t int)) {
+	b.SetBytes(int64(bytes))
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for t := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body(t)
+			}()
+		}
+		wg.Wait()
 	}
 }
