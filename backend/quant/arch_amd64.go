@@ -508,11 +508,11 @@ const gemmRows6 = true
 // gemmSlice is how many weight rows the blocks of a batched decode step's
 // x rows (more than one block, at most 8 rows) take in turn: the first
 // block reads them from memory, the next finds them in L1, so that the
-// kernel reads memory at the rate of all the rows instead of one block's
-// and then none. 8 x rows × 98304×768 q8_0 weights (80 MB) on one thread
-// (Zen 5): 72-76 G multiply-adds/s taking all the rows per block, 76-82
-// in slices of 8 (q4_0 alike at 95-98: its kernels do more work per
-// byte).
+// kernel reads memory at the pace of all the rows instead of one block's
+// and then none. BenchmarkGemmActBatch (8 x rows × 98304×768 q8_0, 80 MB,
+// one thread, Zen 5), 7 alternating runs: 72-88 (mean 81) G
+// multiply-adds/s taking all of a tile's rows per block, 82-90 (mean 86)
+// in slices of 8; q4_0, whose kernels do more work per byte, alike.
 const gemmSlice = 8
 
 //go:noescape
