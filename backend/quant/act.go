@@ -119,7 +119,7 @@ func IntGemm(t graph.DType, k int) bool {
 
 // GemmShareRows returns the fewest x rows for which GemmAct over k
 // elements of type t shares each unpacked weight block among rows (two
-// for Q8_0 and Q4_0 on AVX-512), 0 when it has no kernel that does:
+// for Q8_0 and Q4_0 on AVX-512 and AVX2), 0 when it has no kernel that does:
 // below it, GemvAct per row is as fast or faster.
 func GemmShareRows(t graph.DType, k int) int {
 	if !IntGemm(t, k) {

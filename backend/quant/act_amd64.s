@@ -875,9 +875,9 @@ lnscale:
 // the first half being the first 8 of the step's 16.
 
 // VPSHUFB pattern spreading two f16 words over 4 words each.
-DATA shufD2<>+0(SB)/8, $0x0100010001000100
-DATA shufD2<>+8(SB)/8, $0x0302030203020302
-GLOBL shufD2<>(SB), RODATA|NOPTR, $16
+DATA ·shufD2+0(SB)/8, $0x0100010001000100
+DATA ·shufD2+8(SB)/8, $0x0302030203020302
+GLOBL ·shufD2(SB), RODATA|NOPTR, $16
 
 // HSUM8 adds the 8 floats of Y0 and Y1 into the low float of X0.
 #define HSUM8 \
@@ -891,16 +891,9 @@ GLOBL shufD2<>(SB), RODATA|NOPTR, $16
 
 // Q4_0_HALF2 multiplies blocks h2 and h2+1 (h2 = 0 or 2) of the Q4_0
 // group at SI by the activations at R9 (lanes at R10, R11) into acc. Y15
-// holds 0x000f in every word, X14 the shufD2 pattern.
+// holds 0x000f in every word.
 #define Q4_0_HALF2(h2, acc) \
-	VMOVDQU (2+18*(h2))(SI), X2 \
-	VINSERTI128 $1, (20+18*(h2))(SI), Y2, Y2 \
-	VPAND Y15, Y2, Y3 \
-	VPSRLW $8, Y2, Y4 \
-	VPAND Y15, Y4, Y4 \
-	VPSRLW $4, Y2, Y5 \
-	VPAND Y15, Y5, Y5 \
-	VPSRLW $12, Y2, Y6 \
+	Q4_0_UNPACK2(h2, Y2, X2, Y3, Y4, Y5, Y6, Y15, Y7, X7, AX, BX) \
 	VPMADDWD (16*(h2))(R9), Y3, Y3 \
 	VPMADDWD (64+16*(h2))(R9), Y4, Y4 \
 	VPMADDWD (128+16*(h2))(R9), Y5, Y5 \
@@ -909,13 +902,6 @@ GLOBL shufD2<>(SB), RODATA|NOPTR, $16
 	VPADDD Y6, Y5, Y5 \
 	VPADDD Y5, Y3, Y3 \
 	VPADDD (16*(h2))(R10), Y3, Y3 \
-	MOVWLZX (18*(h2))(SI), AX \
-	MOVWLZX (18+18*(h2))(SI), BX \
-	SHLL $16, BX \
-	ORL BX, AX \
-	VMOVD AX, X7 \
-	VPSHUFB X14, X7, X7 \
-	VCVTPH2PS X7, Y7 \
 	VMULPS (16*(h2))(R11), Y7, Y7 \
 	VCVTDQ2PS Y3, Y3 \
 	VFMADD231PS Y7, Y3, acc
@@ -930,7 +916,6 @@ TEXT ·gemvQ4_0AVX2(SB), NOSPLIT, $0-56
 	MOVL $0x000f000f, AX
 	VMOVD AX, X15
 	VPBROADCASTD X15, Y15
-	VMOVDQU shufD2<>(SB), X14
 
 a40row:
 	MOVQ qs+16(FP), R9

@@ -563,7 +563,7 @@ func archGemvAct2(t graph.DType, w1, w2 []byte, n int, act []byte, k int, out1, 
 // (the same arithmetic), the last rows%4 weight rows through GemvAct.
 func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m int, w []byte, rowBytes, rows, k int) bool {
 	if !useAVX512 {
-		return false
+		return useAsm && gemmActAVX2(t, out, ldo, acts, stride, m, w, rowBytes, rows, k)
 	}
 	var blk, steps int
 	switch t {
@@ -634,16 +634,20 @@ func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 	return true
 }
 
-// archGemmShare is GemmShareRows for a type GemmAct has kernels for: both
-// have a two-row kernel.
+// archGemmShare is GemmShareRows for a type GemmAct has kernels for: on
+// both levels, both types have a two-row kernel.
 func archGemmShare(graph.DType) int { return 2 }
 
 // archIntKernels reports whether GemvAct (gemm false) or GemmAct (gemm
 // true) has assembly for k elements of type t at the level in use.
 func archIntKernels(t graph.DType, k int, gemm bool) bool {
 	if !useAVX512 {
-		// AVX2: the GEMV.
-		return useAsm && !gemm && (t != graph.Q4_0 || k >= 128)
+		// AVX2: the GEMVs, and the GEMMs of whole Q4_0 groups and Q8_0
+		// pairs.
+		if gemm {
+			return useAsm && (t == graph.Q4_0 && k%128 == 0 || t == graph.Q8_0 && k%64 == 0)
+		}
+		return useAsm && (t != graph.Q4_0 || k >= 128)
 	}
 	switch t {
 	case graph.Q4_0:
@@ -821,4 +825,62 @@ func archEncodeF16(dst []uint16, src []float32) int {
 	}
 	encodeF16AVX2(&dst[0], &src[0], n)
 	return n
+}
+
+//go:noescape
+func gemmQ8_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+
+//go:noescape
+func gemmQ4_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+
+//go:noescape
+func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+
+//go:noescape
+func gemmQ4_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+
+// gemmKernelAVX2 is the signature of the AVX2 GEMM kernels
+// (actgemm_avx2_amd64.s).
+type gemmKernelAVX2 func(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+
+// gemmActAVX2 is archGemmAct on AVX2: blocks of four x rows, then of two,
+// through the multi-row kernels, which give each row the AVX2 GEMV's
+// bits, a last odd row through the GEMV. A batched decode step of three
+// to eight rows takes the weights gemmSlice rows at a time, as on
+// AVX-512.
+func gemmActAVX2(t graph.DType, out []float32, ldo int, acts []byte, stride, m int, w []byte, rowBytes, rows, k int) bool {
+	var x4, x2 gemmKernelAVX2
+	var steps int
+	switch {
+	case t == graph.Q4_0 && k%128 == 0:
+		x4, x2, steps = gemmQ4_0x4AVX2, gemmQ4_0x2AVX2, k/128
+	case t == graph.Q8_0 && k%64 == 0:
+		x4, x2, steps = gemmQ8_0x4AVX2, gemmQ8_0x2AVX2, k/64
+	default:
+		return false
+	}
+	l := layoutFor(t, k)
+	slice := rows
+	if m > 2 && m <= 8 {
+		slice = min(rows, gemmSlice)
+	}
+	run := func(kernel gemmKernelAVX2, i, j0, n int) {
+		a := acts[i*stride:]
+		kernel(&out[i*ldo+j0], ldo, &a[l.qs], (*int32)(unsafe.Pointer(&a[l.init])), (*float32)(unsafe.Pointer(&a[l.scale])), stride, &w[j0*rowBytes], n, steps)
+	}
+	for j0 := 0; j0 < rows; j0 += slice {
+		n := min(slice, rows-j0)
+		i := 0
+		for ; i+4 <= m; i += 4 {
+			run(x4, i, j0, n)
+		}
+		for ; i+2 <= m; i += 2 {
+			run(x2, i, j0, n)
+		}
+	}
+	if m%2 == 1 {
+		i := m - 1
+		GemvAct(t, w, rows, acts[i*stride:i*stride+l.size], k, out[i*ldo:i*ldo+rows])
+	}
+	return true
 }

@@ -1,4 +1,5 @@
-// Macros shared by the AVX2 kernels of dot_amd64.s and decode_amd64.s.
+// Macros shared by the AVX2 kernels of dot_amd64.s, decode_amd64.s,
+// act_amd64.s and actgemm_avx2_amd64.s.
 // Macro arguments are byte offsets or register names; every argument is
 // parenthesised where it is used because the expansion is textual.
 
@@ -28,6 +29,29 @@
 	VMOVSHDUP X0, X1 \
 	VADDSS X1, X0, X0 \
 	VZEROUPPER
+
+// Q4_0_UNPACK2 unpacks blocks h2 and h2+1 (h2 = 0 or 2) of the Q4_0 group
+// at SI for the AVX2 integer kernels: w0..w3 the low nibbles of the even
+// and of the odd bytes and the high nibbles of the even and of the odd
+// bytes as words (mask: 0x000f in every word; t, low half xt, is
+// clobbered), ys (low half xs) the two blocks' f16 scales as floats over
+// their four lanes each (r1, r2: general registers, clobbered).
+#define Q4_0_UNPACK2(h2, t, xt, w0, w1, w2, w3, mask, ys, xs, r1, r2) \
+	VMOVDQU (2+18*(h2))(SI), xt \
+	VINSERTI128 $1, (20+18*(h2))(SI), t, t \
+	VPAND mask, t, w0 \
+	VPSRLW $8, t, w1 \
+	VPAND mask, w1, w1 \
+	VPSRLW $4, t, w2 \
+	VPAND mask, w2, w2 \
+	VPSRLW $12, t, w3 \
+	MOVWLZX (18*(h2))(SI), r1 \
+	MOVWLZX (18+18*(h2))(SI), r2 \
+	SHLL $16, r2 \
+	ORL r2, r1 \
+	VMOVD r1, xs \
+	VPSHUFB ·shufD2(SB), xs, xs \
+	VCVTPH2PS xs, ys
 
 // Q4K_SCALES decodes the scales of the Q4_K super-block at SI into the
 // stack: 0(SP) holds the eight floats d*sc[j], 32(SP) the eight floats

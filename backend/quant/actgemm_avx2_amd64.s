@@ -1,0 +1,266 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+#include "quant_amd64.h"
+
+// Integer GEMM kernels on AVX2: four x rows quantized by QuantizeAct (each
+// row's buffer `stride` bytes after the previous one) against one weight
+// row at a time. Each weight block is unpacked once (its quants split
+// into words, its f16 scale converted) for the four x rows, and each pair
+// of an x row and a weight row gets exactly the AVX2 GEMV's arithmetic
+// (gemvQ8_0AVX2, gemvQ4_0AVX2 in act_amd64.s): the same int32 lanes, the
+// same float products and multiply-adds into the same two accumulators,
+// reduced in the same order, so a row's result does not depend on how
+// many x rows share its weights. Registers: Y0..Y7 the accumulators (x
+// row i: Y(2i) and Y(2i+1)), Y8..Y12 the unpacked weights, Y13 and Y14
+// temporaries; R9 the x rows' quants, R10 their lane corrections, R11
+// their lane scales, AX the stride and BX three times it; SI the weight
+// row, DI the outputs of x row 0 (R12 = ldo in bytes, R13 three times
+// it), R8 the weight rows left, CX the steps left.
+
+#define AHEAD2 4096
+
+// HSUM8ROW reduces the accumulators ya and yb (low halves xa, xb) of one
+// pair as HSUM8 does (act_amd64.s) and stores the float at dst.
+#define HSUM8ROW(ya, yb, xa, xb, dst) \
+	VADDPS yb, ya, ya \
+	VEXTRACTF128 $1, ya, xb \
+	VADDPS xb, xa, xa \
+	VMOVHLPS xa, xa, xb \
+	VADDPS xb, xa, xa \
+	VMOVSHDUP xa, xb \
+	VADDSS xb, xa, xa \
+	VMOVSS xa, dst
+
+// STORE4 stores the four pairs' results for the current weight row and
+// moves DI to the next output column.
+#define STORE4 \
+	HSUM8ROW(Y0, Y1, X0, X1, (DI)) \
+	HSUM8ROW(Y2, Y3, X2, X3, (DI)(R12*1)) \
+	HSUM8ROW(Y4, Y5, X4, X5, (DI)(R12*2)) \
+	HSUM8ROW(Y6, Y7, X6, X7, (DI)(R13*1)) \
+	ADDQ $4, DI
+
+// STORE2 is STORE4 for two x rows.
+#define STORE2 \
+	HSUM8ROW(Y0, Y1, X0, X1, (DI)) \
+	HSUM8ROW(Y2, Y3, X2, X3, (DI)(R12*1)) \
+	ADDQ $4, DI
+
+#define ZERO4 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7
+
+// GEMM4_ARGS loads the arguments (out, ldo, qs, init, scale, stride, w,
+// nw, steps) common to both kernels.
+#define GEMM4_ARGS \
+	MOVQ out+0(FP), DI \
+	MOVQ ldo+8(FP), R12 \
+	SHLQ $2, R12 \
+	LEAQ (R12)(R12*2), R13 \
+	MOVQ stride+40(FP), AX \
+	LEAQ (AX)(AX*2), BX \
+	MOVQ w+48(FP), SI \
+	MOVQ nw+56(FP), R8
+
+#define GEMM4_ROW \
+	MOVQ qs+16(FP), R9 \
+	MOVQ init+24(FP), R10 \
+	MOVQ scale+32(FP), R11 \
+	MOVQ steps+64(FP), CX \
+	ZERO4
+
+#define GEMM2_ROW \
+	MOVQ qs+16(FP), R9 \
+	MOVQ init+24(FP), R10 \
+	MOVQ scale+32(FP), R11 \
+	MOVQ steps+64(FP), CX \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3
+
+// NEXT_ROW loops to label row while weight rows remain, else returns.
+#define NEXT_ROW(row) \
+	DECQ R8 \
+	JNZ  row \
+	VZEROUPPER \
+	RET
+
+// Q8_0_NEXT moves to the next pair of Q8_0 blocks (the weight row's and
+// the x rows') and loops to label step while steps remain.
+#define Q8_0_NEXT(step) \
+	ADDQ $68, SI \
+	ADDQ $128, R9 \
+	ADDQ $64, R11 \
+	DECQ CX \
+	JNZ  step
+
+// Q4_0_NEXT moves to the next Q4_0 group and loops to label step while
+// steps remain.
+#define Q4_0_NEXT(step) \
+	ADDQ $72, SI \
+	ADDQ $256, R9 \
+	ADDQ $64, R10 \
+	ADDQ $64, R11 \
+	DECQ CX \
+	JNZ  step
+
+// Q8_0_W unpacks block b (0 or 1) of the Q8_0 pair at SI: Y8 the even
+// bytes and Y9 the odd bytes as words, Y10 the block's scale in 8 floats.
+#define Q8_0_W(b) \
+	VMOVDQU (2+34*(b))(SI), Y13 \
+	VPSLLW $8, Y13, Y8 \
+	VPSRAW $8, Y8, Y8 \
+	VPSRAW $8, Y13, Y9 \
+	VPBROADCASTW (34*(b))(SI), X10 \
+	VCVTPH2PS X10, Y10
+
+// Q8_0_X adds the product of an x row's block (even words at qe, odd
+// words at qo, lane scales at xs) and the unpacked weight block into acc,
+// as Q8_0_ONE does.
+#define Q8_0_X(qe, qo, xs, acc) \
+	VPMADDWD qe, Y8, Y13 \
+	VPMADDWD qo, Y9, Y14 \
+	VPADDD Y14, Y13, Y13 \
+	VMULPS xs, Y10, Y14 \
+	VCVTDQ2PS Y13, Y13 \
+	VFMADD231PS Y14, Y13, acc
+
+// func gemmQ8_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+//
+// out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (> 0), rows
+// of steps pairs of Q8_0 blocks (68 bytes; steps > 0) one after another.
+// init is unused (Q8_0 has no lane corrections).
+TEXT ·gemmQ8_0x4AVX2(SB), NOSPLIT, $0-72
+	GEMM4_ARGS
+
+a84row:
+	GEMM4_ROW
+
+a84step:
+	PREFETCHT0 AHEAD2(SI)
+	Q8_0_W(0)
+	Q8_0_X(0(R9), 64(R9), 0(R11), Y0)
+	Q8_0_X(0(R9)(AX*1), 64(R9)(AX*1), 0(R11)(AX*1), Y2)
+	Q8_0_X(0(R9)(AX*2), 64(R9)(AX*2), 0(R11)(AX*2), Y4)
+	Q8_0_X(0(R9)(BX*1), 64(R9)(BX*1), 0(R11)(BX*1), Y6)
+	Q8_0_W(1)
+	Q8_0_X(32(R9), 96(R9), 32(R11), Y1)
+	Q8_0_X(32(R9)(AX*1), 96(R9)(AX*1), 32(R11)(AX*1), Y3)
+	Q8_0_X(32(R9)(AX*2), 96(R9)(AX*2), 32(R11)(AX*2), Y5)
+	Q8_0_X(32(R9)(BX*1), 96(R9)(BX*1), 32(R11)(BX*1), Y7)
+	Q8_0_NEXT(a84step)
+
+	STORE4
+	NEXT_ROW(a84row)
+
+// Q4_0_W unpacks blocks h2 and h2+1 (h2 = 0 or 2) of the Q4_0 group at SI
+// (Q4_0_UNPACK2): Y8..Y11 the quants, Y12 the scales over their lanes. Y15
+// holds 0x000f in every word.
+#define Q4_0_W(h2) \
+	Q4_0_UNPACK2(h2, Y13, X13, Y8, Y9, Y10, Y11, Y15, Y12, X12, DX, R14)
+
+// Q4_0_X adds the product of an x row's half group (its four word
+// vectors at q0..q3, lane corrections at xi, lane scales at xs) and the
+// unpacked weight blocks into acc, as Q4_0_HALF2 does.
+#define Q4_0_X(q0, q1, q2, q3, xi, xs, acc) \
+	VPMADDWD q0, Y8, Y13 \
+	VPMADDWD q1, Y9, Y14 \
+	VPADDD Y14, Y13, Y13 \
+	VPMADDWD q2, Y10, Y14 \
+	VPADDD Y14, Y13, Y13 \
+	VPMADDWD q3, Y11, Y14 \
+	VPADDD Y14, Y13, Y13 \
+	VPADDD xi, Y13, Y13 \
+	VMULPS xs, Y12, Y14 \
+	VCVTDQ2PS Y13, Y13 \
+	VFMADD231PS Y14, Y13, acc
+
+// func gemmQ4_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+//
+// out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (> 0), rows
+// of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
+// another.
+TEXT ·gemmQ4_0x4AVX2(SB), NOSPLIT, $0-72
+	GEMM4_ARGS
+	MOVL $0x000f000f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Y15
+
+a44row:
+	GEMM4_ROW
+
+a44step:
+	PREFETCHT0 AHEAD2(SI)
+	Q4_0_W(0)
+	Q4_0_X(0(R9), 64(R9), 128(R9), 192(R9), 0(R10), 0(R11), Y0)
+	Q4_0_X(0(R9)(AX*1), 64(R9)(AX*1), 128(R9)(AX*1), 192(R9)(AX*1), 0(R10)(AX*1), 0(R11)(AX*1), Y2)
+	Q4_0_X(0(R9)(AX*2), 64(R9)(AX*2), 128(R9)(AX*2), 192(R9)(AX*2), 0(R10)(AX*2), 0(R11)(AX*2), Y4)
+	Q4_0_X(0(R9)(BX*1), 64(R9)(BX*1), 128(R9)(BX*1), 192(R9)(BX*1), 0(R10)(BX*1), 0(R11)(BX*1), Y6)
+	Q4_0_W(2)
+	Q4_0_X(32(R9), 96(R9), 160(R9), 224(R9), 32(R10), 32(R11), Y1)
+	Q4_0_X(32(R9)(AX*1), 96(R9)(AX*1), 160(R9)(AX*1), 224(R9)(AX*1), 32(R10)(AX*1), 32(R11)(AX*1), Y3)
+	Q4_0_X(32(R9)(AX*2), 96(R9)(AX*2), 160(R9)(AX*2), 224(R9)(AX*2), 32(R10)(AX*2), 32(R11)(AX*2), Y5)
+	Q4_0_X(32(R9)(BX*1), 96(R9)(BX*1), 160(R9)(BX*1), 224(R9)(BX*1), 32(R10)(BX*1), 32(R11)(BX*1), Y7)
+	Q4_0_NEXT(a44step)
+
+	STORE4
+	NEXT_ROW(a44row)
+
+// func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+//
+// out[i*ldo+j] = x row i · weight row j for i < 2 and j < nw (> 0), rows
+// of steps pairs of Q8_0 blocks (68 bytes; steps > 0) one after another.
+// init is unused (Q8_0 has no lane corrections).
+TEXT ·gemmQ8_0x2AVX2(SB), NOSPLIT, $0-72
+	GEMM4_ARGS
+
+a82row:
+	GEMM2_ROW
+
+a82step:
+	PREFETCHT0 AHEAD2(SI)
+	Q8_0_W(0)
+	Q8_0_X(0(R9), 64(R9), 0(R11), Y0)
+	Q8_0_X(0(R9)(AX*1), 64(R9)(AX*1), 0(R11)(AX*1), Y2)
+	Q8_0_W(1)
+	Q8_0_X(32(R9), 96(R9), 32(R11), Y1)
+	Q8_0_X(32(R9)(AX*1), 96(R9)(AX*1), 32(R11)(AX*1), Y3)
+	Q8_0_NEXT(a82step)
+
+	STORE2
+	NEXT_ROW(a82row)
+
+// func gemmQ4_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+//
+// out[i*ldo+j] = x row i · weight row j for i < 2 and j < nw (> 0), rows
+// of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
+// another.
+TEXT ·gemmQ4_0x2AVX2(SB), NOSPLIT, $0-72
+	GEMM4_ARGS
+	MOVL $0x000f000f, DX
+	VMOVD DX, X15
+	VPBROADCASTD X15, Y15
+
+a42row:
+	GEMM2_ROW
+
+a42step:
+	PREFETCHT0 AHEAD2(SI)
+	Q4_0_W(0)
+	Q4_0_X(0(R9), 64(R9), 128(R9), 192(R9), 0(R10), 0(R11), Y0)
+	Q4_0_X(0(R9)(AX*1), 64(R9)(AX*1), 128(R9)(AX*1), 192(R9)(AX*1), 0(R10)(AX*1), 0(R11)(AX*1), Y2)
+	Q4_0_W(2)
+	Q4_0_X(32(R9), 96(R9), 160(R9), 224(R9), 32(R10), 32(R11), Y1)
+	Q4_0_X(32(R9)(AX*1), 96(R9)(AX*1), 160(R9)(AX*1), 224(R9)(AX*1), 32(R10)(AX*1), 32(R11)(AX*1), Y3)
+	Q4_0_NEXT(a42step)
+
+	STORE2
+	NEXT_ROW(a42row)
