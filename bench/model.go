@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,12 +39,14 @@ type ModelOptions struct {
 	// are measured in turn, repetition after repetition (1, 2, 4, 1, 2,
 	// 4, ...), so that a machine shared with other work slows them alike.
 	Parallel []int
-	// Profile, when set, is called after each test (pp, tg) on each device
-	// with the per-op device times of the last run of each of the test's
-	// programs (runtime.Session.Timings, by tokens per run: 1 is the
-	// decode step); empty when the backend reports none, or when
-	// Options.DeviceTime is off (the backends then time nothing).
-	Profile func(device, test string, timings map[int][]backend.OpTiming)
+	// Profile, when set, is called after each test (pp, tg, and each
+	// parallel decode test) on each device with the per-op device times of
+	// the last run of each of the test's programs: the prompt or the
+	// decode step (runtime.Session.Timings), or the batched decode step of
+	// the test's N sequences (runtime.Engine.Timings); empty when the
+	// backend reports none, or when Options.DeviceTime is off (the
+	// backends then time nothing).
+	Profile func(device, test string, progs []runtime.ProgramTimings)
 	// HostBandwidth, on a CPU device, samples the host's memory read
 	// bandwidth with the bench's threads right before the first timed
 	// repetition of a single-sequence decode test and right after each
@@ -176,6 +180,7 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 		// The parallel decode tests are measured together, interleaved.
 		var par []modelTest
 		var parTimes map[int][]float64
+		var parProfiles map[int][]runtime.ProgramTimings
 		var parErr error
 		for _, t := range tests {
 			if t.seqs > 0 {
@@ -184,7 +189,7 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 		}
 		if len(par) > 0 {
 			o.progress(Progress{Done: done, Total: total, Device: d.name, Variant: DefaultVariant, Case: fmt.Sprintf("tg%dx%v", gen, mo.Parallel), Phase: "time"})
-			parTimes, parErr = runParallelTests(ctx, m, mo.KVType, par, reps, warm, rng, cfg.VocabSize)
+			parTimes, parProfiles, parErr = runParallelTests(ctx, m, mo.KVType, par, reps, warm, rng, cfg.VocabSize)
 			if parErr != nil && ctx.Err() != nil {
 				m.Close()
 				return rows, ctx.Err()
@@ -204,10 +209,10 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 				r.Warmup = 1
 			}
 			var times, dev, samples []float64
-			var profile map[int][]backend.OpTiming
+			var profile []runtime.ProgramTimings
 			var err error
 			if t.seqs > 0 {
-				times, err = parTimes[t.seqs], parErr
+				times, profile, err = parTimes[t.seqs], parProfiles[t.seqs], parErr
 			} else {
 				var hr *hostReader
 				if mo.HostBandwidth && t.kind == "tg" && strings.HasPrefix(d.name, "cpu") {
@@ -271,7 +276,7 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 // first repetition and after each (reps+1 samples), and the per-op
 // timings of the last run of each program.
 func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand,
-	vocab int, host *hostReader) (times, dev, samples []float64, profile map[int][]backend.OpTiming, err error) {
+	vocab int, host *hostReader) (times, dev, samples []float64, profile []runtime.ProgramTimings, err error) {
 	s, err := m.NewSession(runtime.SessionOptions{Context: t.tokens, KVType: kv, Chunk: t.tokens})
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -346,7 +351,24 @@ func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t model
 	if !timed {
 		dev = nil
 	}
-	return times, dev, samples, s.Timings(), nil
+	return times, dev, samples, sessionPrograms(s.Timings()), nil
+}
+
+// sessionPrograms lists a session's per-program timings (by tokens per
+// run) as programs, longest prefill first; the one-token program is the
+// decode step.
+func sessionPrograms(ts map[int][]backend.OpTiming) []runtime.ProgramTimings {
+	keys := slices.Sorted(maps.Keys(ts))
+	slices.Reverse(keys)
+	out := make([]runtime.ProgramTimings, 0, len(keys))
+	for _, k := range keys {
+		kind := "prefill"
+		if k == 1 {
+			kind = "decode"
+		}
+		out = append(out, runtime.ProgramTimings{Kind: kind, Tokens: k, Timings: ts[k]})
+	}
+	return out
 }
 
 // parallelPrompt is the prompt length of each sequence of a parallel
@@ -359,8 +381,10 @@ const parallelPrompt = 8
 // ignoring end-of-generation tokens. The tests take turns, repetition after
 // repetition. A run's time is the longest decode time of its sequences
 // (from the end of its prompt to its last token) less the first token,
-// which the prompt's run gives: t.tokens decode steps.
-func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tests []modelTest, reps int, warm bool, rng *rand.Rand, vocab int) (map[int][]float64, error) {
+// which the prompt's run gives: t.tokens decode steps. profiles holds,
+// for each test, the per-op timings of the last run of its batched decode
+// step of t.seqs sequences (none when the backend records none).
+func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tests []modelTest, reps int, warm bool, rng *rand.Rand, vocab int) (times map[int][]float64, profiles map[int][]runtime.ProgramTimings, err error) {
 	engines := map[int]*runtime.Engine{}
 	defer func() {
 		for _, e := range engines {
@@ -370,7 +394,7 @@ func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tes
 	for _, t := range tests {
 		e, err := runtime.NewEngine(m, runtime.EngineOptions{Parallel: t.seqs, Context: parallelPrompt + t.tokens + 1, KVType: kv})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		engines[t.seqs] = e
 	}
@@ -409,25 +433,33 @@ func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tes
 		}
 		return longest.Seconds(), nil
 	}
-	times := map[int][]float64{}
+	times = map[int][]float64{}
 	if warm {
 		for _, t := range tests {
 			if _, err := once(t); err != nil {
-				return nil, fmt.Errorf("warm-up of %s: %w", t, err)
+				return nil, nil, fmt.Errorf("warm-up of %s: %w", t, err)
 			}
 		}
 	}
 	for range reps {
 		for _, t := range tests {
 			if err := ctx.Err(); err != nil {
-				return times, err
+				return times, nil, err
 			}
 			sec, err := once(t)
 			if err != nil {
-				return times, fmt.Errorf("%s: %w", t, err)
+				return times, nil, fmt.Errorf("%s: %w", t, err)
 			}
 			times[t.seqs] = append(times[t.seqs], sec)
 		}
 	}
-	return times, nil
+	profiles = map[int][]runtime.ProgramTimings{}
+	for _, t := range tests {
+		for _, pt := range engines[t.seqs].Timings() {
+			if pt.Kind == "decode" && pt.Tokens == t.seqs {
+				profiles[t.seqs] = append(profiles[t.seqs], pt)
+			}
+		}
+	}
+	return times, profiles, nil
 }

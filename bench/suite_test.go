@@ -297,16 +297,38 @@ func TestModelBench(t *testing.T) {
 	o := testOptions()
 	o.Reps = 2
 	o.DeviceTime = true // the profiles and device times need timed ops
-	profiles := map[string]map[int][]backend.OpTiming{}
-	mo := ModelOptions{Prompt: 32, Gen: 8, Name: "stories260K", Profile: func(device, test string, ts map[int][]backend.OpTiming) {
+	profiles := map[string][]runtime.ProgramTimings{}
+	mo := ModelOptions{Prompt: 32, Gen: 8, Name: "stories260K", Profile: func(device, test string, progs []runtime.ProgramTimings) {
 		require.Equal(t, "cpu", device)
-		profiles[test] = ts
+		profiles[test] = progs
 	}}
 	rows, err := RunModel(context.Background(), src, mo, o)
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
-	require.NotEmpty(t, profiles["pp32"][32])
-	require.NotEmpty(t, profiles["tg8"][1], "the decode step's ops")
+	require.Len(t, profiles["pp32"], 1)
+	require.Equal(t, "prefill", profiles["pp32"][0].Kind)
+	require.Equal(t, 32, profiles["pp32"][0].Tokens)
+	require.NotEmpty(t, profiles["pp32"][0].Timings)
+	require.Len(t, profiles["tg8"], 1)
+	require.Equal(t, "decode", profiles["tg8"][0].Kind, "the decode step's ops")
+	require.NotEmpty(t, profiles["tg8"][0].Timings)
+
+	// Parallel decode tests: the batched step of each test's sequences.
+	clear(profiles)
+	mo.Prompt, mo.Parallel = -1, []int{1, 3}
+	rows, err = RunModel(context.Background(), src, mo, o)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	for i, n := range mo.Parallel {
+		test := rows[i].Case
+		require.Len(t, profiles[test], 1, test)
+		require.Equal(t, "decode", profiles[test][0].Kind, test)
+		require.Equal(t, n, profiles[test][0].Tokens, test)
+		require.NotEmpty(t, profiles[test][0].Timings, test)
+	}
+	mo.Prompt, mo.Parallel = 32, nil
+	rows, err = RunModel(context.Background(), src, mo, o)
+	require.NoError(t, err)
 	for _, r := range rows {
 		// Device time: the summed op times of every run of a repetition,
 		// at most its wall time.

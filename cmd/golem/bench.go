@@ -336,7 +336,8 @@ time from an empty cache, each repeated -r times after one warm-up; the table
 shows mean ± standard deviation tokens per second, and the device time of a
 repetition where the backend times its ops. --profile prints, after each test,
 the per-op table of golem run --profile (count, kernel launches, device time,
-share) for the test's last prefill or decode step, on stderr.
+share) for the test's last prefill or decode step (a --parallel test's: its
+batched decode step of N sequences), on stderr.
 
 --parallel 1,2,4,8 replaces tg by one test per count N: N sequences of -n
 tokens decoded together (one batched step per token reads the weights once
@@ -384,7 +385,7 @@ or a custom spec), written to a temporary file in each --type.`,
 			}
 			if profile {
 				o.DeviceTime = true // the per-op timings are the profile
-				mo.Profile = func(device, test string, ts map[int][]backend.OpTiming) {
+				mo.Profile = func(device, test string, ts []runtime.ProgramTimings) {
 					f.status.clear()
 					printProfiles(cmd.ErrOrStderr(), fmt.Sprintf("%s (%s %s)", device, mo.Name, test), programProfiles(ts))
 				}
@@ -470,7 +471,7 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
 	cmd.Flags().StringVar(&kvType, "kv-type", "f32", "KV cache type: f32, f16 or bf16")
 	cmd.Flags().IntSliceVar(&parallel, "parallel", nil, "decode tests of N sequences decoded together, for each N (e.g. 1,2,4,8)")
-	cmd.Flags().BoolVar(&profile, "profile", false, "print the per-op device times (count, launches, device time, share) of each test's last prefill or decode step on stderr")
+	cmd.Flags().BoolVar(&profile, "profile", false, "print the per-op device times (count, launches, device time, share) of each test's last prefill or decode step (or batched decode step) on stderr")
 	cmd.Flags().BoolVar(&hostBW, "host-bandwidth", false, "on CPU devices, compare each decode repetition with the host's read bandwidth measured right before and after it (1 GiB buffer)")
 	return cmd
 }

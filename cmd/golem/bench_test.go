@@ -223,6 +223,13 @@ func TestBenchModelProfile(t *testing.T) {
 	require.Contains(t, errOut, "DEVICE ms")
 	require.Contains(t, errOut, "matmul")
 
+	// Parallel decode tests: the batched step of each test's sequences.
+	_, errOut, err = runBench(t, append([]string{"model", "-m", model, "-p", "0", "-n", "4", "--parallel", "1,2", "--profile", "--format", "csv"}, fast...)...)
+	require.NoError(t, err, errOut)
+	require.Contains(t, errOut, "profile: decode step, last run on cpu (stories260K.gguf tg4x1)")
+	require.Contains(t, errOut, "profile: decode step of 2 sequences, last run on cpu (stories260K.gguf tg4x2)")
+	require.NotContains(t, errOut, "reported no per-op timings")
+
 	out, errOut, err = runBench(t, append([]string{"model", "-m", model, "-p", "16", "-n", "0", "--format", "csv"}, fast...)...)
 	require.NoError(t, err, errOut)
 	recs, err = csv.NewReader(strings.NewReader(out)).ReadAll()

@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"text/tabwriter"
 
 	"github.com/golem-llm/golem"
-	"github.com/golem-llm/golem/backend"
+	"github.com/golem-llm/golem/runtime"
 )
 
 // opProfile is one row of a --profile table: the nodes of one op.
@@ -79,22 +78,12 @@ func printProfiles(w io.Writer, device string, progs []golem.ProgramProfile) {
 	}
 }
 
-// programProfiles turns a session's per-program timings (by tokens per
-// run: 1 is the decode step) into profiles, longest prefill first and the
-// decode step last.
-func programProfiles(progs map[int][]backend.OpTiming) []golem.ProgramProfile {
-	keys := make([]int, 0, len(progs))
-	for k := range progs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b int) int { return b - a })
-	out := make([]golem.ProgramProfile, 0, len(keys))
-	for _, k := range keys {
-		p := golem.ProgramProfile{Kind: "prefill", Tokens: k}
-		if k == 1 {
-			p.Kind = "decode"
-		}
-		for _, t := range progs[k] {
+// programProfiles turns bench's per-program timings into profiles.
+func programProfiles(progs []runtime.ProgramTimings) []golem.ProgramProfile {
+	out := make([]golem.ProgramProfile, 0, len(progs))
+	for _, pt := range progs {
+		p := golem.ProgramProfile{Kind: pt.Kind, Tokens: pt.Tokens}
+		for _, t := range pt.Timings {
 			p.Ops = append(p.Ops, golem.OpTime{Op: t.Node.Op.String(), Node: t.Node.Name, Seconds: t.Seconds, Launches: t.Launches})
 		}
 		out = append(out, p)
