@@ -280,6 +280,7 @@ func cpuFeatures() string {
 		add(cpu.X86.HasAVX512F, "avx512f")
 		add(cpu.X86.HasAVX512BF16, "avx512bf16")
 		add(cpu.X86.HasAVX512VNNI, "avx512vnni")
+		add(cpu.X86.HasAVXVNNI, "avxvnni")
 	case "arm64":
 		add(cpu.ARM64.HasASIMD, "asimd")
 		add(cpu.ARM64.HasFPHP, "fp16")

@@ -906,43 +906,70 @@ GLOBL ·shufD2(SB), RODATA|NOPTR, $16
 	VCVTDQ2PS Y3, Y3 \
 	VFMADD231PS Y7, Y3, acc
 
+// GEMV_Q4_0_AVX2 is the body of the AVX2 Q4_0 GEMVs, whose half groups
+// are done by macro half (labels row and group).
+#define GEMV_Q4_0_AVX2(half, row, group) \
+	MOVQ w+0(FP), SI \
+	MOVQ rows+8(FP), R8 \
+	MOVQ out+48(FP), DI \
+	MOVL $0x000f000f, AX \
+	VMOVD AX, X15 \
+	VPBROADCASTD X15, Y15 \
+row: \
+	MOVQ qs+16(FP), R9 \
+	MOVQ init+24(FP), R10 \
+	MOVQ scale+32(FP), R11 \
+	MOVQ ng+40(FP), CX \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+group: \
+	PREFETCHT0 AHEAD(SI) \
+	half(0, Y0) \
+	half(2, Y1) \
+	ADDQ $72, SI \
+	ADDQ $256, R9 \
+	ADDQ $64, R10 \
+	ADDQ $64, R11 \
+	DECQ CX \
+	JNZ  group \
+	HSUM8 \
+	MOVSS X0, (DI) \
+	ADDQ $4, DI \
+	DECQ R8 \
+	JNZ  row \
+	VZEROUPPER \
+	RET
+
 // func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
 //
 // gemvQ4_0AVX512 on AVX2.
 TEXT ·gemvQ4_0AVX2(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ rows+8(FP), R8
-	MOVQ out+48(FP), DI
-	MOVL $0x000f000f, AX
-	VMOVD AX, X15
-	VPBROADCASTD X15, Y15
+	GEMV_Q4_0_AVX2(Q4_0_HALF2, a40row, a40group)
 
-a40row:
-	MOVQ qs+16(FP), R9
-	MOVQ init+24(FP), R10
-	MOVQ scale+32(FP), R11
-	MOVQ ng+40(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
+// Q4_0_HALF2V is Q4_0_HALF2 with AVX-VNNI: the lanes start from the
+// corrections and take the four products by VPDPWSSD (the same int32
+// sums), the activations loaded into Y8.
+#define Q4_0_HALF2V(h2, acc) \
+	Q4_0_UNPACK2(h2, Y2, X2, Y3, Y4, Y5, Y6, Y15, Y7, X7, AX, BX) \
+	VMOVDQU (16*(h2))(R10), Y2 \
+	VMOVDQU (16*(h2))(R9), Y8 \
+	VNNIW(8, 3, 2) \
+	VMOVDQU (64+16*(h2))(R9), Y8 \
+	VNNIW(8, 4, 2) \
+	VMOVDQU (128+16*(h2))(R9), Y8 \
+	VNNIW(8, 5, 2) \
+	VMOVDQU (192+16*(h2))(R9), Y8 \
+	VNNIW(8, 6, 2) \
+	VMULPS (16*(h2))(R11), Y7, Y7 \
+	VCVTDQ2PS Y2, Y2 \
+	VFMADD231PS Y7, Y2, acc
 
-a40group:
-	PREFETCHT0 AHEAD(SI)
-	Q4_0_HALF2(0, Y0)
-	Q4_0_HALF2(2, Y1)
-	ADDQ $72, SI
-	ADDQ $256, R9
-	ADDQ $64, R10
-	ADDQ $64, R11
-	DECQ CX
-	JNZ  a40group
-
-	HSUM8
-	MOVSS X0, (DI)
-	ADDQ $4, DI
-	DECQ R8
-	JNZ  a40row
-	VZEROUPPER
-	RET
+// func gemvQ4_0VNNI(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+//
+// gemvQ4_0AVX2 with AVX-VNNI: each half group's four multiply-adds of
+// words start from its lane corrections (Q4_0_HALF2V).
+TEXT ·gemvQ4_0VNNI(SB), NOSPLIT, $0-56
+	GEMV_Q4_0_AVX2(Q4_0_HALF2V, v40row, v40group)
 
 // Q8_0_ONE multiplies block b (0 or 1) of the Q8_0 pair at SI by the
 // activations at R9 (lane scales at R11) into acc.

@@ -183,36 +183,22 @@ a84step:
 	VCVTDQ2PS Y13, Y13 \
 	VFMADD231PS Y14, Y13, acc
 
-// func gemmQ4_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
-//
-// out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (> 0), rows
-// of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
-// another.
-TEXT ·gemmQ4_0x4AVX2(SB), NOSPLIT, $0-72
-	GEMM4_ARGS
-	MOVL $0x000f000f, DX
-	VMOVD DX, X15
-	VPBROADCASTD X15, Y15
-
-a44row:
-	GEMM4_ROW
-
-a44step:
-	PREFETCHT0 AHEAD2(SI)
-	Q4_0_W(0)
-	Q4_0_X(0(R9), 64(R9), 128(R9), 192(R9), 0(R10), 0(R11), Y0)
-	Q4_0_X(0(R9)(AX*1), 64(R9)(AX*1), 128(R9)(AX*1), 192(R9)(AX*1), 0(R10)(AX*1), 0(R11)(AX*1), Y2)
-	Q4_0_X(0(R9)(AX*2), 64(R9)(AX*2), 128(R9)(AX*2), 192(R9)(AX*2), 0(R10)(AX*2), 0(R11)(AX*2), Y4)
-	Q4_0_X(0(R9)(BX*1), 64(R9)(BX*1), 128(R9)(BX*1), 192(R9)(BX*1), 0(R10)(BX*1), 0(R11)(BX*1), Y6)
-	Q4_0_W(2)
-	Q4_0_X(32(R9), 96(R9), 160(R9), 224(R9), 32(R10), 32(R11), Y1)
-	Q4_0_X(32(R9)(AX*1), 96(R9)(AX*1), 160(R9)(AX*1), 224(R9)(AX*1), 32(R10)(AX*1), 32(R11)(AX*1), Y3)
-	Q4_0_X(32(R9)(AX*2), 96(R9)(AX*2), 160(R9)(AX*2), 224(R9)(AX*2), 32(R10)(AX*2), 32(R11)(AX*2), Y5)
-	Q4_0_X(32(R9)(BX*1), 96(R9)(BX*1), 160(R9)(BX*1), 224(R9)(BX*1), 32(R10)(BX*1), 32(R11)(BX*1), Y7)
-	Q4_0_NEXT(a44step)
-
-	STORE4
-	NEXT_ROW(a44row)
+// Q4_0_XV is Q4_0_X with AVX-VNNI (the same int32 sums): the lanes start
+// from the corrections and take the four products by VPDPWSSD, the
+// activations loaded into Y14.
+#define Q4_0_XV(q0, q1, q2, q3, xi, xs, acc) \
+	VMOVDQU xi, Y13 \
+	VMOVDQU q0, Y14 \
+	VNNIW(14, 8, 13) \
+	VMOVDQU q1, Y14 \
+	VNNIW(14, 9, 13) \
+	VMOVDQU q2, Y14 \
+	VNNIW(14, 10, 13) \
+	VMOVDQU q3, Y14 \
+	VNNIW(14, 11, 13) \
+	VMULPS xs, Y12, Y14 \
+	VCVTDQ2PS Y13, Y13 \
+	VFMADD231PS Y14, Y13, acc
 
 // func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
@@ -238,29 +224,87 @@ a82step:
 	STORE2
 	NEXT_ROW(a82row)
 
+// Q4_0_ROWS01 and Q4_0_ROWS23 add x rows 0 and 1 (2 and 3) times the
+// unpacked half group h2 into accumulators a and b, the products done by
+// macro X (Q4_0_X or Q4_0_XV).
+#define Q4_0_ROWS01(X, h2, a, b) \
+	X((16*(h2))(R9), (64+16*(h2))(R9), (128+16*(h2))(R9), (192+16*(h2))(R9), (16*(h2))(R10), (16*(h2))(R11), a) \
+	X((16*(h2))(R9)(AX*1), (64+16*(h2))(R9)(AX*1), (128+16*(h2))(R9)(AX*1), (192+16*(h2))(R9)(AX*1), (16*(h2))(R10)(AX*1), (16*(h2))(R11)(AX*1), b)
+
+#define Q4_0_ROWS23(X, h2, a, b) \
+	X((16*(h2))(R9)(AX*2), (64+16*(h2))(R9)(AX*2), (128+16*(h2))(R9)(AX*2), (192+16*(h2))(R9)(AX*2), (16*(h2))(R10)(AX*2), (16*(h2))(R11)(AX*2), a) \
+	X((16*(h2))(R9)(BX*1), (64+16*(h2))(R9)(BX*1), (128+16*(h2))(R9)(BX*1), (192+16*(h2))(R9)(BX*1), (16*(h2))(R10)(BX*1), (16*(h2))(R11)(BX*1), b)
+
+// GEMM_Q4_0_X4 and GEMM_Q4_0_X2 are the bodies of the four- and two-row
+// Q4_0 GEMMs, the products done by macro X (labels row and step).
+#define GEMM_Q4_0_X4(X, row, step) \
+	GEMM4_ARGS \
+	MOVL $0x000f000f, DX \
+	VMOVD DX, X15 \
+	VPBROADCASTD X15, Y15 \
+row: \
+	GEMM4_ROW \
+step: \
+	PREFETCHT0 AHEAD2(SI) \
+	Q4_0_W(0) \
+	Q4_0_ROWS01(X, 0, Y0, Y2) \
+	Q4_0_ROWS23(X, 0, Y4, Y6) \
+	Q4_0_W(2) \
+	Q4_0_ROWS01(X, 2, Y1, Y3) \
+	Q4_0_ROWS23(X, 2, Y5, Y7) \
+	Q4_0_NEXT(step) \
+	STORE4 \
+	NEXT_ROW(row)
+
+#define GEMM_Q4_0_X2(X, row, step) \
+	GEMM4_ARGS \
+	MOVL $0x000f000f, DX \
+	VMOVD DX, X15 \
+	VPBROADCASTD X15, Y15 \
+row: \
+	GEMM2_ROW \
+step: \
+	PREFETCHT0 AHEAD2(SI) \
+	Q4_0_W(0) \
+	Q4_0_ROWS01(X, 0, Y0, Y2) \
+	Q4_0_W(2) \
+	Q4_0_ROWS01(X, 2, Y1, Y3) \
+	Q4_0_NEXT(step) \
+	STORE2 \
+	NEXT_ROW(row)
+
+// func gemmQ4_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+//
+// out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (> 0), rows
+// of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
+// another.
+TEXT ·gemmQ4_0x4AVX2(SB), NOSPLIT, $0-72
+	GEMM_Q4_0_X4(Q4_0_X, a44row, a44step)
+
 // func gemmQ4_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
 // out[i*ldo+j] = x row i · weight row j for i < 2 and j < nw (> 0), rows
 // of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
 // another.
 TEXT ·gemmQ4_0x2AVX2(SB), NOSPLIT, $0-72
-	GEMM4_ARGS
-	MOVL $0x000f000f, DX
-	VMOVD DX, X15
-	VPBROADCASTD X15, Y15
+	GEMM_Q4_0_X2(Q4_0_X, a42row, a42step)
 
-a42row:
-	GEMM2_ROW
+// func gemmQ4_0x4VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+//
+// gemmQ4_0x4AVX2 with AVX-VNNI (Q4_0_XV).
+//
+// out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (> 0), rows
+// of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
+// another.
+TEXT ·gemmQ4_0x4VNNI(SB), NOSPLIT, $0-72
+	GEMM_Q4_0_X4(Q4_0_XV, v44row, v44step)
 
-a42step:
-	PREFETCHT0 AHEAD2(SI)
-	Q4_0_W(0)
-	Q4_0_X(0(R9), 64(R9), 128(R9), 192(R9), 0(R10), 0(R11), Y0)
-	Q4_0_X(0(R9)(AX*1), 64(R9)(AX*1), 128(R9)(AX*1), 192(R9)(AX*1), 0(R10)(AX*1), 0(R11)(AX*1), Y2)
-	Q4_0_W(2)
-	Q4_0_X(32(R9), 96(R9), 160(R9), 224(R9), 32(R10), 32(R11), Y1)
-	Q4_0_X(32(R9)(AX*1), 96(R9)(AX*1), 160(R9)(AX*1), 224(R9)(AX*1), 32(R10)(AX*1), 32(R11)(AX*1), Y3)
-	Q4_0_NEXT(a42step)
-
-	STORE2
-	NEXT_ROW(a42row)
+// func gemmQ4_0x2VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+//
+// gemmQ4_0x2AVX2 with AVX-VNNI (Q4_0_XV).
+//
+// out[i*ldo+j] = x row i · weight row j for i < 2 and j < nw (> 0), rows
+// of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
+// another.
+TEXT ·gemmQ4_0x2VNNI(SB), NOSPLIT, $0-72
+	GEMM_Q4_0_X2(Q4_0_XV, v42row, v42step)

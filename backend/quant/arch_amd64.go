@@ -12,7 +12,8 @@ import (
 )
 
 // cpuLevel is the best kernel family this CPU runs: AVX-512 needs F, BW, VL
-// and VNNI (and the AVX2 level's features); AVX2 needs AVX2, FMA and F16C.
+// and VNNI (and the AVX2 level's features); AVX2 needs AVX2, FMA and F16C,
+// avxvnni AVX-VNNI besides.
 func cpuLevel() int {
 	x := &cpu.X86
 	switch {
@@ -20,15 +21,25 @@ func cpuLevel() int {
 		return levelGeneric
 	case x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI:
 		return levelAVX512
+	case x.HasAVXVNNI:
+		return levelAVXVNNI
 	}
 	return levelAVX2
 }
 
-// useAsm selects the AVX2 kernels of *_amd64.s and useAVX512 the AVX-512
-// ones (which imply useAsm). They are set once from startLevel; tests
-// lower them to run the other paths on the same machine.
+// cpuHasAVXVNNI reports whether the CPU runs the avxvnni kernels.
+func cpuHasAVXVNNI() bool {
+	x := &cpu.X86
+	return x.HasAVX2 && x.HasFMA && x.HasF16C && x.HasAVXVNNI
+}
+
+// useAsm selects the AVX2 kernels of *_amd64.s, useVNNI their AVX-VNNI
+// variants and useAVX512 the AVX-512 kernels (useVNNI and useAVX512 imply
+// useAsm; the AVX-512 kernels have their own VNNI). They are set once from
+// startLevel; tests lower them to run the other paths on the same machine.
 var (
 	useAsm    = startLevel >= levelAVX2
+	useVNNI   = startLevel == levelAVXVNNI
 	useAVX512 = startLevel >= levelAVX512
 )
 
@@ -37,6 +48,8 @@ func level() int {
 	switch {
 	case useAVX512:
 		return levelAVX512
+	case useVNNI:
+		return levelAVXVNNI
 	case useAsm:
 		return levelAVX2
 	}
@@ -447,6 +460,9 @@ func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, ng i
 //go:noescape
 func gemvQ8_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
 
+//go:noescape
+func gemvQ4_0VNNI(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+
 // archGemvAct is GemvAct's assembly path; it reports whether it ran. The
 // arguments have been checked (len(out) rows of rowBytes in w, a whole
 // activation buffer for k elements in act).
@@ -460,6 +476,9 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 	q40, q80, q4k, q6k := gemvQ4_0AVX512, gemvQ8_0AVX512, gemvQ4KAVX512, gemvQ6KAVX512
 	if !useAVX512 {
 		q40, q80, q4k, q6k = gemvQ4_0AVX2, gemvQ8_0AVX2, gemvQ4KAVX2, gemvQ6KAVX2
+		if useVNNI {
+			q40 = gemvQ4_0VNNI
+		}
 	}
 	switch t {
 	case graph.Q4_0:
@@ -839,19 +858,27 @@ func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32
 //go:noescape
 func gemmQ4_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 
+//go:noescape
+func gemmQ4_0x4VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+
+//go:noescape
+func gemmQ4_0x2VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+
 // gemmKernelAVX2 is the signature of the AVX2 GEMM kernels
 // (actgemm_avx2_amd64.s).
 type gemmKernelAVX2 func(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 
-// gemmActAVX2 is archGemmAct on AVX2: blocks of four x rows, then of two,
-// through the multi-row kernels, which give each row the AVX2 GEMV's
-// bits, a last odd row through the GEMV. A batched decode step of three
+// gemmActAVX2 is archGemmAct on AVX2 (Q4_0 with AVX-VNNI where useVNNI):
+// blocks of four x rows, then of two, through the multi-row kernels, which
+// give each row the AVX2 GEMV's bits, a last odd row through the GEMV. A batched decode step of three
 // to eight rows takes the weights gemmSlice rows at a time, as on
 // AVX-512.
 func gemmActAVX2(t graph.DType, out []float32, ldo int, acts []byte, stride, m int, w []byte, rowBytes, rows, k int) bool {
 	var x4, x2 gemmKernelAVX2
 	var steps int
 	switch {
+	case t == graph.Q4_0 && k%128 == 0 && useVNNI:
+		x4, x2, steps = gemmQ4_0x4VNNI, gemmQ4_0x2VNNI, k/128
 	case t == graph.Q4_0 && k%128 == 0:
 		x4, x2, steps = gemmQ4_0x4AVX2, gemmQ4_0x2AVX2, k/128
 	case t == graph.Q8_0 && k%64 == 0:

@@ -7,10 +7,15 @@ import "github.com/golem-llm/golem/graph"
 // cpuLevel is the best kernel family here: the portable code.
 func cpuLevel() int { return levelGeneric }
 
-// useAsm and useAVX512 are always false without assembly kernels; the
-// tests flip them on amd64 to compare the paths and leave them alone here.
+// cpuHasAVXVNNI is false: no kernel here uses AVX-VNNI.
+func cpuHasAVXVNNI() bool { return false }
+
+// useAsm, useVNNI and useAVX512 are always false without assembly kernels;
+// the tests flip them on amd64 to compare the paths and leave them alone
+// here.
 var (
 	useAsm    = false
+	useVNNI   = false
 	useAVX512 = false
 )
 

@@ -14,7 +14,7 @@ import (
 // maxLevel is the best kernel family this machine runs (whatever
 // FeaturesEnv says: the tests cover every family the CPU has), and
 // asmAvailable whether it has assembly kernels at all. The tests lower
-// useAsm and useAVX512 to run each path.
+// useAsm, useVNNI and useAVX512 to run each path.
 var (
 	maxLevel     = cpuLevel()
 	asmAvailable = maxLevel >= levelAVX2
@@ -31,7 +31,9 @@ type implPath struct {
 func implPaths() []implPath {
 	var p []implPath
 	for l := levelGeneric; l <= maxLevel; l++ {
-		p = append(p, implPath{levelNames[l], l})
+		if runnable(l) == l {
+			p = append(p, implPath{levelNames[l], l})
+		}
 	}
 	return p
 }
@@ -39,9 +41,9 @@ func implPaths() []implPath {
 // withImpl runs f with the kernels of family l (never one the CPU lacks)
 // and restores the defaults afterwards.
 func withImpl(l int, f func()) {
-	defer func(a, b bool) { useAsm, useAVX512 = a, b }(useAsm, useAVX512)
-	l = min(l, maxLevel)
-	useAsm, useAVX512 = l >= levelAVX2, l >= levelAVX512
+	defer func(a, v, b bool) { useAsm, useVNNI, useAVX512 = a, v, b }(useAsm, useVNNI, useAVX512)
+	l = runnable(min(l, maxLevel))
+	useAsm, useVNNI, useAVX512 = l >= levelAVX2, l == levelAVXVNNI, l >= levelAVX512
 	f()
 }
 

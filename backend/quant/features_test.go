@@ -15,6 +15,7 @@ func TestEnvLevel(t *testing.T) {
 		{"", levelAVX512, false},
 		{"avx512", levelAVX512, false},
 		{" AVX2 ", levelAVX2, false},
+		{"avxvnni", levelAVXVNNI, false},
 		{"generic", levelGeneric, false},
 		{"sse", levelAVX512, true},
 	}
@@ -23,7 +24,7 @@ func TestEnvLevel(t *testing.T) {
 		require.Equal(t, tc.want, got, "%q", tc.value)
 		if tc.err {
 			require.ErrorContains(t, err, FeaturesEnv)
-			require.ErrorContains(t, err, "want avx512, avx2 or generic")
+			require.ErrorContains(t, err, "want avx512, avxvnni, avx2 or generic")
 		} else {
 			require.NoError(t, err)
 		}

@@ -30,6 +30,18 @@
 	VADDSS X1, X0, X0 \
 	VZEROUPPER
 
+// VNNIW is VPDPWSSD Y(d), Y(v), Y(r) in its VEX (AVX-VNNI) encoding, given
+// the registers' numbers: Y(d) += the 16-bit products of Y(v) and Y(r),
+// summed in pairs into its int32 lanes (VPMADDWD and VPADDD in one). The
+// Go assembler encodes VPDPWSSD on Y registers as EVEX, which needs
+// AVX-512 VL.
+#define VNNIW(r, v, d) \
+	BYTE $0xC4; \
+	BYTE $(0x42 | ((((d)>>3)&1)^1)<<7 | ((((r)>>3)&1)^1)<<5); \
+	BYTE $((((v)^15)<<3) | 5); \
+	BYTE $0x52; \
+	BYTE $(0xC0 | (((d)&7)<<3) | ((r)&7))
+
 // Q4_0_UNPACK2 unpacks blocks h2 and h2+1 (h2 = 0 or 2) of the Q4_0 group
 // at SI for the AVX2 integer kernels: w0..w3 the low nibbles of the even
 // and of the odd bytes and the high nibbles of the even and of the odd
