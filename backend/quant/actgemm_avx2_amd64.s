@@ -133,6 +133,16 @@
 	VCVTDQ2PS Y13, Y13 \
 	VFMADD231PS Y14, Y13, acc
 
+// Q8_0_ROWS01 and Q8_0_ROWS23 add x rows 0 and 1 (2 and 3) times the
+// unpacked block b into accumulators a and c.
+#define Q8_0_ROWS01(b, a, c) \
+	Q8_0_X((32*(b))(R9), (64+32*(b))(R9), (32*(b))(R11), a) \
+	Q8_0_X((32*(b))(R9)(AX*1), (64+32*(b))(R9)(AX*1), (32*(b))(R11)(AX*1), c)
+
+#define Q8_0_ROWS23(b, a, c) \
+	Q8_0_X((32*(b))(R9)(AX*2), (64+32*(b))(R9)(AX*2), (32*(b))(R11)(AX*2), a) \
+	Q8_0_X((32*(b))(R9)(BX*1), (64+32*(b))(R9)(BX*1), (32*(b))(R11)(BX*1), c)
+
 // func gemmQ8_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
 // out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (> 0), rows
@@ -147,19 +157,37 @@ a84row:
 a84step:
 	PREFETCHT0 AHEAD2(SI)
 	Q8_0_W(0)
-	Q8_0_X(0(R9), 64(R9), 0(R11), Y0)
-	Q8_0_X(0(R9)(AX*1), 64(R9)(AX*1), 0(R11)(AX*1), Y2)
-	Q8_0_X(0(R9)(AX*2), 64(R9)(AX*2), 0(R11)(AX*2), Y4)
-	Q8_0_X(0(R9)(BX*1), 64(R9)(BX*1), 0(R11)(BX*1), Y6)
+	Q8_0_ROWS01(0, Y0, Y2)
+	Q8_0_ROWS23(0, Y4, Y6)
 	Q8_0_W(1)
-	Q8_0_X(32(R9), 96(R9), 32(R11), Y1)
-	Q8_0_X(32(R9)(AX*1), 96(R9)(AX*1), 32(R11)(AX*1), Y3)
-	Q8_0_X(32(R9)(AX*2), 96(R9)(AX*2), 32(R11)(AX*2), Y5)
-	Q8_0_X(32(R9)(BX*1), 96(R9)(BX*1), 32(R11)(BX*1), Y7)
+	Q8_0_ROWS01(1, Y1, Y3)
+	Q8_0_ROWS23(1, Y5, Y7)
 	Q8_0_NEXT(a84step)
 
 	STORE4
 	NEXT_ROW(a84row)
+
+// func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+//
+// out[i*ldo+j] = x row i · weight row j for i < 2 and j < nw (> 0), rows
+// of steps pairs of Q8_0 blocks (68 bytes; steps > 0) one after another.
+// init is unused (Q8_0 has no lane corrections).
+TEXT ·gemmQ8_0x2AVX2(SB), NOSPLIT, $0-72
+	GEMM4_ARGS
+
+a82row:
+	GEMM2_ROW
+
+a82step:
+	PREFETCHT0 AHEAD2(SI)
+	Q8_0_W(0)
+	Q8_0_ROWS01(0, Y0, Y2)
+	Q8_0_W(1)
+	Q8_0_ROWS01(1, Y1, Y3)
+	Q8_0_NEXT(a82step)
+
+	STORE2
+	NEXT_ROW(a82row)
 
 // Q4_0_W unpacks blocks h2 and h2+1 (h2 = 0 or 2) of the Q4_0 group at SI
 // (Q4_0_UNPACK2): Y8..Y11 the quants, Y12 the scales over their lanes. Y15
@@ -199,30 +227,6 @@ a84step:
 	VMULPS xs, Y12, Y14 \
 	VCVTDQ2PS Y13, Y13 \
 	VFMADD231PS Y14, Y13, acc
-
-// func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
-//
-// out[i*ldo+j] = x row i · weight row j for i < 2 and j < nw (> 0), rows
-// of steps pairs of Q8_0 blocks (68 bytes; steps > 0) one after another.
-// init is unused (Q8_0 has no lane corrections).
-TEXT ·gemmQ8_0x2AVX2(SB), NOSPLIT, $0-72
-	GEMM4_ARGS
-
-a82row:
-	GEMM2_ROW
-
-a82step:
-	PREFETCHT0 AHEAD2(SI)
-	Q8_0_W(0)
-	Q8_0_X(0(R9), 64(R9), 0(R11), Y0)
-	Q8_0_X(0(R9)(AX*1), 64(R9)(AX*1), 0(R11)(AX*1), Y2)
-	Q8_0_W(1)
-	Q8_0_X(32(R9), 96(R9), 32(R11), Y1)
-	Q8_0_X(32(R9)(AX*1), 96(R9)(AX*1), 32(R11)(AX*1), Y3)
-	Q8_0_NEXT(a82step)
-
-	STORE2
-	NEXT_ROW(a82row)
 
 // Q4_0_ROWS01 and Q4_0_ROWS23 add x rows 0 and 1 (2 and 3) times the
 // unpacked half group h2 into accumulators a and b, the products done by
@@ -291,20 +295,12 @@ TEXT ·gemmQ4_0x2AVX2(SB), NOSPLIT, $0-72
 
 // func gemmQ4_0x4VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
-// gemmQ4_0x4AVX2 with AVX-VNNI (Q4_0_XV).
-//
-// out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (> 0), rows
-// of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
-// another.
+// gemmQ4_0x4AVX2 with AVX-VNNI (Q4_0_XV): the same results.
 TEXT ·gemmQ4_0x4VNNI(SB), NOSPLIT, $0-72
 	GEMM_Q4_0_X4(Q4_0_XV, v44row, v44step)
 
 // func gemmQ4_0x2VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
-// gemmQ4_0x2AVX2 with AVX-VNNI (Q4_0_XV).
-//
-// out[i*ldo+j] = x row i · weight row j for i < 2 and j < nw (> 0), rows
-// of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
-// another.
+// gemmQ4_0x2AVX2 with AVX-VNNI (Q4_0_XV): the same results.
 TEXT ·gemmQ4_0x2VNNI(SB), NOSPLIT, $0-72
 	GEMM_Q4_0_X2(Q4_0_XV, v42row, v42step)
