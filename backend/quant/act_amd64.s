@@ -40,9 +40,6 @@ DATA ·permQ8_0+48(SB)/8, $0
 DATA ·permQ8_0+56(SB)/8, $0
 GLOBL ·permQ8_0(SB), RODATA|NOPTR, $64
 
-// How far ahead of the step being multiplied the weights are prefetched.
-#define AHEAD 4096
-
 // PREFETCH256 prefetches the 256 bytes AHEAD of p.
 #define PREFETCH256(p) \
 	PREFETCHT0 AHEAD(p) \

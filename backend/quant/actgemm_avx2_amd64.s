@@ -3,10 +3,11 @@
 #include "textflag.h"
 #include "quant_amd64.h"
 
-// Integer GEMM kernels on AVX2: four x rows quantized by QuantizeAct (each
-// row's buffer `stride` bytes after the previous one) against one weight
-// row at a time. Each weight block is unpacked once (its quants split
-// into words, its f16 scale converted) for the four x rows, and each pair
+// Integer GEMM kernels on AVX2: four or two x rows quantized by
+// QuantizeAct (each row's buffer `stride` bytes after the previous one)
+// against one weight row at a time. Each weight block is unpacked once
+// (its quants split into words, its f16 scale converted) for the x rows,
+// and each pair
 // of an x row and a weight row gets exactly the AVX2 GEMV's arithmetic
 // (gemvQ8_0AVX2, gemvQ4_0AVX2 in act_amd64.s): the same int32 lanes, the
 // same float products and multiply-adds into the same two accumulators,
@@ -17,8 +18,6 @@
 // their lane scales, AX the stride and BX three times it; SI the weight
 // row, DI the outputs of x row 0 (R12 = ldo in bytes, R13 three times
 // it), R8 the weight rows left, CX the steps left.
-
-#define AHEAD2 4096
 
 // HSUM8ROW reduces the accumulators ya and yb (low halves xa, xb) of one
 // pair as HSUM8 does (act_amd64.s) and stores the float at dst.
@@ -47,19 +46,24 @@
 	HSUM8ROW(Y2, Y3, X2, X3, (DI)(R12*1)) \
 	ADDQ $4, DI
 
-#define ZERO4 \
+// ZERO2 clears the accumulators of x rows 0 and 1, ZERO4 of rows 0..3.
+#define ZERO2 \
 	VXORPS Y0, Y0, Y0 \
 	VXORPS Y1, Y1, Y1 \
 	VXORPS Y2, Y2, Y2 \
-	VXORPS Y3, Y3, Y3 \
+	VXORPS Y3, Y3, Y3
+
+#define ZERO4 \
+	ZERO2 \
 	VXORPS Y4, Y4, Y4 \
 	VXORPS Y5, Y5, Y5 \
 	VXORPS Y6, Y6, Y6 \
 	VXORPS Y7, Y7, Y7
 
-// GEMM4_ARGS loads the arguments (out, ldo, qs, init, scale, stride, w,
-// nw, steps) common to both kernels.
-#define GEMM4_ARGS \
+// GEMM_ARGS loads the arguments (out, ldo, qs, init, scale, stride, w, nw,
+// steps) all the kernels take; GEMM_ROW starts a weight row (the x rows'
+// pointers and the step count).
+#define GEMM_ARGS \
 	MOVQ out+0(FP), DI \
 	MOVQ ldo+8(FP), R12 \
 	SHLQ $2, R12 \
@@ -69,22 +73,11 @@
 	MOVQ w+48(FP), SI \
 	MOVQ nw+56(FP), R8
 
-#define GEMM4_ROW \
+#define GEMM_ROW \
 	MOVQ qs+16(FP), R9 \
 	MOVQ init+24(FP), R10 \
 	MOVQ scale+32(FP), R11 \
-	MOVQ steps+64(FP), CX \
-	ZERO4
-
-#define GEMM2_ROW \
-	MOVQ qs+16(FP), R9 \
-	MOVQ init+24(FP), R10 \
-	MOVQ scale+32(FP), R11 \
-	MOVQ steps+64(FP), CX \
-	VXORPS Y0, Y0, Y0 \
-	VXORPS Y1, Y1, Y1 \
-	VXORPS Y2, Y2, Y2 \
-	VXORPS Y3, Y3, Y3
+	MOVQ steps+64(FP), CX
 
 // NEXT_ROW loops to label row while weight rows remain, else returns.
 #define NEXT_ROW(row) \
@@ -149,13 +142,14 @@
 // of steps pairs of Q8_0 blocks (68 bytes; steps > 0) one after another.
 // init is unused (Q8_0 has no lane corrections).
 TEXT ·gemmQ8_0x4AVX2(SB), NOSPLIT, $0-72
-	GEMM4_ARGS
+	GEMM_ARGS
 
 a84row:
-	GEMM4_ROW
+	GEMM_ROW
+	ZERO4
 
 a84step:
-	PREFETCHT0 AHEAD2(SI)
+	PREFETCHT0 AHEAD(SI)
 	Q8_0_W(0)
 	Q8_0_ROWS01(0, Y0, Y2)
 	Q8_0_ROWS23(0, Y4, Y6)
@@ -173,13 +167,14 @@ a84step:
 // of steps pairs of Q8_0 blocks (68 bytes; steps > 0) one after another.
 // init is unused (Q8_0 has no lane corrections).
 TEXT ·gemmQ8_0x2AVX2(SB), NOSPLIT, $0-72
-	GEMM4_ARGS
+	GEMM_ARGS
 
 a82row:
-	GEMM2_ROW
+	GEMM_ROW
+	ZERO2
 
 a82step:
-	PREFETCHT0 AHEAD2(SI)
+	PREFETCHT0 AHEAD(SI)
 	Q8_0_W(0)
 	Q8_0_ROWS01(0, Y0, Y2)
 	Q8_0_W(1)
@@ -242,14 +237,15 @@ a82step:
 // GEMM_Q4_0_X4 and GEMM_Q4_0_X2 are the bodies of the four- and two-row
 // Q4_0 GEMMs, the products done by macro X (labels row and step).
 #define GEMM_Q4_0_X4(X, row, step) \
-	GEMM4_ARGS \
+	GEMM_ARGS \
 	MOVL $0x000f000f, DX \
 	VMOVD DX, X15 \
 	VPBROADCASTD X15, Y15 \
 row: \
-	GEMM4_ROW \
+	GEMM_ROW \
+	ZERO4 \
 step: \
-	PREFETCHT0 AHEAD2(SI) \
+	PREFETCHT0 AHEAD(SI) \
 	Q4_0_W(0) \
 	Q4_0_ROWS01(X, 0, Y0, Y2) \
 	Q4_0_ROWS23(X, 0, Y4, Y6) \
@@ -261,14 +257,15 @@ step: \
 	NEXT_ROW(row)
 
 #define GEMM_Q4_0_X2(X, row, step) \
-	GEMM4_ARGS \
+	GEMM_ARGS \
 	MOVL $0x000f000f, DX \
 	VMOVD DX, X15 \
 	VPBROADCASTD X15, Y15 \
 row: \
-	GEMM2_ROW \
+	GEMM_ROW \
+	ZERO2 \
 step: \
-	PREFETCHT0 AHEAD2(SI) \
+	PREFETCHT0 AHEAD(SI) \
 	Q4_0_W(0) \
 	Q4_0_ROWS01(X, 0, Y0, Y2) \
 	Q4_0_W(2) \

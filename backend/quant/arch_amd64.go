@@ -870,9 +870,10 @@ type gemmKernelAVX2 func(out *float32, ldo int, qs *byte, init *int32, scale *fl
 
 // gemmActAVX2 is archGemmAct on AVX2 (Q4_0 with AVX-VNNI where useVNNI):
 // blocks of four x rows, then of two, through the multi-row kernels, which
-// give each row the AVX2 GEMV's bits, a last odd row through the GEMV. A batched decode step of three
-// to eight rows takes the weights gemmSlice rows at a time, as on
-// AVX-512.
+// give each row the AVX2 GEMV's bits, a last odd row through the GEMV.
+// When the x rows take more than one call (a batched decode step of 6 to 8
+// rows), they take the weights gemmSlice rows at a time, as on AVX-512,
+// so that the weights are read from memory once for all the rows.
 func gemmActAVX2(t graph.DType, out []float32, ldo int, acts []byte, stride, m int, w []byte, rowBytes, rows, k int) bool {
 	var x4, x2 gemmKernelAVX2
 	var steps int
@@ -888,26 +889,27 @@ func gemmActAVX2(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 	}
 	l := layoutFor(t, k)
 	slice := rows
-	if m > 2 && m <= 8 {
+	if calls := m/4 + m%4/2 + m%2; calls > 1 && m <= 8 {
 		slice = min(rows, gemmSlice)
-	}
-	run := func(kernel gemmKernelAVX2, i, j0, n int) {
-		a := acts[i*stride:]
-		kernel(&out[i*ldo+j0], ldo, &a[l.qs], (*int32)(unsafe.Pointer(&a[l.init])), (*float32)(unsafe.Pointer(&a[l.scale])), stride, &w[j0*rowBytes], n, steps)
 	}
 	for j0 := 0; j0 < rows; j0 += slice {
 		n := min(slice, rows-j0)
-		i := 0
-		for ; i+4 <= m; i += 4 {
-			run(x4, i, j0, n)
+		wj := w[j0*rowBytes:]
+		for i := 0; i < m; {
+			a := acts[i*stride:]
+			kernel, r := x4, 4
+			switch {
+			case m-i == 1:
+				// The GEMV's kernel (asm for these types and k): a row's bits.
+				archGemvAct(t, wj[:n*rowBytes], rowBytes, a[:l.size], k, out[i*ldo+j0:i*ldo+j0+n])
+				i++
+				continue
+			case m-i < 4:
+				kernel, r = x2, 2
+			}
+			kernel(&out[i*ldo+j0], ldo, &a[l.qs], (*int32)(unsafe.Pointer(&a[l.init])), (*float32)(unsafe.Pointer(&a[l.scale])), stride, &wj[0], n, steps)
+			i += r
 		}
-		for ; i+2 <= m; i += 2 {
-			run(x2, i, j0, n)
-		}
-	}
-	if m%2 == 1 {
-		i := m - 1
-		GemvAct(t, w, rows, acts[i*stride:i*stride+l.size], k, out[i*ldo:i*ldo+rows])
 	}
 	return true
 }

@@ -3,6 +3,10 @@
 // Macro arguments are byte offsets or register names; every argument is
 // parenthesised where it is used because the expansion is textual.
 
+// AHEAD is how far ahead of the step being multiplied the integer GEMVs
+// and the AVX2 GEMMs prefetch their weights.
+#define AHEAD 4096
+
 // BCAST32 sets the eight dwords of Y register y to the immediate imm,
 // through the general register AX and the low half x of y.
 #define BCAST32(imm, x, y) \
