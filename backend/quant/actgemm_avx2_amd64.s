@@ -127,14 +127,62 @@
 	VFMADD231PS Y14, Y13, acc
 
 // Q8_0_ROWS01 and Q8_0_ROWS23 add x rows 0 and 1 (2 and 3) times the
-// unpacked block b into accumulators a and c.
-#define Q8_0_ROWS01(b, a, c) \
-	Q8_0_X((32*(b))(R9), (64+32*(b))(R9), (32*(b))(R11), a) \
-	Q8_0_X((32*(b))(R9)(AX*1), (64+32*(b))(R9)(AX*1), (32*(b))(R11)(AX*1), c)
+// unpacked block b into accumulators a and c, the products done by macro
+// X (Q8_0_X).
+#define Q8_0_ROWS01(X, b, a, c) \
+	X((32*(b))(R9), (64+32*(b))(R9), (32*(b))(R11), a) \
+	X((32*(b))(R9)(AX*1), (64+32*(b))(R9)(AX*1), (32*(b))(R11)(AX*1), c)
 
-#define Q8_0_ROWS23(b, a, c) \
-	Q8_0_X((32*(b))(R9)(AX*2), (64+32*(b))(R9)(AX*2), (32*(b))(R11)(AX*2), a) \
-	Q8_0_X((32*(b))(R9)(BX*1), (64+32*(b))(R9)(BX*1), (32*(b))(R11)(BX*1), c)
+#define Q8_0_ROWS23(X, b, a, c) \
+	X((32*(b))(R9)(AX*2), (64+32*(b))(R9)(AX*2), (32*(b))(R11)(AX*2), a) \
+	X((32*(b))(R9)(BX*1), (64+32*(b))(R9)(BX*1), (32*(b))(R11)(BX*1), c)
+
+// NO_SETUP and MASK_Q4_0 are the kernels' set-up before the first weight
+// row: none for Q8_0, Y15 = 0x000f in every word for Q4_0.
+#define NO_SETUP
+
+#define MASK_Q4_0 \
+	MOVL $0x000f000f, DX \
+	VMOVD DX, X15 \
+	VPBROADCASTD X15, Y15
+
+// GEMM_X4 and GEMM_X2 are the bodies of the four- and two-row GEMMs: the
+// set-up macro setup, the weights' unpacking W of the step's two parts b0
+// and b1, the x rows' products by ROWS01 and ROWS23 with the product macro
+// X, NEXT to the next step (labels row and step).
+#define GEMM_X4(setup, W, ROWS01, ROWS23, X, b0, b1, NEXT, row, step) \
+	GEMM_ARGS \
+	setup \
+row: \
+	GEMM_ROW \
+	ZERO4 \
+step: \
+	PREFETCHT0 AHEAD(SI) \
+	W(b0) \
+	ROWS01(X, b0, Y0, Y2) \
+	ROWS23(X, b0, Y4, Y6) \
+	W(b1) \
+	ROWS01(X, b1, Y1, Y3) \
+	ROWS23(X, b1, Y5, Y7) \
+	NEXT(step) \
+	STORE4 \
+	NEXT_ROW(row)
+
+#define GEMM_X2(setup, W, ROWS01, X, b0, b1, NEXT, row, step) \
+	GEMM_ARGS \
+	setup \
+row: \
+	GEMM_ROW \
+	ZERO2 \
+step: \
+	PREFETCHT0 AHEAD(SI) \
+	W(b0) \
+	ROWS01(X, b0, Y0, Y2) \
+	W(b1) \
+	ROWS01(X, b1, Y1, Y3) \
+	NEXT(step) \
+	STORE2 \
+	NEXT_ROW(row)
 
 // func gemmQ8_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
@@ -142,24 +190,7 @@
 // of steps pairs of Q8_0 blocks (68 bytes; steps > 0) one after another.
 // init is unused (Q8_0 has no lane corrections).
 TEXT ·gemmQ8_0x4AVX2(SB), NOSPLIT, $0-72
-	GEMM_ARGS
-
-a84row:
-	GEMM_ROW
-	ZERO4
-
-a84step:
-	PREFETCHT0 AHEAD(SI)
-	Q8_0_W(0)
-	Q8_0_ROWS01(0, Y0, Y2)
-	Q8_0_ROWS23(0, Y4, Y6)
-	Q8_0_W(1)
-	Q8_0_ROWS01(1, Y1, Y3)
-	Q8_0_ROWS23(1, Y5, Y7)
-	Q8_0_NEXT(a84step)
-
-	STORE4
-	NEXT_ROW(a84row)
+	GEMM_X4(NO_SETUP, Q8_0_W, Q8_0_ROWS01, Q8_0_ROWS23, Q8_0_X, 0, 1, Q8_0_NEXT, a84row, a84step)
 
 // func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
@@ -167,22 +198,7 @@ a84step:
 // of steps pairs of Q8_0 blocks (68 bytes; steps > 0) one after another.
 // init is unused (Q8_0 has no lane corrections).
 TEXT ·gemmQ8_0x2AVX2(SB), NOSPLIT, $0-72
-	GEMM_ARGS
-
-a82row:
-	GEMM_ROW
-	ZERO2
-
-a82step:
-	PREFETCHT0 AHEAD(SI)
-	Q8_0_W(0)
-	Q8_0_ROWS01(0, Y0, Y2)
-	Q8_0_W(1)
-	Q8_0_ROWS01(1, Y1, Y3)
-	Q8_0_NEXT(a82step)
-
-	STORE2
-	NEXT_ROW(a82row)
+	GEMM_X2(NO_SETUP, Q8_0_W, Q8_0_ROWS01, Q8_0_X, 0, 1, Q8_0_NEXT, a82row, a82step)
 
 // Q4_0_W unpacks blocks h2 and h2+1 (h2 = 0 or 2) of the Q4_0 group at SI
 // (Q4_0_UNPACK2): Y8..Y11 the quants, Y12 the scales over their lanes. Y15
@@ -234,53 +250,13 @@ a82step:
 	X((16*(h2))(R9)(AX*2), (64+16*(h2))(R9)(AX*2), (128+16*(h2))(R9)(AX*2), (192+16*(h2))(R9)(AX*2), (16*(h2))(R10)(AX*2), (16*(h2))(R11)(AX*2), a) \
 	X((16*(h2))(R9)(BX*1), (64+16*(h2))(R9)(BX*1), (128+16*(h2))(R9)(BX*1), (192+16*(h2))(R9)(BX*1), (16*(h2))(R10)(BX*1), (16*(h2))(R11)(BX*1), b)
 
-// GEMM_Q4_0_X4 and GEMM_Q4_0_X2 are the bodies of the four- and two-row
-// Q4_0 GEMMs, the products done by macro X (labels row and step).
-#define GEMM_Q4_0_X4(X, row, step) \
-	GEMM_ARGS \
-	MOVL $0x000f000f, DX \
-	VMOVD DX, X15 \
-	VPBROADCASTD X15, Y15 \
-row: \
-	GEMM_ROW \
-	ZERO4 \
-step: \
-	PREFETCHT0 AHEAD(SI) \
-	Q4_0_W(0) \
-	Q4_0_ROWS01(X, 0, Y0, Y2) \
-	Q4_0_ROWS23(X, 0, Y4, Y6) \
-	Q4_0_W(2) \
-	Q4_0_ROWS01(X, 2, Y1, Y3) \
-	Q4_0_ROWS23(X, 2, Y5, Y7) \
-	Q4_0_NEXT(step) \
-	STORE4 \
-	NEXT_ROW(row)
-
-#define GEMM_Q4_0_X2(X, row, step) \
-	GEMM_ARGS \
-	MOVL $0x000f000f, DX \
-	VMOVD DX, X15 \
-	VPBROADCASTD X15, Y15 \
-row: \
-	GEMM_ROW \
-	ZERO2 \
-step: \
-	PREFETCHT0 AHEAD(SI) \
-	Q4_0_W(0) \
-	Q4_0_ROWS01(X, 0, Y0, Y2) \
-	Q4_0_W(2) \
-	Q4_0_ROWS01(X, 2, Y1, Y3) \
-	Q4_0_NEXT(step) \
-	STORE2 \
-	NEXT_ROW(row)
-
 // func gemmQ4_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
 // out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (> 0), rows
 // of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
 // another.
 TEXT ·gemmQ4_0x4AVX2(SB), NOSPLIT, $0-72
-	GEMM_Q4_0_X4(Q4_0_X, a44row, a44step)
+	GEMM_X4(MASK_Q4_0, Q4_0_W, Q4_0_ROWS01, Q4_0_ROWS23, Q4_0_X, 0, 2, Q4_0_NEXT, a44row, a44step)
 
 // func gemmQ4_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
@@ -288,16 +264,16 @@ TEXT ·gemmQ4_0x4AVX2(SB), NOSPLIT, $0-72
 // of steps whole Q4_0 groups (4 blocks, 72 bytes; steps > 0) one after
 // another.
 TEXT ·gemmQ4_0x2AVX2(SB), NOSPLIT, $0-72
-	GEMM_Q4_0_X2(Q4_0_X, a42row, a42step)
+	GEMM_X2(MASK_Q4_0, Q4_0_W, Q4_0_ROWS01, Q4_0_X, 0, 2, Q4_0_NEXT, a42row, a42step)
 
 // func gemmQ4_0x4VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
 // gemmQ4_0x4AVX2 with AVX-VNNI (Q4_0_XV): the same results.
 TEXT ·gemmQ4_0x4VNNI(SB), NOSPLIT, $0-72
-	GEMM_Q4_0_X4(Q4_0_XV, v44row, v44step)
+	GEMM_X4(MASK_Q4_0, Q4_0_W, Q4_0_ROWS01, Q4_0_ROWS23, Q4_0_XV, 0, 2, Q4_0_NEXT, v44row, v44step)
 
 // func gemmQ4_0x2VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
 //
 // gemmQ4_0x2AVX2 with AVX-VNNI (Q4_0_XV): the same results.
 TEXT ·gemmQ4_0x2VNNI(SB), NOSPLIT, $0-72
-	GEMM_Q4_0_X2(Q4_0_XV, v42row, v42step)
+	GEMM_X2(MASK_Q4_0, Q4_0_W, Q4_0_ROWS01, Q4_0_XV, 0, 2, Q4_0_NEXT, v42row, v42step)
