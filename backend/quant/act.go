@@ -10,18 +10,33 @@ import (
 )
 
 // Integer dot products. A row of float32 activations x is quantized once
-// (QuantizeAct) to 16-bit integers in blocks of 32 elements, each block
-// with its own float32 scale dx = max|x|/32767 and q = round(x/dx); every
-// quantized weight row is then multiplied by it with integer
-// multiply-adds of 16-bit words (AVX-512 VNNI VPDPWSSD, AVX2 VPMADDWD) and
-// one float multiply-add per 16 int32 lanes. The weights' quants, bytes or
+// (QuantizeAct) to 16-bit integers with one float32 scale per super-block
+// of 8 blocks of 32 elements (256 elements; the last super-block of a
+// row may have fewer blocks): e = max|x|/32767 over the super-block and q
+// = round(x/e). Every quantized weight row is then multiplied by it with
+// integer multiply-adds of 16-bit words (AVX-512 VNNI VPDPWSSD, AVX2
+// VPMADDWD): exact int32 sums per weight block, scaled by the weight
+// block's scale. One scale for 8 blocks is what lets the AVX-512 Q8_0 and
+// Q4_0 kernels do without a multiply per block: they add each block's
+// sum times the weight scale into accumulators kept in units of the
+// current super-block's scale, rescale the accumulators by e_{S-1}/e_S
+// when a super-block S begins, and multiply the row's sum by the last
+// super-block's scale once at the end. The weights' quants, bytes or
 // nibbles, become words without shuffles: the even and odd bytes of each
 // 64-byte step go to separate registers (a mask and shifts), and the
 // activations are stored in the same split. 16-bit activations keep
-// matmul outputs within float32-like error (NMSE ~1e-9); 8-bit ones, as
-// llama.cpp's q8_0/q8_K, give NMSE ~3e-5 per matmul, which adds up over a
-// model's layers to a KL divergence of 2–6e-4 on the synthetic models,
-// past the parity gate.
+// matmul outputs within float32-like error (NMSE ~1e-9 per block of 32,
+// ~1e-8 per super-block); 8-bit ones, as llama.cpp's q8_0/q8_K, give NMSE
+// ~3e-5 per matmul, which adds up over a model's layers to a KL divergence
+// of 2–6e-4 on the synthetic models, past the parity gate.
+//
+// Super-block scales. With m_S = max|x|/32767 over super-block S and M the
+// largest m_S of the row, e_S = max(m_S, M·2⁻⁶⁴, 2⁻¹²⁶) (1 when the row is
+// all zeros; NaN when S holds a NaN or an infinity, its quants then 0):
+// the floor keeps every ratio e_{S-1}/e_S within 2^±64, so that the
+// rescaled accumulators neither overflow nor lose the earlier
+// super-blocks (an element below the floor is below 2⁻⁶⁴ of the row's
+// largest and quantizes to 0).
 //
 // Positions. Each element i has a byte position p = actOrder(t, k, i):
 // where its weight quant sits in the kernels' 64-byte steps of unpacked
@@ -41,9 +56,10 @@ import (
 //	init  [lanes]int32   per lane, -c·Σq over the lane: the correction for
 //	                     the constant c the kernels add to t's quants
 //	                     (Q4_0: 8, Q6_K: 32; Q8_0 and Q4_K: none)
-//	scale [lanes]float32 dx of the lane's block
-//	d     [k/32]float32  dx of each block, in element order
+//	scale [lanes]float32 e of the lane's super-block
+//	d     [k/32]float32  e of each block's super-block, in element order
 //	sum   [k/32]int32    Σq of each block (Q4_K's mins)
+//	rs    [S][2]float32  per super-block S: e_{S-1}/e_S (1 for S = 0), e_S
 
 // actAlign aligns each section of an activation buffer.
 const actAlign = 64
@@ -51,9 +67,12 @@ const actAlign = 64
 // actLayout is the byte offset of each section of an activation buffer
 // for k elements and weight type t.
 type actLayout struct {
-	k, blocks, lanes              int
-	qs, init, scale, d, sum, size int
+	k, blocks, lanes, supers          int
+	qs, init, scale, d, sum, rs, size int
 }
+
+// superBlocks is the number of blocks of 32 that share a scale.
+const superBlocks = 8
 
 // actMax is the largest quant: |x| ≤ max|x| maps to at most actMax.
 const actMax = 32767
@@ -73,7 +92,7 @@ func actRound(n int) int { return (n + actAlign - 1) &^ (actAlign - 1) }
 // layoutFor returns the activation layout for k elements of type t (k a
 // positive multiple of t's block size, t with integer dot products).
 func layoutFor(t graph.DType, k int) actLayout {
-	l := actLayout{k: k, blocks: k / 32, lanes: k / 4}
+	l := actLayout{k: k, blocks: k / 32, lanes: k / 4, supers: (k/32 + superBlocks - 1) / superBlocks}
 	if t == graph.Q4_0 {
 		l.lanes = k / 8
 	}
@@ -81,7 +100,8 @@ func layoutFor(t graph.DType, k int) actLayout {
 	l.scale = l.init + actRound(4*l.lanes)
 	l.d = l.scale + actRound(4*l.lanes)
 	l.sum = l.d + actRound(4*l.blocks)
-	l.size = l.sum + actRound(4*l.blocks)
+	l.rs = l.sum + actRound(4*l.blocks)
+	l.size = l.rs + actRound(8*l.supers)
 	return l
 }
 
@@ -178,8 +198,8 @@ func actConst(t graph.DType) int32 {
 
 // QuantizeAct quantizes the activations x for integer dot products with
 // rows of type t into act, which must hold ActBytes(t, len(x)) bytes. A
-// block holding NaN or an infinity gets a NaN scale, so that every dot
-// product with it is NaN, as the float32 product would be. It panics when
+// super-block holding NaN or an infinity gets a NaN scale, so that every
+// dot product with it is NaN, as the float32 product would be. It panics when
 // t has no integer dot product, len(x) is not a positive multiple of t's
 // block size, or act is too short.
 func QuantizeAct(t graph.DType, x []float32, act []byte) {
@@ -192,12 +212,74 @@ func QuantizeAct(t graph.DType, x []float32, act []byte) {
 	qs := bytesI16(act[l.qs:], l.init/2)
 	d := bytesF32(act[l.d:], l.blocks)
 	sum := bytesI32(act[l.sum:], l.blocks)
+	if !archBlockMax(x, d) {
+		for b := range l.blocks {
+			d[b] = blockMax((*[32]float32)(x[32*b:]))
+		}
+	}
+	superScales(d, bytesF32(act[l.rs:], 2*l.supers))
 	if !archQuantizeAct(t, x, act[l.qs:l.init], d, sum) {
 		for b := range l.blocks {
-			d[b], sum[b] = quantActBlock((*[32]float32)(x[32*b:]), t, k, b, qs)
+			sum[b] = quantActBlock((*[32]float32)(x[32*b:]), d[b], t, k, b, qs)
 		}
 	}
 	actLanes(t, l, act)
+}
+
+// blockMax returns max|x| over a block, NaN when it holds a NaN or an
+// infinity (as archBlockMax does).
+func blockMax(x *[32]float32) float32 {
+	var mbits uint32 // max |x| as bits: the order of non-negative floats
+	for _, v := range x {
+		mbits = max(mbits, math.Float32bits(v)&0x7fffffff)
+	}
+	if mbits >= 0x7f800000 {
+		return float32(math.NaN())
+	}
+	return math.Float32frombits(mbits)
+}
+
+// superScales turns the blocks' max|x| in d into the scale e of each
+// block's super-block (see the package comment on super-block scales) and
+// fills rs with each super-block's e_{S-1}/e_S and e_S.
+func superScales(d, rs []float32) {
+	floor := float32(0x1p-126)
+	var big float32 // the largest m_S
+	for b0 := 0; b0 < len(d); b0 += superBlocks {
+		m := float32(0)
+		for _, v := range d[b0:min(b0+superBlocks, len(d))] {
+			if v != v {
+				m = v
+				break
+			}
+			m = max(m, v)
+		}
+		m /= actMax
+		if m == m {
+			big = max(big, m)
+		}
+		d[b0] = m // m_S, for the second pass
+	}
+	floor = max(floor, big*0x1p-64)
+	prev := float32(1)
+	for S, b0 := 0, 0; b0 < len(d); S, b0 = S+1, b0+superBlocks {
+		e := d[b0]
+		switch {
+		case e != e: // NaN
+		case big == 0:
+			e = 1
+		default:
+			e = max(e, floor)
+		}
+		for b := b0; b < min(b0+superBlocks, len(d)); b++ {
+			d[b] = e
+		}
+		rs[2*S], rs[2*S+1] = prev/e, e
+		if S == 0 {
+			rs[0] = 1
+		}
+		prev = e
+	}
 }
 
 // actHalves returns the byte positions of the two 16-element halves of
@@ -206,28 +288,21 @@ func actHalves(t graph.DType, k, b int) (lo, hi int) {
 	return actOrder(t, k, 32*b), actOrder(t, k, 32*b+16)
 }
 
-// quantActBlock quantizes block b of the activations into qs and returns
-// its scale and the sum of its quants.
-func quantActBlock(x *[32]float32, t graph.DType, k, b int, qs []int16) (float32, int32) {
+// quantActBlock quantizes block b of the activations with its
+// super-block's scale e into qs and returns the sum of its quants (zeros
+// and 0 when e is NaN).
+func quantActBlock(x *[32]float32, e float32, t graph.DType, k, b int, qs []int16) int32 {
 	lo, hi := actHalves(t, k, b)
 	// The even elements of a half go to consecutive slots from actPos of
 	// its first position, the odd ones 32 slots later.
 	elo, ehi := actPos(lo), actPos(hi)
-	var mbits uint32 // max |x| as bits: the order of non-negative floats
-	for _, v := range x {
-		mbits = max(mbits, math.Float32bits(v)&0x7fffffff)
-	}
-	if mbits >= 0x7f800000 { // NaN or an infinity
+	if e != e {
 		for j := range 16 {
 			qs[elo+j/2+32*(j&1)], qs[ehi+j/2+32*(j&1)] = 0, 0
 		}
-		return float32(math.NaN()), 0
+		return 0
 	}
-	d := math.Float32frombits(mbits) / actMax
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
+	id := 1 / e
 	var s int32
 	for j, v := range x[:16] {
 		q := roundAct(float32(v * id))
@@ -239,7 +314,7 @@ func quantActBlock(x *[32]float32, t graph.DType, k, b int, qs []int16) (float32
 		qs[ehi+j/2+32*(j&1)] = q
 		s += int32(q)
 	}
-	return d, s
+	return s
 }
 
 // roundAct rounds v (|v| ≤ actMax plus rounding) to the nearest integer,
@@ -269,7 +344,8 @@ func actLanes(t graph.DType, l actLayout, act []byte) {
 	clear(act[l.init+4*l.lanes : l.scale])
 	clear(act[l.scale+4*l.lanes : l.d])
 	clear(act[l.d+4*l.blocks : l.sum])
-	clear(act[l.sum+4*l.blocks : l.size])
+	clear(act[l.sum+4*l.blocks : l.rs])
+	clear(act[l.rs+8*l.supers : l.size])
 	c := actConst(t)
 	// step returns the 16 lane sums of the 64-byte step at position p0 (a
 	// multiple of 64): its even positions are qs[p0:p0+32], its odd ones

@@ -12,8 +12,13 @@
 // float, times the product of the weight block's scale and the activation
 // block's, are added into a float accumulator. Rows are consecutive in
 // memory; the stream ahead is prefetched. The Q4_0 and Q8_0 kernels keep
-// one accumulator per row and reduce it as the integer GEMM reduces a
-// row's (ROWSUM4), so that GemvAct and GemmAct give a row the same bits.
+// one accumulator per row in units of the activations' current
+// super-block scale (see act.go): each block's lanes times the weight
+// block's scale are added in, the accumulator is multiplied by the ratio
+// e_{S-1}/e_S when super-block S begins (rs[2S]) and the row's sum by the
+// last super-block's e at the end (rs[2S+1]); they reduce it as the integer
+// GEMM reduces a row's (ROWSUM4), so that GemvAct and GemmAct give a row
+// the same bits.
 
 // Word indices for VPERMW (package symbols: the GEMM kernels of
 // actgemm_amd64.s use them too): the f16 scale of each block of a 64-byte step,
@@ -67,11 +72,11 @@ GLOBL ·permQ8_0(SB), RODATA|NOPTR, $64
 	VMOVDQU64 ·permQ4_0(SB), Z30
 
 // Q4_0_ROW multiplies the Q4_0 group (4 blocks, 72 bytes) at p by the
-// activation group xa..xd (lane corrections xi, lane scales xs: memory
-// operands, or registers a two-stream kernel loaded once for both rows)
-// into accumulator acc, using the given temporaries; it advances no
-// pointer. Z31 holds 0x000f in every word, Z30 ·permQ4_0.
-#define Q4_0_ROW(p, acc, z2, x2, z3, z4, z5, z6, z7, z8, y8, xa, xb, xc, xd, xi, xs) \
+// activation group xa..xd (lane corrections xi: memory operands, or
+// registers a two-stream kernel loaded once for both rows) into
+// accumulator acc, using the given temporaries; it advances no pointer.
+// Z31 holds 0x000f in every word, Z30 ·permQ4_0.
+#define Q4_0_ROW(p, acc, z2, x2, z3, z4, z5, z6, z7, z8, y8, xa, xb, xc, xd, xi) \
 	PREFETCHT0 AHEAD(p) \
 	VMOVDQU 2(p), x2 \
 	VINSERTI32X4 $1, 20(p), z2, z2 \
@@ -90,23 +95,21 @@ GLOBL ·permQ8_0(SB), RODATA|NOPTR, $64
 	VPDPWSSD xd, z6, z7 \
 	VPERMW (p), Z30, z8 \
 	VCVTPH2PS y8, z8 \
-	VMULPS xs, z8, z8 \
 	VCVTDQ2PS z7, z7 \
 	VFMADD231PS z8, z7, acc
 
 // Q4_0_GROUP is Q4_0_ROW for the row at SI, then moves the weight and
 // activation pointers to the next group.
 #define Q4_0_GROUP(acc) \
-	Q4_0_ROW(SI, acc, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8, (R9), 64(R9), 128(R9), 192(R9), (R10), (R11)) \
+	Q4_0_ROW(SI, acc, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8, (R9), 64(R9), 128(R9), 192(R9), (R10)) \
 	ADDQ $72, SI \
 	ADDQ $256, R9 \
-	ADDQ $64, R10 \
-	ADDQ $64, R11
+	ADDQ $64, R10
 
-// func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+// func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, rs *float32, ng int, out *float32)
 //
 // out[r] = row r · activations for rows rows of ng whole Q4_0 groups (4
-// blocks, 72 bytes) each; ng > 0.
+// blocks, 72 bytes) each; ng > 0. A super-block is two groups.
 TEXT ·gemvQ4_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), R8
@@ -116,10 +119,9 @@ TEXT ·gemvQ4_0AVX512(SB), NOSPLIT, $0-56
 q40row:
 	MOVQ qs+16(FP), R9
 	MOVQ init+24(FP), R10
-	MOVQ scale+32(FP), R11
+	MOVQ rs+32(FP), R11
 	MOVQ ng+40(FP), CX
 	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
 	CMPQ CX, $2
 	JLT  q40one
 
@@ -127,16 +129,18 @@ q40pair:
 	Q4_0_GROUP(Z0)
 	Q4_0_GROUP(Z0)
 	SUBQ $2, CX
+	JZ   q40done
+	ADDQ $8, R11
+	VMULPS.BCST (R11), Z0, Z0
 	CMPQ CX, $2
 	JGE  q40pair
-	TESTQ CX, CX
-	JZ   q40done
 
 q40one:
 	Q4_0_GROUP(Z0)
 
 q40done:
 	ROWSUM4(Z0, Z0, Z0, Z0, X0, Y0)
+	VMULSS 4(R11), X0, X0
 	MOVSS X0, (DI)
 	ADDQ $4, DI
 	DECQ R8
@@ -152,16 +156,14 @@ q40done:
 	VMOVDQU64 128(R9), Z18 \
 	VMOVDQU64 192(R9), Z19 \
 	VMOVDQU64 (R10), Z20 \
-	VMOVDQU64 (R11), Z21 \
-	Q4_0_ROW(SI, Z0, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8, Z16, Z17, Z18, Z19, Z20, Z21) \
-	Q4_0_ROW(DX, Z1, Z9, X9, Z10, Z11, Z12, Z13, Z14, Z15, Y15, Z16, Z17, Z18, Z19, Z20, Z21) \
+	Q4_0_ROW(SI, Z0, Z2, X2, Z3, Z4, Z5, Z6, Z7, Z8, Y8, Z16, Z17, Z18, Z19, Z20) \
+	Q4_0_ROW(DX, Z1, Z9, X9, Z10, Z11, Z12, Z13, Z14, Z15, Y15, Z16, Z17, Z18, Z19, Z20) \
 	ADDQ $72, SI \
 	ADDQ $72, DX \
 	ADDQ $256, R9 \
-	ADDQ $64, R10 \
-	ADDQ $64, R11
+	ADDQ $64, R10
 
-// func gemvQ4_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, ng int, outa *float32, outb *float32)
+// func gemvQ4_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, rs *float32, ng int, outa *float32, outb *float32)
 //
 // gemvQ4_0AVX512 for rows rows at wa and rows rows at wb, a row of each
 // at a time: two streams of weights, which the memory system feeds faster
@@ -177,19 +179,30 @@ TEXT ·gemvQ4_0x2AVX512(SB), NOSPLIT, $0-72
 q42row:
 	MOVQ qs+24(FP), R9
 	MOVQ init+32(FP), R10
-	MOVQ scale+40(FP), R11
+	MOVQ rs+40(FP), R11
 	MOVQ ng+48(FP), CX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
+	MOVQ $2, R12 // groups left in the super-block
 
 q42group:
 	Q4_0_GROUP2
 	DECQ CX
+	JZ   q42done
+	DECQ R12
 	JNZ  q42group
+	ADDQ $8, R11
+	VMULPS.BCST (R11), Z0, Z0
+	VMULPS.BCST (R11), Z1, Z1
+	MOVQ $2, R12
+	JMP  q42group
 
+q42done:
 	ROWSUM4(Z0, Z0, Z0, Z0, X0, Y0)
+	VMULSS 4(R11), X0, X0
 	MOVSS X0, (DI)
 	ROWSUM4(Z1, Z1, Z1, Z1, X1, Y1)
+	VMULSS 4(R11), X1, X1
 	MOVSS X1, (BX)
 	ADDQ $4, DI
 	ADDQ $4, BX
@@ -199,12 +212,12 @@ q42group:
 	RET
 
 // Q8_0_ROW multiplies the two Q8_0 blocks (68 bytes) at p by the
-// activations xe, xo (lane scales xs: memory operands, or registers a
-// two-stream kernel loaded once for both rows) into accumulator acc,
+// activations xe, xo (memory operands, or registers a two-stream kernel
+// loaded once for both rows) into accumulator acc,
 // using the given temporaries; it advances no pointer: the even bytes
 // sign-extended to words (shift left, then right arithmetically), the odd
 // bytes shifted right arithmetically. Z30 holds ·permQ8_0.
-#define Q8_0_ROW(p, acc, z2, y2, z3, z4, z5, y5, z7, xe, xo, xs) \
+#define Q8_0_ROW(p, acc, z2, y2, z3, z4, z5, y5, z7, xe, xo) \
 	PREFETCHT0 AHEAD(p) \
 	VMOVDQU 2(p), y2 \
 	VINSERTI64X4 $1, 36(p), z2, z2 \
@@ -216,23 +229,21 @@ q42group:
 	VPDPWSSD xo, z4, z7 \
 	VPERMW (p), Z30, z5 \
 	VCVTPH2PS y5, z5 \
-	VMULPS xs, z5, z5 \
 	VCVTDQ2PS z7, z7 \
 	VFMADD231PS z5, z7, acc
 
 // Q8_0_PAIR is Q8_0_ROW for the row at SI, then moves the weight and
 // activation pointers to the next pair of blocks.
 #define Q8_0_PAIR(acc) \
-	Q8_0_ROW(SI, acc, Z2, Y2, Z3, Z4, Z5, Y5, Z7, (R9), 64(R9), (R11)) \
+	Q8_0_ROW(SI, acc, Z2, Y2, Z3, Z4, Z5, Y5, Z7, (R9), 64(R9)) \
 	ADDQ $68, SI \
-	ADDQ $128, R9 \
-	ADDQ $64, R11
+	ADDQ $128, R9
 
-// func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
+// func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, rs *float32, nb int, out *float32)
 //
 // out[r] = row r · activations for rows rows of nb Q8_0 blocks each; nb >
 // 0 (an odd last block is done with 256-bit registers). Q8_0 needs no
-// lane corrections (init is unused).
+// lane corrections (init is unused). A super-block is four pairs.
 TEXT ·gemvQ8_0AVX512(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), R8
@@ -241,31 +252,41 @@ TEXT ·gemvQ8_0AVX512(SB), NOSPLIT, $0-56
 
 q80row:
 	MOVQ qs+16(FP), R9
-	MOVQ scale+32(FP), R11
+	MOVQ rs+32(FP), R11
 	MOVQ nb+40(FP), CX
 	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	CMPQ CX, $4
-	JLT  q80two
+	JMP  q80super
 
-q80quad:
+q80next:
+	ADDQ $8, R11
+	VMULPS.BCST (R11), Z0, Z0
+
+q80super:
+	// BX = the super-block's blocks: min(8, CX).
+	MOVQ $8, BX
+	CMPQ CX, BX
+	CMOVQLT CX, BX
+	SUBQ BX, CX
+	CMPQ BX, $8
+	JNE  q80pairs
 	Q8_0_PAIR(Z0)
 	Q8_0_PAIR(Z0)
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  q80quad
+	Q8_0_PAIR(Z0)
+	Q8_0_PAIR(Z0)
+	JMP  q80end
 
-q80two:
-	CMPQ CX, $2
+q80pairs:
+	CMPQ BX, $2
 	JLT  q80last
 	Q8_0_PAIR(Z0)
-	SUBQ $2, CX
+	SUBQ $2, BX
+	JMP  q80pairs
 
 q80last:
-	TESTQ CX, CX
-	JZ   q80done
-	// One block: 32 bytes, 8 lanes; the upper halves of the Z registers
-	// written through their Y halves are zero.
+	TESTQ BX, BX
+	JZ   q80end
+	// One block (the row's last): 32 bytes, 8 lanes; the upper halves of
+	// the Z registers written through their Y halves are zero.
 	VMOVDQU 2(SI), Y2
 	VPSLLW $8, Y2, Y3
 	VPSRAW $8, Y3, Y3
@@ -275,13 +296,15 @@ q80last:
 	VPDPWSSD 64(R9), Y4, Y7
 	VPBROADCASTW (SI), X5
 	VCVTPH2PS X5, Y5
-	VMULPS (R11), Y5, Y5
 	VCVTDQ2PS Y7, Y7
 	VFMADD231PS Z5, Z7, Z0
 	ADDQ $34, SI
 
-q80done:
+q80end:
+	TESTQ CX, CX
+	JNZ  q80next
 	ROWSUM4(Z0, Z0, Z0, Z0, X0, Y0)
+	VMULSS 4(R11), X0, X0
 	MOVSS X0, (DI)
 	ADDQ $4, DI
 	DECQ R8
@@ -289,7 +312,7 @@ q80done:
 	VZEROUPPER
 	RET
 
-// func gemvQ8_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, scale *float32, np int, outa *float32, outb *float32)
+// func gemvQ8_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, rs *float32, np int, outa *float32, outb *float32)
 //
 // gemvQ8_0AVX512 for rows rows at wa and rows rows at wb, rows of np pairs
 // of blocks (an even block count), a row of each at a time: two streams
@@ -304,27 +327,36 @@ TEXT ·gemvQ8_0x2AVX512(SB), NOSPLIT, $0-64
 
 q82row:
 	MOVQ qs+24(FP), R9
-	MOVQ scale+32(FP), R11
+	MOVQ rs+32(FP), R11
 	MOVQ np+40(FP), CX
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
+	MOVQ $4, R12 // pairs left in the super-block
 
 q82pair:
 	VMOVDQU64 (R9), Z16
 	VMOVDQU64 64(R9), Z17
-	VMOVDQU64 (R11), Z18
-	Q8_0_ROW(SI, Z0, Z2, Y2, Z3, Z4, Z5, Y5, Z7, Z16, Z17, Z18)
-	Q8_0_ROW(DX, Z1, Z9, Y9, Z10, Z11, Z12, Y12, Z14, Z16, Z17, Z18)
+	Q8_0_ROW(SI, Z0, Z2, Y2, Z3, Z4, Z5, Y5, Z7, Z16, Z17)
+	Q8_0_ROW(DX, Z1, Z9, Y9, Z10, Z11, Z12, Y12, Z14, Z16, Z17)
 	ADDQ $68, SI
 	ADDQ $68, DX
 	ADDQ $128, R9
-	ADDQ $64, R11
 	DECQ CX
+	JZ   q82done
+	DECQ R12
 	JNZ  q82pair
+	ADDQ $8, R11
+	VMULPS.BCST (R11), Z0, Z0
+	VMULPS.BCST (R11), Z1, Z1
+	MOVQ $4, R12
+	JMP  q82pair
 
+q82done:
 	ROWSUM4(Z0, Z0, Z0, Z0, X0, Y0)
+	VMULSS 4(R11), X0, X0
 	MOVSS X0, (DI)
 	ROWSUM4(Z1, Z1, Z1, Z1, X1, Y1)
+	VMULSS 4(R11), X1, X1
 	MOVSS X1, (BX)
 	ADDQ $4, DI
 	ADDQ $4, BX
@@ -359,13 +391,13 @@ GLOBL evenOdd<>(SB), RODATA|NOPTR, $64
 
 // func quantActAVX512(x *float32, nb int, qs *byte, d *float32, sum *int32, lo, hi *int64, period int)
 //
-// Quantizes nb blocks of 32 floats at x as QuantizeAct does: d[b] =
-// max|x|/32767, the quants round(x/d) (ties to even) as int16, sum[b]
-// their sum. The blocks come in periods of `period` blocks spanning
+// Quantizes nb blocks of 32 floats at x as QuantizeAct does, each block b
+// with the scale d[b] (its super-block's, positive or NaN): the quants
+// round(x/d) (ties to even) as int16, sum[b] their sum; zeros and 0 where
+// d[b] is NaN. The blocks come in periods of `period` blocks spanning
 // 32*period byte positions: block i of a period has its first 16 elements
 // at byte positions lo[i].. and its last 16 at hi[i].. (relative to the
-// period), stored as actPos says. A block holding NaN or an infinity gets
-// d = NaN, zero quants and sum 0.
+// period), stored as actPos says.
 TEXT ·quantActAVX512(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
 	MOVQ nb+8(FP), CX
@@ -376,46 +408,17 @@ TEXT ·quantActAVX512(SB), NOSPLIT, $0-64
 	MOVQ hi+48(FP), R11
 	XORQ R12, R12 // block index in the period
 	XORQ R13, R13 // byte position of the period
-	MOVL $0x7fffffff, AX
-	VPBROADCASTD AX, Z31
-	MOVL $0x7f7fffff, AX // the largest finite float32
-	VPBROADCASTD AX, Z30
-	MOVL $0x46fffe00, AX // 32767.0
-	VMOVD AX, X29
 	MOVL $0x3f800000, AX // 1.0
 	VMOVD AX, X28
-	MOVL $0x7fc00000, AX // NaN
-	VMOVD AX, X27
 	VMOVDQU64 evenOdd<>(SB), Z26
 
 qablock:
+	VMOVSS (R8), X2
+	VUCOMISS X2, X2
+	JPS  qanonfinite // NaN
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
-	VANDPS Z31, Z0, Z2
-	VANDPS Z31, Z1, Z3
-	// Any |x| not <= the largest float (NaN or infinite)?
-	VCMPPS $0x16, Z30, Z2, K1 // NLE_UQ
-	VCMPPS $0x16, Z30, Z3, K2
-	KORW K1, K2, K1
-	KORTESTW K1, K1
-	JNZ  qanonfinite
-	VMAXPS Z3, Z2, Z2
-	VEXTRACTF64X4 $1, Z2, Y3
-	VMAXPS Y3, Y2, Y2
-	VEXTRACTF128 $1, Y2, X3
-	VMAXPS X3, X2, X2
-	VMOVHLPS X2, X2, X3
-	VMAXPS X3, X2, X2
-	VMOVSHDUP X2, X3
-	VMAXSS X3, X2, X2 // amax
-	VDIVSS X29, X2, X2 // d = amax/32767
-	VXORPS X4, X4, X4
-	VUCOMISS X4, X2
-	JEQ  qazero
-	VDIVSS X2, X28, X4 // id = 1/d
-
-qazero:
-	VMOVSS X2, (R8)
+	VDIVSS X2, X28, X4 // 1/d
 	VBROADCASTSS X4, Z4
 	VMULPS Z4, Z0, Z0
 	VMULPS Z4, Z1, Z1
@@ -438,7 +441,6 @@ qazero:
 	JMP  qastore
 
 qanonfinite:
-	VMOVSS X27, (R8)
 	MOVL $0, (R9)
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
@@ -1048,54 +1050,19 @@ TEXT ·quantActAVX2(SB), NOSPLIT, $0-64
 	MOVQ hi+48(FP), R11
 	XORQ R12, R12
 	XORQ R13, R13
-	MOVL $0x7fffffff, AX
-	VMOVD AX, X15
-	VPBROADCASTD X15, Y15
-	MOVL $0x7f7fffff, AX
-	VMOVD AX, X14
-	VPBROADCASTD X14, Y14
 	VMOVDQU evenOdd8<>(SB), Y13
+	MOVL $0x3f800000, AX // 1.0
+	VMOVD AX, X12
 
 qbblock:
+	VMOVSS (R8), X4
+	VUCOMISS X4, X4
+	JPS  qbnonfinite // NaN
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
 	VMOVUPS 96(SI), Y3
-	VANDPS Y15, Y0, Y4
-	VANDPS Y15, Y1, Y5
-	VANDPS Y15, Y2, Y6
-	VANDPS Y15, Y3, Y7
-	VCMPPS $0x16, Y14, Y4, Y8
-	VCMPPS $0x16, Y14, Y5, Y9
-	VCMPPS $0x16, Y14, Y6, Y10
-	VCMPPS $0x16, Y14, Y7, Y11
-	VORPS Y9, Y8, Y8
-	VORPS Y11, Y10, Y10
-	VORPS Y10, Y8, Y8
-	VMOVMSKPS Y8, AX
-	TESTL AX, AX
-	JNZ  qbnonfinite
-	VMAXPS Y5, Y4, Y4
-	VMAXPS Y7, Y6, Y6
-	VMAXPS Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VMAXPS X5, X4, X4
-	VMOVHLPS X4, X4, X5
-	VMAXPS X5, X4, X4
-	VMOVSHDUP X4, X5
-	VMAXSS X5, X4, X4 // amax
-	MOVL $0x46fffe00, AX // 32767.0
-	VMOVD AX, X5
-	VDIVSS X5, X4, X4 // d
-	VMOVSS X4, (R8)
-	VXORPS X6, X6, X6
-	VUCOMISS X6, X4
-	JEQ  qbzero
-	MOVL $0x3f800000, AX
-	VMOVD AX, X5
-	VDIVSS X4, X5, X6 // 1/d
-
-qbzero:
+	VDIVSS X4, X12, X6 // 1/d
 	VBROADCASTSS X6, Y6
 	VMULPS Y6, Y0, Y0
 	VMULPS Y6, Y1, Y1
@@ -1124,8 +1091,6 @@ qbzero:
 	JMP  qbstore
 
 qbnonfinite:
-	MOVL $0x7fc00000, AX
-	MOVL AX, (R8)
 	MOVL $0, (R9)
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
@@ -1147,6 +1112,83 @@ qbnext:
 	ADDQ $4, R9
 	DECQ CX
 	JNZ  qbblock
+	VZEROUPPER
+	RET
+
+// func blockMaxAVX2(x *float32, nb int, m *float32)
+//
+// m[b] = max|x| over block b of 32 floats at x, NaN where the block holds a
+// NaN or an infinity (the largest magnitude as bits: the order of
+// non-negative floats).
+TEXT ·blockMaxAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ m+16(FP), DI
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+
+bmablock:
+	VPAND (SI), Y15, Y0
+	VPAND 32(SI), Y15, Y1
+	VPAND 64(SI), Y15, Y2
+	VPAND 96(SI), Y15, Y3
+	VPMAXUD Y1, Y0, Y0
+	VPMAXUD Y3, Y2, Y2
+	VPMAXUD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPMAXUD X1, X0, X0
+	VMOVD X0, AX
+	CMPL AX, $0x7f800000
+	JCS  bmastore
+	MOVL $0x7fc00000, AX
+
+bmastore:
+	MOVL AX, (DI)
+	ADDQ $128, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ  bmablock
+	VZEROUPPER
+	RET
+
+// func blockMaxAVX512(x *float32, nb int, m *float32)
+//
+// blockMaxAVX2 on AVX-512.
+TEXT ·blockMaxAVX512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ m+16(FP), DI
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z31
+
+bmzblock:
+	VPANDD (SI), Z31, Z0
+	VPANDD 64(SI), Z31, Z1
+	VPMAXUD Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPMAXUD Y1, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPMAXUD X1, X0, X0
+	VMOVD X0, AX
+	CMPL AX, $0x7f800000
+	JCS  bmzstore
+	MOVL $0x7fc00000, AX
+
+bmzstore:
+	MOVL AX, (DI)
+	ADDQ $128, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ  bmzblock
 	VZEROUPPER
 	RET
 

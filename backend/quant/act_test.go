@@ -167,6 +167,122 @@ func TestGemvActMatchesFloat(t *testing.T) {
 	}
 }
 
+// superScale is the scale of each super-block of x as the package comment
+// on super-block scales defines it, computed in float64 from the
+// elements.
+func superScale(x []float32) []float32 {
+	var m []float64
+	big := 0.0
+	for s0 := 0; s0 < len(x); s0 += 256 {
+		a := 0.0
+		for _, v := range x[s0:min(s0+256, len(x))] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				a = math.NaN()
+				break
+			}
+			a = math.Max(a, math.Abs(float64(v)))
+		}
+		e := float64(float32(a) / actMax)
+		m = append(m, e)
+		if !math.IsNaN(e) {
+			big = math.Max(big, e)
+		}
+	}
+	out := make([]float32, len(m))
+	for S, e := range m {
+		switch {
+		case math.IsNaN(e):
+			out[S] = float32(math.NaN())
+		case big == 0:
+			out[S] = 1
+		default:
+			out[S] = float32(math.Max(e, math.Max(big*0x1p-64, 0x1p-126)))
+		}
+	}
+	return out
+}
+
+// TestQuantizeActSuperBlocks quantizes rows whose super-blocks differ in
+// magnitude by up to 10⁵⁰ (an outlier, a zero super-block, one below the
+// floor) and checks the scales, the ratios the AVX-512 kernels rescale
+// by, and that every kernel's products stay exact to float32 rounding and
+// give a row the same bits alone and in a batch.
+func TestQuantizeActSuperBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(53, 54))
+	mags := [][]float32{
+		{1, 1e3, 0, 1e-30, 1e-3, 1, 1e4, 1e-2, 5},
+		{0, 0, 1e-20, 1, 0, 1e2, 1e-40, 3, 1},
+		{1e-35, 1e-38, 1e-30, 1e-36, 1e-32, 1e-37, 1e-31, 1e-33, 1e-34},
+	}
+	for _, dt := range intTypes {
+		for _, k := range []int{2304, 2144} {
+			if k%dt.BlockSize() != 0 || (dt == graph.Q4_0 && k%128 != 0) {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/k=%d", dt, k), func(t *testing.T) {
+				rb, err := dt.RowBytes(int64(k))
+				require.NoError(t, err)
+				const rows = 8
+				var w []byte
+				for range rows {
+					w = append(w, randRow(t, rng, dt, k, false)...)
+				}
+				m := len(mags)
+				stride := ActBytes(dt, k)
+				x := make([]float32, m*k)
+				for i, mg := range mags {
+					for j := range k {
+						x[i*k+j] = mg[j/256] * (2*rng.Float32() - 1)
+					}
+				}
+				x[300] = 7e4 // an outlier beside elements of ~1e3
+				l := layoutFor(dt, k)
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						acts := make([]byte, m*stride)
+						for i := range m {
+							act := acts[i*stride : (i+1)*stride]
+							QuantizeAct(dt, x[i*k:(i+1)*k], act)
+							want := superScale(x[i*k : (i+1)*k])
+							d := bytesF32(act[l.d:], l.blocks)
+							rs := bytesF32(act[l.rs:], 2*l.supers)
+							for b := range l.blocks {
+								require.Equal(t, want[b/8], d[b], "%s row %d block %d: scale", p.name, i, b)
+							}
+							for S := range l.supers {
+								require.Equal(t, want[S], rs[2*S+1], "%s row %d super-block %d", p.name, i, S)
+								r := float32(1)
+								if S > 0 {
+									r = want[S-1] / want[S]
+								}
+								require.Equal(t, r, rs[2*S], "%s row %d super-block %d: ratio", p.name, i, S)
+							}
+						}
+						out := make([]float32, m*rows)
+						GemmAct(dt, out, rows, acts, stride, m, w, rows, k)
+						wf := make([]float32, k)
+						for i := range m {
+							xq := actValues(dt, acts[i*stride:], k)
+							one := make([]float32, rows)
+							GemvAct(dt, w, rows, acts[i*stride:(i+1)*stride], k, one)
+							require.Equal(t, bitsOf(one), bitsOf(out[i*rows:(i+1)*rows]), "%s row %d: GemmAct and GemvAct", p.name, i)
+							for r := range rows {
+								require.NoError(t, Dequantize(dt, w[r*int(rb):(r+1)*int(rb)], wf))
+								var exact, mag float64
+								for e := range k {
+									exact += float64(wf[e]) * xq[e]
+									mag += math.Abs(float64(wf[e]) * xq[e])
+								}
+								require.InDelta(t, exact, float64(one[r]), 2e-5*mag+1e-45, "%s x row %d weight row %d", p.name, i, r)
+							}
+						}
+					})
+				}
+			})
+		}
+	}
+}
+
 func TestQuantizeActNonFinite(t *testing.T) {
 	rng := rand.New(rand.NewPCG(45, 46))
 	for _, dt := range intTypes {
@@ -272,7 +388,10 @@ func TestGemvAct2(t *testing.T) {
 func TestGemmAct(t *testing.T) {
 	rng := rand.New(rand.NewPCG(49, 50))
 	for _, dt := range intTypes {
-		for _, k := range []int{256, 512, 768, 2048} {
+		for _, k := range []int{256, 384, 512, 768, 2048} {
+			if k%dt.BlockSize() != 0 {
+				continue
+			}
 			for _, m := range []int{1, 2, 3, 4, 5, 7, 13} {
 				for _, rows := range []int{1, 4, 7, 16, 20} {
 					t.Run(fmt.Sprintf("%s/k=%d/m=%d/rows=%d", dt, k, m, rows), func(t *testing.T) {

@@ -12,10 +12,14 @@
 // extended by shifts), so no lane corrections are needed; for each pair of
 // an x row and a weight row, VPDPWSSD fills 16 int32 lanes (the same
 // lanes, with the same exact sums, as the GEMV kernels), converted to
-// float and times the product of the two blocks' scales, added into the
-// pair's accumulator. The accumulators are reduced as the float32 GEMM's
-// (ROWSUM4): a pair's result does not depend on which or how many x rows
-// share its block.
+// float and times the weight block's scale, added into the pair's
+// accumulator, which is kept in units of the x row's current super-block
+// scale: when a super-block begins, the x row's accumulators are
+// multiplied by the ratio e_{S-1}/e_S of its activation buffer (CX points
+// at the current super-block's entry of rs), and each reduced result by
+// the last super-block's e (see act.go). The accumulators are reduced as
+// the float32 GEMM's (ROWSUM4): a pair's result does not depend on which
+// or how many x rows share its block, and equals the GEMV's.
 
 // The VPERMW word indices of the block scales are act_amd64.s's
 // ·permQ4_0 and ·permQ8_0 (the same lanes as the GEMV kernels).
@@ -25,15 +29,16 @@ DATA xorQ4_0<>+0(SB)/4, $0x88888888
 GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
 
 // Weight-row pointers: SI, DI, R14, R13 (rows 0..3 of the group, DX =
-// row bytes); activations: R8 quants, CX scales, AX the row stride; R11
-// out, R12 ldo in bytes; R9 steps left, R10 rows left.
+// row bytes); activations: R8 quants, CX the super-block ratios and
+// scales (rs), AX the row stride; R11 out, R12 ldo in bytes; R9 steps
+// done, R10 rows left.
 
 #define WROWS \
 	LEAQ (SI)(DX*1), DI \
 	LEAQ (DI)(DX*1), R14 \
 	LEAQ (R14)(DX*1), R13
 
-// The multi-row GEMMs' arguments (out, ldo, qs, scale, stride, w,
+// The multi-row GEMMs' arguments (out, ldo, qs, rs, stride, w,
 // rowBytes, nw, steps, cold) in the registers named at WROWS: GEMM_ARGS
 // before the first group of weight rows, GEMM_X at the start of each
 // (the x rows' first step), GEMM_NEXT(group) after each, looping to label
@@ -50,8 +55,8 @@ GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
 
 #define GEMM_X \
 	MOVQ qs+16(FP), R8 \
-	MOVQ scale+24(FP), CX \
-	MOVQ steps+64(FP), R9
+	MOVQ rs+24(FP), CX \
+	XORQ R9, R9
 
 #define GEMM_NEXT(group) \
 	ADDQ $16, R11 \
@@ -60,26 +65,51 @@ GLOBL xorQ4_0<>(SB), RODATA|NOPTR, $4
 	SUBQ $4, R10 \
 	JNZ  group
 
-// GEMM_STEP moves the four weight rows on by wb bytes and the x rows by xb
-// bytes (their quants; the lane scales by 64), counts the step and loops
-// to label step while steps remain.
-#define GEMM_STEP(wb, xb, step) \
+// GEMM_STEP moves the four weight rows on by wb bytes and the x rows'
+// quants by xb bytes and counts the step (R9): after the last (steps),
+// it goes to label done; at the end of a super-block (mask+1 steps), it
+// moves CX to the next super-block's entry and goes to label next, which
+// rescales the accumulators and loops to label step; otherwise it loops
+// to label step.
+#define GEMM_STEP(wb, xb, steps, mask, step, next, done) \
 	ADDQ $wb, SI \
 	ADDQ $wb, DI \
 	ADDQ $wb, R14 \
 	ADDQ $wb, R13 \
 	ADDQ $xb, R8 \
-	ADDQ $64, CX \
-	DECQ R9 \
-	JNZ  step
+	INCQ R9 \
+	CMPQ R9, steps \
+	JEQ  done \
+	TESTQ $mask, R9 \
+	JNZ  step \
+	ADDQ $8, CX \
+	JMP  next
+
+// RESCALE4 multiplies the four accumulators of an x row by the ratio at
+// r (its current super-block's rs entry).
+#define RESCALE4(r, a0, a1, a2, a3) \
+	VMULPS.BCST r, a0, a0 \
+	VMULPS.BCST r, a1, a1 \
+	VMULPS.BCST r, a2, a2 \
+	VMULPS.BCST r, a3, a3
+
+// ROWOUT reduces the four accumulators of an x row whose rs entry is at r
+// (4+r: its last super-block's scale) into xa and stores them at dst.
+#define ROWOUT(a0, a1, a2, a3, xa, ya, r, dst) \
+	ROWSUM4(a0, a1, a2, a3, xa, ya) \
+	VMULPS.BCST 4 r, xa, xa \
+	VMOVUPS xa, dst
 
 // STORE2 stores the results of x rows 0 and 1 (accumulators Z0..Z3 and
 // Z4..Z7) for the four weight rows.
 #define STORE2 \
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0) \
-	VMOVUPS X0, (R11) \
-	ROWSUM4(Z4, Z5, Z6, Z7, X4, Y4) \
-	VMOVUPS X4, (R11)(R12*1)
+	ROWOUT(Z0, Z1, Z2, Z3, X0, Y0, (CX), (R11)) \
+	ROWOUT(Z4, Z5, Z6, Z7, X4, Y4, (CX)(AX*1), (R11)(R12*1))
+
+// RESCALE2 rescales the accumulators of x rows 0 and 1.
+#define RESCALE2 \
+	RESCALE4((CX), Z0, Z1, Z2, Z3) \
+	RESCALE4((CX)(AX*1), Z4, Z5, Z6, Z7)
 
 // PREFETCH_AHEAD prefetches, for each row of the group, the 128 bytes at
 // the same offset of the row eight rows on (two groups ahead). The GEMMs
@@ -120,18 +150,16 @@ skip:
 	VPERMW (p), Z31, Z28 \
 	VCVTPH2PS Y28, Z28
 
-// P4_0 adds the product of x row xi's group (x0..x3: low even, low odd,
-// high even, high odd) and the unpacked weight row's into acc; sc is the
-// x row's lane scales.
-#define P4_0(x0, x1, x2, x3, sc, acc) \
+// P4_0 adds the product of an x row's group (x0..x3: low even, low odd,
+// high even, high odd) and the unpacked weight row's into acc.
+#define P4_0(x0, x1, x2, x3, acc) \
 	VPXORD Z29, Z29, Z29 \
 	VPDPWSSD x0, Z25, Z29 \
 	VPDPWSSD x1, Z26, Z29 \
 	VPDPWSSD x2, Z27, Z29 \
 	VPDPWSSD x3, Z24, Z29 \
 	VCVTDQ2PS Z29, Z29 \
-	VMULPS sc, Z28, Z30 \
-	VFMADD231PS Z30, Z29, acc
+	VFMADD231PS Z28, Z29, acc
 
 // X4_0 loads x row q's group into x0..x3.
 #define X4_0(q0, q1, q2, q3, x0, x1, x2, x3) \
@@ -157,7 +185,7 @@ skip:
 	VXORPS Z10, Z10, Z10 \
 	VXORPS Z11, Z11, Z11
 
-// func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+// func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // out[i*ldo+j] = x row i · weight row j for i < 3 and j < nw (a positive
 // multiple of 4), rows of steps whole Q4_0 groups; cold: prefetch the
@@ -176,31 +204,36 @@ g40step:
 	X4_0((R8)(AX*1), 64(R8)(AX*1), 128(R8)(AX*1), 192(R8)(AX*1), Z16, Z17, Z18, Z19)
 	X4_0((R8)(AX*2), 64(R8)(AX*2), 128(R8)(AX*2), 192(R8)(AX*2), Z20, Z21, Z22, Z23)
 	W4_0(SI)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z0)
-	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z4)
-	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z8)
+	P4_0(Z12, Z13, Z14, Z15, Z0)
+	P4_0(Z16, Z17, Z18, Z19, Z4)
+	P4_0(Z20, Z21, Z22, Z23, Z8)
 	W4_0(DI)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z1)
-	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z5)
-	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z9)
+	P4_0(Z12, Z13, Z14, Z15, Z1)
+	P4_0(Z16, Z17, Z18, Z19, Z5)
+	P4_0(Z20, Z21, Z22, Z23, Z9)
 	W4_0(R14)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z2)
-	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z6)
-	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z10)
+	P4_0(Z12, Z13, Z14, Z15, Z2)
+	P4_0(Z16, Z17, Z18, Z19, Z6)
+	P4_0(Z20, Z21, Z22, Z23, Z10)
 	W4_0(R13)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
-	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z7)
-	P4_0(Z20, Z21, Z22, Z23, (CX)(AX*2), Z11)
-	GEMM_STEP(72, 256, g40step)
+	P4_0(Z12, Z13, Z14, Z15, Z3)
+	P4_0(Z16, Z17, Z18, Z19, Z7)
+	P4_0(Z20, Z21, Z22, Z23, Z11)
+	GEMM_STEP(72, 256, steps+64(FP), 1, g40step, g40next, g40done)
 
+g40next:
+	RESCALE2
+	RESCALE4((CX)(AX*2), Z8, Z9, Z10, Z11)
+	JMP  g40step
+
+g40done:
 	STORE2
-	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
-	VMOVUPS X8, (R11)(R12*2)
+	ROWOUT(Z8, Z9, Z10, Z11, X8, Y8, (CX)(AX*2), (R11)(R12*2))
 	GEMM_NEXT(g40group)
 	VZEROUPPER
 	RET
 
-// func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+// func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // gemmQ4_0x3AVX512 for two x rows, with the same arithmetic per pair: a
 // batched decode step of two sequences unpacks each weight group once for
@@ -218,25 +251,30 @@ g4x2step:
 	X4_0((R8), 64(R8), 128(R8), 192(R8), Z12, Z13, Z14, Z15)
 	X4_0((R8)(AX*1), 64(R8)(AX*1), 128(R8)(AX*1), 192(R8)(AX*1), Z16, Z17, Z18, Z19)
 	W4_0(SI)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z0)
-	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z4)
+	P4_0(Z12, Z13, Z14, Z15, Z0)
+	P4_0(Z16, Z17, Z18, Z19, Z4)
 	W4_0(DI)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z1)
-	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z5)
+	P4_0(Z12, Z13, Z14, Z15, Z1)
+	P4_0(Z16, Z17, Z18, Z19, Z5)
 	W4_0(R14)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z2)
-	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z6)
+	P4_0(Z12, Z13, Z14, Z15, Z2)
+	P4_0(Z16, Z17, Z18, Z19, Z6)
 	W4_0(R13)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
-	P4_0(Z16, Z17, Z18, Z19, (CX)(AX*1), Z7)
-	GEMM_STEP(72, 256, g4x2step)
+	P4_0(Z12, Z13, Z14, Z15, Z3)
+	P4_0(Z16, Z17, Z18, Z19, Z7)
+	GEMM_STEP(72, 256, steps+64(FP), 1, g4x2step, g4x2next, g4x2done)
 
+g4x2next:
+	RESCALE2
+	JMP  g4x2step
+
+g4x2done:
 	STORE2
 	GEMM_NEXT(g4x2group)
 	VZEROUPPER
 	RET
 
-// func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int, cold bool)
+// func gemmQ4_0x1AVX512(out *float32, qs *byte, rs *float32, w *byte, rowBytes int, nw int, ng int, cold bool)
 //
 // gemmQ4_0x3AVX512 for one x row, with the same arithmetic per pair.
 TEXT ·gemmQ4_0x1AVX512(SB), NOSPLIT, $0-57
@@ -249,8 +287,8 @@ TEXT ·gemmQ4_0x1AVX512(SB), NOSPLIT, $0-57
 
 g41group:
 	MOVQ qs+8(FP), R8
-	MOVQ scale+16(FP), CX
-	MOVQ ng+48(FP), R9
+	MOVQ rs+16(FP), CX
+	XORQ R9, R9
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -260,17 +298,21 @@ g41step:
 	PREFETCH_AHEAD(cold+56(FP), g41fetched)
 	X4_0((R8), 64(R8), 128(R8), 192(R8), Z12, Z13, Z14, Z15)
 	W4_0(SI)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z0)
+	P4_0(Z12, Z13, Z14, Z15, Z0)
 	W4_0(DI)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z1)
+	P4_0(Z12, Z13, Z14, Z15, Z1)
 	W4_0(R14)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z2)
+	P4_0(Z12, Z13, Z14, Z15, Z2)
 	W4_0(R13)
-	P4_0(Z12, Z13, Z14, Z15, (CX), Z3)
-	GEMM_STEP(72, 256, g41step)
+	P4_0(Z12, Z13, Z14, Z15, Z3)
+	GEMM_STEP(72, 256, ng+48(FP), 1, g41step, g41next, g41done)
 
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
+g41next:
+	RESCALE4((CX), Z0, Z1, Z2, Z3)
+	JMP  g41step
+
+g41done:
+	ROWOUT(Z0, Z1, Z2, Z3, X0, Y0, (CX), (R11))
 	ADDQ $16, R11
 	MOVQ R13, SI
 	WROWS
@@ -290,17 +332,16 @@ g41step:
 	VPERMW (p), Z30, zd \
 	VCVTPH2PS yd, zd
 
-// P8_0 adds the product of an x row's step (xE, xO; lane scales sc) and
-// a weight row's (zE, zO, zd) into acc.
-#define P8_0(xE, xO, sc, zE, zO, zd, acc) \
+// P8_0 adds the product of an x row's step (xE, xO) and a weight row's
+// (zE, zO, zd) into acc.
+#define P8_0(xE, xO, zE, zO, zd, acc) \
 	VPXORD Z28, Z28, Z28 \
 	VPDPWSSD xE, zE, Z28 \
 	VPDPWSSD xO, zO, Z28 \
 	VCVTDQ2PS Z28, Z28 \
-	VMULPS sc, zd, Z29 \
-	VFMADD231PS Z29, Z28, acc
+	VFMADD231PS zd, Z28, acc
 
-// func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+// func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // out[i*ldo+j] = x row i · weight row j for i < 4 and j < nw (a positive
 // multiple of 4), rows of steps pairs of Q8_0 blocks; cold: prefetch the
@@ -330,38 +371,43 @@ g80step:
 	VMOVDQU64 (R8)(BX*1), Z22
 	VMOVDQU64 64(R8)(BX*1), Z23
 	W8_0(SI, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z0)
-	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z4)
-	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z8)
-	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z12)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z0)
+	P8_0(Z18, Z19, Z24, Z25, Z26, Z4)
+	P8_0(Z20, Z21, Z24, Z25, Z26, Z8)
+	P8_0(Z22, Z23, Z24, Z25, Z26, Z12)
 	W8_0(DI, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z1)
-	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z5)
-	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z9)
-	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z13)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z1)
+	P8_0(Z18, Z19, Z24, Z25, Z26, Z5)
+	P8_0(Z20, Z21, Z24, Z25, Z26, Z9)
+	P8_0(Z22, Z23, Z24, Z25, Z26, Z13)
 	W8_0(R14, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z2)
-	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z6)
-	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z10)
-	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z14)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z2)
+	P8_0(Z18, Z19, Z24, Z25, Z26, Z6)
+	P8_0(Z20, Z21, Z24, Z25, Z26, Z10)
+	P8_0(Z22, Z23, Z24, Z25, Z26, Z14)
 	W8_0(R13, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z3)
-	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z7)
-	P8_0(Z20, Z21, (CX)(AX*2), Z24, Z25, Z26, Z11)
-	P8_0(Z22, Z23, (CX)(BX*1), Z24, Z25, Z26, Z15)
-	GEMM_STEP(68, 128, g80step)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z3)
+	P8_0(Z18, Z19, Z24, Z25, Z26, Z7)
+	P8_0(Z20, Z21, Z24, Z25, Z26, Z11)
+	P8_0(Z22, Z23, Z24, Z25, Z26, Z15)
+	GEMM_STEP(68, 128, steps+64(FP), 3, g80step, g80next, g80done)
 
+g80next:
+	RESCALE2
+	RESCALE4((CX)(AX*2), Z8, Z9, Z10, Z11)
+	RESCALE4((CX)(BX*1), Z12, Z13, Z14, Z15)
+	JMP  g80step
+
+g80done:
 	STORE2
-	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
-	VMOVUPS X8, (R11)(R12*2)
-	ROWSUM4(Z12, Z13, Z14, Z15, X12, Y12)
+	ROWOUT(Z8, Z9, Z10, Z11, X8, Y8, (CX)(AX*2), (R11)(R12*2))
 	LEAQ (R12)(R12*2), R15
-	VMOVUPS X12, (R11)(R15*1)
+	ROWOUT(Z12, Z13, Z14, Z15, X12, Y12, (CX)(BX*1), (R11)(R15*1))
 	GEMM_NEXT(g80group)
 	VZEROUPPER
 	RET
 
-// func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+// func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // gemmQ8_0x4AVX512 for two x rows, with the same arithmetic per pair: a
 // batched decode step of two sequences unpacks each weight block once for
@@ -381,25 +427,30 @@ g82step:
 	VMOVDQU64 (R8)(AX*1), Z18
 	VMOVDQU64 64(R8)(AX*1), Z19
 	W8_0(SI, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z0)
-	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z4)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z0)
+	P8_0(Z18, Z19, Z24, Z25, Z26, Z4)
 	W8_0(DI, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z1)
-	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z5)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z1)
+	P8_0(Z18, Z19, Z24, Z25, Z26, Z5)
 	W8_0(R14, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z2)
-	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z6)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z2)
+	P8_0(Z18, Z19, Z24, Z25, Z26, Z6)
 	W8_0(R13, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z3)
-	P8_0(Z18, Z19, (CX)(AX*1), Z24, Z25, Z26, Z7)
-	GEMM_STEP(68, 128, g82step)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z3)
+	P8_0(Z18, Z19, Z24, Z25, Z26, Z7)
+	GEMM_STEP(68, 128, steps+64(FP), 3, g82step, g82next, g82done)
 
+g82next:
+	RESCALE2
+	JMP  g82step
+
+g82done:
 	STORE2
 	GEMM_NEXT(g82group)
 	VZEROUPPER
 	RET
 
-// func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int, cold bool)
+// func gemmQ8_0x1AVX512(out *float32, qs *byte, rs *float32, w *byte, rowBytes int, nw int, np int, cold bool)
 //
 // gemmQ8_0x4AVX512 for one x row, with the same arithmetic per pair.
 TEXT ·gemmQ8_0x1AVX512(SB), NOSPLIT, $0-57
@@ -412,8 +463,8 @@ TEXT ·gemmQ8_0x1AVX512(SB), NOSPLIT, $0-57
 
 g81group:
 	MOVQ qs+8(FP), R8
-	MOVQ scale+16(FP), CX
-	MOVQ np+48(FP), R9
+	MOVQ rs+16(FP), CX
+	XORQ R9, R9
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -424,17 +475,21 @@ g81step:
 	VMOVDQU64 (R8), Z16
 	VMOVDQU64 64(R8), Z17
 	W8_0(SI, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z0)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z0)
 	W8_0(DI, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z1)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z1)
 	W8_0(R14, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z2)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z2)
 	W8_0(R13, Y24, Z24, Z25, Z26, Y26)
-	P8_0(Z16, Z17, (CX), Z24, Z25, Z26, Z3)
-	GEMM_STEP(68, 128, g81step)
+	P8_0(Z16, Z17, Z24, Z25, Z26, Z3)
+	GEMM_STEP(68, 128, np+48(FP), 3, g81step, g81next, g81done)
 
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
+g81next:
+	RESCALE4((CX), Z0, Z1, Z2, Z3)
+	JMP  g81step
+
+g81done:
+	ROWOUT(Z0, Z1, Z2, Z3, X0, Y0, (CX), (R11))
 	ADDQ $16, R11
 	MOVQ R13, SI
 	WROWS
@@ -444,18 +499,17 @@ g81step:
 	RET
 
 // P4_0M is P4_0 with the x row's group read from memory at q (4 steps of
-// 64 bytes) and its lane scales at sc.
-#define P4_0M(q, sc, acc) \
+// 64 bytes).
+#define P4_0M(q, acc) \
 	VPXORD Z29, Z29, Z29 \
 	VPDPWSSD q, Z25, Z29 \
 	VPDPWSSD 64 q, Z26, Z29 \
 	VPDPWSSD 128 q, Z27, Z29 \
 	VPDPWSSD 192 q, Z24, Z29 \
 	VCVTDQ2PS Z29, Z29 \
-	VMULPS sc, Z28, Z30 \
-	VFMADD231PS Z30, Z29, acc
+	VFMADD231PS Z28, Z29, acc
 
-// func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+// func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 //
 // gemmQ4_0x3AVX512 for six x rows, read from memory by the multiply-adds
 // (the weights' unpacking is shared by six rows instead of three).
@@ -484,46 +538,51 @@ g46group:
 g46step:
 	PREFETCH_AHEAD(cold+72(FP), g46fetched)
 	W4_0(SI)
-	P4_0M((R8), (CX), Z0)
-	P4_0M((R8)(AX*1), (CX)(AX*1), Z4)
-	P4_0M((R8)(AX*2), (CX)(AX*2), Z8)
-	P4_0M((R8)(BX*1), (CX)(BX*1), Z12)
-	P4_0M((R8)(AX*4), (CX)(AX*4), Z16)
-	P4_0M((R8)(R15*1), (CX)(R15*1), Z20)
+	P4_0M((R8), Z0)
+	P4_0M((R8)(AX*1), Z4)
+	P4_0M((R8)(AX*2), Z8)
+	P4_0M((R8)(BX*1), Z12)
+	P4_0M((R8)(AX*4), Z16)
+	P4_0M((R8)(R15*1), Z20)
 	W4_0(DI)
-	P4_0M((R8), (CX), Z1)
-	P4_0M((R8)(AX*1), (CX)(AX*1), Z5)
-	P4_0M((R8)(AX*2), (CX)(AX*2), Z9)
-	P4_0M((R8)(BX*1), (CX)(BX*1), Z13)
-	P4_0M((R8)(AX*4), (CX)(AX*4), Z17)
-	P4_0M((R8)(R15*1), (CX)(R15*1), Z21)
+	P4_0M((R8), Z1)
+	P4_0M((R8)(AX*1), Z5)
+	P4_0M((R8)(AX*2), Z9)
+	P4_0M((R8)(BX*1), Z13)
+	P4_0M((R8)(AX*4), Z17)
+	P4_0M((R8)(R15*1), Z21)
 	W4_0(R14)
-	P4_0M((R8), (CX), Z2)
-	P4_0M((R8)(AX*1), (CX)(AX*1), Z6)
-	P4_0M((R8)(AX*2), (CX)(AX*2), Z10)
-	P4_0M((R8)(BX*1), (CX)(BX*1), Z14)
-	P4_0M((R8)(AX*4), (CX)(AX*4), Z18)
-	P4_0M((R8)(R15*1), (CX)(R15*1), Z22)
+	P4_0M((R8), Z2)
+	P4_0M((R8)(AX*1), Z6)
+	P4_0M((R8)(AX*2), Z10)
+	P4_0M((R8)(BX*1), Z14)
+	P4_0M((R8)(AX*4), Z18)
+	P4_0M((R8)(R15*1), Z22)
 	W4_0(R13)
-	P4_0M((R8), (CX), Z3)
-	P4_0M((R8)(AX*1), (CX)(AX*1), Z7)
-	P4_0M((R8)(AX*2), (CX)(AX*2), Z11)
-	P4_0M((R8)(BX*1), (CX)(BX*1), Z15)
-	P4_0M((R8)(AX*4), (CX)(AX*4), Z19)
-	P4_0M((R8)(R15*1), (CX)(R15*1), Z23)
-	GEMM_STEP(72, 256, g46step)
+	P4_0M((R8), Z3)
+	P4_0M((R8)(AX*1), Z7)
+	P4_0M((R8)(AX*2), Z11)
+	P4_0M((R8)(BX*1), Z15)
+	P4_0M((R8)(AX*4), Z19)
+	P4_0M((R8)(R15*1), Z23)
+	GEMM_STEP(72, 256, steps+64(FP), 1, g46step, g46next, g46done)
 
+g46next:
+	RESCALE2
+	RESCALE4((CX)(AX*2), Z8, Z9, Z10, Z11)
+	RESCALE4((CX)(BX*1), Z12, Z13, Z14, Z15)
+	RESCALE4((CX)(AX*4), Z16, Z17, Z18, Z19)
+	RESCALE4((CX)(R15*1), Z20, Z21, Z22, Z23)
+	JMP  g46step
+
+g46done:
 	STORE2
-	ROWSUM4(Z8, Z9, Z10, Z11, X8, Y8)
-	VMOVUPS X8, (R11)(R12*2)
+	ROWOUT(Z8, Z9, Z10, Z11, X8, Y8, (CX)(AX*2), (R11)(R12*2))
 	LEAQ (R12)(R12*2), R8
-	ROWSUM4(Z12, Z13, Z14, Z15, X12, Y12)
-	VMOVUPS X12, (R11)(R8*1)
-	ROWSUM4(Z16, Z17, Z18, Z19, X16, Y16)
-	VMOVUPS X16, (R11)(R12*4)
+	ROWOUT(Z12, Z13, Z14, Z15, X12, Y12, (CX)(BX*1), (R11)(R8*1))
+	ROWOUT(Z16, Z17, Z18, Z19, X16, Y16, (CX)(AX*4), (R11)(R12*4))
 	LEAQ (R12)(R12*4), R8
-	ROWSUM4(Z20, Z21, Z22, Z23, X20, Y20)
-	VMOVUPS X20, (R11)(R8*1)
+	ROWOUT(Z20, Z21, Z22, Z23, X20, Y20, (CX)(R15*1), (R11)(R8*1))
 	GEMM_NEXT(g46group)
 	VZEROUPPER
 	RET

@@ -387,6 +387,27 @@ func quantActAVX2(x *float32, nb int, qs *byte, d *float32, sum *int32, lo, hi *
 //go:noescape
 func quantActAVX512(x *float32, nb int, qs *byte, d *float32, sum *int32, lo, hi *int64, period int)
 
+//go:noescape
+func blockMaxAVX2(x *float32, nb int, m *float32)
+
+//go:noescape
+func blockMaxAVX512(x *float32, nb int, m *float32)
+
+// archBlockMax sets m[b] to max|x| over block b of 32 (NaN where the block
+// holds a NaN or an infinity), as blockMax does; it reports whether it
+// ran.
+func archBlockMax(x, m []float32) bool {
+	if !useAsm {
+		return false
+	}
+	if useAVX512 {
+		blockMaxAVX512(&x[0], len(x)/32, &m[0])
+	} else {
+		blockMaxAVX2(&x[0], len(x)/32, &m[0])
+	}
+	return true
+}
+
 // Where the quants of each block of a period go (see quantActAVX512):
 // element order, whole Q4_0 groups, and Q4_K halves.
 var (
@@ -398,8 +419,8 @@ var (
 	actHiQ4K   = [4]int64{16, 80, 48, 112}
 )
 
-// archQuantizeAct is QuantizeAct's assembly path for the block scales,
-// sums and quants; it reports whether it ran.
+// archQuantizeAct is QuantizeAct's assembly path for the quants and the
+// blocks' sums, with the scales d set; it reports whether it ran.
 func archQuantizeAct(t graph.DType, x []float32, qs []byte, d []float32, sum []int32) bool {
 	if !useAsm {
 		return false
@@ -428,19 +449,19 @@ func archQuantizeAct(t graph.DType, x []float32, qs []byte, d []float32, sum []i
 }
 
 //go:noescape
-func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+func gemvQ4_0AVX512(w *byte, rows int, qs *byte, init *int32, rs *float32, ng int, out *float32)
 
 //go:noescape
-func gemvQ4_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, ng int, outa *float32, outb *float32)
+func gemvQ4_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, rs *float32, ng int, outa *float32, outb *float32)
 
 //go:noescape
 func gemvQ6Kx2AVX512(wa *byte, wb *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, outa *float32, outb *float32)
 
 //go:noescape
-func gemvQ8_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, scale *float32, np int, outa *float32, outb *float32)
+func gemvQ8_0x2AVX512(wa *byte, wb *byte, rows int, qs *byte, rs *float32, np int, outa *float32, outb *float32)
 
 //go:noescape
-func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
+func gemvQ8_0AVX512(w *byte, rows int, qs *byte, init *int32, rs *float32, nb int, out *float32)
 
 //go:noescape
 func gemvQ4KAVX512(w *byte, rows int, qs *byte, scale *float32, d *float32, sum *int32, nsb int, out *float32)
@@ -472,13 +493,18 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 	}
 	l := layoutFor(t, k)
 	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
-	// The kernels of the level in use; both levels take the same arguments.
+	// The kernels of the level in use; both levels take the same
+	// arguments, but the AVX-512 Q4_0 and Q8_0 kernels read the
+	// super-blocks' ratios and scales (rs) where the others read the lane
+	// scales.
 	q40, q80, q4k, q6k := gemvQ4_0AVX512, gemvQ8_0AVX512, gemvQ4KAVX512, gemvQ6KAVX512
+	rs := (*float32)(unsafe.Pointer(&act[l.rs]))
 	if !useAVX512 {
 		q40, q80, q4k, q6k = gemvQ4_0AVX2, gemvQ8_0AVX2, gemvQ4KAVX2, gemvQ6KAVX2
 		if useVNNI {
 			q40 = gemvQ4_0VNNI
 		}
+		rs = scale
 	}
 	switch t {
 	case graph.Q4_0:
@@ -487,18 +513,18 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 			return false
 		}
 		if k%128 == 0 {
-			q40(&w[0], len(out), qs, init, scale, ng, &out[0])
+			q40(&w[0], len(out), qs, init, rs, ng, &out[0])
 			return true
 		}
 		// Whole groups in assembly, the trailing blocks in Go, row by row.
 		for r := range out {
 			row := w[r*rowBytes : (r+1)*rowBytes]
-			q40(&row[0], 1, qs, init, scale, ng, &out[r])
+			q40(&row[0], 1, qs, init, rs, ng, &out[r])
 			out[r] += dotActGo(t, row, act, l, 4*ng)
 		}
 		return true
 	case graph.Q8_0:
-		q80(&w[0], len(out), qs, init, scale, k/32, &out[0])
+		q80(&w[0], len(out), qs, init, rs, k/32, &out[0])
 		return true
 	case graph.Q4_K:
 		d, sum := (*float32)(unsafe.Pointer(&act[l.d])), (*int32)(unsafe.Pointer(&act[l.sum]))
@@ -512,10 +538,10 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 }
 
 //go:noescape
-func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+func gemmQ4_0x3AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 //go:noescape
-func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+func gemmQ4_0x6AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 // gemmRows6 selects the six-row Q4_0 GEMM kernel (10-20% faster than the
 // three-row one on 126×64×2048 blocks: the weights' unpacking is shared by
@@ -535,19 +561,19 @@ const gemmRows6 = true
 const gemmSlice = 8
 
 //go:noescape
-func gemmQ4_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, ng int, cold bool)
+func gemmQ4_0x1AVX512(out *float32, qs *byte, rs *float32, w *byte, rowBytes int, nw int, ng int, cold bool)
 
 //go:noescape
-func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+func gemmQ8_0x4AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 //go:noescape
-func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+func gemmQ4_0x2AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 //go:noescape
-func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, scale *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
+func gemmQ8_0x2AVX512(out *float32, ldo int, qs *byte, rs *float32, stride int, w *byte, rowBytes int, nw int, steps int, cold bool)
 
 //go:noescape
-func gemmQ8_0x1AVX512(out *float32, qs *byte, scale *float32, w *byte, rowBytes int, nw int, np int, cold bool)
+func gemmQ8_0x1AVX512(out *float32, qs *byte, rs *float32, w *byte, rowBytes int, nw int, np int, cold bool)
 
 // archGemv2 reports whether archGemvAct2 has a kernel for k elements of
 // type t.
@@ -565,11 +591,12 @@ func archGemvAct2(t graph.DType, w1, w2 []byte, n int, act []byte, k int, out1, 
 	}
 	l := layoutFor(t, k)
 	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
+	rs := (*float32)(unsafe.Pointer(&act[l.rs]))
 	switch t {
 	case graph.Q4_0:
-		gemvQ4_0x2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/128, &out1[0], &out2[0])
+		gemvQ4_0x2AVX512(&w1[0], &w2[0], n, qs, init, rs, k/128, &out1[0], &out2[0])
 	case graph.Q8_0:
-		gemvQ8_0x2AVX512(&w1[0], &w2[0], n, qs, scale, k/64, &out1[0], &out2[0])
+		gemvQ8_0x2AVX512(&w1[0], &w2[0], n, qs, rs, k/64, &out1[0], &out2[0])
 	default:
 		gemvQ6Kx2AVX512(&w1[0], &w2[0], n, qs, init, scale, k/256, &out1[0], &out2[0])
 	}
@@ -603,7 +630,7 @@ func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 	r4 := rows &^ 3
 	ptrs := func(i int) (*byte, *float32) {
 		a := acts[i*stride:]
-		return &a[l.qs], (*float32)(unsafe.Pointer(&a[l.scale]))
+		return &a[l.qs], (*float32)(unsafe.Pointer(&a[l.rs]))
 	}
 	slice := r4
 	if m > blk && m <= 8 {
@@ -616,31 +643,31 @@ func archGemmAct(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 		// prefetches ahead; the others find them in the cache.
 		i := 0
 		for ; t == graph.Q4_0 && gemmRows6 && i+6 <= m; i += 6 {
-			qs, scale := ptrs(i)
-			gemmQ4_0x6AVX512(&out[i*ldo+j0], ldo, qs, scale, stride, wj, rowBytes, n, steps, i == 0)
+			qs, rs := ptrs(i)
+			gemmQ4_0x6AVX512(&out[i*ldo+j0], ldo, qs, rs, stride, wj, rowBytes, n, steps, i == 0)
 		}
 		for ; i+blk <= m; i += blk {
-			qs, scale := ptrs(i)
+			qs, rs := ptrs(i)
 			if t == graph.Q4_0 {
-				gemmQ4_0x3AVX512(&out[i*ldo+j0], ldo, qs, scale, stride, wj, rowBytes, n, steps, i == 0)
+				gemmQ4_0x3AVX512(&out[i*ldo+j0], ldo, qs, rs, stride, wj, rowBytes, n, steps, i == 0)
 			} else {
-				gemmQ8_0x4AVX512(&out[i*ldo+j0], ldo, qs, scale, stride, wj, rowBytes, n, steps, i == 0)
+				gemmQ8_0x4AVX512(&out[i*ldo+j0], ldo, qs, rs, stride, wj, rowBytes, n, steps, i == 0)
 			}
 		}
 		for ; i+2 <= m; i += 2 {
-			qs, scale := ptrs(i)
+			qs, rs := ptrs(i)
 			if t == graph.Q4_0 {
-				gemmQ4_0x2AVX512(&out[i*ldo+j0], ldo, qs, scale, stride, wj, rowBytes, n, steps, i == 0)
+				gemmQ4_0x2AVX512(&out[i*ldo+j0], ldo, qs, rs, stride, wj, rowBytes, n, steps, i == 0)
 			} else {
-				gemmQ8_0x2AVX512(&out[i*ldo+j0], ldo, qs, scale, stride, wj, rowBytes, n, steps, i == 0)
+				gemmQ8_0x2AVX512(&out[i*ldo+j0], ldo, qs, rs, stride, wj, rowBytes, n, steps, i == 0)
 			}
 		}
 		for ; i < m; i++ {
-			qs, scale := ptrs(i)
+			qs, rs := ptrs(i)
 			if t == graph.Q4_0 {
-				gemmQ4_0x1AVX512(&out[i*ldo+j0], qs, scale, wj, rowBytes, n, steps, i == 0)
+				gemmQ4_0x1AVX512(&out[i*ldo+j0], qs, rs, wj, rowBytes, n, steps, i == 0)
 			} else {
-				gemmQ8_0x1AVX512(&out[i*ldo+j0], qs, scale, wj, rowBytes, n, steps, i == 0)
+				gemmQ8_0x1AVX512(&out[i*ldo+j0], qs, rs, wj, rowBytes, n, steps, i == 0)
 			}
 		}
 	}

@@ -52,6 +52,10 @@ func archScale([]float32, float32, []float32) int { return 0 }
 // archGemmF32 is GemmF32's assembly path: there is none here.
 func archGemmF32([]float32, int, []float32, int, []float32, int, int) bool { return false }
 
+// archBlockMax is QuantizeAct's assembly path for the blocks' max|x|:
+// there is none here.
+func archBlockMax(_, _ []float32) bool { return false }
+
 // archQuantizeAct is QuantizeAct's assembly path: there is none here.
 func archQuantizeAct(graph.DType, []float32, []byte, []float32, []int32) bool { return false }
 
