@@ -25,7 +25,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.device, "device", "auto", "device: "+deviceForms()+" (see golem devices)")
 	cmd.Flags().IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
 	cmd.Flags().IntVarP(&f.ctx, "ctx-size", "c", 0, fmt.Sprintf("context length in tokens (0: the model's trained context, at most %d)", golem.DefaultContext))
-	cmd.Flags().StringVar(&f.kvType, "kv-type", "f32", "KV cache element type: f32, f16 or bf16")
+	cmd.Flags().StringVar(&f.kvType, "kv-type", "f16", "KV cache element type: f16, f32 or bf16")
 	_ = cmd.MarkFlagRequired("model")
 }
 
