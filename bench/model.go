@@ -25,6 +25,13 @@ type ModelOptions struct {
 	// Gen is the tokens of each decode run (tg); 0 means 128, a negative
 	// value skips the decode test.
 	Gen int
+	// Depth is the tokens already in the KV cache when each timed run
+	// starts, as llama-bench's -d: random tokens fed once before the
+	// warm-up, untimed, so that pp and tg measure prefill and decode
+	// attending to Depth earlier tokens. Rows name it: tg128@d512. Not
+	// with Parallel (whose sequences' prompts would be prefilled between
+	// the others' timed decode steps).
+	Depth int
 	// KVType is the KV cache dtype (F32, F16 or BF16: graph.KVTypes; the
 	// zero value is F32).
 	KVType graph.DType
@@ -74,6 +81,9 @@ func (mo ModelOptions) Validate() error {
 	if mo.HostBandwidthBytes < 0 {
 		return s.Fail("HostBandwidthBytes", mo.HostBandwidthBytes, "0 or more")
 	}
+	if mo.Depth < 0 || (mo.Depth > 0 && len(mo.Parallel) > 0) {
+		return s.Fail("Depth", mo.Depth, "0 or more, and 0 with Parallel")
+	}
 	return nil
 }
 
@@ -82,13 +92,18 @@ type modelTest struct {
 	kind   string // "pp" or "tg"
 	tokens int
 	seqs   int // tg of seqs sequences decoded together (0: one session)
+	depth  int // tokens in the cache before each timed run
 }
 
 func (t modelTest) String() string {
+	name := fmt.Sprintf("%s%d", t.kind, t.tokens)
 	if t.seqs > 0 {
-		return fmt.Sprintf("%s%dx%d", t.kind, t.tokens, t.seqs)
+		name += fmt.Sprintf("x%d", t.seqs)
 	}
-	return fmt.Sprintf("%s%d", t.kind, t.tokens)
+	if t.depth > 0 {
+		name += fmt.Sprintf("@d%d", t.depth)
+	}
+	return name
 }
 
 // RunModel measures end-to-end throughput of the model in src on every
@@ -115,9 +130,9 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 	var tests []modelTest
 	switch {
 	case mo.Prompt == 0:
-		tests = append(tests, modelTest{kind: "pp", tokens: 512})
+		tests = append(tests, modelTest{kind: "pp", tokens: 512, depth: mo.Depth})
 	case mo.Prompt > 0:
-		tests = append(tests, modelTest{kind: "pp", tokens: mo.Prompt})
+		tests = append(tests, modelTest{kind: "pp", tokens: mo.Prompt, depth: mo.Depth})
 	}
 	gen := mo.Gen
 	if gen == 0 {
@@ -130,7 +145,7 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 			tests = append(tests, modelTest{kind: "tg", tokens: gen, seqs: n})
 		}
 	default:
-		tests = append(tests, modelTest{kind: "tg", tokens: gen})
+		tests = append(tests, modelTest{kind: "tg", tokens: gen, depth: mo.Depth})
 	}
 	if len(tests) == 0 {
 		return nil, fmt.Errorf("bench: model %s: neither a prefill nor a decode test", src.Name())
@@ -269,23 +284,30 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 	return rows, nil
 }
 
-// runModelTest runs test t reps times in a fresh session and returns the
-// seconds of each repetition, the device seconds of each (the summed
+// runModelTest runs test t reps times in a fresh session (t.depth random
+// tokens fed first, untimed, and kept before each repetition) and returns
+// the seconds of each repetition, the device seconds of each (the summed
 // per-op device times of its program runs; nil when the backend reports
 // none), with host set the host's read bandwidth sampled before the
 // first repetition and after each (reps+1 samples), and the per-op
 // timings of the last run of each program.
 func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t modelTest, reps int, warm bool, rng *rand.Rand,
 	vocab int, host *hostReader) (times, dev, samples []float64, profile []runtime.ProgramTimings, err error) {
-	s, err := m.NewSession(runtime.SessionOptions{Context: t.tokens, KVType: kv, Chunk: t.tokens})
+	s, err := m.NewSession(runtime.SessionOptions{Context: t.depth + t.tokens, KVType: kv, Chunk: t.tokens})
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
 	defer s.Close()
-	tokens := make([]int32, t.tokens)
+	tokens := make([]int32, t.depth+t.tokens)
 	for i := range tokens {
 		tokens[i] = int32(rng.IntN(vocab))
 	}
+	if t.depth > 0 {
+		if err := s.Feed(ctx, tokens[:t.depth]); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("depth %d: %w", t.depth, err)
+		}
+	}
+	tokens = tokens[t.depth:]
 	timed := true
 	// feed feeds toks and returns the device seconds of the run (each Feed
 	// here runs one program once: a whole prompt, or one token).
@@ -305,7 +327,7 @@ func runModelTest(ctx context.Context, m *runtime.Model, kv graph.DType, t model
 		return d, nil
 	}
 	once := func(n int) (wall, devSec float64, err error) {
-		s.Rewind(0)
+		s.Rewind(t.depth)
 		start := time.Now()
 		if t.kind == "pp" {
 			if devSec, err = feed(tokens[:n]); err != nil {

@@ -347,6 +347,26 @@ func TestModelBench(t *testing.T) {
 		require.Positive(t, r.Bytes)
 		require.Equal(t, "stories260K", r.Model)
 	}
+	// Depth: the cache holds 40 tokens before each timed run; the decode
+	// test's session ran the prefill that put them there.
+	clear(profiles)
+	mo.Depth = 40
+	rows, err = RunModel(context.Background(), src, mo, o)
+	require.NoError(t, err)
+	require.Equal(t, []string{"pp32@d40", "tg8@d40"}, []string{rows[0].Case, rows[1].Case})
+	for _, r := range rows {
+		require.Empty(t, r.Error)
+		require.Positive(t, r.TokensPerS)
+	}
+	var kinds []string
+	for _, p := range profiles["tg8@d40"] {
+		kinds = append(kinds, fmt.Sprintf("%s%d", p.Kind, p.Tokens))
+	}
+	require.Equal(t, []string{"prefill8", "decode1"}, kinds, "the depth's prefill, then the timed decode steps")
+	mo.Depth = 0
+	require.ErrorContains(t, ModelOptions{Depth: -1}.Validate(), "ModelOptions.Depth -1")
+	require.ErrorContains(t, ModelOptions{Depth: 8, Parallel: []int{2}}.Validate(), "ModelOptions.Depth 8")
+
 	_, err = RunModel(context.Background(), src, ModelOptions{Prompt: -1, Gen: -1}, o)
 	require.Error(t, err)
 

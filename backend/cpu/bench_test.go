@@ -125,7 +125,7 @@ func BenchmarkAttentionKV(b *testing.B) {
 		name       string
 		hq, hkv, d int
 	}{{"110m", 12, 12, 64}, {"tinyllama", 32, 4, 64}} {
-		for _, sk := range []int{128, 512} {
+		for _, sk := range []int{128, 512, 1024} {
 			for _, dt := range []graph.DType{graph.F32, graph.F16} {
 				b.Run(fmt.Sprintf("%s/kv%d/%s", s.name, sk, dt), func(b *testing.B) {
 					p := benchProgram(b, func(g *graph.Builder) []*graph.Node {
@@ -138,6 +138,33 @@ func BenchmarkAttentionKV(b *testing.B) {
 					runBench(b, p)
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkAttentionLayers is the decode attention of a whole 110M-shape
+// step at depth: 12 layers' nodes, each over its own f16 or f32 cache of
+// 1024 or 4096 positions (37 MB and up of f16 in all, far past the L2),
+// so that the cache is read from memory as in a long conversation; the
+// byte rate is the cache bytes per second.
+func BenchmarkAttentionLayers(b *testing.B) {
+	const layers, h, d = 12, 12, 64
+	for _, sk := range []int{1024, 4096} {
+		for _, dt := range []graph.DType{graph.F32, graph.F16} {
+			b.Run(fmt.Sprintf("kv%d/%s", sk, dt), func(b *testing.B) {
+				p := benchProgram(b, func(g *graph.Builder) []*graph.Node {
+					var outs []*graph.Node
+					for l := range layers {
+						q := g.Input(fmt.Sprintf("q%d", l), graph.F32, 1, h, d)
+						k := g.Input(fmt.Sprintf("k%d", l), dt, sk, h, d)
+						v := g.Input(fmt.Sprintf("v%d", l), dt, sk, h, d)
+						outs = append(outs, g.Attention(q, k, v, graph.AttentionOpts{Causal: true}))
+					}
+					return outs
+				}, nil)
+				b.SetBytes(int64(layers * sk * h * d * 2 * dt.BlockBytes()))
+				runBench(b, p)
+			})
 		}
 	}
 }

@@ -5,7 +5,15 @@
 
 // AVX-512 kernels of attention over a block of cache rows (keys or values
 // of one kv head at a fixed stride): one call per head and block instead
-// of one per key.
+// of one per key. Each prefetches the rows 2^ROWSAHEAD rows ahead of those
+// it reads: a head's rows are a few cache lines every stride bytes (the
+// cache row holds every kv head of a position), a pattern the hardware
+// prefetchers do not follow across pages, so that without it the kernels
+// waited on memory (BenchmarkAttentionLayers, 12 layers of 4096 cached f16
+// positions: 23 GB/s without, 30 GB/s with 16 rows ahead; 8, 32 and 64 no
+// better).
+
+#define ROWSAHEAD 4
 
 // func dotRowsF32AVX512(q *float32, d int, rows *float32, stride int, n int, out *float32)
 //
@@ -19,11 +27,16 @@ TEXT ·dotRowsF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ stride+24(FP), DX
 	MOVQ n+32(FP), R10
 	MOVQ out+40(FP), R11
+	MOVQ DX, R15
+	SHLQ $ROWSAHEAD, R15
 
 drf32:
 	LEAQ (SI)(DX*1), DI
 	LEAQ (DI)(DX*1), BX
 	LEAQ (BX)(DX*1), R9
+	LEAQ (SI)(R15*1), R12
+	LEAQ (DI)(R15*1), R13
+	LEAQ (BX)(R15*1), R14
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -31,6 +44,10 @@ drf32:
 	XORQ AX, AX
 
 drf32k:
+	PREFETCHT0 (R12)(AX*1)
+	PREFETCHT0 (R13)(AX*1)
+	PREFETCHT0 (R14)(AX*1)
+	PREFETCHT0 (R9)(R15*1)
 	VMOVUPS (R8)(AX*1), Z28
 	VFMADD231PS (SI)(AX*1), Z28, Z0
 	VFMADD231PS (DI)(AX*1), Z28, Z1
@@ -60,11 +77,16 @@ TEXT ·dotRowsF16AVX512(SB), NOSPLIT, $0-48
 	MOVQ stride+24(FP), DX
 	MOVQ n+32(FP), R10
 	MOVQ out+40(FP), R11
+	MOVQ DX, R15
+	SHLQ $ROWSAHEAD, R15
 
 drf16:
 	LEAQ (SI)(DX*1), DI
 	LEAQ (DI)(DX*1), BX
 	LEAQ (BX)(DX*1), R9
+	LEAQ (SI)(R15*1), R12
+	LEAQ (DI)(R15*1), R13
+	LEAQ (BX)(R15*1), R14
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -72,6 +94,10 @@ drf16:
 	XORQ AX, AX
 
 drf16k:
+	PREFETCHT0 (R12)(AX*1)
+	PREFETCHT0 (R13)(AX*1)
+	PREFETCHT0 (R14)(AX*1)
+	PREFETCHT0 (R9)(R15*1)
 	VMOVUPS (R8)(AX*2), Z28
 	VCVTPH2PS (SI)(AX*1), Z4
 	VCVTPH2PS (DI)(AX*1), Z5
@@ -103,6 +129,8 @@ TEXT ·axpyRowsF32AVX512(SB), NOSPLIT, $0-48
 	MOVQ stride+16(FP), DX
 	MOVQ acc+32(FP), DI
 	MOVQ d+40(FP), R10
+	MOVQ DX, R15
+	SHLQ $ROWSAHEAD, R15
 
 arf32chunk:
 	VMOVUPS (DI), Z0
@@ -114,6 +142,10 @@ arf32chunk:
 	MOVQ SI, BX
 
 arf32row:
+	PREFETCHT0 (BX)(R15*1)
+	PREFETCHT0 64(BX)(R15*1)
+	PREFETCHT0 128(BX)(R15*1)
+	PREFETCHT0 192(BX)(R15*1)
 	VBROADCASTSS (R8), Z28
 	VFMADD231PS (BX), Z28, Z0
 	VFMADD231PS 64(BX), Z28, Z1
@@ -143,6 +175,8 @@ TEXT ·axpyRowsF16AVX512(SB), NOSPLIT, $0-48
 	MOVQ stride+16(FP), DX
 	MOVQ acc+32(FP), DI
 	MOVQ d+40(FP), R10
+	MOVQ DX, R15
+	SHLQ $ROWSAHEAD, R15
 
 arf16chunk:
 	VMOVUPS (DI), Z0
@@ -154,6 +188,8 @@ arf16chunk:
 	MOVQ SI, BX
 
 arf16row:
+	PREFETCHT0 (BX)(R15*1)
+	PREFETCHT0 64(BX)(R15*1)
 	VBROADCASTSS (R8), Z28
 	VCVTPH2PS (BX), Z4
 	VCVTPH2PS 32(BX), Z5

@@ -321,6 +321,7 @@ func newBenchModelCmd() *cobra.Command {
 		path, shape   string
 		types         []string
 		prompt, gen   int
+		depth         int
 		kvType, vocab string
 		seed          uint64
 		parallel      []int
@@ -379,7 +380,7 @@ or a custom spec), written to a temporary file in each --type.`,
 			if err != nil {
 				return err
 			}
-			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, KVType: kv, Parallel: parallel, HostBandwidth: hostBW}
+			mo := bench.ModelOptions{Prompt: prompt, Gen: gen, Depth: depth, KVType: kv, Parallel: parallel, HostBandwidth: hostBW}
 			if err := mo.Validate(); err != nil {
 				return err
 			}
@@ -469,6 +470,7 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().Uint64Var(&seed, "model-seed", 1, "seed of the synthetic weights")
 	cmd.Flags().IntVarP(&prompt, "n-prompt", "p", 512, "prompt tokens of the prefill test (0: skip it)")
 	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
+	cmd.Flags().IntVarP(&depth, "n-depth", "d", 0, "random tokens already in the KV cache when each timed run starts, as llama-bench -d (not with --parallel)")
 	cmd.Flags().StringVar(&kvType, "kv-type", "f16", "KV cache element type: f16, f32 or bf16")
 	cmd.Flags().IntSliceVar(&parallel, "parallel", nil, "decode tests of N sequences decoded together, for each N (e.g. 1,2,4,8)")
 	cmd.Flags().BoolVar(&profile, "profile", false, "print the per-op device times (count, launches, device time, share) of each test's last prefill or decode step (or batched decode step) on stderr")

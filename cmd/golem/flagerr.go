@@ -38,6 +38,7 @@ var optionFlags = map[string]string{
 	"bench.Options.Threads":                  "threads",
 	"bench.ModelOptions.KVType":              "kv-type",
 	"bench.ModelOptions.Parallel":            "parallel",
+	"bench.ModelOptions.Depth":               "n-depth",
 }
 
 // flagError rewrites an option error whose field a flag of cmd sets as
