@@ -543,10 +543,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 		part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):]
 		for h := range a.Hq {
 			sh := scores[h*KB : h*KB+nb]
-			bm := negInf
-			for _, s := range sh {
-				bm = max(bm, s)
-			}
+			bm := quant.MaxF32(sh)
 			var total float32
 			if bm == negInf {
 				clear(sh)

@@ -742,6 +742,20 @@ func expSumAVX512(x *float32, n int, m float32) float32
 //go:noescape
 func swigluAVX512(out, x, y *float32, n int)
 
+//go:noescape
+func maxAVX512(x *float32, n int) (m float32, nan bool)
+
+// archMaxF32 does the first len(x)&^15 elements of MaxF32 on AVX-512 and
+// returns how many, their maximum and whether one was NaN.
+func archMaxF32(x []float32) (int, float32, bool) {
+	n := len(x) &^ 15
+	if !useAVX512 || n == 0 {
+		return 0, 0, false
+	}
+	m, nan := maxAVX512(&x[0], n)
+	return n, m, nan
+}
+
 // archExpSum does ExpSum on AVX-512 and returns how many elements it did
 // (all of them, or none without AVX-512) and their sum.
 func archExpSum(x []float32, m float32) (int, float32) {

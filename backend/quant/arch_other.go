@@ -84,6 +84,9 @@ func archGemmShare(graph.DType) int { return 0 }
 // archGemvF32 does no rows of GemvF32: there is no assembly here.
 func archGemvF32([]float32, int, []float32, []float32) int { return 0 }
 
+// archMaxF32 does no prefix of MaxF32: there is no assembly here.
+func archMaxF32([]float32) (int, float32, bool) { return 0, 0, false }
+
 // archExpSum does no prefix of ExpSum: there is no assembly here.
 func archExpSum([]float32, float32) (int, float32) { return 0, 0 }
 

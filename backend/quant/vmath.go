@@ -69,6 +69,23 @@ func ExpSum(x []float32, m float32) float32 {
 	return s
 }
 
+// MaxF32 returns the largest element of x: -Inf when x is empty, NaN when
+// x holds a NaN, as a loop of the builtin max returns (but for the sign of
+// a zero maximum, which either of ±0 may give).
+func MaxF32(x []float32) float32 {
+	done, m, nan := archMaxF32(x)
+	if nan {
+		return float32(math.NaN())
+	}
+	if done == 0 {
+		m = float32(math.Inf(-1))
+	}
+	for _, v := range x[done:] {
+		m = max(m, v)
+	}
+	return m
+}
+
 // SiLU sets out[i] = silu(x[i]) for i < len(x). It panics if out is
 // shorter than x.
 func SiLU(out, x []float32) {

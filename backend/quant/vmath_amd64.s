@@ -220,3 +220,56 @@ ef16:
 	JNZ  ef16
 	VZEROUPPER
 	RET
+
+// func maxAVX512(x *float32, n int) (m float32, nan bool)
+//
+// m = the largest of x[:n] (n a positive multiple of 16) and whether one
+// of them is NaN (VMAXPS would drop it), in two chains of VMAXPS.
+TEXT ·maxAVX512(SB), NOSPLIT, $0-21
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Z0
+	VMOVUPS Z0, Z1
+	VCMPPS $3, Z0, Z0, K1 // unordered: NaN lanes
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JZ   mxreduce
+	CMPQ CX, $16
+	JEQ  mxone
+
+mxloop:
+	VMOVUPS (SI), Z2
+	VMOVUPS 64(SI), Z3
+	VCMPPS $3, Z2, Z2, K2
+	VCMPPS $3, Z3, Z3, K3
+	KORW K2, K1, K1
+	KORW K3, K1, K1
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z3, Z1, Z1
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JZ   mxreduce
+	CMPQ CX, $16
+	JNE  mxloop
+
+mxone:
+	VMOVUPS (SI), Z2
+	VCMPPS $3, Z2, Z2, K2
+	KORW K2, K1, K1
+	VMAXPS Z2, Z0, Z0
+
+mxreduce:
+	VMAXPS Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VMAXSS X1, X0, X0
+	VMOVSS X0, m+16(FP)
+	KORTESTW K1, K1
+	SETNE nan+20(FP)
+	VZEROUPPER
+	RET

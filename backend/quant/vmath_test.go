@@ -19,6 +19,41 @@ func ulps32(got float32, want float64) float64 {
 	return math.Abs(float64(int64(math.Float32bits(got)) - int64(math.Float32bits(w))))
 }
 
+func TestMaxF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(55, 56))
+	inf := float32(math.Inf(1))
+	for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 47, 48, 64, 100, 1000} {
+		for _, special := range []float32{0, inf, -inf, float32(math.NaN())} {
+			for _, at := range []int{0, n / 2, n - 1} {
+				if n == 0 && at != 0 {
+					continue
+				}
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = 100 * (2*rng.Float32() - 1)
+				}
+				if n > 0 && special != 0 {
+					x[at] = special
+				}
+				want := float32(math.Inf(-1))
+				for _, v := range x {
+					want = max(want, v)
+				}
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						got := MaxF32(x)
+						if math.IsNaN(float64(want)) {
+							require.True(t, math.IsNaN(float64(got)), "%s n=%d %v at %d: %v", p.name, n, special, at, got)
+							return
+						}
+						require.Equal(t, want, got, "%s n=%d %v at %d", p.name, n, special, at)
+					})
+				}
+			}
+		}
+	}
+}
+
 func TestExpSum(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
 	specials := []float32{0, 1, -1, 88, 88.72, 89, 100, -87, -90, -103, -104, -1000,
