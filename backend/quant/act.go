@@ -16,8 +16,9 @@ import (
 // = round(x/e). Every quantized weight row is then multiplied by it with
 // integer multiply-adds of 16-bit words (AVX-512 VNNI VPDPWSSD, AVX2
 // VPMADDWD): exact int32 sums per weight block, scaled by the weight
-// block's scale. One scale for 8 blocks is what lets the AVX-512 Q8_0 and
-// Q4_0 kernels do without a multiply per block: they add each block's
+// block's scale. One scale for 8 blocks is what lets the Q8_0 and Q4_0
+// kernels (every family but the portable one) do without a multiply per
+// block: they add each block's
 // sum times the weight scale into accumulators kept in units of the
 // current super-block's scale, rescale the accumulators by e_{S-1}/e_S
 // when a super-block S begins, and multiply the row's sum by the last

@@ -889,8 +889,8 @@ GLOBL ·shufD2(SB), RODATA|NOPTR, $16
 	VADDSS X1, X0, X0
 
 // Q4_0_HALF2 multiplies blocks h2 and h2+1 (h2 = 0 or 2) of the Q4_0
-// group at SI by the activations at R9 (lanes at R10, R11) into acc. Y15
-// holds 0x000f in every word.
+// group at SI by the activations at R9 (lane corrections at R10) into
+// acc. Y15 holds 0x000f in every word.
 #define Q4_0_HALF2(h2, acc) \
 	Q4_0_UNPACK2(h2, Y2, X2, Y3, Y4, Y5, Y6, Y15, Y7, X7, AX, BX) \
 	VPMADDWD (16*(h2))(R9), Y3, Y3 \
@@ -901,13 +901,22 @@ GLOBL ·shufD2(SB), RODATA|NOPTR, $16
 	VPADDD Y6, Y5, Y5 \
 	VPADDD Y5, Y3, Y3 \
 	VPADDD (16*(h2))(R10), Y3, Y3 \
-	VMULPS (16*(h2))(R11), Y7, Y7 \
 	VCVTDQ2PS Y3, Y3 \
 	VFMADD231PS Y7, Y3, acc
 
+// RESCALE_Y multiplies the accumulators a and b by the float at r (an
+// activation super-block's ratio), using Y13.
+#define RESCALE_Y(r, a, b) \
+	VBROADCASTSS r, Y13 \
+	VMULPS Y13, a, a \
+	VMULPS Y13, b, b
+
 // GEMV_Q4_0_AVX2 is the body of the AVX2 Q4_0 GEMVs, whose half groups
-// are done by macro half (labels row and group).
-#define GEMV_Q4_0_AVX2(half, row, group) \
+// are done by macro half (labels row, group, next and done): the
+// accumulators are rescaled when a super-block (two groups) begins, and
+// the row's sum multiplied by the last super-block's scale (R11: the
+// current super-block's rs entry), as on AVX-512.
+#define GEMV_Q4_0_AVX2(half, row, group, next, done) \
 	MOVQ w+0(FP), SI \
 	MOVQ rows+8(FP), R8 \
 	MOVQ out+48(FP), DI \
@@ -917,8 +926,9 @@ GLOBL ·shufD2(SB), RODATA|NOPTR, $16
 row: \
 	MOVQ qs+16(FP), R9 \
 	MOVQ init+24(FP), R10 \
-	MOVQ scale+32(FP), R11 \
+	MOVQ rs+32(FP), R11 \
 	MOVQ ng+40(FP), CX \
+	MOVQ $2, R12 \
 	VXORPS Y0, Y0, Y0 \
 	VXORPS Y1, Y1, Y1 \
 group: \
@@ -928,10 +938,18 @@ group: \
 	ADDQ $72, SI \
 	ADDQ $256, R9 \
 	ADDQ $64, R10 \
-	ADDQ $64, R11 \
 	DECQ CX \
+	JZ   done \
+	DECQ R12 \
 	JNZ  group \
+next: \
+	MOVQ $2, R12 \
+	ADDQ $8, R11 \
+	RESCALE_Y((R11), Y0, Y1) \
+	JMP  group \
+done: \
 	HSUM8 \
+	VMULSS 4(R11), X0, X0 \
 	MOVSS X0, (DI) \
 	ADDQ $4, DI \
 	DECQ R8 \
@@ -939,11 +957,11 @@ group: \
 	VZEROUPPER \
 	RET
 
-// func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+// func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, rs *float32, ng int, out *float32)
 //
 // gemvQ4_0AVX512 on AVX2.
 TEXT ·gemvQ4_0AVX2(SB), NOSPLIT, $0-56
-	GEMV_Q4_0_AVX2(Q4_0_HALF2, a40row, a40group)
+	GEMV_Q4_0_AVX2(Q4_0_HALF2, a40row, a40group, a40next, a40done)
 
 // Q4_0_HALF2V is Q4_0_HALF2 with AVX-VNNI: the lanes start from the
 // corrections and take the four products by VPDPWSSD (the same int32
@@ -959,19 +977,18 @@ TEXT ·gemvQ4_0AVX2(SB), NOSPLIT, $0-56
 	VNNIW(8, 5, 2) \
 	VMOVDQU (192+16*(h2))(R9), Y8 \
 	VNNIW(8, 6, 2) \
-	VMULPS (16*(h2))(R11), Y7, Y7 \
 	VCVTDQ2PS Y2, Y2 \
 	VFMADD231PS Y7, Y2, acc
 
-// func gemvQ4_0VNNI(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+// func gemvQ4_0VNNI(w *byte, rows int, qs *byte, init *int32, rs *float32, ng int, out *float32)
 //
 // gemvQ4_0AVX2 with AVX-VNNI: each half group's four multiply-adds of
 // words start from its lane corrections (Q4_0_HALF2V).
 TEXT ·gemvQ4_0VNNI(SB), NOSPLIT, $0-56
-	GEMV_Q4_0_AVX2(Q4_0_HALF2V, v40row, v40group)
+	GEMV_Q4_0_AVX2(Q4_0_HALF2V, v40row, v40group, v40next, v40done)
 
 // Q8_0_ONE multiplies block b (0 or 1) of the Q8_0 pair at SI by the
-// activations at R9 (lane scales at R11) into acc.
+// activations at R9 into acc.
 #define Q8_0_ONE(b, acc) \
 	VMOVDQU (2+34*(b))(SI), Y2 \
 	VPSLLW $8, Y2, Y3 \
@@ -982,13 +999,13 @@ TEXT ·gemvQ4_0VNNI(SB), NOSPLIT, $0-56
 	VPADDD Y4, Y3, Y3 \
 	VPBROADCASTW (34*(b))(SI), X5 \
 	VCVTPH2PS X5, Y5 \
-	VMULPS (32*(b))(R11), Y5, Y5 \
 	VCVTDQ2PS Y3, Y3 \
 	VFMADD231PS Y5, Y3, acc
 
-// func gemvQ8_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
+// func gemvQ8_0AVX2(w *byte, rows int, qs *byte, init *int32, rs *float32, nb int, out *float32)
 //
-// gemvQ8_0AVX512 on AVX2 (nb > 0; an odd last block alone).
+// gemvQ8_0AVX512 on AVX2 (nb > 0; an odd last block alone), with its
+// super-block rescaling (a super-block is four pairs).
 TEXT ·gemvQ8_0AVX2(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), R8
@@ -996,8 +1013,9 @@ TEXT ·gemvQ8_0AVX2(SB), NOSPLIT, $0-56
 
 a80row:
 	MOVQ qs+16(FP), R9
-	MOVQ scale+32(FP), R11
+	MOVQ rs+32(FP), R11
 	MOVQ nb+40(FP), CX
+	MOVQ $4, R12 // pairs left in the super-block
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	CMPQ CX, $2
@@ -1009,19 +1027,27 @@ a80pair:
 	Q8_0_ONE(1, Y1)
 	ADDQ $68, SI
 	ADDQ $128, R9
-	ADDQ $64, R11
 	SUBQ $2, CX
+	JZ   a80done
+	DECQ R12
+	JNZ  a80more
+	MOVQ $4, R12
+	ADDQ $8, R11
+	RESCALE_Y((R11), Y0, Y1)
+
+a80more:
 	CMPQ CX, $2
 	JGE  a80pair
 
 a80last:
-	TESTQ CX, CX
-	JZ   a80done
+	// One block left (it begins a super-block only when the row is a
+	// single block, whose accumulators are zero).
 	Q8_0_ONE(0, Y0)
 	ADDQ $34, SI
 
 a80done:
 	HSUM8
+	VMULSS 4(R11), X0, X0
 	MOVSS X0, (DI)
 	ADDQ $4, DI
 	DECQ R8

@@ -476,13 +476,13 @@ func gemvQ4KAVX2(w *byte, rows int, qs *byte, scale *float32, d *float32, sum *i
 func gemvQ6KAVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, nsb int, out *float32)
 
 //go:noescape
-func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+func gemvQ4_0AVX2(w *byte, rows int, qs *byte, init *int32, rs *float32, ng int, out *float32)
 
 //go:noescape
-func gemvQ8_0AVX2(w *byte, rows int, qs *byte, init *int32, scale *float32, nb int, out *float32)
+func gemvQ8_0AVX2(w *byte, rows int, qs *byte, init *int32, rs *float32, nb int, out *float32)
 
 //go:noescape
-func gemvQ4_0VNNI(w *byte, rows int, qs *byte, init *int32, scale *float32, ng int, out *float32)
+func gemvQ4_0VNNI(w *byte, rows int, qs *byte, init *int32, rs *float32, ng int, out *float32)
 
 // archGemvAct is GemvAct's assembly path; it reports whether it ran. The
 // arguments have been checked (len(out) rows of rowBytes in w, a whole
@@ -494,9 +494,8 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 	l := layoutFor(t, k)
 	qs, init, scale := &act[l.qs], (*int32)(unsafe.Pointer(&act[l.init])), (*float32)(unsafe.Pointer(&act[l.scale]))
 	// The kernels of the level in use; both levels take the same
-	// arguments, but the AVX-512 Q4_0 and Q8_0 kernels read the
-	// super-blocks' ratios and scales (rs) where the others read the lane
-	// scales.
+	// arguments. The Q4_0 and Q8_0 kernels read the super-blocks' ratios
+	// and scales (rs), the K-quant ones the lane scales.
 	q40, q80, q4k, q6k := gemvQ4_0AVX512, gemvQ8_0AVX512, gemvQ4KAVX512, gemvQ6KAVX512
 	rs := (*float32)(unsafe.Pointer(&act[l.rs]))
 	if !useAVX512 {
@@ -504,7 +503,6 @@ func archGemvAct(t graph.DType, w []byte, rowBytes int, act []byte, k int, out [
 		if useVNNI {
 			q40 = gemvQ4_0VNNI
 		}
-		rs = scale
 	}
 	switch t {
 	case graph.Q4_0:
@@ -888,26 +886,26 @@ func archEncodeF16(dst []uint16, src []float32) int {
 }
 
 //go:noescape
-func gemmQ8_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+func gemmQ8_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, rs *float32, stride int, w *byte, nw int, steps int)
 
 //go:noescape
-func gemmQ4_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+func gemmQ4_0x4AVX2(out *float32, ldo int, qs *byte, init *int32, rs *float32, stride int, w *byte, nw int, steps int)
 
 //go:noescape
-func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+func gemmQ8_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, rs *float32, stride int, w *byte, nw int, steps int)
 
 //go:noescape
-func gemmQ4_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+func gemmQ4_0x2AVX2(out *float32, ldo int, qs *byte, init *int32, rs *float32, stride int, w *byte, nw int, steps int)
 
 //go:noescape
-func gemmQ4_0x4VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+func gemmQ4_0x4VNNI(out *float32, ldo int, qs *byte, init *int32, rs *float32, stride int, w *byte, nw int, steps int)
 
 //go:noescape
-func gemmQ4_0x2VNNI(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+func gemmQ4_0x2VNNI(out *float32, ldo int, qs *byte, init *int32, rs *float32, stride int, w *byte, nw int, steps int)
 
 // gemmKernelAVX2 is the signature of the AVX2 GEMM kernels
 // (actgemm_avx2_amd64.s).
-type gemmKernelAVX2 func(out *float32, ldo int, qs *byte, init *int32, scale *float32, stride int, w *byte, nw int, steps int)
+type gemmKernelAVX2 func(out *float32, ldo int, qs *byte, init *int32, rs *float32, stride int, w *byte, nw int, steps int)
 
 // gemmActAVX2 is archGemmAct on AVX2 (Q4_0 with AVX-VNNI where useVNNI):
 // blocks of four x rows, then of two, through the multi-row kernels, which
@@ -948,7 +946,7 @@ func gemmActAVX2(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 			case m-i < 4:
 				kernel, r = x2, 2
 			}
-			kernel(&out[i*ldo+j0], ldo, &a[l.qs], (*int32)(unsafe.Pointer(&a[l.init])), (*float32)(unsafe.Pointer(&a[l.scale])), stride, &wj[0], n, steps)
+			kernel(&out[i*ldo+j0], ldo, &a[l.qs], (*int32)(unsafe.Pointer(&a[l.init])), (*float32)(unsafe.Pointer(&a[l.rs])), stride, &wj[0], n, steps)
 			i += r
 		}
 	}
