@@ -34,7 +34,7 @@ func attentionScratch(n *graph.Node) int {
 	perQuery := a.Group*(a.Dv+2+attnBlock) + a.D + a.Dv
 	r := blockRows(&a)
 	blocked := r*a.D + attnKeys*a.D + r*attnKeys + a.Dv*attnKeys + 2*r*a.Dv + 2*r + a.Dv
-	split := a.Hq * (splitMaxKeys + a.Dv)
+	split := a.Hq * splitMaxKeys
 	return max(perQuery, blocked, split)
 }
 
@@ -78,8 +78,11 @@ type attnTask struct {
 	// (batch, block of keys) for runSplit, (batch, query head) for
 	// combine.
 	mode attnMode
-	// split path: keys per block, blocks, and each block's partial result
-	// per query head (max, sum, dv accumulators), kept across runs.
+	// split path: keys per block, blocks, and each block's partial result,
+	// kept across runs: per (batch, block), each query head's maximum and
+	// sum (2·Hq floats), then each head's dv accumulators (Hq·dv floats,
+	// the heads of a kv group side by side, as the group kernels take
+	// them).
 	splitKeys, splitBlocks int
 	partials               []float32
 }
@@ -513,22 +516,32 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 	KB := t.splitKeys
 	nk := a.Visible(0, t.pos)
 	sc := t.p.scratchFor(slot)
-	scores, sc := sc[:a.Hq*KB], sc[a.Hq*KB:]
-	acc := sc[:a.Hq*dv]
+	scores := sc[:a.Hq*KB]
 	scale := t.scale
 	negInf := float32(math.Inf(-1))
+	// With grouped query heads and an f16 cache, the heads of a kv group
+	// take its rows together (each f16 row converted once for them).
+	grouped := G > 1 && t.kdt == graph.F16 && t.vdt == graph.F16
 	for it := lo; it < hi; it++ {
 		b, blk := it/t.splitBlocks, it%t.splitBlocks
 		j0 := blk * KB
 		nb := min(KB, nk-j0)
 		q := t.q[b*a.Hq*d : (b+1)*a.Hq*d]
 		base := b*a.Sk + j0 // the block's first cache row (all kv heads of a position)
+		if grouped {
+			// The G query heads of a kv group read its key rows together.
+			for g := range hkv {
+				quant.DotRowsGroupF16(q[g*G*d:(g+1)*G*d], G, t.kh[(base*hkv+g)*d:], hkv*d, nb, scores[g*G*KB:], KB)
+			}
+		}
 		for h := range a.Hq {
 			g := h / G
 			sh := scores[h*KB : h*KB+nb]
-			if t.kh != nil {
+			switch {
+			case grouped:
+			case t.kh != nil:
 				dotRowsKV(t.kdt, q[h*d:(h+1)*d], t.kh[(base*hkv+g)*d:], hkv*d, sh)
-			} else {
+			default:
 				quant.DotRowsF32(q[h*d:(h+1)*d], t.kf[(base*hkv+g)*d:], hkv*d, sh)
 			}
 			if t.mask != nil {
@@ -540,7 +553,8 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 				quant.Scale(sh, scale, sh)
 			}
 		}
-		part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):]
+		part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):][:a.Hq*(dv+2)]
+		acc := part[2*a.Hq:]
 		for h := range a.Hq {
 			sh := scores[h*KB : h*KB+nb]
 			bm := quant.MaxF32(sh)
@@ -550,11 +564,14 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			} else {
 				total = quant.ExpSum(sh, bm)
 			}
-			part[h*(dv+2)] = bm
-			part[h*(dv+2)+1] = total
+			part[2*h] = bm
+			part[2*h+1] = total
 		}
 		clear(acc)
-		for h := range a.Hq {
+		for g := 0; grouped && g < hkv; g++ {
+			quant.AXPYRowsGroupF16(scores[g*G*KB:], KB, G, t.vh[(base*hkv+g)*dv:], hkv*dv, nb, acc[g*G*dv:(g+1)*G*dv])
+		}
+		for h := 0; !grouped && h < a.Hq; h++ {
 			g := h / G
 			sh, ah := scores[h*KB:h*KB+nb], acc[h*dv:(h+1)*dv]
 			if t.vh != nil {
@@ -562,9 +579,6 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			} else {
 				quant.AXPYRowsF32(sh, t.vf[(base*hkv+g)*dv:], hkv*dv, ah)
 			}
-		}
-		for h := range a.Hq {
-			copy(part[h*(dv+2)+2:(h+1)*(dv+2)], acc[h*dv:(h+1)*dv])
 		}
 	}
 	return nil
@@ -582,7 +596,7 @@ func (t *attnTask) combine(lo, hi int) error {
 		o := t.out[(b*a.Hq+h)*dv : (b*a.Hq+h+1)*dv]
 		M := negInf
 		for blk := range t.splitBlocks {
-			M = max(M, t.partials[((b*t.splitBlocks+blk)*a.Hq+h)*(dv+2)])
+			M = max(M, t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2)+2*h])
 		}
 		clear(o)
 		if M == negInf {
@@ -590,13 +604,13 @@ func (t *attnTask) combine(lo, hi int) error {
 		}
 		var total float32
 		for blk := range t.splitBlocks {
-			part := t.partials[((b*t.splitBlocks+blk)*a.Hq+h)*(dv+2):][:dv+2]
-			if part[0] == negInf {
+			part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):]
+			if part[2*h] == negInf {
 				continue
 			}
-			c := expf(part[0] - M)
-			total += c * part[1]
-			axpyF32(c, part[2:], o)
+			c := expf(part[2*h] - M)
+			total += c * part[2*h+1]
+			axpyF32(c, part[2*a.Hq+h*dv:2*a.Hq+(h+1)*dv], o)
 		}
 		if total == 0 {
 			clear(o)

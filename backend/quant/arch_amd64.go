@@ -831,6 +831,36 @@ func axpyRowsF32AVX512(e *float32, rows *float32, stride int, n int, acc *float3
 //go:noescape
 func axpyRowsF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
 
+//go:noescape
+func dotRowsGroupF16AVX512(q *float32, heads int, rows *uint16, stride int, n int, out *float32, ostride int)
+
+//go:noescape
+func axpyRowsGroup4F16AVX512(e *float32, estride int, rows *uint16, stride int, n int, acc *float32)
+
+// archDotRowsGroupF16 does the first n&^3 keys of DotRowsGroupF16 for 64-element
+// heads on AVX-512 and returns how many.
+func archDotRowsGroupF16(q []float32, g int, rows []uint16, stride, n int, out []float32, ostride int) int {
+	n4 := n &^ 3
+	if !useAVX512 || n4 == 0 || len(q) != 64*g {
+		return 0
+	}
+	dotRowsGroupF16AVX512(&q[0], g, &rows[0], 2*stride, n4, &out[0], 4*ostride)
+	return n4
+}
+
+// archAXPYRowsGroupF16 does AXPYRowsGroupF16 for the first g&^3 heads
+// (64-element heads, AVX-512) and returns how many.
+func archAXPYRowsGroupF16(e []float32, estride, g int, rows []uint16, stride, n int, acc []float32) int {
+	g4 := g &^ 3
+	if !useAVX512 || g4 == 0 || n == 0 || len(acc) != 64*g {
+		return 0
+	}
+	for h := 0; h < g4; h += 4 {
+		axpyRowsGroup4F16AVX512(&e[h*estride], 4*estride, &rows[0], 2*stride, n, &acc[64*h])
+	}
+	return g4
+}
+
 // archDotRowsF32 does the first len(out)&^3 rows of DotRowsF32 (d a
 // multiple of 16) and returns how many.
 func archDotRowsF32(q, rows []float32, stride int, out []float32) int {

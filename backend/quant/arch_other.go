@@ -113,3 +113,11 @@ func archAXPYRowsF16([]float32, []uint16, int, []float32) bool { return false }
 
 // archEncodeF16 does no prefix of EncodeF16: there is no assembly here.
 func archEncodeF16([]uint16, []float32) int { return 0 }
+
+// archDotRowsGroupF16 does no keys of DotRowsGroupF16: there is no assembly
+// here.
+func archDotRowsGroupF16([]float32, int, []uint16, int, int, []float32, int) int { return 0 }
+
+// archAXPYRowsGroupF16 does no heads of AXPYRowsGroupF16: there is no
+// assembly here.
+func archAXPYRowsGroupF16([]float32, int, int, []uint16, int, int, []float32) int { return 0 }

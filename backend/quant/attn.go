@@ -79,6 +79,52 @@ func AXPYRowsF16(e []float32, rows []uint16, stride int, acc []float32) {
 	}
 }
 
+// DotRowsGroupF16 is DotRowsF16 for the g query heads of one kv group,
+// which read the same key rows: q holds the g heads' queries (d = len(q)/g
+// elements each) and out[h*ostride+j] = q[h*d:(h+1)*d]·rows[j*stride:][:d]
+// for h < g and j < n. Each output has DotRowsF16's bits; on AVX-512, for
+// 64-element heads, each block of four key rows is converted from f16
+// once for all g heads (instead of once per head). It panics if rows or
+// out is too short or stride < d.
+func DotRowsGroupF16(q []float32, g int, rows []uint16, stride, n int, out []float32, ostride int) {
+	if g <= 0 || len(q)%g != 0 || (g > 1 && ostride < n) || (n > 0 && len(out) < (g-1)*ostride+n) {
+		panic(fmt.Sprintf("quant: DotRowsGroupF16: %d heads of %d query elements, %d outputs %d apart in %d", g, len(q), n, ostride, len(out)))
+	}
+	d := len(q) / g
+	checkRows("DotRowsGroupF16", d, stride, n, len(rows))
+	done := archDotRowsGroupF16(q, g, rows, stride, n, out, ostride)
+	for h := range g {
+		o := out[h*ostride : h*ostride+n]
+		if done == 0 {
+			DotRowsF16(q[h*d:(h+1)*d], rows, stride, o)
+			continue
+		}
+		for j := done; j < n; j++ {
+			o[j] = DotF16(rows[j*stride:j*stride+d], q[h*d:(h+1)*d])
+		}
+	}
+}
+
+// AXPYRowsGroupF16 is AXPYRowsF16 for the g query heads of one kv group,
+// which weight the same value rows: acc holds the g heads' accumulators
+// (dv = len(acc)/g elements each) and acc[h*dv:(h+1)*dv] += Σ_j
+// e[h*estride+j]·rows[j*stride:][:dv] for j < n. On AVX-512, for
+// 64-element heads, four heads at a time take each f16 row converted once
+// (the heads past the last four take AXPYRowsF16). The sums are exact to
+// float32 rounding; a head's bits depend only on g, not on the rows'
+// values elsewhere. It panics if rows, e or acc is too short.
+func AXPYRowsGroupF16(e []float32, estride, g int, rows []uint16, stride, n int, acc []float32) {
+	if g <= 0 || len(acc)%g != 0 || (g > 1 && estride < n) || (n > 0 && len(e) < (g-1)*estride+n) {
+		panic(fmt.Sprintf("quant: AXPYRowsGroupF16: %d heads of %d accumulators, %d weights %d apart in %d", g, len(acc), n, estride, len(e)))
+	}
+	dv := len(acc) / g
+	checkRows("AXPYRowsGroupF16", dv, stride, n, len(rows))
+	done := archAXPYRowsGroupF16(e, estride, g, rows, stride, n, acc)
+	for h := done; h < g; h++ {
+		AXPYRowsF16(e[h*estride:h*estride+n], rows, stride, acc[h*dv:(h+1)*dv])
+	}
+}
+
 // DotRowsBF16 is DotRowsF32 for BF16 rows viewed as uint16 values (a BF16
 // KV cache): one Dot per row (AVX2 on amd64).
 func DotRowsBF16(q []float32, rows []uint16, stride int, out []float32) {
