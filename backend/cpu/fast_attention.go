@@ -84,7 +84,11 @@ type attnTask struct {
 	// the heads of a kv group side by side, as the group kernels take
 	// them).
 	splitKeys, splitBlocks int
-	partials               []float32
+	// splitChunks cuts each block's kv heads into this many items, so that
+	// a step of one sequence and few blocks still has work for every
+	// thread (a head's partial does not depend on the others').
+	splitChunks int
+	partials    []float32
 }
 
 // attnMode is the kind of item an attnTask is running.
@@ -450,11 +454,21 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 // splitMaxKeys is the most keys per block of the split path.
 const splitMaxKeys = 256
 
+// splitMinKeys is the fewest keys per block of the split path: each head
+// of a block costs a few kernel calls, which a short block does not pay
+// for (110m, 8 sequences at 72 cached positions: blocks of 16 keys spent
+// more in the calls than in the products).
+const splitMinKeys = 64
+
 // splitKeys returns the keys per block of the split path for nk visible
-// keys: about nk/16 (16 blocks to share among threads), at least 16 and at
-// most splitMaxKeys. It depends only on nk, so results do not depend on
-// the thread count.
-func splitKeys(nk int) int { return min(max((nk+15)/16, 16), splitMaxKeys) }
+// keys: about nk/16 (16 blocks to share among threads), at least
+// splitMinKeys and at most splitMaxKeys. It depends only on nk, so results
+// do not depend on the thread count or the batch.
+func splitKeys(nk int) int { return min(max((nk+15)/16, splitMinKeys), splitMaxKeys) }
+
+// splitItems is how many items the split path's blocks make at least
+// (cutting their kv heads into chunks when the blocks are fewer).
+const splitItems = 16
 
 // split runs a decode step's attention (one query per batch) split over
 // the keys (flash-decoding): each item is one block of keys for every head,
@@ -494,8 +508,10 @@ func (t *attnTask) splitLoop() (l loop, ok bool) {
 		return loop{}, false
 	}
 	t.mode = attnSplit
-	items := a.Batch * t.splitBlocks
-	work := int64(t.splitKeys) * int64(a.Hq*(a.D+a.Dv))
+	blocks := a.Batch * t.splitBlocks
+	t.splitChunks = min(a.Hkv, max(1, (splitItems+blocks-1)/blocks))
+	items := blocks * t.splitChunks
+	work := int64(t.splitKeys) * int64(a.Hq*(a.D+a.Dv)) / int64(t.splitChunks)
 	return loop{t, items, int(max(1, attnGrainWork/max(work, 1)))}, true
 }
 
@@ -507,9 +523,10 @@ func (t *attnTask) combineLoop() loop {
 	return loop{t, a.Batch * a.Hq, max(1, attnGrainWork/(t.splitBlocks*a.Dv))}
 }
 
-// runSplit computes blocks [lo, hi) of the split path: for each query head,
-// the block's maximum score, the sum of e^(s−max) and the weighted sum of
-// the values, into partials.
+// runSplit computes items [lo, hi) of the split path (a block of keys and
+// a chunk of its kv heads): for each query head of the chunk, the block's
+// maximum score, the sum of e^(s−max) and the weighted sum of the values,
+// into partials.
 func (t *attnTask) runSplit(lo, hi, slot int) error {
 	a := &t.a
 	G, d, dv, hkv := a.Group, a.D, a.Dv, a.Hkv
@@ -523,18 +540,21 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 	// take its rows together (each f16 row converted once for them).
 	grouped := G > 1 && t.kdt == graph.F16 && t.vdt == graph.F16
 	for it := lo; it < hi; it++ {
-		b, blk := it/t.splitBlocks, it%t.splitBlocks
+		c := it % t.splitChunks
+		b, blk := it/t.splitChunks/t.splitBlocks, it/t.splitChunks%t.splitBlocks
+		g0, g1 := c*hkv/t.splitChunks, (c+1)*hkv/t.splitChunks // the chunk's kv heads
+		h0, h1 := g0*G, g1*G
 		j0 := blk * KB
 		nb := min(KB, nk-j0)
 		q := t.q[b*a.Hq*d : (b+1)*a.Hq*d]
 		base := b*a.Sk + j0 // the block's first cache row (all kv heads of a position)
 		if grouped {
 			// The G query heads of a kv group read its key rows together.
-			for g := range hkv {
+			for g := g0; g < g1; g++ {
 				quant.DotRowsGroupF16(q[g*G*d:(g+1)*G*d], G, t.kh[(base*hkv+g)*d:], hkv*d, nb, scores[g*G*KB:], KB)
 			}
 		}
-		for h := range a.Hq {
+		for h := h0; h < h1; h++ {
 			g := h / G
 			sh := scores[h*KB : h*KB+nb]
 			switch {
@@ -555,7 +575,7 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 		}
 		part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):][:a.Hq*(dv+2)]
 		acc := part[2*a.Hq:]
-		for h := range a.Hq {
+		for h := h0; h < h1; h++ {
 			sh := scores[h*KB : h*KB+nb]
 			bm := quant.MaxF32(sh)
 			var total float32
@@ -567,11 +587,11 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 			part[2*h] = bm
 			part[2*h+1] = total
 		}
-		clear(acc)
-		for g := 0; grouped && g < hkv; g++ {
+		clear(acc[h0*dv : h1*dv])
+		for g := g0; grouped && g < g1; g++ {
 			quant.AXPYRowsGroupF16(scores[g*G*KB:], KB, G, t.vh[(base*hkv+g)*dv:], hkv*dv, nb, acc[g*G*dv:(g+1)*G*dv])
 		}
-		for h := 0; !grouped && h < a.Hq; h++ {
+		for h := h0; !grouped && h < h1; h++ {
 			g := h / G
 			sh, ah := scores[h*KB:h*KB+nb], acc[h*dv:(h+1)*dv]
 			if t.vh != nil {
