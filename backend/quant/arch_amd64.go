@@ -832,31 +832,36 @@ func axpyRowsF32AVX512(e *float32, rows *float32, stride int, n int, acc *float3
 func axpyRowsF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
 
 //go:noescape
-func dotRowsGroupF16AVX512(q *float32, heads int, rows *uint16, stride int, n int, out *float32, ostride int)
+func dotRowsGroupF16AVX512(q *float32, qstride int, heads int, rows *uint16, stride int, n int, out *float32, ostride int, add bool)
 
 //go:noescape
-func axpyRowsGroup4F16AVX512(e *float32, estride int, rows *uint16, stride int, n int, acc *float32)
+func axpyRowsGroup4F16AVX512(e *float32, estride int, rows *uint16, stride int, n int, acc *float32, astride int)
 
-// archDotRowsGroupF16 does the first n&^3 keys of DotRowsGroupF16 for 64-element
-// heads on AVX-512 and returns how many.
+// archDotRowsGroupF16 does the first n&^3 keys of DotRowsGroupF16 for
+// heads of a multiple of 64 elements on AVX-512, 64 elements at a time,
+// and returns how many.
 func archDotRowsGroupF16(q []float32, g int, rows []uint16, stride, n int, out []float32, ostride int) int {
-	n4 := n &^ 3
-	if !useAVX512 || n4 == 0 || len(q) != 64*g {
+	n4, d := n&^3, len(q)/g
+	if !useAVX512 || n4 == 0 || d%64 != 0 {
 		return 0
 	}
-	dotRowsGroupF16AVX512(&q[0], g, &rows[0], 2*stride, n4, &out[0], 4*ostride)
+	for p := 0; p < d; p += 64 {
+		dotRowsGroupF16AVX512(&q[p], 4*d, g, &rows[p], 2*stride, n4, &out[0], 4*ostride, p > 0)
+	}
 	return n4
 }
 
 // archAXPYRowsGroupF16 does AXPYRowsGroupF16 for the first g&^3 heads
-// (64-element heads, AVX-512) and returns how many.
+// (heads of a multiple of 64 elements, AVX-512) and returns how many.
 func archAXPYRowsGroupF16(e []float32, estride, g int, rows []uint16, stride, n int, acc []float32) int {
-	g4 := g &^ 3
-	if !useAVX512 || g4 == 0 || n == 0 || len(acc) != 64*g {
+	g4, dv := g&^3, len(acc)/g
+	if !useAVX512 || g4 == 0 || n == 0 || dv%64 != 0 {
 		return 0
 	}
 	for h := 0; h < g4; h += 4 {
-		axpyRowsGroup4F16AVX512(&e[h*estride], 4*estride, &rows[0], 2*stride, n, &acc[64*h])
+		for p := 0; p < dv; p += 64 {
+			axpyRowsGroup4F16AVX512(&e[h*estride], 4*estride, &rows[p], 2*stride, n, &acc[h*dv+p], 4*dv)
+		}
 	}
 	return g4
 }

@@ -82,10 +82,12 @@ func AXPYRowsF16(e []float32, rows []uint16, stride int, acc []float32) {
 // DotRowsGroupF16 is DotRowsF16 for the g query heads of one kv group,
 // which read the same key rows: q holds the g heads' queries (d = len(q)/g
 // elements each) and out[h*ostride+j] = q[h*d:(h+1)*d]·rows[j*stride:][:d]
-// for h < g and j < n. Each output has DotRowsF16's bits; on AVX-512, for
-// 64-element heads, each block of four key rows is converted from f16
-// once for all g heads (instead of once per head). It panics if rows or
-// out is too short or stride < d.
+// for h < g and j < n. On AVX-512, for heads of a multiple of 64
+// elements, each block of four key rows is converted from f16 once for all
+// g heads (instead of once per head), a 64-element piece at a time: a
+// 64-element head gets DotRowsF16's bits, a longer one the sum of its
+// pieces' products (each reduced as DotRowsF16 reduces a row). It panics
+// if rows or out is too short or stride < d.
 func DotRowsGroupF16(q []float32, g int, rows []uint16, stride, n int, out []float32, ostride int) {
 	if g <= 0 || len(q)%g != 0 || (g > 1 && ostride < n) || (n > 0 && len(out) < (g-1)*ostride+n) {
 		panic(fmt.Sprintf("quant: DotRowsGroupF16: %d heads of %d query elements, %d outputs %d apart in %d", g, len(q), n, ostride, len(out)))
@@ -108,9 +110,10 @@ func DotRowsGroupF16(q []float32, g int, rows []uint16, stride, n int, out []flo
 // AXPYRowsGroupF16 is AXPYRowsF16 for the g query heads of one kv group,
 // which weight the same value rows: acc holds the g heads' accumulators
 // (dv = len(acc)/g elements each) and acc[h*dv:(h+1)*dv] += Σ_j
-// e[h*estride+j]·rows[j*stride:][:dv] for j < n. On AVX-512, for
-// 64-element heads, four heads at a time take each f16 row converted once
-// (the heads past the last four take AXPYRowsF16). The sums are exact to
+// e[h*estride+j]·rows[j*stride:][:dv] for j < n. On AVX-512, for heads of
+// a multiple of 64 elements, four heads at a time take each 64-element
+// piece of an f16 row converted once (the heads past the last four take
+// AXPYRowsF16). The sums are exact to
 // float32 rounding; a head's bits depend only on g, not on the rows'
 // values elsewhere. It panics if rows, e or acc is too short.
 func AXPYRowsGroupF16(e []float32, estride, g int, rows []uint16, stride, n int, acc []float32) {

@@ -285,22 +285,24 @@ arf16sum:
 	VZEROUPPER
 	RET
 
-// func dotRowsGroupF16AVX512(q *float32, heads int, rows *uint16, stride int, n int, out *float32, ostride int)
+// func dotRowsGroupF16AVX512(q *float32, qstride int, heads int, rows *uint16, stride int, n int, out *float32, ostride int, add bool)
 //
-// dotRowsF16AVX512 for the query heads (q: heads rows of 64 floats) of one
-// kv group over rows of d = 64 f16 elements: each block of four rows is
-// converted once, into Z4..Z19, for all the heads, and each head's four
-// dot products are made exactly as dotRowsF16AVX512 makes them (the same
-// bits). out[h*ostride/4 + j] for head h (ostride in bytes); n a positive
-// multiple of 4; stride in bytes.
-TEXT ·dotRowsGroupF16AVX512(SB), NOSPLIT, $0-56
+// dotRowsF16AVX512 for the query heads of one kv group over a 64-element
+// piece of f16 rows (head h's 64 floats of q at q + h*qstride): each block
+// of four rows is converted once, into Z4..Z19, for all the heads, and
+// each head's four dot products are made exactly as dotRowsF16AVX512
+// makes them for 64-element rows, then stored at out + h*ostride (add:
+// added to what is there). n a positive multiple of 4; strides in bytes.
+TEXT ·dotRowsGroupF16AVX512(SB), NOSPLIT, $0-65
 	MOVQ q+0(FP), R8
-	MOVQ heads+8(FP), R12
-	MOVQ rows+16(FP), SI
-	MOVQ stride+24(FP), DX
-	MOVQ n+32(FP), R10
-	MOVQ out+40(FP), R11
-	MOVQ ostride+48(FP), R13
+	MOVQ qstride+8(FP), CX
+	MOVQ heads+16(FP), R12
+	MOVQ rows+24(FP), SI
+	MOVQ stride+32(FP), DX
+	MOVQ n+40(FP), R10
+	MOVQ out+48(FP), R11
+	MOVQ ostride+56(FP), R13
+	MOVBQZX add+64(FP), DI
 	LEAQ (DX)(DX*2), R9
 	MOVQ DX, BX
 	SHLQ $ROWSAHEAD, BX
@@ -354,8 +356,13 @@ dghead:
 	VFMADD231PS Z15, Z28, Z2
 	VFMADD231PS Z19, Z28, Z3
 	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
+	TESTQ DI, DI
+	JZ   dgstore
+	VADDPS (R15), X0, X0
+
+dgstore:
 	VMOVUPS X0, (R15)
-	ADDQ $256, R14
+	ADDQ CX, R14
 	ADDQ R13, R15
 	DECQ AX
 	JNZ  dghead
@@ -367,19 +374,23 @@ dghead:
 	VZEROUPPER
 	RET
 
-// func axpyRowsGroup4F16AVX512(e *float32, estride int, rows *uint16, stride int, n int, acc *float32)
+// func axpyRowsGroup4F16AVX512(e *float32, estride int, rows *uint16, stride int, n int, acc *float32, astride int)
 //
-// acc[64h:64h+64] += Σ_j e[h*estride/4 + j]·rows[j*stride:][:64] for four
-// query heads h < 4 of one kv group (estride and stride in bytes; n > 0):
-// each f16 row is converted once for the four heads, whose 16
-// accumulators stay in registers.
-TEXT ·axpyRowsGroup4F16AVX512(SB), NOSPLIT, $0-48
+// acc_h[:64] += Σ_j e[h*estride/4 + j]·rows[j*stride:][:64] for four query
+// heads h < 4 of one kv group, acc_h at acc + h*astride (strides in bytes;
+// n > 0): each 64-element piece of an f16 row is converted once for the
+// four heads, whose 16 accumulators stay in registers.
+TEXT ·axpyRowsGroup4F16AVX512(SB), NOSPLIT, $0-56
 	MOVQ e+0(FP), R8
 	MOVQ estride+8(FP), R12
 	MOVQ rows+16(FP), SI
 	MOVQ stride+24(FP), DX
 	MOVQ n+32(FP), CX
 	MOVQ acc+40(FP), DI
+	MOVQ astride+48(FP), AX
+	LEAQ (DI)(AX*1), R9
+	LEAQ (DI)(AX*2), R10
+	LEAQ (R9)(AX*2), R11
 	LEAQ (R12)(R12*2), R13
 	MOVQ DX, R15
 	SHLQ $ROWSAHEAD, R15
@@ -387,18 +398,18 @@ TEXT ·axpyRowsGroup4F16AVX512(SB), NOSPLIT, $0-48
 	VMOVUPS 64(DI), Z1
 	VMOVUPS 128(DI), Z2
 	VMOVUPS 192(DI), Z3
-	VMOVUPS 256(DI), Z4
-	VMOVUPS 320(DI), Z5
-	VMOVUPS 384(DI), Z6
-	VMOVUPS 448(DI), Z7
-	VMOVUPS 512(DI), Z8
-	VMOVUPS 576(DI), Z9
-	VMOVUPS 640(DI), Z10
-	VMOVUPS 704(DI), Z11
-	VMOVUPS 768(DI), Z12
-	VMOVUPS 832(DI), Z13
-	VMOVUPS 896(DI), Z14
-	VMOVUPS 960(DI), Z15
+	VMOVUPS (R9), Z4
+	VMOVUPS 64(R9), Z5
+	VMOVUPS 128(R9), Z6
+	VMOVUPS 192(R9), Z7
+	VMOVUPS (R10), Z8
+	VMOVUPS 64(R10), Z9
+	VMOVUPS 128(R10), Z10
+	VMOVUPS 192(R10), Z11
+	VMOVUPS (R11), Z12
+	VMOVUPS 64(R11), Z13
+	VMOVUPS 128(R11), Z14
+	VMOVUPS 192(R11), Z15
 
 ag4row:
 	PREFETCHT0 (SI)(R15*1)
@@ -436,17 +447,17 @@ ag4row:
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
 	VMOVUPS Z3, 192(DI)
-	VMOVUPS Z4, 256(DI)
-	VMOVUPS Z5, 320(DI)
-	VMOVUPS Z6, 384(DI)
-	VMOVUPS Z7, 448(DI)
-	VMOVUPS Z8, 512(DI)
-	VMOVUPS Z9, 576(DI)
-	VMOVUPS Z10, 640(DI)
-	VMOVUPS Z11, 704(DI)
-	VMOVUPS Z12, 768(DI)
-	VMOVUPS Z13, 832(DI)
-	VMOVUPS Z14, 896(DI)
-	VMOVUPS Z15, 960(DI)
+	VMOVUPS Z4, (R9)
+	VMOVUPS Z5, 64(R9)
+	VMOVUPS Z6, 128(R9)
+	VMOVUPS Z7, 192(R9)
+	VMOVUPS Z8, (R10)
+	VMOVUPS Z9, 64(R10)
+	VMOVUPS Z10, 128(R10)
+	VMOVUPS Z11, 192(R10)
+	VMOVUPS Z12, (R11)
+	VMOVUPS Z13, 64(R11)
+	VMOVUPS Z14, 128(R11)
+	VMOVUPS Z15, 192(R11)
 	VZEROUPPER
 	RET
