@@ -118,13 +118,14 @@ func BenchmarkAttention(b *testing.B) {
 }
 
 // BenchmarkAttentionKV is a decode step of the 110M shape (12 heads of 64,
-// no grouping) and of TinyLlama's (32 query heads over 4 kv heads of 64)
-// over 128 and 512 cached positions, with an f32 and an f16 KV cache.
+// no grouping), TinyLlama's (32 query heads over 4 kv heads of 64) and
+// Llama 3 8B's (32 over 8 kv heads of 128) over 128, 512 and 1024 cached
+// positions, with an f32 and an f16 KV cache.
 func BenchmarkAttentionKV(b *testing.B) {
 	for _, s := range []struct {
 		name       string
 		hq, hkv, d int
-	}{{"110m", 12, 12, 64}, {"tinyllama", 32, 4, 64}} {
+	}{{"110m", 12, 12, 64}, {"tinyllama", 32, 4, 64}, {"llama3-8b", 32, 8, 128}} {
 		for _, sk := range []int{128, 512, 1024} {
 			for _, dt := range []graph.DType{graph.F32, graph.F16} {
 				b.Run(fmt.Sprintf("%s/kv%d/%s", s.name, sk, dt), func(b *testing.B) {
