@@ -86,8 +86,9 @@ func BenchmarkMatMulGEMM(b *testing.B) {
 }
 
 // BenchmarkAttention is causal GQA attention (32 query heads over 8 f16 kv
-// heads of 128) for a 512-token prefill and a one-token decode over 4096
-// cached positions.
+// heads of 128) for a 512-token prefill, a 128-token prompt chunk after
+// 2048 cached positions (a turn of a long conversation) and a one-token
+// decode over 4096 cached positions.
 func BenchmarkAttention(b *testing.B) {
 	const hq, hkv, d = 32, 8, 128
 	cases := []struct {
@@ -95,6 +96,7 @@ func BenchmarkAttention(b *testing.B) {
 		sq, sk int
 	}{
 		{"prefill-512", 512, 512},
+		{"chunk-128-at-2048", 128, 2176},
 		{"decode-4096", 1, 4096},
 	}
 	for _, c := range cases {
