@@ -743,25 +743,47 @@ func swigluAVX512(out, x, y *float32, n int)
 //go:noescape
 func maxAVX512(x *float32, n int) (m float32, nan bool)
 
-// archMaxF32 does the first len(x)&^15 elements of MaxF32 on AVX-512 and
-// returns how many, their maximum and whether one was NaN.
+//go:noescape
+func maxAVX2(x *float32, n int) (m float32, nan bool)
+
+// archMaxF32 does the first len(x)&^15 (AVX-512) or len(x)&^7 (AVX2)
+// elements of MaxF32 and returns how many, their maximum and whether one
+// was NaN.
 func archMaxF32(x []float32) (int, float32, bool) {
-	n := len(x) &^ 15
-	if !useAVX512 || n == 0 {
+	if !useAsm {
 		return 0, 0, false
 	}
-	m, nan := maxAVX512(&x[0], n)
+	if useAVX512 {
+		n := len(x) &^ 15
+		if n == 0 {
+			return 0, 0, false
+		}
+		m, nan := maxAVX512(&x[0], n)
+		return n, m, nan
+	}
+	n := len(x) &^ 7
+	if n == 0 {
+		return 0, 0, false
+	}
+	m, nan := maxAVX2(&x[0], n)
 	return n, m, nan
 }
 
-// archExpSum does ExpSum on AVX-512 and returns how many elements it did
-// (all of them, or none without AVX-512) and their sum.
+//go:noescape
+func expSumAVX2(x *float32, n int, m float32) float32
+
+// archExpSum does ExpSum with vector arithmetic (AVX-512, or AVX2 with its
+// own scaling) and returns how many elements it did (all of them, or none
+// without either) and their sum.
 func archExpSum(x []float32, m float32) (int, float32) {
 	n := len(x)
-	if !useAVX512 || n == 0 {
+	if !useAsm || n == 0 {
 		return 0, 0
 	}
-	return n, expSumAVX512(&x[0], n, m)
+	if useAVX512 {
+		return n, expSumAVX512(&x[0], n, m)
+	}
+	return n, expSumAVX2(&x[0], n, m)
 }
 
 // archSwiGLU does SwiGLU (SiLU when y is nil) on AVX-512 and returns how
@@ -866,43 +888,83 @@ func archAXPYRowsGroupF16(e []float32, estride, g int, rows []uint16, stride, n 
 	return g4
 }
 
+//go:noescape
+func dotRowsF32AVX2(q *float32, d int, rows *float32, stride int, n int, out *float32)
+
+//go:noescape
+func dotRowsF16AVX2(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+
+//go:noescape
+func axpyRowsF32AVX2(e *float32, rows *float32, stride int, n int, acc *float32, d int)
+
+//go:noescape
+func axpyRowsF16AVX2(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+
 // archDotRowsF32 does the first len(out)&^3 rows of DotRowsF32 (d a
-// multiple of 16) and returns how many.
+// multiple of 16 on AVX-512, of 8 on AVX2) and returns how many.
 func archDotRowsF32(q, rows []float32, stride int, out []float32) int {
 	n4 := len(out) &^ 3
-	if !useAVX512 || n4 == 0 || len(q) == 0 || len(q)%16 != 0 {
+	if !useAsm || n4 == 0 || len(q) == 0 {
 		return 0
 	}
-	dotRowsF32AVX512(&q[0], len(q), &rows[0], 4*stride, n4, &out[0])
+	switch {
+	case useAVX512 && len(q)%16 == 0:
+		dotRowsF32AVX512(&q[0], len(q), &rows[0], 4*stride, n4, &out[0])
+	case !useAVX512 && len(q)%8 == 0:
+		dotRowsF32AVX2(&q[0], len(q), &rows[0], 4*stride, n4, &out[0])
+	default:
+		return 0
+	}
 	return n4
 }
 
 // archDotRowsF16 is archDotRowsF32 for f16 rows.
 func archDotRowsF16(q []float32, rows []uint16, stride int, out []float32) int {
 	n4 := len(out) &^ 3
-	if !useAVX512 || n4 == 0 || len(q) == 0 || len(q)%16 != 0 {
+	if !useAsm || n4 == 0 || len(q) == 0 {
 		return 0
 	}
-	dotRowsF16AVX512(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
+	switch {
+	case useAVX512 && len(q)%16 == 0:
+		dotRowsF16AVX512(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
+	case !useAVX512 && len(q)%8 == 0:
+		dotRowsF16AVX2(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
+	default:
+		return 0
+	}
 	return n4
 }
 
-// archAXPYRowsF32 does AXPYRowsF32 (d a multiple of 64) and reports
-// whether it did.
+// archAXPYRowsF32 does AXPYRowsF32 (d a multiple of 64 on AVX-512, of 32
+// on AVX2) and reports whether it did.
 func archAXPYRowsF32(e, rows []float32, stride int, acc []float32) bool {
-	if !useAVX512 || len(e) == 0 || len(acc) == 0 || len(acc)%64 != 0 {
+	if !useAsm || len(e) == 0 || len(acc) == 0 {
 		return false
 	}
-	axpyRowsF32AVX512(&e[0], &rows[0], 4*stride, len(e), &acc[0], len(acc))
+	switch {
+	case useAVX512 && len(acc)%64 == 0:
+		axpyRowsF32AVX512(&e[0], &rows[0], 4*stride, len(e), &acc[0], len(acc))
+	case !useAVX512 && len(acc)%32 == 0:
+		axpyRowsF32AVX2(&e[0], &rows[0], 4*stride, len(e), &acc[0], len(acc))
+	default:
+		return false
+	}
 	return true
 }
 
 // archAXPYRowsF16 is archAXPYRowsF32 for f16 rows.
 func archAXPYRowsF16(e []float32, rows []uint16, stride int, acc []float32) bool {
-	if !useAVX512 || len(e) == 0 || len(acc) == 0 || len(acc)%64 != 0 {
+	if !useAsm || len(e) == 0 || len(acc) == 0 {
 		return false
 	}
-	axpyRowsF16AVX512(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
+	switch {
+	case useAVX512 && len(acc)%64 == 0:
+		axpyRowsF16AVX512(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
+	case !useAVX512 && len(acc)%32 == 0:
+		axpyRowsF16AVX2(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
+	default:
+		return false
+	}
 	return true
 }
 

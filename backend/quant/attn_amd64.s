@@ -461,3 +461,285 @@ ag4row:
 	VMOVUPS Z15, 192(R11)
 	VZEROUPPER
 	RET
+
+// ROWSUM4Y reduces the four ymm accumulators a, b, c, d to the four floats
+// [Σa, Σb, Σc, Σd] in xa (the low half of a), using b and c.
+#define ROWSUM4Y(a, b, c, d, xa, xb, xc) \
+	VHADDPS b, a, a \
+	VHADDPS d, c, c \
+	VHADDPS c, a, a \
+	VEXTRACTF128 $1, a, xb \
+	VADDPS xb, xa, xa
+
+// func dotRowsF32AVX2(q *float32, d int, rows *float32, stride int, n int, out *float32)
+//
+// dotRowsF32AVX512 on AVX2: d a positive multiple of 8, four rows at a
+// time reduced by ROWSUM4Y.
+TEXT ·dotRowsF32AVX2(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), R8
+	MOVQ d+8(FP), CX
+	SHLQ $2, CX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), R10
+	MOVQ out+40(FP), R11
+	MOVQ DX, R15
+	SHLQ $ROWSAHEAD, R15
+
+ydrf32:
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), BX
+	LEAQ (BX)(DX*1), R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+
+ydrf32k:
+	TESTQ $63, AX
+	JNZ  ydrf32l
+	LEAQ (SI)(R15*1), R12
+	PREFETCHT0 (R12)(AX*1)
+	LEAQ (DI)(R15*1), R12
+	PREFETCHT0 (R12)(AX*1)
+	LEAQ (BX)(R15*1), R12
+	PREFETCHT0 (R12)(AX*1)
+	LEAQ (R9)(R15*1), R12
+	PREFETCHT0 (R12)(AX*1)
+
+ydrf32l:
+	VMOVUPS (R8)(AX*1), Y8
+	VFMADD231PS (SI)(AX*1), Y8, Y0
+	VFMADD231PS (DI)(AX*1), Y8, Y1
+	VFMADD231PS (BX)(AX*1), Y8, Y2
+	VFMADD231PS (R9)(AX*1), Y8, Y3
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT  ydrf32k
+
+	ROWSUM4Y(Y0, Y1, Y2, Y3, X0, X1, X2)
+	VMOVUPS X0, (R11)
+	ADDQ $16, R11
+	LEAQ (R9)(DX*1), SI
+	SUBQ $4, R10
+	JNZ  ydrf32
+	VZEROUPPER
+	RET
+
+// func dotRowsF16AVX2(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+//
+// dotRowsF32AVX2 for f16 rows.
+TEXT ·dotRowsF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), R8
+	MOVQ d+8(FP), CX
+	SHLQ $1, CX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), R10
+	MOVQ out+40(FP), R11
+	MOVQ DX, R15
+	SHLQ $ROWSAHEAD, R15
+
+ydrf16:
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), BX
+	LEAQ (BX)(DX*1), R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+
+ydrf16k:
+	TESTQ $63, AX
+	JNZ  ydrf16l
+	LEAQ (SI)(R15*1), R12
+	PREFETCHT0 (R12)(AX*1)
+	LEAQ (DI)(R15*1), R12
+	PREFETCHT0 (R12)(AX*1)
+	LEAQ (BX)(R15*1), R12
+	PREFETCHT0 (R12)(AX*1)
+	LEAQ (R9)(R15*1), R12
+	PREFETCHT0 (R12)(AX*1)
+
+ydrf16l:
+	VMOVUPS (R8)(AX*2), Y8
+	VCVTPH2PS (SI)(AX*1), Y4
+	VCVTPH2PS (DI)(AX*1), Y5
+	VCVTPH2PS (BX)(AX*1), Y6
+	VCVTPH2PS (R9)(AX*1), Y7
+	VFMADD231PS Y4, Y8, Y0
+	VFMADD231PS Y5, Y8, Y1
+	VFMADD231PS Y6, Y8, Y2
+	VFMADD231PS Y7, Y8, Y3
+	ADDQ $16, AX
+	CMPQ AX, CX
+	JLT  ydrf16k
+
+	ROWSUM4Y(Y0, Y1, Y2, Y3, X0, X1, X2)
+	VMOVUPS X0, (R11)
+	ADDQ $16, R11
+	LEAQ (R9)(DX*1), SI
+	SUBQ $4, R10
+	JNZ  ydrf16
+	VZEROUPPER
+	RET
+
+// func axpyRowsF32AVX2(e *float32, rows *float32, stride int, n int, acc *float32, d int)
+//
+// axpyRowsF32AVX512 on AVX2: d a positive multiple of 32, 32 elements of
+// acc at a time, the even rows into acc's registers and the odd rows into
+// a second set, added at the end.
+TEXT ·axpyRowsF32AVX2(SB), NOSPLIT, $0-48
+	MOVQ rows+8(FP), SI
+	MOVQ stride+16(FP), DX
+	MOVQ acc+32(FP), DI
+	MOVQ d+40(FP), R10
+	MOVQ DX, R15
+	SHLQ $ROWSAHEAD, R15
+
+yarf32chunk:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ e+0(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ SI, BX
+	CMPQ CX, $2
+	JLT  yarf32last
+
+yarf32pair:
+	LEAQ (BX)(DX*1), R9
+	PREFETCHT0 (BX)(R15*1)
+	PREFETCHT0 64(BX)(R15*1)
+	PREFETCHT0 (R9)(R15*1)
+	PREFETCHT0 64(R9)(R15*1)
+	VBROADCASTSS (R8), Y12
+	VBROADCASTSS 4(R8), Y13
+	VFMADD231PS (BX), Y12, Y0
+	VFMADD231PS 32(BX), Y12, Y1
+	VFMADD231PS 64(BX), Y12, Y2
+	VFMADD231PS 96(BX), Y12, Y3
+	VFMADD231PS (R9), Y13, Y4
+	VFMADD231PS 32(R9), Y13, Y5
+	VFMADD231PS 64(R9), Y13, Y6
+	VFMADD231PS 96(R9), Y13, Y7
+	ADDQ $8, R8
+	LEAQ (BX)(DX*2), BX
+	SUBQ $2, CX
+	CMPQ CX, $2
+	JGE  yarf32pair
+
+yarf32last:
+	TESTQ CX, CX
+	JZ   yarf32sum
+	VBROADCASTSS (R8), Y12
+	VFMADD231PS (BX), Y12, Y0
+	VFMADD231PS 32(BX), Y12, Y1
+	VFMADD231PS 64(BX), Y12, Y2
+	VFMADD231PS 96(BX), Y12, Y3
+
+yarf32sum:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $32, R10
+	JNZ  yarf32chunk
+	VZEROUPPER
+	RET
+
+// func axpyRowsF16AVX2(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+//
+// axpyRowsF32AVX2 for f16 rows.
+TEXT ·axpyRowsF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ rows+8(FP), SI
+	MOVQ stride+16(FP), DX
+	MOVQ acc+32(FP), DI
+	MOVQ d+40(FP), R10
+	MOVQ DX, R15
+	SHLQ $ROWSAHEAD, R15
+
+yarf16chunk:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ e+0(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ SI, BX
+	CMPQ CX, $2
+	JLT  yarf16last
+
+yarf16pair:
+	LEAQ (BX)(DX*1), R9
+	PREFETCHT0 (BX)(R15*1)
+	PREFETCHT0 (R9)(R15*1)
+	VBROADCASTSS (R8), Y12
+	VCVTPH2PS (BX), Y8
+	VCVTPH2PS 16(BX), Y9
+	VCVTPH2PS 32(BX), Y10
+	VCVTPH2PS 48(BX), Y11
+	VFMADD231PS Y8, Y12, Y0
+	VFMADD231PS Y9, Y12, Y1
+	VFMADD231PS Y10, Y12, Y2
+	VFMADD231PS Y11, Y12, Y3
+	VBROADCASTSS 4(R8), Y13
+	VCVTPH2PS (R9), Y8
+	VCVTPH2PS 16(R9), Y9
+	VCVTPH2PS 32(R9), Y10
+	VCVTPH2PS 48(R9), Y11
+	VFMADD231PS Y8, Y13, Y4
+	VFMADD231PS Y9, Y13, Y5
+	VFMADD231PS Y10, Y13, Y6
+	VFMADD231PS Y11, Y13, Y7
+	ADDQ $8, R8
+	LEAQ (BX)(DX*2), BX
+	SUBQ $2, CX
+	CMPQ CX, $2
+	JGE  yarf16pair
+
+yarf16last:
+	TESTQ CX, CX
+	JZ   yarf16sum
+	VBROADCASTSS (R8), Y12
+	VCVTPH2PS (BX), Y8
+	VCVTPH2PS 16(BX), Y9
+	VCVTPH2PS 32(BX), Y10
+	VCVTPH2PS 48(BX), Y11
+	VFMADD231PS Y8, Y12, Y0
+	VFMADD231PS Y9, Y12, Y1
+	VFMADD231PS Y10, Y12, Y2
+	VFMADD231PS Y11, Y12, Y3
+
+yarf16sum:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $64, SI
+	SUBQ $32, R10
+	JNZ  yarf16chunk
+	VZEROUPPER
+	RET

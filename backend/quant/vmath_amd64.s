@@ -273,3 +273,155 @@ mxreduce:
 	SETNE nan+20(FP)
 	VZEROUPPER
 	RET
+
+// func maxAVX2(x *float32, n int) (m float32, nan bool)
+//
+// maxAVX512 on AVX2: n a positive multiple of 8, NaN lanes gathered by
+// VCMPPS (unordered) into Y2.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-21
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0
+	VCMPPS $3, Y0, Y0, Y2
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JZ   ymxreduce
+
+ymxloop:
+	VMOVUPS (SI), Y1
+	VCMPPS $3, Y1, Y1, Y3
+	VORPS Y3, Y2, Y2
+	VMAXPS Y1, Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  ymxloop
+
+ymxreduce:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VMAXSS X1, X0, X0
+	VMOVSS X0, m+16(FP)
+	VMOVMSKPS Y2, AX
+	TESTL AX, AX
+	SETNE nan+20(FP)
+	VZEROUPPER
+	RET
+
+// The AVX2 exponential's constants, eight copies each (expc<>'s order),
+// then 127 as int32 lanes for the scaling.
+#define EXPY(i, v) \
+	DATA expy<>+(32*(i))(SB)/4, v \
+	DATA expy<>+(32*(i)+4)(SB)/4, v \
+	DATA expy<>+(32*(i)+8)(SB)/4, v \
+	DATA expy<>+(32*(i)+12)(SB)/4, v \
+	DATA expy<>+(32*(i)+16)(SB)/4, v \
+	DATA expy<>+(32*(i)+20)(SB)/4, v \
+	DATA expy<>+(32*(i)+24)(SB)/4, v \
+	DATA expy<>+(32*(i)+28)(SB)/4, v
+
+EXPY(0, $0x3fb8aa3b)
+EXPY(1, $0x3f318000)
+EXPY(2, $0xb95e8083)
+EXPY(3, $0x39506967)
+EXPY(4, $0x3ab743ce)
+EXPY(5, $0x3c088908)
+EXPY(6, $0x3d2aa9c1)
+EXPY(7, $0x3e2aaaaa)
+EXPY(8, $0x3f000000)
+EXPY(9, $0x3f800000)
+EXPY(10, $0xc2d00000)
+EXPY(11, $0x42b20000)
+EXPY(12, $127)
+GLOBL expy<>(SB), RODATA|NOPTR, $416
+
+// EXPY8 sets z = e**z on AVX2 as EXP does on AVX-512 (the same clamps,
+// reduction and polynomial), the scaling by 2**n done as two exact
+// multiplies by 2**(n>>1) and 2**(n-(n>>1)) built from the exponent bits
+// (each within the normal range for n in [-151, 129]), using t, u, v.
+#define EXPY8(z, t, u, v) \
+	VMOVUPS expy<>+320(SB), t \
+	VMAXPS z, t, z \
+	VMOVUPS expy<>+352(SB), t \
+	VMINPS z, t, z \
+	VMULPS expy<>+0(SB), z, t \
+	VROUNDPS $0, t, t \
+	VFNMADD231PS expy<>+32(SB), t, z \
+	VFNMADD231PS expy<>+64(SB), t, z \
+	VMOVAPS expy<>+96(SB), u \
+	VFMADD213PS expy<>+128(SB), z, u \
+	VFMADD213PS expy<>+160(SB), z, u \
+	VFMADD213PS expy<>+192(SB), z, u \
+	VFMADD213PS expy<>+224(SB), z, u \
+	VFMADD213PS expy<>+256(SB), z, u \
+	VMULPS z, z, v \
+	VFMADD213PS z, v, u \
+	VADDPS expy<>+288(SB), u, u \
+	VCVTPS2DQ t, t \
+	VPSRAD $1, t, v \
+	VPSUBD v, t, t \
+	VPADDD expy<>+384(SB), v, v \
+	VPSLLD $23, v, v \
+	VMULPS v, u, u \
+	VPADDD expy<>+384(SB), t, t \
+	VPSLLD $23, t, t \
+	VMULPS t, u, z
+
+// func expSumAVX2(x *float32, n int, m float32) float32
+//
+// expSumAVX512 on AVX2: the last n%8 elements through the same vector
+// arithmetic, loaded and stored under a VMASKMOVPS mask and left out of
+// the sum.
+TEXT ·expSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y7
+	VXORPS Y6, Y6, Y6
+	CMPQ CX, $8
+	JLT  yestail
+
+yesloop:
+	VMOVUPS (SI), Y0
+	VSUBPS Y7, Y0, Y0
+	EXPY8(Y0, Y1, Y2, Y3)
+	VMOVUPS Y0, (SI)
+	VADDPS Y0, Y6, Y6
+	ADDQ $32, SI
+	SUBQ $8, CX
+	CMPQ CX, $8
+	JGE  yesloop
+
+yestail:
+	TESTQ CX, CX
+	JZ   yesdone
+	// Y5 = the lanes below CX: lane i all ones when i < CX.
+	VMOVD CX, X5
+	VPBROADCASTD X5, Y5
+	VMOVDQU lanesY<>(SB), Y4
+	VPCMPGTD Y4, Y5, Y5
+	VMASKMOVPS (SI), Y5, Y0
+	VSUBPS Y7, Y0, Y0
+	EXPY8(Y0, Y1, Y2, Y3)
+	VMASKMOVPS Y0, Y5, (SI)
+	VANDPS Y5, Y0, Y0
+	VADDPS Y0, Y6, Y6
+
+yesdone:
+	VEXTRACTF128 $1, Y6, X1
+	VADDPS X1, X6, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// Lane indices 0..7 as int32.
+DATA lanesY<>+0(SB)/8, $0x0000000100000000
+DATA lanesY<>+8(SB)/8, $0x0000000300000002
+DATA lanesY<>+16(SB)/8, $0x0000000500000004
+DATA lanesY<>+24(SB)/8, $0x0000000700000006
+GLOBL lanesY<>(SB), RODATA|NOPTR, $32

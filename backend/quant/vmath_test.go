@@ -54,6 +54,24 @@ func TestMaxF32(t *testing.T) {
 	}
 }
 
+// TestExpSumCountsItsElements sums e**0 over every length up to 40: the sum
+// is the length, so a vector tail's unused lanes are left out.
+func TestExpSumCountsItsElements(t *testing.T) {
+	for n := range 41 {
+		for _, p := range implPaths() {
+			withImpl(p.level, func() {
+				x := make([]float32, n+1)
+				x[n] = 7 // past the slice: left alone
+				require.Equal(t, float32(n), ExpSum(x[:n], 0), "%s n=%d", p.name, n)
+				require.Equal(t, float32(7), x[n], "%s n=%d: written past the slice", p.name, n)
+				for i := range n {
+					require.Equal(t, float32(1), x[i], "%s n=%d: e**0 at %d", p.name, n, i)
+				}
+			})
+		}
+	}
+}
+
 func TestExpSum(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
 	specials := []float32{0, 1, -1, 88, 88.72, 89, 100, -87, -90, -103, -104, -1000,
