@@ -786,20 +786,27 @@ func archExpSum(x []float32, m float32) (int, float32) {
 	return n, expSumAVX2(&x[0], n, m)
 }
 
-// archSwiGLU does SwiGLU (SiLU when y is nil) on AVX-512 and returns how
-// many elements it did: all of them, or none without AVX-512.
+// archSwiGLU does SwiGLU (SiLU when y is nil) on AVX-512 or AVX2 and
+// returns how many elements it did: all of them, or none without either.
 func archSwiGLU(out, x, y []float32) int {
 	n := len(x)
-	if !useAVX512 || n == 0 {
+	if !useAsm || n == 0 {
 		return 0
 	}
 	var yp *float32
 	if y != nil {
 		yp = &y[0]
 	}
-	swigluAVX512(&out[0], &x[0], yp, n)
+	if useAVX512 {
+		swigluAVX512(&out[0], &x[0], yp, n)
+	} else {
+		swigluAVX2(&out[0], &x[0], yp, n)
+	}
 	return n
 }
+
+//go:noescape
+func swigluAVX2(out, x, y *float32, n int)
 
 //go:noescape
 func mulAVX2(out, x, y *float32, n int)

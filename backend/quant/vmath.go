@@ -3,8 +3,8 @@ package quant
 import "math"
 
 // Float32 transcendental functions for the CPU backend: a scalar ExpF32,
-// and vector loops built on it (with AVX-512 assembly on amd64) for
-// softmax (ExpSum), silu and swiglu. Each result is within a few float32
+// and vector loops built on it (with AVX-512 and AVX2 assembly on amd64)
+// for softmax (ExpSum), silu and swiglu. Each result is within a few float32
 // ulps of the correctly rounded value.
 
 // ExpF32 returns e**x in float32: Cody–Waite reduction x = n·ln2 + r with

@@ -7,7 +7,8 @@
 // polynomial for e**r and VSCALEFPS for the exact scaling by 2**n, which
 // also gives the subnormal, zero and infinite results. Inputs are clamped
 // to [-104, 89] first (NaN kept: the clamps take the other operand when
-// the input is NaN), outside of which e**x rounds to 0 or +Inf.
+// the input is NaN), outside of which e**x rounds to 0 or +Inf. The AVX2
+// versions (EXPY8) do the same but scale by two multiplies (no VSCALEFPS).
 
 DATA expc<>+0(SB)/4, $0x3fb8aa3b  // log2(e)
 DATA expc<>+4(SB)/4, $0x3f318000  // ln2 hi 0.693359375
@@ -425,3 +426,52 @@ DATA lanesY<>+8(SB)/8, $0x0000000300000002
 DATA lanesY<>+16(SB)/8, $0x0000000500000004
 DATA lanesY<>+24(SB)/8, $0x0000000700000006
 GLOBL lanesY<>(SB), RODATA|NOPTR, $32
+
+// func swigluAVX2(out, x, y *float32, n int)
+//
+// swigluAVX512 on AVX2 (EXPY8), the last n%8 elements loaded and stored
+// under a VMASKMOVPS mask (Y5: all lanes until then).
+TEXT ·swigluAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VXORPS Y7, Y7, Y7
+	VPCMPEQD Y5, Y5, Y5
+	MOVL $0x3f800000, AX // 1.0
+	VMOVD AX, X6
+	VBROADCASTSS X6, Y6
+	CMPQ CX, $8
+	JGE  yswloop
+
+yswmask:
+	VMOVD CX, X5
+	VPBROADCASTD X5, Y5
+	VMOVDQU lanesY<>(SB), Y4
+	VPCMPGTD Y4, Y5, Y5
+
+yswloop:
+	VMASKMOVPS (SI), Y5, Y3
+	VSUBPS Y3, Y7, Y0
+	EXPY8(Y0, Y1, Y2, Y4)
+	VADDPS Y6, Y0, Y0
+	VDIVPS Y0, Y3, Y0
+	TESTQ DX, DX
+	JZ   yswstore
+	VMASKMOVPS (DX), Y5, Y4
+	VMULPS Y4, Y0, Y0
+	ADDQ $32, DX
+
+yswstore:
+	VMASKMOVPS Y0, Y5, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JLE  yswdone
+	CMPQ CX, $8
+	JGE  yswloop
+	JMP  yswmask
+
+yswdone:
+	VZEROUPPER
+	RET
