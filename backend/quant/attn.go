@@ -113,9 +113,9 @@ func DotRowsGroupF16(q []float32, g int, rows []uint16, stride, n int, out []flo
 // e[h*estride+j]·rows[j*stride:][:dv] for j < n. On AVX-512, for heads of
 // a multiple of 64 elements, four heads at a time take each 64-element
 // piece of an f16 row converted once (the heads past the last four take
-// AXPYRowsF16). The sums are exact to
-// float32 rounding; a head's bits depend only on g, not on the rows'
-// values elsewhere. It panics if rows, e or acc is too short.
+// AXPYRowsF16). A head's result depends on its weights, the rows and g,
+// never on the other heads' weights. It panics if rows, e or acc is too
+// short.
 func AXPYRowsGroupF16(e []float32, estride, g int, rows []uint16, stride, n int, acc []float32) {
 	if g <= 0 || len(acc)%g != 0 || (g > 1 && estride < n) || (n > 0 && len(e) < (g-1)*estride+n) {
 		panic(fmt.Sprintf("quant: AXPYRowsGroupF16: %d heads of %d accumulators, %d weights %d apart in %d", g, len(acc), n, estride, len(e)))
