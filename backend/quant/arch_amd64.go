@@ -942,6 +942,51 @@ func archDotRowsF16(q []float32, rows []uint16, stride int, out []float32) int {
 	return n4
 }
 
+//go:noescape
+func dotRowsBF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+
+//go:noescape
+func axpyRowsBF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+
+//go:noescape
+func dotRowsBF16AVX2(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+
+//go:noescape
+func axpyRowsBF16AVX2(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+
+// archDotRowsBF16 is archDotRowsF16 for bf16 rows.
+func archDotRowsBF16(q []float32, rows []uint16, stride int, out []float32) int {
+	n4 := len(out) &^ 3
+	if !useAsm || n4 == 0 || len(q) == 0 {
+		return 0
+	}
+	switch {
+	case useAVX512 && len(q)%16 == 0:
+		dotRowsBF16AVX512(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
+	case !useAVX512 && len(q)%8 == 0:
+		dotRowsBF16AVX2(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
+	default:
+		return 0
+	}
+	return n4
+}
+
+// archAXPYRowsBF16 is archAXPYRowsF16 for bf16 rows.
+func archAXPYRowsBF16(e []float32, rows []uint16, stride int, acc []float32) bool {
+	if !useAsm || len(e) == 0 || len(acc) == 0 {
+		return false
+	}
+	switch {
+	case useAVX512 && len(acc)%64 == 0:
+		axpyRowsBF16AVX512(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
+	case !useAVX512 && len(acc)%32 == 0:
+		axpyRowsBF16AVX2(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
+	default:
+		return false
+	}
+	return true
+}
+
 // archAXPYRowsF32 does AXPYRowsF32 (d a multiple of 64 on AVX-512, of 32
 // on AVX2) and reports whether it did.
 func archAXPYRowsF32(e, rows []float32, stride int, acc []float32) bool {

@@ -121,3 +121,9 @@ func archDotRowsGroupF16([]float32, int, []uint16, int, int, []float32, int) int
 // archAXPYRowsGroupF16 does no heads of AXPYRowsGroupF16: there is no
 // assembly here.
 func archAXPYRowsGroupF16([]float32, int, int, []uint16, int, int, []float32) int { return 0 }
+
+// archDotRowsBF16 does no rows of DotRowsBF16: there is no assembly here.
+func archDotRowsBF16([]float32, []uint16, int, []float32) int { return 0 }
+
+// archAXPYRowsBF16 does not do AXPYRowsBF16: there is no assembly here.
+func archAXPYRowsBF16([]float32, []uint16, int, []float32) bool { return false }

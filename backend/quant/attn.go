@@ -129,7 +129,7 @@ func AXPYRowsGroupF16(e []float32, estride, g int, rows []uint16, stride, n int,
 }
 
 // DotRowsBF16 is DotRowsF32 for BF16 rows viewed as uint16 values (a BF16
-// KV cache): one Dot per row (AVX2 on amd64).
+// KV cache).
 func DotRowsBF16(q []float32, rows []uint16, stride int, out []float32) {
 	d, n := len(q), len(out)
 	checkRows("DotRowsBF16", d, stride, n, len(rows))
@@ -137,17 +137,19 @@ func DotRowsBF16(q []float32, rows []uint16, stride int, out []float32) {
 		clear(out)
 		return
 	}
-	for j := range n {
+	for j := archDotRowsBF16(q, rows, stride, out); j < n; j++ {
 		r := rows[j*stride : j*stride+d]
 		out[j] = Dot(graph.BF16, unsafe.Slice((*byte)(unsafe.Pointer(&r[0])), 2*d), q)
 	}
 }
 
-// AXPYRowsBF16 is AXPYRowsF32 for BF16 rows viewed as uint16 values, in
-// Go.
+// AXPYRowsBF16 is AXPYRowsF32 for BF16 rows viewed as uint16 values.
 func AXPYRowsBF16(e []float32, rows []uint16, stride int, acc []float32) {
 	d, n := len(acc), len(e)
 	checkRows("AXPYRowsBF16", d, stride, n, len(rows))
+	if archAXPYRowsBF16(e, rows, stride, acc) {
+		return
+	}
 	for j, w := range e {
 		if w != 0 {
 			r := rows[j*stride : j*stride+d]

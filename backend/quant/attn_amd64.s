@@ -15,6 +15,15 @@
 
 #define ROWSAHEAD 4
 
+// CVTPH and CVTBF widen the f16 or bf16 values at m (16 or 8 of them) into
+// the float32 lanes of z: a conversion, or a zero-extension and a shift
+// (bf16 is the high half of a float32).
+#define CVTPH(m, z) VCVTPH2PS m, z
+
+#define CVTBF(m, z) \
+	VPMOVZXWD m, z \
+	VPSLLD $16, z, z
+
 // func dotRowsF32AVX512(q *float32, d int, rows *float32, stride int, n int, out *float32)
 //
 // out[j] = q·rows[j*stride:][:d] for j < n (a positive multiple of 4); d a
@@ -66,59 +75,67 @@ drf32k:
 	VZEROUPPER
 	RET
 
+// DOTROWS16_512 is the body of the AVX-512 dot kernels over 16-bit rows,
+// widening the values by macro CVT (CVTPH or CVTBF).
+#define DOTROWS16_512(CVT, inner, outer) \
+	MOVQ q+0(FP), R8 \
+	MOVQ d+8(FP), CX \
+	SHLQ $1, CX \
+	MOVQ rows+16(FP), SI \
+	MOVQ stride+24(FP), DX \
+	MOVQ n+32(FP), R10 \
+	MOVQ out+40(FP), R11 \
+	MOVQ DX, R15 \
+	SHLQ $ROWSAHEAD, R15 \
+outer: \
+	LEAQ (SI)(DX*1), DI \
+	LEAQ (DI)(DX*1), BX \
+	LEAQ (BX)(DX*1), R9 \
+	LEAQ (SI)(R15*1), R12 \
+	LEAQ (DI)(R15*1), R13 \
+	LEAQ (BX)(R15*1), R14 \
+	VXORPS Z0, Z0, Z0 \
+	VXORPS Z1, Z1, Z1 \
+	VXORPS Z2, Z2, Z2 \
+	VXORPS Z3, Z3, Z3 \
+	XORQ AX, AX \
+inner: \
+	PREFETCHT0 (R12)(AX*1) \
+	PREFETCHT0 (R13)(AX*1) \
+	PREFETCHT0 (R14)(AX*1) \
+	PREFETCHT0 (R9)(R15*1) \
+	VMOVUPS (R8)(AX*2), Z28 \
+	CVT((SI)(AX*1), Z4) \
+	CVT((DI)(AX*1), Z5) \
+	CVT((BX)(AX*1), Z6) \
+	CVT((R9)(AX*1), Z7) \
+	VFMADD231PS Z4, Z28, Z0 \
+	VFMADD231PS Z5, Z28, Z1 \
+	VFMADD231PS Z6, Z28, Z2 \
+	VFMADD231PS Z7, Z28, Z3 \
+	ADDQ $32, AX \
+	CMPQ AX, CX \
+	JLT  inner \
+	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0) \
+	VMOVUPS X0, (R11) \
+	ADDQ $16, R11 \
+	LEAQ (R9)(DX*1), SI \
+	SUBQ $4, R10 \
+	JNZ  outer \
+	VZEROUPPER \
+	RET
+
 // func dotRowsF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
 //
 // dotRowsF32AVX512 for f16 rows.
 TEXT ·dotRowsF16AVX512(SB), NOSPLIT, $0-48
-	MOVQ q+0(FP), R8
-	MOVQ d+8(FP), CX
-	SHLQ $1, CX
-	MOVQ rows+16(FP), SI
-	MOVQ stride+24(FP), DX
-	MOVQ n+32(FP), R10
-	MOVQ out+40(FP), R11
-	MOVQ DX, R15
-	SHLQ $ROWSAHEAD, R15
+	DOTROWS16_512(CVTPH, innerf, outerf)
 
-drf16:
-	LEAQ (SI)(DX*1), DI
-	LEAQ (DI)(DX*1), BX
-	LEAQ (BX)(DX*1), R9
-	LEAQ (SI)(R15*1), R12
-	LEAQ (DI)(R15*1), R13
-	LEAQ (BX)(R15*1), R14
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	XORQ AX, AX
-
-drf16k:
-	PREFETCHT0 (R12)(AX*1)
-	PREFETCHT0 (R13)(AX*1)
-	PREFETCHT0 (R14)(AX*1)
-	PREFETCHT0 (R9)(R15*1)
-	VMOVUPS (R8)(AX*2), Z28
-	VCVTPH2PS (SI)(AX*1), Z4
-	VCVTPH2PS (DI)(AX*1), Z5
-	VCVTPH2PS (BX)(AX*1), Z6
-	VCVTPH2PS (R9)(AX*1), Z7
-	VFMADD231PS Z4, Z28, Z0
-	VFMADD231PS Z5, Z28, Z1
-	VFMADD231PS Z6, Z28, Z2
-	VFMADD231PS Z7, Z28, Z3
-	ADDQ $32, AX
-	CMPQ AX, CX
-	JLT  drf16k
-
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
-	ADDQ $16, R11
-	LEAQ (R9)(DX*1), SI
-	SUBQ $4, R10
-	JNZ  drf16
-	VZEROUPPER
-	RET
+// func dotRowsBF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+//
+// dotRowsF16AVX512 for bf16 rows (each value widened to a float32 by a shift).
+TEXT ·dotRowsBF16AVX512(SB), NOSPLIT, $0-48
+	DOTROWS16_512(CVTBF, innerb, outerb)
 
 // func axpyRowsF32AVX512(e *float32, rows *float32, stride int, n int, acc *float32, d int)
 //
@@ -200,90 +217,97 @@ arf32sum:
 	VZEROUPPER
 	RET
 
+// AXPYROWS16_512 is the body of the AVX-512 AXPY kernels over 16-bit rows,
+// widening the values by macro CVT (CVTPH or CVTBF).
+#define AXPYROWS16_512(CVT, chunk, pair, last, sum) \
+	MOVQ rows+8(FP), SI \
+	MOVQ stride+16(FP), DX \
+	MOVQ acc+32(FP), DI \
+	MOVQ d+40(FP), R10 \
+	MOVQ DX, R15 \
+	SHLQ $ROWSAHEAD, R15 \
+chunk: \
+	VMOVUPS (DI), Z0 \
+	VMOVUPS 64(DI), Z1 \
+	VMOVUPS 128(DI), Z2 \
+	VMOVUPS 192(DI), Z3 \
+	VXORPS Z4, Z4, Z4 \
+	VXORPS Z5, Z5, Z5 \
+	VXORPS Z6, Z6, Z6 \
+	VXORPS Z7, Z7, Z7 \
+	MOVQ e+0(FP), R8 \
+	MOVQ n+24(FP), CX \
+	MOVQ SI, BX \
+	CMPQ CX, $2 \
+	JLT  last \
+pair: \
+	LEAQ (BX)(DX*1), R9 \
+	PREFETCHT0 (BX)(R15*1) \
+	PREFETCHT0 64(BX)(R15*1) \
+	PREFETCHT0 (R9)(R15*1) \
+	PREFETCHT0 64(R9)(R15*1) \
+	VBROADCASTSS (R8), Z28 \
+	VBROADCASTSS 4(R8), Z29 \
+	CVT((BX), Z8) \
+	CVT(32(BX), Z9) \
+	CVT(64(BX), Z10) \
+	CVT(96(BX), Z11) \
+	CVT((R9), Z12) \
+	CVT(32(R9), Z13) \
+	CVT(64(R9), Z14) \
+	CVT(96(R9), Z15) \
+	VFMADD231PS Z8, Z28, Z0 \
+	VFMADD231PS Z9, Z28, Z1 \
+	VFMADD231PS Z10, Z28, Z2 \
+	VFMADD231PS Z11, Z28, Z3 \
+	VFMADD231PS Z12, Z29, Z4 \
+	VFMADD231PS Z13, Z29, Z5 \
+	VFMADD231PS Z14, Z29, Z6 \
+	VFMADD231PS Z15, Z29, Z7 \
+	ADDQ $8, R8 \
+	LEAQ (BX)(DX*2), BX \
+	SUBQ $2, CX \
+	CMPQ CX, $2 \
+	JGE  pair \
+last: \
+	TESTQ CX, CX \
+	JZ   sum \
+	VBROADCASTSS (R8), Z28 \
+	CVT((BX), Z8) \
+	CVT(32(BX), Z9) \
+	CVT(64(BX), Z10) \
+	CVT(96(BX), Z11) \
+	VFMADD231PS Z8, Z28, Z0 \
+	VFMADD231PS Z9, Z28, Z1 \
+	VFMADD231PS Z10, Z28, Z2 \
+	VFMADD231PS Z11, Z28, Z3 \
+sum: \
+	VADDPS Z4, Z0, Z0 \
+	VADDPS Z5, Z1, Z1 \
+	VADDPS Z6, Z2, Z2 \
+	VADDPS Z7, Z3, Z3 \
+	VMOVUPS Z0, (DI) \
+	VMOVUPS Z1, 64(DI) \
+	VMOVUPS Z2, 128(DI) \
+	VMOVUPS Z3, 192(DI) \
+	ADDQ $256, DI \
+	ADDQ $128, SI \
+	SUBQ $64, R10 \
+	JNZ  chunk \
+	VZEROUPPER \
+	RET
+
 // func axpyRowsF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
 //
 // axpyRowsF32AVX512 for f16 rows.
 TEXT ·axpyRowsF16AVX512(SB), NOSPLIT, $0-48
-	MOVQ rows+8(FP), SI
-	MOVQ stride+16(FP), DX
-	MOVQ acc+32(FP), DI
-	MOVQ d+40(FP), R10
-	MOVQ DX, R15
-	SHLQ $ROWSAHEAD, R15
+	AXPYROWS16_512(CVTPH, chunkf, pairf, lastf, sumf)
 
-arf16chunk:
-	VMOVUPS (DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ e+0(FP), R8
-	MOVQ n+24(FP), CX
-	MOVQ SI, BX
-	CMPQ CX, $2
-	JLT  arf16last
-
-arf16pair:
-	LEAQ (BX)(DX*1), R9
-	PREFETCHT0 (BX)(R15*1)
-	PREFETCHT0 64(BX)(R15*1)
-	PREFETCHT0 (R9)(R15*1)
-	PREFETCHT0 64(R9)(R15*1)
-	VBROADCASTSS (R8), Z28
-	VBROADCASTSS 4(R8), Z29
-	VCVTPH2PS (BX), Z8
-	VCVTPH2PS 32(BX), Z9
-	VCVTPH2PS 64(BX), Z10
-	VCVTPH2PS 96(BX), Z11
-	VCVTPH2PS (R9), Z12
-	VCVTPH2PS 32(R9), Z13
-	VCVTPH2PS 64(R9), Z14
-	VCVTPH2PS 96(R9), Z15
-	VFMADD231PS Z8, Z28, Z0
-	VFMADD231PS Z9, Z28, Z1
-	VFMADD231PS Z10, Z28, Z2
-	VFMADD231PS Z11, Z28, Z3
-	VFMADD231PS Z12, Z29, Z4
-	VFMADD231PS Z13, Z29, Z5
-	VFMADD231PS Z14, Z29, Z6
-	VFMADD231PS Z15, Z29, Z7
-	ADDQ $8, R8
-	LEAQ (BX)(DX*2), BX
-	SUBQ $2, CX
-	CMPQ CX, $2
-	JGE  arf16pair
-
-arf16last:
-	TESTQ CX, CX
-	JZ   arf16sum
-	VBROADCASTSS (R8), Z28
-	VCVTPH2PS (BX), Z8
-	VCVTPH2PS 32(BX), Z9
-	VCVTPH2PS 64(BX), Z10
-	VCVTPH2PS 96(BX), Z11
-	VFMADD231PS Z8, Z28, Z0
-	VFMADD231PS Z9, Z28, Z1
-	VFMADD231PS Z10, Z28, Z2
-	VFMADD231PS Z11, Z28, Z3
-
-arf16sum:
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z1, Z1
-	VADDPS Z6, Z2, Z2
-	VADDPS Z7, Z3, Z3
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	ADDQ $256, DI
-	ADDQ $128, SI
-	SUBQ $64, R10
-	JNZ  arf16chunk
-	VZEROUPPER
-	RET
+// func axpyRowsBF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+//
+// axpyRowsF16AVX512 for bf16 rows (each value widened to a float32 by a shift).
+TEXT ·axpyRowsBF16AVX512(SB), NOSPLIT, $0-48
+	AXPYROWS16_512(CVTBF, chunkb, pairb, lastb, sumb)
 
 // func dotRowsGroupF16AVX512(q *float32, qstride int, heads int, rows *uint16, stride int, n int, out *float32, ostride int, add bool)
 //
@@ -527,64 +551,71 @@ ydrf32l:
 	VZEROUPPER
 	RET
 
+// DOTROWS16_256 is the body of the AVX2 dot kernels over 16-bit rows,
+// widening the values by macro CVT (CVTPH or CVTBF).
+#define DOTROWS16_256(CVT, inner, load, outer) \
+	MOVQ q+0(FP), R8 \
+	MOVQ d+8(FP), CX \
+	SHLQ $1, CX \
+	MOVQ rows+16(FP), SI \
+	MOVQ stride+24(FP), DX \
+	MOVQ n+32(FP), R10 \
+	MOVQ out+40(FP), R11 \
+	MOVQ DX, R15 \
+	SHLQ $ROWSAHEAD, R15 \
+outer: \
+	LEAQ (SI)(DX*1), DI \
+	LEAQ (DI)(DX*1), BX \
+	LEAQ (BX)(DX*1), R9 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	XORQ AX, AX \
+inner: \
+	TESTQ $63, AX \
+	JNZ  load \
+	LEAQ (SI)(R15*1), R12 \
+	PREFETCHT0 (R12)(AX*1) \
+	LEAQ (DI)(R15*1), R12 \
+	PREFETCHT0 (R12)(AX*1) \
+	LEAQ (BX)(R15*1), R12 \
+	PREFETCHT0 (R12)(AX*1) \
+	LEAQ (R9)(R15*1), R12 \
+	PREFETCHT0 (R12)(AX*1) \
+load: \
+	VMOVUPS (R8)(AX*2), Y8 \
+	CVT((SI)(AX*1), Y4) \
+	CVT((DI)(AX*1), Y5) \
+	CVT((BX)(AX*1), Y6) \
+	CVT((R9)(AX*1), Y7) \
+	VFMADD231PS Y4, Y8, Y0 \
+	VFMADD231PS Y5, Y8, Y1 \
+	VFMADD231PS Y6, Y8, Y2 \
+	VFMADD231PS Y7, Y8, Y3 \
+	ADDQ $16, AX \
+	CMPQ AX, CX \
+	JLT  inner \
+	ROWSUM4Y(Y0, Y1, Y2, Y3, X0, X1, X2) \
+	VMOVUPS X0, (R11) \
+	ADDQ $16, R11 \
+	LEAQ (R9)(DX*1), SI \
+	SUBQ $4, R10 \
+	JNZ  outer \
+	VZEROUPPER \
+	RET
+
 // func dotRowsF16AVX2(q *float32, d int, rows *uint16, stride int, n int, out *float32)
 //
 // dotRowsF32AVX2 for f16 rows.
 TEXT ·dotRowsF16AVX2(SB), NOSPLIT, $0-48
-	MOVQ q+0(FP), R8
-	MOVQ d+8(FP), CX
-	SHLQ $1, CX
-	MOVQ rows+16(FP), SI
-	MOVQ stride+24(FP), DX
-	MOVQ n+32(FP), R10
-	MOVQ out+40(FP), R11
-	MOVQ DX, R15
-	SHLQ $ROWSAHEAD, R15
+	DOTROWS16_256(CVTPH, innerf, loadf, outerf)
 
-ydrf16:
-	LEAQ (SI)(DX*1), DI
-	LEAQ (DI)(DX*1), BX
-	LEAQ (BX)(DX*1), R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	XORQ AX, AX
-
-ydrf16k:
-	TESTQ $63, AX
-	JNZ  ydrf16l
-	LEAQ (SI)(R15*1), R12
-	PREFETCHT0 (R12)(AX*1)
-	LEAQ (DI)(R15*1), R12
-	PREFETCHT0 (R12)(AX*1)
-	LEAQ (BX)(R15*1), R12
-	PREFETCHT0 (R12)(AX*1)
-	LEAQ (R9)(R15*1), R12
-	PREFETCHT0 (R12)(AX*1)
-
-ydrf16l:
-	VMOVUPS (R8)(AX*2), Y8
-	VCVTPH2PS (SI)(AX*1), Y4
-	VCVTPH2PS (DI)(AX*1), Y5
-	VCVTPH2PS (BX)(AX*1), Y6
-	VCVTPH2PS (R9)(AX*1), Y7
-	VFMADD231PS Y4, Y8, Y0
-	VFMADD231PS Y5, Y8, Y1
-	VFMADD231PS Y6, Y8, Y2
-	VFMADD231PS Y7, Y8, Y3
-	ADDQ $16, AX
-	CMPQ AX, CX
-	JLT  ydrf16k
-
-	ROWSUM4Y(Y0, Y1, Y2, Y3, X0, X1, X2)
-	VMOVUPS X0, (R11)
-	ADDQ $16, R11
-	LEAQ (R9)(DX*1), SI
-	SUBQ $4, R10
-	JNZ  ydrf16
-	VZEROUPPER
-	RET
+// func dotRowsBF16AVX2(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+//
+// dotRowsF16AVX2 for bf16 rows (each value widened to a float32 by a shift).
+TEXT ·dotRowsBF16AVX2(SB), NOSPLIT, $0-48
+	DOTROWS16_256(CVTBF, innerb, loadb, outerb)
 
 // func axpyRowsF32AVX2(e *float32, rows *float32, stride int, n int, acc *float32, d int)
 //
@@ -661,85 +692,92 @@ yarf32sum:
 	VZEROUPPER
 	RET
 
+// AXPYROWS16_256 is the body of the AVX2 AXPY kernels over 16-bit rows,
+// widening the values by macro CVT (CVTPH or CVTBF).
+#define AXPYROWS16_256(CVT, chunk, pair, last, sum) \
+	MOVQ rows+8(FP), SI \
+	MOVQ stride+16(FP), DX \
+	MOVQ acc+32(FP), DI \
+	MOVQ d+40(FP), R10 \
+	MOVQ DX, R15 \
+	SHLQ $ROWSAHEAD, R15 \
+chunk: \
+	VMOVUPS (DI), Y0 \
+	VMOVUPS 32(DI), Y1 \
+	VMOVUPS 64(DI), Y2 \
+	VMOVUPS 96(DI), Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7 \
+	MOVQ e+0(FP), R8 \
+	MOVQ n+24(FP), CX \
+	MOVQ SI, BX \
+	CMPQ CX, $2 \
+	JLT  last \
+pair: \
+	LEAQ (BX)(DX*1), R9 \
+	PREFETCHT0 (BX)(R15*1) \
+	PREFETCHT0 (R9)(R15*1) \
+	VBROADCASTSS (R8), Y12 \
+	CVT((BX), Y8) \
+	CVT(16(BX), Y9) \
+	CVT(32(BX), Y10) \
+	CVT(48(BX), Y11) \
+	VFMADD231PS Y8, Y12, Y0 \
+	VFMADD231PS Y9, Y12, Y1 \
+	VFMADD231PS Y10, Y12, Y2 \
+	VFMADD231PS Y11, Y12, Y3 \
+	VBROADCASTSS 4(R8), Y13 \
+	CVT((R9), Y8) \
+	CVT(16(R9), Y9) \
+	CVT(32(R9), Y10) \
+	CVT(48(R9), Y11) \
+	VFMADD231PS Y8, Y13, Y4 \
+	VFMADD231PS Y9, Y13, Y5 \
+	VFMADD231PS Y10, Y13, Y6 \
+	VFMADD231PS Y11, Y13, Y7 \
+	ADDQ $8, R8 \
+	LEAQ (BX)(DX*2), BX \
+	SUBQ $2, CX \
+	CMPQ CX, $2 \
+	JGE  pair \
+last: \
+	TESTQ CX, CX \
+	JZ   sum \
+	VBROADCASTSS (R8), Y12 \
+	CVT((BX), Y8) \
+	CVT(16(BX), Y9) \
+	CVT(32(BX), Y10) \
+	CVT(48(BX), Y11) \
+	VFMADD231PS Y8, Y12, Y0 \
+	VFMADD231PS Y9, Y12, Y1 \
+	VFMADD231PS Y10, Y12, Y2 \
+	VFMADD231PS Y11, Y12, Y3 \
+sum: \
+	VADDPS Y4, Y0, Y0 \
+	VADDPS Y5, Y1, Y1 \
+	VADDPS Y6, Y2, Y2 \
+	VADDPS Y7, Y3, Y3 \
+	VMOVUPS Y0, (DI) \
+	VMOVUPS Y1, 32(DI) \
+	VMOVUPS Y2, 64(DI) \
+	VMOVUPS Y3, 96(DI) \
+	ADDQ $128, DI \
+	ADDQ $64, SI \
+	SUBQ $32, R10 \
+	JNZ  chunk \
+	VZEROUPPER \
+	RET
+
 // func axpyRowsF16AVX2(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
 //
 // axpyRowsF32AVX2 for f16 rows.
 TEXT ·axpyRowsF16AVX2(SB), NOSPLIT, $0-48
-	MOVQ rows+8(FP), SI
-	MOVQ stride+16(FP), DX
-	MOVQ acc+32(FP), DI
-	MOVQ d+40(FP), R10
-	MOVQ DX, R15
-	SHLQ $ROWSAHEAD, R15
+	AXPYROWS16_256(CVTPH, chunkf, pairf, lastf, sumf)
 
-yarf16chunk:
-	VMOVUPS (DI), Y0
-	VMOVUPS 32(DI), Y1
-	VMOVUPS 64(DI), Y2
-	VMOVUPS 96(DI), Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ e+0(FP), R8
-	MOVQ n+24(FP), CX
-	MOVQ SI, BX
-	CMPQ CX, $2
-	JLT  yarf16last
-
-yarf16pair:
-	LEAQ (BX)(DX*1), R9
-	PREFETCHT0 (BX)(R15*1)
-	PREFETCHT0 (R9)(R15*1)
-	VBROADCASTSS (R8), Y12
-	VCVTPH2PS (BX), Y8
-	VCVTPH2PS 16(BX), Y9
-	VCVTPH2PS 32(BX), Y10
-	VCVTPH2PS 48(BX), Y11
-	VFMADD231PS Y8, Y12, Y0
-	VFMADD231PS Y9, Y12, Y1
-	VFMADD231PS Y10, Y12, Y2
-	VFMADD231PS Y11, Y12, Y3
-	VBROADCASTSS 4(R8), Y13
-	VCVTPH2PS (R9), Y8
-	VCVTPH2PS 16(R9), Y9
-	VCVTPH2PS 32(R9), Y10
-	VCVTPH2PS 48(R9), Y11
-	VFMADD231PS Y8, Y13, Y4
-	VFMADD231PS Y9, Y13, Y5
-	VFMADD231PS Y10, Y13, Y6
-	VFMADD231PS Y11, Y13, Y7
-	ADDQ $8, R8
-	LEAQ (BX)(DX*2), BX
-	SUBQ $2, CX
-	CMPQ CX, $2
-	JGE  yarf16pair
-
-yarf16last:
-	TESTQ CX, CX
-	JZ   yarf16sum
-	VBROADCASTSS (R8), Y12
-	VCVTPH2PS (BX), Y8
-	VCVTPH2PS 16(BX), Y9
-	VCVTPH2PS 32(BX), Y10
-	VCVTPH2PS 48(BX), Y11
-	VFMADD231PS Y8, Y12, Y0
-	VFMADD231PS Y9, Y12, Y1
-	VFMADD231PS Y10, Y12, Y2
-	VFMADD231PS Y11, Y12, Y3
-
-yarf16sum:
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
-	ADDQ $128, DI
-	ADDQ $64, SI
-	SUBQ $32, R10
-	JNZ  yarf16chunk
-	VZEROUPPER
-	RET
+// func axpyRowsBF16AVX2(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+//
+// axpyRowsF16AVX2 for bf16 rows (each value widened to a float32 by a shift).
+TEXT ·axpyRowsBF16AVX2(SB), NOSPLIT, $0-48
+	AXPYROWS16_256(CVTBF, chunkb, pairb, lastb, sumb)
