@@ -15,72 +15,24 @@
 
 #define ROWSAHEAD 4
 
-// CVTPH and CVTBF widen the f16 or bf16 values at m (16 or 8 of them) into
-// the float32 lanes of z: a conversion, or a zero-extension and a shift
-// (bf16 is the high half of a float32).
+// CVTF32, CVTPH and CVTBF read the f32, f16 or bf16 values at m (16 or 8
+// of them) into the float32 lanes of z: a load, a conversion, or a
+// zero-extension and a shift (bf16 is the high half of a float32).
 #define CVTPH(m, z) VCVTPH2PS m, z
+
+#define CVTF32(m, z) VMOVUPS m, z
 
 #define CVTBF(m, z) \
 	VPMOVZXWD m, z \
 	VPSLLD $16, z, z
 
-// func dotRowsF32AVX512(q *float32, d int, rows *float32, stride int, n int, out *float32)
-//
-// out[j] = q·rows[j*stride:][:d] for j < n (a positive multiple of 4); d a
-// positive multiple of 16; stride in bytes.
-TEXT ·dotRowsF32AVX512(SB), NOSPLIT, $0-48
-	MOVQ q+0(FP), R8
-	MOVQ d+8(FP), CX
-	SHLQ $2, CX
-	MOVQ rows+16(FP), SI
-	MOVQ stride+24(FP), DX
-	MOVQ n+32(FP), R10
-	MOVQ out+40(FP), R11
-	MOVQ DX, R15
-	SHLQ $ROWSAHEAD, R15
-
-drf32:
-	LEAQ (SI)(DX*1), DI
-	LEAQ (DI)(DX*1), BX
-	LEAQ (BX)(DX*1), R9
-	LEAQ (SI)(R15*1), R12
-	LEAQ (DI)(R15*1), R13
-	LEAQ (BX)(R15*1), R14
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	XORQ AX, AX
-
-drf32k:
-	PREFETCHT0 (R12)(AX*1)
-	PREFETCHT0 (R13)(AX*1)
-	PREFETCHT0 (R14)(AX*1)
-	PREFETCHT0 (R9)(R15*1)
-	VMOVUPS (R8)(AX*1), Z28
-	VFMADD231PS (SI)(AX*1), Z28, Z0
-	VFMADD231PS (DI)(AX*1), Z28, Z1
-	VFMADD231PS (BX)(AX*1), Z28, Z2
-	VFMADD231PS (R9)(AX*1), Z28, Z3
-	ADDQ $64, AX
-	CMPQ AX, CX
-	JLT  drf32k
-
-	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0)
-	VMOVUPS X0, (R11)
-	ADDQ $16, R11
-	LEAQ (R9)(DX*1), SI
-	SUBQ $4, R10
-	JNZ  drf32
-	VZEROUPPER
-	RET
-
-// DOTROWS16_512 is the body of the AVX-512 dot kernels over 16-bit rows,
-// widening the values by macro CVT (CVTPH or CVTBF).
-#define DOTROWS16_512(CVT, inner, outer) \
+// DOTROWS_512 is the body of the AVX-512 dot kernels: rows of es-byte
+// values (4: f32, 2: f16 or bf16) read into float32 lanes by macro CVT
+// (CVTF32, CVTPH or CVTBF), q addressed by the row offset times qs (4/es).
+#define DOTROWS_512(CVT, es, qs, inner, outer) \
 	MOVQ q+0(FP), R8 \
 	MOVQ d+8(FP), CX \
-	SHLQ $1, CX \
+	SHLQ $(es/2), CX \
 	MOVQ rows+16(FP), SI \
 	MOVQ stride+24(FP), DX \
 	MOVQ n+32(FP), R10 \
@@ -104,7 +56,7 @@ inner: \
 	PREFETCHT0 (R13)(AX*1) \
 	PREFETCHT0 (R14)(AX*1) \
 	PREFETCHT0 (R9)(R15*1) \
-	VMOVUPS (R8)(AX*2), Z28 \
+	VMOVUPS (R8)(AX*qs), Z28 \
 	CVT((SI)(AX*1), Z4) \
 	CVT((DI)(AX*1), Z5) \
 	CVT((BX)(AX*1), Z6) \
@@ -113,7 +65,7 @@ inner: \
 	VFMADD231PS Z5, Z28, Z1 \
 	VFMADD231PS Z6, Z28, Z2 \
 	VFMADD231PS Z7, Z28, Z3 \
-	ADDQ $32, AX \
+	ADDQ $(16*es), AX \
 	CMPQ AX, CX \
 	JLT  inner \
 	ROWSUM4(Z0, Z1, Z2, Z3, X0, Y0) \
@@ -125,101 +77,9 @@ inner: \
 	VZEROUPPER \
 	RET
 
-// func dotRowsF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
-//
-// dotRowsF32AVX512 for f16 rows.
-TEXT ·dotRowsF16AVX512(SB), NOSPLIT, $0-48
-	DOTROWS16_512(CVTPH, innerf, outerf)
-
-// func dotRowsBF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
-//
-// dotRowsF16AVX512 for bf16 rows (each value widened to a float32 by a shift).
-TEXT ·dotRowsBF16AVX512(SB), NOSPLIT, $0-48
-	DOTROWS16_512(CVTBF, innerb, outerb)
-
-// func axpyRowsF32AVX512(e *float32, rows *float32, stride int, n int, acc *float32, d int)
-//
-// acc[:d] += Σ_j e[j]·rows[j*stride:][:d] for j < n (n > 0), d a positive
-// multiple of 64, 64 elements of acc at a time in registers: the even rows
-// into acc's registers, the odd rows into a second set (two chains of
-// multiply-adds instead of one), added to the first at the end.
-TEXT ·axpyRowsF32AVX512(SB), NOSPLIT, $0-48
-	MOVQ rows+8(FP), SI
-	MOVQ stride+16(FP), DX
-	MOVQ acc+32(FP), DI
-	MOVQ d+40(FP), R10
-	MOVQ DX, R15
-	SHLQ $ROWSAHEAD, R15
-
-arf32chunk:
-	VMOVUPS (DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ e+0(FP), R8
-	MOVQ n+24(FP), CX
-	MOVQ SI, BX
-	CMPQ CX, $2
-	JLT  arf32last
-
-arf32pair:
-	LEAQ (BX)(DX*1), R9
-	PREFETCHT0 (BX)(R15*1)
-	PREFETCHT0 64(BX)(R15*1)
-	PREFETCHT0 128(BX)(R15*1)
-	PREFETCHT0 192(BX)(R15*1)
-	PREFETCHT0 (R9)(R15*1)
-	PREFETCHT0 64(R9)(R15*1)
-	PREFETCHT0 128(R9)(R15*1)
-	PREFETCHT0 192(R9)(R15*1)
-	VBROADCASTSS (R8), Z28
-	VBROADCASTSS 4(R8), Z29
-	VFMADD231PS (BX), Z28, Z0
-	VFMADD231PS 64(BX), Z28, Z1
-	VFMADD231PS 128(BX), Z28, Z2
-	VFMADD231PS 192(BX), Z28, Z3
-	VFMADD231PS (R9), Z29, Z4
-	VFMADD231PS 64(R9), Z29, Z5
-	VFMADD231PS 128(R9), Z29, Z6
-	VFMADD231PS 192(R9), Z29, Z7
-	ADDQ $8, R8
-	LEAQ (BX)(DX*2), BX
-	SUBQ $2, CX
-	CMPQ CX, $2
-	JGE  arf32pair
-
-arf32last:
-	TESTQ CX, CX
-	JZ   arf32sum
-	VBROADCASTSS (R8), Z28
-	VFMADD231PS (BX), Z28, Z0
-	VFMADD231PS 64(BX), Z28, Z1
-	VFMADD231PS 128(BX), Z28, Z2
-	VFMADD231PS 192(BX), Z28, Z3
-
-arf32sum:
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z1, Z1
-	VADDPS Z6, Z2, Z2
-	VADDPS Z7, Z3, Z3
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	ADDQ $256, DI
-	ADDQ $256, SI
-	SUBQ $64, R10
-	JNZ  arf32chunk
-	VZEROUPPER
-	RET
-
-// AXPYROWS16_512 is the body of the AVX-512 AXPY kernels over 16-bit rows,
-// widening the values by macro CVT (CVTPH or CVTBF).
-#define AXPYROWS16_512(CVT, chunk, pair, last, sum) \
+// AXPYROWS_512 is the body of the AVX-512 AXPY kernels: rows of es-byte
+// values read into float32 lanes by macro CVT (CVTF32, CVTPH or CVTBF).
+#define AXPYROWS_512(CVT, es, chunk, pair, last, sum) \
 	MOVQ rows+8(FP), SI \
 	MOVQ stride+16(FP), DX \
 	MOVQ acc+32(FP), DI \
@@ -243,19 +103,19 @@ chunk: \
 pair: \
 	LEAQ (BX)(DX*1), R9 \
 	PREFETCHT0 (BX)(R15*1) \
-	PREFETCHT0 64(BX)(R15*1) \
+	PREFETCHT0 (32*es)(BX)(R15*1) \
 	PREFETCHT0 (R9)(R15*1) \
-	PREFETCHT0 64(R9)(R15*1) \
+	PREFETCHT0 (32*es)(R9)(R15*1) \
 	VBROADCASTSS (R8), Z28 \
 	VBROADCASTSS 4(R8), Z29 \
 	CVT((BX), Z8) \
-	CVT(32(BX), Z9) \
-	CVT(64(BX), Z10) \
-	CVT(96(BX), Z11) \
+	CVT((16*es)(BX), Z9) \
+	CVT((32*es)(BX), Z10) \
+	CVT((48*es)(BX), Z11) \
 	CVT((R9), Z12) \
-	CVT(32(R9), Z13) \
-	CVT(64(R9), Z14) \
-	CVT(96(R9), Z15) \
+	CVT((16*es)(R9), Z13) \
+	CVT((32*es)(R9), Z14) \
+	CVT((48*es)(R9), Z15) \
 	VFMADD231PS Z8, Z28, Z0 \
 	VFMADD231PS Z9, Z28, Z1 \
 	VFMADD231PS Z10, Z28, Z2 \
@@ -274,9 +134,9 @@ last: \
 	JZ   sum \
 	VBROADCASTSS (R8), Z28 \
 	CVT((BX), Z8) \
-	CVT(32(BX), Z9) \
-	CVT(64(BX), Z10) \
-	CVT(96(BX), Z11) \
+	CVT((16*es)(BX), Z9) \
+	CVT((32*es)(BX), Z10) \
+	CVT((48*es)(BX), Z11) \
 	VFMADD231PS Z8, Z28, Z0 \
 	VFMADD231PS Z9, Z28, Z1 \
 	VFMADD231PS Z10, Z28, Z2 \
@@ -291,23 +151,192 @@ sum: \
 	VMOVUPS Z2, 128(DI) \
 	VMOVUPS Z3, 192(DI) \
 	ADDQ $256, DI \
-	ADDQ $128, SI \
+	ADDQ $(64*es), SI \
 	SUBQ $64, R10 \
 	JNZ  chunk \
 	VZEROUPPER \
 	RET
 
+// ROWSUM4Y reduces the four ymm accumulators a, b, c, d to the four floats
+// [Σa, Σb, Σc, Σd] in xa (the low half of a), using b and c.
+#define ROWSUM4Y(a, b, c, d, xa, xb, xc) \
+	VHADDPS b, a, a \
+	VHADDPS d, c, c \
+	VHADDPS c, a, a \
+	VEXTRACTF128 $1, a, xb \
+	VADDPS xb, xa, xa
+
+// DOTROWS_256 is DOTROWS_512 on AVX2.
+#define DOTROWS_256(CVT, es, qs, inner, load, outer) \
+	MOVQ q+0(FP), R8 \
+	MOVQ d+8(FP), CX \
+	SHLQ $(es/2), CX \
+	MOVQ rows+16(FP), SI \
+	MOVQ stride+24(FP), DX \
+	MOVQ n+32(FP), R10 \
+	MOVQ out+40(FP), R11 \
+	MOVQ DX, R15 \
+	SHLQ $ROWSAHEAD, R15 \
+outer: \
+	LEAQ (SI)(DX*1), DI \
+	LEAQ (DI)(DX*1), BX \
+	LEAQ (BX)(DX*1), R9 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	XORQ AX, AX \
+inner: \
+	TESTQ $63, AX \
+	JNZ  load \
+	LEAQ (SI)(R15*1), R12 \
+	PREFETCHT0 (R12)(AX*1) \
+	LEAQ (DI)(R15*1), R12 \
+	PREFETCHT0 (R12)(AX*1) \
+	LEAQ (BX)(R15*1), R12 \
+	PREFETCHT0 (R12)(AX*1) \
+	LEAQ (R9)(R15*1), R12 \
+	PREFETCHT0 (R12)(AX*1) \
+load: \
+	VMOVUPS (R8)(AX*qs), Y8 \
+	CVT((SI)(AX*1), Y4) \
+	CVT((DI)(AX*1), Y5) \
+	CVT((BX)(AX*1), Y6) \
+	CVT((R9)(AX*1), Y7) \
+	VFMADD231PS Y4, Y8, Y0 \
+	VFMADD231PS Y5, Y8, Y1 \
+	VFMADD231PS Y6, Y8, Y2 \
+	VFMADD231PS Y7, Y8, Y3 \
+	ADDQ $(8*es), AX \
+	CMPQ AX, CX \
+	JLT  inner \
+	ROWSUM4Y(Y0, Y1, Y2, Y3, X0, X1, X2) \
+	VMOVUPS X0, (R11) \
+	ADDQ $16, R11 \
+	LEAQ (R9)(DX*1), SI \
+	SUBQ $4, R10 \
+	JNZ  outer \
+	VZEROUPPER \
+	RET
+
+// AXPYROWS_256 is AXPYROWS_512 on AVX2.
+#define AXPYROWS_256(CVT, es, chunk, pair, last, sum) \
+	MOVQ rows+8(FP), SI \
+	MOVQ stride+16(FP), DX \
+	MOVQ acc+32(FP), DI \
+	MOVQ d+40(FP), R10 \
+	MOVQ DX, R15 \
+	SHLQ $ROWSAHEAD, R15 \
+chunk: \
+	VMOVUPS (DI), Y0 \
+	VMOVUPS 32(DI), Y1 \
+	VMOVUPS 64(DI), Y2 \
+	VMOVUPS 96(DI), Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7 \
+	MOVQ e+0(FP), R8 \
+	MOVQ n+24(FP), CX \
+	MOVQ SI, BX \
+	CMPQ CX, $2 \
+	JLT  last \
+pair: \
+	LEAQ (BX)(DX*1), R9 \
+	PREFETCHT0 (BX)(R15*1) \
+	PREFETCHT0 (16*es)(BX)(R15*1) \
+	PREFETCHT0 (R9)(R15*1) \
+	PREFETCHT0 (16*es)(R9)(R15*1) \
+	VBROADCASTSS (R8), Y12 \
+	CVT((BX), Y8) \
+	CVT((8*es)(BX), Y9) \
+	CVT((16*es)(BX), Y10) \
+	CVT((24*es)(BX), Y11) \
+	VFMADD231PS Y8, Y12, Y0 \
+	VFMADD231PS Y9, Y12, Y1 \
+	VFMADD231PS Y10, Y12, Y2 \
+	VFMADD231PS Y11, Y12, Y3 \
+	VBROADCASTSS 4(R8), Y13 \
+	CVT((R9), Y8) \
+	CVT((8*es)(R9), Y9) \
+	CVT((16*es)(R9), Y10) \
+	CVT((24*es)(R9), Y11) \
+	VFMADD231PS Y8, Y13, Y4 \
+	VFMADD231PS Y9, Y13, Y5 \
+	VFMADD231PS Y10, Y13, Y6 \
+	VFMADD231PS Y11, Y13, Y7 \
+	ADDQ $8, R8 \
+	LEAQ (BX)(DX*2), BX \
+	SUBQ $2, CX \
+	CMPQ CX, $2 \
+	JGE  pair \
+last: \
+	TESTQ CX, CX \
+	JZ   sum \
+	VBROADCASTSS (R8), Y12 \
+	CVT((BX), Y8) \
+	CVT((8*es)(BX), Y9) \
+	CVT((16*es)(BX), Y10) \
+	CVT((24*es)(BX), Y11) \
+	VFMADD231PS Y8, Y12, Y0 \
+	VFMADD231PS Y9, Y12, Y1 \
+	VFMADD231PS Y10, Y12, Y2 \
+	VFMADD231PS Y11, Y12, Y3 \
+sum: \
+	VADDPS Y4, Y0, Y0 \
+	VADDPS Y5, Y1, Y1 \
+	VADDPS Y6, Y2, Y2 \
+	VADDPS Y7, Y3, Y3 \
+	VMOVUPS Y0, (DI) \
+	VMOVUPS Y1, 32(DI) \
+	VMOVUPS Y2, 64(DI) \
+	VMOVUPS Y3, 96(DI) \
+	ADDQ $128, DI \
+	ADDQ $(32*es), SI \
+	SUBQ $32, R10 \
+	JNZ  chunk \
+	VZEROUPPER \
+	RET
+
+// func dotRowsF32AVX512(q *float32, d int, rows *float32, stride int, n int, out *float32)
+//
+// out[j] = q·rows[j*stride:][:d] for j < n (a positive multiple of 4); d a
+// positive multiple of 16; stride in bytes.
+TEXT ·dotRowsF32AVX512(SB), NOSPLIT, $0-48
+	DOTROWS_512(CVTF32, 4, 1, innerf32, outerf32)
+
+// func dotRowsF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+//
+// dotRowsF32AVX512 for f16 rows.
+TEXT ·dotRowsF16AVX512(SB), NOSPLIT, $0-48
+	DOTROWS_512(CVTPH, 2, 2, innerf, outerf)
+
+// func dotRowsBF16AVX512(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+//
+// dotRowsF16AVX512 for bf16 rows (each value widened to a float32 by a shift).
+TEXT ·dotRowsBF16AVX512(SB), NOSPLIT, $0-48
+	DOTROWS_512(CVTBF, 2, 2, innerb, outerb)
+
+// func axpyRowsF32AVX512(e *float32, rows *float32, stride int, n int, acc *float32, d int)
+//
+// acc[:d] += Σ_j e[j]·rows[j*stride:][:d] for j < n (n > 0), d a positive
+// multiple of 64, 64 elements of acc at a time in registers: the even rows
+// into acc's registers, the odd rows into a second set (two chains of
+// multiply-adds instead of one), added to the first at the end.
+TEXT ·axpyRowsF32AVX512(SB), NOSPLIT, $0-48
+	AXPYROWS_512(CVTF32, 4, chunkf32, pairf32, lastf32, sumf32)
+
 // func axpyRowsF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
 //
 // axpyRowsF32AVX512 for f16 rows.
 TEXT ·axpyRowsF16AVX512(SB), NOSPLIT, $0-48
-	AXPYROWS16_512(CVTPH, chunkf, pairf, lastf, sumf)
+	AXPYROWS_512(CVTPH, 2, chunkf, pairf, lastf, sumf)
 
 // func axpyRowsBF16AVX512(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
 //
 // axpyRowsF16AVX512 for bf16 rows (each value widened to a float32 by a shift).
 TEXT ·axpyRowsBF16AVX512(SB), NOSPLIT, $0-48
-	AXPYROWS16_512(CVTBF, chunkb, pairb, lastb, sumb)
+	AXPYROWS_512(CVTBF, 2, chunkb, pairb, lastb, sumb)
 
 // func dotRowsGroupF16AVX512(q *float32, qstride int, heads int, rows *uint16, stride int, n int, out *float32, ostride int, add bool)
 //
@@ -486,136 +515,24 @@ ag4row:
 	VZEROUPPER
 	RET
 
-// ROWSUM4Y reduces the four ymm accumulators a, b, c, d to the four floats
-// [Σa, Σb, Σc, Σd] in xa (the low half of a), using b and c.
-#define ROWSUM4Y(a, b, c, d, xa, xb, xc) \
-	VHADDPS b, a, a \
-	VHADDPS d, c, c \
-	VHADDPS c, a, a \
-	VEXTRACTF128 $1, a, xb \
-	VADDPS xb, xa, xa
-
 // func dotRowsF32AVX2(q *float32, d int, rows *float32, stride int, n int, out *float32)
 //
 // dotRowsF32AVX512 on AVX2: d a positive multiple of 8, four rows at a
 // time reduced by ROWSUM4Y.
 TEXT ·dotRowsF32AVX2(SB), NOSPLIT, $0-48
-	MOVQ q+0(FP), R8
-	MOVQ d+8(FP), CX
-	SHLQ $2, CX
-	MOVQ rows+16(FP), SI
-	MOVQ stride+24(FP), DX
-	MOVQ n+32(FP), R10
-	MOVQ out+40(FP), R11
-	MOVQ DX, R15
-	SHLQ $ROWSAHEAD, R15
-
-ydrf32:
-	LEAQ (SI)(DX*1), DI
-	LEAQ (DI)(DX*1), BX
-	LEAQ (BX)(DX*1), R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	XORQ AX, AX
-
-ydrf32k:
-	TESTQ $63, AX
-	JNZ  ydrf32l
-	LEAQ (SI)(R15*1), R12
-	PREFETCHT0 (R12)(AX*1)
-	LEAQ (DI)(R15*1), R12
-	PREFETCHT0 (R12)(AX*1)
-	LEAQ (BX)(R15*1), R12
-	PREFETCHT0 (R12)(AX*1)
-	LEAQ (R9)(R15*1), R12
-	PREFETCHT0 (R12)(AX*1)
-
-ydrf32l:
-	VMOVUPS (R8)(AX*1), Y8
-	VFMADD231PS (SI)(AX*1), Y8, Y0
-	VFMADD231PS (DI)(AX*1), Y8, Y1
-	VFMADD231PS (BX)(AX*1), Y8, Y2
-	VFMADD231PS (R9)(AX*1), Y8, Y3
-	ADDQ $32, AX
-	CMPQ AX, CX
-	JLT  ydrf32k
-
-	ROWSUM4Y(Y0, Y1, Y2, Y3, X0, X1, X2)
-	VMOVUPS X0, (R11)
-	ADDQ $16, R11
-	LEAQ (R9)(DX*1), SI
-	SUBQ $4, R10
-	JNZ  ydrf32
-	VZEROUPPER
-	RET
-
-// DOTROWS16_256 is the body of the AVX2 dot kernels over 16-bit rows,
-// widening the values by macro CVT (CVTPH or CVTBF).
-#define DOTROWS16_256(CVT, inner, load, outer) \
-	MOVQ q+0(FP), R8 \
-	MOVQ d+8(FP), CX \
-	SHLQ $1, CX \
-	MOVQ rows+16(FP), SI \
-	MOVQ stride+24(FP), DX \
-	MOVQ n+32(FP), R10 \
-	MOVQ out+40(FP), R11 \
-	MOVQ DX, R15 \
-	SHLQ $ROWSAHEAD, R15 \
-outer: \
-	LEAQ (SI)(DX*1), DI \
-	LEAQ (DI)(DX*1), BX \
-	LEAQ (BX)(DX*1), R9 \
-	VXORPS Y0, Y0, Y0 \
-	VXORPS Y1, Y1, Y1 \
-	VXORPS Y2, Y2, Y2 \
-	VXORPS Y3, Y3, Y3 \
-	XORQ AX, AX \
-inner: \
-	TESTQ $63, AX \
-	JNZ  load \
-	LEAQ (SI)(R15*1), R12 \
-	PREFETCHT0 (R12)(AX*1) \
-	LEAQ (DI)(R15*1), R12 \
-	PREFETCHT0 (R12)(AX*1) \
-	LEAQ (BX)(R15*1), R12 \
-	PREFETCHT0 (R12)(AX*1) \
-	LEAQ (R9)(R15*1), R12 \
-	PREFETCHT0 (R12)(AX*1) \
-load: \
-	VMOVUPS (R8)(AX*2), Y8 \
-	CVT((SI)(AX*1), Y4) \
-	CVT((DI)(AX*1), Y5) \
-	CVT((BX)(AX*1), Y6) \
-	CVT((R9)(AX*1), Y7) \
-	VFMADD231PS Y4, Y8, Y0 \
-	VFMADD231PS Y5, Y8, Y1 \
-	VFMADD231PS Y6, Y8, Y2 \
-	VFMADD231PS Y7, Y8, Y3 \
-	ADDQ $16, AX \
-	CMPQ AX, CX \
-	JLT  inner \
-	ROWSUM4Y(Y0, Y1, Y2, Y3, X0, X1, X2) \
-	VMOVUPS X0, (R11) \
-	ADDQ $16, R11 \
-	LEAQ (R9)(DX*1), SI \
-	SUBQ $4, R10 \
-	JNZ  outer \
-	VZEROUPPER \
-	RET
+	DOTROWS_256(CVTF32, 4, 1, innerf32, loadf32, outerf32)
 
 // func dotRowsF16AVX2(q *float32, d int, rows *uint16, stride int, n int, out *float32)
 //
 // dotRowsF32AVX2 for f16 rows.
 TEXT ·dotRowsF16AVX2(SB), NOSPLIT, $0-48
-	DOTROWS16_256(CVTPH, innerf, loadf, outerf)
+	DOTROWS_256(CVTPH, 2, 2, innerf, loadf, outerf)
 
 // func dotRowsBF16AVX2(q *float32, d int, rows *uint16, stride int, n int, out *float32)
 //
 // dotRowsF16AVX2 for bf16 rows (each value widened to a float32 by a shift).
 TEXT ·dotRowsBF16AVX2(SB), NOSPLIT, $0-48
-	DOTROWS16_256(CVTBF, innerb, loadb, outerb)
+	DOTROWS_256(CVTBF, 2, 2, innerb, loadb, outerb)
 
 // func axpyRowsF32AVX2(e *float32, rows *float32, stride int, n int, acc *float32, d int)
 //
@@ -623,161 +540,16 @@ TEXT ·dotRowsBF16AVX2(SB), NOSPLIT, $0-48
 // acc at a time, the even rows into acc's registers and the odd rows into
 // a second set, added at the end.
 TEXT ·axpyRowsF32AVX2(SB), NOSPLIT, $0-48
-	MOVQ rows+8(FP), SI
-	MOVQ stride+16(FP), DX
-	MOVQ acc+32(FP), DI
-	MOVQ d+40(FP), R10
-	MOVQ DX, R15
-	SHLQ $ROWSAHEAD, R15
-
-yarf32chunk:
-	VMOVUPS (DI), Y0
-	VMOVUPS 32(DI), Y1
-	VMOVUPS 64(DI), Y2
-	VMOVUPS 96(DI), Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ e+0(FP), R8
-	MOVQ n+24(FP), CX
-	MOVQ SI, BX
-	CMPQ CX, $2
-	JLT  yarf32last
-
-yarf32pair:
-	LEAQ (BX)(DX*1), R9
-	PREFETCHT0 (BX)(R15*1)
-	PREFETCHT0 64(BX)(R15*1)
-	PREFETCHT0 (R9)(R15*1)
-	PREFETCHT0 64(R9)(R15*1)
-	VBROADCASTSS (R8), Y12
-	VBROADCASTSS 4(R8), Y13
-	VFMADD231PS (BX), Y12, Y0
-	VFMADD231PS 32(BX), Y12, Y1
-	VFMADD231PS 64(BX), Y12, Y2
-	VFMADD231PS 96(BX), Y12, Y3
-	VFMADD231PS (R9), Y13, Y4
-	VFMADD231PS 32(R9), Y13, Y5
-	VFMADD231PS 64(R9), Y13, Y6
-	VFMADD231PS 96(R9), Y13, Y7
-	ADDQ $8, R8
-	LEAQ (BX)(DX*2), BX
-	SUBQ $2, CX
-	CMPQ CX, $2
-	JGE  yarf32pair
-
-yarf32last:
-	TESTQ CX, CX
-	JZ   yarf32sum
-	VBROADCASTSS (R8), Y12
-	VFMADD231PS (BX), Y12, Y0
-	VFMADD231PS 32(BX), Y12, Y1
-	VFMADD231PS 64(BX), Y12, Y2
-	VFMADD231PS 96(BX), Y12, Y3
-
-yarf32sum:
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
-	ADDQ $128, DI
-	ADDQ $128, SI
-	SUBQ $32, R10
-	JNZ  yarf32chunk
-	VZEROUPPER
-	RET
-
-// AXPYROWS16_256 is the body of the AVX2 AXPY kernels over 16-bit rows,
-// widening the values by macro CVT (CVTPH or CVTBF).
-#define AXPYROWS16_256(CVT, chunk, pair, last, sum) \
-	MOVQ rows+8(FP), SI \
-	MOVQ stride+16(FP), DX \
-	MOVQ acc+32(FP), DI \
-	MOVQ d+40(FP), R10 \
-	MOVQ DX, R15 \
-	SHLQ $ROWSAHEAD, R15 \
-chunk: \
-	VMOVUPS (DI), Y0 \
-	VMOVUPS 32(DI), Y1 \
-	VMOVUPS 64(DI), Y2 \
-	VMOVUPS 96(DI), Y3 \
-	VXORPS Y4, Y4, Y4 \
-	VXORPS Y5, Y5, Y5 \
-	VXORPS Y6, Y6, Y6 \
-	VXORPS Y7, Y7, Y7 \
-	MOVQ e+0(FP), R8 \
-	MOVQ n+24(FP), CX \
-	MOVQ SI, BX \
-	CMPQ CX, $2 \
-	JLT  last \
-pair: \
-	LEAQ (BX)(DX*1), R9 \
-	PREFETCHT0 (BX)(R15*1) \
-	PREFETCHT0 (R9)(R15*1) \
-	VBROADCASTSS (R8), Y12 \
-	CVT((BX), Y8) \
-	CVT(16(BX), Y9) \
-	CVT(32(BX), Y10) \
-	CVT(48(BX), Y11) \
-	VFMADD231PS Y8, Y12, Y0 \
-	VFMADD231PS Y9, Y12, Y1 \
-	VFMADD231PS Y10, Y12, Y2 \
-	VFMADD231PS Y11, Y12, Y3 \
-	VBROADCASTSS 4(R8), Y13 \
-	CVT((R9), Y8) \
-	CVT(16(R9), Y9) \
-	CVT(32(R9), Y10) \
-	CVT(48(R9), Y11) \
-	VFMADD231PS Y8, Y13, Y4 \
-	VFMADD231PS Y9, Y13, Y5 \
-	VFMADD231PS Y10, Y13, Y6 \
-	VFMADD231PS Y11, Y13, Y7 \
-	ADDQ $8, R8 \
-	LEAQ (BX)(DX*2), BX \
-	SUBQ $2, CX \
-	CMPQ CX, $2 \
-	JGE  pair \
-last: \
-	TESTQ CX, CX \
-	JZ   sum \
-	VBROADCASTSS (R8), Y12 \
-	CVT((BX), Y8) \
-	CVT(16(BX), Y9) \
-	CVT(32(BX), Y10) \
-	CVT(48(BX), Y11) \
-	VFMADD231PS Y8, Y12, Y0 \
-	VFMADD231PS Y9, Y12, Y1 \
-	VFMADD231PS Y10, Y12, Y2 \
-	VFMADD231PS Y11, Y12, Y3 \
-sum: \
-	VADDPS Y4, Y0, Y0 \
-	VADDPS Y5, Y1, Y1 \
-	VADDPS Y6, Y2, Y2 \
-	VADDPS Y7, Y3, Y3 \
-	VMOVUPS Y0, (DI) \
-	VMOVUPS Y1, 32(DI) \
-	VMOVUPS Y2, 64(DI) \
-	VMOVUPS Y3, 96(DI) \
-	ADDQ $128, DI \
-	ADDQ $64, SI \
-	SUBQ $32, R10 \
-	JNZ  chunk \
-	VZEROUPPER \
-	RET
+	AXPYROWS_256(CVTF32, 4, chunkf32, pairf32, lastf32, sumf32)
 
 // func axpyRowsF16AVX2(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
 //
 // axpyRowsF32AVX2 for f16 rows.
 TEXT ·axpyRowsF16AVX2(SB), NOSPLIT, $0-48
-	AXPYROWS16_256(CVTPH, chunkf, pairf, lastf, sumf)
+	AXPYROWS_256(CVTPH, 2, chunkf, pairf, lastf, sumf)
 
 // func axpyRowsBF16AVX2(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
 //
 // axpyRowsF16AVX2 for bf16 rows (each value widened to a float32 by a shift).
 TEXT ·axpyRowsBF16AVX2(SB), NOSPLIT, $0-48
-	AXPYROWS16_256(CVTBF, chunkb, pairb, lastb, sumb)
+	AXPYROWS_256(CVTBF, 2, chunkb, pairb, lastb, sumb)
