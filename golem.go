@@ -112,8 +112,8 @@ type Options struct {
 	// Context is the KV cache length of each sequence in tokens (0: the
 	// model's trained context, at most DefaultContext).
 	Context int
-	// KVType is the KV cache element type: "f16" (or "", as llama.cpp's
-	// default), "f32" or "bf16".
+	// KVType is the KV cache element type: "f16", "f32" or "bf16"; ""
+	// means graph.DefaultKVType (f16).
 	KVType string
 	// Parallel is how many sequences decode together, 1..256 (0: 1). Each
 	// has a KV cache of Context tokens, allocated when first used.
@@ -157,7 +157,7 @@ func (o Options) Validate() error {
 
 func (o Options) kvType() (graph.DType, error) {
 	if o.KVType == "" {
-		return graph.F16, nil
+		return graph.DefaultKVType, nil
 	}
 	// The names as graph.DType.String spells them (no case folding).
 	for _, d := range graph.KVTypes() {

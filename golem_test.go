@@ -70,6 +70,22 @@ func openOn(t *testing.T, device string, o golem.Options) *golem.Model {
 	return m
 }
 
+// generateTogether generates from every batchPrompts prompt at once (one
+// goroutine each, so that m decodes them together), prompt i with opts(i).
+func generateTogether(ctx context.Context, m *golem.Model, opts func(int) golem.GenerateOptions) []generation {
+	got := make([]generation, len(batchPrompts))
+	var wg sync.WaitGroup
+	for i, p := range batchPrompts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = drain(m.Generate(ctx, p, opts(i)))
+		}()
+	}
+	wg.Wait()
+	return got
+}
+
 var batchPrompts = []string{"Once upon a time", "Lily and Tom went to the park", "The cat", "One day, a little dog named Max found a big red ball in the garden"}
 
 // TestBatchEqualsAlone is the batching guarantee on every backend, with
@@ -101,16 +117,7 @@ func TestBatchEqualsAlone(t *testing.T) {
 					require.Equal(t, golem.StopLength, alone[i].end.Stop)
 				}
 				m := openOn(t, device, golem.Options{Context: 128, Parallel: len(batchPrompts), KVType: kv.name})
-				got := make([]generation, len(batchPrompts))
-				var wg sync.WaitGroup
-				for i, p := range batchPrompts {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						got[i] = drain(m.Generate(ctx, p, opts(i)))
-					}()
-				}
-				wg.Wait()
+				got := generateTogether(ctx, m, opts)
 				for i := range batchPrompts {
 					require.NoError(t, got[i].err)
 					require.Equal(t, alone[i].text, got[i].text, "prompt %d", i)
@@ -150,16 +157,7 @@ func TestBatchEqualsAloneQuantized(t *testing.T) {
 			m, err := golem.Open(ctx, path, golem.Options{Device: "cpu", Context: 64, Parallel: len(batchPrompts)})
 			require.NoError(t, err)
 			defer m.Close()
-			got := make([]generation, len(batchPrompts))
-			var wg sync.WaitGroup
-			for i, p := range batchPrompts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					got[i] = drain(m.Generate(ctx, p, opts))
-				}()
-			}
-			wg.Wait()
+			got := generateTogether(ctx, m, func(int) golem.GenerateOptions { return opts })
 			for i := range batchPrompts {
 				require.NoError(t, got[i].err)
 				require.Equal(t, alone[i].ids, got[i].ids, "prompt %d", i)

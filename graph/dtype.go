@@ -90,6 +90,12 @@ var kvTypes = []DType{F32, F16, BF16}
 // BF16 values are written rounded to nearest, ties to even.
 func KVTypes() []DType { return append([]DType(nil), kvTypes...) }
 
+// DefaultKVType is the KV cache element type the command line and the
+// golem package use when none is given: F16, as llama.cpp and ollama
+// (half the memory of F32, and half the bytes decode attention reads).
+// The runtime's option structs keep F32 as their zero value.
+const DefaultKVType = F16
+
 // IsKVType reports whether d is one of KVTypes.
 func (d DType) IsKVType() bool { return slices.Contains(kvTypes, d) }
 

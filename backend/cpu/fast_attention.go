@@ -79,8 +79,8 @@ type attnTask struct {
 	vdt    graph.DType // V's dtype
 	// mode says what the items are: (batch, query, kv head) for the
 	// per-query path, (batch, kv head, block of queries) for runBlocked,
-	// (batch, block of keys) for runSplit, (batch, query head) for
-	// combine.
+	// (batch, block of keys, chunk of kv heads) for runSplit, (batch,
+	// query head) for combine.
 	mode attnMode
 	// split path: keys per block, blocks, and each block's partial result,
 	// kept across runs: per (batch, block), each query head's maximum and
@@ -387,27 +387,19 @@ func (t *attnTask) runBlocked(lo, hi, slot int) error {
 				i := i0 + r/G
 				sr := s[r*nb : (r+1)*nb]
 				vis := min(max(a.Visible(i, t.pos)-j0, 0), nb)
-				var bm float32
-				if vis == nb && t.mask == nil {
-					// Every key of the block visible, no mask (a prompt
-					// chunk's blocks before its own positions).
-					quant.Scale(sr, scale, sr)
-					bm = quant.MaxF32(sr)
-				} else {
-					bm = negInf
-					for jj := range sr {
-						if jj >= vis {
-							sr[jj] = negInf
-							continue
-						}
-						v := scale * sr[jj]
-						if t.mask != nil {
-							v += t.mask[i*a.Sk+j0+jj]
-						}
-						sr[jj] = v
-						bm = max(bm, v)
+				// The visible keys' scores scaled (and masked), the others
+				// -Inf.
+				quant.Scale(sr[:vis], scale, sr[:vis])
+				if t.mask != nil {
+					m := t.mask[i*a.Sk+j0 : i*a.Sk+j0+vis]
+					for jj, v := range m {
+						sr[jj] += v
 					}
 				}
+				for jj := vis; jj < nb; jj++ {
+					sr[jj] = negInf
+				}
+				bm := quant.MaxF32(sr[:vis])
 				if bm == negInf {
 					clear(sr)
 					continue
@@ -483,9 +475,9 @@ func splitKeys(nk int) int { return min(max((nk+15)/16, splitMinKeys), splitMaxK
 const splitItems = 16
 
 // split runs a decode step's attention (one query per batch) split over
-// the keys (flash-decoding): each item is one block of keys for every head,
-// read as contiguous rows of all kv heads, giving a partial softmax per
-// query head; combine then merges the blocks' partials in block order.
+// the keys (flash-decoding): each item is one block of keys for a chunk of
+// the kv heads (splitChunks per block), giving a partial softmax per query
+// head; combine then merges the blocks' partials in block order.
 func (t *attnTask) split(p *program) error {
 	l, ok := t.splitLoop()
 	if !ok {

@@ -925,21 +925,31 @@ func archDotRowsF32(q, rows []float32, stride int, out []float32) int {
 	return n4
 }
 
-// archDotRowsF16 is archDotRowsF32 for f16 rows.
-func archDotRowsF16(q []float32, rows []uint16, stride int, out []float32) int {
+// dotRows16Kernel is the signature of the dot kernels over 16-bit rows.
+type dotRows16Kernel func(q *float32, d int, rows *uint16, stride int, n int, out *float32)
+
+// archDotRows16 does the first len(out)&^3 rows of a dot over 16-bit rows
+// with the family's kernel (k512 on AVX-512 for d a multiple of 16, k256
+// on AVX2 for a multiple of 8) and returns how many.
+func archDotRows16(k512, k256 dotRows16Kernel, q []float32, rows []uint16, stride int, out []float32) int {
 	n4 := len(out) &^ 3
 	if !useAsm || n4 == 0 || len(q) == 0 {
 		return 0
 	}
 	switch {
 	case useAVX512 && len(q)%16 == 0:
-		dotRowsF16AVX512(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
+		k512(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
 	case !useAVX512 && len(q)%8 == 0:
-		dotRowsF16AVX2(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
+		k256(&q[0], len(q), &rows[0], 2*stride, n4, &out[0])
 	default:
 		return 0
 	}
 	return n4
+}
+
+// archDotRowsF16 is archDotRowsF32 for f16 rows.
+func archDotRowsF16(q []float32, rows []uint16, stride int, out []float32) int {
+	return archDotRows16(dotRowsF16AVX512, dotRowsF16AVX2, q, rows, stride, out)
 }
 
 //go:noescape
@@ -971,22 +981,6 @@ func archDotRowsBF16(q []float32, rows []uint16, stride int, out []float32) int 
 	return n4
 }
 
-// archAXPYRowsBF16 is archAXPYRowsF16 for bf16 rows.
-func archAXPYRowsBF16(e []float32, rows []uint16, stride int, acc []float32) bool {
-	if !useAsm || len(e) == 0 || len(acc) == 0 {
-		return false
-	}
-	switch {
-	case useAVX512 && len(acc)%64 == 0:
-		axpyRowsBF16AVX512(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
-	case !useAVX512 && len(acc)%32 == 0:
-		axpyRowsBF16AVX2(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
-	default:
-		return false
-	}
-	return true
-}
-
 // archAXPYRowsF32 does AXPYRowsF32 (d a multiple of 64 on AVX-512, of 32
 // on AVX2) and reports whether it did.
 func archAXPYRowsF32(e, rows []float32, stride int, acc []float32) bool {
@@ -1004,20 +998,35 @@ func archAXPYRowsF32(e, rows []float32, stride int, acc []float32) bool {
 	return true
 }
 
-// archAXPYRowsF16 is archAXPYRowsF32 for f16 rows.
-func archAXPYRowsF16(e []float32, rows []uint16, stride int, acc []float32) bool {
+// axpyRows16Kernel is the signature of the AXPY kernels over 16-bit rows.
+type axpyRows16Kernel func(e *float32, rows *uint16, stride int, n int, acc *float32, d int)
+
+// archAXPYRows16 does an AXPY over 16-bit rows with the family's kernel
+// (k512 on AVX-512 for d a multiple of 64, k256 on AVX2 for a multiple of
+// 32) and reports whether it did.
+func archAXPYRows16(k512, k256 axpyRows16Kernel, e []float32, rows []uint16, stride int, acc []float32) bool {
 	if !useAsm || len(e) == 0 || len(acc) == 0 {
 		return false
 	}
 	switch {
 	case useAVX512 && len(acc)%64 == 0:
-		axpyRowsF16AVX512(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
+		k512(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
 	case !useAVX512 && len(acc)%32 == 0:
-		axpyRowsF16AVX2(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
+		k256(&e[0], &rows[0], 2*stride, len(e), &acc[0], len(acc))
 	default:
 		return false
 	}
 	return true
+}
+
+// archAXPYRowsF16 is archAXPYRowsF32 for f16 rows.
+func archAXPYRowsF16(e []float32, rows []uint16, stride int, acc []float32) bool {
+	return archAXPYRows16(axpyRowsF16AVX512, axpyRowsF16AVX2, e, rows, stride, acc)
+}
+
+// archAXPYRowsBF16 is archAXPYRowsF32 for bf16 rows.
+func archAXPYRowsBF16(e []float32, rows []uint16, stride int, acc []float32) bool {
+	return archAXPYRows16(axpyRowsBF16AVX512, axpyRowsBF16AVX2, e, rows, stride, acc)
 }
 
 //go:noescape

@@ -24,6 +24,21 @@ DATA expc<>+40(SB)/4, $0xc2d00000 // -104
 DATA expc<>+44(SB)/4, $0x42b20000 // 89
 GLOBL expc<>(SB), RODATA|NOPTR, $48
 
+// MAX4X0 sets the low float of X0 to the largest of X0's four, using X1.
+#define MAX4X0 \
+	VMOVHLPS X0, X0, X1 \
+	VMAXPS X1, X0, X0 \
+	VMOVSHDUP X0, X1 \
+	VMAXSS X1, X0, X0
+
+// TAILMASKY sets Y5 to the AVX2 tail mask of CX lanes (0 < CX < 8): lane
+// i all ones when i < CX (lanesY<>: the lane indices), using Y4.
+#define TAILMASKY \
+	VMOVD CX, X5 \
+	VPBROADCASTD X5, Y5 \
+	VMOVDQU lanesY<>(SB), Y4 \
+	VPCMPGTD Y4, Y5, Y5
+
 // EXPCONST loads the constants into Z16..Z27.
 #define EXPCONST \
 	VBROADCASTSS expc<>+0(SB), Z16 \
@@ -265,10 +280,7 @@ mxreduce:
 	VMAXPS Y1, Y0, Y0
 	VEXTRACTF128 $1, Y0, X1
 	VMAXPS X1, X0, X0
-	VMOVHLPS X0, X0, X1
-	VMAXPS X1, X0, X0
-	VMOVSHDUP X0, X1
-	VMAXSS X1, X0, X0
+	MAX4X0
 	VMOVSS X0, m+16(FP)
 	KORTESTW K1, K1
 	SETNE nan+20(FP)
@@ -300,10 +312,7 @@ ymxloop:
 ymxreduce:
 	VEXTRACTF128 $1, Y0, X1
 	VMAXPS X1, X0, X0
-	VMOVHLPS X0, X0, X1
-	VMAXPS X1, X0, X0
-	VMOVSHDUP X0, X1
-	VMAXSS X1, X0, X0
+	MAX4X0
 	VMOVSS X0, m+16(FP)
 	VMOVMSKPS Y2, AX
 	TESTL AX, AX
@@ -397,11 +406,7 @@ yesloop:
 yestail:
 	TESTQ CX, CX
 	JZ   yesdone
-	// Y5 = the lanes below CX: lane i all ones when i < CX.
-	VMOVD CX, X5
-	VPBROADCASTD X5, Y5
-	VMOVDQU lanesY<>(SB), Y4
-	VPCMPGTD Y4, Y5, Y5
+	TAILMASKY
 	VMASKMOVPS (SI), Y5, Y0
 	VSUBPS Y7, Y0, Y0
 	EXPY8(Y0, Y1, Y2, Y3)
@@ -445,10 +450,7 @@ TEXT ·swigluAVX2(SB), NOSPLIT, $0-32
 	JGE  yswloop
 
 yswmask:
-	VMOVD CX, X5
-	VPBROADCASTD X5, Y5
-	VMOVDQU lanesY<>(SB), Y4
-	VPCMPGTD Y4, Y5, Y5
+	TAILMASKY
 
 yswloop:
 	VMASKMOVPS (SI), Y5, Y3

@@ -471,7 +471,7 @@ or a custom spec), written to a temporary file in each --type.`,
 	cmd.Flags().IntVarP(&prompt, "n-prompt", "p", 512, "prompt tokens of the prefill test (0: skip it)")
 	cmd.Flags().IntVarP(&gen, "n-gen", "n", 128, "tokens of the decode test (0: skip it)")
 	cmd.Flags().IntVarP(&depth, "n-depth", "d", 0, "random tokens already in the KV cache when each timed run starts, as llama-bench -d (not with --parallel)")
-	cmd.Flags().StringVar(&kvType, "kv-type", "f16", "KV cache element type: f16, f32 or bf16")
+	cmd.Flags().StringVar(&kvType, "kv-type", graph.DefaultKVType.String(), "KV cache element type: f16, f32 or bf16")
 	cmd.Flags().IntSliceVar(&parallel, "parallel", nil, "decode tests of N sequences decoded together, for each N (e.g. 1,2,4,8)")
 	cmd.Flags().BoolVar(&profile, "profile", false, "print the per-op device times (count, launches, device time, share) of each test's last prefill or decode step (or batched decode step) on stderr")
 	cmd.Flags().BoolVar(&hostBW, "host-bandwidth", false, "on CPU devices, compare each decode repetition with the host's read bandwidth measured right before and after it (1 GiB buffer)")

@@ -332,7 +332,7 @@ The exit status is 1 when a gate fails.`,
 	f.Float64Var(&maxKL, "max-kl", parity.DefaultMaxMeanKL, "gate: largest mean KL divergence that passes")
 	f.Float64Var(&minTop1, "min-top1", 100*parity.DefaultMinTop1, "gate: smallest top-1 agreement in percent that passes")
 	f.StringVar(&nodeThr, "node-thresholds", "layer", "activation tolerances with --layers: layer (2e-3 everywhere) or op (each op's own)")
-	f.StringVar(&kvType, "kv-type", "f16", "KV cache element type: f16, f32 or bf16")
+	f.StringVar(&kvType, "kv-type", graph.DefaultKVType.String(), "KV cache element type: f16, f32 or bf16")
 	f.IntVarP(&threads, "threads", "t", 0, "CPU threads (0: all cores)")
 	f.BoolVar(&noBOS, "no-bos", false, "do not start the prompt with the BOS token")
 	f.BoolVar(&showPrompt, "verbose-prompt", false, "print the prompt's token ids on stderr")
