@@ -97,6 +97,10 @@ const DefaultQueue = runtime.DefaultQueue
 // Options.Context is 0 (a model trained on fewer gets its trained context).
 const DefaultContext = runtime.DefaultContext
 
+// DefaultKVType is the KV cache element type when Options.KVType is "":
+// graph.DefaultKVType's name (f16, as llama.cpp and ollama).
+const DefaultKVType = "f16"
+
 // DefaultRepeatLastN is the penalty window when GenerateOptions.RepeatLastN
 // is 0.
 const DefaultRepeatLastN = runtime.DefaultRepeatLastN
@@ -113,7 +117,7 @@ type Options struct {
 	// model's trained context, at most DefaultContext).
 	Context int
 	// KVType is the KV cache element type: "f16", "f32" or "bf16"; ""
-	// means graph.DefaultKVType (f16).
+	// means DefaultKVType.
 	KVType string
 	// Parallel is how many sequences decode together, 1..256 (0: 1). Each
 	// has a KV cache of Context tokens, allocated when first used.

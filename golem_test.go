@@ -167,6 +167,10 @@ func TestBatchEqualsAloneQuantized(t *testing.T) {
 	}
 }
 
+func TestDefaultKVType(t *testing.T) {
+	require.Equal(t, graph.DefaultKVType.String(), golem.DefaultKVType)
+}
+
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	_, err := golem.Open(ctx, stories, golem.Options{Device: "nope"})

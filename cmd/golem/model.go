@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/golem-llm/golem"
-	"github.com/golem-llm/golem/graph"
 )
 
 // modelFlags are the flags of the commands that load a model to generate
@@ -26,7 +25,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.device, "device", "auto", "device: "+deviceForms()+" (see golem devices)")
 	cmd.Flags().IntVarP(&f.threads, "threads", "t", 0, "CPU threads (0: all cores)")
 	cmd.Flags().IntVarP(&f.ctx, "ctx-size", "c", 0, fmt.Sprintf("context length in tokens (0: the model's trained context, at most %d)", golem.DefaultContext))
-	cmd.Flags().StringVar(&f.kvType, "kv-type", graph.DefaultKVType.String(), "KV cache element type: f16, f32 or bf16")
+	cmd.Flags().StringVar(&f.kvType, "kv-type", golem.DefaultKVType, "KV cache element type: f16, f32 or bf16")
 	_ = cmd.MarkFlagRequired("model")
 }
 
