@@ -17,6 +17,9 @@ type hostBuffer struct {
 	mu    sync.RWMutex
 	data  []byte
 	freed bool
+
+	pmu   sync.Mutex           // guards packs
+	packs map[packedKey][]byte // packed copies of weights in data (see packed.go)
 }
 
 // Size implements backend.Buffer.
@@ -44,6 +47,7 @@ func (h *hostBuffer) Write(off int64, src []byte) error {
 		return err
 	}
 	copy(h.data[off:], src)
+	h.dropPacked(off, len(src))
 	return nil
 }
 
@@ -70,6 +74,9 @@ func (h *hostBuffer) Free() error {
 	err := h.owner.untrack(h.size)
 	h.freed = true
 	h.data = nil
+	h.pmu.Lock()
+	h.packs = nil
+	h.pmu.Unlock()
 	return err
 }
 

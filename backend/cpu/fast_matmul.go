@@ -84,18 +84,29 @@ const intTileBytes = 96 << 10
 
 // quantTask quantizes the x rows of a matmul for integer dot products.
 type quantTask struct {
-	dt  graph.DType
-	k   int
-	x   []float32
-	act []byte
-	ab  int
+	dt     graph.DType
+	k      int
+	x      []float32
+	act    []byte
+	ab     int
+	packed bool // for packed weights (quant.QuantizePackedAct)
 }
 
 func (t *quantTask) run(lo, hi, _ int) error {
 	for r := lo; r < hi; r++ {
-		quant.QuantizeAct(t.dt, t.x[r*t.k:(r+1)*t.k], t.act[r*t.ab:(r+1)*t.ab])
+		t.row(r)
 	}
 	return nil
+}
+
+// row quantizes x row r.
+func (t *quantTask) row(r int) {
+	x, act := t.x[r*t.k:(r+1)*t.k], t.act[r*t.ab:(r+1)*t.ab]
+	if t.packed {
+		quant.QuantizePackedAct(x, act)
+		return
+	}
+	quant.QuantizeAct(t.dt, x, act)
 }
 
 // quantKey names the quantized x rows the program's shared scratch holds:
@@ -104,6 +115,7 @@ type quantKey struct {
 	x       *graph.Node
 	dt      graph.DType
 	rows, k int
+	packed  bool
 }
 
 // quantizeInput quantizes matmul n's x rows into act (the start of
@@ -112,12 +124,12 @@ type quantKey struct {
 // the gate and up projections. A node's values do not change within a
 // run, and only matmuls write p.shared.
 func quantizeInput(p *program, n *graph.Node, dt graph.DType, x []float32, rows, k, ab int, act []byte) error {
-	key := quantKey{n.Inputs[0], dt, rows, k}
+	key := quantKey{x: n.Inputs[0], dt: dt, rows: rows, k: k}
 	if p.quantized == key {
 		return nil
 	}
 	p.quantized = quantKey{}
-	if err := quantizeRows(p, n, dt, x, rows, k, ab, act); err != nil {
+	if err := quantizeRows(p, n, dt, x, rows, k, ab, act, false); err != nil {
 		return err
 	}
 	p.quantized = key
@@ -125,15 +137,17 @@ func quantizeInput(p *program, n *graph.Node, dt graph.DType, x []float32, rows,
 }
 
 // quantizeRows quantizes the rows x rows of k elements into act (ab
-// bytes each), on the pool's threads when there are many.
-func quantizeRows(p *program, n *graph.Node, dt graph.DType, x []float32, rows, k, ab int, act []byte) error {
-	if rows == 1 {
-		quant.QuantizeAct(dt, x[:k], act[:ab])
-		return nil
-	}
+// bytes each; for packed weights: quant.QuantizePackedAct), on the pool's
+// threads when there are many.
+func quantizeRows(p *program, n *graph.Node, dt graph.DType, x []float32, rows, k, ab int, act []byte, packed bool) error {
 	t := taskFor[matmulTasks](p, n)
 	q := &t.quant
-	*q = quantTask{dt: dt, k: k, x: x, act: act, ab: ab}
+	*q = quantTask{dt: dt, k: k, x: x, act: act, ab: ab, packed: packed}
+	if rows == 1 {
+		q.row(0)
+		*q = quantTask{}
+		return nil
+	}
 	// A quantized element costs several elementwise passes (its block's
 	// maximum, the scaling and rounding, the lane sums): a quarter of an
 	// elementwise loop's grain, so that a batched decode step's 8 rows of
@@ -146,9 +160,10 @@ func quantizeRows(p *program, n *graph.Node, dt graph.DType, x []float32, rows, 
 // matmulTasks is a matmul node's loop state: the quantization of its x
 // rows, then its GEMV or GEMM.
 type matmulTasks struct {
-	quant quantTask
-	gemv  gemvTask
-	gemm  gemmTask
+	quant  quantTask
+	gemv   gemvTask
+	gemm   gemmTask
+	packed packedTask
 }
 
 // matmulShared is the size of the x rows a matmul quantizes for integer
@@ -454,6 +469,9 @@ type loop struct {
 // x rows quantized for integer dot products where it takes them.
 // finishMatMul clears the task after the loop.
 func prepareMatMul(p *program, n *graph.Node) (loop, error) {
+	if pw := p.packedW(n); pw != nil {
+		return preparePacked(p, n, pw)
+	}
 	x, w := n.Inputs[0], n.Inputs[1]
 	d := n.MatMulDims()
 	xv, out := p.f32(x), p.f32(n)
@@ -513,5 +531,5 @@ func prepareMatMul(p *program, n *graph.Node) (loop, error) {
 // bound buffers between runs.
 func finishMatMul(p *program, n *graph.Node) {
 	t := taskFor[matmulTasks](p, n)
-	t.gemv, t.gemm = gemvTask{}, gemmTask{}
+	t.gemv, t.gemm, t.packed = gemvTask{}, gemmTask{}, packedTask{}
 }

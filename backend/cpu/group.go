@@ -94,7 +94,7 @@ func (p *program) planGroups(plan *graph.Plan) {
 			if p.readsAny(nodes[j], members) {
 				break
 			}
-			if !taken[j] && sameGroup(k, a, nodes[j]) {
+			if !taken[j] && sameGroup(k, a, nodes[j]) && (k != groupMatMul || p.packedMatMul(a) == p.packedMatMul(nodes[j])) {
 				members = append(members, j)
 			}
 		}
@@ -235,16 +235,27 @@ func (m *multiTask) part(lo, hi int) (i, plo, phi int, ok bool) {
 	return 0, 0, 0, false
 }
 
-// pairs reports whether every part is a GEMV that streams two runs of
-// weight rows at once (see gemvTask.pairs).
+// pairs reports whether every part streams two runs of weight rows at
+// once (see gemvTask.pairs and packedTask.pairs), all of one kind.
 func (m *multiTask) pairs() bool {
+	if len(m.parts) == 0 {
+		return false
+	}
 	for _, t := range m.parts {
-		g, ok := t.(*gemvTask)
-		if !ok || !g.pairs() {
+		switch g := t.(type) {
+		case *gemvTask:
+			if _, ok := m.parts[0].(*gemvTask); !ok || !g.pairs() {
+				return false
+			}
+		case *packedTask:
+			if _, ok := m.parts[0].(*packedTask); !ok || !g.pairs() {
+				return false
+			}
+		default:
 			return false
 		}
 	}
-	return len(m.parts) > 0
+	return true
 }
 
 // runPair runs two chunks side by side when each lies in one part (of
@@ -254,6 +265,9 @@ func (m *multiTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
 	i, a0, a1, ok1 := m.part(lo1, hi1)
 	j, b0, b1, ok2 := m.part(lo2, hi2)
 	if ok1 && ok2 {
+		if g, ok := m.parts[i].(*packedTask); ok {
+			return g.pairWith(m.parts[j].(*packedTask), a0, a1, b0, b1, slot)
+		}
 		return m.parts[i].(*gemvTask).pairWith(m.parts[j].(*gemvTask), a0, a1, b0, b1, slot)
 	}
 	if err := m.run(lo1, hi1, slot); err != nil {

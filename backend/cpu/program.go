@@ -60,6 +60,9 @@ type program struct {
 	deferred  []bool       // per node: computed by the group of a later node (see group.go)
 	groups    []*nodeGroup // per node: the group computed at its step (nil: none)
 	multi     multiTask    // the loop of the group in flight
+	packable  []bool       // per node: a weight multiplied packed (see packed.go)
+	packedMM  []bool       // per node: a matmul over packed weights
+	packed    [][]byte     // per node: a packed weight's copy during a run
 	timings   []backend.OpTiming
 	hasTimes  bool
 }
@@ -146,6 +149,8 @@ func compile(b *cpuBackend, g *graph.Graph) (*program, error) {
 	if err := b.fits(plan.Size); err != nil {
 		return nil, fmt.Errorf("cpu: compile: arena: %w", err)
 	}
+	p.planPacked()
+	p.packed = make([][]byte, len(g.Nodes))
 	if t == fastTier {
 		p.planGroups(plan)
 	}
@@ -266,6 +271,9 @@ func (p *program) Run(ctx context.Context) error {
 		return err
 	}
 	defer p.release()
+	if err := p.resolvePacked(); err != nil {
+		return err
+	}
 	p.quantized = quantKey{}
 	p.rope.pos = nil
 	p.hasTimes = false
@@ -366,6 +374,7 @@ func (p *program) release() {
 			p.mem[i] = nil
 		}
 	}
+	clear(p.packed)
 }
 
 // Close implements backend.Program. Closing twice, or after the backend

@@ -127,3 +127,19 @@ func archDotRowsBF16([]float32, []uint16, int, []float32) int { return 0 }
 
 // archAXPYRowsBF16 does not do AXPYRowsBF16: there is no assembly here.
 func archAXPYRowsBF16([]float32, []uint16, int, []float32) bool { return false }
+
+// archPacked is false: the packed kernels are AVX-512 assembly.
+func archPacked() bool { return false }
+
+// archQuantizePacked has no assembly here.
+func archQuantizePacked([]float32, []byte, []float32) bool { return false }
+
+// archGemmPacked has no assembly here.
+func archGemmPacked(graph.DType, []float32, int, []byte, int, int, []byte, int, int) bool {
+	return false
+}
+
+// archGemvPacked2 has no assembly here.
+func archGemvPacked2(graph.DType, []float32, []byte, []float32, []byte, int, []byte, int) bool {
+	return false
+}
