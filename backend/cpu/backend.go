@@ -86,6 +86,7 @@ type cpuBackend struct {
 	info    backend.DeviceInfo
 	pool    *pool
 	log     *slog.Logger
+	packs   packedArena // memory of packed weights (see packed.go)
 
 	// mu guards the fields below: whether the backend is closed and what
 	// is still open on it (reported by Close).

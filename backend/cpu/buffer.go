@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/golem-llm/golem/backend"
 )
@@ -18,8 +19,9 @@ type hostBuffer struct {
 	data  []byte
 	freed bool
 
-	pmu   sync.Mutex           // guards packs
-	packs map[packedKey][]byte // packed copies of weights in data (see packed.go)
+	pmu     sync.Mutex              // guards packs
+	packs   map[packedKey]packedRef // packed copies of weights in data (see packed.go)
+	packGen atomic.Uint64           // changes when a packed copy is dropped
 }
 
 // Size implements backend.Buffer.
@@ -74,9 +76,7 @@ func (h *hostBuffer) Free() error {
 	err := h.owner.untrack(h.size)
 	h.freed = true
 	h.data = nil
-	h.pmu.Lock()
-	h.packs = nil
-	h.pmu.Unlock()
+	h.freePacked()
 	return err
 }
 

@@ -2,6 +2,9 @@ package cpu
 
 import (
 	"fmt"
+	"sync"
+
+	"github.com/golem-llm/golem/backend"
 
 	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
@@ -76,71 +79,209 @@ func (p *program) packedW(n *graph.Node) []byte {
 	if !p.packedMM[p.idx[n]] {
 		return nil
 	}
-	return p.packed[p.idx[n.Inputs[1]]]
+	return p.packed[p.idx[n.Inputs[1]]].b
 }
 
 // packedMatMul reports whether matmul n multiplies packed weights.
 func (p *program) packedMatMul(n *graph.Node) bool { return p.packedMM[p.idx[n]] }
 
-// packedFor returns the packed copy of the matrix key names, packing it
-// on first use.
-func (h *hostBuffer) packedFor(key packedKey) ([]byte, error) {
-	h.pmu.Lock()
-	defer h.pmu.Unlock()
-	if w, ok := h.packs[key]; ok {
-		return w, nil
-	}
-	data, live := h.bytes()
-	rb, err := key.dt.RowBytes(int64(key.k))
-	if err != nil {
-		return nil, err
-	}
-	src := int64(key.rows) * rb
-	if !live || key.off < 0 || key.off+src > int64(len(data)) {
-		return nil, fmt.Errorf("%d bytes at offset %d are outside the buffer", src, key.off)
-	}
-	w := alignedBytes(quant.PackedBytes(key.dt, key.rows, key.k))
-	if err := quant.PackWeights(key.dt, w, data[key.off:key.off+src], key.rows, key.k); err != nil {
-		return nil, err
-	}
-	if h.packs == nil {
-		h.packs = make(map[packedKey][]byte)
-	}
-	h.packs[key] = w
-	if h.wrapped {
-		releasePages(data[key.off : key.off+src])
-	}
-	return w, nil
+// packedRef is one packed weight: its bytes in a chunk of packed memory,
+// which the reference keeps alive.
+type packedRef struct {
+	mem *packedMem
+	b   []byte
 }
 
-// dropPacked forgets the packed copies that overlap bytes [off, off+n).
+// packedAlign aligns each packed weight in its chunk.
+const packedAlign = 64
+
+// packedChunk is the size of the chunks packedArena maps (larger for a
+// larger weight).
+const packedChunk = 64 << 20
+
+// packedArena hands out memory for packed weights from a few large chunks
+// rather than a mapping per weight, whose last huge page would be mostly
+// unused (a model's buffers hold one tensor each: 155 mappings made
+// TinyLlama's packed weights take 755 MB of huge pages for 583 MB). A chunk
+// is unmapped when every weight in it is released and a newer chunk is
+// being filled.
+type packedArena struct {
+	mu   sync.Mutex
+	cur  *packedMem
+	used int
+}
+
+// alloc returns n bytes for a packed weight.
+func (a *packedArena) alloc(n int) (packedRef, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	step := (n + packedAlign - 1) &^ (packedAlign - 1)
+	if a.cur == nil || a.used+step > len(a.cur.b) {
+		m, err := newPackedMem(max(packedChunk, (step+hugePage-1)&^(hugePage-1)))
+		if err != nil {
+			return packedRef{}, err
+		}
+		if a.cur != nil && a.cur.live == 0 {
+			a.cur.free()
+		}
+		a.cur, a.used = m, 0
+	}
+	r := packedRef{mem: a.cur, b: a.cur.b[a.used : a.used+n : a.used+n]}
+	a.used += step
+	a.cur.live++
+	return r, nil
+}
+
+// release gives r's memory back: its chunk is unmapped once nothing in it
+// is live, unless it is the chunk being filled.
+func (a *packedArena) release(r packedRef) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r.mem == nil {
+		return
+	}
+	r.mem.live--
+	if r.mem.live == 0 && r.mem != a.cur {
+		r.mem.free()
+	}
+}
+
+// packedFor returns the packed copies of the matrices keys name, in
+// order, packing with pack those not packed yet into memory from the
+// backend's packedArena.
+func (h *hostBuffer) packedFor(keys []packedKey, pack func(key packedKey, dst, src []byte) error) ([]packedRef, error) {
+	h.pmu.Lock()
+	defer h.pmu.Unlock()
+	data, live := h.bytes()
+	if !live {
+		return nil, fmt.Errorf("buffer is %w (freed)", backend.ErrClosed)
+	}
+	refs := make([]packedRef, len(keys))
+	var missing []int
+	for i, key := range keys {
+		if r, ok := h.packs[key]; ok {
+			refs[i] = r
+			continue
+		}
+		rb, err := key.dt.RowBytes(int64(key.k))
+		if err != nil {
+			return nil, err
+		}
+		if src := int64(key.rows) * rb; key.off < 0 || key.off+src > int64(len(data)) {
+			return nil, fmt.Errorf("%d bytes at offset %d are outside the %d-byte buffer", src, key.off, len(data))
+		}
+		missing = append(missing, i)
+	}
+	if len(missing) == 0 {
+		return refs, nil
+	}
+	if h.packs == nil {
+		h.packs = make(map[packedKey]packedRef)
+	}
+	for _, i := range missing {
+		key := keys[i]
+		r, err := h.owner.packs.alloc(quant.PackedBytes(key.dt, key.rows, key.k))
+		if err != nil {
+			return nil, err
+		}
+		rb, _ := key.dt.RowBytes(int64(key.k))
+		src := data[key.off : key.off+int64(key.rows)*rb]
+		if err := pack(key, r.b, src); err != nil {
+			h.owner.packs.release(r)
+			return nil, err
+		}
+		if h.wrapped {
+			releasePages(src)
+		}
+		refs[i] = r
+		h.packs[key] = r
+	}
+	return refs, nil
+}
+
+// dropPacked releases the packed copies that overlap bytes [off, off+n).
+// A program still pointing at one sees packGen move and resolves again
+// before its next run touches it.
 func (h *hostBuffer) dropPacked(off int64, n int) {
 	h.pmu.Lock()
 	defer h.pmu.Unlock()
 	for key := range h.packs {
 		rb, _ := key.dt.RowBytes(int64(key.k))
 		if key.off < off+int64(n) && off < key.off+int64(key.rows)*rb {
+			h.owner.packs.release(h.packs[key])
 			delete(h.packs, key)
+			h.packGen.Add(1)
 		}
 	}
 }
 
+// freePacked releases every packed copy (the buffer is freed).
+func (h *hostBuffer) freePacked() {
+	h.pmu.Lock()
+	defer h.pmu.Unlock()
+	for _, r := range h.packs {
+		h.owner.packs.release(r)
+	}
+	h.packs = nil
+	h.packGen.Add(1)
+}
+
 // resolvePacked points each packed weight of p at its packed copy (after
-// resolve).
+// resolve), packing those not packed yet on the pool's threads. The copies
+// of the last run stand while their buffer's copies are unchanged
+// (packGen), so a run normally allocates nothing here.
 func (p *program) resolvePacked() error {
-	for i, n := range p.g.Nodes {
+	var byBuf map[*hostBuffer][]int
+	for i := range p.g.Nodes {
 		if !p.packable[i] {
 			continue
 		}
-		bd := p.binds[i]
-		key := packedKey{off: bd.off, dt: n.DType, rows: int(n.Shape[0]), k: int(n.Shape[1])}
-		w, err := bd.buf.packedFor(key)
-		if err != nil {
-			return fmt.Errorf("cpu: run: packing %s: %w", n, err)
+		h := p.binds[i].buf
+		if p.packed[i].b != nil && p.packedGen[i] == h.packGen.Load() {
+			continue
 		}
-		p.packed[i] = w
+		if byBuf == nil {
+			byBuf = map[*hostBuffer][]int{}
+		}
+		byBuf[h] = append(byBuf[h], i)
+	}
+	for h, nodes := range byBuf {
+		keys := make([]packedKey, len(nodes))
+		for j, i := range nodes {
+			n := p.g.Nodes[i]
+			keys[j] = packedKey{off: p.binds[i].off, dt: n.DType, rows: int(n.Shape[0]), k: int(n.Shape[1])}
+		}
+		refs, err := h.packedFor(keys, func(key packedKey, dst, src []byte) error {
+			t := &packTask{dt: key.dt, dst: dst, src: src, rows: key.rows, k: key.k}
+			groups := (key.rows + quant.PackedRows - 1) / quant.PackedRows
+			return p.parallel(groups, 1, t)
+		})
+		if err != nil {
+			return fmt.Errorf("cpu: run: packing weights: %w", err)
+		}
+		for j, i := range nodes {
+			p.packed[i], p.packedGen[i] = refs[j], h.packGen.Load()
+		}
 	}
 	return nil
+}
+
+// packTask packs the groups of rows of one weight (quant.PackWeights) on
+// the pool's threads.
+type packTask struct {
+	dt       graph.DType
+	dst, src []byte
+	rows, k  int
+}
+
+func (t *packTask) run(lo, hi, _ int) error {
+	gb := quant.PackedBytes(t.dt, quant.PackedRows, t.k)
+	rb, err := t.dt.RowBytes(int64(t.k))
+	if err != nil {
+		return err
+	}
+	r0, r1 := lo*quant.PackedRows, min(hi*quant.PackedRows, t.rows)
+	return quant.PackWeights(t.dt, t.dst[lo*gb:hi*gb], t.src[int64(r0)*rb:int64(r1)*rb], r1-r0, t.k)
 }
 
 // packedTask is a matmul over packed weights: one item is a group of

@@ -62,7 +62,8 @@ type program struct {
 	multi     multiTask    // the loop of the group in flight
 	packable  []bool       // per node: a weight multiplied packed (see packed.go)
 	packedMM  []bool       // per node: a matmul over packed weights
-	packed    [][]byte     // per node: a packed weight's copy during a run
+	packed    []packedRef  // per node: a packed weight's copy (see resolvePacked)
+	packedGen []uint64     // per node: its buffer's packGen when packed was set
 	timings   []backend.OpTiming
 	hasTimes  bool
 }
@@ -150,7 +151,8 @@ func compile(b *cpuBackend, g *graph.Graph) (*program, error) {
 		return nil, fmt.Errorf("cpu: compile: arena: %w", err)
 	}
 	p.planPacked()
-	p.packed = make([][]byte, len(g.Nodes))
+	p.packed = make([]packedRef, len(g.Nodes))
+	p.packedGen = make([]uint64, len(g.Nodes))
 	if t == fastTier {
 		p.planGroups(plan)
 	}
@@ -251,6 +253,7 @@ func (p *program) Bind(n *graph.Node, buf backend.Buffer, off int64) error {
 		}
 	}
 	p.binds[i] = binding{buf: h, off: off}
+	p.packed[i] = packedRef{}
 	return nil
 }
 
@@ -374,7 +377,6 @@ func (p *program) release() {
 			p.mem[i] = nil
 		}
 	}
-	clear(p.packed)
 }
 
 // Close implements backend.Program. Closing twice, or after the backend

@@ -82,24 +82,17 @@ func PackWeights(t graph.DType, dst, src []byte, rows, k int) error {
 	}
 	nq := bb - 2 // quant bytes per block
 	rec := PackedRows * bb
-	groups := need / (nb * rec)
-	for g := range groups {
+	clear(dst[:need])
+	// Row by row, each row's blocks in order (the source streams once);
+	// a group's records stay in the cache while its 16 rows scatter.
+	for row := range rows {
+		g, r := row/PackedRows, row%PackedRows
 		for b := range nb {
+			blk := src[row*rb+b*bb : row*rb+(b+1)*bb]
 			out := dst[(g*nb+b)*rec : (g*nb+b+1)*rec]
-			for r := range PackedRows {
-				row := g*PackedRows + r
-				if row >= rows {
-					out[2*r], out[2*r+1] = 0, 0
-					for c := range nq / 2 {
-						out[32+32*c+2*r], out[32+32*c+2*r+1] = 0, 0
-					}
-					continue
-				}
-				blk := src[row*rb+b*bb : row*rb+(b+1)*bb]
-				out[2*r], out[2*r+1] = blk[0], blk[1]
-				for c := range nq / 2 {
-					out[32+32*c+2*r], out[32+32*c+2*r+1] = blk[2+2*c], blk[3+2*c]
-				}
+			binary.LittleEndian.PutUint16(out[2*r:], binary.LittleEndian.Uint16(blk))
+			for c := range nq / 2 {
+				binary.LittleEndian.PutUint16(out[32+32*c+2*r:], binary.LittleEndian.Uint16(blk[2+2*c:]))
 			}
 		}
 	}
