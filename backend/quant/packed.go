@@ -82,10 +82,12 @@ func PackWeights(t graph.DType, dst, src []byte, rows, k int) error {
 	}
 	nq := bb - 2 // quant bytes per block
 	rec := PackedRows * bb
-	clear(dst[:need])
-	// Row by row, each row's blocks in order (the source streams once);
-	// a group's records stay in the cache while its 16 rows scatter.
-	for row := range rows {
+	// The assembly packs whole groups but the last; then, row by row, each
+	// row's blocks in order (the source streams once; a group's records
+	// stay in the cache while its 16 rows scatter).
+	g0 := archPackWeights(dst, src, rb, rows/PackedRows-1, nb, bb/2)
+	clear(dst[g0*nb*rec : need])
+	for row := g0 * PackedRows; row < rows; row++ {
 		g, r := row/PackedRows, row%PackedRows
 		for b := range nb {
 			blk := src[row*rb+b*bb : row*rb+(b+1)*bb]

@@ -128,3 +128,17 @@ func archGemvPacked2(t graph.DType, outA []float32, wA []byte, outB []float32, w
 	kern(&outA[0], &outB[0], &act[0], packedRsOffset(k), &wA[0], &wB[0], g, k/32)
 	return true
 }
+
+//go:noescape
+func packAVX512(dst *byte, src *byte, rb int, groups int, nb int, nu int)
+
+// archPackWeights packs the first groups whole groups of PackWeights
+// (sizes checked; the rows after them hold at least one more group) and
+// returns how many it packed.
+func archPackWeights(dst, src []byte, rb, groups, nb, nu int) int {
+	if !useAVX512 || groups <= 0 {
+		return 0
+	}
+	packAVX512(&dst[0], &src[0], rb, groups, nb, nu)
+	return groups
+}

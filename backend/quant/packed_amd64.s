@@ -737,3 +737,62 @@ qpnext:
 	JNZ  qpblock
 	VZEROUPPER
 	RET
+
+// 0, 1, ..., 15 as int32: times the row bytes, each lane's row offset.
+DATA ·pkLane+0(SB)/8, $0x0000000100000000
+DATA ·pkLane+8(SB)/8, $0x0000000300000002
+DATA ·pkLane+16(SB)/8, $0x0000000500000004
+DATA ·pkLane+24(SB)/8, $0x0000000700000006
+DATA ·pkLane+32(SB)/8, $0x0000000900000008
+DATA ·pkLane+40(SB)/8, $0x0000000b0000000a
+DATA ·pkLane+48(SB)/8, $0x0000000d0000000c
+DATA ·pkLane+56(SB)/8, $0x0000000f0000000e
+GLOBL ·pkLane(SB), RODATA|NOPTR, $64
+
+// func packAVX512(dst *byte, src *byte, rb int, groups int, nb int, nu int)
+//
+// Packs groups whole groups of 16 rows (rb bytes each, nb blocks of 2*nu
+// bytes) from src into dst as PackWeights does: for each block, the nu
+// 16-bit words of the 16 rows' blocks, word c of all rows together (a
+// gather of 16 dwords at row stride, narrowed to words). The last word's
+// gather reads 2 bytes past a row's block, so the caller keeps at least 2
+// bytes after the groups' rows (the next group).
+TEXT ·packAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rb+16(FP), DX
+	MOVQ groups+24(FP), R13
+	// Z1 = [0, rb, 2rb, ..., 15rb] as int32.
+	MOVQ DX, AX
+	VPBROADCASTD AX, Z2
+	VPMULLD ·pkLane(SB), Z2, Z1
+
+pkgroup:
+	MOVQ SI, R9 // the group's block b of row 0
+	MOVQ nb+32(FP), R14
+
+pkblock:
+	MOVQ R9, R8
+	MOVQ nu+40(FP), R15
+
+pkword:
+	KXNORW K1, K1, K1
+	VPXORD Z0, Z0, Z0
+	VPGATHERDD (R8)(Z1*1), K1, Z0
+	VPMOVDW Z0, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $2, R8
+	DECQ R15
+	JNZ  pkword
+	MOVQ nu+40(FP), AX
+	LEAQ (R9)(AX*2), R9
+	DECQ R14
+	JNZ  pkblock
+	SHLQ $4, DX
+	ADDQ DX, SI
+	SHRQ $4, DX
+	DECQ R13
+	JNZ  pkgroup
+	VZEROUPPER
+	RET

@@ -193,3 +193,34 @@ func TestGemvPacked2(t *testing.T) {
 		}
 	}
 }
+
+// TestPackWeightsFamilies: every family packs the same bytes as the
+// portable code (the assembly packs whole groups but the last).
+func TestPackWeightsFamilies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(69, 70))
+	for _, dt := range []graph.DType{graph.Q8_0, graph.Q4_0} {
+		for _, k := range []int{32, 96, 288} {
+			for _, rows := range []int{16, 32, 83, 128} {
+				var w []byte
+				for range rows {
+					w = append(w, randRow(t, rng, dt, k, false)...)
+				}
+				var want []byte
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						got := make([]byte, PackedBytes(dt, rows, k))
+						for i := range got {
+							got[i] = 0xa5
+						}
+						require.NoError(t, PackWeights(dt, got, w, rows, k))
+						if want == nil {
+							want = got
+							return
+						}
+						require.Equal(t, want, got, "%s %s k=%d rows=%d", p.name, dt, k, rows)
+					})
+				}
+			}
+		}
+	}
+}
