@@ -264,58 +264,66 @@ func BenchmarkGemmActBatch(b *testing.B) {
 	}
 }
 
-// BenchmarkGemmPacked is BenchmarkGemmActBatch on packed weights (8, 4 or
-// 1 x rows over 98304×768 weights from memory, one thread), with the
-// row-major integer kernels (GemmAct, GemvAct for one row) beside it.
+// BenchmarkGemmPacked times GemmPacked on packed weights (8, 4 or 1 x
+// rows; 768 columns, one thread) with the row-major integer kernels beside
+// it (GemmAct, GemvAct for one row): 98304 rows from memory in calls of
+// 1536 rows (a thread's chunk of a large matrix), and 512 rows (in L2),
+// the kernels' own rate.
 func BenchmarkGemmPacked(b *testing.B) {
-	const k, rows, tile = 768, 98304, 1536
+	const k = 768
 	rng := rand.New(rand.NewPCG(17, 18))
 	for _, dt := range []graph.DType{graph.Q8_0, graph.Q4_0} {
-		rb, _ := dt.RowBytes(k)
-		w := make([]byte, 0, rows*int(rb))
-		for range 16 {
-			w = append(w, randRow(b, rng, dt, k, false)...)
-		}
-		for len(w) < rows*int(rb) {
-			w = append(w, w[:min(len(w), rows*int(rb)-len(w))]...)
-		}
-		packed := make([]byte, PackedBytes(dt, rows, k))
-		if err := PackWeights(dt, packed, w, rows, k); err != nil {
-			b.Fatal(err)
-		}
-		x := randFloats(rng, 8*k)
-		stride, pstride := ActBytes(dt, k), PackedActBytes(k)
-		acts, pacts := make([]byte, 8*stride), make([]byte, 8*pstride)
-		for i := range 8 {
-			QuantizeAct(dt, x[i*k:(i+1)*k], acts[i*stride:])
-			QuantizePackedAct(x[i*k:(i+1)*k], pacts[i*pstride:])
-		}
-		out := make([]float32, 8*rows)
-		for _, m := range []int{8, 4, 1} {
-			report := func(b *testing.B) {
-				b.ReportMetric(float64(b.N)*float64(m*rows*k)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-				b.ReportMetric(float64(b.N)*float64(len(packed))/b.Elapsed().Seconds()/1e9, "GB/s")
+		for _, sz := range []struct {
+			name       string
+			rows, tile int
+		}{{"memory", 98304, 1536}, {"cache", 512, 512}} {
+			rows, tile := sz.rows, sz.tile
+			rb, _ := dt.RowBytes(k)
+			w := make([]byte, 0, rows*int(rb))
+			for range 16 {
+				w = append(w, randRow(b, rng, dt, k, false)...)
 			}
-			b.Run(fmt.Sprintf("%s/m=%d/packed", dt, m), func(b *testing.B) {
-				for b.Loop() {
-					for j := 0; j < rows; j += tile {
-						GemmPacked(dt, out[j:], rows, pacts, pstride, m, packed[j/PackedRows*PackedRows*int(rb):], tile, k)
-					}
+			for len(w) < rows*int(rb) {
+				w = append(w, w[:min(len(w), rows*int(rb)-len(w))]...)
+			}
+			packed := make([]byte, PackedBytes(dt, rows, k))
+			if err := PackWeights(dt, packed, w, rows, k); err != nil {
+				b.Fatal(err)
+			}
+			x := randFloats(rng, 8*k)
+			stride, pstride := ActBytes(dt, k), PackedActBytes(k)
+			acts, pacts := make([]byte, 8*stride), make([]byte, 8*pstride)
+			for i := range 8 {
+				QuantizeAct(dt, x[i*k:(i+1)*k], acts[i*stride:])
+				QuantizePackedAct(x[i*k:(i+1)*k], pacts[i*pstride:])
+			}
+			out := make([]float32, 8*rows)
+			for _, m := range []int{8, 4, 1} {
+				report := func(b *testing.B) {
+					b.ReportMetric(float64(b.N)*float64(m*rows*k)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+					b.ReportMetric(float64(b.N)*float64(len(packed))/b.Elapsed().Seconds()/1e9, "GB/s")
 				}
-				report(b)
-			})
-			b.Run(fmt.Sprintf("%s/m=%d/rows", dt, m), func(b *testing.B) {
-				for b.Loop() {
-					for j := 0; j < rows; j += tile {
-						if m == 1 {
-							GemvAct(dt, w[j*int(rb):(j+tile)*int(rb)], tile, acts[:stride], k, out[j:j+tile])
-							continue
+				b.Run(fmt.Sprintf("%s/%s/m=%d/packed", dt, sz.name, m), func(b *testing.B) {
+					for b.Loop() {
+						for j := 0; j < rows; j += tile {
+							GemmPacked(dt, out[j:], rows, pacts, pstride, m, packed[j*int(rb):], tile, k)
 						}
-						GemmAct(dt, out[j:], rows, acts, stride, m, w[j*int(rb):], tile, k)
 					}
-				}
-				report(b)
-			})
+					report(b)
+				})
+				b.Run(fmt.Sprintf("%s/%s/m=%d/rows", dt, sz.name, m), func(b *testing.B) {
+					for b.Loop() {
+						for j := 0; j < rows; j += tile {
+							if m == 1 {
+								GemvAct(dt, w[j*int(rb):(j+tile)*int(rb)], tile, acts[:stride], k, out[j:j+tile])
+								continue
+							}
+							GemmAct(dt, out[j:], rows, acts, stride, m, w[j*int(rb):], tile, k)
+						}
+					}
+					report(b)
+				})
+			}
 		}
 	}
 }
