@@ -3,19 +3,24 @@
 package cpu
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// releasePages asks the kernel to reclaim the whole pages of b, which the
-// caller will not read again soon: MADV_PAGEOUT keeps the contents (a
-// mapped file's pages are read back from the file, anonymous pages go to
-// swap or stay), so it is safe on any memory; it only lowers the
-// resident size. Errors (an older kernel) are ignored: the pages then stay.
+// releasePages unmaps the whole pages of b from the process, which will
+// not read them again soon, so that they stop counting in its resident
+// size. In a shared mapping of a file (a model mapped by the runtime)
+// that is MADV_DONTNEED: the pages stay in the page cache (the next load
+// of the file finds them there) and read back from it if touched. Any
+// other memory gets MADV_PAGEOUT, which keeps the contents (swapping
+// anonymous pages out where there is swap): DONTNEED would zero a private
+// mapping. Errors (an older kernel) are ignored: the pages then stay.
 func releasePages(b []byte) {
 	ps := uintptr(os.Getpagesize())
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
@@ -24,7 +29,43 @@ func releasePages(b []byte) {
 	if hi <= lo {
 		return
 	}
-	_ = unix.Madvise(b[lo-start:hi-start], unix.MADV_PAGEOUT)
+	advice := unix.MADV_PAGEOUT
+	if sharedFileMapping(lo, hi) {
+		advice = unix.MADV_DONTNEED
+	}
+	_ = unix.Madvise(b[lo-start:hi-start], advice)
+}
+
+// sharedFileMapping reports whether [lo, hi) lies in one shared mapping of
+// a file, from /proc/self/maps ("start-end perms offset dev inode path").
+func sharedFileMapping(lo, hi uintptr) bool {
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return false
+	}
+	for len(maps) > 0 {
+		line := maps
+		if i := bytes.IndexByte(maps, '\n'); i >= 0 {
+			line, maps = maps[:i], maps[i+1:]
+		} else {
+			maps = nil
+		}
+		f := bytes.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		r := bytes.SplitN(f[0], []byte("-"), 2)
+		if len(r) != 2 {
+			continue
+		}
+		s, err1 := strconv.ParseUint(string(r[0]), 16, 64)
+		e, err2 := strconv.ParseUint(string(r[1]), 16, 64)
+		if err1 != nil || err2 != nil || uint64(lo) < s || uint64(hi) > e {
+			continue
+		}
+		return len(f[1]) == 4 && f[1][3] == 's' && string(f[4]) != "0"
+	}
+	return false
 }
 
 // hugePage is the size of a transparent huge page on x86-64 and arm64

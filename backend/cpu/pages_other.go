@@ -2,7 +2,7 @@
 
 package cpu
 
-// releasePages leaves the pages alone where there is no MADV_PAGEOUT.
+// releasePages leaves the pages alone: there is no madvise here.
 func releasePages([]byte) {}
 
 // hugePage is the chunk granularity of packedArena.
