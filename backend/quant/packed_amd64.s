@@ -381,319 +381,124 @@ pkwarm: \
 	VPXORD Z14, Z14, Z14 \
 	VPXORD Z15, Z15, Z15
 
-// func gemmPackedQ8_0x8AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
+// PK_BODY is the body of a packed kernel for N x rows: BLOCK the type's
+// block (BLOCK_Q8_0 or BLOCK_Q4_0, rec bytes a group's block), PA..PD the
+// products that feed the chains in turn, END, SCALE and STORE the x-row
+// count's macros.
+#define PK_BODY(BLOCK, PA, PB, PC, PD, END, SCALE, STORE, rec) \
+	PK_ARGS \
+pkgroup: \
+	PK_GROUP \
+	CLEAR \
+pksuper: \
+	SCALE(0) \
+	PK_SUPER \
+pkblock: \
+	BLOCK(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, PA, PB, PC, PD) \
+	END \
+	PK_NEXT(rec, pkblock, pksuper) \
+	SCALE(-4) \
+	STORE \
+	DECQ R13 \
+	JNZ  pkgroup \
+	VZEROUPPER \
+	RET
+
+// PK2_BODY is the body of a two-stream one-row kernel (see below).
+#define PK2_BODY(BLOCK, rec) \
+	MOVQ outA+0(FP), DX \
+	MOVQ outB+8(FP), R11 \
+	MOVQ wA+32(FP), SI \
+	MOVQ wB+40(FP), DI \
+	MOVQ groups+48(FP), R13 \
+	VPBROADCASTW pkMask<>(SB), Z29 \
+	VPBROADCASTW pkEight<>(SB), Z30 \
+	MOVQ SI, AX \
+	MOVQ DI, BX \
+	MOVQ $(PKAHEAD/128), R15 \
+pk2warm: \
+	PREFETCHT0 (AX) \
+	PREFETCHT0 (BX) \
+	PREFETCHT0 64(AX) \
+	PREFETCHT0 64(BX) \
+	ADDQ $128, AX \
+	ADDQ $128, BX \
+	DECQ R15 \
+	JNZ  pk2warm \
+pk2group: \
+	MOVQ qs+16(FP), R8 \
+	MOVQ rsoff+24(FP), CX \
+	ADDQ R8, CX \
+	MOVQ nb+56(FP), R14 \
+	CLEAR \
+pk2super: \
+	VMULPS.BCST (CX), Z0, Z0 \
+	VMULPS.BCST (CX), Z1, Z1 \
+	PK_SUPER \
+pk2block: \
+	BLOCK(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P1_0, P1_1, P1_2, P1_3) \
+	BLOCK(DI, Z27, Z2, Z3, Z4, Z5, Z6, Z7, Z25, Z26, PB_0, PB_1, PB_2, PB_3) \
+	END1 \
+	END1B \
+	ADDQ $(rec), SI \
+	ADDQ $(rec), DI \
+	ADDQ $64, R8 \
+	DECQ R15 \
+	JNZ  pk2block \
+	ADDQ $8, CX \
+	TESTQ R14, R14 \
+	JNZ  pk2super \
+	VMULPS.BCST -4(CX), Z0, Z0 \
+	VMULPS.BCST -4(CX), Z1, Z1 \
+	VMOVUPS Z0, (DX) \
+	VMOVUPS Z1, (R11) \
+	ADDQ $64, DX \
+	ADDQ $64, R11 \
+	DECQ R13 \
+	JNZ  pk2group \
+	VZEROUPPER \
+	RET
+
+// The kernels: func gemmPacked<T>x<N>AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
+
 TEXT ·gemmPackedQ8_0x8AVX512(SB), NOSPLIT, $0-64
-	PK_ARGS
+	PK_BODY(BLOCK_Q8_0, P8, P8, P8, P8, END8, SCALE8, STORE8, 544)
 
-pk88group:
-	PK_GROUP
-	CLEAR
-
-pk88super:
-	SCALE8(0)
-	PK_SUPER
-
-pk88block:
-	BLOCK_Q8_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P8, P8, P8, P8)
-	END8
-	PK_NEXT(544, pk88block, pk88super)
-	SCALE8(-4)
-	STORE8
-	DECQ R13
-	JNZ  pk88group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ8_0x4AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
 TEXT ·gemmPackedQ8_0x4AVX512(SB), NOSPLIT, $0-64
-	PK_ARGS
+	PK_BODY(BLOCK_Q8_0, P4A, P4B, P4A, P4B, END4, SCALE4, STORE4, 544)
 
-pk84group:
-	PK_GROUP
-	CLEAR
-
-pk84super:
-	SCALE4(0)
-	PK_SUPER
-
-pk84block:
-	BLOCK_Q8_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P4A, P4B, P4A, P4B)
-	END4
-	PK_NEXT(544, pk84block, pk84super)
-	SCALE4(-4)
-	STORE4
-	DECQ R13
-	JNZ  pk84group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ8_0x2AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
 TEXT ·gemmPackedQ8_0x2AVX512(SB), NOSPLIT, $0-64
-	PK_ARGS
+	PK_BODY(BLOCK_Q8_0, P2_0, P2_1, P2_2, P2_3, END2, SCALE2, STORE2, 544)
 
-pk82group:
-	PK_GROUP
-	CLEAR
-
-pk82super:
-	SCALE2(0)
-	PK_SUPER
-
-pk82block:
-	BLOCK_Q8_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P2_0, P2_1, P2_2, P2_3)
-	END2
-	PK_NEXT(544, pk82block, pk82super)
-	SCALE2(-4)
-	STORE2
-	DECQ R13
-	JNZ  pk82group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ8_0x1AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
 TEXT ·gemmPackedQ8_0x1AVX512(SB), NOSPLIT, $0-64
-	PK_ARGS
+	PK_BODY(BLOCK_Q8_0, P1_0, P1_1, P1_2, P1_3, END1, SCALE1, STORE1, 544)
 
-pk81group:
-	PK_GROUP
-	CLEAR
-
-pk81super:
-	SCALE1(0)
-	PK_SUPER
-
-pk81block:
-	BLOCK_Q8_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P1_0, P1_1, P1_2, P1_3)
-	END1
-	PK_NEXT(544, pk81block, pk81super)
-	SCALE1(-4)
-	STORE1
-	DECQ R13
-	JNZ  pk81group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ4_0x8AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
 TEXT ·gemmPackedQ4_0x8AVX512(SB), NOSPLIT, $0-64
-	PK_ARGS
+	PK_BODY(BLOCK_Q4_0, P8, P8, P8, P8, END8, SCALE8, STORE8, 288)
 
-pk48group:
-	PK_GROUP
-	CLEAR
-
-pk48super:
-	SCALE8(0)
-	PK_SUPER
-
-pk48block:
-	BLOCK_Q4_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P8, P8, P8, P8)
-	END8
-	PK_NEXT(288, pk48block, pk48super)
-	SCALE8(-4)
-	STORE8
-	DECQ R13
-	JNZ  pk48group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ4_0x4AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
 TEXT ·gemmPackedQ4_0x4AVX512(SB), NOSPLIT, $0-64
-	PK_ARGS
+	PK_BODY(BLOCK_Q4_0, P4A, P4B, P4A, P4B, END4, SCALE4, STORE4, 288)
 
-pk44group:
-	PK_GROUP
-	CLEAR
-
-pk44super:
-	SCALE4(0)
-	PK_SUPER
-
-pk44block:
-	BLOCK_Q4_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P4A, P4B, P4A, P4B)
-	END4
-	PK_NEXT(288, pk44block, pk44super)
-	SCALE4(-4)
-	STORE4
-	DECQ R13
-	JNZ  pk44group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ4_0x2AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
 TEXT ·gemmPackedQ4_0x2AVX512(SB), NOSPLIT, $0-64
-	PK_ARGS
+	PK_BODY(BLOCK_Q4_0, P2_0, P2_1, P2_2, P2_3, END2, SCALE2, STORE2, 288)
 
-pk42group:
-	PK_GROUP
-	CLEAR
-
-pk42super:
-	SCALE2(0)
-	PK_SUPER
-
-pk42block:
-	BLOCK_Q4_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P2_0, P2_1, P2_2, P2_3)
-	END2
-	PK_NEXT(288, pk42block, pk42super)
-	SCALE2(-4)
-	STORE2
-	DECQ R13
-	JNZ  pk42group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ4_0x1AVX512(out *float32, ldo int, qs *byte, stride int, rsoff int, w *byte, groups int, nb int)
 TEXT ·gemmPackedQ4_0x1AVX512(SB), NOSPLIT, $0-64
-	PK_ARGS
+	PK_BODY(BLOCK_Q4_0, P1_0, P1_1, P1_2, P1_3, END1, SCALE1, STORE1, 288)
 
-pk41group:
-	PK_GROUP
-	CLEAR
-
-pk41super:
-	SCALE1(0)
-	PK_SUPER
-
-pk41block:
-	BLOCK_Q4_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P1_0, P1_1, P1_2, P1_3)
-	END1
-	PK_NEXT(288, pk41block, pk41super)
-	SCALE1(-4)
-	STORE1
-	DECQ R13
-	JNZ  pk41group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ8_0x1x2AVX512(outA, outB *float32, qs *byte, rsoff int, wA, wB *byte, groups int, nb int)
+// func gemmPacked<T>x1x2AVX512(outA, outB *float32, qs *byte, rsoff int, wA, wB *byte, groups int, nb int)
 //
-// gemmPackedQ8_0x1AVX512 on two runs of groups at once (wA into outA, wB
+// gemmPacked<T>x1AVX512 on two runs of groups at once (wA into outA, wB
 // into outB; groups each) for one x row: a thread streams two places of
 // memory, which a core reads faster than one, with each lane's arithmetic
-// unchanged. SI and DI stream the weights, DX and R11 the outputs; Z0/Z8..Z11
-// and Z16..Z24 are stream A's, Z1/Z12..Z15 and Z2..Z7, Z25..Z27 stream B's.
+// unchanged. SI and DI stream the weights, DX and R11 the outputs;
+// Z0/Z8..Z11 and Z16..Z24 are stream A's, Z1/Z12..Z15 and Z2..Z7,
+// Z25..Z27 stream B's.
+
 TEXT ·gemmPackedQ8_0x1x2AVX512(SB), NOSPLIT, $0-64
-	MOVQ outA+0(FP), DX
-	MOVQ outB+8(FP), R11
-	MOVQ wA+32(FP), SI
-	MOVQ wB+40(FP), DI
-	MOVQ groups+48(FP), R13
-	VPBROADCASTW pkMask<>(SB), Z29
-	VPBROADCASTW pkEight<>(SB), Z30
-	MOVQ SI, AX
-	MOVQ DI, BX
-	MOVQ $(PKAHEAD/128), R15
+	PK2_BODY(BLOCK_Q8_0, 544)
 
-pd8warm:
-	PREFETCHT0 (AX)
-	PREFETCHT0 (BX)
-	PREFETCHT0 64(AX)
-	PREFETCHT0 64(BX)
-	ADDQ $128, AX
-	ADDQ $128, BX
-	DECQ R15
-	JNZ  pd8warm
-
-pd8group:
-	MOVQ qs+16(FP), R8
-	MOVQ rsoff+24(FP), CX
-	ADDQ R8, CX
-	MOVQ nb+56(FP), R14
-	CLEAR
-
-pd8super:
-	VMULPS.BCST (CX), Z0, Z0
-	VMULPS.BCST (CX), Z1, Z1
-	PK_SUPER
-
-pd8block:
-	BLOCK_Q8_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P1_0, P1_1, P1_2, P1_3)
-	BLOCK_Q8_0(DI, Z27, Z2, Z3, Z4, Z5, Z6, Z7, Z25, Z26, PB_0, PB_1, PB_2, PB_3)
-	END1
-	END1B
-	ADDQ $544, SI
-	ADDQ $544, DI
-	ADDQ $64, R8
-	DECQ R15
-	JNZ  pd8block
-	ADDQ $8, CX
-	TESTQ R14, R14
-	JNZ  pd8super
-	VMULPS.BCST -4(CX), Z0, Z0
-	VMULPS.BCST -4(CX), Z1, Z1
-	VMOVUPS Z0, (DX)
-	VMOVUPS Z1, (R11)
-	ADDQ $64, DX
-	ADDQ $64, R11
-	DECQ R13
-	JNZ  pd8group
-	VZEROUPPER
-	RET
-
-// func gemmPackedQ4_0x1x2AVX512(outA, outB *float32, qs *byte, rsoff int, wA, wB *byte, groups int, nb int)
-//
-// gemmPackedQ4_0x1AVX512 on two runs of groups at once (wA into outA, wB
-// into outB; groups each) for one x row: a thread streams two places of
-// memory, which a core reads faster than one, with each lane's arithmetic
-// unchanged. SI and DI stream the weights, DX and R11 the outputs; Z0/Z8..Z11
-// and Z16..Z24 are stream A's, Z1/Z12..Z15 and Z2..Z7, Z25..Z27 stream B's.
 TEXT ·gemmPackedQ4_0x1x2AVX512(SB), NOSPLIT, $0-64
-	MOVQ outA+0(FP), DX
-	MOVQ outB+8(FP), R11
-	MOVQ wA+32(FP), SI
-	MOVQ wB+40(FP), DI
-	MOVQ groups+48(FP), R13
-	VPBROADCASTW pkMask<>(SB), Z29
-	VPBROADCASTW pkEight<>(SB), Z30
-	MOVQ SI, AX
-	MOVQ DI, BX
-	MOVQ $(PKAHEAD/128), R15
-
-pd4warm:
-	PREFETCHT0 (AX)
-	PREFETCHT0 (BX)
-	PREFETCHT0 64(AX)
-	PREFETCHT0 64(BX)
-	ADDQ $128, AX
-	ADDQ $128, BX
-	DECQ R15
-	JNZ  pd4warm
-
-pd4group:
-	MOVQ qs+16(FP), R8
-	MOVQ rsoff+24(FP), CX
-	ADDQ R8, CX
-	MOVQ nb+56(FP), R14
-	CLEAR
-
-pd4super:
-	VMULPS.BCST (CX), Z0, Z0
-	VMULPS.BCST (CX), Z1, Z1
-	PK_SUPER
-
-pd4block:
-	BLOCK_Q4_0(SI, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, P1_0, P1_1, P1_2, P1_3)
-	BLOCK_Q4_0(DI, Z27, Z2, Z3, Z4, Z5, Z6, Z7, Z25, Z26, PB_0, PB_1, PB_2, PB_3)
-	END1
-	END1B
-	ADDQ $288, SI
-	ADDQ $288, DI
-	ADDQ $64, R8
-	DECQ R15
-	JNZ  pd4block
-	ADDQ $8, CX
-	TESTQ R14, R14
-	JNZ  pd4super
-	VMULPS.BCST -4(CX), Z0, Z0
-	VMULPS.BCST -4(CX), Z1, Z1
-	VMOVUPS Z0, (DX)
-	VMOVUPS Z1, (R11)
-	ADDQ $64, DX
-	ADDQ $64, R11
-	DECQ R13
-	JNZ  pd4group
-	VZEROUPPER
-	RET
+	PK2_BODY(BLOCK_Q4_0, 288)
 
 // func quantPackedAVX512(x *float32, nb int, qs *byte, d *float32)
 //
