@@ -187,43 +187,26 @@ pkwarm: \
 // offset xo of the current block: P8 for eight x rows (one chain each),
 // P4A/P4B for four (two chains each), P2_0..P2_3 for two (four chains
 // each), P1_0..P1_3 for one (four chains).
+#define PROD4(xo, W, x, a0, a1, a2, a3) \
+	VPDPWSSD.BCST (xo)(x), W, a0 \
+	VPDPWSSD.BCST (xo)(x)(AX*1), W, a1 \
+	VPDPWSSD.BCST (xo)(x)(AX*2), W, a2 \
+	VPDPWSSD.BCST (xo)(x)(BX*1), W, a3
+
+#define PROD2(xo, W, a0, a1) \
+	VPDPWSSD.BCST (xo)(R8), W, a0 \
+	VPDPWSSD.BCST (xo)(R8)(AX*1), W, a1
+
 #define P8(xo, W) \
-	VPDPWSSD.BCST (xo)(R8), W, Z8 \
-	VPDPWSSD.BCST (xo)(R8)(AX*1), W, Z9 \
-	VPDPWSSD.BCST (xo)(R8)(AX*2), W, Z10 \
-	VPDPWSSD.BCST (xo)(R8)(BX*1), W, Z11 \
-	VPDPWSSD.BCST (xo)(R9), W, Z12 \
-	VPDPWSSD.BCST (xo)(R9)(AX*1), W, Z13 \
-	VPDPWSSD.BCST (xo)(R9)(AX*2), W, Z14 \
-	VPDPWSSD.BCST (xo)(R9)(BX*1), W, Z15
+	PROD4(xo, W, R8, Z8, Z9, Z10, Z11) \
+	PROD4(xo, W, R9, Z12, Z13, Z14, Z15)
 
-#define P4A(xo, W) \
-	VPDPWSSD.BCST (xo)(R8), W, Z8 \
-	VPDPWSSD.BCST (xo)(R8)(AX*1), W, Z9 \
-	VPDPWSSD.BCST (xo)(R8)(AX*2), W, Z10 \
-	VPDPWSSD.BCST (xo)(R8)(BX*1), W, Z11
-
-#define P4B(xo, W) \
-	VPDPWSSD.BCST (xo)(R8), W, Z12 \
-	VPDPWSSD.BCST (xo)(R8)(AX*1), W, Z13 \
-	VPDPWSSD.BCST (xo)(R8)(AX*2), W, Z14 \
-	VPDPWSSD.BCST (xo)(R8)(BX*1), W, Z15
-
-#define P2_0(xo, W) \
-	VPDPWSSD.BCST (xo)(R8), W, Z8 \
-	VPDPWSSD.BCST (xo)(R8)(AX*1), W, Z9
-
-#define P2_1(xo, W) \
-	VPDPWSSD.BCST (xo)(R8), W, Z10 \
-	VPDPWSSD.BCST (xo)(R8)(AX*1), W, Z11
-
-#define P2_2(xo, W) \
-	VPDPWSSD.BCST (xo)(R8), W, Z12 \
-	VPDPWSSD.BCST (xo)(R8)(AX*1), W, Z13
-
-#define P2_3(xo, W) \
-	VPDPWSSD.BCST (xo)(R8), W, Z14 \
-	VPDPWSSD.BCST (xo)(R8)(AX*1), W, Z15
+#define P4A(xo, W) PROD4(xo, W, R8, Z8, Z9, Z10, Z11)
+#define P4B(xo, W) PROD4(xo, W, R8, Z12, Z13, Z14, Z15)
+#define P2_0(xo, W) PROD2(xo, W, Z8, Z9)
+#define P2_1(xo, W) PROD2(xo, W, Z10, Z11)
+#define P2_2(xo, W) PROD2(xo, W, Z12, Z13)
+#define P2_3(xo, W) PROD2(xo, W, Z14, Z15)
 
 #define P1_0(xo, W) VPDPWSSD.BCST (xo)(R8), W, Z8
 #define P1_1(xo, W) VPDPWSSD.BCST (xo)(R8), W, Z9
@@ -310,21 +293,17 @@ pkwarm: \
 
 // Rescale by the ratio at the start of a super-block (off 0) or scale by
 // the last e (off -4, CX past the last entry), N x rows.
-#define SCALE8(off) \
-	VMULPS.BCST (off)(CX), Z0, Z0 \
-	VMULPS.BCST (off)(CX)(AX*1), Z1, Z1 \
-	VMULPS.BCST (off)(CX)(AX*2), Z2, Z2 \
-	VMULPS.BCST (off)(CX)(BX*1), Z3, Z3 \
-	VMULPS.BCST (off)(R10), Z4, Z4 \
-	VMULPS.BCST (off)(R10)(AX*1), Z5, Z5 \
-	VMULPS.BCST (off)(R10)(AX*2), Z6, Z6 \
-	VMULPS.BCST (off)(R10)(BX*1), Z7, Z7
+#define SCALEX4(off, r, a0, a1, a2, a3) \
+	VMULPS.BCST (off)(r), a0, a0 \
+	VMULPS.BCST (off)(r)(AX*1), a1, a1 \
+	VMULPS.BCST (off)(r)(AX*2), a2, a2 \
+	VMULPS.BCST (off)(r)(BX*1), a3, a3
 
-#define SCALE4(off) \
-	VMULPS.BCST (off)(CX), Z0, Z0 \
-	VMULPS.BCST (off)(CX)(AX*1), Z1, Z1 \
-	VMULPS.BCST (off)(CX)(AX*2), Z2, Z2 \
-	VMULPS.BCST (off)(CX)(BX*1), Z3, Z3
+#define SCALE8(off) \
+	SCALEX4(off, CX, Z0, Z1, Z2, Z3) \
+	SCALEX4(off, R10, Z4, Z5, Z6, Z7)
+
+#define SCALE4(off) SCALEX4(off, CX, Z0, Z1, Z2, Z3)
 
 #define SCALE2(off) \
 	VMULPS.BCST (off)(CX), Z0, Z0 \
