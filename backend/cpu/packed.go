@@ -150,12 +150,15 @@ func (a *packedArena) release(r packedRef) {
 // order, packing with pack those not packed yet into memory from the
 // backend's packedArena.
 func (h *hostBuffer) packedFor(keys []packedKey, pack func(key packedKey, dst, src []byte) error) ([]packedRef, error) {
-	h.pmu.Lock()
-	defer h.pmu.Unlock()
-	data, live := h.bytes()
-	if !live {
+	// h.mu before h.pmu, as Write and Free take them.
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.freed {
 		return nil, fmt.Errorf("buffer is %w (freed)", backend.ErrClosed)
 	}
+	data := h.data
+	h.pmu.Lock()
+	defer h.pmu.Unlock()
 	refs := make([]packedRef, len(keys))
 	var missing []int
 	for i, key := range keys {
@@ -201,7 +204,7 @@ func (h *hostBuffer) packedFor(keys []packedKey, pack func(key packedKey, dst, s
 
 // dropPacked releases the packed copies that overlap bytes [off, off+n).
 // A program still pointing at one sees packGen move and resolves again
-// before its next run touches it.
+// before its next run touches it. The caller (Write) holds h.mu.
 func (h *hostBuffer) dropPacked(off int64, n int) {
 	h.pmu.Lock()
 	defer h.pmu.Unlock()
@@ -215,7 +218,8 @@ func (h *hostBuffer) dropPacked(off int64, n int) {
 	}
 }
 
-// freePacked releases every packed copy (the buffer is freed).
+// freePacked releases every packed copy (the buffer is freed; the caller
+// holds h.mu).
 func (h *hostBuffer) freePacked() {
 	h.pmu.Lock()
 	defer h.pmu.Unlock()
