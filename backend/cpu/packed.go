@@ -148,8 +148,9 @@ func (a *packedArena) release(r packedRef) {
 
 // packedFor returns the packed copies of the matrices keys name, in
 // order, packing with pack those not packed yet into memory from the
-// backend's packedArena.
-func (h *hostBuffer) packedFor(keys []packedKey, pack func(key packedKey, dst, src []byte) error) ([]packedRef, error) {
+// backend's packedArena; release: the source pages may be handed back
+// (the buffer wraps the caller's memory, see releasePages).
+func (h *hostBuffer) packedFor(keys []packedKey, pack func(key packedKey, dst, src []byte, release bool) error) ([]packedRef, error) {
 	// h.mu before h.pmu, as Write and Free take them.
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -189,12 +190,9 @@ func (h *hostBuffer) packedFor(keys []packedKey, pack func(key packedKey, dst, s
 		}
 		rb, _ := key.dt.RowBytes(int64(key.k))
 		src := data[key.off : key.off+int64(key.rows)*rb]
-		if err := pack(key, r.b, src); err != nil {
+		if err := pack(key, r.b, src, h.wrapped); err != nil {
 			h.owner.packs.release(r)
 			return nil, err
-		}
-		if h.wrapped {
-			releasePages(src)
 		}
 		refs[i] = r
 		h.packs[key] = r
@@ -255,8 +253,11 @@ func (p *program) resolvePacked() error {
 			n := p.g.Nodes[i]
 			keys[j] = packedKey{off: p.binds[i].off, dt: n.DType, rows: int(n.Shape[0]), k: int(n.Shape[1])}
 		}
-		refs, err := h.packedFor(keys, func(key packedKey, dst, src []byte) error {
-			t := &packTask{dt: key.dt, dst: dst, src: src, rows: key.rows, k: key.k}
+		refs, err := h.packedFor(keys, func(key packedKey, dst, src []byte, release bool) error {
+			t := &packTask{dt: key.dt, dst: dst, src: src, rows: key.rows, k: key.k, advice: -1}
+			if release {
+				t.advice = releaseAdvice(src)
+			}
 			groups := (key.rows + quant.PackedRows - 1) / quant.PackedRows
 			return p.parallel(groups, 1, t)
 		})
@@ -271,11 +272,15 @@ func (p *program) resolvePacked() error {
 }
 
 // packTask packs the groups of rows of one weight (quant.PackWeights) on
-// the pool's threads.
+// the pool's threads, each chunk handing its source pages back as soon as
+// it is packed (advice ≥ 0, see releaseWith): the copy never sits beside
+// the whole of a large weight's source (a 279 MB embedding packed last
+// raised the peak RSS by up to 0.2 GB).
 type packTask struct {
 	dt       graph.DType
 	dst, src []byte
 	rows, k  int
+	advice   int
 }
 
 func (t *packTask) run(lo, hi, _ int) error {
@@ -285,7 +290,15 @@ func (t *packTask) run(lo, hi, _ int) error {
 		return err
 	}
 	r0, r1 := lo*quant.PackedRows, min(hi*quant.PackedRows, t.rows)
-	return quant.PackWeights(t.dt, t.dst[lo*gb:hi*gb], t.src[int64(r0)*rb:int64(r1)*rb], r1-r0, t.k)
+	// src runs on to the weight's end: the packing may read past a
+	// chunk's rows (not past the weight).
+	if err := quant.PackWeights(t.dt, t.dst[lo*gb:hi*gb], t.src[int64(r0)*rb:], r1-r0, t.k); err != nil {
+		return err
+	}
+	if t.advice >= 0 {
+		releaseWith(t.src[int64(r0)*rb:int64(r1)*rb], t.advice)
+	}
+	return nil
 }
 
 // packedTask is a matmul over packed weights: one item is a group of

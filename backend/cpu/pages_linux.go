@@ -21,19 +21,37 @@ import (
 // other memory gets MADV_PAGEOUT, which keeps the contents (swapping
 // anonymous pages out where there is swap): DONTNEED would zero a private
 // mapping. Errors (an older kernel) are ignored: the pages then stay.
-func releasePages(b []byte) {
+func releasePages(b []byte) { releaseWith(b, releaseAdvice(b)) }
+
+// pageRange is the whole pages of b: its offsets [lo, hi) and their
+// addresses, ok false when it holds none.
+func pageRange(b []byte) (lo, hi int, addr uintptr, ok bool) {
 	ps := uintptr(os.Getpagesize())
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	lo := (start + ps - 1) &^ (ps - 1)
-	hi := (start + uintptr(len(b))) &^ (ps - 1)
-	if hi <= lo {
-		return
+	a := (start + ps - 1) &^ (ps - 1)
+	e := (start + uintptr(len(b))) &^ (ps - 1)
+	if e <= a {
+		return 0, 0, 0, false
 	}
-	advice := unix.MADV_PAGEOUT
-	if sharedFileMapping(lo, hi) {
-		advice = unix.MADV_DONTNEED
+	return int(a - start), int(e - start), a, true
+}
+
+// releaseAdvice is the advice releasePages gives for b's pages (see
+// there), found once for a range that is then released in pieces.
+func releaseAdvice(b []byte) int {
+	lo, hi, addr, ok := pageRange(b)
+	if ok && sharedFileMapping(addr, addr+uintptr(hi-lo)) {
+		return unix.MADV_DONTNEED
 	}
-	_ = unix.Madvise(b[lo-start:hi-start], advice)
+	return unix.MADV_PAGEOUT
+}
+
+// releaseWith gives advice (from releaseAdvice for a range holding b) for
+// the whole pages of b.
+func releaseWith(b []byte, advice int) {
+	if lo, hi, _, ok := pageRange(b); ok {
+		_ = unix.Madvise(b[lo:hi], advice)
+	}
 }
 
 // sharedFileMapping reports whether [lo, hi) lies in one shared mapping of

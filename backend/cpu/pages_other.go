@@ -5,6 +5,12 @@ package cpu
 // releasePages leaves the pages alone: there is no madvise here.
 func releasePages([]byte) {}
 
+// releaseAdvice has no advice to give here.
+func releaseAdvice([]byte) int { return 0 }
+
+// releaseWith leaves the pages alone.
+func releaseWith([]byte, int) {}
+
 // hugePage is the chunk granularity of packedArena.
 const hugePage = 2 << 20
 

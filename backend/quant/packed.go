@@ -69,7 +69,7 @@ func PackedBytes(t graph.DType, rows, k int) int {
 
 // PackWeights packs rows rows of k elements of type t from src (row major,
 // as in a GGUF file) into dst, which must hold PackedBytes(t, rows, k)
-// bytes.
+// bytes. Bytes of src after the rows are not packed (but may be read).
 func PackWeights(t graph.DType, dst, src []byte, rows, k int) error {
 	need := PackedBytes(t, rows, k)
 	if need == 0 {
@@ -82,10 +82,16 @@ func PackWeights(t graph.DType, dst, src []byte, rows, k int) error {
 	}
 	nq := bb - 2 // quant bytes per block
 	rec := PackedRows * bb
-	// The assembly packs whole groups but the last; then, row by row, each
-	// row's blocks in order (the source streams once; a group's records
+	// The assembly packs whole groups; then, row by row, each row's blocks
+	// in order (the source streams once; a group's records
 	// stay in the cache while its 16 rows scatter).
-	g0 := archPackWeights(dst, src, rb, rows/PackedRows-1, nb, bb/2)
+	// The assembly reads 2 bytes past its last row: all whole groups when
+	// src has them, all but the last otherwise.
+	g0 := rows / PackedRows
+	if len(src) < g0*PackedRows*rb+2 {
+		g0--
+	}
+	g0 = archPackWeights(dst, src, rb, g0, nb, bb/2)
 	clear(dst[g0*nb*rec : need])
 	for row := g0 * PackedRows; row < rows; row++ {
 		g, r := row/PackedRows, row%PackedRows
