@@ -37,7 +37,7 @@ GLOBL pkEight<>(SB), RODATA|NOPTR, $2
 
 // PKAHEAD is how far ahead of the block being multiplied the kernels
 // prefetch the weight stream.
-#define PKAHEAD 6144
+#define PKAHEAD 12288
 
 #define PK_ARGS \
 	MOVQ out+0(FP), DX \
