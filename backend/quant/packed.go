@@ -129,7 +129,7 @@ func PackedActBytes(k int) int {
 	return packedLayoutFor(k).size
 }
 
-// PackedActOffset returns where the super-block entries (rs) start in a
+// packedRsOffset returns where the super-block entries (rs) start in a
 // packed activation buffer of k elements.
 func packedRsOffset(k int) int { return packedLayoutFor(k).rs }
 
