@@ -203,6 +203,7 @@ func (b *cpuBackend) Close() error {
 	}
 	b.closed = true
 	b.pool.close()
+	b.packs.close()
 	return backend.InUseError(b.Name(), b.liveBufs, b.liveBytes, b.liveProgs)
 }
 

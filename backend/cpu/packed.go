@@ -5,24 +5,25 @@ import (
 	"sync"
 
 	"github.com/golem-llm/golem/backend"
-
 	"github.com/golem-llm/golem/backend/quant"
 	"github.com/golem-llm/golem/graph"
 )
 
 // Packed weights. Where the CPU runs quant's packed kernels (quant.Packable:
-// Q8_0 and Q4_0 on the AVX-512 family), a weight that a program reads only
+// Q8_0 and Q4_0 on the AVX-512 family), a weight that a program multiplies
 // as the w of matmuls is repacked once into groups of 16 interleaved rows
 // (quant.PackWeights) and every one of those matmuls, one x row or many,
-// multiplies the packed copy (quant.GemmPacked): the decode GEMV, the
+// multiplies the packed copy (quant.GemmPacked; other nodes that read the
+// weight read its bound bytes): the decode GEMV, the
 // batched decode step and the prompt's GEMM then have one kernel family,
 // which gives a row the same bits whatever the x rows beside it. The copy
 // belongs to the bound buffer, made on the first run of a program that
 // needs it and kept for every program that binds the same bytes; a write
 // to the buffer drops the copies it overlaps. A buffer that wraps the
 // caller's memory (a mapped model file) hands the pages it copied back to
-// the kernel after packing (releasePages), so the packed copy replaces
-// the mapped pages in the process's memory instead of sitting beside them.
+// the kernel as each chunk is packed (releaseWith), so the packed copy
+// replaces the mapped pages in the process's memory instead of sitting
+// beside them.
 //
 // The reference tier never packs.
 
@@ -106,9 +107,10 @@ const packedChunk = 64 << 20
 // is unmapped when every weight in it is released and a newer chunk is
 // being filled.
 type packedArena struct {
-	mu   sync.Mutex
-	cur  *packedMem
-	used int
+	mu     sync.Mutex
+	cur    *packedMem
+	used   int
+	closed bool // the backend is closed: no chunk is kept for later weights
 }
 
 // alloc returns n bytes for a packed weight.
@@ -132,8 +134,21 @@ func (a *packedArena) alloc(n int) (packedRef, error) {
 	return r, nil
 }
 
+// close unmaps the chunk being filled if nothing in it is live (the
+// backend is closing; chunks still holding weights go when those are
+// released, or are garbage).
+func (a *packedArena) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	if a.cur != nil && a.cur.live == 0 {
+		a.cur.free()
+		a.cur = nil
+	}
+}
+
 // release gives r's memory back: its chunk is unmapped once nothing in it
-// is live, unless it is the chunk being filled.
+// is live, unless it is the chunk being filled of an open backend.
 func (a *packedArena) release(r packedRef) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -141,8 +156,11 @@ func (a *packedArena) release(r packedRef) {
 		return
 	}
 	r.mem.live--
-	if r.mem.live == 0 && r.mem != a.cur {
+	if r.mem.live == 0 && (r.mem != a.cur || a.closed) {
 		r.mem.free()
+		if r.mem == a.cur {
+			a.cur = nil
+		}
 	}
 }
 

@@ -43,4 +43,17 @@ func TestPackedArena(t *testing.T) {
 	require.Same(t, big.mem, r3.mem)
 	a.release(r3)
 	a.release(packedRef{}) // nothing to release
+	cur := a.cur
+	a.close()
+	require.Nil(t, cur.b, "closing unmaps the chunk being filled once it is unused")
+	require.Nil(t, a.cur)
+
+	// Closed with a weight still live: the chunk goes with its last weight.
+	var b packedArena
+	r4, err := b.alloc(100)
+	require.NoError(t, err)
+	b.close()
+	require.NotNil(t, r4.mem.b)
+	b.release(r4)
+	require.Nil(t, r4.mem.b, "after close, a chunk goes when its last weight does")
 }
