@@ -123,13 +123,13 @@ type quantKey struct {
 // there: the Q, K and V projections of a layer share their input, as do
 // the gate and up projections. A node's values do not change within a
 // run, and only matmuls write p.shared.
-func quantizeInput(p *program, n *graph.Node, dt graph.DType, x []float32, rows, k, ab int, act []byte) error {
-	key := quantKey{x: n.Inputs[0], dt: dt, rows: rows, k: k}
+func quantizeInput(p *program, n *graph.Node, dt graph.DType, x []float32, rows, k, ab int, act []byte, packed bool) error {
+	key := quantKey{x: n.Inputs[0], dt: dt, rows: rows, k: k, packed: packed}
 	if p.quantized == key {
 		return nil
 	}
 	p.quantized = quantKey{}
-	if err := quantizeRows(p, n, dt, x, rows, k, ab, act, false); err != nil {
+	if err := quantizeRows(p, n, dt, x, rows, k, ab, act, packed); err != nil {
 		return err
 	}
 	p.quantized = key
@@ -492,7 +492,7 @@ func prepareMatMul(p *program, n *graph.Node) (loop, error) {
 		if ab := matmulAct(n, d); ab > 0 {
 			// Quantize each x row once; every thread reads them.
 			t.act, t.actRow = p.shared[:d.Batches*d.M*ab], ab
-			if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, t.act); err != nil {
+			if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, t.act, false); err != nil {
 				return loop{}, err
 			}
 		}
@@ -513,7 +513,7 @@ func prepareMatMul(p *program, n *graph.Node) (loop, error) {
 			nt = min(nt, max(16, (per+3)/4*4))
 		}
 		act = p.shared[:d.Batches*d.M*ab]
-		if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, act); err != nil {
+		if err := quantizeInput(p, n, w.DType, xv, d.Batches*d.M, d.K, ab, act, false); err != nil {
 			return loop{}, err
 		}
 	}

@@ -60,18 +60,19 @@ func groupKindOf(n *graph.Node) groupKind {
 }
 
 // sameGroup reports whether b can join a group that a (of kind k) started.
-func sameGroup(k groupKind, a, b *graph.Node) bool {
+func (p *program) sameGroup(k groupKind, a, b *graph.Node) bool {
 	if groupKindOf(b) != k {
 		return false
 	}
 	if k == groupAttention {
 		return true
 	}
-	// Matmuls of one x that take the same path (GEMV or GEMM, with or
-	// without integer dot products) over weights of one dtype.
+	// Matmuls of one x that take the same path (packed, GEMV or GEMM,
+	// with or without integer dot products) over weights of one dtype.
 	da, db := a.MatMulDims(), b.MatMulDims()
 	wa, wb := a.Inputs[1].DType, b.Inputs[1].DType
 	return a.Inputs[0] == b.Inputs[0] && wa == wb && da.K == db.K && da.M == db.M &&
+		p.packedMatMul(a) == p.packedMatMul(b) &&
 		useGEMV(da, wa) == useGEMV(db, wb) && (matmulAct(a, da) > 0) == (matmulAct(b, db) > 0)
 }
 
@@ -94,7 +95,7 @@ func (p *program) planGroups(plan *graph.Plan) {
 			if p.readsAny(nodes[j], members) {
 				break
 			}
-			if !taken[j] && sameGroup(k, a, nodes[j]) && (k != groupMatMul || p.packedMatMul(a) == p.packedMatMul(nodes[j])) {
+			if !taken[j] && p.sameGroup(k, a, nodes[j]) {
 				members = append(members, j)
 			}
 		}
@@ -236,26 +237,15 @@ func (m *multiTask) part(lo, hi int) (i, plo, phi int, ok bool) {
 }
 
 // pairs reports whether every part streams two runs of weight rows at
-// once (see gemvTask.pairs and packedTask.pairs), all of one kind.
+// once (see gemvTask.pairs and packedTask.pairs; a group's matmuls take
+// one path, so the parts are of one type).
 func (m *multiTask) pairs() bool {
-	if len(m.parts) == 0 {
-		return false
-	}
 	for _, t := range m.parts {
-		switch g := t.(type) {
-		case *gemvTask:
-			if _, ok := m.parts[0].(*gemvTask); !ok || !g.pairs() {
-				return false
-			}
-		case *packedTask:
-			if _, ok := m.parts[0].(*packedTask); !ok || !g.pairs() {
-				return false
-			}
-		default:
+		if g, ok := t.(pairTask); !ok || !g.pairs() {
 			return false
 		}
 	}
-	return true
+	return len(m.parts) > 0
 }
 
 // runPair runs two chunks side by side when each lies in one part (of
@@ -265,10 +255,16 @@ func (m *multiTask) runPair(lo1, hi1, lo2, hi2, slot int) error {
 	i, a0, a1, ok1 := m.part(lo1, hi1)
 	j, b0, b1, ok2 := m.part(lo2, hi2)
 	if ok1 && ok2 {
-		if g, ok := m.parts[i].(*packedTask); ok {
-			return g.pairWith(m.parts[j].(*packedTask), a0, a1, b0, b1, slot)
+		switch t := m.parts[i].(type) {
+		case *packedTask:
+			if u, ok := m.parts[j].(*packedTask); ok {
+				return t.pairWith(u, a0, a1, b0, b1, slot)
+			}
+		case *gemvTask:
+			if u, ok := m.parts[j].(*gemvTask); ok {
+				return t.pairWith(u, a0, a1, b0, b1, slot)
+			}
 		}
-		return m.parts[i].(*gemvTask).pairWith(m.parts[j].(*gemvTask), a0, a1, b0, b1, slot)
 	}
 	if err := m.run(lo1, hi1, slot); err != nil {
 		return err

@@ -385,13 +385,8 @@ func preparePacked(p *program, n *graph.Node, w []byte) (loop, error) {
 	dt := n.Inputs[1].DType
 	ab := quant.PackedActBytes(d.K)
 	act := p.shared[:d.M*ab]
-	key := quantKey{x: n.Inputs[0], dt: dt, rows: d.M, k: d.K, packed: true}
-	if p.quantized != key {
-		p.quantized = quantKey{}
-		if err := quantizeRows(p, n, dt, p.f32(n.Inputs[0]), d.M, d.K, ab, act, true); err != nil {
-			return loop{}, err
-		}
-		p.quantized = key
+	if err := quantizeInput(p, n, dt, p.f32(n.Inputs[0]), d.M, d.K, ab, act, true); err != nil {
+		return loop{}, err
 	}
 	groups := (d.N + quant.PackedRows - 1) / quant.PackedRows
 	tile := groups
