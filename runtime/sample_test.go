@@ -168,66 +168,6 @@ func TestSamplerRefusesEmptyAndNonFiniteLogits(t *testing.T) {
 	}
 }
 
-// TestArgmaxFinite checks the four-run argmax against a plain loop: the
-// first largest value wins (ties inside and across runs, in the tail), and
-// any NaN or infinity is reported.
-func TestArgmaxFinite(t *testing.T) {
-	nan, inf := float32(math.NaN()), float32(math.Inf(1))
-	for _, tc := range []struct {
-		name string
-		x    []float32
-	}{
-		{"one", []float32{3}},
-		{"tail only", []float32{1, 5, 5}},
-		{"first of two runs", []float32{0, 7, 0, 0, 0, 7, 0, 0}},
-		{"tie across runs, later run first", []float32{0, 0, 9, 0, 0, 9, 0, 0}},
-		{"tie with the tail", []float32{0, 0, 0, 4, 0, 0, 0, 0, 4}},
-		{"tail wins", []float32{1, 1, 1, 1, 2}},
-		{"negative", []float32{-3, -2, -5, -2, -9, -1.5, -7, -8, -1.5}},
-		{"last of the runs", []float32{0, 0, 0, 0, 0, 0, 0, 1}},
-		{"NaN", []float32{0, 1, nan, 2}},
-		{"NaN in the tail", []float32{0, 1, 2, 3, nan}},
-		{"+Inf", []float32{0, inf, 1, 2, 3}},
-		{"-Inf", []float32{0, 1, 2, -inf}},
-		{"all -Inf", []float32{-inf, -inf, -inf, -inf, -inf}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			wantFinite := true
-			want := 0
-			for i, v := range tc.x {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					wantFinite = false
-				}
-				if v > tc.x[want] {
-					want = i
-				}
-			}
-			got, finite := argmaxFinite(tc.x)
-			require.Equal(t, wantFinite, finite)
-			if finite {
-				require.Equal(t, want, got)
-			}
-		})
-	}
-	// Random rows of every length up to 40 with repeated values.
-	rng := rand.New(rand.NewPCG(5, 6))
-	for n := 1; n <= 40; n++ {
-		x := make([]float32, n)
-		for i := range x {
-			x[i] = float32(rng.IntN(5))
-		}
-		want := 0
-		for i, v := range x {
-			if v > x[want] {
-				want = i
-			}
-		}
-		got, finite := argmaxFinite(x)
-		require.True(t, finite)
-		require.Equal(t, want, got, "%v", x)
-	}
-}
-
 // BenchmarkGreedy times a greedy sample of 32000 logits (a 32000-token
 // vocabulary), the host's work per sequence in a decode step.
 func BenchmarkGreedy(b *testing.B) {

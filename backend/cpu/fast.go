@@ -161,10 +161,16 @@ func fastBinary(p *program, n *graph.Node) error {
 	x, y := n.Inputs[0], n.Inputs[1]
 	t := taskFor[binaryTask](p, n)
 	t.op, t.x, t.y, t.out = n.Op, p.f32(x), p.f32(y), p.f32(n)
+	grain := elemGrain
+	if n.Op == graph.OpSwiGLU {
+		// An exponential and a division per element: a batched decode
+		// step's 8 rows of a 2048-wide FFN split across the threads.
+		grain = elemGrain / 4
+	}
 	var err error
 	if len(t.y) == len(t.x) {
 		t.ys = nil
-		err = p.parallel(len(t.x), elemGrain, t)
+		err = p.parallel(len(t.x), grain, t)
 	} else {
 		if t.shape == nil {
 			t.last, t.shape = x.Shape.Last(), x.Shape
@@ -173,7 +179,7 @@ func fastBinary(p *program, n *graph.Node) error {
 				t.yLast = t.ys[len(t.ys)-1]
 			}
 		}
-		err = p.parallel(len(t.x)/t.last, max(1, elemGrain/t.last), t)
+		err = p.parallel(len(t.x)/t.last, max(1, grain/t.last), t)
 	}
 	t.x, t.y, t.out = nil, nil, nil
 	return err

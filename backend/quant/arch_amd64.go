@@ -5,6 +5,7 @@ package quant
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/golem-llm/golem/graph"
@@ -1109,4 +1110,36 @@ func gemmActAVX2(t graph.DType, out []float32, ldo int, acts []byte, stride, m i
 		}
 	}
 	return true
+}
+
+// argmaxLanes is what argmaxAVX512 leaves: per lane (32), the first
+// largest value it saw and its index, and per lane (16) the largest
+// magnitude as bits.
+type argmaxLanes struct {
+	val [32]float32
+	idx [32]int32
+	mag [16]uint32
+}
+
+//go:noescape
+func argmaxAVX512(x *float32, n int, out *argmaxLanes)
+
+// archArgMax does the first len(x)&^31 elements of ArgMaxF32 (AVX-512)
+// and returns how many, the index of their first largest (-1: none above
+// -Inf), that value and their largest magnitude as bits.
+func archArgMax(x []float32) (int, int, float32, uint32) {
+	n := len(x) &^ 31
+	if !useAsm || !useAVX512 || n == 0 || len(x) > math.MaxInt32 {
+		return 0, -1, 0, 0
+	}
+	var l argmaxLanes
+	argmaxAVX512(&x[0], n, &l)
+	neg := float32(math.Inf(-1))
+	best, bv := -1, neg
+	for j, v := range l.val {
+		if v > neg { // the lane saw a value above -Inf
+			best, bv = argmaxMerge(best, bv, int(l.idx[j]), v)
+		}
+	}
+	return n, best, bv, slices.Max(l.mag[:])
 }

@@ -105,3 +105,84 @@ func SwiGLU(out, x, y []float32) {
 		out[i] = SiLUF32(x[i]) * y[i]
 	}
 }
+
+// ArgMaxF32 returns the index of the first largest element of x (not
+// empty) and whether every element is finite (when not, the index means
+// nothing): greedy sampling's one pass over a row of logits. A batched
+// decode step samples its rows while the backend's other threads wait,
+// so the pass is vector code where the CPU has it (32000 logits: 21 µs in
+// Go, about 2 with AVX-512; BenchmarkArgMaxF32).
+func ArgMaxF32(x []float32) (int, bool) {
+	done, best, bv, mag := archArgMax(x)
+	if done < len(x) {
+		b, v, m := argmaxGo(x[done:])
+		if b >= 0 && (best < 0 || v > bv) {
+			best = done + b
+		}
+		mag = max(mag, m)
+	}
+	if best < 0 {
+		best = 0 // every value -Inf or NaN (not finite)
+	}
+	return best, mag < 0x7f800000
+}
+
+// argmaxGo returns the index of the first largest element of x (-1 when
+// none is above -Inf), that element and the largest magnitude of x as
+// bits (0x7f800000 or more: x holds an infinity or a NaN). Four
+// interleaved runs, each with its own running maximum, and the
+// magnitudes kept as bits instead of a test per value: twice as fast as a
+// loop that tests each value.
+func argmaxGo(x []float32) (int, float32, uint32) {
+	const absMask = 0x7fffffff
+	neg := float32(math.Inf(-1))
+	i0, i1, i2, i3 := -1, -1, -1, -1
+	var m0, m1, m2, m3 uint32
+	v0, v1, v2, v3 := neg, neg, neg, neg
+	n := len(x) &^ 3
+	for i := 0; i < n; i += 4 {
+		q := (*[4]float32)(x[i:])
+		a, b, c, d := q[0], q[1], q[2], q[3]
+		m0 = max(m0, math.Float32bits(a)&absMask)
+		m1 = max(m1, math.Float32bits(b)&absMask)
+		m2 = max(m2, math.Float32bits(c)&absMask)
+		m3 = max(m3, math.Float32bits(d)&absMask)
+		if a > v0 {
+			i0, v0 = i, a
+		}
+		if b > v1 {
+			i1, v1 = i+1, b
+		}
+		if c > v2 {
+			i2, v2 = i+2, c
+		}
+		if d > v3 {
+			i3, v3 = i+3, d
+		}
+	}
+	best, bv := -1, neg
+	for _, r := range [4]struct {
+		i int
+		v float32
+	}{{i0, v0}, {i1, v1}, {i2, v2}, {i3, v3}} {
+		best, bv = argmaxMerge(best, bv, r.i, r.v)
+	}
+	m := max(m0, m1, m2, m3)
+	for i := n; i < len(x); i++ {
+		m = max(m, math.Float32bits(x[i])&absMask)
+		if x[i] > bv {
+			best, bv = i, x[i]
+		}
+	}
+	return best, bv, m
+}
+
+// argmaxMerge returns the better of two runs' first largest values (index
+// -1: a run with none above -Inf): the larger value, on a tie the lower
+// index.
+func argmaxMerge(best int, bv float32, i int, v float32) (int, float32) {
+	if i >= 0 && (best < 0 || v > bv || v == bv && i < best) {
+		return i, v
+	}
+	return best, bv
+}

@@ -477,3 +477,58 @@ yswstore:
 yswdone:
 	VZEROUPPER
 	RET
+
+// func argmaxAVX512(x *float32, n int, out *argmaxLanes)
+//
+// For n (a positive multiple of 32) elements at x, two chains of 16 lanes
+// (even and odd 16-element steps) each keep the first largest value a
+// lane saw (strictly greater: a NaN never, -Inf never) and its index,
+// and 16 lanes the largest magnitude as bits (an infinity or a NaN:
+// 0x7f800000 or more). Z0/Z1 chain A's values and indices, Z8/Z9 chain
+// B's, Z2/Z10 the indices of the current step, Z3 32 in every lane, Z5
+// the magnitude mask, Z4 the magnitudes.
+TEXT ·argmaxAVX512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0xff800000, AX // -Inf
+	VPBROADCASTD AX, Z0
+	VMOVAPS Z0, Z8
+	VMOVDQU32 ·pkLane(SB), Z2
+	MOVL $16, AX
+	VPBROADCASTD AX, Z3
+	VPADDD Z3, Z2, Z10
+	VMOVDQA32 Z2, Z1
+	VMOVDQA32 Z10, Z9
+	MOVL $32, AX
+	VPBROADCASTD AX, Z3
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z5
+	VPXORD Z4, Z4, Z4
+
+amloop:
+	VMOVUPS (SI), Z6
+	VMOVUPS 64(SI), Z7
+	VCMPPS $0x1e, Z0, Z6, K1 // Z6 > Z0, ordered
+	VCMPPS $0x1e, Z8, Z7, K2
+	VMOVAPS Z6, K1, Z0
+	VMOVDQA32 Z2, K1, Z1
+	VMOVAPS Z7, K2, Z8
+	VMOVDQA32 Z10, K2, Z9
+	VPANDD Z5, Z6, Z6
+	VPANDD Z5, Z7, Z7
+	VPMAXUD Z6, Z4, Z4
+	VPMAXUD Z7, Z4, Z4
+	VPADDD Z3, Z2, Z2
+	VPADDD Z3, Z10, Z10
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JNZ  amloop
+
+	MOVQ out+16(FP), DI
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z8, 64(DI)
+	VMOVDQU32 Z1, 128(DI)
+	VMOVDQU32 Z9, 192(DI)
+	VMOVDQU32 Z4, 256(DI)
+	VZEROUPPER
+	RET

@@ -193,3 +193,114 @@ func TestVectorMathPositionIndependent(t *testing.T) {
 		})
 	}
 }
+
+// TestArgMaxF32 checks ArgMaxF32 on every path against a plain loop: the
+// first largest value wins (ties inside and across lanes and runs, in the
+// tail), and any NaN or infinity is reported.
+func TestArgMaxF32(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	check := func(t *testing.T, x []float32, what string) {
+		t.Helper()
+		wantFinite := true
+		want := 0
+		for i, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				wantFinite = false
+			}
+			if v > x[want] {
+				want = i
+			}
+		}
+		for _, p := range implPaths() {
+			withImpl(p.level, func() {
+				got, finite := ArgMaxF32(x)
+				require.Equal(t, wantFinite, finite, "%s %s", p.name, what)
+				if finite {
+					require.Equal(t, want, got, "%s %s", p.name, what)
+				}
+			})
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		x    []float32
+	}{
+		{"one", []float32{3}},
+		{"tail only", []float32{1, 5, 5}},
+		{"first of two runs", []float32{0, 7, 0, 0, 0, 7, 0, 0}},
+		{"tie across runs, later run first", []float32{0, 0, 9, 0, 0, 9, 0, 0}},
+		{"tie with the tail", []float32{0, 0, 0, 4, 0, 0, 0, 0, 4}},
+		{"tail wins", []float32{1, 1, 1, 1, 2}},
+		{"negative", []float32{-3, -2, -5, -2, -9, -1.5, -7, -8, -1.5}},
+		{"last of the runs", []float32{0, 0, 0, 0, 0, 0, 0, 1}},
+		{"NaN", []float32{0, 1, nan, 2}},
+		{"NaN in the tail", []float32{0, 1, 2, 3, nan}},
+		{"+Inf", []float32{0, inf, 1, 2, 3}},
+		{"-Inf", []float32{0, 1, 2, -inf}},
+		{"all -Inf", []float32{-inf, -inf, -inf, -inf, -inf}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { check(t, tc.x, tc.name) })
+	}
+	// Two equal largest values at every pair of places of 96 elements:
+	// in one lane of one chain, in two lanes, in the tail.
+	for i := range 96 {
+		for j := i + 1; j < 96; j++ {
+			x := make([]float32, 96)
+			x[i], x[j] = 1, 1
+			check(t, x, fmt.Sprintf("1 at %d and %d", i, j))
+		}
+	}
+	// Random rows with few distinct values (ties in many lanes), of every
+	// length up to 100 and a vocabulary's, each also with a NaN, an
+	// infinity or -Inf at the start, the middle or the end, and all -Inf
+	// but one value.
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range append(seq(1, 100), 1000, 32000, 32003) {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.IntN(5)) - 2
+		}
+		check(t, x, fmt.Sprintf("n=%d", n))
+		for _, special := range []float32{nan, inf, -inf} {
+			for _, at := range []int{0, n / 2, n - 1} {
+				y := append([]float32(nil), x...)
+				y[at] = special
+				check(t, y, fmt.Sprintf("n=%d %v at %d", n, special, at))
+			}
+		}
+		y := make([]float32, n)
+		for i := range y {
+			y[i] = -inf
+		}
+		y[rng.IntN(n)] = -1
+		check(t, y, fmt.Sprintf("n=%d one above -Inf", n))
+	}
+}
+
+// seq returns lo, lo+1, ..., hi.
+func seq(lo, hi int) []int {
+	var s []int
+	for i := lo; i <= hi; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+// BenchmarkArgMaxF32 times ArgMaxF32 on a row of 32000 logits (a
+// vocabulary of 32000 tokens), greedy sampling's work per sequence.
+func BenchmarkArgMaxF32(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := make([]float32, 32000)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for _, p := range implPaths() {
+		b.Run(p.name, func(b *testing.B) {
+			withImpl(p.level, func() {
+				for b.Loop() {
+					ArgMaxF32(x)
+				}
+			})
+		})
+	}
+}
