@@ -477,13 +477,15 @@ const splitItems = 16
 // split runs a decode step's attention (one query per batch) split over
 // the keys (flash-decoding): each item is one block of keys for a chunk of
 // the kv heads (splitChunks per block), giving a partial softmax per query
-// head; combine then merges the blocks' partials in block order.
+// head; combine then merges the blocks' partials in block order (with one
+// block, up to splitMinKeys keys, each item merges its own heads: a
+// second loop would cost the threads a hand-off for a copy and a scale).
 func (t *attnTask) split(p *program) error {
 	l, ok := t.splitLoop()
 	if !ok {
 		return nil
 	}
-	if err := p.parallel(l.items, l.grain, l.t); err != nil {
+	if err := p.parallel(l.items, l.grain, l.t); err != nil || t.splitBlocks == 1 {
 		return err
 	}
 	l = t.combineLoop()
@@ -604,45 +606,57 @@ func (t *attnTask) runSplit(lo, hi, slot int) error {
 				quant.AXPYRowsF32(sh, t.vf[(base*hkv+g)*dv:], hkv*dv, ah)
 			}
 		}
+		if t.splitBlocks == 1 {
+			// The heads' only block: merged here, the same arithmetic
+			// as the combine loop, which the step then skips.
+			for h := h0; h < h1; h++ {
+				t.combineHead(b, h)
+			}
+		}
 	}
 	return nil
 }
 
 // combine merges the split path's partials of items [lo, hi) (batch, query
-// head) in block order: with M the largest block maximum, the output is
-// Σ acc·e^(max−M) / Σ sum·e^(max−M); zeros when no key is visible.
+// head) in block order (combineHead).
 func (t *attnTask) combine(lo, hi int) error {
+	for it := lo; it < hi; it++ {
+		t.combineHead(it/t.a.Hq, it%t.a.Hq)
+	}
+	return nil
+}
+
+// combineHead merges the partials of batch b's query head h in block
+// order: with M the largest block maximum, the output is
+// Σ acc·e^(max−M) / Σ sum·e^(max−M); zeros when no key is visible.
+func (t *attnTask) combineHead(b, h int) {
 	a := &t.a
 	dv := a.Dv
 	negInf := float32(math.Inf(-1))
-	for it := lo; it < hi; it++ {
-		b, h := it/a.Hq, it%a.Hq
-		o := t.out[(b*a.Hq+h)*dv : (b*a.Hq+h+1)*dv]
-		M := negInf
-		for blk := range t.splitBlocks {
-			M = max(M, t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2)+2*h])
-		}
-		clear(o)
-		if M == negInf {
-			continue
-		}
-		var total float32
-		for blk := range t.splitBlocks {
-			part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):]
-			if part[2*h] == negInf {
-				continue
-			}
-			c := expf(part[2*h] - M)
-			total += c * part[2*h+1]
-			axpyF32(c, part[2*a.Hq+h*dv:2*a.Hq+(h+1)*dv], o)
-		}
-		if total == 0 {
-			clear(o)
-			continue
-		}
-		quant.Scale(o, 1/total, o)
+	o := t.out[(b*a.Hq+h)*dv : (b*a.Hq+h+1)*dv]
+	M := negInf
+	for blk := range t.splitBlocks {
+		M = max(M, t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2)+2*h])
 	}
-	return nil
+	clear(o)
+	if M == negInf {
+		return
+	}
+	var total float32
+	for blk := range t.splitBlocks {
+		part := t.partials[(b*t.splitBlocks+blk)*a.Hq*(dv+2):]
+		if part[2*h] == negInf {
+			continue
+		}
+		c := expf(part[2*h] - M)
+		total += c * part[2*h+1]
+		axpyF32(c, part[2*a.Hq+h*dv:2*a.Hq+(h+1)*dv], o)
+	}
+	if total == 0 {
+		clear(o)
+		return
+	}
+	quant.Scale(o, 1/total, o)
 }
 
 // dotRowsKV is quant.DotRowsF16 or quant.DotRowsBF16 for the 16-bit KV

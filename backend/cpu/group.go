@@ -315,7 +315,7 @@ func (p *program) runGroup(g *nodeGroup) error {
 		}
 		m.reset()
 		for _, t := range g.attn {
-			if t.splitBlocks > 0 {
+			if t.splitBlocks > 1 { // one block: merged by its items
 				l := t.combineLoop()
 				m.add(l)
 				grain = min(grain, l.grain)
