@@ -42,7 +42,10 @@ type ModelOptions struct {
 	// Parallel, when set, replaces the decode test by one per count N:
 	// N sequences decoded together by a runtime.Engine (one batched step
 	// per token), each generating Gen tokens after a short random prompt;
-	// the row reports the aggregate decode tokens per second. The counts
+	// the row reports the aggregate decode tokens per second of the steps
+	// in which all N decode together (the window of Token.Time from the
+	// last sequence's first token to the first sequence's last; the
+	// prompts, read as the sequences join, are left out). The counts
 	// are measured in turn, repetition after repetition (1, 2, 4, 1, 2,
 	// 4, ...), so that a machine shared with other work slows them alike.
 	Parallel []int
@@ -397,13 +400,49 @@ func sessionPrograms(ts map[int][]backend.OpTiming) []runtime.ProgramTimings {
 // decode test: short, so that the test measures decoding.
 const parallelPrompt = 8
 
+// parallelWindow returns the time and the tokens of the decode steps in
+// which every sequence of a parallel test decodes, given each sequence's
+// token times (its first token is its prompt's): from the last sequence's
+// first token to the first sequence's last, the tokens strictly after the
+// start. The engine prefills one prompt at a time between decode steps,
+// so before the window the batch grows and prompts run between its steps,
+// and after it the batch shrinks; inside it every step is a batched step
+// of all the sequences, as llama-batched-bench's generation phase (S_TG)
+// is, which leaves the prompts out too.
+func parallelWindow(times [][]time.Time) (float64, int, error) {
+	var start, end time.Time
+	for i, ts := range times {
+		if len(ts) == 0 {
+			return 0, 0, fmt.Errorf("sequence %d gave no token", i)
+		}
+		if i == 0 || ts[0].After(start) {
+			start = ts[0]
+		}
+		if last := ts[len(ts)-1]; i == 0 || last.Before(end) {
+			end = last
+		}
+	}
+	tokens := 0
+	for _, ts := range times {
+		for _, at := range ts {
+			if at.After(start) && !at.After(end) {
+				tokens++
+			}
+		}
+	}
+	if tokens == 0 || !end.After(start) {
+		return 0, 0, fmt.Errorf("the %d sequences never decoded together: a sequence ended before the last prompt was read (more tokens, -n, make a window)", len(times))
+	}
+	return end.Sub(start).Seconds(), tokens, nil
+}
+
 // runParallelTests times the parallel decode tests: for each, an engine of
 // t.seqs sequences (built once, its programs compiled by the warm-up run)
 // decodes t.seqs requests of t.tokens tokens each after a random prompt,
 // ignoring end-of-generation tokens. The tests take turns, repetition after
-// repetition. A run's time is the longest decode time of its sequences
-// (from the end of its prompt to its last token) less the first token,
-// which the prompt's run gives: t.tokens decode steps. profiles holds,
+// repetition. A run is timed over the steps in which all its sequences
+// decode together (parallelWindow); its time is that of t.tokens such
+// steps for every sequence, at the window's rate. profiles holds,
 // for each test, the per-op timings of the last run of its batched decode
 // step of t.seqs sequences (none when the backend records none).
 func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tests []modelTest, reps int, warm bool, rng *rand.Rand, vocab int) (times map[int][]float64, profiles map[int][]runtime.ProgramTimings, err error) {
@@ -436,24 +475,28 @@ func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tes
 			}
 			streams[i] = st
 		}
-		var longest time.Duration
 		var first error
-		for _, st := range streams {
+		times := make([][]time.Time, len(streams))
+		for i, st := range streams {
 			for {
 				tok, err := st.Next()
 				if err != nil && first == nil {
 					first = err
 				}
 				if tok.End != nil {
-					longest = max(longest, tok.End.GenTime)
 					break
 				}
+				times[i] = append(times[i], tok.Time)
 			}
 		}
 		if first != nil {
 			return 0, first
 		}
-		return longest.Seconds(), nil
+		sec, tokens, err := parallelWindow(times)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", t, err)
+		}
+		return sec * float64(t.seqs*t.tokens) / float64(tokens), nil
 	}
 	times = map[int][]float64{}
 	if warm {

@@ -386,6 +386,49 @@ func TestModelBench(t *testing.T) {
 		require.InDelta(t, float64(8*n)/r.MedianS, r.TokensPerS, r.TokensPerS) // same order as tokens / time
 	}
 	require.ErrorContains(t, ModelOptions{Parallel: []int{0}}.Validate(), "ModelOptions.Parallel 0")
+
+	// Too few tokens for the sequences to decode together: the row says so.
+	rows, err = RunModel(context.Background(), src, ModelOptions{Prompt: -1, Gen: 1, Parallel: []int{3}, Name: "stories260K"}, o)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.Contains(t, rows[0].Error, "never decoded together")
+}
+
+// TestParallelWindow checks the window of a parallel decode test: the
+// steps from the last sequence's first token to the first sequence's last.
+func TestParallelWindow(t *testing.T) {
+	at := func(ms ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, time.Unix(0, 0).Add(time.Duration(m)*time.Millisecond))
+		}
+		return ts
+	}
+	for _, tc := range []struct {
+		name   string
+		times  [][]time.Time
+		sec    float64
+		tokens int
+		err    string
+	}{
+		{"one sequence", [][]time.Time{at(0, 10, 20, 30, 40)}, 0.040, 4, ""},
+		{"staggered", [][]time.Time{at(0, 10, 20, 30, 40), at(15, 20, 30, 40, 50)}, 0.025, 6, ""},
+		{"three, the last ends first", [][]time.Time{at(0, 10, 20, 30, 40, 50), at(5, 10, 20, 30, 40, 50), at(12, 20, 30)}, 0.018, 6, ""},
+		{"never together", [][]time.Time{at(0, 10), at(20, 30)}, 0, 0, "never decoded together"},
+		{"a prompt only", [][]time.Time{at(0)}, 0, 0, "never decoded together"},
+		{"no token", [][]time.Time{at(0, 10), nil}, 0, 0, "sequence 1 gave no token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sec, tokens, err := parallelWindow(tc.times)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.InDelta(t, tc.sec, sec, 1e-12)
+			require.Equal(t, tc.tokens, tokens)
+		})
+	}
 }
 
 // fakeDriver registers "benchfake": the CPU fast tier with two attention

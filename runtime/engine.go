@@ -186,14 +186,17 @@ type Engine struct {
 	progMu sync.Mutex
 
 	// The engine goroutine's own state.
-	active   []*seq
-	free     []*Cache // pooled caches without a request
-	pooled   int      // pooled caches allocated
-	decode   map[int]*step
-	prefill  map[int]*step
-	rows     []*seq // this step's decode rows
-	feed     []int32
-	logits   []float32
+	active  []*seq
+	free    []*Cache // pooled caches without a request
+	pooled  int      // pooled caches allocated
+	decode  map[int]*step
+	prefill map[int]*step
+	rows    []*seq // this step's decode rows
+	feed    []int32
+	logits  []float32
+	// stepAt is when the run whose logits are being sampled ended: the
+	// time of every token it gives (Token.Time).
+	stepAt   time.Time
 	scratch  []byte
 	closeErr error
 }
@@ -589,7 +592,7 @@ func (e *Engine) emit(s *seq, id int32, logits []float32) bool {
 		e.finish(s, StopEOS, id, nil)
 		return true
 	}
-	ev := event{id: id}
+	ev := event{id: id, at: e.stepAt}
 	if r := s.st.req; r.LogProbs || r.TopLogProbs > 0 {
 		lse := logSumExp(logits)
 		ev.logprob = logits[id] - lse
@@ -696,6 +699,7 @@ func (e *Engine) decodeStep() {
 		}
 	} else {
 		v := e.m.Config.VocabSize
+		e.stepAt = e.now()
 		for r, s := range e.rows {
 			e.sample(s, e.logits[r*v:(r+1)*v])
 		}
@@ -795,7 +799,8 @@ func (e *Engine) prefillStep() {
 			s.pending = s.pending[n:]
 			budget = max(budget-n, 0)
 			if len(s.pending) == 0 {
-				s.st.setPromptEnd(e.now())
+				e.stepAt = e.now()
+				s.st.setPromptEnd(e.stepAt)
 				e.sample(s, e.logits[:e.m.Config.VocabSize])
 			}
 		}

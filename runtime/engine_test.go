@@ -350,3 +350,59 @@ func TestEngineOptionsValidate(t *testing.T) {
 	require.NoError(t, runtime.EngineOptions{}.Validate())
 	_ = time.Second
 }
+
+// TestEngineTokenTimes checks Token.Time with a clock that moves on at
+// every reading: a stream's times never go back, its first token is the
+// end of its prompt (GenTime runs from it to the last token's time), and
+// the tokens of one batched decode step have that step's time, so each
+// time of the second sequence, after its prompt and before the first one
+// ends, is also a time of the first.
+func TestEngineTokenTimes(t *testing.T) {
+	m := loadStories(t, "cpu")
+	var mu sync.Mutex
+	tick := time.Unix(0, 0)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		tick = tick.Add(time.Millisecond)
+		return tick
+	}
+	e := newEngine(t, m, runtime.EngineOptions{Parallel: 2, Context: 128, Now: clock})
+	ctx := context.Background()
+	var streams [2]*runtime.Stream
+	for i := range streams {
+		var err error
+		streams[i], err = e.Submit(ctx, runtime.Request{Prompt: m.Tokenizer.Encode(enginePrompts[i], true, false), MaxTokens: 12 + 4*i, IgnoreEOS: true})
+		require.NoError(t, err)
+	}
+	var times [2][]time.Time
+	for i, st := range streams {
+		for {
+			tok, err := st.Next()
+			require.NoError(t, err)
+			require.False(t, tok.Time.IsZero(), "stream %d token %d has no time", i, len(times[i]))
+			if n := len(times[i]); n > 0 {
+				require.False(t, tok.Time.Before(times[i][n-1]), "stream %d: time goes back at token %d", i, n)
+			}
+			if tok.End != nil {
+				require.Equal(t, tok.Time.Sub(times[i][0]), tok.End.GenTime, "stream %d: GenTime is not from the first token to the end", i)
+				break
+			}
+			times[i] = append(times[i], tok.Time)
+		}
+		require.Len(t, times[i], 12+4*i)
+	}
+	first := map[time.Time]bool{}
+	for _, at := range times[0] {
+		first[at] = true
+	}
+	shared := 0
+	for _, at := range times[1][1:] {
+		if at.After(times[0][len(times[0])-1]) {
+			break
+		}
+		require.True(t, first[at], "a token of the batched step at %v has a time of its own", at)
+		shared++
+	}
+	require.Greater(t, shared, 5, "the sequences never decoded together")
+}

@@ -34,6 +34,11 @@ type Token struct {
 	// End is set on the last token: why generation stopped, its counts
 	// and timings.
 	End *Stats
+	// Time is when the engine sampled the token, by its clock (for the
+	// last token: when the generation ended). Tokens of one batched decode
+	// step have the same time; the time between a stream's tokens is its
+	// inter-token latency.
+	Time time.Time
 }
 
 // TokenLogProb is a token and its log-probability.
@@ -56,7 +61,7 @@ type event struct {
 	final   bool
 	reason  string
 	err     error
-	at      time.Time // the end's time
+	at      time.Time // when the engine made the event
 }
 
 // Stream is the tokens of one request, in order. Next is for one reader
@@ -205,12 +210,12 @@ func (st *Stream) consume(ev event) (Token, error) {
 		text := st.pending + st.dec.Flush()
 		st.pending = ""
 		stats := st.stats(ev.reason, ev.at)
-		return Token{ID: ev.id, Text: text, End: &stats}, ev.err
+		return Token{ID: ev.id, Text: text, End: &stats, Time: ev.at}, ev.err
 	}
 	st.gen++
 	piece := st.dec.Next(ev.id)
 	if st.holdBack == 0 {
-		return Token{ID: ev.id, Text: piece, LogProb: ev.logprob, TopLogProbs: ev.top}, nil
+		return Token{ID: ev.id, Text: piece, LogProb: ev.logprob, TopLogProbs: ev.top, Time: ev.at}, nil
 	}
 	st.pending += piece
 	if i, ok := firstStop(st.pending, st.req.Stop); ok {
@@ -221,7 +226,7 @@ func (st *Stream) consume(ev event) (Token, error) {
 		st.cancel(errStopped)
 		st.awaitEnd()
 		stats := st.stats(StopString, end)
-		return Token{ID: ev.id, Text: text, LogProb: ev.logprob, TopLogProbs: ev.top, End: &stats}, nil
+		return Token{ID: ev.id, Text: text, LogProb: ev.logprob, TopLogProbs: ev.top, End: &stats, Time: end}, nil
 	}
 	cut := len(st.pending) - st.holdBack
 	for cut > 0 && !utf8.RuneStart(st.pending[cut]) {
@@ -230,7 +235,7 @@ func (st *Stream) consume(ev event) (Token, error) {
 	cut = max(cut, 0)
 	text := st.pending[:cut]
 	st.pending = st.pending[cut:]
-	return Token{ID: ev.id, Text: text, LogProb: ev.logprob, TopLogProbs: ev.top}, nil
+	return Token{ID: ev.id, Text: text, LogProb: ev.logprob, TopLogProbs: ev.top, Time: ev.at}, nil
 }
 
 // stats are the request's counts and timings at its end.

@@ -343,8 +343,11 @@ batched decode step of N sequences), on stderr.
 --parallel 1,2,4,8 replaces tg by one test per count N: N sequences of -n
 tokens decoded together (one batched step per token reads the weights once
 for all N), reporting the aggregate decode tokens per second (rows tgNxM,
-column seqs). The counts take turns, repetition after repetition, so that
-load from other work on the machine slows them alike.
+column seqs) of the steps in which all N decode together: the engine reads
+the prompts one at a time between decode steps as the sequences join, and
+those steps are left out, as llama-batched-bench's S_TG leaves out its
+prompts. The counts take turns, repetition after repetition, so that load
+from other work on the machine slows them alike.
 
 --host-bandwidth (CPU devices) reads a 1 GiB buffer on the bench's threads
 right before the first timed decode repetition and right after each, and
