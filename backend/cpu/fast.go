@@ -318,62 +318,56 @@ type ropeTask struct {
 
 func (t *ropeTask) run(lo, hi, slot int) error {
 	d := t.d
-	half := d.Dims / 2
 	rowLen := d.Heads * d.HeadDim
+	halves := t.mode == graph.RoPENeoX
 	for bs := lo; bs < hi; bs++ {
 		s := bs % d.Seq
-		cosT, sinT := t.tab[2*half*s:][:half], t.tab[2*half*s+half:][:half]
+		c, sn := t.tab[2*d.Dims*s:][:d.Dims], t.tab[2*d.Dims*s+d.Dims:][:d.Dims]
 		xr, or := t.x[bs*rowLen:(bs+1)*rowLen], t.out[bs*rowLen:(bs+1)*rowLen]
-		copy(or, xr)
-		for h := 0; h < d.Heads; h++ {
-			xh, oh := xr[h*d.HeadDim:(h+1)*d.HeadDim], or[h*d.HeadDim:(h+1)*d.HeadDim]
-			if t.mode == graph.RoPENeoX {
-				x0, x1 := xh[:half], xh[half:d.Dims]
-				o0, o1 := oh[:half], oh[half:d.Dims]
-				for i := range half {
-					a, b := x0[i], x1[i]
-					o0[i] = a*cosT[i] - b*sinT[i]
-					o1[i] = a*sinT[i] + b*cosT[i]
-				}
-			} else {
-				for i := range half {
-					a, b := xh[2*i], xh[2*i+1]
-					oh[2*i] = a*cosT[i] - b*sinT[i]
-					oh[2*i+1] = a*sinT[i] + b*cosT[i]
-				}
-			}
+		if d.Dims < d.HeadDim {
+			copy(or, xr) // the elements past the rotated ones
 		}
+		quant.RoPE(or, xr, c, sn, d.Dims, d.Heads, d.HeadDim, halves)
 	}
 	return nil
 }
 
 // ropeTable holds, for each position of a RoPE's positions input, the
-// cosines and then the sines of its pairs' angles. The RoPE nodes of a run
-// that rotate at the same positions by the same angles (a layer's q and k,
-// and every layer of most models) share one: computing it for each node
-// took most of a node's time in a decode step (8 rows: 24 nodes × 256
-// float64 Sincos per step of 110m).
+// factors quant.RoPE takes: dims cosines, then dims signed sines, laid out
+// for the mode's pairs (neighbours or halves). The RoPE nodes of a run
+// that rotate at the same positions by the same angles in the same mode
+// (a layer's q and k, and every layer of most models) share one:
+// computing it for each node took most of a node's time in a decode step
+// (8 rows: 24 nodes × 256 float64 Sincos per step of 110m).
 type ropeTable struct {
-	pos  *graph.Node // the positions it holds, nil when none this run
-	freq []float64   // the angles per position it was computed with
-	tab  []float32
+	pos    *graph.Node // the positions it holds, nil when none this run
+	freq   []float64   // the angles per position it was computed with
+	halves bool        // the mode's pairs are halves (NeoX)
+	tab    []float32
 }
 
-// rows returns the table for the positions pos (node posNode, seq rows)
-// and the angles freq, computing it unless the run already has.
-func (r *ropeTable) rows(posNode *graph.Node, pos []int32, seq int, freq []float64) []float32 {
+// rows returns the table for the positions pos (node posNode, seq rows),
+// the angles freq and the pairing, computing it unless the run already
+// has.
+func (r *ropeTable) rows(posNode *graph.Node, pos []int32, seq int, freq []float64, halves bool) []float32 {
 	half := len(freq)
-	if r.pos == posNode && slices.Equal(r.freq, freq) && len(r.tab) == 2*half*seq {
+	dims := 2 * half
+	if r.pos == posNode && r.halves == halves && slices.Equal(r.freq, freq) && len(r.tab) == 2*dims*seq {
 		return r.tab
 	}
-	r.pos, r.freq = posNode, append(r.freq[:0], freq...)
-	r.tab = slices.Grow(r.tab[:0], 2*half*seq)[:2*half*seq]
+	r.pos, r.halves, r.freq = posNode, halves, append(r.freq[:0], freq...)
+	r.tab = slices.Grow(r.tab[:0], 2*dims*seq)[:2*dims*seq]
 	for s := range seq {
 		ps := float64(pos[s])
-		row := r.tab[2*half*s:][:2*half]
+		c, sn := r.tab[2*dims*s:][:dims], r.tab[2*dims*s+dims:][:dims]
 		for i, f := range freq {
-			sn, cs := math.Sincos(ps * f)
-			row[i], row[half+i] = float32(cs), float32(sn)
+			si, ci := math.Sincos(ps * f)
+			j0, j1 := 2*i, 2*i+1
+			if halves {
+				j0, j1 = i, i+half
+			}
+			c[j0], c[j1] = float32(ci), float32(ci)
+			sn[j0], sn[j1] = -float32(si), float32(si)
 		}
 	}
 	return r.tab
@@ -403,11 +397,11 @@ func fastRoPE(p *program, n *graph.Node) error {
 		t.computed = true
 	}
 	t.x, t.out = p.f32(n.Inputs[0]), p.f32(n)
-	t.tab = p.rope.rows(n.Inputs[1], p.i32(n.Inputs[1]), t.d.Seq, t.freq)
-	// A rotated pair costs a few multiply-adds and a copy: a quarter of an
-	// elementwise loop's grain, so that a batched decode step's 8 rows of
-	// q (12 heads of 64) split across the threads.
-	err := p.parallel(t.d.Batch*t.d.Seq, max(1, elemGrain/4/(t.d.Heads*t.d.HeadDim)), t)
+	t.tab = p.rope.rows(n.Inputs[1], p.i32(n.Inputs[1]), t.d.Seq, t.freq, rp.Mode == graph.RoPENeoX)
+	// A rotated element costs about what an elementwise op's does (vector
+	// kernel): a batched decode step's 8 rows of q (12 heads of 64) are
+	// one chunk, cheaper than handing half of them to another thread.
+	err := p.parallel(t.d.Batch*t.d.Seq, max(1, elemGrain/(t.d.Heads*t.d.HeadDim)), t)
 	t.x, t.out, t.tab = nil, nil, nil
 	return err
 }

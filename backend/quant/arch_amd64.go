@@ -1143,3 +1143,29 @@ func archArgMax(x []float32) (int, int, float32, uint32) {
 	}
 	return n, best, bv, slices.Max(l.mag[:])
 }
+
+//go:noescape
+func ropePairsAVX2(out, x, c, s *float32, dims, heads, stride int)
+
+//go:noescape
+func ropeHalvesAVX2(out, x, c, s *float32, dims, heads, stride int)
+
+// archRoPE does RoPE with AVX2 when dims (pairs) or dims/2 (halves) is a
+// multiple of 8 and reports whether it did.
+func archRoPE(out, x, c, s []float32, dims, heads, stride int, halves bool) bool {
+	if !useAsm {
+		return false
+	}
+	if halves {
+		if dims%16 != 0 {
+			return false
+		}
+		ropeHalvesAVX2(&out[0], &x[0], &c[0], &s[0], dims, heads, stride)
+		return true
+	}
+	if dims%8 != 0 {
+		return false
+	}
+	ropePairsAVX2(&out[0], &x[0], &c[0], &s[0], dims, heads, stride)
+	return true
+}

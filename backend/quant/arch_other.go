@@ -149,3 +149,6 @@ func archPackWeights([]byte, []byte, int, int, int, int) int { return 0 }
 
 // archArgMax does no prefix of ArgMaxF32: there is no assembly here.
 func archArgMax([]float32) (int, int, float32, uint32) { return 0, -1, 0, 0 }
+
+// archRoPE does nothing: there is no assembly here.
+func archRoPE(_, _, _, _ []float32, _, _, _ int, _ bool) bool { return false }

@@ -248,3 +248,46 @@ func EncodeF16(dst []uint16, src []float32) {
 		dst[i] = F32ToF16(src[i])
 	}
 }
+
+// RoPE rotates heads heads of x (head h at x[h*stride:], its first dims
+// elements) into out by one position's angles: for j < dims,
+//
+//	out[j] = x[j]·c[j] + x[p(j)]·s[j]
+//
+// with each product rounded to float32 before the sum (no fused
+// multiply-add), p(j) = j^1 (pairs of neighbours: c = (cos θᵢ, cos θᵢ), s
+// = (−sin θᵢ, sin θᵢ) for pair i) or, with halves, p(j) = (j + dims/2) mod
+// dims (NeoX: element i pairs with i + dims/2; c = (cos θ, cos θ), s =
+// (−sin θ, sin θ) by halves). That is x₀·cos θ − x₁·sin θ and x₀·sin θ +
+// x₁·cos θ, bit for bit. Elements of a head past dims are left alone. out
+// may be x. It panics when a slice is too short.
+func RoPE(out, x, c, s []float32, dims, heads, stride int, halves bool) {
+	if heads <= 0 || dims <= 0 {
+		return
+	}
+	if dims%2 != 0 {
+		panic(fmt.Sprintf("quant: RoPE of %d dimensions (odd)", dims))
+	}
+	last := (heads-1)*stride + dims
+	out, x, c, s = out[:last], x[:last], c[:dims], s[:dims]
+	if archRoPE(out, x, c, s, dims, heads, stride, halves) {
+		return
+	}
+	half := dims / 2
+	for h := range heads {
+		xh, oh := x[h*stride:][:dims], out[h*stride:][:dims]
+		if halves {
+			for j := range half {
+				a, b := xh[j], xh[j+half]
+				oh[j] = float32(a*c[j]) + float32(b*s[j])
+				oh[j+half] = float32(b*c[j+half]) + float32(a*s[j+half])
+			}
+			continue
+		}
+		for j := 0; j < dims; j += 2 {
+			a, b := xh[j], xh[j+1]
+			oh[j] = float32(a*c[j]) + float32(b*s[j])
+			oh[j+1] = float32(b*c[j+1]) + float32(a*s[j+1])
+		}
+	}
+}

@@ -532,3 +532,81 @@ amloop:
 	VMOVDQU32 Z4, 256(DI)
 	VZEROUPPER
 	RET
+
+// func ropePairsAVX2(out, x, c, s *float32, dims, heads, stride int)
+//
+// RoPE of neighbouring pairs: for each of heads heads (stride floats
+// apart), out[j] = x[j]·c[j] + x[j^1]·s[j] for j < dims (a positive
+// multiple of 8), 8 at a time, the products rounded before the sum.
+TEXT ·ropePairsAVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ c+16(FP), R8
+	MOVQ s+24(FP), R9
+	MOVQ dims+32(FP), R10
+	SHLQ $2, R10
+	MOVQ heads+40(FP), R11
+	MOVQ stride+48(FP), R12
+	SHLQ $2, R12
+
+rphead:
+	XORQ AX, AX
+
+rploop:
+	VMOVUPS (SI)(AX*1), Y0
+	VPERMILPS $0xb1, Y0, Y1 // neighbours swapped
+	VMULPS (R8)(AX*1), Y0, Y0
+	VMULPS (R9)(AX*1), Y1, Y1
+	VADDPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, R10
+	JLT  rploop
+	ADDQ R12, SI
+	ADDQ R12, DI
+	DECQ R11
+	JNZ  rphead
+	VZEROUPPER
+	RET
+
+// func ropeHalvesAVX2(out, x, c, s *float32, dims, heads, stride int)
+//
+// RoPE of halves (NeoX): for each head, element j < dims/2 pairs with
+// j + dims/2 (dims a positive multiple of 16), 8 pairs at a time: both
+// halves are read before either is written.
+TEXT ·ropeHalvesAVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ c+16(FP), R8
+	MOVQ s+24(FP), R9
+	MOVQ dims+32(FP), R10
+	SHLQ $1, R10 // half, in bytes
+	MOVQ heads+40(FP), R11
+	MOVQ stride+48(FP), R12
+	SHLQ $2, R12
+
+rhhead:
+	XORQ AX, AX
+	MOVQ R10, BX
+
+rhloop:
+	VMOVUPS (SI)(AX*1), Y0 // x[j]
+	VMOVUPS (SI)(BX*1), Y1 // x[j+half]
+	VMULPS (R8)(AX*1), Y0, Y2
+	VMULPS (R9)(AX*1), Y1, Y3
+	VADDPS Y3, Y2, Y2
+	VMULPS (R8)(BX*1), Y1, Y4
+	VMULPS (R9)(BX*1), Y0, Y5
+	VADDPS Y5, Y4, Y4
+	VMOVUPS Y2, (DI)(AX*1)
+	VMOVUPS Y4, (DI)(BX*1)
+	ADDQ $32, AX
+	ADDQ $32, BX
+	CMPQ AX, R10
+	JLT  rhloop
+	ADDQ R12, SI
+	ADDQ R12, DI
+	DECQ R11
+	JNZ  rhhead
+	VZEROUPPER
+	RET

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -302,5 +303,72 @@ func BenchmarkArgMaxF32(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestRoPE checks RoPE on every path, bit for bit, against the rotation
+// written out per pair (x₀·cos − x₁·sin, x₀·sin + x₁·cos, each product
+// rounded): neighbour pairs and halves, head sizes with and without a
+// vector kernel, heads with elements past dims (left alone), in place.
+func TestRoPE(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, halves := range []bool{false, true} {
+		for _, dims := range []int{2, 6, 8, 16, 24, 32, 64, 128} {
+			for _, tc := range []struct{ heads, extra int }{{1, 0}, {3, 0}, {3, 5}} {
+				stride := dims + tc.extra
+				n := (tc.heads-1)*stride + dims + tc.extra
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * 4)
+				}
+				half := dims / 2
+				cs, sn := make([]float32, half), make([]float32, half)
+				for i := range cs {
+					a := rng.Float64() * 100
+					cs[i], sn[i] = float32(math.Cos(a)), float32(math.Sin(a))
+				}
+				// c and s in the layout of the mode, and the rotation.
+				c, s := make([]float32, dims), make([]float32, dims)
+				want := slices.Clone(x)
+				for h := range tc.heads {
+					xh, wh := x[h*stride:], want[h*stride:]
+					for i := range half {
+						j0, j1 := 2*i, 2*i+1
+						if halves {
+							j0, j1 = i, i+half
+						}
+						c[j0], c[j1], s[j0], s[j1] = cs[i], cs[i], -sn[i], sn[i]
+						a, b := xh[j0], xh[j1]
+						wh[j0] = float32(a*cs[i]) - float32(b*sn[i])
+						wh[j1] = float32(a*sn[i]) + float32(b*cs[i])
+					}
+				}
+				for _, p := range implPaths() {
+					withImpl(p.level, func() {
+						what := fmt.Sprintf("%s halves=%v dims=%d heads=%d stride=%d", p.name, halves, dims, tc.heads, stride)
+						out := make([]float32, n)
+						for i := range out {
+							out[i] = x[i] // the elements past dims stay
+						}
+						RoPE(out, x, c, s, dims, tc.heads, stride, halves)
+						requireSameBits(t, want, out, what)
+						in := slices.Clone(x)
+						RoPE(in, in, c, s, dims, tc.heads, stride, halves)
+						requireSameBits(t, want, in, what+" in place")
+					})
+				}
+			}
+		}
+	}
+}
+
+// requireSameBits fails unless got and want hold the same float32 bits.
+func requireSameBits(t *testing.T, want, got []float32, what string) {
+	t.Helper()
+	require.Len(t, got, len(want), what)
+	for i := range want {
+		if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+			t.Fatalf("%s: element %d is %v, want %v", what, i, got[i], want[i])
+		}
 	}
 }
