@@ -81,26 +81,59 @@ func kKVWrite(p *program, n *graph.Node) error {
 	ctx := cache.Shape[0]
 	rowLen := int(cache.Shape.NumElements()) / ctx
 	pv := p.i32(pos)
+	increasing := true
 	for i, ps := range pv {
 		if ps < 0 || int(ps) >= ctx {
 			return fmt.Errorf("position %d at index %d is outside the cache's rows [0, %d)", ps, i, ctx)
 		}
+		increasing = increasing && (i == 0 || ps > pv[i-1])
 	}
-	sv := p.f32(src)
-	// Rows are written in order so that a repeated position keeps the last row.
 	switch cache.DType {
-	case graph.F32:
-		cv := p.f32(cache)
-		for i, ps := range pv {
-			copy(cv[int(ps)*rowLen:(int(ps)+1)*rowLen], sv[i*rowLen:(i+1)*rowLen])
-		}
-	case graph.F16, graph.BF16:
-		cv := p.u16(cache)
-		for i, ps := range pv {
-			encodeKV(cache.DType, cv[int(ps)*rowLen:(int(ps)+1)*rowLen], sv[i*rowLen:(i+1)*rowLen])
-		}
+	case graph.F32, graph.F16, graph.BF16:
 	default:
 		return fmt.Errorf("cache dtype %s is not supported", cache.DType)
+	}
+	t := taskFor[kvWriteTask](p, n)
+	*t = kvWriteTask{dt: cache.DType, rowLen: rowLen, pos: pv, src: p.f32(src)}
+	if cache.DType == graph.F32 {
+		t.f32 = p.f32(cache)
+	} else {
+		t.u16 = p.u16(cache)
+	}
+	var err error
+	if increasing {
+		// Distinct positions (a prompt's): the rows split across the
+		// threads, each written once.
+		err = p.parallel(len(pv), max(1, elemGrain/max(rowLen, 1)), t)
+	} else {
+		// Rows are written in order so that a repeated position keeps the
+		// last row.
+		err = t.run(0, len(pv), 0)
+	}
+	*t = kvWriteTask{}
+	return err
+}
+
+// kvWriteTask stores rows of src into the cache rows their positions name
+// (f32, or u16 for a 16-bit cache of dtype dt).
+type kvWriteTask struct {
+	dt     graph.DType
+	rowLen int
+	pos    []int32
+	src    []float32
+	f32    []float32
+	u16    []uint16
+}
+
+func (t *kvWriteTask) run(lo, hi, _ int) error {
+	n := t.rowLen
+	for i := lo; i < hi; i++ {
+		at := int(t.pos[i]) * n
+		if t.f32 != nil {
+			copy(t.f32[at:at+n], t.src[i*n:(i+1)*n])
+			continue
+		}
+		encodeKV(t.dt, t.u16[at:at+n], t.src[i*n:(i+1)*n])
 	}
 	return nil
 }

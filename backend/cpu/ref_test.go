@@ -1,6 +1,7 @@
 package cpu_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -614,4 +615,52 @@ func testKnownKVWriteIntoView(t *testing.T, dev string) {
 	p.run()
 	require.Equal(t, []float32{0, 0, 3, 4, 0, 0, 1, 2}, p.f32(g.Outputs[0]))
 	require.Equal(t, []float32{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 4, 0, 0, 1, 2}, p.f32(g.Node("cache")))
+}
+
+func TestKnownKVWriteRows(t *testing.T) { forTiers(t, testKnownKVWriteRows) }
+
+// testKnownKVWriteRows writes rows at increasing positions (a prompt's:
+// enough rows that the fast tier splits them across threads), at
+// positions out of order, and at a repeated position (the last row
+// wins), into caches of each dtype, and checks every cache row.
+func testKnownKVWriteRows(t *testing.T, dev string) {
+	const ctx, width = 64, 1024
+	for _, dt := range []graph.DType{graph.F32, graph.F16, graph.BF16} {
+		for _, tc := range []struct {
+			name string
+			pos  []int32
+		}{
+			{"increasing", seqI32(3, 43)},
+			{"out of order", []int32{9, 2, 30, 1}},
+			{"repeated", []int32{5, 7, 5, 6, 5}},
+		} {
+			t.Run(fmt.Sprintf("%s/%s", dt, tc.name), func(t *testing.T) {
+				rows := len(tc.pos)
+				b := graph.NewBuilder()
+				w := b.KVWrite(b.State("cache", dt, ctx, width), b.Input("src", graph.F32, rows, width), b.Input("pos", graph.I32, rows))
+				g, err := b.Build(b.Copy(w, graph.F32))
+				require.NoError(t, err)
+				src := make([]float32, rows*width)
+				for i := range src {
+					src[i] = float32(i%61) + 0.5 // exact in f16 and bf16
+				}
+				p := prepare(t, open(t, dev, 2), g, map[string][]byte{"src": f32s(src...), "pos": i32s(tc.pos...)})
+				p.run()
+				want := make([]float32, ctx*width)
+				for i, ps := range tc.pos {
+					copy(want[int(ps)*width:(int(ps)+1)*width], src[i*width:(i+1)*width])
+				}
+				require.Equal(t, want, p.f32(g.Outputs[0]))
+			})
+		}
+	}
+}
+
+// seqI32 returns lo, lo+1, ..., hi-1.
+func seqI32(lo, hi int32) []int32 {
+	var s []int32
+	for i := lo; i < hi; i++ {
+		s = append(s, i)
+	}
+	return s
 }
