@@ -77,14 +77,14 @@ func (p *program) planPacked() {
 // packedW returns the packed copy of matmul n's weights during a run, nil
 // when n does not multiply packed weights.
 func (p *program) packedW(n *graph.Node) []byte {
-	if !p.packedMM[p.idx[n]] {
+	if !p.packedMM[p.index(n)] {
 		return nil
 	}
-	return p.packed[p.idx[n.Inputs[1]]].b
+	return p.packed[p.index(n.Inputs[1])].b
 }
 
 // packedMatMul reports whether matmul n multiplies packed weights.
-func (p *program) packedMatMul(n *graph.Node) bool { return p.packedMM[p.idx[n]] }
+func (p *program) packedMatMul(n *graph.Node) bool { return p.packedMM[p.index(n)] }
 
 // packedRef is one packed weight: its bytes in a chunk of packed memory,
 // which the reference keeps alive.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -43,6 +44,7 @@ type program struct {
 	tier *tier
 
 	idx      map[*graph.Node]int // node → index in g.Nodes
+	byID     []int32             // node ID → index in g.Nodes (-1: none), checked by index
 	root     []int               // index of each node's storage node
 	bindable []bool              // leaves and outputs
 	arena    []byte
@@ -102,6 +104,12 @@ func compile(b *cpuBackend, g *graph.Graph) (*program, error) {
 			}
 		}
 		p.idx[n] = i
+		if n.ID >= 0 && n.ID < 1<<24 {
+			if n.ID >= len(p.byID) {
+				p.byID = append(p.byID, slices.Repeat([]int32{-1}, n.ID+1-len(p.byID))...)
+			}
+			p.byID[n.ID] = int32(i)
+		}
 		if !n.Op.IsLeaf() && t.kernels[n.Op] == nil {
 			return nil, fmt.Errorf("cpu: compile: node %s: op %s has no %s kernel", n, n.Op, t.name)
 		}
@@ -413,7 +421,7 @@ func (p *program) parallel(n, grain int, t task) error {
 // allocates nothing. Kernels fill it, run it with parallel and then clear
 // it, so that it holds no reference to bound buffers between runs.
 func taskFor[T any](p *program, n *graph.Node) *T {
-	i := p.idx[n]
+	i := p.index(n)
 	if t, ok := p.tasks[i].(*T); ok {
 		return t
 	}
@@ -425,12 +433,25 @@ func taskFor[T any](p *program, n *graph.Node) *T {
 // bytesOf returns the bytes of n's storage from n's first element to the
 // end of the storage.
 func (p *program) bytesOf(n *graph.Node) []byte {
-	i := p.idx[n]
+	i := p.index(n)
 	return p.mem[p.root[i]][n.Offset*max(elemSize(n.DType), 1):]
 }
 
 // storage returns n's whole storage bytes (n's elements start at n.Offset).
-func (p *program) storage(n *graph.Node) []byte { return p.mem[p.root[p.idx[n]]] }
+func (p *program) storage(n *graph.Node) []byte { return p.mem[p.root[p.index(n)]] }
+
+// index returns the index in g.Nodes of n, a node of the graph: by its ID
+// when that names n (a slice read instead of a map lookup, several per
+// node in a run), else from the map (nodes of a graph rewritten by another
+// builder may share IDs; the last of them holds the slot).
+func (p *program) index(n *graph.Node) int {
+	if uint(n.ID) < uint(len(p.byID)) {
+		if i := p.byID[n.ID]; i >= 0 && p.g.Nodes[i] == n {
+			return int(i)
+		}
+	}
+	return p.idx[n]
+}
 
 // f32 returns the elements of contiguous F32 node n.
 func (p *program) f32(n *graph.Node) []float32 {
