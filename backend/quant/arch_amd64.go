@@ -1169,3 +1169,13 @@ func archRoPE(out, x, c, s []float32, dims, heads, stride int, halves bool) bool
 	ropePairsAVX2(&out[0], &x[0], &c[0], &s[0], dims, heads, stride)
 	return true
 }
+
+//go:noescape
+func prefetchRowsAsm(p unsafe.Pointer, strideBytes int, n int, lines int)
+
+// archPrefetchRows issues the prefetches of PrefetchRows (sizes checked).
+func archPrefetchRows(p unsafe.Pointer, strideBytes, n, widthBytes int) {
+	if useAsm {
+		prefetchRowsAsm(p, strideBytes, n, (widthBytes+63)/64)
+	}
+}

@@ -2,7 +2,11 @@
 
 package quant
 
-import "github.com/golem-llm/golem/graph"
+import (
+	"unsafe"
+
+	"github.com/golem-llm/golem/graph"
+)
 
 // cpuLevel is the best kernel family here: the portable code.
 func cpuLevel() int { return levelGeneric }
@@ -152,3 +156,6 @@ func archArgMax([]float32) (int, int, float32, uint32) { return 0, -1, 0, 0 }
 
 // archRoPE does nothing: there is no assembly here.
 func archRoPE(_, _, _, _ []float32, _, _, _ int, _ bool) bool { return false }
+
+// archPrefetchRows does nothing: there is no assembly here.
+func archPrefetchRows(unsafe.Pointer, int, int, int) {}

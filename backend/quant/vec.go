@@ -1,6 +1,9 @@
 package quant
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Float32 vector kernels for the CPU backend's inner loops. Each has a
 // portable Go version and, on amd64 with AVX2, FMA and F16C, an assembly
@@ -290,4 +293,22 @@ func RoPE(out, x, c, s []float32, dims, heads, stride int, halves bool) {
 			oh[j+1] = float32(b*c[j+1]) + float32(a*s[j+1])
 		}
 	}
+}
+
+// PrefetchRows asks the CPU to start loading, into its caches, the first
+// width elements of n rows stride elements apart at the start of rows
+// (which holds them all), for a loop that is about to read them in an
+// order the hardware prefetchers find late: one attention item reads
+// each of its heads' slice of every cached position in turn, each a
+// short strided run that starts cold. It changes no memory and does
+// nothing where there is no assembly. It panics when rows is too short.
+func PrefetchRows[T uint16 | float32](rows []T, stride, n, width int) {
+	if n <= 0 || width <= 0 {
+		return
+	}
+	if stride < 0 || len(rows) < (n-1)*stride+width {
+		panic(fmt.Sprintf("quant: PrefetchRows of %d rows of %d (stride %d) in %d elements", n, width, stride, len(rows)))
+	}
+	size := int(unsafe.Sizeof(rows[0]))
+	archPrefetchRows(unsafe.Pointer(&rows[0]), stride*size, n, width*size)
 }

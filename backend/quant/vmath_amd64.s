@@ -610,3 +610,28 @@ rhloop:
 	JNZ  rhhead
 	VZEROUPPER
 	RET
+
+// func prefetchRowsAsm(p unsafe.Pointer, strideBytes int, n int, lines int)
+//
+// PREFETCHT0 of lines 64-byte lines from each of n rows strideBytes apart
+// from p (n ≥ 0, lines ≥ 1).
+TEXT ·prefetchRowsAsm(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ strideBytes+8(FP), DX
+	MOVQ n+16(FP), CX
+	MOVQ lines+24(FP), R8
+	TESTQ CX, CX
+	JZ   pfdone
+pfrow:
+	MOVQ SI, DI
+	MOVQ R8, R9
+pfline:
+	PREFETCHT0 (DI)
+	ADDQ $64, DI
+	DECQ R9
+	JNZ  pfline
+	ADDQ DX, SI
+	DECQ CX
+	JNZ  pfrow
+pfdone:
+	RET

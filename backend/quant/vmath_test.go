@@ -372,3 +372,28 @@ func requireSameBits(t *testing.T, want, got []float32, what string) {
 		}
 	}
 }
+
+// TestPrefetchRows checks PrefetchRows' bounds: rows that fit (on every
+// path, the memory unchanged), nothing to do, and rows past the slice.
+func TestPrefetchRows(t *testing.T) {
+	h := make([]uint16, 10*64)
+	f := make([]float32, 10*64)
+	for i := range h {
+		h[i], f[i] = uint16(i), float32(i)
+	}
+	for _, p := range implPaths() {
+		withImpl(p.level, func() {
+			PrefetchRows(h, 64, 10, 64)
+			PrefetchRows(f[3:], 64, 9, 40)
+			PrefetchRows(h, 64, 0, 64)
+			PrefetchRows(f, 64, 3, 0)
+		})
+	}
+	for i := range h {
+		require.Equal(t, uint16(i), h[i])
+		require.Equal(t, float32(i), f[i])
+	}
+	require.Panics(t, func() { PrefetchRows(h, 64, 11, 64) })
+	require.Panics(t, func() { PrefetchRows(f[1:], 64, 10, 64) })
+	require.Panics(t, func() { PrefetchRows(f, -1, 2, 1) })
+}
