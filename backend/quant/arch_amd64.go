@@ -1124,17 +1124,34 @@ type argmaxLanes struct {
 //go:noescape
 func argmaxAVX512(x *float32, n int, out *argmaxLanes)
 
-// archArgMax does the first len(x)&^31 elements of ArgMaxF32 (AVX-512)
-// and returns how many, the index of their first largest (-1: none above
-// -Inf), that value and their largest magnitude as bits.
+//go:noescape
+func argmaxAVX2(x *float32, n int, out *argmaxLanes)
+
+// archArgMax does the first len(x)&^31 (AVX-512) or len(x)&^15 (AVX2)
+// elements of ArgMaxF32 and returns how many, the index of their first
+// largest (-1: none above -Inf), that value and their largest magnitude
+// as bits.
 func archArgMax(x []float32) (int, int, float32, uint32) {
-	n := len(x) &^ 31
-	if !useAsm || !useAVX512 || n == 0 || len(x) > math.MaxInt32 {
+	if !useAsm || len(x) > math.MaxInt32 {
 		return 0, -1, 0, 0
 	}
-	var l argmaxLanes
-	argmaxAVX512(&x[0], n, &l)
 	neg := float32(math.Inf(-1))
+	var l argmaxLanes
+	var n int
+	if useAVX512 {
+		if n = len(x) &^ 31; n == 0 {
+			return 0, -1, 0, 0
+		}
+		argmaxAVX512(&x[0], n, &l)
+	} else {
+		if n = len(x) &^ 15; n == 0 {
+			return 0, -1, 0, 0
+		}
+		for j := 16; j < len(l.val); j++ {
+			l.val[j] = neg // lanes the AVX2 kernel does not have
+		}
+		argmaxAVX2(&x[0], n, &l)
+	}
 	best, bv := -1, neg
 	for j, v := range l.val {
 		if v > neg { // the lane saw a value above -Inf

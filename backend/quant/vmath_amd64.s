@@ -635,3 +635,58 @@ pfline:
 	JNZ  pfrow
 pfdone:
 	RET
+
+// func argmaxAVX2(x *float32, n int, out *argmaxLanes)
+//
+// argmaxAVX512 on AVX2: n a positive multiple of 16, two chains of 8
+// lanes (out.val and out.idx lanes 0..15; the caller sets the others),
+// the compare's mask vector selecting by VBLENDVPS; out.mag lanes 0..7.
+// Y0/Y1 chain A's values and indices, Y8/Y9 chain B's, Y2/Y10 the
+// current indices, Y3 16 in every lane, Y5 the magnitude mask, Y4 the
+// magnitudes.
+TEXT ·argmaxAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0xff800000, AX // -Inf
+	VMOVD AX, X0
+	VPBROADCASTD X0, Y0
+	VMOVAPS Y0, Y8
+	VMOVDQU ·pkLane(SB), Y2
+	VMOVDQU ·pkLane+32(SB), Y10
+	VMOVDQA Y2, Y1
+	VMOVDQA Y10, Y9
+	MOVL $16, AX
+	VMOVD AX, X3
+	VPBROADCASTD X3, Y3
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X5
+	VPBROADCASTD X5, Y5
+	VPXOR Y4, Y4, Y4
+
+am2loop:
+	VMOVUPS (SI), Y6
+	VMOVUPS 32(SI), Y7
+	VCMPPS $0x1e, Y0, Y6, Y11 // Y6 > Y0, ordered
+	VCMPPS $0x1e, Y8, Y7, Y12
+	VBLENDVPS Y11, Y6, Y0, Y0
+	VBLENDVPS Y11, Y2, Y1, Y1
+	VBLENDVPS Y12, Y7, Y8, Y8
+	VBLENDVPS Y12, Y10, Y9, Y9
+	VANDPS Y5, Y6, Y6
+	VANDPS Y5, Y7, Y7
+	VPMAXUD Y6, Y4, Y4
+	VPMAXUD Y7, Y4, Y4
+	VPADDD Y3, Y2, Y2
+	VPADDD Y3, Y10, Y10
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JNZ  am2loop
+
+	MOVQ out+16(FP), DI
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y8, 32(DI)
+	VMOVDQU Y1, 128(DI)
+	VMOVDQU Y9, 160(DI)
+	VMOVDQU Y4, 256(DI)
+	VZEROUPPER
+	RET
