@@ -112,6 +112,10 @@ type Token struct {
 	// End is set on the last token: why generation stopped, counts and
 	// timings.
 	End *Stats
+	// Time is when the token was sampled (for the last token: when the
+	// generation ended); tokens that one batched step gave several
+	// requests have the same time.
+	Time time.Time
 }
 
 // TokenLogProb is a token id and its log-probability.
@@ -212,7 +216,7 @@ func (m *Model) run(ctx context.Context, ids []int32, o GenerateOptions, cache *
 	defer st.Close()
 	for {
 		t, err := st.Next()
-		tok := Token{ID: t.ID, Text: t.Text, LogProb: t.LogProb, TopLogProbs: t.TopLogProbs}
+		tok := Token{ID: t.ID, Text: t.Text, LogProb: t.LogProb, TopLogProbs: t.TopLogProbs, Time: t.Time}
 		if t.End != nil {
 			tok.End = statsOf(*t.End)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -28,11 +29,12 @@ func open(t *testing.T, o golem.Options) *golem.Model {
 
 // generation is what a Generate or Chat iteration gave.
 type generation struct {
-	ids  []int32
-	lps  []float32
-	text string
-	end  *golem.Stats
-	err  error
+	ids   []int32
+	lps   []float32
+	times []time.Time // each token's Time, the last token's included
+	text  string
+	end   *golem.Stats
+	err   error
 }
 
 func drain(seq func(func(golem.Token, error) bool)) generation {
@@ -40,6 +42,7 @@ func drain(seq func(func(golem.Token, error) bool)) generation {
 	var b strings.Builder
 	for tok, err := range seq {
 		b.WriteString(tok.Text)
+		g.times = append(g.times, tok.Time)
 		if err != nil {
 			g.err = err
 		}
@@ -120,6 +123,10 @@ func TestBatchEqualsAlone(t *testing.T) {
 				got := generateTogether(ctx, m, opts)
 				for i := range batchPrompts {
 					require.NoError(t, got[i].err)
+					for j, at := range got[i].times {
+						require.False(t, at.IsZero(), "prompt %d token %d has no time", i, j)
+						require.False(t, j > 0 && at.Before(got[i].times[j-1]), "prompt %d: token %d's time goes back", i, j)
+					}
 					require.Equal(t, alone[i].text, got[i].text, "prompt %d", i)
 					require.Equal(t, alone[i].ids, got[i].ids, "prompt %d", i)
 					if strings.HasPrefix(device, "cpu") {
