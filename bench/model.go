@@ -199,7 +199,7 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 		var par []modelTest
 		var parTimes map[int][]float64
 		var parProfiles map[int][]runtime.ProgramTimings
-		var parErr error
+		var parErrs map[int]error
 		for _, t := range tests {
 			if t.seqs > 0 {
 				par = append(par, t)
@@ -207,8 +207,8 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 		}
 		if len(par) > 0 {
 			o.progress(Progress{Done: done, Total: total, Device: d.name, Variant: DefaultVariant, Case: fmt.Sprintf("tg%dx%v", gen, mo.Parallel), Phase: "time"})
-			parTimes, parProfiles, parErr = runParallelTests(ctx, m, mo.KVType, par, reps, warm, rng, cfg.VocabSize)
-			if parErr != nil && ctx.Err() != nil {
+			parTimes, parProfiles, parErrs = runParallelTests(ctx, m, mo.KVType, par, reps, warm, rng, cfg.VocabSize)
+			if ctx.Err() != nil {
 				m.Close()
 				return rows, ctx.Err()
 			}
@@ -230,7 +230,7 @@ func RunModel(ctx context.Context, src runtime.Source, mo ModelOptions, o Option
 			var profile []runtime.ProgramTimings
 			var err error
 			if t.seqs > 0 {
-				times, profile, err = parTimes[t.seqs], parProfiles[t.seqs], parErr
+				times, profile, err = parTimes[t.seqs], parProfiles[t.seqs], parErrs[t.seqs]
 			} else {
 				var hr *hostReader
 				if mo.HostBandwidth && t.kind == "tg" && strings.HasPrefix(d.name, "cpu") {
@@ -408,7 +408,8 @@ const parallelPrompt = 8
 // so before the window the batch grows and prompts run between its steps,
 // and after it the batch shrinks; inside it every step is a batched step
 // of all the sequences, as llama-batched-bench's generation phase (S_TG)
-// is, which leaves the prompts out too.
+// is, which leaves the prompts out too. A test of too few tokens for the
+// last prompt to be read before the first sequence ends has no window.
 func parallelWindow(times [][]time.Time) (float64, int, error) {
 	var start, end time.Time
 	for i, ts := range times {
@@ -431,7 +432,7 @@ func parallelWindow(times [][]time.Time) (float64, int, error) {
 		}
 	}
 	if tokens == 0 || !end.After(start) {
-		return 0, 0, fmt.Errorf("the %d sequences never decoded together: a sequence ended before the last prompt was read (more tokens, -n, make a window)", len(times))
+		return 0, 0, fmt.Errorf("the %d sequences never decoded together (raise -n)", len(times))
 	}
 	return end.Sub(start).Seconds(), tokens, nil
 }
@@ -444,8 +445,20 @@ func parallelWindow(times [][]time.Time) (float64, int, error) {
 // decode together (parallelWindow); its time is that of t.tokens such
 // steps for every sequence, at the window's rate. profiles holds,
 // for each test, the per-op timings of the last run of its batched decode
-// step of t.seqs sequences (none when the backend records none).
-func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tests []modelTest, reps int, warm bool, rng *rand.Rand, vocab int) (times map[int][]float64, profiles map[int][]runtime.ProgramTimings, err error) {
+// step of t.seqs sequences (none when the backend records none), and errs
+// each failed test's error: a test that fails is left out of the later
+// rounds while the others go on.
+func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tests []modelTest, reps int, warm bool, rng *rand.Rand, vocab int) (times map[int][]float64, profiles map[int][]runtime.ProgramTimings, errs map[int]error) {
+	errs = map[int]error{}
+	// fail gives err to every test that has no error yet.
+	fail := func(err error) map[int]error {
+		for _, t := range tests {
+			if errs[t.seqs] == nil {
+				errs[t.seqs] = err
+			}
+		}
+		return errs
+	}
 	engines := map[int]*runtime.Engine{}
 	defer func() {
 		for _, e := range engines {
@@ -455,7 +468,7 @@ func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tes
 	for _, t := range tests {
 		e, err := runtime.NewEngine(m, runtime.EngineOptions{Parallel: t.seqs, Context: parallelPrompt + t.tokens + 1, KVType: kv})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fail(err)
 		}
 		engines[t.seqs] = e
 	}
@@ -494,7 +507,7 @@ func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tes
 		}
 		sec, tokens, err := parallelWindow(times)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", t, err)
+			return 0, err
 		}
 		return sec * float64(t.seqs*t.tokens) / float64(tokens), nil
 	}
@@ -502,18 +515,22 @@ func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tes
 	if warm {
 		for _, t := range tests {
 			if _, err := once(t); err != nil {
-				return nil, nil, fmt.Errorf("warm-up of %s: %w", t, err)
+				errs[t.seqs] = fmt.Errorf("warm-up: %w", err)
 			}
 		}
 	}
 	for range reps {
 		for _, t := range tests {
 			if err := ctx.Err(); err != nil {
-				return times, nil, err
+				return times, nil, fail(err)
+			}
+			if errs[t.seqs] != nil {
+				continue
 			}
 			sec, err := once(t)
 			if err != nil {
-				return times, nil, fmt.Errorf("%s: %w", t, err)
+				errs[t.seqs] = err
+				continue
 			}
 			times[t.seqs] = append(times[t.seqs], sec)
 		}
@@ -526,5 +543,5 @@ func runParallelTests(ctx context.Context, m *runtime.Model, kv graph.DType, tes
 			}
 		}
 	}
-	return times, profiles, nil
+	return times, profiles, errs
 }
